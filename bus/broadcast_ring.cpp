@@ -1,0 +1,320 @@
+#include "bus/broadcast_ring.hpp"
+
+#include "bus/clock.hpp"
+
+#include <cstring>
+#include <ctime>
+#include <new>
+
+namespace mdbus {
+namespace {
+
+constexpr std::uint64_t frame_bytes(std::uint64_t payload) noexcept {
+  return detail::align_up(sizeof(broadcast_frame_header) + payload, kBroadcastFrameAlign);
+}
+
+// Every access to ring bytes is an 8-byte relaxed atomic: the writer may overwrite bytes a
+// lapped reader is copying, and the seqlock-style validation needs that race to be defined.
+// On x86-64 these compile to plain moves.
+inline std::uint64_t load_word(const std::byte* p) noexcept {
+  return __atomic_load_n(reinterpret_cast<const std::uint64_t*>(p), __ATOMIC_RELAXED);
+}
+inline void store_word(std::byte* p, std::uint64_t v) noexcept {
+  __atomic_store_n(reinterpret_cast<std::uint64_t*>(p), v, __ATOMIC_RELAXED);
+}
+inline std::uint64_t load_stamp(const std::byte* header) noexcept {
+  // acquire: pairs with the writer's release store of the stamp; the frame's header word
+  // and payload written before it are visible.
+  return __atomic_load_n(reinterpret_cast<const std::uint64_t*>(header), __ATOMIC_ACQUIRE);
+}
+inline void publish_stamp(std::byte* header, std::uint64_t stamp) noexcept {
+  // release: publishes the frame's payload and header word; pairs with load_stamp's acquire.
+  __atomic_store_n(reinterpret_cast<std::uint64_t*>(header), stamp, __ATOMIC_RELEASE);
+}
+constexpr std::uint64_t pack_header_word(std::uint32_t length, std::uint32_t type) noexcept {
+  return std::uint64_t{length} | (std::uint64_t{type} << 32);
+}
+
+broadcast_ring_geometry geometry_of(const segment_header& h) noexcept { return {h.geometry[0], h.geometry[1]}; }
+
+}  // namespace
+
+std::string check_geometry(const broadcast_ring_geometry& g) {
+  if (!detail::is_pow2(g.capacity) || g.capacity < 4096)
+    return "capacity " + std::to_string(g.capacity) + " must be a power of two >= 4096";
+  if (g.capacity > (std::uint64_t{1} << 40)) return "capacity " + std::to_string(g.capacity) + " is absurd (> 1 TiB)";
+  // A quarter: with reclaim advancing by capacity/8 this keeps `reclaim` strictly behind the
+  // head, on a published frame, which is what a lapped reader resumes from.
+  if (g.max_payload == 0 || g.max_payload > 0xFFFF'FFF0ULL || frame_bytes(g.max_payload) > g.capacity / 4)
+    return "max_payload " + std::to_string(g.max_payload) +
+           " must be >= 1 and one frame must fit in a quarter of capacity " + std::to_string(g.capacity);
+  return {};
+}
+
+broadcast_ring_writer broadcast_ring_writer::create(const std::string& name, const broadcast_ring_geometry& g,
+                                                    mode_t mode) {
+  if (auto why = check_geometry(g); !why.empty()) throw segment_error("segment " + name + ": " + why);
+  segment_spec spec;
+  spec.name = name;
+  spec.kind = segment_kind::broadcast_ring;
+  spec.total_size = kBroadcastDataOffset + g.capacity;
+  spec.geometry = {g.capacity, g.max_payload, 0};
+  spec.mode = mode;
+  broadcast_ring_writer w;
+  w.segment_ = shm_segment::create_or_adopt(spec);
+  w.control_ = std::launder(reinterpret_cast<broadcast_ring_control*>(w.segment_.body()));
+  w.data_ = w.segment_.base() + kBroadcastDataOffset;
+  w.geometry_ = g;
+  w.mask_ = g.capacity - 1;
+  w.head_ = w.control_->head.load(std::memory_order_relaxed);
+  w.seq_ = w.control_->next_seq.load(std::memory_order_relaxed);
+  w.reclaim_ = w.control_->reclaim.load(std::memory_order_relaxed);
+  // A writer that died between publishing a stamp and storing head left frames that readers
+  // may already have read: walk past them so their sequence numbers are never reused.
+  for (int guard = 0; guard < 4; ++guard) {
+    const std::uint64_t index = w.head_ & w.mask_;
+    if (load_word(w.data_ + index) != w.seq_ + 1) break;
+    const std::uint64_t word = load_word(w.data_ + index + 8);
+    const auto length = static_cast<std::uint32_t>(word);
+    const auto type = static_cast<std::uint32_t>(word >> 32);
+    if (type == kPaddingType) {
+      w.head_ += g.capacity - index;
+      continue;
+    }
+    if (length > g.max_payload) break;
+    w.control_->last_frame.store(w.head_ + 1, std::memory_order_relaxed);
+    w.head_ += frame_bytes(length);
+    ++w.seq_;
+  }
+  w.control_->head.store(w.head_, std::memory_order_relaxed);
+  w.control_->next_seq.store(w.seq_, std::memory_order_relaxed);
+  return w;
+}
+
+void broadcast_ring_writer::reclaim_up_to(std::uint64_t limit) noexcept {
+  if (limit <= reclaim_ + geometry_.capacity) return;
+  // Overshoot by a chunk so this runs (and the readers' reclaim line changes) once per
+  // capacity/8 bytes, not once per frame.
+  const std::uint64_t target = limit - geometry_.capacity + geometry_.capacity / 8;
+  std::uint64_t p = reclaim_;
+  while (p < target && p < head_) {  // walk our own old frames: they are intact until now
+    const std::uint64_t index = p & mask_;
+    const std::uint64_t word = load_word(data_ + index + 8);
+    const auto length = static_cast<std::uint32_t>(word);
+    const auto type = static_cast<std::uint32_t>(word >> 32);
+    const std::uint64_t step = type == kPaddingType ? geometry_.capacity - index : frame_bytes(length);
+    if (step == 0 || step > geometry_.capacity - index) break;  // unreadable leftover: stop here
+    p += step;
+  }
+  reclaim_ = p;
+  // release: the frame at `p` is published; pairs with the reader's acquire when it resumes there.
+  control_->reclaim.store(p, std::memory_order_release);
+  // release fence: orders the reclaim store before every overwriting store that follows;
+  // pairs with the reader's acquire fence after its copy (fence-fence synchronisation).
+  std::atomic_thread_fence(std::memory_order_release);
+}
+
+bool broadcast_ring_writer::write(std::uint32_t type, std::span<const std::byte> payload) noexcept {
+  if (payload.size() > geometry_.max_payload || type == kPaddingType) return false;
+  const auto length = static_cast<std::uint32_t>(payload.size());
+  const std::uint64_t frame = frame_bytes(length);
+  const std::uint64_t index = head_ & mask_;
+  const std::uint64_t to_end = geometry_.capacity - index;
+  const std::uint64_t padding = frame > to_end ? to_end : 0;
+  const std::uint64_t start = head_ + padding;
+  const std::uint64_t end = start + frame;
+  reclaim_up_to(end + sizeof(broadcast_frame_header));  // + the next header, whose stamp we zero
+
+  std::byte* h = data_ + (start & mask_);
+  std::byte* dst = h + sizeof(broadcast_frame_header);
+  const std::byte* src = payload.data();
+  std::size_t left = length;
+  for (; left >= 8; left -= 8, src += 8, dst += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, src, 8);
+    store_word(dst, w);
+  }
+  if (left != 0) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, src, left);
+    store_word(dst, w);
+  }
+  store_word(h + 8, pack_header_word(length, type));
+  // Stale bytes where the next header will go could hold any value, even the next stamp:
+  // zero them before this frame's stamp publishes, so no reader can mistake them.
+  store_word(data_ + (end & mask_), 0);
+  publish_stamp(h, seq_ + 1);
+  if (padding != 0) {
+    // The padding carries the stamp of the frame after it and is published last, so a
+    // reader that accepts the padding finds the frame at the start already published.
+    std::byte* pad = data_ + index;
+    store_word(pad + 8, pack_header_word(static_cast<std::uint32_t>(to_end - sizeof(broadcast_frame_header)),
+                                         kPaddingType));
+    publish_stamp(pad, seq_ + 1);
+  }
+  ++seq_;
+  head_ = end;
+  // Writer line, for tools and readers starting at the newest frame.
+  control_->head.store(end, std::memory_order_relaxed);
+  control_->next_seq.store(seq_, std::memory_order_relaxed);
+  // release: the frame at `start` is published; pairs with reposition(newest)'s acquire.
+  control_->last_frame.store(start + 1, std::memory_order_release);
+  return true;
+}
+
+attach_status broadcast_ring_reader::try_open(const std::string& name, broadcast_ring_reader& out,
+                                              std::string& reason, start_position start, lap_policy policy) {
+  attach_result r = shm_segment::try_open(name, segment_kind::broadcast_ring, access_mode::read_only);
+  if (r.status != attach_status::ok) {
+    reason = std::move(r.reason);
+    return r.status;
+  }
+  const broadcast_ring_geometry g = geometry_of(r.segment.header());
+  if (auto why = check_geometry(g); !why.empty()) {
+    reason = "segment " + name + ": " + why;
+    return attach_status::incompatible;
+  }
+  if (r.segment.size() != kBroadcastDataOffset + g.capacity) {
+    reason = "segment " + name + ": size " + std::to_string(r.segment.size()) + " does not match capacity " +
+             std::to_string(g.capacity);
+    return attach_status::incompatible;
+  }
+  broadcast_ring_reader rd;
+  rd.segment_ = std::move(r.segment);
+  rd.control_ = std::launder(reinterpret_cast<const broadcast_ring_control*>(rd.segment_.body()));
+  rd.data_ = rd.segment_.base() + kBroadcastDataOffset;
+  rd.geometry_ = g;
+  rd.mask_ = g.capacity - 1;
+  rd.policy_ = policy;
+  if (!rd.reposition(start)) {
+    reason = "segment " + name + ": could not find a starting frame (writer laps us continuously)";
+    return attach_status::await;
+  }
+  out = std::move(rd);
+  return attach_status::ok;
+}
+
+broadcast_ring_reader broadcast_ring_reader::open(const std::string& name, start_position start, lap_policy policy,
+                                                  int wait_ms) {
+  const auto deadline = mono_ns() + std::int64_t{wait_ms} * 1'000'000;
+  broadcast_ring_reader rd;
+  std::string reason;
+  for (;;) {
+    const attach_status s = try_open(name, rd, reason, start, policy);
+    if (s == attach_status::ok) return rd;
+    if (s == attach_status::incompatible || mono_ns() >= deadline) throw segment_error(reason);
+    timespec ts{0, 1'000'000};
+    nanosleep(&ts, nullptr);
+  }
+}
+
+bool broadcast_ring_reader::reposition(start_position where) noexcept {
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    // acquire: pairs with the writer's release of last_frame; that frame is published.
+    const std::uint64_t last = control_->last_frame.load(std::memory_order_acquire);
+    if (last == 0) {  // nothing published yet: everything from the start is new
+      pos_ = 0;
+      seq_ = 0;
+      return true;
+    }
+    if (where == start_position::newest) {
+      const std::uint64_t p = last - 1;
+      const std::byte* h = data_ + (p & mask_);
+      const std::uint64_t stamp = load_stamp(h);
+      const std::uint64_t word = load_word(h + 8);
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (control_->reclaim.load(std::memory_order_relaxed) > p) continue;  // overwritten meanwhile
+      if (stamp == 0) continue;
+      pos_ = p + frame_bytes(static_cast<std::uint32_t>(word));
+      seq_ = stamp;  // the frame's sequence is stamp - 1; we start after it
+      return true;
+    }
+    // acquire: pairs with the writer's release of reclaim; the frame there is published.
+    const std::uint64_t p = control_->reclaim.load(std::memory_order_acquire);
+    const std::uint64_t stamp = load_stamp(data_ + (p & mask_));
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (control_->reclaim.load(std::memory_order_relaxed) != p || stamp == 0) continue;
+    pos_ = p;
+    seq_ = stamp - 1;
+    return true;
+  }
+  return false;
+}
+
+broadcast_read_result broadcast_ring_reader::lapped() noexcept {
+  const std::uint64_t old_pos = pos_;
+  const std::uint64_t old_seq = seq_;
+  while (!reposition(policy_ == lap_policy::resume_oldest ? start_position::oldest : start_position::newest)) {
+  }
+  broadcast_read_result r;
+  r.status = broadcast_read_status::lapped;
+  r.missed_frames = seq_ - old_seq;
+  r.missed_bytes = pos_ - old_pos;
+  return r;
+}
+
+broadcast_read_result broadcast_ring_reader::try_read(std::span<std::byte> out) noexcept {
+  // A header that contradicts the geometry is only "corrupt" if we were not lapped while
+  // reading it; otherwise it was just overwritten.
+  auto unless_lapped = [this](broadcast_read_status s, std::uint32_t length) {
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (control_->reclaim.load(std::memory_order_relaxed) > pos_) return lapped();
+    broadcast_read_result r;
+    r.status = s;
+    r.length = length;
+    return r;
+  };
+  for (int step = 0; step < 2; ++step) {  // at most one padding frame before a real one
+    const std::uint64_t index = pos_ & mask_;
+    const std::byte* h = data_ + index;
+    if (load_stamp(h) != seq_ + 1) {
+      // acquire: pairs with the writer's release of reclaim (a position only moves forward).
+      if (control_->reclaim.load(std::memory_order_acquire) > pos_) return lapped();
+      return {};
+    }
+    const std::uint64_t word = load_word(h + 8);
+    const auto length = static_cast<std::uint32_t>(word);
+    const auto type = static_cast<std::uint32_t>(word >> 32);
+    const std::uint64_t to_end = geometry_.capacity - index;
+    if (type == kPaddingType) {
+      if (std::uint64_t{length} + sizeof(broadcast_frame_header) != to_end)
+        return unless_lapped(broadcast_read_status::corrupt, 0);
+      pos_ += to_end;
+      continue;
+    }
+    const std::uint64_t frame = frame_bytes(length);
+    if (length > geometry_.max_payload || frame > to_end) return unless_lapped(broadcast_read_status::corrupt, 0);
+    if (length > out.size()) return unless_lapped(broadcast_read_status::too_small, length);
+    const std::byte* src = h + sizeof(broadcast_frame_header);
+    std::byte* dst = out.data();
+    std::size_t left = length;
+    for (; left >= 8; left -= 8, src += 8, dst += 8) {
+      const std::uint64_t w = load_word(src);
+      std::memcpy(dst, &w, 8);
+    }
+    if (left != 0) {
+      const std::uint64_t w = load_word(src);
+      std::memcpy(dst, &w, left);
+    }
+    // acquire fence: if any byte we copied came from a newer write, the writer's reclaim
+    // store before its release fence is visible to the load below (fence-fence pairing).
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (control_->reclaim.load(std::memory_order_relaxed) > pos_) return lapped();
+    broadcast_read_result r;
+    r.status = broadcast_read_status::ok;
+    r.type = type;
+    r.length = length;
+    r.seq = seq_;
+    pos_ += frame;
+    ++seq_;
+    return r;
+  }
+  return unless_lapped(broadcast_read_status::corrupt, 0);
+}
+
+std::uint64_t broadcast_ring_reader::lag_frames() const noexcept {
+  const std::uint64_t n = control_->next_seq.load(std::memory_order_relaxed);
+  return n > seq_ ? n - seq_ : 0;
+}
+
+}  // namespace mdbus

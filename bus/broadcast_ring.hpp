@@ -1,0 +1,148 @@
+#pragma once
+/// Single-writer, many-reader broadcast ring (merger → strategies, tools). The writer never
+/// waits for anyone; readers need no registration and map the segment read-only.
+///
+/// How a reader knows a frame is ready, with one cache line: every frame header carries a
+/// stamp = (frame sequence number + 1), stored last with release. A reader at sequence s
+/// waits for stamp s+1 at its position. Stale bytes can never fake that stamp: before
+/// publishing a frame the writer zeroes the stamp word where the *next* header will go, and
+/// older stamps are all smaller.
+///
+/// How a reader knows it was lapped, with certainty: the writer only overwrites bytes after
+/// moving `reclaim` (the oldest position still intact) past them — stored, then a release
+/// fence, then the new bytes. A reader copies a frame out, issues an acquire fence and
+/// checks that its position is still >= reclaim; if the writer's new bytes reached the copy,
+/// the fences guarantee the reader sees the moved reclaim. Reclaim advances in chunks of
+/// capacity/8, so the line holding it changes rarely and stays in the readers' caches: the
+/// check costs a cache hit, not a second cross-core transfer per frame. The price is that
+/// a reader is declared lapped up to capacity/8 + one frame earlier than strictly needed.
+///
+/// Reads copy out (never zero copy): the bytes could be overwritten while the caller looks
+/// at them, and no torn byte may reach a caller. Payload words are moved with relaxed
+/// 8-byte atomic loads/stores so the seqlock pattern is race-free in the C++ model (and
+/// clean under TSan).
+#include "bus/detail/align.hpp"
+#include "bus/shm_segment.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <span>
+
+namespace mdbus {
+
+struct broadcast_ring_control {
+  // Writer line: stored every frame, read by readers only when they start or resume at the
+  // newest frame, and by tools.
+  alignas(kCacheLine) std::atomic<std::uint64_t> head;  ///< end of the last published frame
+  std::atomic<std::uint64_t> next_seq;                  ///< sequence the next frame will get
+  /// Start of the last published frame + 1; 0 = nothing published yet (a zero-filled
+  /// segment, as created, reads as empty).
+  std::atomic<std::uint64_t> last_frame;
+  std::uint8_t writer_pad[kCacheLine - 24];
+  // Reclaim line: changes once per capacity/8 bytes written; read by every read.
+  alignas(kCacheLine) std::atomic<std::uint64_t> reclaim;  ///< oldest intact frame start
+  std::uint8_t reclaim_pad[kCacheLine - 8];
+};
+static_assert(sizeof(broadcast_ring_control) == 2 * kCacheLine);
+static_assert(offsetof(broadcast_ring_control, reclaim) == kCacheLine);
+
+struct broadcast_frame_header {
+  std::uint64_t stamp;   ///< frame sequence + 1; 0 = nothing published here
+  std::uint32_t length;  ///< payload bytes
+  std::uint32_t type;    ///< 0 = padding at the wrap (carries the stamp of the frame after it)
+};
+static_assert(sizeof(broadcast_frame_header) == 16);
+
+inline constexpr std::uint64_t kBroadcastFrameAlign = 16;
+inline constexpr std::size_t kBroadcastDataOffset = kSegmentHeaderSize + sizeof(broadcast_ring_control);
+
+/// capacity: power of two >= 4096; one aligned frame of max_payload must fit in capacity/4.
+struct broadcast_ring_geometry {
+  std::uint64_t capacity = 0;
+  std::uint64_t max_payload = 0;
+};
+
+std::string check_geometry(const broadcast_ring_geometry& g);
+
+class broadcast_ring_writer {
+ public:
+  broadcast_ring_writer() = default;
+  /// Creates the ring, or adopts a dead writer's ring and continues its sequence.
+  static broadcast_ring_writer create(const std::string& name, const broadcast_ring_geometry& g, mode_t mode = 0600);
+
+  /// Publish one frame (type != 0). False only if payload > max_payload. Never waits.
+  [[nodiscard]] bool write(std::uint32_t type, std::span<const std::byte> payload) noexcept;
+
+  [[nodiscard]] shm_segment& segment() noexcept { return segment_; }
+  [[nodiscard]] std::uint64_t next_seq() const noexcept { return seq_; }
+  [[nodiscard]] std::uint64_t head() const noexcept { return head_; }
+
+ private:
+  void reclaim_up_to(std::uint64_t limit) noexcept;
+
+  shm_segment segment_;
+  broadcast_ring_control* control_ = nullptr;
+  std::byte* data_ = nullptr;
+  broadcast_ring_geometry geometry_{};
+  std::uint64_t mask_ = 0;
+  std::uint64_t head_ = 0;
+  std::uint64_t seq_ = 0;
+  std::uint64_t reclaim_ = 0;
+};
+
+enum class broadcast_read_status {
+  ok,
+  empty,
+  lapped,     ///< the reader fell too far behind; it has moved on per its lap policy
+  too_small,  ///< the frame is larger than the buffer; nothing consumed, `length` says how much is needed
+  corrupt,    ///< a header contradicts the geometry while the reader is not lapped
+};
+
+enum class start_position { oldest, newest };
+enum class lap_policy { resume_oldest, resume_newest };
+
+struct broadcast_read_result {
+  broadcast_read_status status = broadcast_read_status::empty;
+  std::uint32_t type = 0;
+  std::uint32_t length = 0;          ///< payload bytes copied (or needed, for too_small)
+  std::uint64_t seq = 0;             ///< sequence of the frame read
+  std::uint64_t missed_frames = 0;   ///< for lapped: frames skipped
+  std::uint64_t missed_bytes = 0;    ///< for lapped: ring bytes skipped
+};
+
+class broadcast_ring_reader {
+ public:
+  broadcast_ring_reader() = default;
+  static attach_status try_open(const std::string& name, broadcast_ring_reader& out, std::string& reason,
+                                start_position start = start_position::newest,
+                                lap_policy policy = lap_policy::resume_oldest);
+  /// Throwing form; waits up to wait_ms for the writer to create the ring.
+  static broadcast_ring_reader open(const std::string& name, start_position start = start_position::newest,
+                                    lap_policy policy = lap_policy::resume_oldest, int wait_ms = 0);
+
+  /// Copy the next frame's payload into `out`. On `lapped` nothing is copied; the reader has
+  /// already repositioned (per its lap policy) and the next call reads from there.
+  [[nodiscard]] broadcast_read_result try_read(std::span<std::byte> out) noexcept;
+
+  [[nodiscard]] std::uint64_t position() const noexcept { return pos_; }
+  [[nodiscard]] std::uint64_t next_seq() const noexcept { return seq_; }
+  /// Frames published that this reader has not read yet (approximate while the writer runs).
+  [[nodiscard]] std::uint64_t lag_frames() const noexcept;
+  [[nodiscard]] const shm_segment& segment() const noexcept { return segment_; }
+  [[nodiscard]] const broadcast_ring_geometry& geometry() const noexcept { return geometry_; }
+
+ private:
+  bool reposition(start_position where) noexcept;
+  broadcast_read_result lapped() noexcept;
+
+  shm_segment segment_;
+  const broadcast_ring_control* control_ = nullptr;
+  const std::byte* data_ = nullptr;
+  broadcast_ring_geometry geometry_{};
+  std::uint64_t mask_ = 0;
+  std::uint64_t pos_ = 0;
+  std::uint64_t seq_ = 0;
+  lap_policy policy_ = lap_policy::resume_oldest;
+};
+
+}  // namespace mdbus

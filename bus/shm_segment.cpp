@@ -1,0 +1,322 @@
+#include "bus/shm_segment.hpp"
+
+#include "bus/clock.hpp"
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+namespace mdbus {
+namespace {
+
+std::string sys_error(std::string_view name, std::string_view what) {
+  return "segment " + std::string(name) + ": " + std::string(what) + ": " + std::strerror(errno);
+}
+
+std::string shm_path(std::string_view name) { return "/" + std::string(name); }
+
+bool name_chars_ok(std::string_view s, bool allow_dot) noexcept {
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-' || (allow_dot && c == '.');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+flock lock_request(short type, lock_role role) noexcept {
+  flock fl{};
+  fl.l_type = type;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = static_cast<off_t>(role);
+  fl.l_len = 1;
+  return fl;
+}
+
+// Maps the whole file; MAP_POPULATE so no page fault lands on the hot path later.
+std::byte* map_fd(int fd, std::size_t size, bool writable) noexcept {
+  const int prot = writable ? (PROT_READ | PROT_WRITE) : PROT_READ;
+  void* p = mmap(nullptr, size, prot, MAP_SHARED | MAP_POPULATE, fd, 0);
+  return p == MAP_FAILED ? nullptr : static_cast<std::byte*>(p);
+}
+
+}  // namespace
+
+std::string_view to_string(segment_kind k) noexcept {
+  switch (k) {
+    case segment_kind::spsc_ring: return "spsc_ring";
+    case segment_kind::broadcast_ring: return "broadcast_ring";
+    case segment_kind::counters: return "counters";
+    case segment_kind::status_block: return "status_block";
+    case segment_kind::control_block: return "control_block";
+  }
+  return "unknown";
+}
+
+std::string segment_name(std::string_view bus, std::string_view object) {
+  if (bus.empty() || bus.size() > 64 || !name_chars_ok(bus, false))
+    throw segment_error("bus name '" + std::string(bus) +
+                        "' must be 1-64 characters of [A-Za-z0-9_-]");
+  if (object.empty() || object.size() > 128 || !name_chars_ok(object, true) ||
+      object.front() == '.' || object.back() == '.')
+    throw segment_error("segment object name '" + std::string(object) +
+                        "' must be 1-128 characters of [A-Za-z0-9_.-], not starting or ending with '.'");
+  return "mdbus." + std::string(bus) + "." + std::string(object);
+}
+
+std::optional<std::pair<attach_status, std::string>> check_header(const segment_header& h,
+                                                                   std::uint64_t file_size,
+                                                                   segment_kind expected,
+                                                                   std::string_view name) {
+  auto bad = [&](attach_status s, std::string why) {
+    return std::optional{std::pair{s, "segment " + std::string(name) + ": " + std::move(why)}};
+  };
+  // acquire: pairs with the creator's release store of the version, written last; every
+  // other header field read below is therefore complete.
+  const std::uint32_t version = h.layout_version.load(std::memory_order_acquire);
+  if (version == 0) return bad(attach_status::await, "not ready (creator still initialising)");
+  if (h.magic != kSegmentMagic) return bad(attach_status::incompatible, "bad magic: not an mdbus segment");
+  if (version != kLayoutVersion)
+    return bad(attach_status::incompatible, "layout version " + std::to_string(version) +
+                                                ", this build reads " + std::to_string(kLayoutVersion));
+  if (h.kind != static_cast<std::uint32_t>(expected))
+    return bad(attach_status::incompatible,
+               "kind " + std::string(to_string(static_cast<segment_kind>(h.kind))) + " (" +
+                   std::to_string(h.kind) + "), expected " + std::string(to_string(expected)));
+  if (h.total_size != file_size)
+    return bad(attach_status::incompatible, "header says " + std::to_string(h.total_size) +
+                                                " bytes but the segment is " + std::to_string(file_size));
+  if (h.creator_pid <= 0)
+    return bad(attach_status::incompatible, "creator pid " + std::to_string(h.creator_pid) + " is invalid");
+  return std::nullopt;
+}
+
+shm_segment::shm_segment(int fd, std::byte* base, std::size_t size, std::string name, bool writable) noexcept
+    : fd_(fd), base_(base), size_(size), name_(std::move(name)), writable_(writable) {}
+
+shm_segment::shm_segment(shm_segment&& other) noexcept
+    : fd_(other.fd_), base_(other.base_), size_(other.size_), name_(std::move(other.name_)),
+      writable_(other.writable_) {
+  other.fd_ = -1;
+  other.base_ = nullptr;
+  other.size_ = 0;
+}
+
+shm_segment& shm_segment::operator=(shm_segment&& other) noexcept {
+  if (this != &other) {
+    reset();
+    fd_ = other.fd_;
+    base_ = other.base_;
+    size_ = other.size_;
+    name_ = std::move(other.name_);
+    writable_ = other.writable_;
+    other.fd_ = -1;
+    other.base_ = nullptr;
+    other.size_ = 0;
+  }
+  return *this;
+}
+
+shm_segment::~shm_segment() noexcept { reset(); }
+
+void shm_segment::reset() noexcept {
+  if (base_ != nullptr) munmap(base_, size_);
+  if (fd_ >= 0) close(fd_);  // drops any OFD lock held through this description
+  base_ = nullptr;
+  fd_ = -1;
+  size_ = 0;
+}
+
+segment_header& shm_segment::header() noexcept { return *reinterpret_cast<segment_header*>(base_); }
+const segment_header& shm_segment::header() const noexcept {
+  return *reinterpret_cast<const segment_header*>(base_);
+}
+
+bool shm_segment::try_lock(lock_role role) noexcept {
+  flock fl = lock_request(F_WRLCK, role);
+  return fcntl(fd_, F_OFD_SETLK, &fl) == 0;
+}
+
+bool shm_segment::is_locked_by_other(lock_role role) const noexcept {
+  flock fl = lock_request(F_WRLCK, role);
+  if (fcntl(fd_, F_OFD_GETLK, &fl) != 0) return false;
+  return fl.l_type != F_UNLCK;
+}
+
+void shm_segment::heartbeat(std::int64_t now_mono_ns) noexcept {
+  // relaxed: a lone timestamp; readers only compare its age, nothing is published with it.
+  header().writer_heartbeat_ns.store(now_mono_ns, std::memory_order_relaxed);
+}
+
+writer_liveness shm_segment::writer_state(std::int64_t max_heartbeat_age_ns,
+                                          std::int64_t now_mono_ns) const noexcept {
+  if (!is_locked_by_other(lock_role::writer)) return writer_liveness::dead;
+  const auto hb = header().writer_heartbeat_ns.load(std::memory_order_relaxed);
+  return now_mono_ns - hb > max_heartbeat_age_ns ? writer_liveness::stale : writer_liveness::alive;
+}
+
+shm_segment shm_segment::create_or_adopt(const segment_spec& spec, bool* adopted) {
+  if (spec.total_size < kSegmentHeaderSize)
+    throw segment_error("segment " + spec.name + ": size " + std::to_string(spec.total_size) +
+                        " is smaller than the header");
+  const std::string path = shm_path(spec.name);
+  // A few rounds: another process may unlink or create the name between our calls.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    bool created = true;
+    int fd = shm_open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, spec.mode);
+    if (fd < 0 && errno == EEXIST) {
+      created = false;
+      fd = shm_open(path.c_str(), O_RDWR | O_CLOEXEC, 0);
+      if (fd < 0 && errno == ENOENT) continue;
+    }
+    if (fd < 0) throw segment_error(sys_error(spec.name, "shm_open"));
+    shm_segment seg(fd, nullptr, 0, spec.name, true);
+
+    if (!seg.try_lock(lock_role::writer)) {
+      std::string who;
+      struct stat st{};
+      if (fstat(fd, &st) == 0 && static_cast<std::size_t>(st.st_size) >= kSegmentHeaderSize) {
+        if (std::byte* p = map_fd(fd, kSegmentHeaderSize, false)) {
+          who = " (pid " +
+                std::to_string(reinterpret_cast<const segment_header*>(p)->writer_pid.load()) + ")";
+          munmap(p, kSegmentHeaderSize);
+        }
+      }
+      throw segment_error("segment " + spec.name + ": already has a live writer" + who);
+    }
+    // fchmod: the process umask may have narrowed the mode given to shm_open; an adopted
+    // segment takes the mode its new writer asks for.
+    if (fchmod(fd, spec.mode) != 0) throw segment_error(sys_error(spec.name, "fchmod"));
+
+    if (!created) {
+      struct stat st{};
+      if (fstat(fd, &st) != 0) throw segment_error(sys_error(spec.name, "fstat"));
+      std::string mismatch;
+      if (static_cast<std::uint64_t>(st.st_size) != spec.total_size) {
+        mismatch = "size " + std::to_string(st.st_size) + " != " + std::to_string(spec.total_size);
+      } else {
+        seg.base_ = map_fd(fd, spec.total_size, true);
+        if (seg.base_ == nullptr) throw segment_error(sys_error(spec.name, "mmap"));
+        seg.size_ = spec.total_size;
+        if (auto bad = check_header(seg.header(), st.st_size, spec.kind, spec.name)) {
+          mismatch = bad->second;
+        } else if (seg.header().geometry != spec.geometry) {
+          mismatch = "geometry differs from the requested one";
+        }
+      }
+      if (mismatch.empty()) {
+        segment_header& h = seg.header();
+        h.writer_pid.store(getpid(), std::memory_order_relaxed);
+        h.writer_epoch.fetch_add(1, std::memory_order_relaxed);
+        seg.heartbeat(mono_ns());
+        if (adopted != nullptr) *adopted = true;
+        return seg;
+      }
+      // A leftover from a dead writer that we cannot resume: replace it. Readers still
+      // mapping the old one see its writer lock free forever and reopen by name.
+      shm_unlink(path.c_str());
+      continue;
+    }
+
+    if (ftruncate(fd, static_cast<off_t>(spec.total_size)) != 0)
+      throw segment_error(sys_error(spec.name, "ftruncate to " + std::to_string(spec.total_size)));
+    seg.base_ = map_fd(fd, spec.total_size, true);
+    if (seg.base_ == nullptr) throw segment_error(sys_error(spec.name, "mmap"));
+    seg.size_ = spec.total_size;
+    segment_header& h = seg.header();  // ftruncate zero-filled everything, version included
+    h.magic = kSegmentMagic;
+    h.kind = static_cast<std::uint32_t>(spec.kind);
+    h.total_size = spec.total_size;
+    h.creator_pid = getpid();
+    h.creation_time_ns = wall_ns();
+    h.geometry = spec.geometry;
+    h.writer_pid.store(getpid(), std::memory_order_relaxed);
+    h.writer_epoch.store(1, std::memory_order_relaxed);
+    h.writer_heartbeat_ns.store(mono_ns(), std::memory_order_relaxed);
+    // release: publishes every header field above; pairs with check_header's acquire.
+    h.layout_version.store(kLayoutVersion, std::memory_order_release);
+    if (adopted != nullptr) *adopted = false;
+    return seg;
+  }
+  throw segment_error("segment " + spec.name + ": name keeps changing under us (concurrent creators?)");
+}
+
+attach_result shm_segment::try_open(std::string_view name, segment_kind kind, access_mode mode) {
+  attach_result r;
+  const std::string path = shm_path(name);
+  const bool writable = mode == access_mode::read_write;
+  int fd = shm_open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      r.status = attach_status::await;
+      r.reason = "segment " + std::string(name) + ": does not exist (yet)";
+    } else {
+      r.status = attach_status::incompatible;
+      r.reason = sys_error(name, writable ? "open read-write" : "open read-only");
+    }
+    return r;
+  }
+  shm_segment seg(fd, nullptr, 0, std::string(name), writable);
+  struct stat st{};
+  if (fstat(fd, &st) != 0) {
+    r.status = attach_status::incompatible;
+    r.reason = sys_error(name, "fstat");
+    return r;
+  }
+  const auto file_size = static_cast<std::uint64_t>(st.st_size);
+  if (file_size == 0) {  // created but not yet sized: the creator is between open and ftruncate
+    r.status = attach_status::await;
+    r.reason = "segment " + std::string(name) + ": not ready (size 0)";
+    return r;
+  }
+  if (file_size < kSegmentHeaderSize) {
+    r.status = attach_status::incompatible;
+    r.reason = "segment " + std::string(name) + ": " + std::to_string(file_size) +
+               " bytes, smaller than the " + std::to_string(kSegmentHeaderSize) + "-byte header";
+    return r;
+  }
+  seg.base_ = map_fd(fd, file_size, writable);
+  if (seg.base_ == nullptr) {
+    r.status = attach_status::incompatible;
+    r.reason = sys_error(name, "mmap");
+    return r;
+  }
+  seg.size_ = file_size;
+  if (auto bad = check_header(seg.header(), file_size, kind, name)) {
+    // The creator sizes the file only while holding the writer lock; a sized, unfinished
+    // segment whose lock is free was abandoned by a creator that died half-way.
+    if (bad->first == attach_status::await && !seg.is_locked_by_other(lock_role::writer)) {
+      r.status = attach_status::incompatible;
+      r.reason = "segment " + std::string(name) + ": abandoned by its creator before it was finished";
+    } else {
+      r.status = bad->first;
+      r.reason = std::move(bad->second);
+    }
+    return r;
+  }
+  r.status = attach_status::ok;
+  r.segment = std::move(seg);
+  return r;
+}
+
+shm_segment shm_segment::open(std::string_view name, segment_kind kind, access_mode mode, int wait_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  for (;;) {
+    attach_result r = try_open(name, kind, mode);
+    if (r.status == attach_status::ok) return std::move(r.segment);
+    if (r.status == attach_status::incompatible || std::chrono::steady_clock::now() >= deadline)
+      throw segment_error(r.reason);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // set-up path, not the hot path
+  }
+}
+
+bool shm_segment::remove(std::string_view name) noexcept {
+  return shm_unlink(shm_path(name).c_str()) == 0;
+}
+
+}  // namespace mdbus

@@ -1,0 +1,189 @@
+#pragma once
+/// Shared-memory segments: naming, the common header, the attach handshake and writer
+/// liveness. Plain POSIX shm_open/mmap rather than Boost.Interprocess because the design
+/// needs the file descriptor itself: an OFD `fcntl` lock held for the writer's life (the
+/// kernel drops it when the writer dies), `fstat` of the real size before trusting any
+/// header field, O_EXCL creation, fchmod of the mode, and MAP_POPULATE so the hot path
+/// never page-faults. Boost's shared_memory_object hides or re-wraps each of those.
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+
+namespace mdbus {
+
+/// Fixed, not std::hardware_destructive_interference_size: the layout must not depend on
+/// the compiler flags of whichever process created the segment.
+inline constexpr std::size_t kCacheLine = 64;
+
+/// "MDBUSSEG" as little-endian bytes.
+inline constexpr std::uint64_t kSegmentMagic = 0x4745'5353'5542'4D44ULL;
+
+/// Version of every shared-memory layout in this build (segment header and each kind's
+/// control block). Bump on any layout change: old and new builds then refuse each other.
+inline constexpr std::uint32_t kLayoutVersion = 1;
+
+enum class segment_kind : std::uint32_t {
+  spsc_ring = 1,
+  broadcast_ring = 2,
+  counters = 3,
+  status_block = 4,
+  control_block = 5,
+};
+
+std::string_view to_string(segment_kind k) noexcept;
+
+/// The first 128 bytes of every segment.
+struct segment_header {
+  // Line 0: written once by the creator, before `layout_version`; immutable afterwards.
+  std::uint64_t magic;
+  /// 0 while the creator is still filling the segment. Written last with a release store;
+  /// openers load it with acquire before trusting any other field.
+  std::atomic<std::uint32_t> layout_version;
+  std::uint32_t kind;
+  std::uint64_t total_size;
+  std::int64_t creator_pid;
+  std::int64_t creation_time_ns;  ///< CLOCK_REALTIME
+  std::array<std::uint64_t, 3> geometry;  ///< kind-specific; validated by the kind's opener
+
+  // Line 1: the current writer's liveness (one writer at a time, enforced by the lock).
+  alignas(kCacheLine) std::atomic<std::int64_t> writer_pid;
+  std::atomic<std::uint64_t> writer_epoch;        ///< bumped by each writer that takes the segment
+  std::atomic<std::int64_t> writer_heartbeat_ns;  ///< CLOCK_MONOTONIC
+  std::uint8_t reserved[40];
+};
+static_assert(sizeof(segment_header) == 2 * kCacheLine);
+static_assert(offsetof(segment_header, layout_version) == 8);
+static_assert(offsetof(segment_header, geometry) == 40);
+static_assert(offsetof(segment_header, writer_pid) == kCacheLine);
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(std::atomic<std::int64_t>::is_always_lock_free);
+
+inline constexpr std::size_t kSegmentHeaderSize = sizeof(segment_header);
+
+/// Frame type 0 is reserved in every ring for the padding frame at the wrap.
+inline constexpr std::uint32_t kPaddingType = 0;
+
+/// A setup error about one segment. The message names the segment and what is wrong.
+class segment_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// "mdbus.<bus>.<object>". Bus: [A-Za-z0-9_-]{1,64}; object: same plus '.', up to 128.
+/// Throws segment_error naming the bad part.
+std::string segment_name(std::string_view bus, std::string_view object);
+
+enum class attach_status {
+  ok,
+  await,         ///< exists but not finished by its creator yet, or does not exist yet
+  incompatible,  ///< will never be usable by this build; `reason` says why
+};
+
+enum class access_mode { read_only, read_write };
+
+/// What a writer needs to create (or adopt) a segment.
+struct segment_spec {
+  std::string name;  ///< from segment_name()
+  segment_kind kind{};
+  std::uint64_t total_size = 0;
+  std::array<std::uint64_t, 3> geometry{};
+  mode_t mode = 0600;  ///< 0640 for group-readable buses
+};
+
+/// Liveness of a segment's writer as judged by a reader.
+enum class writer_liveness {
+  alive,  ///< lock held and heartbeat fresh
+  stale,  ///< lock held but heartbeat older than the limit (hung writer)
+  dead,   ///< nobody holds the writer lock
+};
+
+/// Byte-range locks on the segment file. OFD locks: owned by the open file description,
+/// so two segments (or two opens of one) in one process never release each other's lock.
+enum class lock_role : off_t { writer = 0, reader = 1 };
+
+class shm_segment;
+
+struct attach_result;
+
+/// One mapped segment. Move-only; unmaps and closes (dropping any lock) on destruction.
+class shm_segment {
+ public:
+  shm_segment() = default;
+  shm_segment(shm_segment&& other) noexcept;
+  shm_segment& operator=(shm_segment&& other) noexcept;
+  shm_segment(const shm_segment&) = delete;
+  shm_segment& operator=(const shm_segment&) = delete;
+  ~shm_segment() noexcept;
+
+  /// Writer side. Creates the segment, or adopts an existing one whose writer is dead and
+  /// whose header matches `spec` exactly (kind, size, geometry, version): the body is kept,
+  /// so a restarted writer resumes. A leftover that does not match is unlinked and
+  /// recreated. Takes the writer lock and bumps the writer epoch. Throws segment_error if
+  /// a live writer holds the segment or a system call fails.
+  static shm_segment create_or_adopt(const segment_spec& spec, bool* adopted = nullptr);
+
+  /// Reader side: one attempt, never throws for an absent or unfinished segment.
+  static attach_result try_open(std::string_view name, segment_kind kind, access_mode mode);
+
+  /// Reader side: retries `await` until `wait_ms` passes, then throws segment_error with
+  /// the last reason; throws at once for `incompatible`.
+  static shm_segment open(std::string_view name, segment_kind kind, access_mode mode,
+                          int wait_ms = 0);
+
+  /// shm_unlink; true if it existed. Mapped users keep their mapping.
+  static bool remove(std::string_view name) noexcept;
+
+  [[nodiscard]] bool valid() const noexcept { return base_ != nullptr; }
+  [[nodiscard]] std::byte* base() noexcept { return base_; }
+  [[nodiscard]] const std::byte* base() const noexcept { return base_; }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  [[nodiscard]] bool writable() const noexcept { return writable_; }
+  [[nodiscard]] segment_header& header() noexcept;
+  [[nodiscard]] const segment_header& header() const noexcept;
+  [[nodiscard]] std::byte* body() noexcept { return base_ + kSegmentHeaderSize; }
+  [[nodiscard]] const std::byte* body() const noexcept { return base_ + kSegmentHeaderSize; }
+
+  /// Writer: publish "still alive" (a plain store; call it from the main loop, e.g. every ms).
+  void heartbeat(std::int64_t now_mono_ns) noexcept;
+
+  /// Take a role lock (non-blocking). False if another open file description holds it.
+  [[nodiscard]] bool try_lock(lock_role role) noexcept;
+  /// Whether some *other* open file description holds the role lock.
+  [[nodiscard]] bool is_locked_by_other(lock_role role) const noexcept;
+
+  /// Reader's judgement of the writer: lock state plus heartbeat age.
+  [[nodiscard]] writer_liveness writer_state(std::int64_t max_heartbeat_age_ns,
+                                             std::int64_t now_mono_ns) const noexcept;
+
+ private:
+  shm_segment(int fd, std::byte* base, std::size_t size, std::string name, bool writable) noexcept;
+  void reset() noexcept;
+
+  int fd_ = -1;
+  std::byte* base_ = nullptr;
+  std::size_t size_ = 0;
+  std::string name_;
+  bool writable_ = false;
+};
+
+struct attach_result {
+  attach_status status = attach_status::await;
+  std::string reason;  ///< empty for ok; one line naming the segment otherwise
+  shm_segment segment;  ///< valid only for ok
+};
+
+/// Validates a mapped header against the file's real size and the expected kind.
+/// Returns nullopt for a good header, otherwise (status, reason). Pure: unit-testable.
+std::optional<std::pair<attach_status, std::string>> check_header(
+    const segment_header& h, std::uint64_t file_size, segment_kind expected,
+    std::string_view name);
+
+}  // namespace mdbus

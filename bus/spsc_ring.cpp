@@ -1,0 +1,200 @@
+#include "bus/spsc_ring.hpp"
+
+#include "bus/clock.hpp"
+
+#include <ctime>
+#include <new>
+
+namespace mdbus {
+namespace {
+
+constexpr std::uint64_t frame_bytes(std::uint64_t payload) noexcept {
+  return detail::align_up(sizeof(spsc_frame_header) + payload, kSpscFrameAlign);
+}
+
+spsc_ring_geometry geometry_of(const segment_header& h) noexcept { return {h.geometry[0], h.geometry[1]}; }
+
+}  // namespace
+
+std::string check_geometry(const spsc_ring_geometry& g) {
+  if (!detail::is_pow2(g.capacity) || g.capacity < 4096)
+    return "capacity " + std::to_string(g.capacity) + " must be a power of two >= 4096";
+  if (g.capacity > (std::uint64_t{1} << 40)) return "capacity " + std::to_string(g.capacity) + " is absurd (> 1 TiB)";
+  if (g.max_payload == 0 || g.max_payload > 0xFFFF'FFF0ULL || frame_bytes(g.max_payload) > g.capacity / 4)
+    return "max_payload " + std::to_string(g.max_payload) + " must be >= 1 and one frame must fit in a quarter of capacity " +
+           std::to_string(g.capacity);
+  return {};
+}
+
+spsc_ring_writer spsc_ring_writer::create(const std::string& name, const spsc_ring_geometry& g, mode_t mode) {
+  if (auto why = check_geometry(g); !why.empty()) throw segment_error("segment " + name + ": " + why);
+  segment_spec spec;
+  spec.name = name;
+  spec.kind = segment_kind::spsc_ring;
+  spec.total_size = kSpscDataOffset + g.capacity;
+  spec.geometry = {g.capacity, g.max_payload, 0};
+  spec.mode = mode;
+  spsc_ring_writer w;
+  w.segment_ = shm_segment::create_or_adopt(spec);
+  w.control_ = std::launder(reinterpret_cast<spsc_ring_control*>(w.segment_.body()));
+  w.data_ = w.segment_.base() + kSpscDataOffset;
+  w.geometry_ = g;
+  w.mask_ = g.capacity - 1;
+  // An adopted ring resumes where the dead writer's last commit ended; a half-written
+  // frame past that head was never published and is simply overwritten.
+  w.head_ = w.control_->head.load(std::memory_order_relaxed);
+  w.cached_tail_ = w.control_->tail.load(std::memory_order_acquire);
+  return w;
+}
+
+std::span<std::byte> spsc_ring_writer::try_claim(std::uint32_t length) noexcept {
+  if (length > geometry_.max_payload) {
+    control_->oversize.store(control_->oversize.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    return {};
+  }
+  const std::uint64_t frame = frame_bytes(length);
+  const std::uint64_t index = head_ & mask_;
+  const std::uint64_t to_end = geometry_.capacity - index;
+  const std::uint64_t padding = frame > to_end ? to_end : 0;
+  const std::uint64_t needed = padding + frame;
+  if (head_ + needed - cached_tail_ > geometry_.capacity) {
+    // acquire: pairs with the reader's release of tail; the bytes before it are free to reuse.
+    cached_tail_ = control_->tail.load(std::memory_order_acquire);
+    if (head_ + needed - cached_tail_ > geometry_.capacity) {
+      // Single writer: a relaxed load+store is enough and cheaper than an atomic RMW.
+      control_->overflows.store(control_->overflows.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      return {};
+    }
+  }
+  if (padding != 0) {
+    // Published together with the frame by commit()'s release of head.
+    auto* pad = reinterpret_cast<spsc_frame_header*>(data_ + index);
+    pad->length = static_cast<std::uint32_t>(to_end - sizeof(spsc_frame_header));
+    pad->type = kPaddingType;
+  }
+  claim_pos_ = head_ + padding;
+  claim_len_ = length;
+  return {data_ + (claim_pos_ & mask_) + sizeof(spsc_frame_header), length};
+}
+
+void spsc_ring_writer::commit(std::uint32_t type, std::uint32_t used_length) noexcept {
+  if (used_length > claim_len_) used_length = claim_len_;
+  auto* h = reinterpret_cast<spsc_frame_header*>(data_ + (claim_pos_ & mask_));
+  h->length = used_length;
+  h->type = type;
+  head_ = claim_pos_ + frame_bytes(used_length);
+  // release: publishes the frame (and any padding before it); pairs with the reader's acquire of head.
+  control_->head.store(head_, std::memory_order_release);
+}
+
+bool spsc_ring_writer::try_write(std::uint32_t type, std::span<const std::byte> payload) noexcept {
+  if (payload.size() > geometry_.max_payload) {
+    control_->oversize.store(control_->oversize.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    return false;
+  }
+  const auto len = static_cast<std::uint32_t>(payload.size());
+  auto dst = try_claim(len);
+  if (dst.data() == nullptr) return false;
+  if (len != 0) std::memcpy(dst.data(), payload.data(), len);
+  commit(type, len);
+  return true;
+}
+
+std::uint64_t spsc_ring_writer::overflows() const noexcept {
+  return control_->overflows.load(std::memory_order_relaxed);
+}
+
+attach_status spsc_ring_reader::try_open(const std::string& name, spsc_ring_reader& out, std::string& reason) {
+  attach_result r = shm_segment::try_open(name, segment_kind::spsc_ring, access_mode::read_write);
+  if (r.status != attach_status::ok) {
+    reason = std::move(r.reason);
+    return r.status;
+  }
+  const spsc_ring_geometry g = geometry_of(r.segment.header());
+  if (auto why = check_geometry(g); !why.empty()) {
+    reason = "segment " + name + ": " + why;
+    return attach_status::incompatible;
+  }
+  if (r.segment.size() != kSpscDataOffset + g.capacity) {
+    reason = "segment " + name + ": size " + std::to_string(r.segment.size()) + " does not match capacity " +
+             std::to_string(g.capacity);
+    return attach_status::incompatible;
+  }
+  if (!r.segment.try_lock(lock_role::reader)) {
+    reason = "segment " + name + ": already has a reader (SPSC: one consumer only)";
+    return attach_status::incompatible;
+  }
+  spsc_ring_reader rd;
+  rd.segment_ = std::move(r.segment);
+  rd.control_ = std::launder(reinterpret_cast<spsc_ring_control*>(rd.segment_.body()));
+  rd.data_ = rd.segment_.base() + kSpscDataOffset;
+  rd.geometry_ = g;
+  rd.mask_ = g.capacity - 1;
+  // A restarted reader resumes at the tail it last published: frames it had peeked but not
+  // released are delivered again (at-least-once inside one consumer; the merger dedups).
+  rd.read_pos_ = rd.control_->tail.load(std::memory_order_relaxed);
+  rd.pending_pos_ = rd.read_pos_;
+  rd.cached_head_ = rd.read_pos_;
+  out = std::move(rd);
+  return attach_status::ok;
+}
+
+spsc_ring_reader spsc_ring_reader::open(const std::string& name, int wait_ms) {
+  const auto deadline = mono_ns() + std::int64_t{wait_ms} * 1'000'000;
+  spsc_ring_reader rd;
+  std::string reason;
+  for (;;) {
+    const attach_status s = try_open(name, rd, reason);
+    if (s == attach_status::ok) return rd;
+    if (s == attach_status::incompatible || mono_ns() >= deadline) throw segment_error(reason);
+    timespec ts{0, 1'000'000};
+    nanosleep(&ts, nullptr);
+  }
+}
+
+spsc_read_status spsc_ring_reader::peek(spsc_frame& out) noexcept {
+  std::uint64_t pos = read_pos_;
+  for (int step = 0; step < 2; ++step) {  // at most one padding frame before a real one
+    if (pos == cached_head_) {
+      // acquire: pairs with the writer's release of head in commit(); the frame bytes
+      // before head are complete.
+      cached_head_ = control_->head.load(std::memory_order_acquire);
+      if (pos == cached_head_) return spsc_read_status::empty;
+    }
+    const std::uint64_t available = cached_head_ - pos;
+    if (available > geometry_.capacity) return spsc_read_status::corrupt;
+    const std::uint64_t index = pos & mask_;
+    const auto* h = reinterpret_cast<const spsc_frame_header*>(data_ + index);
+    const std::uint64_t to_end = geometry_.capacity - index;
+    if (h->type == kPaddingType) {
+      if (h->length + sizeof(spsc_frame_header) != to_end || to_end > available) return spsc_read_status::corrupt;
+      pos += to_end;
+      continue;
+    }
+    const std::uint64_t frame = frame_bytes(h->length);
+    if (h->length > geometry_.max_payload || frame > to_end || frame > available) return spsc_read_status::corrupt;
+    out.type = h->type;
+    out.payload = {data_ + index + sizeof(spsc_frame_header), h->length};
+    read_pos_ = pos;  // skip the padding for good
+    pending_pos_ = pos + frame;
+    return spsc_read_status::ok;
+  }
+  return spsc_read_status::corrupt;  // two padding frames in a row
+}
+
+void spsc_ring_reader::release() noexcept {
+  read_pos_ = pending_pos_;
+  publish_tail();
+}
+
+void spsc_ring_reader::publish_tail() noexcept {
+  // release: our reads of the consumed frames are done before the writer may reuse them;
+  // pairs with the writer's acquire of tail in try_claim().
+  control_->tail.store(read_pos_, std::memory_order_release);
+}
+
+std::uint64_t spsc_ring_reader::backlog() const noexcept {
+  return control_->head.load(std::memory_order_acquire) - read_pos_;
+}
+
+}  // namespace mdbus

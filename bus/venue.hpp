@@ -1,0 +1,83 @@
+#pragma once
+/// Venue and channel identifiers shared by every process on the bus (records, feeders,
+/// merger, exsim's ground truth). The numeric values are part of the shared-memory and
+/// file layouts: never renumber, only append.
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace mdbus {
+
+enum class venue : std::uint8_t {
+  unknown = 0,
+  binance = 1,  ///< Binance spot
+  okx = 2,      ///< OKX v5 public
+};
+
+/// One enumerator per (venue, channel kind). Binance values 1..15, OKX 16..31.
+enum class channel : std::uint8_t {
+  unknown = 0,
+  binance_trade = 1,          ///< <sym>@trade, sequence `t`
+  binance_agg_trade = 2,      ///< <sym>@aggTrade, sequence `a`
+  binance_book_ticker = 3,    ///< <sym>@bookTicker, sequence `u` (state, latest wins)
+  binance_depth = 4,          ///< <sym>@depth[@100ms], diff with `U`..`u`
+  binance_depth_partial = 5,  ///< <sym>@depth5/10/20[@100ms], snapshot with lastUpdateId
+  okx_trades = 16,            ///< trades, sequence tradeId (not consecutive)
+  okx_tickers = 17,           ///< tickers, no sequence
+  okx_bbo_tbt = 18,           ///< bbo-tbt, seqId/prevSeqId
+  okx_books = 19,             ///< books (400 levels), seqId/prevSeqId
+  okx_books5 = 20,            ///< books5 snapshots, seqId
+  okx_books_l2_tbt = 21,      ///< books-l2-tbt, seqId/prevSeqId
+};
+
+constexpr std::string_view to_string(venue v) noexcept {
+  switch (v) {
+    case venue::binance: return "binance";
+    case venue::okx: return "okx";
+    case venue::unknown: break;
+  }
+  return "unknown";
+}
+
+constexpr std::optional<venue> venue_from_string(std::string_view s) noexcept {
+  if (s == "binance") return venue::binance;
+  if (s == "okx") return venue::okx;
+  return std::nullopt;
+}
+
+/// The venue a channel belongs to.
+constexpr venue venue_of(channel c) noexcept {
+  const auto n = static_cast<std::uint8_t>(c);
+  if (n >= 1 && n <= 15) return venue::binance;
+  if (n >= 16 && n <= 31) return venue::okx;
+  return venue::unknown;
+}
+
+/// The venue's own name for the channel (Binance stream suffix, OKX channel name).
+constexpr std::string_view to_string(channel c) noexcept {
+  switch (c) {
+    case channel::binance_trade: return "trade";
+    case channel::binance_agg_trade: return "aggTrade";
+    case channel::binance_book_ticker: return "bookTicker";
+    case channel::binance_depth: return "depth";
+    case channel::binance_depth_partial: return "depthPartial";
+    case channel::okx_trades: return "trades";
+    case channel::okx_tickers: return "tickers";
+    case channel::okx_bbo_tbt: return "bbo-tbt";
+    case channel::okx_books: return "books";
+    case channel::okx_books5: return "books5";
+    case channel::okx_books_l2_tbt: return "books-l2-tbt";
+    case channel::unknown: break;
+  }
+  return "unknown";
+}
+
+constexpr std::optional<channel> channel_from_string(venue v, std::string_view s) noexcept {
+  for (std::uint8_t n = 1; n < 32; ++n) {
+    const auto c = static_cast<channel>(n);
+    if (venue_of(c) == v && to_string(c) == s) return c;
+  }
+  return std::nullopt;
+}
+
+}  // namespace mdbus

@@ -1,0 +1,15 @@
+# Warnings every mdbus target gets, PRIVATE so they never leak to users of the libraries.
+function(mdbus_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
+                                           -Wold-style-cast -Wcast-align -Wnull-dereference)
+endfunction()
+
+# mdbus_add_test(<name> <source>... [LIBS <lib>...]): the one way a test is declared.
+# Builds an executable linked with doctest and registers every TEST_CASE with CTest.
+function(mdbus_add_test name)
+  cmake_parse_arguments(ARG "" "" "LIBS" ${ARGN})
+  add_executable(${name} ${ARG_UNPARSED_ARGUMENTS})
+  target_link_libraries(${name} PRIVATE doctest::doctest mdbus::test_main ${ARG_LIBS})
+  mdbus_warnings(${name})
+  doctest_discover_tests(${name} PROPERTIES TIMEOUT 300)
+endfunction()

@@ -1,0 +1,282 @@
+#include "bus/broadcast_ring.hpp"
+
+#include "support/frame_pattern.hpp"
+#include "support/spawn.hpp"
+#include "support/unique_bus.hpp"
+
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+using namespace mdbus;
+
+namespace {
+
+constexpr std::uint64_t kCap = 4096;
+
+// Frames of exactly 128 ring bytes (16 header + 112 payload): 32 make one ring.
+void write_fixed(broadcast_ring_writer& w, std::uint64_t seq) {
+  std::vector<std::byte> buf(112);
+  test::fill_pattern(buf, seq);
+  REQUIRE(w.write(1, buf));
+}
+
+bool read_fixed(broadcast_ring_reader& r, std::uint64_t expect_seq) {
+  std::vector<std::byte> buf(112);
+  const auto res = r.try_read(buf);
+  if (res.status != broadcast_read_status::ok || res.seq != expect_seq || res.length != 112) return false;
+  std::uint64_t got;
+  std::memcpy(&got, buf.data(), 8);
+  return got == expect_seq;
+}
+
+}  // namespace
+
+TEST_CASE("broadcast geometry is checked like the SPSC ring's") {
+  CHECK(check_geometry(broadcast_ring_geometry{kCap, 1000}).empty());
+  CHECK_FALSE(check_geometry(broadcast_ring_geometry{kCap, 1024}).empty());
+  CHECK_FALSE(check_geometry(broadcast_ring_geometry{3000, 10}).empty());
+}
+
+TEST_CASE("readers start at the oldest frame or after the newest, and see frames in order") {
+  test::unique_bus bus;
+  auto w = broadcast_ring_writer::create(bus.segment("out"), {kCap, 256});
+  for (std::uint64_t i = 0; i < 5; ++i) write_fixed(w, i);
+  auto oldest = broadcast_ring_reader::open(bus.segment("out"), start_position::oldest);
+  auto newest = broadcast_ring_reader::open(bus.segment("out"), start_position::newest);
+  std::vector<std::byte> buf(256);
+  CHECK(newest.try_read(buf).status == broadcast_read_status::empty);
+  for (std::uint64_t i = 0; i < 5; ++i) CHECK(read_fixed(oldest, i));
+  CHECK(oldest.try_read(buf).status == broadcast_read_status::empty);
+  write_fixed(w, 5);
+  CHECK(read_fixed(oldest, 5));
+  CHECK(read_fixed(newest, 5));
+}
+
+TEST_CASE("a reader on an empty ring sees the first frame ever written") {
+  test::unique_bus bus;
+  auto w = broadcast_ring_writer::create(bus.segment("out"), {kCap, 256});
+  auto r = broadcast_ring_reader::open(bus.segment("out"), start_position::newest);
+  write_fixed(w, 0);
+  CHECK(read_fixed(r, 0));
+}
+
+TEST_CASE("a reader one frame short of a full ring behind is not lapped and reads everything") {
+  test::unique_bus bus;
+  auto w = broadcast_ring_writer::create(bus.segment("out"), {kCap, 256});
+  auto r = broadcast_ring_reader::open(bus.segment("out"), start_position::oldest);
+  for (std::uint64_t i = 0; i < 31; ++i) write_fixed(w, i);
+  for (std::uint64_t i = 0; i < 31; ++i) CHECK(read_fixed(r, i));
+}
+
+TEST_CASE("a reader lapped by exactly one ring is told so, learns what it missed, and resumes at the oldest") {
+  test::unique_bus bus;
+  auto w = broadcast_ring_writer::create(bus.segment("out"), {kCap, 256});
+  auto r = broadcast_ring_reader::open(bus.segment("out"), start_position::oldest);
+  for (std::uint64_t i = 0; i < 32; ++i) write_fixed(w, i);
+  std::vector<std::byte> buf(256);
+  const auto res = r.try_read(buf);
+  REQUIRE(res.status == broadcast_read_status::lapped);
+  CHECK(res.missed_frames > 0);
+  CHECK(res.missed_frames < 32);
+  CHECK(res.missed_bytes == res.missed_frames * 128);
+  CHECK(r.next_seq() == res.missed_frames);
+  for (std::uint64_t i = res.missed_frames; i < 32; ++i) CHECK(read_fixed(r, i));
+  CHECK(r.try_read(buf).status == broadcast_read_status::empty);
+}
+
+TEST_CASE("a reader lapped by many rings is told so, and can resume at the newest") {
+  test::unique_bus bus;
+  auto w = broadcast_ring_writer::create(bus.segment("out"), {kCap, 256});
+  auto oldest_policy = broadcast_ring_reader::open(bus.segment("out"), start_position::oldest, lap_policy::resume_oldest);
+  auto newest_policy = broadcast_ring_reader::open(bus.segment("out"), start_position::oldest, lap_policy::resume_newest);
+  for (std::uint64_t i = 0; i < 32 * 10 + 7; ++i) write_fixed(w, i);
+  std::vector<std::byte> buf(256);
+  auto res = newest_policy.try_read(buf);
+  REQUIRE(res.status == broadcast_read_status::lapped);
+  CHECK(res.missed_frames == 327);
+  CHECK(newest_policy.try_read(buf).status == broadcast_read_status::empty);
+  res = oldest_policy.try_read(buf);
+  REQUIRE(res.status == broadcast_read_status::lapped);
+  CHECK(res.missed_frames > 32 * 9);
+  for (std::uint64_t i = res.missed_frames; i < 327; ++i) CHECK(read_fixed(oldest_policy, i));
+}
+
+TEST_CASE("variable sizes with padding at the wrap, across many laps, stay byte-exact") {
+  test::unique_bus bus;
+  constexpr std::uint32_t kMax = 1000;
+  auto w = broadcast_ring_writer::create(bus.segment("out"), {kCap, kMax});
+  auto r = broadcast_ring_reader::open(bus.segment("out"), start_position::oldest);
+  std::vector<std::byte> buf(kMax);
+  std::uint64_t seq = 0;
+  for (int round = 0; round < 5000; ++round) {
+    for (int k = 0; k < 2; ++k, ++seq) {
+      const auto len = test::pattern_length(seq, kMax);
+      test::fill_pattern({buf.data(), len}, seq);
+      REQUIRE(w.write(3, {buf.data(), len}));
+    }
+    for (int k = 0; k < 2; ++k) {
+      const auto res = r.try_read(buf);
+      REQUIRE(res.status == broadcast_read_status::ok);
+      CHECK(res.type == 3);
+      REQUIRE(test::check_pattern({buf.data(), res.length}, res.seq, kMax));
+    }
+  }
+  CHECK(r.next_seq() == seq);
+}
+
+TEST_CASE("a buffer too small for the frame is reported with the size needed and nothing is consumed") {
+  test::unique_bus bus;
+  auto w = broadcast_ring_writer::create(bus.segment("out"), {kCap, 256});
+  auto r = broadcast_ring_reader::open(bus.segment("out"), start_position::oldest);
+  write_fixed(w, 0);
+  std::vector<std::byte> small(50);
+  const auto res = r.try_read(small);
+  CHECK(res.status == broadcast_read_status::too_small);
+  CHECK(res.length == 112);
+  CHECK(read_fixed(r, 0));
+}
+
+TEST_CASE("oversize frames and the padding type are refused by the writer") {
+  test::unique_bus bus;
+  auto w = broadcast_ring_writer::create(bus.segment("out"), {kCap, 256});
+  std::vector<std::byte> big(257);
+  CHECK_FALSE(w.write(1, big));
+  CHECK_FALSE(w.write(kPaddingType, std::span<const std::byte>{}));
+}
+
+TEST_CASE("a restarted writer continues the sequence and readers carry on without a gap") {
+  test::unique_bus bus;
+  const auto name = bus.segment("out");
+  auto w = std::make_unique<broadcast_ring_writer>(broadcast_ring_writer::create(name, {kCap, 256}));
+  auto r = broadcast_ring_reader::open(name, start_position::oldest);
+  for (std::uint64_t i = 0; i < 20; ++i) write_fixed(*w, i);
+  w.reset();
+  w = std::make_unique<broadcast_ring_writer>(broadcast_ring_writer::create(name, {kCap, 256}));
+  CHECK(w->next_seq() == 20);
+  CHECK(w->segment().header().writer_epoch.load() == 2);
+  for (std::uint64_t i = 20; i < 60; ++i) write_fixed(*w, i);
+  std::vector<std::byte> buf(256);
+  auto res = r.try_read(buf);
+  REQUIRE(res.status == broadcast_read_status::lapped);  // 60 frames > one ring
+  for (std::uint64_t i = res.missed_frames; i < 60; ++i) CHECK(read_fixed(r, i));
+}
+
+TEST_CASE("consumers map the output ring read-only: a stray write kills the consumer, not the bus") {
+  test::unique_bus bus;
+  auto w = broadcast_ring_writer::create(bus.segment("out"), {kCap, 256});
+  write_fixed(w, 0);
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    std::signal(SIGSEGV, SIG_DFL);  // let the kernel kill us, as it would a real consumer
+    auto r = broadcast_ring_reader::open(bus.segment("out"));
+    auto* p = const_cast<std::byte*>(r.segment().base());
+    p[kBroadcastDataOffset] = std::byte{1};  // must fault
+    _exit(0);
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  CHECK(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGSEGV);
+  auto r = broadcast_ring_reader::open(bus.segment("out"), start_position::oldest);
+  CHECK(read_fixed(r, 0));
+}
+
+TEST_CASE("threads: a free-running writer, a fast and a slow reader; no torn frame ever reaches a caller") {
+  test::unique_bus bus;
+  constexpr std::uint32_t kMax = 300;
+  constexpr std::uint64_t kFrames = 400'000;
+  auto w = broadcast_ring_writer::create(bus.segment("out"), {1 << 16, kMax});
+  std::atomic<int> ready{0};
+  auto reader = [&](bool slow, std::uint64_t& got, std::uint64_t& missed, std::uint64_t& laps, std::uint64_t& bad) {
+    auto r = broadcast_ring_reader::open(bus.segment("out"), start_position::oldest);
+    std::vector<std::byte> buf(kMax);
+    std::uint64_t expected = 0;
+    ready.fetch_add(1);
+    while (r.next_seq() < kFrames) {
+      const auto res = r.try_read(buf);
+      if (res.status == broadcast_read_status::ok) {
+        if (!test::check_pattern({buf.data(), res.length}, res.seq, kMax)) ++bad;
+        if (res.seq != expected) ++bad;  // a frame skipped without a lap report
+        expected = res.seq + 1;
+        ++got;
+        if (slow && got % 16 == 0) std::this_thread::sleep_for(std::chrono::microseconds(50));
+      } else if (res.status == broadcast_read_status::lapped) {
+        ++laps;
+        missed += res.missed_frames;
+        expected = r.next_seq();
+      } else if (res.status != broadcast_read_status::empty) {
+        ++bad;
+      }
+    }
+  };
+  std::uint64_t got[2] = {}, missed[2] = {}, laps[2] = {}, bad[2] = {};
+  std::thread fast([&] { reader(false, got[0], missed[0], laps[0], bad[0]); });
+  std::thread slow([&] { reader(true, got[1], missed[1], laps[1], bad[1]); });
+  std::vector<std::byte> buf(kMax);
+  while (ready.load() < 2) std::this_thread::yield();  // both attached at seq 0 before the first write
+  for (std::uint64_t i = 0; i < kFrames; ++i) {
+    const auto len = test::pattern_length(i, kMax);
+    test::fill_pattern({buf.data(), len}, i);
+    REQUIRE(w.write(1, {buf.data(), len}));
+  }
+  fast.join();
+  slow.join();
+  for (int k = 0; k < 2; ++k) {
+    CHECK(bad[k] == 0);
+    CHECK(got[k] + missed[k] == kFrames);
+  }
+  CHECK(laps[1] > 0);
+}
+
+TEST_CASE("across processes: 10^7 frames to 3 reader processes; the slow one is lapped, the others never") {
+  test::unique_bus bus;
+  const auto ring = bus.segment("out");
+  const auto progress = bus.segment("progress");
+  constexpr std::uint64_t kFrames = 10'000'000;
+  const std::string frames = std::to_string(kFrames);
+  segment_spec spec;
+  spec.name = progress;
+  spec.kind = segment_kind::control_block;
+  spec.total_size = kSegmentHeaderSize + 4 * kCacheLine;
+  auto prog = shm_segment::create_or_adopt(spec);
+
+  test::child writer({MDBUS_RING_PEER, "bcast-writer", ring, frames, "200", progress, "2"});
+  const std::string out_dir = "/tmp/" + bus.name();
+  auto reader = [&](int slot, bool slow) {
+    return std::make_unique<test::child>(std::vector<std::string>{
+        "/bin/sh", "-c",
+        std::string(MDBUS_RING_PEER) + " bcast-reader " + ring + " " + frames + " 200 " + progress + " " +
+            std::to_string(slot) + " " + (slow ? "1" : "0") + " > " + out_dir + "." + std::to_string(slot)});
+  };
+  auto fast0 = reader(0, false);
+  auto fast1 = reader(1, false);
+  auto slow = reader(2, true);
+  CHECK(writer.wait(240'000) == 0);
+  const int rc0 = fast0->wait(60'000), rc1 = fast1->wait(60'000), rc2 = slow->wait(240'000);
+  auto summary = [&](int slot) {
+    std::ifstream in(out_dir + "." + std::to_string(slot));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::remove((out_dir + "." + std::to_string(slot)).c_str());
+    return ss.str();
+  };
+  const std::string s0 = summary(0), s1 = summary(1), s2 = summary(2);
+  INFO("fast0: " << s0 << "fast1: " << s1 << "slow: " << s2);
+  CHECK(rc0 == 0);
+  CHECK(rc1 == 0);
+  CHECK(rc2 == 0);
+  CHECK(s0.find("frames=" + frames + " laps=0 missed=0 bad=0") != std::string::npos);
+  CHECK(s1.find("frames=" + frames + " laps=0 missed=0 bad=0") != std::string::npos);
+  CHECK(s2.find(" bad=0") != std::string::npos);
+  CHECK(s2.find(" laps=0") == std::string::npos);
+}
