@@ -13,14 +13,18 @@ constexpr std::uint64_t frame_bytes(std::uint64_t payload) noexcept {
   return detail::align_up(sizeof(broadcast_frame_header) + payload, kBroadcastFrameAlign);
 }
 
-// Every access to ring bytes is an 8-byte relaxed atomic: the writer may overwrite bytes a
-// lapped reader is copying, and the seqlock-style validation needs that race to be defined.
-// On x86-64 these compile to plain moves.
+// Every access to ring bytes is an 8-byte atomic: the writer may overwrite bytes a lapped
+// reader is copying, and the seqlock-style validation needs that race to be defined.
+// Stores are release and loads acquire (rather than relaxed accesses plus fences): each
+// payload store is then ordered after the writer's earlier reclaim store, and each reader's
+// reclaim check after the payload loads before it, by the plain C++ model — and TSan, which
+// does not model fences, can check it. On x86-64 both are ordinary moves, so the stronger
+// order costs nothing there.
 inline std::uint64_t load_word(const std::byte* p) noexcept {
-  return __atomic_load_n(reinterpret_cast<const std::uint64_t*>(p), __ATOMIC_RELAXED);
+  return __atomic_load_n(reinterpret_cast<const std::uint64_t*>(p), __ATOMIC_ACQUIRE);
 }
 inline void store_word(std::byte* p, std::uint64_t v) noexcept {
-  __atomic_store_n(reinterpret_cast<std::uint64_t*>(p), v, __ATOMIC_RELAXED);
+  __atomic_store_n(reinterpret_cast<std::uint64_t*>(p), v, __ATOMIC_RELEASE);
 }
 inline std::uint64_t load_stamp(const std::byte* header) noexcept {
   // acquire: pairs with the writer's release store of the stamp; the frame's header word
@@ -107,11 +111,11 @@ void broadcast_ring_writer::reclaim_up_to(std::uint64_t limit) noexcept {
     p += step;
   }
   reclaim_ = p;
-  // release: the frame at `p` is published; pairs with the reader's acquire when it resumes there.
+  // release: the frame at `p` is published; pairs with the reader's acquire when it resumes
+  // there. Every overwriting store that follows is a release store (store_word), so this
+  // store is ordered before all of them: a reader whose acquire load sees an overwritten
+  // word then sees this reclaim too.
   control_->reclaim.store(p, std::memory_order_release);
-  // release fence: orders the reclaim store before every overwriting store that follows;
-  // pairs with the reader's acquire fence after its copy (fence-fence synchronisation).
-  std::atomic_thread_fence(std::memory_order_release);
 }
 
 bool broadcast_ring_writer::write(std::uint32_t type, std::span<const std::byte> payload) noexcept {
@@ -221,8 +225,7 @@ bool broadcast_ring_reader::reposition(start_position where) noexcept {
       const std::uint64_t p = last - 1;
       const std::byte* h = data_ + (p & mask_);
       const std::uint64_t stamp = load_stamp(h);
-      const std::uint64_t word = load_word(h + 8);
-      std::atomic_thread_fence(std::memory_order_acquire);
+      const std::uint64_t word = load_word(h + 8);  // acquire: the reclaim load below comes after it
       if (control_->reclaim.load(std::memory_order_relaxed) > p) continue;  // overwritten meanwhile
       if (stamp == 0) continue;
       pos_ = p + frame_bytes(static_cast<std::uint32_t>(word));
@@ -231,8 +234,7 @@ bool broadcast_ring_reader::reposition(start_position where) noexcept {
     }
     // acquire: pairs with the writer's release of reclaim; the frame there is published.
     const std::uint64_t p = control_->reclaim.load(std::memory_order_acquire);
-    const std::uint64_t stamp = load_stamp(data_ + (p & mask_));
-    std::atomic_thread_fence(std::memory_order_acquire);
+    const std::uint64_t stamp = load_stamp(data_ + (p & mask_));  // acquire: orders the re-check after it
     if (control_->reclaim.load(std::memory_order_relaxed) != p || stamp == 0) continue;
     pos_ = p;
     seq_ = stamp - 1;
@@ -257,7 +259,7 @@ broadcast_read_result broadcast_ring_reader::try_read(std::span<std::byte> out) 
   // A header that contradicts the geometry is only "corrupt" if we were not lapped while
   // reading it; otherwise it was just overwritten.
   auto unless_lapped = [this](broadcast_read_status s, std::uint32_t length) {
-    std::atomic_thread_fence(std::memory_order_acquire);
+    // The header word was an acquire load, so this check is ordered after it.
     if (control_->reclaim.load(std::memory_order_relaxed) > pos_) return lapped();
     broadcast_read_result r;
     r.status = s;
@@ -296,9 +298,8 @@ broadcast_read_result broadcast_ring_reader::try_read(std::span<std::byte> out) 
       const std::uint64_t w = load_word(src);
       std::memcpy(dst, &w, left);
     }
-    // acquire fence: if any byte we copied came from a newer write, the writer's reclaim
-    // store before its release fence is visible to the load below (fence-fence pairing).
-    std::atomic_thread_fence(std::memory_order_acquire);
+    // If any word we copied (acquire loads) came from a newer write (release stores), the
+    // writer's reclaim store that preceded it is visible here: we cannot miss the lap.
     if (control_->reclaim.load(std::memory_order_relaxed) > pos_) return lapped();
     broadcast_read_result r;
     r.status = broadcast_read_status::ok;

@@ -9,18 +9,18 @@
 /// older stamps are all smaller.
 ///
 /// How a reader knows it was lapped, with certainty: the writer only overwrites bytes after
-/// moving `reclaim` (the oldest position still intact) past them — stored, then a release
-/// fence, then the new bytes. A reader copies a frame out, issues an acquire fence and
-/// checks that its position is still >= reclaim; if the writer's new bytes reached the copy,
-/// the fences guarantee the reader sees the moved reclaim. Reclaim advances in chunks of
+/// moving `reclaim` (the oldest position still intact) past them — the reclaim store, then
+/// the new bytes as release stores. A reader copies a frame out with acquire loads and then
+/// checks that its position is still >= reclaim; if any new byte reached the copy, the
+/// release/acquire pair guarantees the reader sees the moved reclaim. Reclaim advances in chunks of
 /// capacity/8, so the line holding it changes rarely and stays in the readers' caches: the
 /// check costs a cache hit, not a second cross-core transfer per frame. The price is that
 /// a reader is declared lapped up to capacity/8 + one frame earlier than strictly needed.
 ///
 /// Reads copy out (never zero copy): the bytes could be overwritten while the caller looks
-/// at them, and no torn byte may reach a caller. Payload words are moved with relaxed
-/// 8-byte atomic loads/stores so the seqlock pattern is race-free in the C++ model (and
-/// clean under TSan).
+/// at them, and no torn byte may reach a caller. Payload words are moved with 8-byte
+/// release stores / acquire loads (plain moves on x86-64) so the seqlock pattern is
+/// race-free in the C++ model without fences, and TSan can check it.
 #include "bus/detail/align.hpp"
 #include "bus/shm_segment.hpp"
 
