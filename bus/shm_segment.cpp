@@ -2,7 +2,9 @@
 
 #include "bus/clock.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <dirent.h>
 #include <chrono>
 #include <cstring>
 #include <fcntl.h>
@@ -313,6 +315,79 @@ shm_segment shm_segment::open(std::string_view name, segment_kind kind, access_m
       throw segment_error(r.reason);
     std::this_thread::sleep_for(std::chrono::milliseconds(1));  // set-up path, not the hot path
   }
+}
+
+std::vector<std::string> list_segments(std::string_view bus) {
+  std::vector<std::string> out;
+  const std::string prefix = bus.empty() ? "mdbus." : "mdbus." + std::string(bus) + ".";
+  if (DIR* d = opendir("/dev/shm")) {
+    while (dirent* e = readdir(d)) {
+      const std::string_view n = e->d_name;
+      if (n.substr(0, prefix.size()) == prefix && n.size() > prefix.size()) out.emplace_back(n);
+    }
+    closedir(d);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+segment_info inspect_segment(std::string_view name) {
+  segment_info info;
+  info.name = std::string(name);
+  if (name.substr(0, 6) == "mdbus.") {
+    const std::string_view rest = name.substr(6);
+    const auto dot = rest.find('.');
+    info.bus = std::string(rest.substr(0, dot));
+    if (dot != std::string_view::npos) info.object = std::string(rest.substr(dot + 1));
+  }
+  const std::string path = shm_path(name);
+  int fd = shm_open(path.c_str(), O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) {
+    info.permission_denied = errno == EACCES;
+    info.status = errno == ENOENT ? attach_status::await : attach_status::incompatible;
+    info.reason = errno == ENOENT ? "segment " + info.name + ": does not exist" : sys_error(name, "open read-only");
+    return info;
+  }
+  shm_segment seg(fd, nullptr, 0, info.name, false);
+  struct stat st{};
+  if (fstat(fd, &st) != 0) {
+    info.status = attach_status::incompatible;
+    info.reason = sys_error(name, "fstat");
+    return info;
+  }
+  info.file_size = static_cast<std::uint64_t>(st.st_size);
+  info.mode = st.st_mode & 07777;
+  if (info.file_size < kSegmentHeaderSize) {
+    info.status = info.file_size == 0 ? attach_status::await : attach_status::incompatible;
+    info.reason = "segment " + info.name + ": " + std::to_string(info.file_size) + " bytes, no complete header";
+    return info;
+  }
+  std::byte* p = map_fd(fd, kSegmentHeaderSize, false);
+  if (p == nullptr) {
+    info.status = attach_status::incompatible;
+    info.reason = sys_error(name, "mmap");
+    return info;
+  }
+  seg.base_ = p;
+  seg.size_ = kSegmentHeaderSize;
+  const segment_header& h = seg.header();
+  info.layout_version = h.layout_version.load(std::memory_order_acquire);
+  info.kind = static_cast<segment_kind>(h.kind);
+  info.creator_pid = h.creator_pid;
+  info.creation_time_ns = h.creation_time_ns;
+  info.geometry = h.geometry;
+  info.writer_pid = h.writer_pid.load(std::memory_order_relaxed);
+  info.writer_epoch = h.writer_epoch.load(std::memory_order_relaxed);
+  info.writer_heartbeat_ns = h.writer_heartbeat_ns.load(std::memory_order_relaxed);
+  info.writer_alive = seg.is_locked_by_other(lock_role::writer);
+  info.reader_attached = seg.is_locked_by_other(lock_role::reader);
+  if (auto bad = check_header(h, info.file_size, info.kind, name)) {
+    info.status = bad->first;
+    info.reason = std::move(bad->second);
+  } else {
+    info.status = attach_status::ok;
+  }
+  return info;
 }
 
 bool shm_segment::remove(std::string_view name) noexcept {

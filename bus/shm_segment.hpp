@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 #include <sys/types.h>
 
 namespace mdbus {
@@ -109,8 +110,9 @@ enum class writer_liveness {
 enum class lock_role : off_t { writer = 0, reader = 1 };
 
 class shm_segment;
-
 struct attach_result;
+struct segment_info;
+segment_info inspect_segment(std::string_view name);
 
 /// One mapped segment. Move-only; unmaps and closes (dropping any lock) on destruction.
 class shm_segment {
@@ -164,6 +166,7 @@ class shm_segment {
                                              std::int64_t now_mono_ns) const noexcept;
 
  private:
+  friend segment_info inspect_segment(std::string_view name);
   shm_segment(int fd, std::byte* base, std::size_t size, std::string name, bool writable) noexcept;
   void reset() noexcept;
 
@@ -179,6 +182,34 @@ struct attach_result {
   std::string reason;  ///< empty for ok; one line naming the segment otherwise
   shm_segment segment;  ///< valid only for ok
 };
+
+/// What an inspection tool learns about any segment, whatever its kind or state.
+struct segment_info {
+  std::string name;
+  std::string bus;     ///< parsed from the name
+  std::string object;  ///< parsed from the name
+  attach_status status = attach_status::await;
+  std::string reason;  ///< why not ok (permission denied, bad magic, ...)
+  std::uint64_t file_size = 0;
+  std::uint32_t mode = 0;  ///< permission bits
+  std::uint32_t layout_version = 0;
+  segment_kind kind{};
+  std::int64_t creator_pid = 0;
+  std::int64_t creation_time_ns = 0;
+  std::array<std::uint64_t, 3> geometry{};
+  std::int64_t writer_pid = 0;
+  std::uint64_t writer_epoch = 0;
+  std::int64_t writer_heartbeat_ns = 0;  ///< CLOCK_MONOTONIC
+  bool writer_alive = false;             ///< writer lock held
+  bool reader_attached = false;          ///< reader lock held (SPSC rings)
+  bool permission_denied = false;
+};
+
+/// Names of every mdbus segment in /dev/shm (of one bus if `bus` is not empty), sorted.
+std::vector<std::string> list_segments(std::string_view bus = {});
+
+/// Reads any segment's header without trusting it and without taking a lock.
+segment_info inspect_segment(std::string_view name);
 
 /// Validates a mapped header against the file's real size and the expected kind.
 /// Returns nullopt for a good header, otherwise (status, reason). Pure: unit-testable.
