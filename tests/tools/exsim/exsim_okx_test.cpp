@@ -1,0 +1,227 @@
+// exsim speaks OKX v5 public as the venue does: event replies and error events, text
+// ping/pong, book snapshot then updates chained by seqId/prevSeqId with a checksum that
+// verifies, and a REST snapshot that joins the update chain.
+#include <doctest/doctest.h>
+
+#include <set>
+
+#include "tests/tools/exsim/exsim_test_util.hpp"
+
+using namespace mdbus::test;
+
+namespace {
+
+/// Follows one OKX book channel on `c`: applies snapshot and updates, checks the chain and the
+/// checksum of every message; returns the number of updates verified.
+struct book_follower {
+  okx_book book;
+  std::int64_t last_seq = 0;
+  bool have_snapshot = false;
+  int updates = 0;
+
+  void on(const json& msg) {
+    const auto& d = msg["data"][0];
+    const auto seq = d["seqId"].get<std::int64_t>();
+    const auto prev = d["prevSeqId"].get<std::int64_t>();
+    if (msg["action"] == "snapshot") {
+      REQUIRE_FALSE(have_snapshot);
+      CHECK(prev == -1);
+      book = okx_book{};
+      have_snapshot = true;
+    } else {
+      REQUIRE(have_snapshot);
+      CHECK(msg["action"] == "update");
+      REQUIRE(prev == last_seq);  // each update's prevSeqId is the previous seqId
+      ++updates;
+    }
+    book.apply(d);
+    last_seq = seq;
+    REQUIRE(d["checksum"].get<std::int32_t>() == book.checksum());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("exsim okx subscribe acks each arg with the request id and connId") {
+  exsim_process x(plain({"--rate", "1000"}));
+  ws_loop loop;
+  auto& c = loop.connect(x.venue_port(), "/ws/v5/public");
+  c.send(R"({"id":"1512","op":"subscribe","args":[{"channel":"trades","instId":"BTC-USDT"},{"channel":"tickers","instId":"ETH-USDT"}]})");
+  REQUIRE(wait_messages(loop, c, 2));
+  const auto a1 = json::parse(c.pop());
+  const auto a2 = json::parse(c.pop());
+  CHECK(a1["id"] == "1512");
+  CHECK(a1["event"] == "subscribe");
+  CHECK(a1["arg"] == json::parse(R"({"channel":"trades","instId":"BTC-USDT"})"));
+  CHECK(a1["connId"].is_string());
+  CHECK(a2["arg"]["channel"] == "tickers");
+  std::set<std::string> seen;
+  REQUIRE(loop.pump_until([&] {
+    while (!c.messages.empty()) {
+      const auto m = json::parse(c.pop());
+      const auto ch = m["arg"]["channel"].get<std::string>();
+      const auto& d = m["data"][0];
+      if (ch == "trades") {
+        for (const char* f : {"instId", "tradeId", "px", "sz", "side", "ts", "count", "source"}) CHECK(d[f].is_string());
+        CHECK(d["seqId"].is_number_integer());
+      } else {
+        CHECK(d["instType"] == "SPOT");
+        for (const char* f : {"last", "lastSz", "askPx", "askSz", "bidPx", "bidSz", "open24h", "high24h", "low24h",
+                              "vol24h", "volCcy24h", "ts"})
+          CHECK(d[f].is_string());
+      }
+      seen.insert(ch);
+    }
+    return seen.size() == 2;
+  }, 5s));
+  c.send(R"({"op":"unsubscribe","args":[{"channel":"trades","instId":"BTC-USDT"}]})");
+  REQUIRE(loop.pump_until([&] {
+    while (!c.messages.empty()) {
+      const auto m = json::parse(c.pop());
+      if (m.contains("event")) {
+        CHECK(m["event"] == "unsubscribe");
+        return true;
+      }
+    }
+    return false;
+  }, 5s));
+}
+
+TEST_CASE("exsim okx bad requests get error events 60012, 60013, 60018 and 60019") {
+  exsim_process x(plain({"--rate", "10"}));
+  ws_loop loop;
+  auto& c = loop.connect(x.venue_port(), "/ws/v5/public");
+  c.send("{nope");
+  c.send(R"({"op":"subscribe","args":[]})");
+  c.send(R"({"id":"7","op":"subscribe","args":[{"channel":"books","instId":"DOGE-USDT"}]})");
+  c.send(R"({"op":"fly","args":[{"channel":"books","instId":"BTC-USDT"}]})");
+  REQUIRE(wait_messages(loop, c, 4));
+  std::vector<std::string> codes;
+  for (int i = 0; i < 4; ++i) {
+    const auto e = json::parse(c.pop());
+    CHECK(e["event"] == "error");
+    CHECK(e["msg"].is_string());
+    CHECK(e["connId"].is_string());
+    codes.push_back(e["code"].get<std::string>());
+    if (i == 2) CHECK(e["id"] == "7");
+  }
+  CHECK(codes == std::vector<std::string>{"60012", "60013", "60018", "60019"});
+}
+
+TEST_CASE("exsim okx text ping is answered with text pong") {
+  exsim_process x(plain({"--rate", "10"}));
+  ws_loop loop;
+  auto& c = loop.connect(x.venue_port(), "/ws/v5/public");
+  c.send("ping");
+  REQUIRE(wait_messages(loop, c, 1));
+  CHECK(c.pop() == "pong");
+}
+
+TEST_CASE("exsim okx books snapshot then updates chain prevSeqId and every checksum verifies") {
+  exsim_process x(plain({"--rate", "3000"}));
+  ws_loop loop;
+  auto& c = loop.connect(x.venue_port(), "/ws/v5/public");
+  c.send(R"({"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]})");
+  REQUIRE(wait_messages(loop, c, 1));
+  CHECK(json::parse(c.pop())["event"] == "subscribe");
+  book_follower f;
+  REQUIRE(loop.pump_until([&] {
+    while (!c.messages.empty()) f.on(json::parse(c.pop()));
+    return f.updates >= 20;
+  }, 10s));
+  CHECK(f.book.bids.size() > 20);
+}
+
+TEST_CASE("exsim okx books-l2-tbt subscribers joining at different times each get a chain that verifies") {
+  exsim_process x(plain({"--rate", "3000"}));
+  ws_loop loop;
+  auto& a = loop.connect(x.venue_port(), "/ws/v5/public");
+  a.send(R"({"op":"subscribe","args":[{"channel":"books-l2-tbt","instId":"ETH-USDT"}]})");
+  book_follower fa, fb;
+  REQUIRE(loop.pump_until([&] {
+    while (a.messages.size() > 0) {
+      const auto m = json::parse(a.pop());
+      if (!m.contains("event")) fa.on(m);
+    }
+    return fa.updates >= 50;
+  }, 10s));
+  auto& b = loop.connect(x.venue_port(), "/ws/v5/public");
+  b.send(R"({"op":"subscribe","args":[{"channel":"books-l2-tbt","instId":"ETH-USDT"}]})");
+  REQUIRE(loop.pump_until([&] {
+    while (!a.messages.empty()) fa.on(json::parse(a.pop()));
+    while (!b.messages.empty()) {
+      const auto m = json::parse(b.pop());
+      if (!m.contains("event")) fb.on(m);
+    }
+    return fb.updates >= 50;
+  }, 10s));
+  // Same fan-out: once both have seen a seqId, their books agree.
+  REQUIRE(loop.pump_until([&] {
+    while (!a.messages.empty() && fa.last_seq < fb.last_seq) fa.on(json::parse(a.pop()));
+    while (!b.messages.empty() && fb.last_seq < fa.last_seq) fb.on(json::parse(b.pop()));
+    return fa.last_seq == fb.last_seq;
+  }, 5s));
+  CHECK(fa.book.bids == fb.book.bids);
+  CHECK(fa.book.asks == fb.book.asks);
+}
+
+TEST_CASE("exsim okx REST books snapshot joins the books update chain when snapshots are REST only") {
+  exsim_process x(plain({"--rate", "3000", "--okx-snapshot", "rest"}));
+  ws_loop loop;
+  auto& c = loop.connect(x.venue_port(), "/ws/v5/public");
+  c.send(R"({"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]})");
+  REQUIRE(wait_messages(loop, c, 2));
+  CHECK(json::parse(c.pop())["event"] == "subscribe");
+  CHECK(json::parse(c.messages.front())["action"] == "update");  // no pushed snapshot
+  const auto rest = http_request(x.venue_port(), "GET", "/api/v5/market/books?instId=BTC-USDT&sz=400").json();
+  REQUIRE(rest["code"] == "0");
+  const auto& snap = rest["data"][0];
+  const auto snap_seq = snap["seqId"].get<std::int64_t>();
+  okx_book book;
+  book.apply(snap);
+  std::int64_t last = 0;
+  int applied = 0;
+  REQUIRE(loop.pump_until([&] {
+    while (!c.messages.empty()) {
+      const auto m = json::parse(c.pop());
+      const auto& d = m["data"][0];
+      const auto seq = d["seqId"].get<std::int64_t>();
+      const auto prev = d["prevSeqId"].get<std::int64_t>();
+      if (seq <= snap_seq) continue;
+      if (applied == 0)
+        REQUIRE((prev <= snap_seq && snap_seq < seq));  // the join rule
+      else
+        REQUIRE(prev == last);
+      book.apply(d);
+      last = seq;
+      ++applied;
+      REQUIRE(d["checksum"].get<std::int32_t>() == book.checksum());
+    }
+    return applied >= 10;
+  }, 10s));
+}
+
+TEST_CASE("exsim okx bbo-tbt and books5 carry seqIds and venue-shaped levels") {
+  exsim_process x(plain({"--rate", "2000"}));
+  ws_loop loop;
+  auto& c = loop.connect(x.venue_port(), "/ws/v5/public");
+  c.send(R"({"op":"subscribe","args":[{"channel":"bbo-tbt","instId":"BTC-USDT"},{"channel":"books5","instId":"BTC-USDT"}]})");
+  std::set<std::string> seen;
+  REQUIRE(loop.pump_until([&] {
+    while (!c.messages.empty()) {
+      const auto m = json::parse(c.pop());
+      if (m.contains("event")) continue;
+      const auto ch = m["arg"]["channel"].get<std::string>();
+      const auto& d = m["data"][0];
+      CHECK(d["seqId"].is_number_integer());
+      CHECK(d["ts"].is_string());
+      const std::size_t n = ch == "bbo-tbt" ? 1 : 5;
+      CHECK(d["bids"].size() == n);
+      CHECK(d["asks"].size() == n);
+      CHECK(d["asks"][0].size() == 4);
+      CHECK(d["asks"][0][2] == "0");
+      seen.insert(ch);
+    }
+    return seen.size() == 2;
+  }, 5s));
+}

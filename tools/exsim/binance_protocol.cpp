@@ -1,0 +1,163 @@
+// Binance spot WebSocket protocol (web-socket-streams.md): raw /ws/<stream> and combined
+// /stream?streams=a/b/c endpoints, and the live control methods with id/result replies.
+#include <nlohmann/json.hpp>
+
+#include "tools/exsim/server.hpp"
+
+namespace mdbus::exsim {
+namespace {
+
+using json = nlohmann::json;
+
+std::vector<std::string> split(std::string_view s, char sep) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    const auto pos = s.find(sep, start);
+    const auto end = pos == std::string_view::npos ? s.size() : pos;
+    if (end > start) out.emplace_back(s.substr(start, end - start));
+    if (pos == std::string_view::npos) break;
+    start = pos + 1;
+  }
+  return out;
+}
+
+// Binance error shape: {"code":N,"msg":"...","id":...}
+std::string error_reply(int code, const std::string& msg, const json& id) {
+  return json{{"code", code}, {"msg", msg}, {"id", id}}.dump();
+}
+
+// "Invalid JSON: expected value at line %s column %s" needs a line/column from a byte offset.
+std::string json_position(std::string_view text, std::size_t byte) {
+  std::size_t line = 1, col = 1;
+  for (std::size_t i = 0; i + 1 < byte && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+  }
+  return "line " + std::to_string(line) + " column " + std::to_string(col);
+}
+
+}  // namespace
+
+bool server::binance_parse_path(const std::string& path, const std::string& query,
+                                std::vector<std::uint16_t>& streams, bool& combined) const {
+  std::vector<std::string> names;
+  if (path == "/ws" || path == "/ws/") {
+    combined = false;
+  } else if (path.rfind("/ws/", 0) == 0) {
+    combined = false;
+    names = split(std::string_view(path).substr(4), '/');
+  } else if (path == "/stream" || path == "/stream/") {
+    combined = true;
+    for (const auto& kv : split(query, '&'))
+      if (kv.rfind("streams=", 0) == 0) names = split(std::string_view(kv).substr(8), '/');
+  } else {
+    return false;
+  }
+  if (names.size() > static_cast<std::size_t>(cfg_.binance.max_streams)) return false;
+  for (const auto& n : names) {
+    const stream_info* si = registry_.find(n);
+    if (si == nullptr || si->venue_id != venue::binance) return false;
+    streams.push_back(si->id);
+  }
+  return true;
+}
+
+void server::binance_message(connection& c, std::string_view text) {
+  json req;
+  try {
+    req = json::parse(text);
+  } catch (const json::parse_error& e) {
+    send_reply(c, error_reply(3, "Invalid JSON: expected value at " + json_position(text, e.byte), nullptr));
+    return;
+  }
+  if (!req.is_object()) {
+    send_reply(c, error_reply(2, "Invalid request: expected a JSON object", nullptr));
+    return;
+  }
+  json id = nullptr;
+  if (const auto it = req.find("id"); it != req.end()) {
+    // id: a 64-bit integer, a string of at most 36 characters, or null.
+    const bool ok = it->is_null() || it->is_number_integer() || (it->is_string() && it->get<std::string>().size() <= 36);
+    if (!ok) {
+      send_reply(c, error_reply(2, "Invalid request: request ID must be an unsigned integer or a string of at most 36 characters", nullptr));
+      return;
+    }
+    id = *it;
+  }
+  const auto method_it = req.find("method");
+  if (method_it == req.end() || !method_it->is_string()) {
+    send_reply(c, error_reply(2, "Invalid request: missing field `method`", id));
+    return;
+  }
+  const std::string method = method_it->get<std::string>();
+  const json params = req.value("params", json::array());
+
+  if (method == "SUBSCRIBE" || method == "UNSUBSCRIBE") {
+    if (!params.is_array()) {
+      send_reply(c, error_reply(2, "Invalid request: params must be an array of stream names", id));
+      return;
+    }
+    std::vector<std::uint16_t> ids;
+    for (const auto& p : params) {
+      const stream_info* si = p.is_string() ? registry_.find(p.get<std::string>()) : nullptr;
+      if (si == nullptr || si->venue_id != venue::binance) {
+        send_reply(c, error_reply(2, "Invalid request: unknown stream " + p.dump(), id));
+        return;
+      }
+      ids.push_back(si->id);
+    }
+    if (method == "SUBSCRIBE") {
+      if (c.streams.size() + ids.size() > static_cast<std::size_t>(cfg_.binance.max_streams)) {
+        send_reply(c, error_reply(2, "Invalid request: too many streams (limit " +
+                                         std::to_string(cfg_.binance.max_streams) + ")", id));
+        return;
+      }
+      // The reply goes first; events follow from the next fan-out on.
+      send_reply(c, json{{"result", nullptr}, {"id", id}}.dump());
+      for (const auto s : ids) subscribe(c, s);
+    } else {
+      for (const auto s : ids) unsubscribe(c, s);
+      send_reply(c, json{{"result", nullptr}, {"id", id}}.dump());
+    }
+    return;
+  }
+  if (method == "LIST_SUBSCRIPTIONS") {
+    json names = json::array();
+    for (const auto s : c.streams) names.push_back(registry_.at(s).name);
+    send_reply(c, json{{"result", names}, {"id", id}}.dump());
+    return;
+  }
+  if (method == "SET_PROPERTY" || method == "GET_PROPERTY") {
+    if (!params.is_array() || params.empty() || !params[0].is_string()) {
+      send_reply(c, error_reply(2, "Invalid request: property name must be a string", id));
+      return;
+    }
+    if (params[0].get<std::string>() != "combined") {
+      send_reply(c, error_reply(0, "Unknown property", id));
+      return;
+    }
+    if (method == "GET_PROPERTY") {
+      send_reply(c, json{{"result", c.combined}, {"id", id}}.dump());
+      return;
+    }
+    if (params.size() < 2 || !params[1].is_boolean()) {
+      send_reply(c, error_reply(1, "Invalid value type: expected Boolean", id));
+      return;
+    }
+    c.combined = params[1].get<bool>();
+    send_reply(c, json{{"result", nullptr}, {"id", id}}.dump());
+    return;
+  }
+  send_reply(c, error_reply(2,
+                            "Invalid request: unknown variant `" + method +
+                                "`, expected one of `SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, "
+                                "`SET_PROPERTY`, `GET_PROPERTY`",
+                            id));
+}
+
+}  // namespace mdbus::exsim

@@ -1,0 +1,220 @@
+#include "tools/exsim/exsim_config.hpp"
+
+#include <fstream>
+#include <sys/stat.h>
+
+#include <nlohmann/json.hpp>
+
+namespace mdbus::exsim {
+namespace {
+
+using json = nlohmann::json;
+
+template <class T>
+void read_field(const json& obj, const char* key, T& out, const std::string& where) {
+  const auto it = obj.find(key);
+  if (it == obj.end()) return;
+  try {
+    out = it->get<T>();
+  } catch (const json::exception& e) {
+    throw config_error(where + "." + key + ": " + e.what());
+  }
+}
+
+std::vector<instrument_config> read_instruments(const json& arr, const std::string& where) {
+  if (!arr.is_array()) throw config_error(where + ": expected an array of symbols");
+  std::vector<instrument_config> out;
+  for (std::size_t i = 0; i < arr.size(); ++i) {
+    const auto& e = arr[i];
+    const std::string at = where + "[" + std::to_string(i) + "]";
+    if (e.is_string()) {
+      out.push_back(instrument_for(e.get<std::string>()));
+    } else if (e.is_object()) {
+      std::string sym;
+      read_field(e, "symbol", sym, at);
+      if (sym.empty()) throw config_error(at + ".symbol: missing");
+      auto inst = instrument_for(sym);
+      read_field(e, "price_scale", inst.price_scale, at);
+      read_field(e, "qty_scale", inst.qty_scale, at);
+      read_field(e, "start_price", inst.start_price, at);
+      out.push_back(inst);
+    } else {
+      throw config_error(at + ": expected a symbol string or object");
+    }
+  }
+  return out;
+}
+
+json instruments_json(const std::vector<instrument_config>& v) {
+  json a = json::array();
+  for (const auto& i : v)
+    a.push_back({{"symbol", i.symbol}, {"price_scale", i.price_scale}, {"qty_scale", i.qty_scale},
+                 {"start_price", i.start_price}});
+  return a;
+}
+
+bool file_exists(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+}  // namespace
+
+instrument_config instrument_for(const std::string& symbol) {
+  instrument_config i;
+  i.symbol = symbol;
+  const bool okx = symbol.find('-') != std::string::npos;
+  if (symbol.rfind("BTC", 0) == 0) {
+    i.price_scale = okx ? 1 : 2;
+    i.qty_scale = okx ? 8 : 5;
+    i.start_price = okx ? 618401 : 6183763;
+  } else if (symbol.rfind("ETH", 0) == 0) {
+    i.price_scale = 2;
+    i.qty_scale = okx ? 6 : 4;
+    i.start_price = okx ? 265055 : 265012;
+  } else {
+    i.price_scale = 4;
+    i.qty_scale = 2;
+    i.start_price = 1000000;
+  }
+  return i;
+}
+
+exsim_config default_config() {
+  exsim_config c;
+  c.binance.instruments = {instrument_for("BTCUSDT"), instrument_for("ETHUSDT")};
+  c.okx.instruments = {instrument_for("BTC-USDT"), instrument_for("ETH-USDT")};
+  return c;
+}
+
+void apply_config_json(exsim_config& cfg, const json& j, const std::string& origin) {
+  if (!j.is_object()) throw config_error(origin + ": top level must be an object");
+  static const char* const kTop[] = {"host", "port", "control_port", "tls", "tls_cert", "tls_key", "seed",
+                                     "rate", "truth_log", "queue_limit_bytes", "close_slow", "tick_us",
+                                     "binance", "okx"};
+  for (const auto& [k, v] : j.items()) {
+    bool known = false;
+    for (const char* t : kTop) known = known || k == t;
+    if (!known) throw config_error(origin + ": unknown field '" + k + "'");
+  }
+  read_field(j, "host", cfg.host, origin);
+  read_field(j, "port", cfg.port, origin);
+  read_field(j, "control_port", cfg.control_port, origin);
+  read_field(j, "tls", cfg.tls, origin);
+  read_field(j, "tls_cert", cfg.tls_cert, origin);
+  read_field(j, "tls_key", cfg.tls_key, origin);
+  read_field(j, "seed", cfg.seed, origin);
+  read_field(j, "rate", cfg.rate, origin);
+  read_field(j, "truth_log", cfg.truth_log, origin);
+  read_field(j, "queue_limit_bytes", cfg.queue_limit_bytes, origin);
+  read_field(j, "close_slow", cfg.close_slow, origin);
+  read_field(j, "tick_us", cfg.tick_us, origin);
+  if (const auto it = j.find("binance"); it != j.end()) {
+    const std::string w = origin + ": binance";
+    auto& b = cfg.binance;
+    if (it->contains("symbols")) b.instruments = read_instruments(it->at("symbols"), w + ".symbols");
+    read_field(*it, "max_age_ms", b.max_age_ms, w);
+    read_field(*it, "ping_interval_ms", b.ping_interval_ms, w);
+    read_field(*it, "pong_timeout_ms", b.pong_timeout_ms, w);
+    read_field(*it, "max_incoming_per_s", b.max_incoming_per_s, w);
+    read_field(*it, "max_streams", b.max_streams, w);
+    read_field(*it, "depth_interval_ms", b.depth_interval_ms, w);
+    read_field(*it, "depth_fast_interval_ms", b.depth_fast_interval_ms, w);
+  }
+  if (const auto it = j.find("okx"); it != j.end()) {
+    const std::string w = origin + ": okx";
+    auto& o = cfg.okx;
+    if (it->contains("symbols")) o.instruments = read_instruments(it->at("symbols"), w + ".symbols");
+    read_field(*it, "idle_timeout_ms", o.idle_timeout_ms, w);
+    read_field(*it, "snapshot_on_subscribe", o.snapshot_on_subscribe, w);
+    read_field(*it, "checksum", o.checksum, w);
+    read_field(*it, "books_interval_ms", o.books_interval_ms, w);
+    read_field(*it, "tickers_interval_ms", o.tickers_interval_ms, w);
+    read_field(*it, "book_heartbeat_ms", o.book_heartbeat_ms, w);
+  }
+}
+
+exsim_config load_config_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw config_error(path + ": cannot open");
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::exception& e) {
+    throw config_error(path + ": " + e.what());
+  }
+  auto cfg = default_config();
+  apply_config_json(cfg, j, path);
+  return cfg;
+}
+
+void validate(const exsim_config& cfg) {
+  auto need = [](bool ok, const std::string& what) {
+    if (!ok) throw config_error(what);
+  };
+  need(cfg.port >= 0 && cfg.port <= 65535, "port: must be 0..65535");
+  need(cfg.control_port >= -1 && cfg.control_port <= 65535, "control_port: must be -1..65535");
+  need(cfg.rate >= 0 && cfg.rate <= 10e6, "rate: must be 0..10000000 actions/s");
+  need(cfg.tick_us >= 100 && cfg.tick_us <= 1000000, "tick_us: must be 100..1000000");
+  need(cfg.queue_limit_bytes >= 4096, "queue_limit_bytes: must be >= 4096");
+  if (cfg.tls) {
+    need(!cfg.tls_cert.empty(), "tls_cert: required with tls (or use plain ws)");
+    need(!cfg.tls_key.empty(), "tls_key: required with tls (or use plain ws)");
+    need(file_exists(cfg.tls_cert), "tls_cert: no such file: " + cfg.tls_cert);
+    need(file_exists(cfg.tls_key), "tls_key: no such file: " + cfg.tls_key);
+  }
+  need(cfg.binance.max_age_ms > 0, "binance.max_age_ms: must be > 0");
+  need(cfg.binance.ping_interval_ms > 0, "binance.ping_interval_ms: must be > 0");
+  need(cfg.binance.pong_timeout_ms > 0, "binance.pong_timeout_ms: must be > 0");
+  need(cfg.binance.max_streams > 0, "binance.max_streams: must be > 0");
+  need(cfg.binance.depth_interval_ms > 0 && cfg.binance.depth_fast_interval_ms > 0,
+       "binance.depth_interval_ms: must be > 0");
+  need(cfg.okx.idle_timeout_ms > 0, "okx.idle_timeout_ms: must be > 0");
+  need(cfg.okx.books_interval_ms > 0, "okx.books_interval_ms: must be > 0");
+  need(cfg.okx.tickers_interval_ms > 0, "okx.tickers_interval_ms: must be > 0");
+  for (const auto* list : {&cfg.binance.instruments, &cfg.okx.instruments})
+    for (const auto& i : *list) {
+      need(!i.symbol.empty() && i.symbol.size() < 16, "symbols: symbol '" + i.symbol + "' must be 1..15 chars");
+      need(i.price_scale >= 0 && i.price_scale <= 8, "symbols." + i.symbol + ".price_scale: must be 0..8");
+      need(i.qty_scale >= 0 && i.qty_scale <= 8, "symbols." + i.symbol + ".qty_scale: must be 0..8");
+      need(i.start_price > 1000, "symbols." + i.symbol + ".start_price: must be > 1000 ticks");
+    }
+  for (const auto& i : cfg.binance.instruments)
+    need(i.symbol.find('-') == std::string::npos, "binance.symbols: '" + i.symbol + "' is not a Binance symbol");
+  for (const auto& i : cfg.okx.instruments)
+    need(i.symbol.find('-') != std::string::npos, "okx.symbols: '" + i.symbol + "' is not an OKX instId");
+}
+
+json to_json(const exsim_config& cfg) {
+  return {{"host", cfg.host},
+          {"port", cfg.port},
+          {"control_port", cfg.control_port},
+          {"tls", cfg.tls},
+          {"tls_cert", cfg.tls_cert},
+          {"tls_key", cfg.tls_key},
+          {"seed", cfg.seed},
+          {"rate", cfg.rate},
+          {"truth_log", cfg.truth_log},
+          {"queue_limit_bytes", cfg.queue_limit_bytes},
+          {"close_slow", cfg.close_slow},
+          {"tick_us", cfg.tick_us},
+          {"binance",
+           {{"symbols", instruments_json(cfg.binance.instruments)},
+            {"max_age_ms", cfg.binance.max_age_ms},
+            {"ping_interval_ms", cfg.binance.ping_interval_ms},
+            {"pong_timeout_ms", cfg.binance.pong_timeout_ms},
+            {"max_incoming_per_s", cfg.binance.max_incoming_per_s},
+            {"max_streams", cfg.binance.max_streams},
+            {"depth_interval_ms", cfg.binance.depth_interval_ms},
+            {"depth_fast_interval_ms", cfg.binance.depth_fast_interval_ms}}},
+          {"okx",
+           {{"symbols", instruments_json(cfg.okx.instruments)},
+            {"idle_timeout_ms", cfg.okx.idle_timeout_ms},
+            {"snapshot_on_subscribe", cfg.okx.snapshot_on_subscribe},
+            {"checksum", cfg.okx.checksum},
+            {"books_interval_ms", cfg.okx.books_interval_ms},
+            {"tickers_interval_ms", cfg.okx.tickers_interval_ms},
+            {"book_heartbeat_ms", cfg.okx.book_heartbeat_ms}}}};
+}
+
+}  // namespace mdbus::exsim

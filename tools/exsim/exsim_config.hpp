@@ -1,0 +1,85 @@
+#pragma once
+/// exsim configuration: one struct, loadable from JSON (every field optional, validated,
+/// errors name the field) and overridable from the command line.
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace mdbus::exsim {
+
+/// A configuration error; the message names the file and field.
+class config_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// One simulated instrument. Prices are integers in units of 10^-price_scale.
+struct instrument_config {
+  std::string symbol;       ///< venue spelling: "BTCUSDT" (Binance), "BTC-USDT" (OKX)
+  int price_scale = 2;      ///< decimals of the tick size (2 → 0.01)
+  int qty_scale = 5;        ///< decimals of the lot size
+  std::int64_t start_price = 6183763;  ///< initial mid, in ticks
+};
+
+/// Binance spot behaviour (web-socket-streams.md "General WSS information").
+struct binance_config {
+  std::vector<instrument_config> instruments;
+  std::int64_t max_age_ms = 24LL * 3600 * 1000;  ///< a connection lives at most this long
+  std::int64_t ping_interval_ms = 20000;         ///< server ping frame period
+  std::int64_t pong_timeout_ms = 60000;          ///< no pong for this long → close
+  int max_incoming_per_s = 5;                    ///< incoming messages per second (0: no limit)
+  int max_streams = 1024;                        ///< streams per connection
+  std::int64_t depth_interval_ms = 1000;         ///< @depth / @depthN
+  std::int64_t depth_fast_interval_ms = 100;     ///< @depth@100ms / @depthN@100ms
+};
+
+/// OKX v5 public behaviour.
+struct okx_config {
+  std::vector<instrument_config> instruments;
+  std::int64_t idle_timeout_ms = 30000;      ///< nothing received and nothing pushed → close
+  bool snapshot_on_subscribe = true;         ///< false: "REST only" (the 2026 change)
+  bool checksum = true;                      ///< false: send checksum 0 (deprecated since 2026-06)
+  std::int64_t books_interval_ms = 100;      ///< books and books5 cadence
+  std::int64_t tickers_interval_ms = 100;
+  std::int64_t book_heartbeat_ms = 60000;    ///< empty books update after this long unchanged
+};
+
+struct exsim_config {
+  std::string host = "127.0.0.1";  ///< listen address (venue and control)
+  int port = 9443;                 ///< venue port (both venues, told apart by path); 0 = any
+  int control_port = 9444;         ///< control HTTP port (plain, loopback); 0 = any, -1 = off
+  bool tls = true;                 ///< wss:// and https:// on the venue port
+  std::string tls_cert;            ///< server certificate (PEM)
+  std::string tls_key;             ///< server private key (PEM)
+  std::uint64_t seed = 1;          ///< market seed
+  double rate = 1000;              ///< market actions per second across all instruments
+  std::string truth_log;           ///< ground-truth log path ("" = none)
+  std::size_t queue_limit_bytes = 64U << 20;  ///< per-connection send queue bound
+  bool close_slow = true;          ///< over the bound: close (true) or drop frames with a count
+  std::int64_t tick_us = 1000;     ///< market and housekeeping timer period
+  binance_config binance;
+  okx_config okx;
+};
+
+/// The built-in defaults: BTCUSDT/ETHUSDT on Binance, BTC-USDT/ETH-USDT on OKX.
+exsim_config default_config();
+
+/// Parameters for a symbol given only by name (known majors get realistic scales).
+instrument_config instrument_for(const std::string& symbol);
+
+/// Applies the fields present in `j` onto `cfg`. `origin` names the file in errors.
+void apply_config_json(exsim_config& cfg, const nlohmann::json& j, const std::string& origin);
+
+/// Loads a JSON config file over the defaults.
+exsim_config load_config_file(const std::string& path);
+
+/// Checks ranges and file presence; throws config_error naming the field.
+void validate(const exsim_config& cfg);
+
+/// The effective configuration as JSON (printed at start-up, served by GET /status).
+nlohmann::json to_json(const exsim_config& cfg);
+
+}  // namespace mdbus::exsim

@@ -1,0 +1,149 @@
+// exsim — Binance- and OKX-compatible venue simulator. See README.md.
+#include <csignal>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+
+// GCC 12 reports a false -Wnull-dereference inside CLI11's inlined string splitting.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <CLI/CLI.hpp>
+#pragma GCC diagnostic pop
+#include <libwebsockets.h>
+#include <nlohmann/json.hpp>
+
+#include "tools/exsim/server.hpp"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+mdbus::exsim::server* g_server = nullptr;
+
+extern "C" void on_signal(int) {
+  g_stop.store(true, std::memory_order_relaxed);
+  if (g_server != nullptr) g_server->wake();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using mdbus::exsim::exsim_config;
+  CLI::App app{"exsim: a Binance- and OKX-compatible venue simulator (WebSocket + REST, TLS, faults, ground truth)"};
+  // Every flag overrides the config file (or the built-in defaults): collected as setters that
+  // run only for flags given on the command line.
+  std::vector<std::pair<CLI::Option*, std::function<void(exsim_config&)>>> overrides;
+  auto flag_value = [&](const std::string& name, auto& var, const std::string& help, auto apply) {
+    CLI::Option* o = app.add_option(name, var, help);
+    overrides.emplace_back(o, [&var, apply](exsim_config& c) { apply(c, var); });
+    return o;
+  };
+  std::string config_path;
+  app.add_option("-c,--config", config_path, "JSON config file (fields as in README; flags override it)")
+      ->check(CLI::ExistingFile);
+  std::string host;
+  int port = 0, control_port = 0;
+  std::uint64_t seed = 0;
+  double rate = 0;
+  std::string cert, key, truth;
+  std::vector<std::string> bsyms, osyms;
+  std::int64_t b_age = 0, b_ping = 0, b_pong = 0, o_idle = 0, o_hb = 0;
+  int b_incoming = 0;
+  std::size_t qlimit = 0;
+  std::string okx_snapshot;
+  flag_value("--host", host, "listen address of the venue port (default 127.0.0.1)", [](exsim_config& c, auto& v) { c.host = v; });
+  flag_value("-p,--port", port, "venue port, both venues (default 9443; 0 = any free port)", [](exsim_config& c, auto& v) { c.port = v; });
+  flag_value("--control-port", control_port, "control HTTP port on 127.0.0.1 (default 9444; 0 = any, -1 = off)",
+             [](exsim_config& c, auto& v) { c.control_port = v; });
+  flag_value("--tls-cert", cert, "server certificate PEM (see scripts/gen-test-certs)", [](exsim_config& c, auto& v) { c.tls_cert = v; });
+  flag_value("--tls-key", key, "server private key PEM", [](exsim_config& c, auto& v) { c.tls_key = v; });
+  bool plain = false;
+  app.add_flag("--plain", plain, "serve plain ws:// and http:// instead of wss:// and https://");
+  flag_value("-s,--seed", seed, "market seed (default 1)", [](exsim_config& c, auto& v) { c.seed = v; });
+  flag_value("-r,--rate", rate, "market actions per second across all instruments (default 1000)",
+             [](exsim_config& c, auto& v) { c.rate = v; });
+  flag_value("-t,--truth-log", truth, "write the ground-truth log to this file", [](exsim_config& c, auto& v) { c.truth_log = v; });
+  flag_value("--binance-symbols", bsyms, "Binance symbols (default BTCUSDT ETHUSDT)", [](exsim_config& c, auto& v) {
+    c.binance.instruments.clear();
+    for (const auto& s : v) c.binance.instruments.push_back(mdbus::exsim::instrument_for(s));
+  });
+  flag_value("--okx-symbols", osyms, "OKX instIds (default BTC-USDT ETH-USDT)", [](exsim_config& c, auto& v) {
+    c.okx.instruments.clear();
+    for (const auto& s : v) c.okx.instruments.push_back(mdbus::exsim::instrument_for(s));
+  });
+  flag_value("--binance-max-age-ms", b_age, "Binance maximum connection age (venue: 86400000)",
+             [](exsim_config& c, auto& v) { c.binance.max_age_ms = v; });
+  flag_value("--binance-ping-interval-ms", b_ping, "Binance server ping period (venue: 20000)",
+             [](exsim_config& c, auto& v) { c.binance.ping_interval_ms = v; });
+  flag_value("--binance-pong-timeout-ms", b_pong, "Binance close when no pong for this long (venue: 60000)",
+             [](exsim_config& c, auto& v) { c.binance.pong_timeout_ms = v; });
+  flag_value("--binance-max-incoming", b_incoming, "Binance incoming messages per second per connection (venue: 5; 0 = off)",
+             [](exsim_config& c, auto& v) { c.binance.max_incoming_per_s = v; });
+  flag_value("--okx-idle-timeout-ms", o_idle, "OKX close after this long with nothing received or pushed (venue: 30000)",
+             [](exsim_config& c, auto& v) { c.okx.idle_timeout_ms = v; });
+  flag_value("--okx-book-heartbeat-ms", o_hb, "OKX empty books update after this long unchanged (venue: ~60000; 0 = off)",
+             [](exsim_config& c, auto& v) { c.okx.book_heartbeat_ms = v; });
+  flag_value("--okx-snapshot", okx_snapshot, "OKX book subscribe: push (snapshot on subscribe) or rest (REST only)",
+             [](exsim_config& c, auto& v) { c.okx.snapshot_on_subscribe = v != "rest"; })
+      ->check(CLI::IsMember({"push", "rest"}));
+  bool no_checksum = false;
+  app.add_flag("--okx-no-checksum", no_checksum, "send checksum 0, as OKX production does since 2026-06-23");
+  flag_value("--queue-limit", qlimit, "per-connection send queue bound in bytes (default 64 MiB)",
+             [](exsim_config& c, auto& v) { c.queue_limit_bytes = v; });
+  bool drop_slow = false;
+  app.add_flag("--drop-slow", drop_slow, "over the queue bound drop frames (counted) instead of closing");
+  bool print_config = false;
+  app.add_flag("--print-config", print_config, "print the effective config as JSON and exit");
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose, "libwebsockets warnings and notices on stderr");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    exsim_config cfg = config_path.empty() ? mdbus::exsim::default_config() : mdbus::exsim::load_config_file(config_path);
+    for (auto& [opt, apply] : overrides)
+      if (opt->count() > 0) apply(cfg);
+    if (plain) cfg.tls = false;
+    if (no_checksum) cfg.okx.checksum = false;
+    if (drop_slow) cfg.close_slow = false;
+    if (print_config) {
+      std::cout << mdbus::exsim::to_json(cfg).dump(2) << '\n';
+      return 0;
+    }
+    mdbus::exsim::validate(cfg);
+    lws_set_log_level(verbose ? (LLL_ERR | LLL_WARN | LLL_NOTICE) : LLL_ERR, nullptr);
+
+    mdbus::exsim::server srv(cfg);
+    srv.start();
+    g_server = &srv;
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    const std::string ws = cfg.tls ? "wss" : "ws";
+    const std::string http = cfg.tls ? "https" : "http";
+    const std::string base = "://" + cfg.host + ":" + std::to_string(srv.venue_port());
+    std::printf("exsim: seed %llu, %g market actions/s, %s\n", static_cast<unsigned long long>(cfg.seed), cfg.rate,
+                cfg.truth_log.empty() ? "no truth log" : ("truth log " + cfg.truth_log).c_str());
+    std::string bs, os;
+    for (const auto& i : cfg.binance.instruments) bs += " " + i.symbol;
+    for (const auto& i : cfg.okx.instruments) os += " " + i.symbol;
+    std::printf("exsim: binance%s: %s%s/ws/<stream>  %s%s/stream?streams=a/b  %s%s/api/v3/depth\n", bs.c_str(),
+                ws.c_str(), base.c_str(), ws.c_str(), base.c_str(), http.c_str(), base.c_str());
+    std::printf("exsim: okx%s: %s%s/ws/v5/public  %s%s/api/v5/market/books\n", os.c_str(), ws.c_str(), base.c_str(),
+                http.c_str(), base.c_str());
+    if (srv.control_port() > 0)
+      std::printf("exsim: control http://127.0.0.1:%d (GET /status, GET /connections, POST /fault, POST /market)\n",
+                  srv.control_port());
+    // One machine-readable line for scripts and tests that start exsim on port 0.
+    std::printf("EXSIM_READY {\"venue_port\":%d,\"control_port\":%d,\"tls\":%s}\n", srv.venue_port(), srv.control_port(),
+                cfg.tls ? "true" : "false");
+    std::fflush(stdout);
+
+    srv.run(g_stop);
+    g_server = nullptr;
+    std::printf("exsim: stopped\n");
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "exsim: %s\n", e.what());
+    return 2;
+  }
+}

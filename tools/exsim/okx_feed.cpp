@@ -1,0 +1,383 @@
+#include "tools/exsim/okx_feed.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+
+#include "tools/exsim/crc32.hpp"
+#include "tools/exsim/decimal.hpp"
+
+namespace mdbus::exsim {
+namespace {
+
+constexpr std::size_t kBookLevels = 400;     // books and books-l2-tbt snapshots
+constexpr std::size_t kChecksumLevels = 25;  // OKX checksum covers the top 25 per side
+
+void append_int(std::string& out, std::int64_t v) {
+  char b[24];
+  const auto r = std::to_chars(b, b + sizeof b, v);
+  out.append(b, r.ptr);
+}
+
+void append_quoted_int(std::string& out, std::int64_t v) {
+  out.push_back('"');
+  append_int(out, v);
+  out.push_back('"');
+}
+
+}  // namespace
+
+okx_feed::okx_feed(const exsim_config& cfg, stream_registry& streams, event_sink& sink) : cfg_(cfg), sink_(sink) {
+  insts_.reserve(cfg.okx.instruments.size());
+  for (std::size_t i = 0; i < cfg.okx.instruments.size(); ++i) {
+    const auto& inst = cfg.okx.instruments[i];
+    auto& s = insts_.emplace_back(book_sim(inst, cfg.seed));
+    rng ids(rng::derive(cfg.seed, "okx-ids:" + inst.symbol));
+    s.seq = ids.between(1'000'000'000, 9'000'000'000);
+    s.trade_id = ids.between(100'000'000, 900'000'000);
+    s.l2_sent_seq = s.books_sent_seq = s.seq;
+    auto add = [&](channel c, std::uint8_t levels) {
+      stream_info si;
+      si.venue_id = venue::okx;
+      si.channel_id = c;
+      si.depth_levels = levels;
+      si.instrument = i;
+      si.symbol = inst.symbol;
+      si.name = std::string(to_string(c)) + ":" + inst.symbol;
+      return streams.add(si);
+    };
+    s.trades_stream = add(channel::okx_trades, 0);
+    s.tickers_stream = add(channel::okx_tickers, 0);
+    s.bbo_stream = add(channel::okx_bbo_tbt, 1);
+    s.books_stream = add(channel::okx_books, 0);
+    s.books5_stream = add(channel::okx_books5, 5);
+    s.l2_stream = add(channel::okx_books_l2_tbt, 0);
+    s.sent_bid = s.sim.book().best(side::bid).value_or(book_level{});
+    s.sent_ask = s.sim.book().best(side::ask).value_or(book_level{});
+    s.last_px = s.open = s.high = s.low = inst.start_price;
+    s.last_sz = 1;
+  }
+}
+
+void okx_feed::arg(std::string& b, const char* channel, const inst_state& s) const {
+  b.append("{\"arg\":{\"channel\":\"").append(channel).append("\",\"instId\":\"").append(s.sim.instrument().symbol).append("\"}");
+}
+
+// A level is ["px","sz","0","numOrders"] (the "0" is a deprecated liquidated-orders field).
+void okx_feed::level(std::string& b, const inst_state& s, const book_level& l) const {
+  b.append("[\"");
+  append_decimal(b, l.price, s.sim.instrument().price_scale, 0);
+  b.append("\",\"");
+  append_decimal(b, l.qty, s.sim.instrument().qty_scale, 0);
+  b.append("\",\"0\",\"");
+  append_int(b, l.orders);
+  b.append("\"]");
+}
+
+void okx_feed::top_levels(std::string& b, const inst_state& s, side sd, std::size_t n) const {
+  b.push_back('[');
+  bool first = true;
+  s.sim.book().for_top(sd, n, [&](const book_level& l) {
+    if (!first) b.push_back(',');
+    first = false;
+    level(b, s, l);
+  });
+  b.push_back(']');
+}
+
+std::int32_t okx_feed::checksum_of(const inst_state& s) const {
+  if (!cfg_.okx.checksum) return 0;  // production sends 0 since 2026-06-23
+  // "bidPx:bidSz:askPx:askSz:..." interleaved over the top 25; when one side runs out the
+  // other side's remaining levels follow alone (OKX "Checksum" section).
+  const auto& inst = s.sim.instrument();
+  std::array<book_level, kChecksumLevels> bids{}, asks{};
+  std::size_t nb = 0, na = 0;
+  s.sim.book().for_top(side::bid, kChecksumLevels, [&](const book_level& l) { bids[nb++] = l; });
+  s.sim.book().for_top(side::ask, kChecksumLevels, [&](const book_level& l) { asks[na++] = l; });
+  std::string str;
+  str.reserve(1200);
+  auto add = [&](const book_level& l) {
+    if (!str.empty()) str.push_back(':');
+    append_decimal(str, l.price, inst.price_scale, 0);
+    str.push_back(':');
+    append_decimal(str, l.qty, inst.qty_scale, 0);
+  };
+  for (std::size_t i = 0; i < kChecksumLevels; ++i) {
+    if (i < nb) add(bids[i]);
+    if (i < na) add(asks[i]);
+  }
+  return okx_crc32(str);
+}
+
+std::int32_t okx_feed::checksum(std::size_t i) const { return checksum_of(insts_.at(i)); }
+
+void okx_feed::step(std::size_t i, std::int64_t now_ms) {
+  auto& s = insts_[i];
+  s.sim.step(action_);
+  if (action_.change_count > 0) s.seq += static_cast<std::int64_t>(action_.change_count);
+  if (action_.has_trade) publish_trade(s, action_, now_ms);
+  if (action_.change_count == 0) return;
+  for (std::size_t k = 0; k < action_.change_count; ++k) {
+    const auto& [sd, lvl] = action_.changes[k];
+    if (sd == side::bid)
+      s.pending_bids[lvl.price] = lvl;
+    else
+      s.pending_asks[lvl.price] = lvl;
+  }
+  s.books_last_ms = now_ms;
+  s.ticker_dirty = true;
+  publish_l2(s, action_, now_ms);
+  publish_bbo(s, now_ms);
+}
+
+void okx_feed::publish_trade(inst_state& s, const market_action& a, std::int64_t now_ms) {
+  // One message per taker order and price; tradeId is the last fill of the aggregation, so
+  // ids step by `count` and are not consecutive across messages.
+  s.trade_id += static_cast<std::int64_t>(a.fills);
+  s.last_px = a.trade_price;
+  s.last_sz = a.trade_qty;
+  s.high = std::max(s.high, a.trade_price);
+  s.low = std::min(s.low, a.trade_price);
+  s.vol += a.trade_qty;
+  std::int64_t unit = 1;  // volCcy24h in quote units, to lot precision (price truncated to whole units)
+  for (int k = 0; k < s.sim.instrument().price_scale; ++k) unit *= 10;
+  s.vol_ccy += a.trade_qty * (a.trade_price / unit);
+  s.ticker_dirty = true;
+  auto& b = buf_;
+  b.clear();
+  arg(b, "trades", s);
+  b.append(",\"data\":[{\"instId\":\"").append(s.sim.instrument().symbol).append("\",\"tradeId\":");
+  append_quoted_int(b, s.trade_id);
+  b.append(",\"px\":\"");
+  append_decimal(b, a.trade_price, s.sim.instrument().price_scale, 0);
+  b.append("\",\"sz\":\"");
+  append_decimal(b, a.trade_qty, s.sim.instrument().qty_scale, 0);
+  b.append("\",\"side\":\"").append(a.taker == side::bid ? "buy" : "sell").append("\",\"ts\":");
+  append_quoted_int(b, now_ms);
+  b.append(",\"count\":");
+  append_quoted_int(b, static_cast<std::int64_t>(a.fills));
+  b.append(",\"source\":\"0\",\"seqId\":");
+  append_int(b, s.seq);
+  b.append("}]}");
+  sink_.publish(s.trades_stream, b, {s.trade_id, s.trade_id, -1, now_ms, 0});
+}
+
+void okx_feed::publish_l2(inst_state& s, const market_action& a, std::int64_t now_ms) {
+  auto& b = buf_;
+  b.clear();
+  arg(b, "books-l2-tbt", s);
+  b.append(",\"action\":\"update\",\"data\":[{\"asks\":[");
+  bool first = true;
+  for (std::size_t k = 0; k < a.change_count; ++k)
+    if (a.changes[k].first == side::ask) {
+      if (!first) b.push_back(',');
+      first = false;
+      level(b, s, a.changes[k].second);
+    }
+  b.append("],\"bids\":[");
+  first = true;
+  for (std::size_t k = 0; k < a.change_count; ++k)
+    if (a.changes[k].first == side::bid) {
+      if (!first) b.push_back(',');
+      first = false;
+      level(b, s, a.changes[k].second);
+    }
+  b.append("],\"ts\":");
+  append_quoted_int(b, now_ms);
+  b.append(",\"checksum\":");
+  append_int(b, checksum_of(s));
+  b.append(",\"prevSeqId\":");
+  append_int(b, s.l2_sent_seq);
+  b.append(",\"seqId\":");
+  append_int(b, s.seq);
+  b.append("}]}");
+  sink_.publish(s.l2_stream, b, {s.seq, s.seq, s.l2_sent_seq, now_ms, 0});
+  s.l2_sent_seq = s.seq;
+}
+
+void okx_feed::publish_bbo(inst_state& s, std::int64_t now_ms) {
+  const auto bid = s.sim.book().best(side::bid).value_or(book_level{});
+  const auto ask = s.sim.book().best(side::ask).value_or(book_level{});
+  if (bid.price == s.sent_bid.price && bid.qty == s.sent_bid.qty && ask.price == s.sent_ask.price &&
+      ask.qty == s.sent_ask.qty)
+    return;
+  s.sent_bid = bid;
+  s.sent_ask = ask;
+  auto& b = buf_;
+  b.clear();
+  arg(b, "bbo-tbt", s);
+  b.append(",\"data\":[{\"asks\":[");
+  level(b, s, ask);
+  b.append("],\"bids\":[");
+  level(b, s, bid);
+  b.append("],\"ts\":");
+  append_quoted_int(b, now_ms);
+  b.append(",\"seqId\":");
+  append_int(b, s.seq);
+  b.append("}]}");
+  sink_.publish(s.bbo_stream, b, {s.seq, s.seq, -1, now_ms, 0});
+}
+
+void okx_feed::on_timer(std::int64_t now_ms) {
+  for (auto& s : insts_) {
+    if (now_ms >= s.books_next_ms) {
+      s.books_next_ms = now_ms + cfg_.okx.books_interval_ms;
+      if (s.books_sent_seq != s.seq) {
+        flush_books(s, now_ms, false);
+      } else if (cfg_.okx.book_heartbeat_ms > 0 && now_ms - s.books_last_ms >= cfg_.okx.book_heartbeat_ms) {
+        flush_books(s, now_ms, true);  // "no change for ~60 s" heartbeat: prevSeqId == seqId
+        s.books_last_ms = now_ms;
+      }
+      if (s.books5_sent_seq != s.seq) publish_books5(s, now_ms);
+    }
+    if (now_ms >= s.tickers_next_ms) {
+      s.tickers_next_ms = now_ms + cfg_.okx.tickers_interval_ms;
+      if (s.ticker_dirty) publish_ticker(s, now_ms);
+    }
+  }
+}
+
+void okx_feed::flush_books(inst_state& s, std::int64_t now_ms, bool heartbeat) {
+  auto& b = buf_;
+  b.clear();
+  arg(b, "books", s);
+  b.append(",\"action\":\"update\",\"data\":[{\"asks\":[");
+  bool first = true;
+  for (const auto& [p, l] : s.pending_asks) {
+    if (!first) b.push_back(',');
+    first = false;
+    level(b, s, l);
+  }
+  b.append("],\"bids\":[");
+  first = true;
+  for (const auto& [p, l] : s.pending_bids) {
+    if (!first) b.push_back(',');
+    first = false;
+    level(b, s, l);
+  }
+  b.append("],\"ts\":");
+  append_quoted_int(b, now_ms);
+  b.append(",\"checksum\":");
+  append_int(b, checksum_of(s));
+  b.append(",\"prevSeqId\":");
+  append_int(b, s.books_sent_seq);
+  b.append(",\"seqId\":");
+  append_int(b, s.seq);
+  b.append("}]}");
+  sink_.publish(s.books_stream, b,
+                {s.seq, s.seq, s.books_sent_seq, now_ms, heartbeat ? std::uint8_t{kTruthHeartbeat} : std::uint8_t{0}});
+  s.books_sent_seq = s.seq;
+  s.pending_asks.clear();
+  s.pending_bids.clear();
+}
+
+void okx_feed::publish_books5(inst_state& s, std::int64_t now_ms) {
+  auto& b = buf_;
+  b.clear();
+  arg(b, "books5", s);
+  b.append(",\"data\":[{\"asks\":");
+  top_levels(b, s, side::ask, 5);
+  b.append(",\"bids\":");
+  top_levels(b, s, side::bid, 5);
+  b.append(",\"instId\":\"").append(s.sim.instrument().symbol).append("\",\"ts\":");
+  append_quoted_int(b, now_ms);
+  b.append(",\"seqId\":");
+  append_int(b, s.seq);
+  b.append("}]}");
+  sink_.publish(s.books5_stream, b, {s.seq, s.seq, -1, now_ms, kTruthSnapshot});
+  s.books5_sent_seq = s.seq;
+}
+
+void okx_feed::publish_ticker(inst_state& s, std::int64_t now_ms) {
+  s.ticker_dirty = false;
+  const auto& inst = s.sim.instrument();
+  const auto bid = s.sim.book().best(side::bid).value_or(book_level{});
+  const auto ask = s.sim.book().best(side::ask).value_or(book_level{});
+  auto& b = buf_;
+  b.clear();
+  arg(b, "tickers", s);
+  auto field = [&](const char* name, std::int64_t v, int scale) {
+    b.append(",\"").append(name).append("\":\"");
+    append_decimal(b, v, scale, 0);
+    b.push_back('"');
+  };
+  b.append(",\"data\":[{\"instType\":\"SPOT\",\"instId\":\"").append(inst.symbol).push_back('"');
+  field("last", s.last_px, inst.price_scale);
+  field("lastSz", s.last_sz, inst.qty_scale);
+  field("askPx", ask.price, inst.price_scale);
+  field("askSz", ask.qty, inst.qty_scale);
+  field("bidPx", bid.price, inst.price_scale);
+  field("bidSz", bid.qty, inst.qty_scale);
+  field("open24h", s.open, inst.price_scale);
+  field("high24h", s.high, inst.price_scale);
+  field("low24h", s.low, inst.price_scale);
+  field("sodUtc0", s.open, inst.price_scale);
+  field("sodUtc8", s.open, inst.price_scale);
+  field("volCcy24h", s.vol_ccy, inst.qty_scale);
+  field("vol24h", s.vol, inst.qty_scale);
+  b.append(",\"ts\":");
+  append_quoted_int(b, now_ms);
+  b.append("}]}");
+  sink_.publish(s.tickers_stream, b, {0, 0, -1, now_ms, 0});
+}
+
+std::string okx_feed::snapshot(const inst_state& s, const char* channel, std::int64_t seq, std::int64_t now_ms) const {
+  std::string b;
+  b.reserve(40000);
+  arg(b, channel, s);
+  b.append(",\"action\":\"snapshot\",\"data\":[{\"asks\":");
+  top_levels(b, s, side::ask, kBookLevels);
+  b.append(",\"bids\":");
+  top_levels(b, s, side::bid, kBookLevels);
+  b.append(",\"ts\":");
+  append_quoted_int(b, now_ms);
+  b.append(",\"checksum\":");
+  append_int(b, checksum_of(s));
+  b.append(",\"prevSeqId\":-1,\"seqId\":");
+  append_int(b, seq);
+  b.append("}]}");
+  return b;
+}
+
+std::optional<std::string> okx_feed::subscribe_snapshot(std::uint16_t stream, std::int64_t now_ms, event_meta& meta) {
+  for (auto& s : insts_) {
+    if (stream == s.books_stream) {
+      if (s.books_sent_seq != s.seq) flush_books(s, now_ms, false);
+      meta = {s.seq, s.seq, -1, now_ms, kTruthSnapshot | kTruthPerConnection};
+      return snapshot(s, "books", s.seq, now_ms);
+    }
+    if (stream == s.l2_stream) {
+      // books-l2-tbt publishes every change at once, so the live book is the last sent state.
+      meta = {s.l2_sent_seq, s.l2_sent_seq, -1, now_ms, kTruthSnapshot | kTruthPerConnection};
+      return snapshot(s, "books-l2-tbt", s.l2_sent_seq, now_ms);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string okx_feed::rest_books(std::string_view inst_id, std::string_view sz_text, std::int64_t now_ms) const {
+  const inst_state* s = nullptr;
+  for (const auto& st : insts_)
+    if (st.sim.instrument().symbol == inst_id) s = &st;
+  if (s == nullptr) return R"({"code":"51001","msg":"Instrument ID does not exist","data":[]})";
+  std::size_t sz = 1;  // OKX default
+  if (!sz_text.empty()) {
+    const auto r = std::from_chars(sz_text.data(), sz_text.data() + sz_text.size(), sz);
+    if (r.ec != std::errc{} || r.ptr != sz_text.data() + sz_text.size() || sz == 0)
+      return R"({"code":"51000","msg":"Parameter sz error","data":[]})";
+    sz = std::min(sz, kBookLevels);
+  }
+  std::string b = R"({"code":"0","msg":"","data":[{"asks":)";
+  top_levels(b, *s, side::ask, sz);
+  b.append(",\"bids\":");
+  top_levels(b, *s, side::bid, sz);
+  b.append(",\"ts\":");
+  append_quoted_int(b, now_ms);
+  // seqId lets a client join the channel: first update with prevSeqId <= seqId < its seqId.
+  b.append(",\"seqId\":");
+  append_int(b, s->seq);
+  b.append("}]}");
+  return b;
+}
+
+}  // namespace mdbus::exsim

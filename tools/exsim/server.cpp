@@ -1,0 +1,516 @@
+#include "tools/exsim/server.hpp"
+
+#include <sys/socket.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include <libwebsockets.h>
+
+namespace mdbus::exsim {
+
+/// Per-session data, allocated and zeroed by libwebsockets for every HTTP or ws session.
+struct server::session {
+  connection* conn;
+  std::string* body;   ///< control POST body being received
+  std::string* reply;  ///< HTTP reply body waiting for HTTP_WRITEABLE
+  char path[128];      ///< control POST path, kept until the body completes
+};
+
+struct server::timer_slot {
+  lws_sorted_usec_list_t sul;  // first member: the timer callback casts the sul back to us
+  server* self;
+};
+
+namespace {
+
+std::int64_t mono_us() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1'000'000LL + ts.tv_nsec / 1000;
+}
+
+std::int64_t real_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+}
+
+server* server_of(lws* wsi) {
+  if (wsi == nullptr) return nullptr;
+  lws_context* ctx = lws_get_context(wsi);
+  return ctx == nullptr ? nullptr : static_cast<server*>(lws_context_user(ctx));
+}
+
+int venue_trampoline(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len) {
+  server* srv = server_of(wsi);
+  if (srv == nullptr) return lws_callback_http_dummy(wsi, reason, user, in, len);
+  return srv->venue_callback(wsi, static_cast<int>(reason), static_cast<server::session*>(user), in, len);
+}
+
+int control_trampoline(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len) {
+  server* srv = server_of(wsi);
+  if (srv == nullptr) return lws_callback_http_dummy(wsi, reason, user, in, len);
+  return srv->control_callback(wsi, static_cast<int>(reason), static_cast<server::session*>(user), in, len);
+}
+
+void tick_trampoline(lws_sorted_usec_list_t* sul) {
+  // sul is the first member of the standard-layout timer_slot, so the addresses coincide.
+  reinterpret_cast<server::timer_slot*>(sul)->self->on_tick();
+}
+
+// Protocol tables must outlive the context; one protocol per vhost takes HTTP and ws alike.
+const lws_protocols kVenueProtocols[] = {
+    {"exsim-venue", venue_trampoline, sizeof(server::session), 65536, 0, nullptr, 0},
+    {nullptr, nullptr, 0, 0, 0, nullptr, 0},
+};
+const lws_protocols kControlProtocols[] = {
+    {"exsim-control", control_trampoline, sizeof(server::session), 0, 0, nullptr, 0},
+    {nullptr, nullptr, 0, 0, 0, nullptr, 0},
+};
+
+std::string header(lws* wsi, lws_token_indexes tok) {
+  char buf[4096];
+  const int n = lws_hdr_copy(wsi, buf, sizeof buf, tok);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
+std::string query_of(lws* wsi) {
+  std::string q;
+  char buf[4096];
+  for (int i = 0; i < 64; ++i) {
+    const int n = lws_hdr_copy_fragment(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_URI_ARGS, i);
+    if (n < 0) break;
+    if (!q.empty()) q.push_back('&');
+    q.append(buf, static_cast<std::size_t>(n));
+  }
+  return q;
+}
+
+void free_http(server::session* s) {
+  if (s == nullptr) return;
+  delete s->body;
+  delete s->reply;
+  s->body = nullptr;
+  s->reply = nullptr;
+}
+
+}  // namespace
+
+server::server(exsim_config cfg)
+    : cfg_(std::move(cfg)), binance_(cfg_, registry_, *this), okx_(cfg_, registry_, *this), rate_(cfg_.rate) {
+  subscribers_.resize(registry_.size());
+  if (!cfg_.truth_log.empty()) truth_ = std::make_unique<truth_writer>(cfg_.truth_log, registry_, cfg_.seed, real_ns());
+  now_us_ = mono_us();
+  now_ms_ = real_ns() / 1'000'000;
+}
+
+server::~server() {
+  if (ctx_ != nullptr) lws_context_destroy(ctx_);  // closes every connection (CLOSED callbacks)
+  ctx_ = nullptr;
+}
+
+void server::start() {
+  lws_context_creation_info info{};
+  info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  info.port = CONTEXT_PORT_NO_LISTEN;
+  info.user = this;
+  ctx_ = lws_create_context(&info);
+  if (ctx_ == nullptr) throw std::runtime_error("exsim: cannot create the libwebsockets context");
+
+  lws_context_creation_info v{};
+  v.vhost_name = "venue";
+  v.port = cfg_.port;
+  v.iface = cfg_.host.c_str();
+  v.protocols = kVenueProtocols;
+  v.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  if (cfg_.tls) {
+    v.ssl_cert_filepath = cfg_.tls_cert.c_str();
+    v.ssl_private_key_filepath = cfg_.tls_key.c_str();
+  }
+  venue_vhost_ = lws_create_vhost(ctx_, &v);
+  if (venue_vhost_ == nullptr)
+    throw std::runtime_error("exsim: cannot listen on " + cfg_.host + ":" + std::to_string(cfg_.port) +
+                             (cfg_.tls ? " (or load the TLS certificate/key)" : ""));
+  venue_port_ = lws_get_vhost_listen_port(venue_vhost_);
+
+  if (cfg_.control_port >= 0) {
+    lws_context_creation_info c{};
+    c.vhost_name = "control";
+    c.port = cfg_.control_port;
+    c.iface = "127.0.0.1";  // the control endpoint never leaves loopback
+    c.protocols = kControlProtocols;
+    c.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    control_vhost_ = lws_create_vhost(ctx_, &c);
+    if (control_vhost_ == nullptr)
+      throw std::runtime_error("exsim: cannot listen on 127.0.0.1:" + std::to_string(cfg_.control_port) + " (control)");
+    control_port_ = lws_get_vhost_listen_port(control_vhost_);
+  }
+
+  timer_ = std::make_unique<timer_slot>();
+  timer_->self = this;
+  rate_epoch_us_ = mono_us();
+  lws_sul_schedule(ctx_, 0, &timer_->sul, tick_trampoline, cfg_.tick_us);
+}
+
+void server::run(const std::atomic<bool>& stop) {
+  while (!stop.load(std::memory_order_relaxed))
+    if (lws_service(ctx_, 0) < 0) break;
+  if (truth_) truth_->flush();
+}
+
+void server::wake() noexcept {
+  if (ctx_ != nullptr) lws_cancel_service(ctx_);
+}
+
+// ---------------------------------------------------------------- timer
+
+void server::on_tick() {
+  now_us_ = mono_us();
+  now_ms_ = real_ns() / 1'000'000;
+  step_market();
+  binance_.on_timer(now_ms_);
+  okx_.on_timer(now_ms_);
+  housekeeping();
+  flush_dirty();
+  if (truth_ && now_us_ - last_flush_us_ >= 20'000) {
+    truth_->flush();
+    last_flush_us_ = now_us_;
+  }
+  lws_sul_schedule(ctx_, 0, &timer_->sul, tick_trampoline, cfg_.tick_us);
+}
+
+void server::step_market() {
+  if (paused_ || rate_ <= 0) {
+    rate_epoch_us_ = now_us_;
+    actions_done_ = 0;
+    return;
+  }
+  const double target = static_cast<double>(now_us_ - rate_epoch_us_) * rate_ / 1e6;
+  double due = target - actions_done_;
+  // Never burst more than 50 ms worth after a stall of the loop: the rate is a rate.
+  const double burst = std::max(1.0, rate_ * 0.05);
+  if (due > burst) {
+    actions_done_ = target - burst;
+    due = burst;
+  }
+  const auto n = static_cast<std::uint64_t>(std::floor(due));
+  actions_done_ += static_cast<double>(n);
+  const std::size_t nb = binance_.instrument_count();
+  const std::size_t total = nb + okx_.instrument_count();
+  if (total == 0) return;
+  for (std::uint64_t k = 0; k < n; ++k) {
+    const std::size_t i = next_instrument_++ % total;
+    if (i < nb)
+      binance_.step(i, now_ms_);
+    else
+      okx_.step(i - nb, now_ms_);
+  }
+  actions_ += n;
+}
+
+void server::housekeeping() {
+  const auto& b = cfg_.binance;
+  for (auto& [id, cp] : conns_) {
+    connection& c = *cp;
+    auto* wsi = static_cast<lws*>(c.wsi);
+    if (c.close_pending) {
+      if (!c.close_abrupt) lws_callback_on_writable(wsi);
+      continue;
+    }
+    if (c.venue_id == venue::binance) {
+      // web-socket-streams.md: a connection is only valid for 24 hours; ping every 20 s,
+      // disconnect when no pong within a minute (all compressed via config).
+      if (now_us_ - c.opened_us >= b.max_age_ms * 1000) {
+        c.request_close(1000, "max connection age", false);
+      } else if (c.ping_outstanding_us != 0 && now_us_ - c.ping_outstanding_us >= b.pong_timeout_ms * 1000) {
+        c.request_close(1008, "pong timeout", false);
+      } else if (!c.stalled(now_us_) && now_us_ >= c.next_ping_us) {
+        c.ping_payload = std::to_string(now_ms_);
+        c.push_frame(ws_opcode::ping, c.ping_payload, now_us_);
+        if (c.ping_outstanding_us == 0) c.ping_outstanding_us = now_us_;
+        c.next_ping_us = now_us_ + b.ping_interval_ms * 1000;
+      }
+    } else if (c.venue_id == venue::okx) {
+      // OKX: closed after 30 s with nothing received from the client and nothing pushed.
+      if (now_us_ - std::max(c.last_rx_us, c.last_push_us) >= cfg_.okx.idle_timeout_ms * 1000)
+        c.request_close(4004, "No data received in 30s.", false);
+    }
+    if (c.close_pending) {
+      lws_callback_on_writable(wsi);
+      continue;
+    }
+    if (!c.stalled(now_us_) && c.release_due(now_us_)) mark_dirty(c);
+  }
+}
+
+// ---------------------------------------------------------------- fan-out
+
+void server::publish(std::uint16_t stream_id, std::string_view payload, const event_meta& meta) {
+  ++events_;
+  const stream_info& si = registry_.at(stream_id);
+  if (truth_) truth_->append(si, payload, meta, 0, now_ms_ * 1'000'000);
+  auto& subs = subscribers_[stream_id];
+  if (subs.empty()) return;
+  bool wrapped = false;
+  for (connection* c : subs) {
+    if (c->close_pending) continue;
+    std::string_view out = payload;
+    if (c->combined) {
+      if (!wrapped) {
+        // web-socket-streams.md: combined events are {"stream":"<streamName>","data":<rawPayload>}.
+        wrap_.assign("{\"stream\":\"").append(si.name).append("\",\"data\":").append(payload).push_back('}');
+        wrapped = true;
+      }
+      out = wrap_;
+    }
+    c->push_data(out, now_us_);
+    ++frames_fanned_;
+    mark_dirty(*c);
+  }
+}
+
+void server::mark_dirty(connection& c) {
+  if (std::find(dirty_.begin(), dirty_.end(), &c) == dirty_.end()) dirty_.push_back(&c);
+}
+
+void server::flush_dirty() {
+  for (connection* c : dirty_)
+    if (c->has_output() || c->close_pending) lws_callback_on_writable(static_cast<lws*>(c->wsi));
+  dirty_.clear();
+}
+
+void server::send_reply(connection& c, std::string_view text) {
+  c.push_frame(ws_opcode::text, text, now_us_);
+  mark_dirty(c);
+}
+
+connection* server::open_connection(lws* wsi, venue v, const std::string& path) {
+  auto c = std::make_unique<connection>(next_conn_id_++, v, now_us_, LWS_PRE, cfg_.queue_limit_bytes, cfg_.close_slow);
+  c->wsi = wsi;
+  c->path = path;
+  c->next_ping_us = now_us_ + cfg_.binance.ping_interval_ms * 1000;
+  c->rx_window_us = now_us_;
+  connection* raw = c.get();
+  conns_.emplace(raw->id, std::move(c));
+  return raw;
+}
+
+void server::close_connection(connection& c) {
+  for (const auto s : c.streams) {
+    auto& subs = subscribers_[s];
+    subs.erase(std::remove(subs.begin(), subs.end(), &c), subs.end());
+  }
+  dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), &c), dirty_.end());
+  conns_.erase(c.id);
+}
+
+connection* server::find_connection(std::uint32_t id) {
+  const auto it = conns_.find(id);
+  return it == conns_.end() ? nullptr : it->second.get();
+}
+
+bool server::subscribe(connection& c, std::uint16_t stream) {
+  if (std::find(c.streams.begin(), c.streams.end(), stream) != c.streams.end()) return false;
+  c.streams.push_back(stream);
+  subscribers_[stream].push_back(&c);
+  return true;
+}
+
+void server::unsubscribe(connection& c, std::uint16_t stream) {
+  c.streams.erase(std::remove(c.streams.begin(), c.streams.end(), stream), c.streams.end());
+  auto& subs = subscribers_[stream];
+  subs.erase(std::remove(subs.begin(), subs.end(), &c), subs.end());
+}
+
+int server::write_connection(lws* wsi, connection& c) {
+  if (c.close_pending) {
+    if (!c.close_abrupt)
+      lws_close_reason(wsi, static_cast<lws_close_status>(c.close_code),
+                       reinterpret_cast<unsigned char*>(c.close_reason.data()), c.close_reason.size());
+    return -1;
+  }
+  if (c.stalled(now_us_)) return 0;
+  c.release_due(now_us_);
+  if (!c.has_output()) return 0;
+  auto& out = c.out();
+  const std::size_t n = out.size() - c.pre();
+  // Whole pre-framed ws frames as raw bytes: lws buffers what the socket does not take and
+  // sends nothing else on this connection until that is drained, so frames never interleave.
+  if (lws_write(wsi, reinterpret_cast<unsigned char*>(out.data() + c.pre()), n, LWS_WRITE_RAW) < 0) return -1;
+  c.bytes_written += n;
+  c.clear_output();
+  return 0;
+}
+
+// ---------------------------------------------------------------- venue vhost callback
+
+int server::venue_callback(lws* wsi, int reason_int, session* s, void* in, std::size_t len) {
+  const auto reason = static_cast<lws_callback_reasons>(reason_int);
+  now_us_ = mono_us();
+  now_ms_ = real_ns() / 1'000'000;
+  switch (reason) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+      if (now_us_ < refuse_until_us_) {
+        ++refused_;
+        return 1;  // fault "refuse": accept and drop at once, like a venue refusing service
+      }
+      return 0;
+
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+      if (now_us_ < refuse_until_us_) return 1;
+      const std::string path = header(wsi, WSI_TOKEN_GET_URI);
+      if (path == "/ws/v5/public") return 0;
+      std::vector<std::uint16_t> streams;
+      bool combined = false;
+      return binance_parse_path(path, query_of(wsi), streams, combined) ? 0 : 1;
+    }
+
+    case LWS_CALLBACK_ESTABLISHED: {
+      const std::string path = header(wsi, WSI_TOKEN_GET_URI);
+      const std::string query = query_of(wsi);
+      const std::string full = query.empty() ? path : path + "?" + query;
+      if (path == "/ws/v5/public") {
+        s->conn = open_connection(wsi, venue::okx, full);
+        return 0;
+      }
+      std::vector<std::uint16_t> streams;
+      bool combined = false;
+      if (!binance_parse_path(path, query, streams, combined)) return -1;
+      s->conn = open_connection(wsi, venue::binance, full);
+      s->conn->combined = combined;
+      for (const auto id : streams) subscribe(*s->conn, id);
+      return 0;
+    }
+
+    case LWS_CALLBACK_RECEIVE: {
+      connection* c = s->conn;
+      if (c == nullptr) return -1;
+      c->rx_message.append(static_cast<const char*>(in), len);
+      if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0) return 0;
+      const std::string msg = std::move(c->rx_message);
+      c->rx_message.clear();
+      c->last_rx_us = now_us_;
+      if (c->venue_id == venue::binance) {
+        // Binance: 5 incoming messages per second (pings, pongs, control); more → disconnect.
+        if (now_us_ - c->rx_window_us >= 1'000'000) {
+          c->rx_window_us = now_us_;
+          c->rx_in_window = 0;
+        }
+        if (cfg_.binance.max_incoming_per_s > 0 && ++c->rx_in_window > cfg_.binance.max_incoming_per_s) {
+          c->request_close(1008, "Too many requests", false);
+          mark_dirty(*c);
+        } else {
+          binance_message(*c, msg);
+        }
+      } else {
+        okx_message(*c, msg);
+      }
+      flush_dirty();
+      return 0;
+    }
+
+    case LWS_CALLBACK_RECEIVE_PONG: {
+      connection* c = s->conn;
+      if (c == nullptr) return 0;
+      c->last_rx_us = now_us_;
+      // An unsolicited pong does not count: it must echo the ping's payload.
+      if (std::string_view(static_cast<const char*>(in), len) == c->ping_payload) c->ping_outstanding_us = 0;
+      return 0;
+    }
+
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+      if (s->conn == nullptr) return 0;
+      return write_connection(wsi, *s->conn);
+
+    case LWS_CALLBACK_CLOSED:
+      if (s->conn != nullptr) close_connection(*s->conn);
+      s->conn = nullptr;
+      free_http(s);
+      return 0;
+
+    case LWS_CALLBACK_HTTP: {
+      if (now_us_ < refuse_until_us_) return -1;
+      venue_http(wsi, s, std::string(static_cast<const char*>(in), len));
+      return 0;
+    }
+
+    case LWS_CALLBACK_HTTP_WRITEABLE: {
+      if (s == nullptr || s->reply == nullptr) return 0;
+      std::string buf(LWS_PRE, '\0');
+      buf.append(*s->reply);
+      delete s->reply;
+      s->reply = nullptr;
+      if (lws_write(wsi, reinterpret_cast<unsigned char*>(buf.data() + LWS_PRE), buf.size() - LWS_PRE,
+                    LWS_WRITE_HTTP_FINAL) < 0)
+        return -1;
+      return lws_http_transaction_completed(wsi) != 0 ? -1 : 0;
+    }
+
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+      free_http(s);
+      return 0;
+
+    default:
+      break;
+  }
+  return lws_callback_http_dummy(wsi, reason, s, in, len);
+}
+
+int server::http_reply(lws* wsi, session* s, int status, std::string body) {
+  unsigned char hdr[LWS_PRE + 1024];
+  unsigned char* start = hdr + LWS_PRE;
+  unsigned char* p = start;
+  unsigned char* end = hdr + sizeof hdr - 1;
+  if (lws_add_http_common_headers(wsi, static_cast<unsigned int>(status), "application/json", body.size(), &p, end) != 0)
+    return -1;
+  if (lws_finalize_write_http_header(wsi, start, &p, end) != 0) return -1;
+  delete s->reply;
+  s->reply = new std::string(std::move(body));
+  lws_callback_on_writable(wsi);
+  return 0;
+}
+
+int server::control_callback(lws* wsi, int reason_int, session* s, void* in, std::size_t len) {
+  const auto reason = static_cast<lws_callback_reasons>(reason_int);
+  now_us_ = mono_us();
+  now_ms_ = real_ns() / 1'000'000;
+  switch (reason) {
+    case LWS_CALLBACK_HTTP: {
+      const std::string path(static_cast<const char*>(in), len);
+      if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
+        // Wait for the body; the request is handled at BODY_COMPLETION.
+        std::snprintf(s->path, sizeof s->path, "%s", path.c_str());
+        delete s->body;
+        s->body = new std::string();
+        return 0;
+      }
+      control_request(wsi, s, "GET", path, {});
+      return 0;
+    }
+    case LWS_CALLBACK_HTTP_BODY:
+      if (s->body != nullptr && s->body->size() < (1U << 20)) s->body->append(static_cast<const char*>(in), len);
+      return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
+      const std::string body = s->body != nullptr ? *s->body : std::string();
+      control_request(wsi, s, "POST", s->path, body);
+      flush_dirty();
+      return 0;
+    }
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+      return venue_callback(wsi, reason_int, s, in, len);
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+      free_http(s);
+      return 0;
+    default:
+      break;
+  }
+  return lws_callback_http_dummy(wsi, reason, s, in, len);
+}
+
+}  // namespace mdbus::exsim

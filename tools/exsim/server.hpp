@@ -1,0 +1,118 @@
+#pragma once
+/// The exsim server: one libwebsockets context, single-threaded, with two vhosts — the venue
+/// port (Binance and OKX, told apart by path; WebSocket and REST; TLS or plain) and a plain
+/// HTTP control port on loopback. A timer drives the market, the venues' interval streams,
+/// their connection cuts and the per-connection faults.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "tools/exsim/binance_feed.hpp"
+#include "tools/exsim/connection.hpp"
+#include "tools/exsim/exsim_config.hpp"
+#include "tools/exsim/okx_feed.hpp"
+#include "tools/exsim/stream_registry.hpp"
+#include "tools/exsim/truth_writer.hpp"
+
+struct lws;
+struct lws_context;
+struct lws_vhost;
+
+namespace mdbus::exsim {
+
+class server final : public event_sink {
+ public:
+  /// Builds the market, feeds and truth log; opens no socket yet. Throws on a bad config.
+  explicit server(exsim_config cfg);
+  ~server() override;
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  /// Creates the listening sockets. Throws std::runtime_error if a port cannot be bound.
+  void start();
+  [[nodiscard]] int venue_port() const noexcept { return venue_port_; }
+  [[nodiscard]] int control_port() const noexcept { return control_port_; }
+  /// Services connections until `stop` becomes true (set it, then call wake()).
+  void run(const std::atomic<bool>& stop);
+  /// Wakes run() from another thread or a signal handler.
+  void wake() noexcept;
+
+  void publish(std::uint16_t stream_id, std::string_view payload, const event_meta& meta) override;
+
+  // ---- entry points for the libwebsockets callbacks (server.cpp) ----
+  struct session;
+  struct timer_slot;
+  int venue_callback(lws* wsi, int reason, session* s, void* in, std::size_t len);
+  int control_callback(lws* wsi, int reason, session* s, void* in, std::size_t len);
+  void on_tick();
+
+ private:
+
+  // Connections and fan-out (server.cpp).
+  connection* open_connection(lws* wsi, venue v, const std::string& path);
+  void close_connection(connection& c);
+  bool subscribe(connection& c, std::uint16_t stream);
+  void unsubscribe(connection& c, std::uint16_t stream);
+  void send_reply(connection& c, std::string_view text);
+  void mark_dirty(connection& c);
+  void flush_dirty();
+  int write_connection(lws* wsi, connection& c);
+  void housekeeping();
+  void step_market();
+  [[nodiscard]] connection* find_connection(std::uint32_t id);
+
+  // Venue protocols (binance_protocol.cpp, okx_protocol.cpp).
+  [[nodiscard]] bool binance_parse_path(const std::string& path, const std::string& query,
+                                        std::vector<std::uint16_t>& streams, bool& combined) const;
+  void binance_message(connection& c, std::string_view text);
+  void okx_message(connection& c, std::string_view text);
+  void okx_subscribe(connection& c, const nlohmann::json& arg, const std::string& id, bool subscribe);
+
+  // HTTP: REST and control (control.cpp).
+  void venue_http(lws* wsi, session* s, const std::string& path);
+  void control_request(lws* wsi, session* s, const std::string& method, const std::string& path,
+                       const std::string& body);
+  [[nodiscard]] nlohmann::json fault(const nlohmann::json& req, int& status);
+  [[nodiscard]] nlohmann::json status_json() const;
+  [[nodiscard]] nlohmann::json connections_json() const;
+  static int http_reply(lws* wsi, session* s, int status, std::string body);
+
+  exsim_config cfg_;
+  stream_registry registry_;
+  std::unique_ptr<truth_writer> truth_;
+  binance_feed binance_;
+  okx_feed okx_;
+  std::vector<std::vector<connection*>> subscribers_;  ///< per stream id
+  std::unordered_map<std::uint32_t, std::unique_ptr<connection>> conns_;
+  std::vector<connection*> dirty_;
+  std::uint32_t next_conn_id_ = 1;
+
+  lws_context* ctx_ = nullptr;
+  lws_vhost* venue_vhost_ = nullptr;
+  lws_vhost* control_vhost_ = nullptr;
+  std::unique_ptr<timer_slot> timer_;
+  int venue_port_ = 0;
+  int control_port_ = 0;
+
+  std::int64_t now_us_ = 0;    ///< CLOCK_MONOTONIC, refreshed per callback/tick
+  std::int64_t now_ms_ = 0;    ///< CLOCK_REALTIME ms (venue event times)
+  double rate_ = 0;
+  bool paused_ = false;
+  std::int64_t rate_epoch_us_ = 0;
+  double actions_done_ = 0;
+  std::size_t next_instrument_ = 0;
+  std::int64_t refuse_until_us_ = 0;
+  std::int64_t last_flush_us_ = 0;
+  std::uint64_t actions_ = 0;
+  std::uint64_t events_ = 0;
+  std::uint64_t frames_fanned_ = 0;
+  std::uint64_t refused_ = 0;
+  std::string wrap_;  ///< combined-stream wrapper scratch
+};
+
+}  // namespace mdbus::exsim
