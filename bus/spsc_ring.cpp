@@ -8,10 +8,6 @@
 namespace mdbus {
 namespace {
 
-constexpr std::uint64_t frame_bytes(std::uint64_t payload) noexcept {
-  return detail::align_up(sizeof(spsc_frame_header) + payload, kSpscFrameAlign);
-}
-
 spsc_ring_geometry geometry_of(const segment_header& h) noexcept { return {h.geometry[0], h.geometry[1]}; }
 
 }  // namespace
@@ -20,7 +16,7 @@ std::string check_geometry(const spsc_ring_geometry& g) {
   if (!detail::is_pow2(g.capacity) || g.capacity < 4096)
     return "capacity " + std::to_string(g.capacity) + " must be a power of two >= 4096";
   if (g.capacity > (std::uint64_t{1} << 40)) return "capacity " + std::to_string(g.capacity) + " is absurd (> 1 TiB)";
-  if (g.max_payload == 0 || g.max_payload > 0xFFFF'FFF0ULL || frame_bytes(g.max_payload) > g.capacity / 4)
+  if (g.max_payload == 0 || g.max_payload > 0xFFFF'FFF0ULL || detail::spsc_frame_bytes(g.max_payload) > g.capacity / 4)
     return "max_payload " + std::to_string(g.max_payload) + " must be >= 1 and one frame must fit in a quarter of capacity " +
            std::to_string(g.capacity);
   return {};
@@ -40,51 +36,28 @@ spsc_ring_writer spsc_ring_writer::create(const std::string& name, const spsc_ri
   w.data_ = w.segment_.base() + kSpscDataOffset;
   w.geometry_ = g;
   w.mask_ = g.capacity - 1;
-  // An adopted ring resumes where the dead writer's last commit ended; a half-written
-  // frame past that head was never published and is simply overwritten.
+  // An adopted ring resumes where the dead writer's last published frame ended. Its head
+  // word may lag the frames by one (it died between publishing a header and storing head),
+  // so walk published headers from there to the zero word that ends them; a half-written
+  // frame past it was never published and is simply overwritten.
   w.head_ = w.control_->head.load(std::memory_order_relaxed);
   w.cached_tail_ = w.control_->tail.load(std::memory_order_acquire);
-  return w;
-}
-
-std::span<std::byte> spsc_ring_writer::try_claim(std::uint32_t length) noexcept {
-  if (length > geometry_.max_payload) {
-    control_->oversize.store(control_->oversize.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    return {};
-  }
-  const std::uint64_t frame = frame_bytes(length);
-  const std::uint64_t index = head_ & mask_;
-  const std::uint64_t to_end = geometry_.capacity - index;
-  const std::uint64_t padding = frame > to_end ? to_end : 0;
-  const std::uint64_t needed = padding + frame;
-  if (head_ + needed - cached_tail_ > geometry_.capacity) {
-    // acquire: pairs with the reader's release of tail; the bytes before it are free to reuse.
-    cached_tail_ = control_->tail.load(std::memory_order_acquire);
-    if (head_ + needed - cached_tail_ > geometry_.capacity) {
-      // Single writer: a relaxed load+store is enough and cheaper than an atomic RMW.
-      control_->overflows.store(control_->overflows.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-      return {};
+  for (std::uint64_t walked = 0; walked < g.capacity;) {
+    const std::uint64_t index = w.head_ & w.mask_;
+    const std::uint64_t word = detail::spsc_load_header_word(w.data_ + index);
+    if (word == 0) break;
+    const auto length = static_cast<std::uint32_t>(word);
+    const auto type = static_cast<std::uint32_t>(word >> 32);
+    const std::uint64_t step = type == kPaddingType ? length : detail::spsc_frame_bytes(length);
+    if (step == 0 || step > g.capacity - index || (type != kPaddingType && length > g.max_payload)) {
+      detail::spsc_clear_header_word(w.data_ + index);  // unreadable leftover: restore the end marker here
+      break;
     }
+    w.head_ += step;
+    walked += step;
   }
-  if (padding != 0) {
-    // Published together with the frame by commit()'s release of head.
-    auto* pad = reinterpret_cast<spsc_frame_header*>(data_ + index);
-    pad->length = static_cast<std::uint32_t>(to_end - sizeof(spsc_frame_header));
-    pad->type = kPaddingType;
-  }
-  claim_pos_ = head_ + padding;
-  claim_len_ = length;
-  return {data_ + (claim_pos_ & mask_) + sizeof(spsc_frame_header), length};
-}
-
-void spsc_ring_writer::commit(std::uint32_t type, std::uint32_t used_length) noexcept {
-  if (used_length > claim_len_) used_length = claim_len_;
-  auto* h = reinterpret_cast<spsc_frame_header*>(data_ + (claim_pos_ & mask_));
-  h->length = used_length;
-  h->type = type;
-  head_ = claim_pos_ + frame_bytes(used_length);
-  // release: publishes the frame (and any padding before it); pairs with the reader's acquire of head.
-  control_->head.store(head_, std::memory_order_release);
+  w.control_->head.store(w.head_, std::memory_order_release);
+  return w;
 }
 
 bool spsc_ring_writer::try_write(std::uint32_t type, std::span<const std::byte> payload) noexcept {
@@ -134,7 +107,6 @@ attach_status spsc_ring_reader::try_open(const std::string& name, spsc_ring_read
   // released are delivered again (at-least-once inside one consumer; the merger dedups).
   rd.read_pos_ = rd.control_->tail.load(std::memory_order_relaxed);
   rd.pending_pos_ = rd.read_pos_;
-  rd.cached_head_ = rd.read_pos_;
   out = std::move(rd);
   return attach_status::ok;
 }
@@ -150,36 +122,6 @@ spsc_ring_reader spsc_ring_reader::open(const std::string& name, int wait_ms) {
     timespec ts{0, 1'000'000};
     nanosleep(&ts, nullptr);
   }
-}
-
-spsc_read_status spsc_ring_reader::peek(spsc_frame& out) noexcept {
-  std::uint64_t pos = read_pos_;
-  for (int step = 0; step < 2; ++step) {  // at most one padding frame before a real one
-    if (pos == cached_head_) {
-      // acquire: pairs with the writer's release of head in commit(); the frame bytes
-      // before head are complete.
-      cached_head_ = control_->head.load(std::memory_order_acquire);
-      if (pos == cached_head_) return spsc_read_status::empty;
-    }
-    const std::uint64_t available = cached_head_ - pos;
-    if (available > geometry_.capacity) return spsc_read_status::corrupt;
-    const std::uint64_t index = pos & mask_;
-    const auto* h = reinterpret_cast<const spsc_frame_header*>(data_ + index);
-    const std::uint64_t to_end = geometry_.capacity - index;
-    if (h->type == kPaddingType) {
-      if (h->length + sizeof(spsc_frame_header) != to_end || to_end > available) return spsc_read_status::corrupt;
-      pos += to_end;
-      continue;
-    }
-    const std::uint64_t frame = frame_bytes(h->length);
-    if (h->length > geometry_.max_payload || frame > to_end || frame > available) return spsc_read_status::corrupt;
-    out.type = h->type;
-    out.payload = {data_ + index + sizeof(spsc_frame_header), h->length};
-    read_pos_ = pos;  // skip the padding for good
-    pending_pos_ = pos + frame;
-    return spsc_read_status::ok;
-  }
-  return spsc_read_status::corrupt;  // two padding frames in a row
 }
 
 void spsc_ring_reader::release() noexcept {

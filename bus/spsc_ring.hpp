@@ -4,8 +4,13 @@
 /// fills the end of the buffer when a frame would not fit before the wrap, so every
 /// frame is contiguous and can be read in place (zero copy: the writer never overwrites
 /// unread bytes). Head and tail are 64-bit monotonic byte positions on their own cache
-/// lines; each side keeps a private copy of the other's position and reloads it only when
-/// that copy says the ring is full (writer) or empty (reader).
+/// lines. The writer keeps a private copy of the tail and reloads it only when that copy
+/// says the ring is full. The reader never loads the head: a frame is published by the
+/// release store of its 8-byte header word, and the word after the last published frame is
+/// always zero, so the reader polls the header at its own position. Only the frame's own
+/// cache lines cross between the cores; the head stays in the writer's cache (it is
+/// stored for tools and backlog()). Cost: the ring holds at most capacity - 8 bytes of
+/// frames (the zero word must fit).
 ///
 /// Full ring: the write fails, the drop is counted in the segment (`overflows`), and the
 /// caller carries on — the feeder never blocks on the merger.
@@ -34,7 +39,8 @@ static_assert(sizeof(spsc_ring_control) == 2 * kCacheLine);
 static_assert(offsetof(spsc_ring_control, tail) == kCacheLine);
 
 /// Frame header: payload length (bytes, excluding this header) and a user type; type 0 is
-/// the padding frame at the wrap.
+/// the padding frame at the wrap, whose length is the bytes it fills including its header.
+/// Read and written as one 64-bit word; all-zero means "not published yet".
 struct spsc_frame_header {
   std::uint32_t length;
   std::uint32_t type;
@@ -64,6 +70,35 @@ struct spsc_frame {
   std::uint32_t type = 0;
   std::span<const std::byte> payload;
 };
+
+namespace detail {
+
+inline constexpr std::uint64_t spsc_frame_bytes(std::uint64_t payload) noexcept {
+  return detail::align_up(sizeof(spsc_frame_header) + payload, kSpscFrameAlign);
+}
+
+// A frame header is one 64-bit word: length in the low half, type in the high half. The
+// word at the position after the last published frame is always 0 ("nothing yet"): the
+// writer zeroes it before it publishes the frame in front of it, and the reader stops there.
+// A padding frame stores type 0 and, as its length, the bytes to the end of the buffer
+// including its own header (>= 8), so its word is never 0 either.
+inline constexpr std::uint64_t spsc_pack_header_word(std::uint32_t length, std::uint32_t type) noexcept {
+  return std::uint64_t{length} | (std::uint64_t{type} << 32);
+}
+inline std::uint64_t spsc_load_header_word(const std::byte* p) noexcept {
+  // acquire: pairs with publish_header_word; the payload written before it is visible.
+  return __atomic_load_n(reinterpret_cast<const std::uint64_t*>(p), __ATOMIC_ACQUIRE);
+}
+inline void spsc_publish_header_word(std::byte* p, std::uint64_t word) noexcept {
+  // release: publishes the payload (and the zeroed next header) written before it.
+  __atomic_store_n(reinterpret_cast<std::uint64_t*>(p), word, __ATOMIC_RELEASE);
+}
+inline void spsc_clear_header_word(std::byte* p) noexcept {
+  __atomic_store_n(reinterpret_cast<std::uint64_t*>(p), std::uint64_t{0}, __ATOMIC_RELAXED);
+}
+
+
+}  // namespace detail
 
 class spsc_ring_writer {
  public:
@@ -150,8 +185,82 @@ class spsc_ring_reader {
   std::uint64_t mask_ = 0;
   std::uint64_t read_pos_ = 0;     // start of the next unconsumed frame
   std::uint64_t pending_pos_ = 0;  // end of the frame handed out by peek()
-  std::uint64_t cached_head_ = 0;  // last head we loaded; reloaded only when we look empty
   spsc_read_status last_status_ = spsc_read_status::empty;
 };
+
+// ---- hot path, inline --------------------------------------------------------------------
+
+inline std::span<std::byte> spsc_ring_writer::try_claim(std::uint32_t length) noexcept {
+  if (length > geometry_.max_payload) {
+    control_->oversize.store(control_->oversize.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    return {};
+  }
+  const std::uint64_t frame = detail::spsc_frame_bytes(length);
+  const std::uint64_t index = head_ & mask_;
+  const std::uint64_t to_end = geometry_.capacity - index;
+  const std::uint64_t padding = frame > to_end ? to_end : 0;
+  // + the next frame's header word, which commit() zeroes: it must not be unread bytes.
+  const std::uint64_t needed = padding + frame + sizeof(spsc_frame_header);
+  if (head_ + needed - cached_tail_ > geometry_.capacity) {
+    // acquire: pairs with the reader's release of tail; the bytes before it are free to reuse.
+    cached_tail_ = control_->tail.load(std::memory_order_acquire);
+    if (head_ + needed - cached_tail_ > geometry_.capacity) {
+      // Single writer: a relaxed load+store is enough and cheaper than an atomic RMW.
+      control_->overflows.store(control_->overflows.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      return {};
+    }
+  }
+  claim_pos_ = head_ + padding;
+  claim_len_ = length;
+  return {data_ + (claim_pos_ & mask_) + sizeof(spsc_frame_header), length};
+}
+
+inline void spsc_ring_writer::commit(std::uint32_t type, std::uint32_t used_length) noexcept {
+  if (used_length > claim_len_) used_length = claim_len_;
+  const std::uint64_t end = claim_pos_ + detail::spsc_frame_bytes(used_length);
+  // The reader stops at the first zero word: zero the next header before this one publishes
+  // (stale bytes from an earlier lap could look like a frame).
+  detail::spsc_clear_header_word(data_ + (end & mask_));
+  detail::spsc_publish_header_word(data_ + (claim_pos_ & mask_), detail::spsc_pack_header_word(used_length, type));
+  if (claim_pos_ != head_) {
+    // A padding frame fills the end of the buffer; published after the frame at the start,
+    // so a reader that passes it finds that frame complete. The reader waits on this word
+    // (it is at the old head) until then.
+    const std::uint64_t to_end = claim_pos_ - head_;
+    detail::spsc_publish_header_word(data_ + (head_ & mask_), detail::spsc_pack_header_word(static_cast<std::uint32_t>(to_end), kPaddingType));
+  }
+  head_ = end;
+  // For tools and backlog(): the reader itself never reads head.
+  control_->head.store(head_, std::memory_order_release);
+}
+
+inline spsc_read_status spsc_ring_reader::peek(spsc_frame& out) noexcept {
+  std::uint64_t pos = read_pos_;
+  for (int step = 0; step < 2; ++step) {  // at most one padding frame before a real one
+    const std::uint64_t index = pos & mask_;
+    const std::uint64_t to_end = geometry_.capacity - index;
+    const std::uint64_t word = detail::spsc_load_header_word(data_ + index);
+    if (word == 0) {
+      read_pos_ = pos;  // past any padding for good
+      pending_pos_ = pos;
+      return spsc_read_status::empty;
+    }
+    const auto length = static_cast<std::uint32_t>(word);
+    const auto type = static_cast<std::uint32_t>(word >> 32);
+    if (type == kPaddingType) {
+      if (length != to_end) return spsc_read_status::corrupt;
+      pos += to_end;
+      continue;
+    }
+    const std::uint64_t frame = detail::spsc_frame_bytes(length);
+    if (length > geometry_.max_payload || frame > to_end) return spsc_read_status::corrupt;
+    out.type = type;
+    out.payload = {data_ + index + sizeof(spsc_frame_header), length};
+    read_pos_ = pos;  // skip the padding for good
+    pending_pos_ = pos + frame;
+    return spsc_read_status::ok;
+  }
+  return spsc_read_status::corrupt;  // two padding frames in a row
+}
 
 }  // namespace mdbus
