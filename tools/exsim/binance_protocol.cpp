@@ -8,6 +8,8 @@ namespace mdbus::exsim {
 namespace {
 
 using json = nlohmann::json;
+// Replies keep the venue's key order ({"result":null,"id":1}); nlohmann::json would sort keys.
+using reply_json = nlohmann::ordered_json;
 
 std::vector<std::string> split(std::string_view s, char sep) {
   std::vector<std::string> out;
@@ -24,7 +26,7 @@ std::vector<std::string> split(std::string_view s, char sep) {
 
 // Binance error shape: {"code":N,"msg":"...","id":...}
 std::string error_reply(int code, const std::string& msg, const json& id) {
-  return json{{"code", code}, {"msg", msg}, {"id", id}}.dump();
+  return reply_json{{"code", code}, {"msg", msg}, {"id", id}}.dump();
 }
 
 // "Invalid JSON: expected value at line %s column %s" needs a line/column from a byte offset.
@@ -118,18 +120,18 @@ void server::binance_message(connection& c, std::string_view text) {
         return;
       }
       // The reply goes first; events follow from the next fan-out on.
-      send_reply(c, json{{"result", nullptr}, {"id", id}}.dump());
+      send_reply(c, reply_json{{"result", nullptr}, {"id", id}}.dump());
       for (const auto s : ids) subscribe(c, s);
     } else {
       for (const auto s : ids) unsubscribe(c, s);
-      send_reply(c, json{{"result", nullptr}, {"id", id}}.dump());
+      send_reply(c, reply_json{{"result", nullptr}, {"id", id}}.dump());
     }
     return;
   }
   if (method == "LIST_SUBSCRIPTIONS") {
     json names = json::array();
     for (const auto s : c.streams) names.push_back(registry_.at(s).name);
-    send_reply(c, json{{"result", names}, {"id", id}}.dump());
+    send_reply(c, reply_json{{"result", names}, {"id", id}}.dump());
     return;
   }
   if (method == "SET_PROPERTY" || method == "GET_PROPERTY") {
@@ -142,7 +144,7 @@ void server::binance_message(connection& c, std::string_view text) {
       return;
     }
     if (method == "GET_PROPERTY") {
-      send_reply(c, json{{"result", c.combined}, {"id", id}}.dump());
+      send_reply(c, reply_json{{"result", c.combined}, {"id", id}}.dump());
       return;
     }
     if (params.size() < 2 || !params[1].is_boolean()) {
@@ -150,7 +152,7 @@ void server::binance_message(connection& c, std::string_view text) {
       return;
     }
     c.combined = params[1].get<bool>();
-    send_reply(c, json{{"result", nullptr}, {"id", id}}.dump());
+    send_reply(c, reply_json{{"result", nullptr}, {"id", id}}.dump());
     return;
   }
   send_reply(c, error_reply(2,

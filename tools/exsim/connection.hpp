@@ -14,6 +14,15 @@
 
 namespace mdbus::exsim {
 
+/// The connId OKX puts in event replies and notices: 8 hex digits, stable for a connection.
+inline std::string okx_conn_id(std::uint32_t conn_id) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const std::uint32_t v = conn_id * 2654435761U;  // spread small ids over the whole range
+  std::string s(8, '0');
+  for (int i = 0; i < 8; ++i) s[static_cast<std::size_t>(7 - i)] = kHex[(v >> (4 * i)) & 0xFU];
+  return s;
+}
+
 class connection {
  public:
   static constexpr std::int64_t kForever = std::numeric_limits<std::int64_t>::max();

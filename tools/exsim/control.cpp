@@ -2,6 +2,12 @@
 // control endpoint (GET /status, GET /connections, POST /fault, POST /market).
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cstring>
+#include <iterator>
+#include <limits>
+#include <stdexcept>
+
 #include <nlohmann/json.hpp>
 
 #include <libwebsockets.h>
@@ -29,6 +35,38 @@ std::string query_arg(lws* wsi, const char* name) {
 const char* const kFaultHelp =
     "type: drop | drop_venue | stall | unstall | malformed | oversized | duplicate | reorder | refuse | delay | "
     "shutdown_notice";
+// Control replies may echo client bytes (a path): invalid UTF-8 is replaced, never thrown on.
+std::string text_of(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+constexpr const char* kFaultTypes[] = {"drop",     "drop_venue", "stall",   "unstall", "malformed",      "oversized",
+                                       "duplicate", "reorder",    "refuse",  "delay",   "shutdown_notice"};
+// The largest oversized frame: the default send-queue bound (64 MiB) is the useful ceiling.
+constexpr std::int64_t kMaxOversizedBytes = 256LL << 20;
+
+/// A control request field of the wrong type or range: answered 400 with this message.
+struct bad_request : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Typed optional field of a control request; the error names the field.
+std::int64_t int_field(const json& req, const char* name, std::int64_t fallback) {
+  const auto it = req.find(name);
+  if (it == req.end()) return fallback;
+  if (!it->is_number_integer()) throw bad_request(std::string(name) + ": must be an integer");
+  return it->get<std::int64_t>();
+}
+bool bool_field(const json& req, const char* name, bool fallback) {
+  const auto it = req.find(name);
+  if (it == req.end()) return fallback;
+  if (!it->is_boolean()) throw bad_request(std::string(name) + ": must be true or false");
+  return it->get<bool>();
+}
+std::string string_field(const json& req, const char* name, const std::string& fallback) {
+  const auto it = req.find(name);
+  if (it == req.end()) return fallback;
+  if (!it->is_string()) throw bad_request(std::string(name) + ": must be a string");
+  return it->get<std::string>();
+}
 
 }  // namespace
 
@@ -43,77 +81,91 @@ void server::venue_http(lws* wsi, session* s, const std::string& path) {
     http_reply(wsi, s, 200, okx_.rest_books(query_arg(wsi, "instId"), query_arg(wsi, "sz"), now_ms_));
     return;
   }
-  http_reply(wsi, s, 404, R"({"code":-1,"msg":"Not found: )" + path + "\"}");
+  http_reply(wsi, s, 404, text_of(json{{"code", -1}, {"msg", "Not found: " + path}}));
 }
 
 void server::control_request(lws* wsi, session* s, const std::string& method, const std::string& path,
                              const std::string& body) {
   int status = 200;
   json reply;
-  if (method == "GET" && path == "/status") {
-    reply = status_json();
-  } else if (method == "GET" && path == "/connections") {
-    reply = connections_json();
-  } else if (method == "POST" && (path == "/fault" || path == "/market")) {
-    json req;
-    try {
-      req = json::parse(body);
-    } catch (const json::parse_error& e) {
-      http_reply(wsi, s, 400, json{{"ok", false}, {"error", std::string("invalid JSON: ") + e.what()}}.dump());
-      return;
-    }
-    if (!req.is_object()) {
-      http_reply(wsi, s, 400, json{{"ok", false}, {"error", "body must be a JSON object"}}.dump());
-      return;
-    }
-    if (path == "/fault") {
-      reply = fault(req, status);
-    } else {
-      if (req.contains("rate")) {
-        if (!req["rate"].is_number() || req["rate"].get<double>() < 0) {
-          http_reply(wsi, s, 400, json{{"ok", false}, {"error", "rate: must be a number >= 0"}}.dump());
-          return;
-        }
-        rate_ = req["rate"].get<double>();
-        rate_epoch_us_ = now_us_;
-        actions_done_ = 0;
-      }
-      if (req.contains("paused")) paused_ = req["paused"].is_boolean() && req["paused"].get<bool>();
+  try {
+    if (method == "GET" && path == "/status") {
       reply = status_json();
-      reply["ok"] = true;
+    } else if (method == "GET" && path == "/connections") {
+      reply = connections_json();
+    } else if (method == "POST" && (path == "/fault" || path == "/market")) {
+      json req;
+      try {
+        req = json::parse(body);
+      } catch (const json::parse_error& e) {
+        throw bad_request(std::string("invalid JSON: ") + e.what());
+      }
+      if (!req.is_object()) throw bad_request("body must be a JSON object");
+      if (path == "/fault") {
+        reply = fault(req, status);
+      } else {
+        const auto rate = req.find("rate");
+        if (rate != req.end() && (!rate->is_number() || rate->get<double>() < 0 || rate->get<double>() > 10e6))
+          throw bad_request("rate: must be a number in 0..10000000");
+        const bool paused = bool_field(req, "paused", paused_);
+        if (rate != req.end()) {
+          rate_ = rate->get<double>();
+          rate_epoch_us_ = now_us_;
+          actions_done_ = 0;
+        }
+        paused_ = paused;
+        reply = status_json();
+        reply["ok"] = true;
+      }
+    } else {
+      status = 404;
+      reply = {{"ok", false},
+               {"error", "unknown endpoint " + method + " " + path +
+                             "; use GET /status, GET /connections, POST /fault, POST /market"}};
     }
-  } else {
-    status = 404;
-    reply = {{"ok", false},
-             {"error", "unknown endpoint " + method + " " + path +
-                           "; use GET /status, GET /connections, POST /fault, POST /market"}};
+  } catch (const bad_request& e) {
+    status = 400;
+    reply = {{"ok", false}, {"error", e.what()}};
   }
-  http_reply(wsi, s, status, reply.dump());
+  http_reply(wsi, s, status, text_of(reply));
 }
 
 json server::fault(const json& req, int& status) {
-  auto bad = [&](const std::string& msg) {
-    status = 400;
-    return json{{"ok", false}, {"error", msg}};
-  };
-  const std::string type = req.value("type", "");
-  const auto ms = req.value("ms", std::int64_t{0});
-  json affected = json::array();
+  // Every field is checked before anything is changed: a bad request changes nothing.
+  const std::string type = string_field(req, "type", "");
+  if (std::find(std::begin(kFaultTypes), std::end(kFaultTypes), type) == std::end(kFaultTypes))
+    throw bad_request("unknown fault type '" + type + "'; " + kFaultHelp);
+  const std::int64_t ms = int_field(req, "ms", 0);
+  const bool abrupt = bool_field(req, "abrupt", true);
+  const std::int64_t code = int_field(req, "code", 1001);
+  const std::string reason = string_field(req, "reason", "going away");
+  const std::int64_t count = int_field(req, "count", 1);
+  const std::int64_t bytes = int_field(req, "bytes", std::int64_t{4} << 20);
+  if (type == "refuse" && ms <= 0) throw bad_request("refuse: ms must be > 0");
+  if (type == "delay" && ms < 0) throw bad_request("delay: ms must be >= 0");
+  if (type == "stall" && ms < 0) throw bad_request("stall: ms must be >= 0 (0: until unstall)");
+  if ((type == "duplicate" || type == "reorder") && (count < 1 || count > 1000000))
+    throw bad_request(type + ": count must be 1..1000000");
+  if (type == "oversized" && (bytes < 64 || bytes > kMaxOversizedBytes))
+    throw bad_request("oversized: bytes must be 64.." + std::to_string(kMaxOversizedBytes));
+  if (type == "drop" && !abrupt && (code < 1000 || code > 4999 || reason.size() > 123))
+    throw bad_request("drop: code must be 1000..4999 and reason at most 123 bytes");
 
+  json affected = json::array();
   if (type == "refuse") {
-    if (ms <= 0) return bad("refuse: ms must be > 0");
     refuse_until_us_ = now_us_ + ms * 1000;
-    return {{"ok", true}, {"refuse_until_ms_from_now", ms}};
+    return {{"ok", true}, {"type", type}, {"refuse_until_ms_from_now", ms}};
   }
   if (type == "drop_venue" || (type == "shutdown_notice" && req.contains("venue"))) {
-    const auto v = venue_from_string(req.value("venue", ""));
-    if (!v) return bad(type + ": venue must be \"binance\" or \"okx\"");
+    const auto v = venue_from_string(string_field(req, "venue", ""));
+    if (!v) throw bad_request(type + ": venue must be \"binance\" or \"okx\"");
     for (auto& [id, c] : conns_)
       if (c->venue_id == *v) affected.push_back(id);
   } else {
-    if (!req.contains("conn") || !req["conn"].is_number_integer()) return bad(type + ": conn (connection id) required");
-    const auto id = req["conn"].get<std::uint32_t>();
-    if (find_connection(id) == nullptr) {
+    const auto conn = req.find("conn");
+    if (conn == req.end() || !conn->is_number_unsigned()) throw bad_request(type + ": conn (connection id) required");
+    const auto id = conn->get<std::uint64_t>();
+    if (id > std::numeric_limits<std::uint32_t>::max() || find_connection(static_cast<std::uint32_t>(id)) == nullptr) {
       status = 404;
       return {{"ok", false}, {"error", "no connection " + std::to_string(id)}};
     }
@@ -125,23 +177,22 @@ json server::fault(const json& req, int& status) {
     auto* wsi = static_cast<lws*>(c.wsi);
     if (type == "drop" || type == "drop_venue") {
       // Default: the TCP connection just goes away (no close handshake), like a network fault.
-      if (req.value("abrupt", true)) {
+      if (abrupt) {
         c.request_close(1006, "dropped", true);
         ::shutdown(lws_get_socket_fd(wsi), SHUT_RDWR);
       } else {
-        c.request_close(req.value("code", 1001), req.value("reason", std::string("going away")), false);
+        c.request_close(static_cast<int>(code), reason, false);
       }
     } else if (type == "stall") {
       c.stall(ms > 0 ? now_us_ + ms * 1000 : connection::kForever);
     } else if (type == "unstall") {
       c.stall(0);
     } else if (type == "delay") {
-      if (ms < 0) return bad("delay: ms must be >= 0");
       c.set_delay(ms * 1000);
     } else if (type == "duplicate") {
-      c.duplicate_next(req.value("count", 1));
+      c.duplicate_next(static_cast<int>(count));
     } else if (type == "reorder") {
-      c.reorder_next(req.value("count", 1));
+      c.reorder_next(static_cast<int>(count));
     } else if (type == "malformed") {
       // A frame cut mid-event, as a broken proxy or a truncated write would deliver it.
       c.push_frame(ws_opcode::text,
@@ -149,9 +200,8 @@ json server::fault(const json& req, int& status) {
                                                 : R"({"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":")",
                    now_us_);
     } else if (type == "oversized") {
-      const auto bytes = req.value("bytes", std::size_t{4} << 20);
       std::string big = R"({"e":"exsim-oversized","pad":")";
-      big.append(bytes > big.size() + 2 ? bytes - big.size() - 2 : 0, 'x');
+      big.append(static_cast<std::size_t>(bytes) - big.size() - 2, 'x');
       big.append("\"}");
       c.push_frame(ws_opcode::text, big, now_us_);
     } else if (type == "shutdown_notice") {
@@ -161,15 +211,13 @@ json server::fault(const json& req, int& status) {
         c.push_frame(ws_opcode::text, c.combined ? R"({"stream":"!serverShutdown","data":)" + ev + "}" : ev, now_us_);
       } else {
         c.push_frame(ws_opcode::text,
-                     json{{"event", "notice"},
+                     nlohmann::ordered_json{{"event", "notice"},
                           {"code", "64008"},
                           {"msg", "The connection will soon be closed for a service upgrade. Please reconnect."},
-                          {"connId", std::to_string(c.id)}}
+                          {"connId", okx_conn_id(c.id)}}
                          .dump(),
                      now_us_);
       }
-    } else {
-      return bad(std::string("unknown fault type '") + type + "'; " + kFaultHelp);
     }
     mark_dirty(c);
     if (c.close_pending && !c.close_abrupt) lws_callback_on_writable(wsi);

@@ -1,7 +1,11 @@
 #include "tools/exsim/exsim_config.hpp"
 
-#include <fstream>
 #include <sys/stat.h>
+
+#include <fstream>
+#include <initializer_list>
+#include <limits>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -10,14 +14,43 @@ namespace {
 
 using json = nlohmann::json;
 
+// Errors read "<file>: <field.path>: <problem>", one line.
 template <class T>
 void read_field(const json& obj, const char* key, T& out, const std::string& where) {
   const auto it = obj.find(key);
   if (it == obj.end()) return;
-  try {
+  auto bad = [&](const char* expected) {
+    throw config_error(where + key + ": expected " + expected + ", got " + it->type_name() +
+                       (it->is_primitive() ? " " + it->dump() : std::string()));
+  };
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!it->is_boolean()) bad("true or false");
+    out = it->get<bool>();
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (!it->is_string()) bad("a string");
+    out = it->get<std::string>();
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (!it->is_number()) bad("a number");
     out = it->get<T>();
-  } catch (const json::exception& e) {
-    throw config_error(where + "." + key + ": " + e.what());
+  } else {
+    static_assert(std::is_integral_v<T>);
+    // Integers only (1.5 is not silently 1), and in range of the field (no wrap-around).
+    if (!it->is_number_integer()) bad("an integer");
+    const bool fits = it->is_number_unsigned()
+                          ? it->get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<T>::max())
+                          : it->get<std::int64_t>() >= static_cast<std::int64_t>(std::numeric_limits<T>::min()) &&
+                                (std::is_unsigned_v<T> || it->get<std::int64_t>() <= static_cast<std::int64_t>(std::numeric_limits<T>::max()));
+    if (!fits) bad(std::is_unsigned_v<T> ? "a non-negative integer in range" : "an integer in range");
+    out = it->is_number_unsigned() ? static_cast<T>(it->get<std::uint64_t>()) : static_cast<T>(it->get<std::int64_t>());
+  }
+}
+
+// Every key of `obj` must be one of `known`: a misspelt field is an error, not a default.
+void check_keys(const json& obj, std::initializer_list<const char*> known, const std::string& where) {
+  for (const auto& [k, v] : obj.items()) {
+    bool ok = false;
+    for (const char* t : known) ok = ok || k == t;
+    if (!ok) throw config_error(where + k + ": unknown field");
   }
 }
 
@@ -30,13 +63,14 @@ std::vector<instrument_config> read_instruments(const json& arr, const std::stri
     if (e.is_string()) {
       out.push_back(instrument_for(e.get<std::string>()));
     } else if (e.is_object()) {
+      check_keys(e, {"symbol", "price_scale", "qty_scale", "start_price"}, at + ".");
       std::string sym;
-      read_field(e, "symbol", sym, at);
+      read_field(e, "symbol", sym, at + ".");
       if (sym.empty()) throw config_error(at + ".symbol: missing");
       auto inst = instrument_for(sym);
-      read_field(e, "price_scale", inst.price_scale, at);
-      read_field(e, "qty_scale", inst.qty_scale, at);
-      read_field(e, "start_price", inst.start_price, at);
+      read_field(e, "price_scale", inst.price_scale, at + ".");
+      read_field(e, "qty_scale", inst.qty_scale, at + ".");
+      read_field(e, "start_price", inst.start_price, at + ".");
       out.push_back(inst);
     } else {
       throw config_error(at + ": expected a symbol string or object");
@@ -89,30 +123,32 @@ exsim_config default_config() {
 
 void apply_config_json(exsim_config& cfg, const json& j, const std::string& origin) {
   if (!j.is_object()) throw config_error(origin + ": top level must be an object");
-  static const char* const kTop[] = {"host", "port", "control_port", "tls", "tls_cert", "tls_key", "seed",
-                                     "rate", "truth_log", "queue_limit_bytes", "close_slow", "tick_us",
-                                     "binance", "okx"};
-  for (const auto& [k, v] : j.items()) {
-    bool known = false;
-    for (const char* t : kTop) known = known || k == t;
-    if (!known) throw config_error(origin + ": unknown field '" + k + "'");
-  }
-  read_field(j, "host", cfg.host, origin);
-  read_field(j, "port", cfg.port, origin);
-  read_field(j, "control_port", cfg.control_port, origin);
-  read_field(j, "tls", cfg.tls, origin);
-  read_field(j, "tls_cert", cfg.tls_cert, origin);
-  read_field(j, "tls_key", cfg.tls_key, origin);
-  read_field(j, "seed", cfg.seed, origin);
-  read_field(j, "rate", cfg.rate, origin);
-  read_field(j, "truth_log", cfg.truth_log, origin);
-  read_field(j, "queue_limit_bytes", cfg.queue_limit_bytes, origin);
-  read_field(j, "close_slow", cfg.close_slow, origin);
-  read_field(j, "tick_us", cfg.tick_us, origin);
+  const std::string top = origin + ": ";
+  check_keys(j,
+             {"host", "port", "control_port", "tls", "tls_cert", "tls_key", "seed", "rate", "truth_log",
+              "queue_limit_bytes", "close_slow", "tick_us", "binance", "okx"},
+             top);
+  read_field(j, "host", cfg.host, top);
+  read_field(j, "port", cfg.port, top);
+  read_field(j, "control_port", cfg.control_port, top);
+  read_field(j, "tls", cfg.tls, top);
+  read_field(j, "tls_cert", cfg.tls_cert, top);
+  read_field(j, "tls_key", cfg.tls_key, top);
+  read_field(j, "seed", cfg.seed, top);
+  read_field(j, "rate", cfg.rate, top);
+  read_field(j, "truth_log", cfg.truth_log, top);
+  read_field(j, "queue_limit_bytes", cfg.queue_limit_bytes, top);
+  read_field(j, "close_slow", cfg.close_slow, top);
+  read_field(j, "tick_us", cfg.tick_us, top);
   if (const auto it = j.find("binance"); it != j.end()) {
-    const std::string w = origin + ": binance";
+    const std::string w = top + "binance.";
+    if (!it->is_object()) throw config_error(top + "binance: expected an object");
+    check_keys(*it,
+               {"symbols", "max_age_ms", "ping_interval_ms", "pong_timeout_ms", "max_incoming_per_s", "max_streams",
+                "depth_interval_ms", "depth_fast_interval_ms"},
+               w);
     auto& b = cfg.binance;
-    if (it->contains("symbols")) b.instruments = read_instruments(it->at("symbols"), w + ".symbols");
+    if (it->contains("symbols")) b.instruments = read_instruments(it->at("symbols"), w + "symbols");
     read_field(*it, "max_age_ms", b.max_age_ms, w);
     read_field(*it, "ping_interval_ms", b.ping_interval_ms, w);
     read_field(*it, "pong_timeout_ms", b.pong_timeout_ms, w);
@@ -122,9 +158,14 @@ void apply_config_json(exsim_config& cfg, const json& j, const std::string& orig
     read_field(*it, "depth_fast_interval_ms", b.depth_fast_interval_ms, w);
   }
   if (const auto it = j.find("okx"); it != j.end()) {
-    const std::string w = origin + ": okx";
+    const std::string w = top + "okx.";
+    if (!it->is_object()) throw config_error(top + "okx: expected an object");
+    check_keys(*it,
+               {"symbols", "idle_timeout_ms", "snapshot_on_subscribe", "checksum", "books_interval_ms",
+                "tickers_interval_ms", "book_heartbeat_ms"},
+               w);
     auto& o = cfg.okx;
-    if (it->contains("symbols")) o.instruments = read_instruments(it->at("symbols"), w + ".symbols");
+    if (it->contains("symbols")) o.instruments = read_instruments(it->at("symbols"), w + "symbols");
     read_field(*it, "idle_timeout_ms", o.idle_timeout_ms, w);
     read_field(*it, "snapshot_on_subscribe", o.snapshot_on_subscribe, w);
     read_field(*it, "checksum", o.checksum, w);
@@ -169,7 +210,9 @@ void validate(const exsim_config& cfg) {
   need(cfg.binance.max_streams > 0, "binance.max_streams: must be > 0");
   need(cfg.binance.depth_interval_ms > 0 && cfg.binance.depth_fast_interval_ms > 0,
        "binance.depth_interval_ms: must be > 0");
+  need(cfg.binance.max_incoming_per_s >= 0, "binance.max_incoming_per_s: must be >= 0 (0: no limit)");
   need(cfg.okx.idle_timeout_ms > 0, "okx.idle_timeout_ms: must be > 0");
+  need(cfg.okx.book_heartbeat_ms >= 0, "okx.book_heartbeat_ms: must be >= 0 (0: off)");
   need(cfg.okx.books_interval_ms > 0, "okx.books_interval_ms: must be > 0");
   need(cfg.okx.tickers_interval_ms > 0, "okx.tickers_interval_ms: must be > 0");
   for (const auto* list : {&cfg.binance.instruments, &cfg.okx.instruments})

@@ -220,6 +220,7 @@ void okx_feed::publish_bbo(inst_state& s, std::int64_t now_ms) {
 
 void okx_feed::on_timer(std::int64_t now_ms) {
   for (auto& s : insts_) {
+    if (s.books_last_ms == 0) s.books_last_ms = now_ms;  // the heartbeat clock starts with the server
     if (now_ms >= s.books_next_ms) {
       s.books_next_ms = now_ms + cfg_.okx.books_interval_ms;
       if (s.books_sent_seq != s.seq) {

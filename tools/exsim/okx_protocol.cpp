@@ -1,7 +1,7 @@
 // OKX v5 public WebSocket protocol: text ping/pong, subscribe/unsubscribe with one event
 // reply per arg, error events (60012 invalid request, 60013 invalid args, 60018 unknown
 // channel or instId, 60019 invalid op), and the snapshot a new book subscriber receives.
-#include <cstdio>
+#include <algorithm>
 
 #include <nlohmann/json.hpp>
 
@@ -11,21 +11,18 @@ namespace mdbus::exsim {
 namespace {
 
 using json = nlohmann::json;
-
-std::string conn_id_of(const connection& c) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(c.id * 2654435761U));
-  return buf;
-}
+// Replies keep the venue's key order (id, event, arg, connId); nlohmann::json would sort keys.
+using reply_json = nlohmann::ordered_json;
 
 std::string error_event(const std::string& id, const char* code, const std::string& msg, const connection& c) {
-  json j;
+  reply_json j;
   if (!id.empty()) j["id"] = id;
   j["event"] = "error";
   j["code"] = code;
   j["msg"] = msg;
-  j["connId"] = conn_id_of(c);
-  return j.dump();
+  j["connId"] = okx_conn_id(c.id);
+  // msg echoes the client's text, which need not be UTF-8: replace, never throw.
+  return j.dump(-1, ' ', false, reply_json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -77,11 +74,11 @@ void server::okx_subscribe(connection& c, const json& arg, const std::string& id
                               c));
     return;
   }
-  json ack;
+  reply_json ack;
   if (!id.empty()) ack["id"] = id;
   ack["event"] = sub ? "subscribe" : "unsubscribe";
   ack["arg"] = {{"channel", ch}, {"instId", inst}};
-  ack["connId"] = conn_id_of(c);
+  ack["connId"] = okx_conn_id(c.id);
   send_reply(c, ack.dump());
   if (!sub) {
     unsubscribe(c, si->id);

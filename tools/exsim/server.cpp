@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -45,16 +46,28 @@ server* server_of(lws* wsi) {
   return ctx == nullptr ? nullptr : static_cast<server*>(lws_context_user(ctx));
 }
 
+// No exception may unwind through libwebsockets (C): one that escapes a handler costs the
+// connection it came from, never the process.
 int venue_trampoline(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len) {
   server* srv = server_of(wsi);
   if (srv == nullptr) return lws_callback_http_dummy(wsi, reason, user, in, len);
-  return srv->venue_callback(wsi, static_cast<int>(reason), static_cast<server::session*>(user), in, len);
+  try {
+    return srv->venue_callback(wsi, static_cast<int>(reason), static_cast<server::session*>(user), in, len);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "exsim: venue connection closed after an internal error: %s\n", e.what());
+    return -1;
+  }
 }
 
 int control_trampoline(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len) {
   server* srv = server_of(wsi);
   if (srv == nullptr) return lws_callback_http_dummy(wsi, reason, user, in, len);
-  return srv->control_callback(wsi, static_cast<int>(reason), static_cast<server::session*>(user), in, len);
+  try {
+    return srv->control_callback(wsi, static_cast<int>(reason), static_cast<server::session*>(user), in, len);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "exsim: control request failed: %s\n", e.what());
+    return -1;
+  }
 }
 
 void tick_trampoline(lws_sorted_usec_list_t* sul) {
@@ -119,7 +132,7 @@ void server::start() {
   info.port = CONTEXT_PORT_NO_LISTEN;
   info.user = this;
   ctx_ = lws_create_context(&info);
-  if (ctx_ == nullptr) throw std::runtime_error("exsim: cannot create the libwebsockets context");
+  if (ctx_ == nullptr) throw std::runtime_error("cannot create the libwebsockets context");
 
   lws_context_creation_info v{};
   v.vhost_name = "venue";
@@ -133,7 +146,7 @@ void server::start() {
   }
   venue_vhost_ = lws_create_vhost(ctx_, &v);
   if (venue_vhost_ == nullptr)
-    throw std::runtime_error("exsim: cannot listen on " + cfg_.host + ":" + std::to_string(cfg_.port) +
+    throw std::runtime_error("cannot listen on " + cfg_.host + ":" + std::to_string(cfg_.port) +
                              (cfg_.tls ? " (or load the TLS certificate/key)" : ""));
   venue_port_ = lws_get_vhost_listen_port(venue_vhost_);
 
@@ -146,7 +159,7 @@ void server::start() {
     c.options = LWS_SERVER_OPTION_DISABLE_IPV6;
     control_vhost_ = lws_create_vhost(ctx_, &c);
     if (control_vhost_ == nullptr)
-      throw std::runtime_error("exsim: cannot listen on 127.0.0.1:" + std::to_string(cfg_.control_port) + " (control)");
+      throw std::runtime_error("cannot listen on 127.0.0.1:" + std::to_string(cfg_.control_port) + " (control)");
     control_port_ = lws_get_vhost_listen_port(control_vhost_);
   }
 
@@ -482,14 +495,15 @@ int server::control_callback(lws* wsi, int reason_int, session* s, void* in, std
   switch (reason) {
     case LWS_CALLBACK_HTTP: {
       const std::string path(static_cast<const char*>(in), len);
-      if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
-        // Wait for the body; the request is handled at BODY_COMPLETION.
+      // A POST with a body is handled at BODY_COMPLETION; one without Content-Length never
+      // gets there (curl -X POST with no -d), so it is answered now, as an empty body.
+      if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0 && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
         std::snprintf(s->path, sizeof s->path, "%s", path.c_str());
         delete s->body;
         s->body = new std::string();
         return 0;
       }
-      control_request(wsi, s, "GET", path, {});
+      control_request(wsi, s, lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0 ? "POST" : "GET", path, {});
       return 0;
     }
     case LWS_CALLBACK_HTTP_BODY:

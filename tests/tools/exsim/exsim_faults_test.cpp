@@ -2,6 +2,11 @@
 // connection sees, and only that connection.
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <thread>
+#include <utility>
+#include <vector>
+
 #include "tests/tools/exsim/exsim_test_util.hpp"
 
 using namespace mdbus::test;
@@ -209,4 +214,97 @@ TEST_CASE("exsim a bad fault request names the problem") {
   CHECK(u.json()["ok"] == false);
   const auto j = http_request(x.control_port(), "POST", "/fault", "{oops");
   CHECK(j.status == 400);
+}
+
+TEST_CASE("exsim a control request with a field of the wrong type is refused and exsim keeps serving") {
+  two_lines t;
+  for (const auto& [body, field] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"type":"oversized","conn":1,"bytes":"big"})", "bytes"},
+           {R"({"type":"oversized","conn":1,"bytes":1000000000000})", "bytes"},
+           {R"({"type":"delay","conn":1,"ms":"300"})", "ms"},
+           {R"({"type":"duplicate","conn":1,"count":0})", "count"},
+           {R"({"type":"drop","conn":1,"abrupt":"no"})", "abrupt"},
+           {R"({"type":7})", "type"},
+           {R"({"type":"explode","venue":"okx"})", "explode"}}) {
+    INFO(body);
+    const auto r = http_request(t.x.control_port(), "POST", "/fault", body);
+    CHECK(r.status == 400);
+    CHECK(r.json()["ok"] == false);
+    CHECK(r.json()["error"].get<std::string>().find(field) != std::string::npos);
+  }
+  const auto m = http_request(t.x.control_port(), "POST", "/market", R"({"paused":"yes"})");
+  CHECK(m.status == 400);
+  CHECK(m.json()["error"].get<std::string>().find("paused") != std::string::npos);
+  // A POST with no Content-Length at all (curl -X POST without -d) is answered, not left hanging.
+  const auto empty = http_request(t.x.control_port(), "POST", "/fault", {}, false);
+  CHECK(empty.status == 400);
+  // Nothing was applied, and both lines still stream.
+  const auto a0 = t.a.received, b0 = t.b.received;
+  REQUIRE(t.loop.pump_until([&] { return t.a.received > a0 + 10 && t.b.received > b0 + 10; }, 5s));
+  CHECK(http_request(t.x.control_port(), "GET", "/status").status == 200);
+  CHECK(get_connections(t.x).size() == 2);
+}
+
+TEST_CASE("exsim fault stall with ms silences the line for that long, then it streams again by itself") {
+  two_lines t;
+  REQUIRE(wait_messages(t.loop, t.a, 1));
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(post_fault(t.x, {{"type", "stall"}, {"conn", t.a_id}, {"ms", 400}})["ok"] == true);
+  t.loop.pump_for(100ms);  // frames already in flight may still land
+  const auto a0 = t.a.received;
+  REQUIRE(t.loop.pump_until([&] { return t.a.received > a0; }, 5s));
+  const double silent = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CHECK(silent >= 0.35);
+  CHECK(silent < 0.8);
+  CHECK_FALSE(t.a.closed);
+  // What was generated during the stall was dropped for that line (a gap, as after a real stall).
+  for (const auto& c : get_connections(t.x))
+    CHECK((c["id"] == t.a_id) == (c["frames_dropped"].get<int>() > 0));
+}
+
+TEST_CASE("exsim fault drop with abrupt false closes with the given close code and reason") {
+  two_lines t;
+  CHECK(post_fault(t.x, {{"type", "drop"}, {"conn", t.a_id}, {"abrupt", false}, {"code", 4001}, {"reason", "cut"}})["ok"] ==
+        true);
+  REQUIRE(t.loop.pump_until([&] { return t.a.closed; }, 5s));
+  CHECK(t.a.close_code == 4001);
+  CHECK(t.a.close_reason == "cut");
+  CHECK_FALSE(t.b.closed);
+}
+
+TEST_CASE("exsim POST /market sets the market rate and pauses it") {
+  exsim_process x(plain({"--rate", "0"}));
+  auto actions = [&] { return http_request(x.control_port(), "GET", "/status").json()["actions"].get<std::int64_t>(); };
+  // Waits (polling /status, with a deadline) until `n` more actions happened; returns the seconds it took.
+  auto time_for = [&](std::int64_t n) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto target = actions() + n;
+    while (actions() < target) {
+      REQUIRE(std::chrono::steady_clock::now() - start < 10s);
+      std::this_thread::sleep_for(5ms);
+    }
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  auto set = [&](const std::string& body) {
+    const auto r = http_request(x.control_port(), "POST", "/market", body);
+    REQUIRE(r.status == 200);
+    return r.json();
+  };
+  CHECK(set(R"({"rate":2})")["rate"] == 2.0);
+  const double slow = time_for(3);  // 2 actions/s: 3 more take 1 to 1.5 s
+  CHECK(slow >= 0.9);
+  CHECK(slow < 2.0);
+  set(R"({"rate":10000})");
+  const double fast = time_for(5000);  // about 0.5 s
+  CHECK(fast >= 0.4);
+  CHECK(fast < 1.2);
+  CHECK(set(R"({"paused":true})")["paused"] == true);
+  const auto frozen = actions();
+  const auto deadline = std::chrono::steady_clock::now() + 300ms;
+  while (std::chrono::steady_clock::now() < deadline) {
+    REQUIRE(actions() == frozen);
+    std::this_thread::sleep_for(20ms);
+  }
+  set(R"({"paused":false})");
+  CHECK(time_for(1000) < 1.0);
 }

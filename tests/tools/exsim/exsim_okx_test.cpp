@@ -3,6 +3,7 @@
 // verifies, and a REST snapshot that joins the update chain.
 #include <doctest/doctest.h>
 
+#include <map>
 #include <set>
 
 #include "tests/tools/exsim/exsim_test_util.hpp"
@@ -10,6 +11,19 @@
 using namespace mdbus::test;
 
 namespace {
+
+/// Keys of a JSON object, sorted.
+std::set<std::string> keys_of(const json& j) {
+  std::set<std::string> k;
+  for (const auto& [key, v] : j.items()) k.insert(key);
+  return k;
+}
+
+/// An OKX decimal string as a number (for comparisons only).
+double num(const json& v) {
+  REQUIRE(v.is_string());
+  return std::stod(v.get<std::string>());
+}
 
 /// Follows one OKX book channel on `c`: applies snapshot and updates, checks the chain and the
 /// checksum of every message; returns the number of updates verified.
@@ -220,8 +234,162 @@ TEST_CASE("exsim okx bbo-tbt and books5 carry seqIds and venue-shaped levels") {
       CHECK(d["asks"].size() == n);
       CHECK(d["asks"][0].size() == 4);
       CHECK(d["asks"][0][2] == "0");
+      // bbo-tbt and books5 are snapshots with no action and no prevSeqId.
+      CHECK_FALSE(m.contains("action"));
+      CHECK_FALSE(d.contains("prevSeqId"));
+      if (ch == "books5") {
+        CHECK(keys_of(d) == std::set<std::string>{"asks", "bids", "instId", "ts", "seqId"});
+        CHECK(d["instId"] == "BTC-USDT");
+      } else {
+        CHECK(keys_of(d) == std::set<std::string>{"asks", "bids", "ts", "seqId"});
+      }
       seen.insert(ch);
     }
     return seen.size() == 2;
   }, 5s));
+}
+
+TEST_CASE("exsim okx tickers carry the venue fields, at most one per 100 ms, and track the top of book") {
+  exsim_process x(plain({"--rate", "3000"}));
+  ws_loop loop;
+  auto& c = loop.connect(x.venue_port(), "/ws/v5/public");
+  c.send(R"({"op":"subscribe","args":[{"channel":"tickers","instId":"BTC-USDT"}]})");
+  REQUIRE(wait_messages(loop, c, 1));
+  CHECK(json::parse(c.pop())["event"] == "subscribe");
+  std::int64_t prev_ts = 0;
+  int n = 0;
+  REQUIRE(loop.pump_until([&] {
+    while (!c.messages.empty()) {
+      const auto m = json::parse(c.pop());
+      CHECK(keys_of(m) == std::set<std::string>{"arg", "data"});  // no action, no sequence
+      CHECK(m["arg"] == json::parse(R"({"channel":"tickers","instId":"BTC-USDT"})"));
+      REQUIRE(m["data"].size() == 1);
+      const auto& d = m["data"][0];
+      CHECK(keys_of(d) == std::set<std::string>{"instType", "instId", "last", "lastSz", "askPx", "askSz", "bidPx",
+                                                "bidSz", "open24h", "high24h", "low24h", "sodUtc0", "sodUtc8",
+                                                "volCcy24h", "vol24h", "ts"});
+      CHECK(d["instId"] == "BTC-USDT");
+      CHECK(num(d["bidPx"]) < num(d["askPx"]));
+      CHECK(num(d["bidSz"]) > 0);
+      CHECK(num(d["askSz"]) > 0);
+      CHECK(num(d["low24h"]) <= num(d["last"]));
+      CHECK(num(d["last"]) <= num(d["high24h"]));
+      CHECK(num(d["vol24h"]) >= 0);
+      const auto ts = std::stoll(d["ts"].get<std::string>());
+      if (prev_ts != 0) CHECK(ts - prev_ts >= 100);  // <= 1 update / 100 ms
+      prev_ts = ts;
+      ++n;
+    }
+    return n >= 10;
+  }, 10s));
+}
+
+TEST_CASE("exsim okx tickers and bbo-tbt agree with the REST book once the market is paused") {
+  exsim_process x(plain({"--rate", "3000"}));
+  ws_loop loop;
+  auto& c = loop.connect(x.venue_port(), "/ws/v5/public");
+  c.send(R"({"op":"subscribe","args":[{"channel":"tickers","instId":"ETH-USDT"},{"channel":"bbo-tbt","instId":"ETH-USDT"}]})");
+  std::map<std::string, json> last;
+  REQUIRE(loop.pump_until([&] {
+    while (!c.messages.empty()) {
+      const auto m = json::parse(c.pop());
+      if (!m.contains("event")) last[m["arg"]["channel"].get<std::string>()] = m["data"][0];
+    }
+    return last.size() == 2;
+  }, 5s));
+  REQUIRE(http_request(x.control_port(), "POST", "/market", R"({"paused":true})").status == 200);
+  const auto rest = http_request(x.venue_port(), "GET", "/api/v5/market/books?instId=ETH-USDT&sz=1").json();
+  REQUIRE(rest["code"] == "0");
+  const auto& top = rest["data"][0];
+  // The tickers push that follows the freeze (<= 100 ms) shows the frozen top of book.
+  REQUIRE(loop.pump_until([&] {
+    while (!c.messages.empty()) {
+      const auto m = json::parse(c.pop());
+      if (!m.contains("event")) last[m["arg"]["channel"].get<std::string>()] = m["data"][0];
+    }
+    const auto& t = last["tickers"];
+    return t["bidPx"] == top["bids"][0][0] && t["bidSz"] == top["bids"][0][1] && t["askPx"] == top["asks"][0][0] &&
+           t["askSz"] == top["asks"][0][1];
+  }, 5s));
+  CHECK(last["bbo-tbt"]["bids"][0] == top["bids"][0]);
+  CHECK(last["bbo-tbt"]["asks"][0] == top["asks"][0]);
+  CHECK(last["bbo-tbt"]["seqId"].get<std::int64_t>() <= top["seqId"].get<std::int64_t>());
+}
+
+TEST_CASE("exsim okx unsubscribe stops that channel from the ack on and leaves the others flowing") {
+  exsim_process x(plain({"--rate", "4000"}));
+  ws_loop loop;
+  auto& c = loop.connect(x.venue_port(), "/ws/v5/public");
+  c.send(R"({"op":"subscribe","args":[{"channel":"trades","instId":"BTC-USDT"},{"channel":"bbo-tbt","instId":"BTC-USDT"}]})");
+  std::set<std::string> seen;
+  REQUIRE(loop.pump_until([&] {
+    while (!c.messages.empty()) {
+      const auto m = json::parse(c.pop());
+      if (!m.contains("event")) seen.insert(m["arg"]["channel"].get<std::string>());
+    }
+    return seen.size() == 2;
+  }, 5s));
+  c.send(R"({"id":"u1","op":"unsubscribe","args":[{"channel":"trades","instId":"BTC-USDT"}]})");
+  bool acked = false;
+  int bbo_after = 0, trades_after = 0;
+  REQUIRE(loop.pump_until([&] {
+    while (!c.messages.empty()) {
+      const auto m = json::parse(c.pop());
+      if (m.contains("event")) {
+        CHECK(m["event"] == "unsubscribe");
+        CHECK(m["id"] == "u1");
+        CHECK(m["arg"] == json::parse(R"({"channel":"trades","instId":"BTC-USDT"})"));
+        acked = true;
+      } else if (acked) {
+        (m["arg"]["channel"] == "trades" ? trades_after : bbo_after) += 1;
+      }
+    }
+    return bbo_after >= 100;
+  }, 10s));
+  CHECK(trades_after == 0);
+}
+
+TEST_CASE("exsim okx books sends an empty heartbeat update with prevSeqId equal to seqId when unchanged") {
+  exsim_process x(plain({"--rate", "0", "--okx-book-heartbeat-ms", "300"}));
+  ws_loop loop;
+  auto& c = loop.connect(x.venue_port(), "/ws/v5/public");
+  c.send(R"({"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]})");
+  REQUIRE(wait_messages(loop, c, 3));  // ack, snapshot, heartbeat
+  CHECK(json::parse(c.pop())["event"] == "subscribe");
+  const auto snap = json::parse(c.pop());
+  REQUIRE(snap["action"] == "snapshot");
+  const auto hb = json::parse(c.pop());
+  CHECK(hb["action"] == "update");
+  const auto& s = snap["data"][0];
+  const auto& d = hb["data"][0];
+  CHECK(d["asks"].empty());
+  CHECK(d["bids"].empty());
+  CHECK(d["seqId"] == s["seqId"]);
+  CHECK(d["prevSeqId"] == d["seqId"]);
+  CHECK(d["checksum"] == s["checksum"]);
+  CHECK(std::stoll(d["ts"].get<std::string>()) - std::stoll(s["ts"].get<std::string>()) <= 500);
+}
+
+TEST_CASE("exsim okx --okx-no-checksum sends checksum 0 as production does since 2026-06") {
+  exsim_process x(plain({"--rate", "2000", "--okx-no-checksum"}));
+  ws_loop loop;
+  auto& c = loop.connect(x.venue_port(), "/ws/v5/public");
+  c.send(R"({"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]})");
+  REQUIRE(wait_messages(loop, c, 4));
+  c.pop();  // ack
+  for (int i = 0; i < 3; ++i) CHECK(json::parse(c.pop())["data"][0]["checksum"] == 0);
+}
+
+TEST_CASE("exsim okx a request that is not UTF-8 gets error 60012 and the connection lives on") {
+  exsim_process x(plain({"--rate", "10"}));
+  ws_loop loop;
+  auto& c = loop.connect(x.venue_port(), "/ws/v5/public");
+  c.send("\xff\xfe{");
+  REQUIRE(wait_messages(loop, c, 1));
+  const auto e = json::parse(c.pop());
+  CHECK(e["event"] == "error");
+  CHECK(e["code"] == "60012");
+  c.send("ping");
+  REQUIRE(wait_messages(loop, c, 1));
+  CHECK(c.pop() == "pong");
 }

@@ -20,8 +20,9 @@ struct http_response {
 };
 
 /// Sends one request (Connection: close) and reads the whole reply. Throws on socket errors.
+/// `send_length` false leaves the header out (as `curl -X POST` without data does).
 inline http_response http_request(int port, const std::string& method, const std::string& target,
-                                  const std::string& body = {}) {
+                                  const std::string& body = {}, bool send_length = true) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw std::runtime_error("socket failed");
   timeval tv{5, 0};
@@ -35,7 +36,7 @@ inline http_response http_request(int port, const std::string& method, const std
     throw std::runtime_error("connect to 127.0.0.1:" + std::to_string(port) + " failed");
   }
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
-  if (!body.empty() || method == "POST")
+  if (send_length && (!body.empty() || method == "POST"))
     req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   req += "\r\n" + body;
   if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
