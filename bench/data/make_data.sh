@@ -1,0 +1,18 @@
+#!/bin/sh
+# Regenerates the recorded venue payloads in this folder from the capture files described in
+# /work/shared/captures/SOURCES.txt (real public market data: cryptofeed sample_data and
+# hftbacktest examples). Output: one raw WebSocket text message per line, nothing else.
+#   binance_spot.jsonl      cryptofeed BINANCE (265 frames) + the first 1000 lines of hftbacktest spot
+#   okx_v5.jsonl            cryptofeed OKX, received frames only (410)
+#   binance_rest_depth.json the REST /api/v3/depth body (1000 levels a side) from hftbacktest spot
+# Usage: bench/data/make_data.sh [captures-dir]
+set -eu
+src=${1:-/work/shared/captures}
+out=$(dirname "$0")
+# cryptofeed lines are "<epoch>: <json>"; the connect line ("<->") and our own requests ("<-") go.
+{
+  grep -v ' <-' "$src/cryptofeed_BINANCE.ws.1.0" | sed 's/^[0-9.]*: //' | grep -v '^$'
+  head -n 1000 "$src/hftbacktest_spot_btcusdt_20240808.head3000.txt" | grep '"stream"' | sed 's/^[0-9]* //'
+} >"$out/binance_spot.jsonl"
+grep -v ' <-' "$src/cryptofeed_OKX.ws.1.0" | sed 's/^[0-9.]*: //' | grep -v '^$' >"$out/okx_v5.jsonl"
+grep -m1 '"lastUpdateId"' "$src/hftbacktest_spot_btcusdt_20240808.head3000.txt" | sed 's/^[0-9]* //' >"$out/binance_rest_depth.json"

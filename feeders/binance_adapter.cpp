@@ -1,0 +1,536 @@
+// Binance spot public market data: combined streams (web-socket-streams.md) and the REST
+// depth snapshot (rest-api.md "Order book"). Field meanings and sequence rules are in
+// /work/shared/VENUES.md; the record mapping is in bus/records.hpp.
+//
+// Keepalive: the server sends WebSocket ping frames every 20 s and the transport answers
+// them with a pong echoing the payload (libwebsockets does this by itself), so there is no
+// application-level keepalive text.
+#include "feeders/adapter_support.hpp"
+#include "feeders/venue_adapter.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+namespace mdbus::feed {
+namespace detail {
+std::unique_ptr<venue_adapter> make_binance_adapter(const adapter_options& options);
+}
+
+namespace {
+
+using namespace detail;
+
+// ---------------------------------------------------------------------------------------
+// Stream names: "<symbol lowercase>@<suffix>".
+
+/// The channel a combined-stream suffix names; unknown for streams we do not decode
+/// (kline_1m, ticker, …).
+channel channel_of_suffix(std::string_view s) noexcept {
+  if (s == "trade") return channel::binance_trade;
+  if (s == "aggTrade") return channel::binance_agg_trade;
+  if (s == "bookTicker") return channel::binance_book_ticker;
+  if (!s.starts_with("depth")) return channel::unknown;
+  if (s.ends_with("@100ms")) {
+    s.remove_suffix(6);
+  } else if (s.ends_with("@1000ms")) {
+    s.remove_suffix(7);
+  }
+  if (s == "depth") return channel::binance_depth;
+  if (s == "depth5" || s == "depth10" || s == "depth20") return channel::binance_depth_partial;
+  return channel::unknown;
+}
+
+char ascii_upper(char c) noexcept { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
+char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+/// Records carry the venue's REST/event spelling ("BTCUSDT"); stream names are lowercase.
+void set_upper_symbol(stream_stamp& st, std::string_view lower) noexcept {
+  char buf[kSymbolCapacity + 1];
+  // One byte more than fits, so set_symbol sees an over-long name and flags it truncated.
+  const std::size_t n = std::min(lower.size(), sizeof buf);
+  for (std::size_t i = 0; i < n; ++i) buf[i] = ascii_upper(lower[i]);
+  st.set_symbol({buf, n});
+}
+
+/// Symbols go into URLs and stream names: refuse anything that would change their meaning.
+void check_symbol(std::string_view sym) {
+  if (sym.empty()) throw std::invalid_argument("binance: empty symbol");
+  for (const char c : sym) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    if (!ok) throw std::invalid_argument("binance: symbol '" + std::string(sym) + "' has a character not allowed in a stream name");
+  }
+}
+
+std::string stream_name(const subscription& sub) {
+  check_symbol(sub.symbol);
+  std::string name;
+  for (const char c : sub.symbol) name.push_back(ascii_lower(c));
+  const std::string_view v = sub.variant;
+  auto refuse = [&](const char* why) {
+    return std::invalid_argument("binance: " + std::string(to_string(sub.ch)) + " " + sub.symbol + ": " + why +
+                                 " (variant '" + sub.variant + "')");
+  };
+  switch (sub.ch) {
+    case channel::binance_trade:
+    case channel::binance_agg_trade:
+    case channel::binance_book_ticker:
+      if (!v.empty()) throw refuse("takes no variant");
+      name.append("@").append(to_string(sub.ch));
+      return name;
+    case channel::binance_depth:
+      if (!v.empty() && v != "100ms" && v != "1000ms") throw refuse("variant must be empty, 100ms or 1000ms");
+      name.append("@depth");
+      if (!v.empty()) name.append("@").append(v);
+      return name;
+    case channel::binance_depth_partial:
+      name.append("@depth").append(v);
+      if (channel_of_suffix(std::string_view(name).substr(name.find('@') + 1)) != channel::binance_depth_partial)
+        throw refuse("variant must be 5, 10 or 20, optionally @100ms or @1000ms");
+      return name;
+    default: break;
+  }
+  throw refuse("not a Binance channel");
+}
+
+// ---------------------------------------------------------------------------------------
+// Events. Each reads one event object in any field order, ignores unknown fields, and
+// writes its record only once the whole object has been read and checked.
+
+/// The symbol from the event's `s` when no combined-stream name gave it (raw streams).
+parse_error take_symbol(od::value& v, stream_stamp& st) noexcept {
+  if (st.has_symbol) return parse_error::none;
+  std::string_view s;
+  const parse_error e = read_string(v, s);
+  if (e == parse_error::none) st.set_symbol(s);
+  return e;
+}
+
+/// A quantity: a decimal string, never negative.
+parse_error read_qty(od::value& v, decimal& out) noexcept {
+  const parse_error e = read_decimal(v, out);
+  if (e == parse_error::none && out.mantissa < 0) return parse_error::bad_number;
+  return e;
+}
+
+failure parse_trade(od::object& data, stream_stamp& st, record_writer& w) noexcept {
+  static constexpr std::string_view kNames[] = {"trade.E", "trade.t", "trade.p", "trade.q", "trade.m", "trade.s"};
+  auto r = make_record<trade_record>();
+  decimal px;
+  decimal qty;
+  bool buyer_maker = false;
+  unsigned seen = 0;
+  const failure f = for_each_field(data, [&](od::raw_json_string key, od::value& v) -> failure {
+    parse_error e = parse_error::none;
+    int bit = -1;
+    switch (short_key(key)) {
+      case 'E': bit = 0, e = read_ms_time(v, r.header.venue_time_ns); break;
+      case 't': bit = 1, e = read_u64(v, r.header.seq); break;
+      case 'p': bit = 2, e = read_decimal(v, px); break;
+      case 'q': bit = 3, e = read_qty(v, qty); break;
+      case 'm': bit = 4, e = read_bool(v, buyer_maker); break;
+      case 's': bit = 5, e = take_symbol(v, st); break;
+      default: return kOk;
+    }
+    if (e != parse_error::none) return {e, kNames[bit]};
+    seen |= 1U << bit;
+    return kOk;
+  });
+  if (f) return f;
+  if (const failure m = missing(seen | (st.has_symbol ? 0x20U : 0U), 0x3FU, kNames)) return m;
+  r.header.flags = kHeaderHasSeq;
+  r.set_px(px);
+  r.set_qty(qty);
+  r.trade_count = 1;
+  // m: the buyer is the maker, so the seller took liquidity.
+  r.aggressor = buyer_maker ? aggressor_side::sell : aggressor_side::buy;
+  st.apply(r.header);
+  return w.write(r);
+}
+
+failure parse_agg_trade(od::object& data, stream_stamp& st, record_writer& w) noexcept {
+  static constexpr std::string_view kNames[] = {"aggTrade.E", "aggTrade.a", "aggTrade.p", "aggTrade.q",
+                                                "aggTrade.f", "aggTrade.l", "aggTrade.m", "aggTrade.s"};
+  auto r = make_record<trade_record>();
+  decimal px;
+  decimal qty;
+  bool buyer_maker = false;
+  unsigned seen = 0;
+  const failure f = for_each_field(data, [&](od::raw_json_string key, od::value& v) -> failure {
+    parse_error e = parse_error::none;
+    int bit = -1;
+    switch (short_key(key)) {
+      case 'E': bit = 0, e = read_ms_time(v, r.header.venue_time_ns); break;
+      case 'a': bit = 1, e = read_u64(v, r.header.seq); break;
+      case 'p': bit = 2, e = read_decimal(v, px); break;
+      case 'q': bit = 3, e = read_qty(v, qty); break;
+      case 'f': bit = 4, e = read_u64(v, r.first_trade_id); break;
+      case 'l': bit = 5, e = read_u64(v, r.last_trade_id); break;
+      case 'm': bit = 6, e = read_bool(v, buyer_maker); break;
+      case 's': bit = 7, e = take_symbol(v, st); break;
+      default: return kOk;
+    }
+    if (e != parse_error::none) return {e, kNames[bit]};
+    seen |= 1U << bit;
+    return kOk;
+  });
+  if (f) return f;
+  if (const failure m = missing(seen | (st.has_symbol ? 0x80U : 0U), 0xFFU, kNames)) return m;
+  r.header.flags = kHeaderHasSeq | kHeaderHasFirstSeq;
+  r.header.first_seq = r.first_trade_id;
+  r.set_px(px);
+  r.set_qty(qty);
+  r.trade_count = r.last_trade_id >= r.first_trade_id && r.last_trade_id - r.first_trade_id < UINT32_MAX
+                      ? static_cast<std::uint32_t>(r.last_trade_id - r.first_trade_id + 1)
+                      : 0;
+  r.aggressor = buyer_maker ? aggressor_side::sell : aggressor_side::buy;
+  st.apply(r.header);
+  return w.write(r);
+}
+
+failure parse_book_ticker(od::object& data, stream_stamp& st, record_writer& w) noexcept {
+  static constexpr std::string_view kNames[] = {"bookTicker.u", "bookTicker.b", "bookTicker.B",
+                                                "bookTicker.a", "bookTicker.A", "bookTicker.s"};
+  auto r = make_record<bbo_record>();
+  decimal bid_px, bid_qty, ask_px, ask_qty;
+  unsigned seen = 0;
+  const failure f = for_each_field(data, [&](od::raw_json_string key, od::value& v) -> failure {
+    parse_error e = parse_error::none;
+    int bit = -1;
+    switch (short_key(key)) {
+      case 'u': bit = 0, e = read_u64(v, r.header.seq); break;
+      case 'b': bit = 1, e = read_decimal(v, bid_px); break;
+      case 'B': bit = 2, e = read_qty(v, bid_qty); break;
+      case 'a': bit = 3, e = read_decimal(v, ask_px); break;
+      case 'A': bit = 4, e = read_qty(v, ask_qty); break;
+      case 's': bit = 5, e = take_symbol(v, st); break;
+      case 'E':  // spot sends no event time; USD-M futures does
+        e = read_ms_time(v, r.header.venue_time_ns);
+        if (e != parse_error::none) return {e, "bookTicker.E"};
+        return kOk;
+      default: return kOk;
+    }
+    if (e != parse_error::none) return {e, kNames[bit]};
+    seen |= 1U << bit;
+    return kOk;
+  });
+  if (f) return f;
+  if (const failure m = missing(seen | (st.has_symbol ? 0x20U : 0U), 0x3FU, kNames)) return m;
+  r.header.flags = kHeaderHasSeq;
+  r.bid = make_level(book_side::bid, bid_px, bid_qty);
+  r.ask = make_level(book_side::ask, ask_px, ask_qty);
+  st.apply(r.header);
+  return w.write(r);
+}
+
+failure parse_depth(od::object& data, stream_stamp& st, record_writer& w, level_buffer& levels) noexcept {
+  static constexpr std::string_view kNames[] = {"depthUpdate.E", "depthUpdate.U", "depthUpdate.u",
+                                                "depthUpdate.b", "depthUpdate.a", "depthUpdate.s"};
+  auto r = make_book_record(record_type::book_delta);
+  levels.clear();
+  unsigned seen = 0;
+  bool has_pu = false;
+  const failure f = for_each_field(data, [&](od::raw_json_string key, od::value& v) -> failure {
+    parse_error e = parse_error::none;
+    int bit = -1;
+    switch (short_key(key)) {
+      case 'E': bit = 0, e = read_ms_time(v, r.header.venue_time_ns); break;
+      case 'U': bit = 1, e = read_u64(v, r.header.first_seq); break;
+      case 'u': bit = 2, e = read_u64(v, r.header.seq); break;
+      case 'b':
+        if (const failure lf = read_levels(v, book_side::bid, levels)) return lf;
+        bit = 3;
+        break;
+      case 'a':
+        if (const failure lf = read_levels(v, book_side::ask, levels)) return lf;
+        bit = 4;
+        break;
+      case 's': bit = 5, e = take_symbol(v, st); break;
+      case '\0':
+        if (key_is(key, "pu")) {  // USD-M futures: the previous event's u, the chain to check
+          has_pu = true;
+          if (const auto pe = read_i64(v, r.header.prev_seq); pe != parse_error::none) return {pe, "depthUpdate.pu"};
+        }
+        return kOk;
+      default: return kOk;
+    }
+    if (e != parse_error::none) return {e, kNames[bit]};
+    seen |= 1U << bit;
+    return kOk;
+  });
+  if (f) return f;
+  if (const failure m = missing(seen | (st.has_symbol ? 0x20U : 0U), 0x3FU, kNames)) return m;
+  r.header.flags = kHeaderHasSeq | kHeaderHasFirstSeq | (has_pu ? kHeaderHasPrevSeq : 0);
+  st.apply(r.header);
+  return w.write_book(r, levels.levels());
+}
+
+/// Partial depth and the REST snapshot share a shape: lastUpdateId, bids, asks.
+failure parse_depth_snapshot(od::object& data, stream_stamp& st, record_writer& w, level_buffer& levels,
+                             std::uint8_t extra_flags, std::string_view* venue_msg) noexcept {
+  static constexpr std::string_view kNames[] = {"depth.lastUpdateId", "depth.bids", "depth.asks"};
+  auto r = make_book_record(record_type::book_snapshot);
+  levels.clear();
+  unsigned seen = 0;
+  bool venue_error = false;
+  const failure f = for_each_field(data, [&](od::raw_json_string key, od::value& v) -> failure {
+    if (key_is(key, "lastUpdateId")) {
+      if (const auto e = read_u64(v, r.header.seq); e != parse_error::none) return {e, kNames[0]};
+      seen |= 1U;
+    } else if (key_is(key, "bids")) {
+      if (const failure lf = read_levels(v, book_side::bid, levels)) return lf;
+      seen |= 2U;
+    } else if (key_is(key, "asks")) {
+      if (const failure lf = read_levels(v, book_side::ask, levels)) return lf;
+      seen |= 4U;
+    } else if (key_is(key, "E")) {  // futures only
+      if (const auto e = read_ms_time(v, r.header.venue_time_ns); e != parse_error::none) return {e, "depth.E"};
+    } else if (venue_msg != nullptr && key_is(key, "code")) {  // REST error {"code":-1121,"msg":"Invalid symbol."}
+      venue_error = true;
+    } else if (venue_msg != nullptr && key_is(key, "msg")) {
+      (void)read_string(v, *venue_msg);
+    }
+    return kOk;
+  });
+  if (f) return f;
+  if (venue_error) return {parse_error::venue_error, *venue_msg};
+  if (const failure m = missing(seen, 0x7U, kNames)) return m;
+  r.header.flags = static_cast<std::uint8_t>(kHeaderHasSeq | extra_flags);
+  st.apply(r.header);
+  return w.write_book(r, levels.levels());
+}
+
+// ---------------------------------------------------------------------------------------
+
+class binance_adapter final : public venue_adapter {
+ public:
+  explicit binance_adapter(const adapter_options& options)
+      : options_(options),
+        parser_(options.max_message_bytes),
+        levels_(max_levels_in(options.max_message_bytes)),
+        levels_per_record_(book_levels_per_record(options.max_record_bytes)) {
+    // Warm-up happens here: the parser's buffers for the largest message we accept.
+    if (const auto e = parser_.allocate(options.max_message_bytes))
+      throw std::runtime_error(std::string("binance adapter: cannot allocate the JSON parser: ") + simdjson::error_message(e));
+  }
+
+  [[nodiscard]] venue id() const noexcept override { return venue::binance; }
+
+  [[nodiscard]] std::string ws_path(std::span<const subscription> subs) const override {
+    // Streams in the URL: no SUBSCRIBE message, so nothing counts against the 5 msg/s limit.
+    std::string path = "/stream";
+    char sep = '?';
+    for (const auto& sub : subs) {
+      path.push_back(sep);
+      if (sep == '?') path.append("streams=");
+      sep = '/';
+      path.append(stream_name(sub));
+    }
+    return path;
+  }
+
+  [[nodiscard]] std::vector<std::string> subscribe_messages(std::span<const subscription> subs) const override {
+    for (const auto& sub : subs) (void)stream_name(sub);  // same validation as ws_path
+    return {};
+  }
+
+  [[nodiscard]] std::string_view keepalive_text() const noexcept override { return {}; }
+
+  [[nodiscard]] parse_result parse(simdjson::padded_string_view message, std::int64_t receive_ns,
+                                   record_sink& sink) noexcept override;
+
+  [[nodiscard]] std::string snapshot_path(const subscription& sub, int depth) const override {
+    if (sub.ch != channel::binance_depth) throw std::invalid_argument("binance: REST snapshots are for the depth channel");
+    check_symbol(sub.symbol);
+    if (depth < 1 || depth > 5000) throw std::invalid_argument("binance: snapshot depth must be 1..5000");
+    std::string path = "/api/v3/depth?symbol=";
+    for (const char c : sub.symbol) path.push_back(ascii_upper(c));
+    path.append("&limit=").append(std::to_string(depth));
+    return path;
+  }
+
+  [[nodiscard]] parse_result parse_snapshot(const subscription& sub, simdjson::padded_string_view body,
+                                            std::int64_t receive_ns, record_sink& sink) noexcept override;
+
+ private:
+  failure on_event(channel ch, od::value& value, stream_stamp& st, record_writer& w) noexcept {
+    od::object data;
+    if (const failure f = as_object(value, data, "data: not an object")) return f;
+    return on_event(ch, data, st, w);
+  }
+
+  failure on_event(channel ch, od::object& data, stream_stamp& st, record_writer& w) noexcept {
+    st.channel_id = ch;
+    switch (ch) {
+      case channel::binance_trade: return parse_trade(data, st, w);
+      case channel::binance_agg_trade: return parse_agg_trade(data, st, w);
+      case channel::binance_book_ticker: return parse_book_ticker(data, st, w);
+      case channel::binance_depth: return parse_depth(data, st, w, levels_);
+      case channel::binance_depth_partial: return parse_depth_snapshot(data, st, w, levels_, 0, nullptr);
+      default: break;
+    }
+    return {parse_error::unknown_stream, "stream not decoded"};
+  }
+
+  /// The event of a combined stream: its name says the channel and the symbol.
+  failure on_stream(std::string_view stream, od::value& data, stream_stamp& st, record_writer& w,
+                    control_event& ev) noexcept {
+    if (stream == "!serverShutdown") {  // since 2026-05: the server is going away, rotate now
+      ev = control_event::going_away;
+      return kOk;
+    }
+    const std::size_t at = stream.find('@');
+    const channel ch = at == std::string_view::npos ? channel::unknown : channel_of_suffix(stream.substr(at + 1));
+    if (ch == channel::unknown) return {parse_error::unknown_stream, stream};
+    set_upper_symbol(st, stream.substr(0, at));
+    return on_event(ch, data, st, w);
+  }
+
+  parse_result parse_raw(od::document& doc, std::string_view first_key, std::string_view event, stream_stamp& st,
+                         record_writer& w) noexcept;
+
+  adapter_options options_;
+  od::parser parser_;
+  level_buffer levels_;
+  std::size_t levels_per_record_;
+};
+
+parse_result binance_adapter::parse(simdjson::padded_string_view message, std::int64_t receive_ns,
+                                    record_sink& sink) noexcept {
+  record_writer w(sink, levels_per_record_);
+  if (message.length() > options_.max_message_bytes) return result_of(w, {parse_error::message_too_large, "message too large"});
+  od::document doc;
+  if (const auto e = parser_.iterate(message).get(doc)) return result_of(w, {from_simdjson(e, parse_error::not_json), "not JSON"});
+  od::object obj;
+  if (const failure f = root_object(doc, obj)) return result_of(w, f);
+
+  stream_stamp st;
+  st.venue_id = venue::binance;
+  st.slot = options_.slot;
+  st.receive_ns = receive_ns;
+
+  // Combined stream {"stream":"btcusdt@trade","data":{…}} (what ws_path asks for), control
+  // replies {"result":null,"id":1} / {"code":2,"msg":"…","id":1}, or a raw event.
+  std::string_view stream;
+  std::string_view venue_msg;
+  bool have_stream = false, data_deferred = false, data_done = false, has_result = false, result_null = false,
+       has_code = false, first = true;
+  control_event ev = control_event::none;
+  for (auto field : obj) {
+    if (const auto e = field.error()) return result_of(w, {from_simdjson(e), "not JSON"});
+    od::field& fl = field.value_unsafe();
+    const od::raw_json_string key = fl.key();
+    od::value& v = fl.value();
+    if (first) {
+      first = false;
+      // A raw stream (/ws/<stream>) sends the event itself: e first, or bookTicker's u,
+      // or partial depth's lastUpdateId.
+      std::string_view event;
+      if (key_is(key, "e")) {
+        if (read_string(v, event) != parse_error::none) return result_of(w, {parse_error::wrong_type, "e"});
+        return parse_raw(doc, "e", event, st, w);
+      }
+      if (key_is(key, "u")) return parse_raw(doc, "u", {}, st, w);
+      if (key_is(key, "lastUpdateId")) return parse_raw(doc, "lastUpdateId", {}, st, w);
+    }
+    if (key_is(key, "stream")) {
+      if (read_string(v, stream) != parse_error::none) return result_of(w, {parse_error::wrong_type, "stream"});
+      have_stream = true;
+    } else if (key_is(key, "data")) {
+      if (!have_stream) {
+        data_deferred = true;  // read once the stream name is known, after this loop
+        continue;
+      }
+      data_done = true;
+      if (const failure f = on_stream(stream, v, st, w, ev)) return result_of(w, f);
+    } else if (key_is(key, "result")) {
+      has_result = true;
+      result_null = trim_token(v.raw_json_token()) == "null";
+    } else if (key_is(key, "code")) {
+      has_code = true;
+    } else if (key_is(key, "msg")) {
+      (void)read_string(v, venue_msg);
+    }
+  }
+  if (!at_document_end(doc)) return result_of(w, {parse_error::not_json, "content after the JSON object"}, ev);
+  if (data_deferred) {
+    if (!have_stream) return result_of(w, {parse_error::missing_field, "stream"});
+    // Rare field order ("data" before "stream"): read the object again now that the stream is known.
+    doc.rewind();
+    od::value data;
+    if (const auto e = doc.find_field_unordered("data").get(data)) return result_of(w, {from_simdjson(e), "data"});
+    const failure f = on_stream(stream, data, st, w, ev);
+    return result_of(w, f, ev);
+  }
+  if (data_done) return result_of(w, kOk, ev);
+  if (have_stream) return result_of(w, {parse_error::missing_field, "data"});
+  if (has_code) {
+    return result_of(w, {parse_error::venue_error, venue_msg.empty() ? std::string_view("error reply") : venue_msg},
+                     control_event::venue_error);
+  }
+  // {"result":null,"id":n} acknowledges SUBSCRIBE / UNSUBSCRIBE / SET_PROPERTY; a non-null
+  // result answers a query (LIST_SUBSCRIPTIONS, GET_PROPERTY) and needs no action.
+  if (has_result) return result_of(w, kOk, result_null ? control_event::subscribed : control_event::none);
+  return result_of(w, {parse_error::unexpected_shape, "not a Binance message"});
+}
+
+parse_result binance_adapter::parse_raw(od::document& doc, std::string_view first_key, std::string_view event,
+                                        stream_stamp& st, record_writer& w) noexcept {
+  channel ch = channel::unknown;
+  if (first_key == "u" || event == "bookTicker") {  // spot sends no e; USD-M futures does
+    ch = channel::binance_book_ticker;
+  } else if (first_key == "lastUpdateId") {
+    // Partial depth names no symbol: only the combined stream's name tells streams apart.
+    return result_of(w, {parse_error::unknown_stream, "partial depth outside a combined stream"});
+  } else if (event == "serverShutdown") {
+    return result_of(w, kOk, control_event::going_away);
+  } else if (event == "trade") {
+    ch = channel::binance_trade;
+  } else if (event == "aggTrade") {
+    ch = channel::binance_agg_trade;
+  } else if (event == "depthUpdate") {
+    ch = channel::binance_depth;
+  } else {
+    return result_of(w, {parse_error::unknown_stream, event});
+  }
+  doc.rewind();
+  od::object root;
+  if (const auto e = doc.get_object().get(root)) return result_of(w, {from_simdjson(e), "not JSON"});
+  if (const failure f = on_event(ch, root, st, w)) return result_of(w, f);
+  if (!at_document_end(doc)) return result_of(w, {parse_error::not_json, "content after the JSON object"});
+  return result_of(w, kOk);
+}
+
+parse_result binance_adapter::parse_snapshot(const subscription& sub, simdjson::padded_string_view body,
+                                             std::int64_t receive_ns, record_sink& sink) noexcept {
+  record_writer w(sink, levels_per_record_);
+  if (sub.ch != channel::binance_depth)
+    return result_of(w, {parse_error::unknown_stream, "REST snapshots are for the depth channel"});
+  if (body.length() > options_.max_message_bytes) return result_of(w, {parse_error::message_too_large, "body too large"});
+  od::document doc;
+  if (const auto e = parser_.iterate(body).get(doc)) return result_of(w, {from_simdjson(e, parse_error::not_json), "not JSON"});
+  od::object root;
+  if (const failure f = root_object(doc, root)) return result_of(w, f);
+  stream_stamp st;
+  st.venue_id = venue::binance;
+  st.channel_id = sub.ch;
+  st.slot = options_.slot;
+  st.receive_ns = receive_ns;
+  set_upper_symbol(st, sub.symbol);
+  std::string_view venue_msg = "error reply";
+  const failure f = parse_depth_snapshot(root, st, w, levels_, kHeaderFromRest, &venue_msg);
+  if (f.error == parse_error::venue_error) return result_of(w, f, control_event::venue_error);
+  if (f) return result_of(w, f);
+  if (!at_document_end(doc)) return result_of(w, {parse_error::not_json, "content after the JSON object"});
+  return result_of(w, kOk);
+}
+
+}  // namespace
+
+namespace detail {
+std::unique_ptr<venue_adapter> make_binance_adapter(const adapter_options& options) {
+  return std::make_unique<binance_adapter>(options);
+}
+}  // namespace detail
+
+}  // namespace mdbus::feed

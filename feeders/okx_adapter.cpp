@@ -1,0 +1,509 @@
+// OKX v5 public channels (docs "WebSocket > Public channel": trades, tickers, bbo-tbt,
+// books, books5, books-l2-tbt) and the REST order book (GET /api/v5/market/books). Field
+// meanings and sequence rules are in /work/shared/VENUES.md; the record mapping is in
+// bus/records.hpp.
+//
+// Keepalive: OKX closes a connection after 30 s without traffic and answers the text
+// "ping" with the text "pong"; the feeder sends keepalive_text() after its configured
+// quiet period and reconnects when parse() reports no control_event::pong in time.
+#include "feeders/adapter_support.hpp"
+#include "feeders/venue_adapter.hpp"
+
+#include <stdexcept>
+#include <string>
+
+namespace mdbus::feed {
+namespace detail {
+std::unique_ptr<venue_adapter> make_okx_adapter(const adapter_options& options);
+}
+
+namespace {
+
+using namespace detail;
+
+/// "Connections: the total length of one request's args must not exceed 64 KB": keep
+/// each whole subscribe request below it.
+constexpr std::size_t kMaxRequestBytes = 64 * 1024;
+
+/// The notice OKX sends 60 s before closing connections for a service upgrade.
+constexpr std::string_view kServiceUpgradeNotice = "64008";
+
+channel okx_channel(std::string_view s) noexcept {
+  switch (s.size()) {
+    case 5: return s == "books" ? channel::okx_books : channel::unknown;
+    case 6: return s == "trades" ? channel::okx_trades : s == "books5" ? channel::okx_books5 : channel::unknown;
+    case 7: return s == "tickers" ? channel::okx_tickers : s == "bbo-tbt" ? channel::okx_bbo_tbt : channel::unknown;
+    case 12: return s == "books-l2-tbt" ? channel::okx_books_l2_tbt : channel::unknown;
+    default: return channel::unknown;
+  }
+}
+
+/// books and books-l2-tbt say in `action` whether data is a snapshot or an update.
+bool has_action(channel c) noexcept { return c == channel::okx_books || c == channel::okx_books_l2_tbt; }
+
+void check_inst_id(std::string_view inst) {
+  if (inst.empty()) throw std::invalid_argument("okx: empty instId");
+  for (const char c : inst) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!ok) throw std::invalid_argument("okx: instId '" + std::string(inst) + "' has a character OKX ids do not use");
+  }
+}
+
+/// An error or notice code: OKX sends strings ("60012"); accept a bare number too.
+std::string_view code_text(od::value& v) noexcept {
+  std::string_view s;
+  if (read_string(v, s) == parse_error::none) return s;
+  return trim_token(v.raw_json_token());
+}
+
+parse_error read_qty(od::value& v, decimal& out) noexcept {
+  const parse_error e = read_decimal(v, out);
+  if (e == parse_error::none && out.mantissa < 0) return parse_error::bad_number;
+  return e;
+}
+
+// ---------------------------------------------------------------------------------------
+// Data elements. Each reads one element of `data` in any field order, ignores unknown
+// fields, and writes its record(s) once the element has been read whole.
+
+failure parse_trade(od::object& obj, const stream_stamp& st, record_writer& w) noexcept {
+  static constexpr std::string_view kNames[] = {"trades.tradeId", "trades.px", "trades.sz", "trades.side", "trades.ts"};
+  auto r = make_record<trade_record>();
+  decimal px;
+  decimal qty;
+  unsigned seen = 0;
+  const failure f = for_each_field(obj, [&](od::raw_json_string key, od::value& v) -> failure {
+    parse_error e = parse_error::none;
+    int bit = -1;
+    switch (key.raw()[0]) {
+      case 't':
+        if (key_is(key, "tradeId")) {
+          bit = 0, e = read_quoted_u64(v, r.header.seq);
+        } else if (key_is(key, "ts")) {
+          bit = 4, e = read_quoted_ms_time(v, r.header.venue_time_ns);
+        } else {
+          return kOk;
+        }
+        break;
+      case 'p':
+        if (!key_is(key, "px")) return kOk;
+        bit = 1, e = read_decimal(v, px);
+        break;
+      case 's':
+        if (key_is(key, "sz")) {
+          bit = 2, e = read_qty(v, qty);
+        } else if (key_is(key, "side")) {
+          bit = 3;
+          std::string_view side;
+          e = read_string(v, side);
+          if (e == parse_error::none) {
+            if (side == "buy") {
+              r.aggressor = aggressor_side::buy;
+            } else if (side == "sell") {
+              r.aggressor = aggressor_side::sell;
+            } else {
+              return {parse_error::unexpected_shape, "trades.side: not buy or sell"};
+            }
+          }
+        } else {
+          return kOk;
+        }
+        break;
+      case 'c':
+        if (key_is(key, "count")) {  // trades aggregated into this message (one taker order, one price)
+          std::uint64_t n = 0;
+          if (const auto ce = read_quoted_u64(v, n); ce != parse_error::none) return {ce, "trades.count"};
+          r.trade_count = n <= UINT32_MAX ? static_cast<std::uint32_t>(n) : 0;
+        }
+        return kOk;
+      default: return kOk;
+    }
+    if (e != parse_error::none) return {e, kNames[bit]};
+    seen |= 1U << bit;
+    return kOk;
+  });
+  if (f) return f;
+  if (const failure m = missing(seen, 0x1FU, kNames)) return m;
+  r.header.flags = kHeaderHasSeq;
+  r.set_px(px);
+  r.set_qty(qty);
+  st.apply(r.header);
+  return w.write(r);
+}
+
+failure parse_ticker(od::object& obj, const stream_stamp& st, record_writer& w) noexcept {
+  static constexpr std::string_view kNames[] = {"tickers.bidPx", "tickers.bidSz", "tickers.askPx", "tickers.askSz",
+                                                "tickers.ts"};
+  auto r = make_record<bbo_record>();
+  decimal bid_px, bid_qty, ask_px, ask_qty;
+  unsigned seen = 0;
+  const failure f = for_each_field(obj, [&](od::raw_json_string key, od::value& v) -> failure {
+    parse_error e = parse_error::none;
+    int bit = -1;
+    // An empty side is sent as "" (no bids on an illiquid instrument): a zero level.
+    if (key_is(key, "bidPx")) {
+      bit = 0, e = read_decimal_or_empty(v, bid_px);
+    } else if (key_is(key, "bidSz")) {
+      bit = 1, e = read_decimal_or_empty(v, bid_qty);
+    } else if (key_is(key, "askPx")) {
+      bit = 2, e = read_decimal_or_empty(v, ask_px);
+    } else if (key_is(key, "askSz")) {
+      bit = 3, e = read_decimal_or_empty(v, ask_qty);
+    } else if (key_is(key, "ts")) {
+      bit = 4, e = read_quoted_ms_time(v, r.header.venue_time_ns);
+    } else {
+      return kOk;
+    }
+    if (e == parse_error::none && (bit == 1 || bit == 3) && (bit == 1 ? bid_qty : ask_qty).mantissa < 0)
+      e = parse_error::bad_number;
+    if (e != parse_error::none) return {e, kNames[bit]};
+    seen |= 1U << bit;
+    return kOk;
+  });
+  if (f) return f;
+  if (const failure m = missing(seen, 0x1FU, kNames)) return m;
+  // No sequence: the merger deduplicates tickers by event time and content.
+  r.bid = make_level(book_side::bid, bid_px, bid_qty);
+  r.ask = make_level(book_side::ask, ask_px, ask_qty);
+  st.apply(r.header);
+  return w.write(r);
+}
+
+/// Fields shared by bbo-tbt and the book channels.
+struct book_fields {
+  std::int64_t ts_ns = 0;
+  std::uint64_t seq = 0;
+  std::int64_t prev_seq = 0;
+  std::int64_t checksum = 0;
+  bool has_seq = false, has_prev = false, has_checksum = false;
+};
+
+/// asks, bids (into `levels`), ts, seqId, prevSeqId, checksum. asks, bids and ts are required.
+failure parse_book_fields(od::object& obj, level_buffer& levels, book_fields& b) noexcept {
+  levels.clear();
+  unsigned seen = 0;
+  const failure f = for_each_field(obj, [&](od::raw_json_string key, od::value& v) -> failure {
+    parse_error e = parse_error::none;
+    if (key_is(key, "asks")) {
+      if (const failure lf = read_levels(v, book_side::ask, levels)) return lf;
+      seen |= 1U;
+    } else if (key_is(key, "bids")) {
+      if (const failure lf = read_levels(v, book_side::bid, levels)) return lf;
+      seen |= 2U;
+    } else if (key_is(key, "ts")) {
+      if ((e = read_quoted_ms_time(v, b.ts_ns)) != parse_error::none) return {e, "book.ts"};
+      seen |= 4U;
+    } else if (key_is(key, "seqId")) {
+      if ((e = read_u64(v, b.seq)) != parse_error::none) return {e, "book.seqId"};
+      b.has_seq = true;
+    } else if (key_is(key, "prevSeqId")) {
+      if ((e = read_i64(v, b.prev_seq)) != parse_error::none) return {e, "book.prevSeqId"};
+      b.has_prev = true;
+    } else if (key_is(key, "checksum")) {
+      if ((e = read_i64(v, b.checksum)) != parse_error::none) return {e, "book.checksum"};
+      if (b.checksum < INT32_MIN || b.checksum > INT32_MAX) return {parse_error::bad_number, "book.checksum"};
+      b.has_checksum = true;
+    }
+    return kOk;
+  });
+  if (f) return f;
+  static constexpr std::string_view kNames[] = {"book.asks", "book.bids", "book.ts"};
+  return missing(seen, 0x7U, kNames);
+}
+
+void stamp_sequence(record_header& h, const book_fields& b) noexcept {
+  h.venue_time_ns = b.ts_ns;
+  if (b.has_seq) {
+    h.seq = b.seq;
+    h.flags |= kHeaderHasSeq;
+  }
+  if (b.has_prev) {
+    h.prev_seq = b.prev_seq;
+    h.flags |= kHeaderHasPrevSeq;
+  }
+}
+
+failure parse_bbo(od::object& obj, const stream_stamp& st, record_writer& w, level_buffer& levels) noexcept {
+  book_fields b;
+  if (const failure f = parse_book_fields(obj, levels, b)) return f;
+  auto r = make_record<bbo_record>();
+  r.bid.side = book_side::bid;  // qty 0 when the side is empty
+  r.ask.side = book_side::ask;
+  bool have_bid = false, have_ask = false;
+  for (const book_level& l : levels.levels()) {
+    if (l.side == book_side::bid && !have_bid) r.bid = l, have_bid = true;
+    if (l.side == book_side::ask && !have_ask) r.ask = l, have_ask = true;
+  }
+  stamp_sequence(r.header, b);
+  st.apply(r.header);
+  return w.write(r);
+}
+
+/// `type`: book_snapshot or book_delta; `extra_flags`: kHeaderFromRest for REST bodies.
+failure parse_book(od::object& obj, record_type type, std::uint8_t extra_flags, const stream_stamp& st,
+                   record_writer& w, level_buffer& levels) noexcept {
+  book_fields b;
+  if (const failure f = parse_book_fields(obj, levels, b)) return f;
+  auto r = make_book_record(type);
+  r.header.flags = extra_flags;
+  stamp_sequence(r.header, b);
+  // Production sends checksum 0 since 2026-06-23 (deprecated): only a non-zero one is
+  // the venue's CRC to validate.
+  if (b.has_checksum && b.checksum != 0) {
+    r.checksum = static_cast<std::int32_t>(b.checksum);
+    r.book_flags |= kBookChecksumPresent;
+  }
+  st.apply(r.header);
+  return w.write_book(r, levels.levels());
+}
+
+// ---------------------------------------------------------------------------------------
+
+class okx_adapter final : public venue_adapter {
+ public:
+  explicit okx_adapter(const adapter_options& options)
+      : options_(options),
+        parser_(options.max_message_bytes),
+        levels_(max_levels_in(options.max_message_bytes)),
+        levels_per_record_(book_levels_per_record(options.max_record_bytes)) {
+    // Warm-up happens here: the parser's buffers for the largest message we accept.
+    if (const auto e = parser_.allocate(options.max_message_bytes))
+      throw std::runtime_error(std::string("okx adapter: cannot allocate the JSON parser: ") + simdjson::error_message(e));
+  }
+
+  [[nodiscard]] venue id() const noexcept override { return venue::okx; }
+
+  [[nodiscard]] std::string ws_path(std::span<const subscription> subs) const override {
+    for (const auto& sub : subs) check(sub);
+    return "/ws/v5/public";
+  }
+
+  [[nodiscard]] std::vector<std::string> subscribe_messages(std::span<const subscription> subs) const override {
+    std::vector<std::string> out;
+    std::string msg;
+    std::size_t args = 0;
+    auto close = [&] {
+      msg.append("]}");
+      out.push_back(std::move(msg));
+      msg.clear();
+      args = 0;
+    };
+    for (const auto& sub : subs) {
+      check(sub);
+      std::string arg = R"({"channel":")";
+      arg.append(to_string(sub.ch)).append(R"(","instId":")").append(sub.symbol).append(R"("})");
+      if (args > 0 && msg.size() + 1 + arg.size() + 2 > kMaxRequestBytes) close();
+      if (args == 0) msg = R"({"id":")" + std::to_string(out.size() + 1) + R"(","op":"subscribe","args":[)";
+      if (args > 0) msg.push_back(',');
+      msg.append(arg);
+      ++args;
+    }
+    if (args > 0) close();
+    return out;
+  }
+
+  [[nodiscard]] std::string_view keepalive_text() const noexcept override { return "ping"; }
+
+  [[nodiscard]] parse_result parse(simdjson::padded_string_view message, std::int64_t receive_ns,
+                                   record_sink& sink) noexcept override;
+
+  [[nodiscard]] std::string snapshot_path(const subscription& sub, int depth) const override {
+    if (sub.ch != channel::okx_books && sub.ch != channel::okx_books_l2_tbt)
+      throw std::invalid_argument("okx: REST snapshots are for books and books-l2-tbt");
+    check_inst_id(sub.symbol);
+    if (depth < 1 || depth > 400) throw std::invalid_argument("okx: snapshot depth must be 1..400");
+    return "/api/v5/market/books?instId=" + sub.symbol + "&sz=" + std::to_string(depth);
+  }
+
+  [[nodiscard]] parse_result parse_snapshot(const subscription& sub, simdjson::padded_string_view body,
+                                            std::int64_t receive_ns, record_sink& sink) noexcept override;
+
+ private:
+  static void check(const subscription& sub) {
+    if (venue_of(sub.ch) != venue::okx) throw std::invalid_argument("okx: " + std::string(to_string(sub.ch)) + " is not an OKX channel");
+    if (!sub.variant.empty()) throw std::invalid_argument("okx: channel " + std::string(to_string(sub.ch)) + " takes no variant");
+    check_inst_id(sub.symbol);
+  }
+
+  /// The elements of `data` for the channel in `st`.
+  failure on_data(od::value& data, std::string_view action, const stream_stamp& st, record_writer& w) noexcept {
+    record_type book_type = record_type::book_snapshot;  // books5: always a snapshot
+    if (has_action(st.channel_id)) {
+      if (action == "update") {
+        book_type = record_type::book_delta;
+      } else if (action != "snapshot") {
+        return {action.empty() ? parse_error::missing_field : parse_error::unexpected_shape, "action"};
+      }
+    }
+    od::array elements;
+    if (const failure f = as_array(data, elements, "data: not an array")) return f;
+    for (auto element : elements) {
+      if (const auto e = element.error()) return {from_simdjson(e), "data: malformed"};
+      od::value& ev = element.value_unsafe();
+      od::object obj;
+      if (const failure f = as_object(ev, obj, "data: element not an object")) return f;
+      failure f;
+      switch (st.channel_id) {
+        case channel::okx_trades: f = parse_trade(obj, st, w); break;
+        case channel::okx_tickers: f = parse_ticker(obj, st, w); break;
+        case channel::okx_bbo_tbt: f = parse_bbo(obj, st, w, levels_); break;
+        default: f = parse_book(obj, book_type, 0, st, w, levels_); break;
+      }
+      if (f) return f;
+    }
+    return kOk;
+  }
+
+  adapter_options options_;
+  od::parser parser_;
+  level_buffer levels_;
+  std::size_t levels_per_record_;
+};
+
+/// {"channel":"books","instId":"BTC-USDT",…}: the stream a push or an ack is about.
+failure parse_arg(od::value& v, stream_stamp& st, std::string_view& channel_name) noexcept {
+  od::object obj;
+  if (const failure f = as_object(v, obj, "arg: not an object")) return f;
+  return for_each_field(obj, [&](od::raw_json_string key, od::value& fv) -> failure {
+    std::string_view s;
+    if (key_is(key, "channel")) {
+      if (read_string(fv, s) != parse_error::none) return {parse_error::wrong_type, "arg.channel"};
+      channel_name = s;
+      st.channel_id = okx_channel(s);
+    } else if (key_is(key, "instId")) {
+      if (read_string(fv, s) != parse_error::none) return {parse_error::wrong_type, "arg.instId"};
+      st.set_symbol(s);
+    }
+    return kOk;
+  });
+}
+
+parse_result okx_adapter::parse(simdjson::padded_string_view message, std::int64_t receive_ns,
+                                record_sink& sink) noexcept {
+  record_writer w(sink, levels_per_record_);
+  if (message.length() > options_.max_message_bytes) return result_of(w, {parse_error::message_too_large, "message too large"});
+  // The keepalive answer is the bare text "pong", not JSON.
+  if (std::string_view(message.data(), message.length()) == "pong") return result_of(w, kOk, control_event::pong);
+  od::document doc;
+  if (const auto e = parser_.iterate(message).get(doc)) return result_of(w, {from_simdjson(e, parse_error::not_json), "not JSON"});
+  od::object obj;
+  if (const failure f = root_object(doc, obj)) return result_of(w, f);
+
+  stream_stamp st;
+  st.venue_id = venue::okx;
+  st.slot = options_.slot;
+  st.receive_ns = receive_ns;
+
+  // Pushes {"arg":{…},"action":…,"data":[…]} and events {"event":…,"code":…,"msg":…}.
+  std::string_view channel_name, action, event, code, msg;
+  bool arg_seen = false, data_seen = false, data_deferred = false;
+  for (auto field : obj) {
+    if (const auto e = field.error()) return result_of(w, {from_simdjson(e), "not JSON"});
+    od::field& fl = field.value_unsafe();
+    const od::raw_json_string key = fl.key();
+    od::value& v = fl.value();
+    if (key_is(key, "arg")) {
+      if (const failure f = parse_arg(v, st, channel_name)) return result_of(w, f);
+      arg_seen = true;
+    } else if (key_is(key, "action")) {
+      if (read_string(v, action) != parse_error::none) return result_of(w, {parse_error::wrong_type, "action"});
+    } else if (key_is(key, "data")) {
+      data_seen = true;
+      // The channel (and for books the action) must be known before data can be read;
+      // OKX sends them first, but JSON does not promise an order.
+      if (!arg_seen || (has_action(st.channel_id) && action.empty())) {
+        data_deferred = true;
+        continue;
+      }
+      if (st.channel_id == channel::unknown) return result_of(w, {parse_error::unknown_stream, channel_name});
+      if (!st.has_symbol) return result_of(w, {parse_error::missing_field, "arg.instId"});
+      if (const failure f = on_data(v, action, st, w)) return result_of(w, f);
+    } else if (key_is(key, "event")) {
+      if (read_string(v, event) != parse_error::none) return result_of(w, {parse_error::wrong_type, "event"});
+    } else if (key_is(key, "code")) {
+      code = code_text(v);
+    } else if (key_is(key, "msg")) {
+      (void)read_string(v, msg);
+    }
+  }
+  if (!at_document_end(doc)) return result_of(w, {parse_error::not_json, "content after the JSON object"});
+
+  if (!event.empty()) {
+    if (event == "subscribe") return result_of(w, kOk, control_event::subscribed);
+    if (event == "error") {
+      return result_of(w, {parse_error::venue_error, msg.empty() ? (code.empty() ? "error event" : code) : msg},
+                       control_event::venue_error);
+    }
+    if (event == "notice" && code == kServiceUpgradeNotice) return result_of(w, kOk, control_event::going_away);
+    return result_of(w, kOk);  // unsubscribe, other notices, channel-conn-count: nothing to do
+  }
+  if (data_deferred) {
+    if (!arg_seen) return result_of(w, {parse_error::missing_field, "arg"});
+    if (st.channel_id == channel::unknown) return result_of(w, {parse_error::unknown_stream, channel_name});
+    if (!st.has_symbol) return result_of(w, {parse_error::missing_field, "arg.instId"});
+    doc.rewind();
+    od::value data;
+    if (const auto e = doc.find_field_unordered("data").get(data)) return result_of(w, {from_simdjson(e), "data"});
+    return result_of(w, on_data(data, action, st, w));
+  }
+  if (data_seen) return result_of(w, kOk);
+  if (arg_seen) return result_of(w, {parse_error::missing_field, "data"});
+  return result_of(w, {parse_error::unexpected_shape, "not an OKX message"});
+}
+
+parse_result okx_adapter::parse_snapshot(const subscription& sub, simdjson::padded_string_view body,
+                                         std::int64_t receive_ns, record_sink& sink) noexcept {
+  record_writer w(sink, levels_per_record_);
+  if (!has_action(sub.ch)) return result_of(w, {parse_error::unknown_stream, "REST snapshots are for books and books-l2-tbt"});
+  if (body.length() > options_.max_message_bytes) return result_of(w, {parse_error::message_too_large, "body too large"});
+  od::document doc;
+  if (const auto e = parser_.iterate(body).get(doc)) return result_of(w, {from_simdjson(e, parse_error::not_json), "not JSON"});
+  od::object obj;
+  if (const failure f = root_object(doc, obj)) return result_of(w, f);
+  stream_stamp st;
+  st.venue_id = venue::okx;
+  st.channel_id = sub.ch;
+  st.slot = options_.slot;
+  st.receive_ns = receive_ns;
+  st.set_symbol(sub.symbol);
+
+  // {"code":"0","msg":"","data":[{"asks":[…],"bids":[…],"ts":"…","seqId":…}]}
+  std::string_view code, msg;
+  bool data_seen = false;
+  const failure f = for_each_field(obj, [&](od::raw_json_string key, od::value& v) -> failure {
+    if (key_is(key, "code")) {
+      code = code_text(v);
+    } else if (key_is(key, "msg")) {
+      (void)read_string(v, msg);
+    } else if (key_is(key, "data")) {
+      data_seen = true;
+      if (!code.empty() && code != "0") return kOk;  // an error body: data is empty anyway
+      od::array elements;
+      if (const failure af = as_array(v, elements, "data: not an array")) return af;
+      for (auto element : elements) {
+        if (const auto e = element.error()) return {from_simdjson(e), "data: malformed"};
+        od::value& ev = element.value_unsafe();
+        od::object book;
+        if (const failure bf = as_object(ev, book, "data: element not an object")) return bf;
+        if (const failure bf = parse_book(book, record_type::book_snapshot, kHeaderFromRest, st, w, levels_)) return bf;
+      }
+    }
+    return kOk;
+  });
+  if (f) return result_of(w, f);
+  if (!code.empty() && code != "0")
+    return result_of(w, {parse_error::venue_error, msg.empty() ? code : msg}, control_event::venue_error);
+  if (!data_seen) return result_of(w, {parse_error::missing_field, "data"});
+  if (!at_document_end(doc)) return result_of(w, {parse_error::not_json, "content after the JSON object"});
+  return result_of(w, kOk);
+}
+
+}  // namespace
+
+namespace detail {
+std::unique_ptr<venue_adapter> make_okx_adapter(const adapter_options& options) {
+  return std::make_unique<okx_adapter>(options);
+}
+}  // namespace detail
+
+}  // namespace mdbus::feed

@@ -1,0 +1,147 @@
+#pragma once
+/// The one interface between the feeder's connection loop and a venue's protocol. One
+/// implementation file per venue (binance_adapter.cpp, okx_adapter.cpp) plus one line in
+/// adapter_registry.cpp: that is all a new venue needs. Endpoints, symbols, channels and
+/// timings come from config; adapters hold protocol knowledge only.
+///
+/// Hot path: parse() turns one complete WebSocket text message into zero or more bus
+/// records written straight into the feeder's SPSC ring through a record_sink (claim →
+/// fill → commit: no copy, no allocation, no exception). Anything wrong with a message is
+/// a parse_error the feeder counts per reason and logs (rate-limited); it never stops the
+/// feeder.
+///
+/// Atomicity: a message's data elements are independent (OKX may push several trades in one
+/// message); each element's record is committed once that element has been decoded whole,
+/// so an error later in the message leaves the earlier records in place (parse_result says
+/// how many). A book element is all or nothing: no half-decoded delta ever reaches the ring
+/// (only a full ring can cut a split snapshot short, and its missing last part shows it).
+#include "bus/records.hpp"
+#include "bus/venue.hpp"
+
+#include <simdjson.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mdbus::feed {
+
+/// One stream to subscribe: a channel of one instrument, symbol in the venue's spelling
+/// ("BTCUSDT", "BTC-USDT"). `variant` selects a flavour of the channel where the venue has
+/// several: Binance depth "100ms" (or "" for 1000 ms), partial depth levels "5"/"10"/"20"
+/// optionally "5@100ms"; empty otherwise.
+struct subscription {
+  channel ch = channel::unknown;
+  std::string symbol;
+  std::string variant;
+};
+
+/// Why a message produced no (or not all) records. Values index the feeder's per-reason
+/// counters: append only.
+enum class parse_error : std::uint8_t {
+  none = 0,
+  not_json,          ///< not valid JSON (or truncated)
+  unexpected_shape,  ///< valid JSON but not a message shape this venue sends
+  missing_field,     ///< a required field is absent
+  wrong_type,        ///< a required field has the wrong JSON type
+  bad_number,        ///< a decimal string or integer that does not parse exactly
+  unknown_stream,    ///< data for a stream/channel we did not subscribe to or do not know
+  record_too_large,  ///< more levels than fit in the largest ring frame, even split
+  ring_full,         ///< the sink refused a claim: records dropped (the ring counts overflows)
+  venue_error,       ///< the venue answered a request with an error event
+  message_too_large, ///< the message exceeds adapter_options::max_message_bytes (not even looked at)
+  count_             ///< number of reasons (array size), not a reason
+};
+std::string_view to_string(parse_error e) noexcept;
+
+/// Protocol events the connection loop acts on (besides records).
+enum class control_event : std::uint8_t {
+  none = 0,
+  subscribed,    ///< a subscription was acknowledged
+  pong,          ///< answer to our application-level keepalive (OKX "pong")
+  going_away,    ///< the venue announced it will close us (Binance serverShutdown, OKX notice 64008): rotate now
+  venue_error,   ///< an error event (bad request, unknown channel, rate limit)
+};
+
+struct parse_result {
+  std::uint32_t records = 0;  ///< records committed to the sink
+  parse_error error = parse_error::none;
+  control_event event = control_event::none;
+  /// What went wrong, in a few words, for the rate-limited log line. Static text or a view
+  /// into the message: valid only until the next parse.
+  std::string_view detail;
+};
+
+/// Where an adapter writes records. The feeder's implementation claims space in its SPSC
+/// ring; tests collect into a vector.
+class record_sink {
+ public:
+  /// Reserve `bytes` contiguous bytes; an empty span means the record must be dropped.
+  [[nodiscard]] virtual std::span<std::byte> claim(std::size_t bytes) noexcept = 0;
+  /// Publish the claimed record, `used` <= claimed bytes.
+  virtual void commit(record_type type, std::size_t used) noexcept = 0;
+
+ protected:
+  ~record_sink() = default;
+};
+
+/// One adapter per connection: parse() and parse_snapshot() reuse one JSON parser and one
+/// level buffer, so an adapter is not to be shared between threads.
+class venue_adapter {
+ public:
+  virtual ~venue_adapter() = default;
+
+  [[nodiscard]] virtual venue id() const noexcept = 0;
+
+  /// Path and query of the WebSocket URL for these subscriptions
+  /// (Binance: "/stream?streams=btcusdt@trade/..."; OKX: "/ws/v5/public").
+  [[nodiscard]] virtual std::string ws_path(std::span<const subscription> subs) const = 0;
+
+  /// Text messages to send once connected, in order (OKX: subscribe requests, each within
+  /// the venue's size limit; Binance: none when the streams are in the URL).
+  [[nodiscard]] virtual std::vector<std::string> subscribe_messages(std::span<const subscription> subs) const = 0;
+
+  /// The application-level keepalive text to send after a quiet period ("ping" for OKX);
+  /// empty when the venue uses WebSocket ping frames (Binance: the server pings, we pong).
+  [[nodiscard]] virtual std::string_view keepalive_text() const noexcept = 0;
+
+  /// Parse one complete text message and write its records to `sink`, stamping
+  /// receive_time_ns and slot. Never throws, never allocates (the parser and the level
+  /// buffers are sized from adapter_options at construction). `message` must carry
+  /// simdjson::SIMDJSON_PADDING readable bytes past its end.
+  [[nodiscard]] virtual parse_result parse(simdjson::padded_string_view message, std::int64_t receive_ns,
+                                           record_sink& sink) noexcept = 0;
+
+  /// REST path (and query) of a book snapshot for a resync
+  /// (Binance "/api/v3/depth?symbol=BTCUSDT&limit=5000"; OKX "/api/v5/market/books?instId=BTC-USDT&sz=400").
+  [[nodiscard]] virtual std::string snapshot_path(const subscription& sub, int depth) const = 0;
+
+  /// Parse a REST book snapshot body into book_snapshot records (split into parts that fit
+  /// a frame: kBookFirstPart on the first, kBookLastPart on the last), flagged kHeaderFromRest.
+  [[nodiscard]] virtual parse_result parse_snapshot(const subscription& sub, simdjson::padded_string_view body,
+                                                    std::int64_t receive_ns, record_sink& sink) noexcept = 0;
+};
+
+/// Settings every adapter gets from the feeder.
+struct adapter_options {
+  slot_id slot = slot_id::none;        ///< stamped into every record
+  std::size_t max_record_bytes = 65535;  ///< largest record the ring takes (its max_payload); >= kMinRecordBytes
+  /// Largest message (stream frame or REST body) parse() and parse_snapshot() accept; a
+  /// longer one is dropped as message_too_large. The JSON parser and the level buffer are
+  /// allocated for this size up front, which is what makes parsing allocation-free. The
+  /// default covers a Binance REST depth snapshot of 5000 levels a side (~350 KB).
+  std::size_t max_message_bytes = std::size_t{1} << 20;
+};
+
+/// Smallest usable max_record_bytes: every fixed record and a book record with one level fit.
+inline constexpr std::size_t kMinRecordBytes = sizeof(bbo_record);
+
+/// The registry: the adapter for a venue, or nullptr for a venue this build does not speak.
+/// Throws std::invalid_argument when `options` are unusable (max_record_bytes below
+/// kMinRecordBytes or above kMaxRecordSize, max_message_bytes 0).
+std::unique_ptr<venue_adapter> make_adapter(venue v, const adapter_options& options);
+
+}  // namespace mdbus::feed
