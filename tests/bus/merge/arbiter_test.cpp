@@ -1,0 +1,410 @@
+// The arbitration table of DESIGN.md, row by row, with the interleavings two live slots
+// produce: A ahead, B ahead, holes one slot fills, holes both have (gap records), resets,
+// snapshots of a reconnecting slot, split snapshots — and a property test over random
+// interleavings of two lossy copies of a ground-truth stream.
+#include "bus/merge/arbiter.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <random>
+#include <vector>
+
+using namespace mdbus;
+using namespace mdbus::merge;
+
+namespace {
+
+constexpr std::int64_t kWindow = 3'000'000;
+
+/// What the arbiter published, in order: records (with winner) and gaps.
+struct recorded_output final : merge_output {
+  struct item {
+    bool is_gap = false;
+    std::vector<std::byte> bytes;
+    slot_id winner = slot_id::none;
+    gap_record gap{};
+  };
+  std::vector<item> items;
+
+  void publish(std::span<const std::byte> record, slot_id winner) noexcept override {
+    items.push_back({false, {record.begin(), record.end()}, winner, {}});
+  }
+  void publish_gap(const gap_record& g) noexcept override { items.push_back({true, {}, slot_id::none, g}); }
+
+  /// "t5" for a record with seq 5, "gap(2>5)" for a gap: the output as one comparable string.
+  [[nodiscard]] std::string trace() const {
+    std::string s;
+    for (const auto& i : items) {
+      if (!s.empty()) s += ' ';
+      if (i.is_gap) {
+        s += "gap(" + std::to_string(i.gap.last_seq_held) + ">" + std::to_string(i.gap.first_seq_after) + ")";
+        continue;
+      }
+      record_view v;
+      REQUIRE(record_view::parse(i.bytes, v) == record_status::ok);
+      s += std::to_string(v.header().seq);
+      if (const auto b = v.book(); b && !(b->first_part() && b->last_part())) s += "p" + std::to_string(b->fixed().part_index);
+      s += i.winner == slot_id::a ? "A" : "B";
+    }
+    return s;
+  }
+};
+
+/// Records of one stream, built the way the adapters build them.
+struct stream_maker {
+  channel ch;
+  const char* symbol;
+
+  void stamp(record_header& h, slot_id slot) const {
+    h.venue_id = venue_of(ch);
+    h.channel_id = ch;
+    h.slot = slot;
+    h.set_symbol(symbol);
+  }
+  template <class R>
+  R base(slot_id slot) const {
+    R r = make_record<R>();
+    stamp(r.header, slot);
+    return r;
+  }
+  std::vector<std::byte> trade(std::uint64_t id, slot_id slot) const {
+    auto r = base<trade_record>(slot);
+    r.header.flags |= kHeaderHasSeq;
+    r.header.seq = id;
+    return bytes_of(r);
+  }
+  std::vector<std::byte> ticker(std::int64_t time, std::int64_t px, slot_id slot) const {
+    auto r = base<bbo_record>(slot);  // OKX tickers carry no sequence: flags without kHeaderHasSeq
+    r.header.venue_time_ns = time;
+    r.bid.px_mantissa = px;
+    return bytes_of(r);
+  }
+  std::vector<std::byte> book(record_type type, std::uint64_t first, std::uint64_t seq, std::int64_t prev, slot_id slot,
+                              std::uint8_t flags = kBookFirstPart | kBookLastPart, std::uint16_t part = 0) const {
+    book_record fixed = make_book_record(type);
+    stamp(fixed.header, slot);
+    fixed.header.flags |= kHeaderHasSeq;
+    fixed.header.seq = seq;
+    if (first != 0) {
+      fixed.header.flags |= kHeaderHasFirstSeq;
+      fixed.header.first_seq = first;
+    }
+    if (prev != kNoPrev) {
+      fixed.header.flags |= kHeaderHasPrevSeq;
+      fixed.header.prev_seq = prev;
+    }
+    fixed.book_flags = flags;
+    fixed.part_index = part;
+    std::vector<std::byte> out(book_record_size(1));
+    book_level l{};
+    l.side = book_side::bid;
+    l.px_mantissa = static_cast<std::int64_t>(seq);
+    REQUIRE(write_book_record(out, fixed, std::span<const book_level>(&l, 1)) == out.size());
+    return out;
+  }
+  static constexpr std::int64_t kNoPrev = std::numeric_limits<std::int64_t>::min();
+
+  template <class R>
+  static std::vector<std::byte> bytes_of(const R& r) {
+    std::vector<std::byte> b(sizeof r);
+    std::memcpy(b.data(), &r, sizeof r);
+    return b;
+  }
+};
+
+struct harness {
+  recorded_output out;
+  arbiter arb;
+  std::int64_t now = 1'000'000'000;
+  explicit harness(arbiter_options o = {}) : arb(with_test_sizes(o), out) {}
+  static arbiter_options with_test_sizes(arbiter_options o) {
+    o.hole_fill_window_ns = kWindow;
+    o.max_streams = 8;  // the tests use a few streams; the default table is 1024
+    return o;
+  }
+
+  void offer(const std::vector<std::byte>& bytes, slot_id from) {
+    record_view v;
+    REQUIRE(record_view::parse(bytes, v) == record_status::ok);
+    arb.offer(v, from, now);
+    now += 1000;
+  }
+  void wait_out_window() {
+    now += kWindow;
+    arb.tick(now);
+  }
+};
+
+constexpr auto A = slot_id::a;
+constexpr auto B = slot_id::b;
+
+}  // namespace
+
+TEST_CASE("consecutive ids: the first copy wins whichever slot is ahead, later copies are counted duplicates") {
+  harness h;
+  const stream_maker t{channel::binance_trade, "BTCUSDT"};
+  h.offer(t.trade(1, A), A);
+  h.offer(t.trade(2, A), A);
+  h.offer(t.trade(1, B), B);
+  h.offer(t.trade(2, B), B);
+  h.offer(t.trade(3, B), B);  // B pulls ahead
+  h.offer(t.trade(3, A), A);
+  h.offer(t.trade(4, A), A);
+  CHECK(h.out.trace() == "1A 2A 3B 4A");
+  const auto* s = h.arb.stream(venue::binance, channel::binance_trade, "BTCUSDT");
+  REQUIRE(s != nullptr);
+  CHECK(s->published[0] == 3);
+  CHECK(s->published[1] == 1);
+  CHECK(s->duplicates[0] == 1);
+  CHECK(s->duplicates[1] == 2);
+  CHECK(h.arb.stats().gaps == 0);
+}
+
+TEST_CASE("consecutive ids: a hole on A is held and filled by B within the window, nothing reported") {
+  harness h;
+  const stream_maker t{channel::binance_agg_trade, "ETHUSDT"};
+  h.offer(t.trade(1, A), A);
+  h.offer(t.trade(3, A), A);  // 2 lost on A: held
+  h.offer(t.trade(4, A), A);  // also held behind the hole
+  CHECK(h.out.trace() == "1A");
+  CHECK(h.arb.next_deadline() <= h.now + kWindow);
+  h.offer(t.trade(1, B), B);
+  h.offer(t.trade(2, B), B);  // fills it: 2, then the held 3 and 4
+  CHECK(h.out.trace() == "1A 2B 3A 4A");
+  h.offer(t.trade(3, B), B);
+  h.offer(t.trade(4, B), B);
+  h.wait_out_window();
+  CHECK(h.out.trace() == "1A 2B 3A 4A");
+  CHECK(h.arb.stats().holes_filled == 2);
+  CHECK(h.arb.stats().gaps == 0);
+  CHECK(h.arb.next_deadline() == std::numeric_limits<std::int64_t>::max());
+}
+
+TEST_CASE("consecutive ids: a hole on both slots becomes one gap record after the window, then the stream goes on") {
+  harness h;
+  const stream_maker t{channel::binance_trade, "BTCUSDT"};
+  for (std::uint64_t id : {1, 2, 5, 6}) h.offer(t.trade(id, A), A);
+  for (std::uint64_t id : {1, 2, 5}) h.offer(t.trade(id, B), B);
+  CHECK(h.out.trace() == "1A 2A");
+  h.arb.tick(h.now);  // window not over yet
+  CHECK(h.out.trace() == "1A 2A");
+  h.wait_out_window();
+  CHECK(h.out.trace() == "1A 2A gap(2>5) 5A 6A");
+  const auto& g = h.out.items[2].gap;
+  CHECK(g.reason == gap_reason::hole_timeout);
+  CHECK(g.header.channel_id == channel::binance_trade);
+  CHECK(g.header.symbol_view() == "BTCUSDT");
+  CHECK(g.held_ns >= kWindow);
+  h.offer(t.trade(6, B), B);
+  h.offer(t.trade(7, B), B);
+  CHECK(h.out.trace() == "1A 2A gap(2>5) 5A 6A 7B");
+}
+
+TEST_CASE("diff depth ranges: U..u chains on u + 1, overlap is accepted, a hole waits for the other slot") {
+  harness h;
+  const stream_maker d{channel::binance_depth, "BTCUSDT"};
+  auto delta = [&](std::uint64_t U, std::uint64_t u, slot_id s) { return d.book(record_type::book_delta, U, u, d.kNoPrev, s); };
+  h.offer(delta(100, 105, A), A);
+  h.offer(delta(106, 110, A), A);
+  h.offer(delta(100, 105, B), B);  // duplicate
+  h.offer(delta(104, 112, B), B);  // overlaps: covers 111, published
+  h.offer(delta(111, 112, A), A);  // duplicate by u
+  h.offer(delta(120, 125, A), A);  // U > last + 1: held
+  CHECK(h.out.trace() == "105A 110A 112B");
+  h.offer(delta(113, 119, B), B);  // B fills 113..119, A's 120..125 follows
+  CHECK(h.out.trace() == "105A 110A 112B 119B 125A");
+}
+
+TEST_CASE("OKX chained books: prevSeqId links, a reconnecting slot's snapshot is a duplicate, a reset is followed") {
+  harness h;
+  const stream_maker b{channel::okx_books, "BTC-USDT"};
+  auto upd = [&](std::uint64_t seq, std::int64_t prev, slot_id s) { return b.book(record_type::book_delta, 0, seq, prev, s); };
+  h.offer(b.book(record_type::book_snapshot, 0, 10, -1, A), A);
+  h.offer(upd(13, 10, A), A);
+  h.offer(upd(17, 13, A), A);
+  // B reconnects while A is continuous: its snapshot (seq 13) and first update are old news.
+  h.offer(b.book(record_type::book_snapshot, 0, 13, -1, B), B);
+  h.offer(upd(17, 13, B), B);
+  h.offer(upd(20, 17, B), B);
+  CHECK(h.out.trace() == "10A 13A 17A 20B");
+  // An update with prevSeqId == seqId (no change: OKX's heartbeat) is a duplicate of the last.
+  h.offer(upd(20, 20, A), A);
+  // Maintenance: seqId drops below prevSeqId, which still names our last.
+  h.offer(upd(3, 20, A), A);
+  h.offer(upd(3, 20, B), B);
+  h.offer(upd(5, 3, B), B);
+  CHECK(h.out.trace() == "10A 13A 17A 20B 3A 5B");
+  CHECK(h.arb.stream(venue::okx, channel::okx_books, "BTC-USDT")->resets == 1);
+  CHECK(h.arb.stats().gaps == 0);
+}
+
+TEST_CASE("OKX chained books: a hole on both slots is closed by the resubscribe snapshot without waiting") {
+  harness h;
+  const stream_maker b{channel::okx_books_l2_tbt, "ETH-USDT"};
+  auto upd = [&](std::uint64_t seq, std::int64_t prev, slot_id s) { return b.book(record_type::book_delta, 0, seq, prev, s); };
+  h.offer(b.book(record_type::book_snapshot, 0, 10, -1, A), A);
+  h.offer(upd(12, 11, A), A);  // prev 11 != 10: held
+  h.offer(upd(12, 11, B), B);  // same hole on B: held too
+  CHECK(h.out.trace() == "10A");
+  h.offer(b.book(record_type::book_snapshot, 0, 12, -1, B), B);  // B resubscribed: rebases at 12
+  h.offer(upd(14, 12, B), B);
+  CHECK(h.out.trace() == "10A 12B 14B");  // both held copies of 12 are duplicates now
+  CHECK(h.arb.stream(venue::okx, channel::okx_books_l2_tbt, "ETH-USDT")->rebases == 1);
+  h.wait_out_window();
+  CHECK(h.arb.stats().gaps == 0);
+  CHECK(h.arb.stats().duplicates == 2);
+}
+
+TEST_CASE("increasing ids (bookTicker, OKX trades, partial books): duplicates dropped, jumps are not holes") {
+  harness h;
+  const stream_maker bt{channel::binance_book_ticker, "BTCUSDT"};
+  const stream_maker ot{channel::okx_trades, "BTC-USDT"};
+  h.offer(bt.trade(100, A), A);  // a trade-shaped record is enough: only the header matters here
+  h.offer(bt.trade(250, B), B);
+  h.offer(bt.trade(180, A), A);  // older than the last published: A is behind
+  h.offer(ot.trade(7000, A), A);
+  h.offer(ot.trade(7003, A), A);
+  h.offer(ot.trade(7003, B), B);
+  CHECK(h.out.trace() == "100A 250B 7000A 7003A");
+  h.wait_out_window();
+  CHECK(h.arb.stats().gaps == 0);
+}
+
+TEST_CASE("sequence-less tickers: the same event time and content is a duplicate within the window") {
+  harness h(arbiter_options{.content_window = 4});
+  const stream_maker tk{channel::okx_tickers, "BTC-USDT"};
+  h.offer(tk.ticker(1000, 50, A), A);
+  h.offer(tk.ticker(1000, 50, B), B);  // duplicate
+  h.offer(tk.ticker(1000, 51, B), B);  // same time, other content: a new event
+  h.offer(tk.ticker(2000, 50, A), A);
+  CHECK(h.out.items.size() == 3);
+  CHECK(h.arb.stats().duplicates == 1);
+  // The window remembers 4 events: the fifth pushes the first out, so its copy would pass.
+  for (std::int64_t t = 3000; t < 5000; t += 1000) h.offer(tk.ticker(t, 50, A), A);
+  h.offer(tk.ticker(1000, 50, B), B);
+  CHECK(h.out.items.size() == 6);
+}
+
+TEST_CASE("a split snapshot: every part of the winning slot's copy once, none of the other's") {
+  harness h;
+  const stream_maker d{channel::binance_depth, "BTCUSDT"};
+  auto part = [&](std::uint16_t i, std::uint8_t flags, slot_id s) {
+    return d.book(record_type::book_snapshot, 0, 500, d.kNoPrev, s, flags, i);
+  };
+  h.offer(part(0, kBookFirstPart, A), A);
+  h.offer(part(0, kBookFirstPart, B), B);
+  h.offer(part(1, 0, B), B);
+  h.offer(part(1, 0, A), A);
+  h.offer(part(2, kBookLastPart, A), A);
+  h.offer(part(2, kBookLastPart, B), B);
+  h.offer(d.book(record_type::book_delta, 501, 503, d.kNoPrev, B), B);
+  CHECK(h.out.trace() == "500p0A 500p1A 500p2A 503B");
+  CHECK(h.arb.stats().duplicates == 3);
+}
+
+TEST_CASE("a full hold buffer closes the oldest hole early instead of dropping or blocking") {
+  harness h(arbiter_options{.hold_records_per_stream = 2});
+  const stream_maker t{channel::binance_trade, "BTCUSDT"};
+  h.offer(t.trade(1, A), A);
+  h.offer(t.trade(3, A), A);
+  h.offer(t.trade(4, A), A);
+  h.offer(t.trade(6, A), A);  // third held record: no room, the hole before 3 is reported now
+  CHECK(h.out.trace() == "1A gap(1>3) 3A 4A");
+  CHECK(h.arb.stats().hold_overflows == 1);
+  h.wait_out_window();
+  CHECK(h.out.trace() == "1A gap(1>3) 3A 4A gap(4>6) 6A");
+}
+
+TEST_CASE("streams are independent: one symbol's hole holds nothing of another") {
+  harness h;
+  const stream_maker x{channel::binance_trade, "BTCUSDT"};
+  const stream_maker y{channel::binance_trade, "ETHUSDT"};
+  h.offer(x.trade(1, A), A);
+  h.offer(y.trade(1, A), A);
+  h.offer(x.trade(3, A), A);  // hole on BTCUSDT
+  h.offer(y.trade(2, A), A);  // ETHUSDT flows on
+  CHECK(h.out.trace() == "1A 1A 2A");
+  CHECK(h.arb.stream_count() == 2);
+}
+
+TEST_CASE("records from a slot other than A or B are refused and counted") {
+  harness h;
+  const stream_maker t{channel::binance_trade, "BTCUSDT"};
+  h.offer(t.trade(1, A), slot_id::none);
+  CHECK(h.out.items.empty());
+  CHECK(h.arb.stats().bad_slot == 1);
+}
+
+namespace {
+
+/// Two copies of a ground-truth stream, each losing some records, interleaved at random
+/// (each slot's own order kept, one slot at most `max_lead` records ahead of the other in
+/// time). Returns the arbiter's trace after every hold has expired.
+std::string merge_lossy_copies(const std::vector<std::vector<std::byte>>& truth, const std::vector<bool>& lost_a,
+                               const std::vector<bool>& lost_b, std::mt19937_64& rng, arbiter_options o = {}) {
+  o.hold_records_per_stream = 1 << 13;
+  o.hold_bytes_per_stream = 1 << 20;
+  harness h(o);
+  std::size_t ia = 0, ib = 0;
+  const std::size_t n = truth.size();
+  while (ia < n || ib < n) {
+    const bool pick_a = ib >= n || (ia < n && (rng() & 1) != 0);
+    std::size_t& i = pick_a ? ia : ib;
+    const auto& lost = pick_a ? lost_a : lost_b;
+    if (!lost[i]) h.offer(truth[i], pick_a ? A : B);
+    ++i;
+    h.arb.tick(h.now);
+  }
+  h.wait_out_window();
+  std::string trace = h.out.trace();
+  // The winner does not matter here, only what was published and in which order.
+  trace.erase(std::remove_if(trace.begin(), trace.end(), [](char c) { return c == 'A' || c == 'B'; }), trace.end());
+  return trace;
+}
+
+}  // namespace
+
+TEST_CASE("property: random interleavings of two lossy copies give the ground truth, gaps exactly where both lost") {
+  std::mt19937_64 rng(20261124);
+  const stream_maker trades{channel::binance_trade, "BTCUSDT"};
+  const stream_maker books{channel::okx_books, "BTC-USDT"};
+  for (int round = 0; round < 200; ++round) {
+    const bool chained = round % 2 == 1;
+    const std::size_t n = 200 + rng() % 300;
+    std::vector<std::vector<std::byte>> truth;
+    std::vector<std::uint64_t> seqs;
+    std::uint64_t seq = 1000;
+    std::int64_t prev = -1;
+    for (std::size_t i = 0; i < n; ++i) {
+      seq += chained ? 1 + rng() % 3 : 1;
+      truth.push_back(chained ? books.book(i == 0 ? record_type::book_snapshot : record_type::book_delta, 0, seq, prev, A)
+                              : trades.trade(seq, A));
+      seqs.push_back(seq);
+      prev = static_cast<std::int64_t>(seq);
+    }
+    std::vector<bool> lost_a(n), lost_b(n);
+    const bool both_lose = round % 4 >= 2;
+    for (std::size_t i = 1; i < n; ++i) {  // the first record starts the stream: never lost here
+      const auto r = rng() % 100;
+      if (r < 10) lost_a[i] = true;
+      else if (r < 20) lost_b[i] = true;
+      else if (both_lose && r < 23) lost_a[i] = lost_b[i] = true;
+    }
+    // Expected: every record not lost on both, and one gap per run of records lost on both.
+    std::string expected;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (lost_a[i] && lost_b[i]) continue;
+      if (!expected.empty()) expected += ' ';
+      if (i > 0 && lost_a[i - 1] && lost_b[i - 1]) {
+        std::size_t k = i - 1;
+        while (lost_a[k] && lost_b[k]) --k;
+        expected += "gap(" + std::to_string(seqs[k]) + ">" + std::to_string(seqs[i]) + ") ";
+      }
+      expected += std::to_string(seqs[i]);
+    }
+    CAPTURE(round);
+    REQUIRE(merge_lossy_copies(truth, lost_a, lost_b, rng) == expected);
+  }
+}
