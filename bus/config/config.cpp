@@ -1,0 +1,334 @@
+#include "bus/config/config.hpp"
+
+#include "bus/broadcast_ring.hpp"
+#include "bus/spsc_ring.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace mdbus::config {
+namespace {
+
+using json = nlohmann::json;
+
+/// Debian's system CA bundle: the default trust for a TLS endpoint without ca_file.
+/// (libwebsockets' own default, LWS_OPENSSL_CLIENT_CERTS, is "../share" on Debian: useless.)
+constexpr const char* kSystemCaBundle = "/etc/ssl/certs/ca-certificates.crt";
+
+/// Smallest frame any ring must take: the largest fixed-size record (slot_status).
+constexpr std::uint64_t kMinFrame = std::max({sizeof(trade_record), sizeof(bbo_record), sizeof(gap_record),
+                                               sizeof(slot_status_record)});
+
+std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+/// One JSON object being read: knows its path for messages and which keys were consumed,
+/// so finish() can refuse every key nobody asked for.
+class object_reader {
+ public:
+  object_reader(const json& j, std::string path, const std::string& source) : j_(j), path_(std::move(path)), source_(source) {
+    if (!j_.is_object()) fail(path_, "must be an object");
+  }
+
+  [[noreturn]] void fail(const std::string& path, const std::string& what) const {
+    throw config_error(source_ + ": " + (path.empty() ? std::string("(top level)") : path) + ": " + what);
+  }
+
+  [[nodiscard]] std::string at(std::string_view key) const {
+    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  }
+
+  /// The value of `key`, or nullptr when absent (then `required` makes it an error).
+  const json* get(std::string_view key, bool required) {
+    seen_.emplace(key);
+    const auto it = j_.find(std::string(key));
+    if (it == j_.end()) {
+      if (required) fail(at(key), "missing (required)");
+      return nullptr;
+    }
+    return &*it;
+  }
+
+  std::string string(std::string_view key, bool required, std::string fallback = {}) {
+    const json* v = get(key, required);
+    if (v == nullptr) return fallback;
+    if (!v->is_string()) fail(at(key), "must be a string");
+    return v->get<std::string>();
+  }
+
+  bool boolean(std::string_view key, bool fallback) {
+    const json* v = get(key, false);
+    if (v == nullptr) return fallback;
+    if (!v->is_boolean()) fail(at(key), "must be true or false");
+    return v->get<bool>();
+  }
+
+  /// An integer in [lo, hi]. A float (even 1.0), a string or a bool is refused.
+  std::int64_t integer(std::string_view key, bool required, std::int64_t fallback, std::int64_t lo, std::int64_t hi) {
+    const json* v = get(key, required);
+    if (v == nullptr) return fallback;
+    if (!v->is_number_integer()) fail(at(key), "must be an integer");
+    std::int64_t n = 0;
+    if (v->is_number_unsigned()) {
+      const auto u = v->get<std::uint64_t>();
+      if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) fail(at(key), "out of range");
+      n = static_cast<std::int64_t>(u);
+    } else {
+      n = v->get<std::int64_t>();
+    }
+    if (n < lo || n > hi)
+      fail(at(key), std::to_string(n) + " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    return n;
+  }
+
+  /// Refuses every key that no getter asked for.
+  void finish() const {
+    for (const auto& [key, value] : j_.items())
+      if (!seen_.contains(key)) fail(at(key), "unknown key");
+  }
+
+  [[nodiscard]] const std::string& source() const { return source_; }
+
+ private:
+  const json& j_;
+  std::string path_;
+  const std::string& source_;
+  std::set<std::string, std::less<>> seen_;
+};
+
+bool all_of_chars(std::string_view s, bool allow_dash) {
+  return std::all_of(s.begin(), s.end(), [&](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (allow_dash && c == '-');
+  });
+}
+
+/// Venue spelling rules (VENUES.md): Binance symbols are upper-case letters and digits
+/// ("BTCUSDT"); OKX instIds are dash-separated upper-case parts ("BTC-USDT", "BTC-USD-SWAP").
+std::string symbol_problem(venue v, std::string_view s) {
+  if (s.empty()) return "empty symbol";
+  if (s.size() > kSymbolCapacity) return in_quotes(s) + " is longer than " + std::to_string(kSymbolCapacity) + " characters";
+  if (v == venue::binance && !all_of_chars(s, false))
+    return in_quotes(s) + " is not a Binance symbol (upper-case letters and digits, e.g. \"BTCUSDT\")";
+  if (v == venue::okx && (!all_of_chars(s, true) || s.find('-') == std::string_view::npos || s.front() == '-' ||
+                          s.back() == '-' || s.find("--") != std::string_view::npos))
+    return in_quotes(s) + " is not an OKX instId (upper-case parts joined by '-', e.g. \"BTC-USDT\")";
+  return {};
+}
+
+endpoint read_endpoint(object_reader& parent, const std::string& base_dir) {
+  const json* j = parent.get("endpoint", true);
+  object_reader r(*j, parent.at("endpoint"), parent.source());
+  endpoint ep;
+  ep.host = r.string("host", true);
+  if (ep.host.empty()) r.fail(r.at("host"), "must not be empty");
+  ep.port = static_cast<std::uint16_t>(r.integer("port", true, 0, 1, 65535));
+  ep.tls = r.boolean("tls", true);
+  ep.ca_file = r.string("ca_file", false);
+  if (ep.tls && ep.ca_file.empty()) ep.ca_file = kSystemCaBundle;
+  if (!ep.tls && r.get("ca_file", false) != nullptr) r.fail(r.at("ca_file"), "given but tls is false");
+  if (!ep.ca_file.empty() && ep.ca_file.front() != '/' && !base_dir.empty()) ep.ca_file = base_dir + "/" + ep.ca_file;
+  ep.server_name = r.string("server_name", false, ep.host);
+  if (ep.server_name.empty()) r.fail(r.at("server_name"), "must not be empty");
+  r.finish();
+  return ep;
+}
+
+venue_policy read_policy(object_reader& parent, venue v) {
+  venue_policy p;
+  if (v == venue::okx) p.max_age_ms = 0;  // OKX has no connection age limit, only the idle cut
+  const json* j = parent.get("policy", false);
+  if (j == nullptr) return p;
+  object_reader r(*j, parent.at("policy"), parent.source());
+  constexpr std::int64_t kDay = 7 * 86'400'000LL;  // a week: anything longer is a typo
+  p.max_age_ms = r.integer("max_age_ms", false, p.max_age_ms, 0, kDay);
+  p.rotate_margin_ms = r.integer("rotate_margin_ms", false, p.rotate_margin_ms, 0, kDay);
+  p.keepalive_ms = r.integer("keepalive_ms", false, p.keepalive_ms, 1, kDay);
+  p.pong_timeout_ms = r.integer("pong_timeout_ms", false, p.pong_timeout_ms, 1, kDay);
+  p.no_data_ms = r.integer("no_data_ms", false, p.no_data_ms, 1, kDay);
+  p.stale_stream_ms = r.integer("stale_stream_ms", false, p.stale_stream_ms, 1, kDay);
+  p.reconnect_min_ms = r.integer("reconnect_min_ms", false, p.reconnect_min_ms, 1, kDay);
+  p.reconnect_max_ms = r.integer("reconnect_max_ms", false, p.reconnect_max_ms, 1, kDay);
+  p.connect_timeout_ms = r.integer("connect_timeout_ms", false, p.connect_timeout_ms, 1, kDay);
+  p.drain_timeout_ms = r.integer("drain_timeout_ms", false, p.drain_timeout_ms, 0, kDay);
+  p.max_message_bytes = static_cast<std::uint64_t>(
+      r.integer("max_message_bytes", false, static_cast<std::int64_t>(p.max_message_bytes), 1024, 256LL << 20));
+  r.finish();
+  if (p.reconnect_max_ms < p.reconnect_min_ms)
+    r.fail(r.at("reconnect_max_ms"), std::to_string(p.reconnect_max_ms) + " is below reconnect_min_ms " +
+                                         std::to_string(p.reconnect_min_ms));
+  if (p.max_age_ms > 0 && p.rotate_margin_ms >= p.max_age_ms)
+    r.fail(r.at("rotate_margin_ms"), std::to_string(p.rotate_margin_ms) + " must be below max_age_ms " +
+                                         std::to_string(p.max_age_ms));
+  // VENUES.md, OKX connection: the server closes a connection silent for 30 s; the
+  // keepalive must go out before that.
+  if (v == venue::okx && p.keepalive_ms >= 30'000)
+    r.fail(r.at("keepalive_ms"), std::to_string(p.keepalive_ms) + " must be below 30000 (OKX closes a connection after 30 s of silence)");
+  return p;
+}
+
+venue_config read_venue(const json& j, const std::string& path, venue v, const std::string& source,
+                        const std::string& base_dir) {
+  object_reader r(j, path, source);
+  venue_config vc;
+  vc.id = v;
+  vc.ep = read_endpoint(r, base_dir);
+
+  const json* syms = r.get("symbols", true);
+  if (!syms->is_array() || syms->empty()) r.fail(r.at("symbols"), "must be a non-empty array of strings");
+  for (std::size_t i = 0; i < syms->size(); ++i) {
+    const std::string at = r.at("symbols") + "[" + std::to_string(i) + "]";
+    if (!(*syms)[i].is_string()) r.fail(at, "must be a string");
+    auto s = (*syms)[i].get<std::string>();
+    if (auto why = symbol_problem(v, s); !why.empty()) r.fail(at, why);
+    if (std::find(vc.symbols.begin(), vc.symbols.end(), s) != vc.symbols.end()) r.fail(at, in_quotes(s) + " listed twice");
+    vc.symbols.push_back(std::move(s));
+  }
+
+  const json* chans = r.get("channels", true);
+  if (!chans->is_array() || chans->empty()) r.fail(r.at("channels"), "must be a non-empty array of strings");
+  for (std::size_t i = 0; i < chans->size(); ++i) {
+    const std::string at = r.at("channels") + "[" + std::to_string(i) + "]";
+    if (!(*chans)[i].is_string()) r.fail(at, "must be a string");
+    const auto name = (*chans)[i].get<std::string>();
+    channel_spec c = parse_channel(v, name);
+    if (c.id == channel::unknown)
+      r.fail(at, std::string("unknown ") + (v == venue::binance ? "Binance" : "OKX") + " channel " + in_quotes(name));
+    for (const auto& other : vc.channels)
+      if (other.name == name) r.fail(at, in_quotes(name) + " listed twice");
+    vc.channels.push_back(std::move(c));
+  }
+
+  if (const json* slots = r.get("slots", false)) {
+    if (!slots->is_array() || slots->empty() || slots->size() > 2)
+      r.fail(r.at("slots"), "must be an array of one or two of \"A\", \"B\"");
+    for (std::size_t i = 0; i < slots->size(); ++i) {
+      const std::string at = r.at("slots") + "[" + std::to_string(i) + "]";
+      const slot_id s = (*slots)[i].is_string() ? slot_from_string((*slots)[i].get<std::string>()) : slot_id::none;
+      if (s == slot_id::none) r.fail(at, "must be \"A\" or \"B\"");
+      if (vc.has_slot(s)) r.fail(at, "slot listed twice");
+      vc.slots.push_back(s);
+    }
+  } else {
+    vc.slots = {slot_id::a, slot_id::b};
+  }
+
+  vc.policy = read_policy(r, v);
+  r.finish();
+  return vc;
+}
+
+}  // namespace
+
+bool venue_config::has_slot(slot_id s) const noexcept {
+  return std::find(slots.begin(), slots.end(), s) != slots.end();
+}
+
+const venue_config* bus_config::find(venue v) const noexcept {
+  for (const auto& vc : venues)
+    if (vc.id == v) return &vc;
+  return nullptr;
+}
+
+slot_id slot_from_string(std::string_view s) noexcept {
+  if (s == "A") return slot_id::a;
+  if (s == "B") return slot_id::b;
+  return slot_id::none;
+}
+
+channel_spec parse_channel(venue v, std::string_view name) {
+  channel_spec c;
+  c.name = std::string(name);
+  if (v == venue::okx) {
+    if (const auto ch = channel_from_string(venue::okx, name)) c.id = *ch;
+    return c;
+  }
+  if (v != venue::binance) return c;
+  // Binance stream suffixes (VENUES.md, payloads table): the update speed rides after '@'.
+  std::string_view base = name;
+  std::string_view speed;
+  if (const auto at = name.find('@'); at != std::string_view::npos) {
+    base = name.substr(0, at);
+    speed = name.substr(at + 1);
+    if (speed != "100ms" && speed != "1000ms") return c;
+  }
+  if (base == "trade" || base == "aggTrade" || base == "bookTicker") {
+    if (!speed.empty()) return c;
+    c.id = *channel_from_string(venue::binance, base);
+  } else if (base == "depth") {
+    c.id = channel::binance_depth;
+    c.variant = std::string(speed);
+  } else if (base == "depth5" || base == "depth10" || base == "depth20") {
+    c.id = channel::binance_depth_partial;
+    c.variant = std::string(base.substr(5));
+    if (!speed.empty()) c.variant.append("@").append(speed);
+  }
+  return c;
+}
+
+bus_config parse_config(std::string_view text, const std::string& source, const std::string& base_dir) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw config_error(source + ": not valid JSON: " + e.what());
+  }
+  object_reader r(j, "", source);
+  bus_config c;
+  c.source = source;
+  c.bus = r.string("bus", true);
+  try {
+    (void)segment_name(c.bus, "x");
+  } catch (const segment_error&) {
+    r.fail("bus", in_quotes(c.bus) + " must be 1-64 characters of [A-Za-z0-9_-]");
+  }
+  const std::string mode = r.string("segment_mode", false, "0600");
+  if (mode == "0600") {
+    c.segment_mode = 0600;
+  } else if (mode == "0640") {
+    c.segment_mode = 0640;
+  } else {
+    r.fail("segment_mode", in_quotes(mode) + " must be \"0600\" (owner only) or \"0640\" (group-readable)");
+  }
+
+  if (const json* rings = r.get("rings", false)) {
+    object_reader rr(*rings, "rings", source);
+    constexpr std::int64_t kMaxRing = std::int64_t{1} << 40;
+    c.rings.feeder_bytes = static_cast<std::uint64_t>(rr.integer("feeder_bytes", false, static_cast<std::int64_t>(c.rings.feeder_bytes), 4096, kMaxRing));
+    c.rings.feeder_max_frame = static_cast<std::uint64_t>(rr.integer("feeder_max_frame", false, static_cast<std::int64_t>(c.rings.feeder_max_frame), static_cast<std::int64_t>(kMinFrame), kMaxRing));
+    c.rings.output_bytes = static_cast<std::uint64_t>(rr.integer("output_bytes", false, static_cast<std::int64_t>(c.rings.output_bytes), 4096, kMaxRing));
+    c.rings.output_max_frame = static_cast<std::uint64_t>(rr.integer("output_max_frame", false, static_cast<std::int64_t>(c.rings.output_max_frame), static_cast<std::int64_t>(kMinFrame), kMaxRing));
+    rr.finish();
+    if (auto why = check_geometry(spsc_ring_geometry{c.rings.feeder_bytes, c.rings.feeder_max_frame}); !why.empty())
+      rr.fail("rings.feeder_bytes", "feeder ring: " + why);
+    if (auto why = check_geometry(broadcast_ring_geometry{c.rings.output_bytes, c.rings.output_max_frame}); !why.empty())
+      rr.fail("rings.output_bytes", "output ring: " + why);
+  }
+
+  const json* venues = r.get("venues", true);
+  if (!venues->is_object() || venues->empty()) r.fail("venues", "must be an object with at least one venue");
+  for (const auto& [key, value] : venues->items()) {
+    const std::string path = "venues." + key;
+    const auto v = venue_from_string(key);
+    if (!v) r.fail(path, "unknown venue (known: binance, okx)");
+    c.venues.push_back(read_venue(value, path, *v, source, base_dir));
+  }
+  r.finish();
+  return c;
+}
+
+bus_config load_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw config_error(path + ": cannot open");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw config_error(path + ": read failed");
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? std::string(".") : (slash == 0 ? std::string("/") : path.substr(0, slash));
+  return parse_config(text.str(), path, dir);
+}
+
+}  // namespace mdbus::config

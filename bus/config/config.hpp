@@ -1,0 +1,110 @@
+#pragma once
+/// The one JSON configuration every mdbus process reads (DESIGN.md, "Configuration"): bus
+/// name, segment mode, ring sizes, and per venue the endpoint, symbols, channels, slots and
+/// connection policy. Every field is validated on load; an error is one line naming the file
+/// and the field (`config/sim.json: venues.okx.channels[2]: unknown OKX channel "bookz"`).
+/// Unknown keys are errors, so a typo never silently falls back to a default.
+///
+/// Loading allocates and throws: a set-up path, never the hot path.
+#include "bus/records.hpp"
+#include "bus/venue.hpp"
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+#include <sys/types.h>
+
+namespace mdbus::config {
+
+/// A configuration problem. what() is one line: "<file>: <field path>: <problem>".
+class config_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Where a venue's WebSocket (and REST) server is.
+struct endpoint {
+  std::string host;         ///< address to connect to (name or IP)
+  std::uint16_t port = 0;
+  bool tls = true;          ///< wss:// and https://; certificate verification is always on
+  /// CA bundle that verifies the server certificate. Relative paths are resolved against the
+  /// config file's directory. Default: the system bundle.
+  std::string ca_file;
+  /// Name sent in SNI and the Host header and checked against the certificate; default: host.
+  std::string server_name;
+};
+
+/// One configured channel: the bus channel id plus the venue flavour (Binance "100ms" for
+/// depth@100ms, "20@100ms" for depth20@100ms; empty otherwise), as feed::subscription wants.
+struct channel_spec {
+  channel id = channel::unknown;
+  std::string variant;
+  std::string name;  ///< as written in the file ("depth20@100ms", "books")
+};
+
+/// Per-venue connection policy. Times in milliseconds; mdfeed uses keepalive, pong timeout,
+/// no-data watchdog, backoff, connect and drain timeouts, and message size; the supervisor
+/// uses the age and rotation fields; stale_stream_ms is the per-symbol watchdog's.
+struct venue_policy {
+  std::int64_t max_age_ms = 86'400'000;     ///< venue's connection age limit (0: none)
+  std::int64_t rotate_margin_ms = 300'000;  ///< rotate this long before max_age
+  std::int64_t keepalive_ms = 25'000;       ///< send the keepalive after this much silence
+  std::int64_t pong_timeout_ms = 10'000;    ///< reconnect when the keepalive is not answered in time
+  std::int64_t no_data_ms = 30'000;         ///< reconnect when no message arrived for this long
+  std::int64_t stale_stream_ms = 60'000;    ///< one stream silent this long on a busy connection: stale
+  std::int64_t reconnect_min_ms = 250;      ///< first backoff delay
+  std::int64_t reconnect_max_ms = 30'000;   ///< backoff cap
+  std::int64_t connect_timeout_ms = 10'000; ///< TCP + TLS + WebSocket handshake must finish in this
+  std::int64_t drain_timeout_ms = 2'000;    ///< graceful close waits this long for the venue's close
+  std::uint64_t max_message_bytes = 1 << 20;  ///< largest WebSocket message accepted (reassembly buffer)
+};
+
+struct venue_config {
+  venue id = venue::unknown;
+  endpoint ep;
+  std::vector<std::string> symbols;  ///< venue spelling: "BTCUSDT", "BTC-USDT"
+  std::vector<channel_spec> channels;
+  std::vector<slot_id> slots;  ///< "A" → slot_id::a, "B" → slot_id::b
+  venue_policy policy;
+
+  [[nodiscard]] bool has_slot(slot_id s) const noexcept;
+};
+
+struct ring_sizes {
+  std::uint64_t feeder_bytes = 4 << 20;     ///< each feeder's SPSC ring (power of two)
+  std::uint64_t feeder_max_frame = 65536;   ///< largest frame a feeder writes
+  std::uint64_t output_bytes = 64 << 20;    ///< the merger's broadcast ring (power of two)
+  std::uint64_t output_max_frame = 65536;
+};
+
+struct bus_config {
+  std::string source;  ///< file the config came from (for messages)
+  std::string bus;     ///< segment name component: [A-Za-z0-9_-]{1,64}
+  mode_t segment_mode = 0600;  ///< 0600, or 0640 for a group-readable bus
+  ring_sizes rings;
+  std::vector<venue_config> venues;
+
+  /// The venue's section, or nullptr when the file does not configure it.
+  [[nodiscard]] const venue_config* find(venue v) const noexcept;
+};
+
+/// Reads and validates `path`. Throws config_error (also for an unreadable file).
+[[nodiscard]] bus_config load_config(const std::string& path);
+
+/// Validates JSON text. `source` names it in messages; relative ca_file paths are resolved
+/// against `base_dir` (empty: left as written).
+[[nodiscard]] bus_config parse_config(std::string_view text, const std::string& source,
+                                      const std::string& base_dir = {});
+
+/// "A" → slot_id::a, "B" → slot_id::b, anything else slot_id::none (to_string(slot_id) is
+/// the inverse).
+[[nodiscard]] slot_id slot_from_string(std::string_view s) noexcept;
+
+/// The venue's channel spelling → (channel, variant); unknown spelling → channel::unknown.
+/// Binance: trade, aggTrade, bookTicker, depth[@100ms|@1000ms], depth5|10|20[@100ms|@1000ms].
+/// OKX: trades, tickers, bbo-tbt, books, books5, books-l2-tbt.
+[[nodiscard]] channel_spec parse_channel(venue v, std::string_view name);
+
+}  // namespace mdbus::config

@@ -1,0 +1,272 @@
+#pragma once
+/// The two small segments between a feeder (mdfeed) and whoever watches and commands it (the
+/// supervisor; tests today):
+///
+/// * `mdbus.<bus>.feed.<venue>.<slot>.status` (kind status_block) — written only by the
+///   feeder: state, pid, times, traffic counters, parse errors per reason, ring drops,
+///   reconnects, the last error text, and the acknowledgement of the last command.
+/// * `mdbus.<bus>.feed.<venue>.<slot>.control` (kind control_block) — created by the
+///   commander; one 64-bit command word (sequence << 8 | command) that the feeder polls and
+///   acknowledges by copying it into its status block.
+///
+/// The feeder's ring is `mdbus.<bus>.feed.<venue>.<slot>` (spsc_ring.hpp).
+///
+/// Every field is a fixed-width atomic with one writer. Counters are relaxed (each is an
+/// independent monotonic number; a reader takes whichever value it sees). `state` and the
+/// acknowledgement are release stores so that a reader who sees them also sees what the
+/// feeder did before (see the comments at each). The last error text is a seqlock over
+/// atomic words, so a reader never returns a torn string.
+#include "bus/records.hpp"
+#include "bus/shm_segment.hpp"
+#include "bus/venue.hpp"
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace mdbus {
+
+/// Connection state of one feeder slot.
+enum class feeder_state : std::uint32_t {
+  starting = 0,    ///< process up, nothing attempted yet
+  connecting = 1,  ///< TCP / TLS / WebSocket handshake under way
+  subscribed = 2,  ///< handshake done and subscriptions sent; no market data yet
+  live = 3,        ///< market data arriving
+  draining = 4,    ///< closing gracefully (disconnect or stop command, SIGTERM)
+  down = 5,        ///< no connection: waiting out the backoff, or disconnected on command
+  stopped = 6,     ///< the process finished cleanly (the ring stays valid)
+};
+[[nodiscard]] std::string_view to_string(feeder_state s) noexcept;
+
+/// What the commander asks. Commands are edge-triggered by their sequence number: each new
+/// word is executed once; a word written before the feeder attached is never executed.
+enum class feeder_command : std::uint8_t {
+  none = 0,
+  connect = 1,     ///< connect now if down (also ends a disconnect)
+  disconnect = 2,  ///< drain then close, and stay down until connect / reconnect
+  reconnect = 3,   ///< close now and connect again at once (no backoff)
+  stop = 4,        ///< drain, close, exit 0 (as SIGTERM)
+};
+[[nodiscard]] std::string_view to_string(feeder_command c) noexcept;
+
+/// How the feeder took the command it acknowledged.
+enum class command_result : std::uint32_t {
+  none = 0,
+  accepted = 1,  ///< being carried out; `state` shows the progress
+  baseline = 2,  ///< the word found when the feeder attached: acknowledged, not executed
+  unknown = 3,   ///< not a command this build knows: ignored
+};
+[[nodiscard]] std::string_view to_string(command_result r) noexcept;
+
+/// Command word: sequence in the high 56 bits, command in the low 8. Sequence 0 with
+/// command none is the initial (all-zero) word.
+[[nodiscard]] constexpr std::uint64_t pack_command(std::uint64_t seq, feeder_command c) noexcept {
+  return (seq << 8) | static_cast<std::uint8_t>(c);
+}
+[[nodiscard]] constexpr std::uint64_t command_seq(std::uint64_t word) noexcept { return word >> 8; }
+[[nodiscard]] constexpr feeder_command command_of(std::uint64_t word) noexcept {
+  return static_cast<feeder_command>(word & 0xFF);
+}
+
+/// Parse-error counters per reason, indexed by feed::parse_error (11 reasons today): room to
+/// append reasons without a layout change.
+inline constexpr std::size_t kFeederErrorSlots = 16;
+/// Bytes of last-error text (29 words).
+inline constexpr std::size_t kLastErrorCapacity = 232;
+
+/// The status block body, right after the segment header. One writer: the feeder.
+struct feeder_status {
+  // Line 0: state. `state` is stored last (release) after the fields it describes.
+  alignas(kCacheLine) std::atomic<std::uint32_t> state;  ///< feeder_state
+  std::atomic<std::uint32_t> reason;                     ///< slot_reason of the last transition
+  std::atomic<std::int64_t> state_since_ns;              ///< CLOCK_REALTIME of the last transition
+  std::atomic<std::int64_t> pid;                         ///< the feeder process
+  std::atomic<std::int64_t> start_time_ns;               ///< CLOCK_REALTIME when the process started
+  std::atomic<std::int64_t> connect_time_ns;             ///< current connection's handshake end; 0 when none
+  std::atomic<std::int64_t> last_message_ns;             ///< CLOCK_REALTIME of the last message received
+  std::atomic<std::uint64_t> connections;                ///< connection attempts (the connection epoch)
+  std::atomic<std::uint64_t> reconnects;                 ///< attempts after the first
+
+  // Line 1: command acknowledgement.
+  alignas(kCacheLine) std::atomic<std::uint64_t> ack_word;  ///< last command word taken
+  std::atomic<std::uint32_t> ack_result;                    ///< command_result for ack_word
+  std::uint32_t ack_pad;
+  std::atomic<std::int64_t> ack_time_ns;  ///< CLOCK_REALTIME of the acknowledgement
+  std::uint8_t command_pad[kCacheLine - 24];
+
+  // Lines 2-3: traffic. Relaxed counters.
+  alignas(kCacheLine) std::atomic<std::uint64_t> messages;  ///< complete WebSocket messages received
+  std::atomic<std::uint64_t> bytes;               ///< their payload bytes
+  std::atomic<std::uint64_t> records;             ///< records committed to the ring
+  std::atomic<std::uint64_t> ring_overflows;      ///< records dropped: ring full
+  std::atomic<std::uint64_t> parse_errors_total;  ///< messages dropped (sum of parse_errors)
+  std::atomic<std::uint64_t> keepalives_sent;     ///< keepalive pings (OKX text ping, WebSocket ping)
+  std::atomic<std::uint64_t> pongs_received;
+  std::atomic<std::uint64_t> pong_timeouts;       ///< keepalive unanswered: reconnected
+  std::atomic<std::uint64_t> no_data_trips;       ///< no-data watchdog fired: reconnected
+  std::atomic<std::uint64_t> venue_notices;       ///< "going away" notices (serverShutdown, 64008)
+  std::atomic<std::uint64_t> venue_errors;        ///< error events from the venue
+  std::atomic<std::uint64_t> connect_failures;    ///< attempts that never reached the handshake's end
+  std::atomic<std::uint64_t> remote_closes;       ///< connections the venue (or the network) ended
+  std::atomic<std::uint64_t> allocations;         ///< heap allocations in the process so far (gauge)
+  std::atomic<std::uint64_t> alloc_counting;      ///< 1 when `allocations` is counted (not in sanitizer builds)
+  std::atomic<std::uint64_t> traffic_reserved;
+
+  // Lines 4-5: per-reason parse errors, indexed by feed::parse_error.
+  alignas(kCacheLine) std::atomic<std::uint64_t> parse_errors[kFeederErrorSlots];
+
+  // Lines 6-9: last error text under a seqlock (odd while being written).
+  alignas(kCacheLine) std::atomic<std::uint64_t> error_seq;
+  std::atomic<std::int64_t> error_time_ns;  ///< CLOCK_REALTIME
+  std::atomic<std::uint64_t> error_length;
+  std::atomic<std::uint64_t> error_text[kLastErrorCapacity / 8];
+};
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+static_assert(std::atomic<std::int64_t>::is_always_lock_free);
+static_assert(sizeof(std::atomic<std::uint64_t>) == 8 && sizeof(std::atomic<std::uint32_t>) == 4);
+static_assert(offsetof(feeder_status, state) == 0);
+static_assert(offsetof(feeder_status, reconnects) == 56);
+static_assert(offsetof(feeder_status, ack_word) == 1 * kCacheLine);
+static_assert(offsetof(feeder_status, ack_time_ns) == 1 * kCacheLine + 16);
+static_assert(offsetof(feeder_status, messages) == 2 * kCacheLine);
+static_assert(offsetof(feeder_status, traffic_reserved) == 3 * kCacheLine + 56);
+static_assert(offsetof(feeder_status, parse_errors) == 4 * kCacheLine);
+static_assert(offsetof(feeder_status, error_seq) == 6 * kCacheLine);
+static_assert(offsetof(feeder_status, error_text) == 6 * kCacheLine + 24);
+static_assert(sizeof(feeder_status) == 10 * kCacheLine);
+static_assert(alignof(feeder_status) == kCacheLine);
+
+/// The control block body: one word on its own line.
+struct feeder_control {
+  /// pack_command(seq, command). Written by the commander with release; polled by the feeder.
+  alignas(kCacheLine) std::atomic<std::uint64_t> command_word;
+  std::uint8_t pad[kCacheLine - 8];
+};
+static_assert(sizeof(feeder_control) == kCacheLine);
+static_assert(offsetof(feeder_control, command_word) == 0);
+
+inline constexpr std::uint64_t kFeederStatusSize = kSegmentHeaderSize + sizeof(feeder_status);
+inline constexpr std::uint64_t kFeederControlSize = kSegmentHeaderSize + sizeof(feeder_control);
+
+/// "feed.<venue>.<slot>", e.g. "feed.binance.A": the ring's object name; the status and control
+/// blocks append ".status" / ".control".
+[[nodiscard]] std::string feeder_object(venue v, slot_id s);
+[[nodiscard]] std::string feeder_ring_name(std::string_view bus, venue v, slot_id s);
+[[nodiscard]] std::string feeder_status_name(std::string_view bus, venue v, slot_id s);
+[[nodiscard]] std::string feeder_control_name(std::string_view bus, venue v, slot_id s);
+
+/// Single writer: relaxed load + store, no locked instruction (as counters.hpp).
+inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+/// The feeder's side of its status block.
+class feeder_status_writer {
+ public:
+  feeder_status_writer() = default;
+  /// Creates the block, or adopts a dead predecessor's (the counters carry on, as totals
+  /// should across a restart; state, pid, times and the acknowledgement are reset).
+  /// Throws segment_error (e.g. a live feeder already owns this slot).
+  static feeder_status_writer create(const std::string& name, venue v, slot_id s, mode_t mode = 0600);
+
+  [[nodiscard]] feeder_status& fields() noexcept { return *status_; }
+  [[nodiscard]] shm_segment& segment() noexcept { return segment_; }
+
+  /// New state with its reason (relaxed fields first, then `state` with release).
+  void set_state(feeder_state s, slot_reason why, std::int64_t now_wall_ns) noexcept;
+  [[nodiscard]] feeder_state state() const noexcept;
+  /// Acknowledge a command word (release: publishes what the feeder did about it).
+  void ack(std::uint64_t word, command_result r, std::int64_t now_wall_ns) noexcept;
+  /// Replace the last error text (cut to kLastErrorCapacity bytes). Never allocates.
+  void set_last_error(std::string_view text, std::int64_t now_wall_ns) noexcept;
+
+ private:
+  shm_segment segment_;
+  feeder_status* status_ = nullptr;
+};
+
+/// Everything in a status block, copied out.
+struct feeder_status_snapshot {
+  venue venue_id = venue::unknown;
+  slot_id slot = slot_id::none;
+  feeder_state state = feeder_state::starting;
+  slot_reason reason = slot_reason::none;
+  std::int64_t state_since_ns = 0, pid = 0, start_time_ns = 0, connect_time_ns = 0, last_message_ns = 0;
+  std::uint64_t connections = 0, reconnects = 0;
+  std::uint64_t ack_word = 0;
+  command_result ack_result = command_result::none;
+  std::int64_t ack_time_ns = 0;
+  std::uint64_t messages = 0, bytes = 0, records = 0, ring_overflows = 0, parse_errors_total = 0;
+  std::uint64_t keepalives_sent = 0, pongs_received = 0, pong_timeouts = 0, no_data_trips = 0;
+  std::uint64_t venue_notices = 0, venue_errors = 0, connect_failures = 0, remote_closes = 0;
+  std::uint64_t allocations = 0, alloc_counting = 0;
+  std::uint64_t parse_errors[kFeederErrorSlots] = {};
+  std::string last_error;
+  std::int64_t last_error_time_ns = 0;
+};
+
+/// A supervisor's or tool's read-only view of a status block.
+class feeder_status_reader {
+ public:
+  feeder_status_reader() = default;
+  /// One attempt: ok, await (not there yet) or incompatible with `reason` naming the segment.
+  static attach_status try_open(const std::string& name, feeder_status_reader& out, std::string& reason);
+  /// Throwing form; waits up to wait_ms for the feeder to create it.
+  static feeder_status_reader open(const std::string& name, int wait_ms = 0);
+
+  [[nodiscard]] const feeder_status& fields() const noexcept { return *status_; }
+  /// acquire: pairs with set_state's release.
+  [[nodiscard]] feeder_state state() const noexcept;
+  /// acquire: pairs with ack()'s release.
+  [[nodiscard]] std::uint64_t ack_word() const noexcept;
+  /// The last error text; retries while the feeder is rewriting it (bounded: returns
+  /// whatever it last read after many tries, never a torn string: "" then).
+  [[nodiscard]] std::string last_error() const;
+  [[nodiscard]] feeder_status_snapshot snapshot() const;
+  [[nodiscard]] const shm_segment& segment() const noexcept { return segment_; }
+
+ private:
+  shm_segment segment_;
+  const feeder_status* status_ = nullptr;
+};
+
+/// The commander's side of a control block (supervisor; tests).
+class feeder_control_writer {
+ public:
+  feeder_control_writer() = default;
+  /// Creates the block, or adopts a dead commander's (its sequence carries on). Throws segment_error.
+  static feeder_control_writer create(const std::string& name, venue v, slot_id s, mode_t mode = 0600);
+  /// Write the next command (sequence + 1) with release; returns the word, which the feeder's
+  /// status block shows in ack_word once taken. A CAS, so two commanders never reuse a sequence.
+  std::uint64_t send(feeder_command c) noexcept;
+  [[nodiscard]] std::uint64_t current() const noexcept;
+  [[nodiscard]] shm_segment& segment() noexcept { return segment_; }
+
+ private:
+  shm_segment segment_;
+  feeder_control* control_ = nullptr;
+};
+
+/// The feeder's read-only view of its control block.
+class feeder_control_reader {
+ public:
+  feeder_control_reader() = default;
+  /// One attempt; validates kind, size and that the block is for this venue and slot.
+  static attach_status try_open(const std::string& name, venue v, slot_id s, feeder_control_reader& out,
+                                std::string& reason);
+  /// acquire: pairs with the commander's release in send().
+  [[nodiscard]] std::uint64_t load() const noexcept {
+    return control_->command_word.load(std::memory_order_acquire);
+  }
+  [[nodiscard]] bool valid() const noexcept { return control_ != nullptr; }
+  [[nodiscard]] const shm_segment& segment() const noexcept { return segment_; }
+
+ private:
+  shm_segment segment_;
+  const feeder_control* control_ = nullptr;
+};
+
+}  // namespace mdbus

@@ -1,0 +1,249 @@
+// The configuration file: every field validated, every error one line naming file and field,
+// unknown keys refused, and the shipped config/sim.json and config/live.json valid.
+#include "bus/config/config.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
+using namespace mdbus;
+using namespace mdbus::config;
+
+namespace {
+
+/// A valid file with one venue; tests splice their field in with replace().
+const std::string kMinimal = R"({
+  "bus": "t1",
+  "venues": {
+    "okx": {
+      "endpoint": {"host": "127.0.0.1", "port": 9443},
+      "symbols": ["BTC-USDT", "ETH-USDT"],
+      "channels": ["trades", "books", "bbo-tbt"]
+    }
+  }
+})";
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+  const auto at = s.find(from);
+  REQUIRE(at != std::string::npos);
+  return s.replace(at, from.size(), to);
+}
+
+/// The error text parse_config throws for `text` ("" when it loads).
+std::string error_of(const std::string& text) {
+  try {
+    (void)parse_config(text, "cfg.json");
+  } catch (const config_error& e) {
+    return e.what();
+  }
+  return {};
+}
+
+const std::string kBinance = R"("binance": {
+      "endpoint": {"host": "h", "port": 1, "tls": false},
+      "symbols": ["BTCUSDT"],
+      "channels": ["trade"]
+    },
+    "okx": {)";
+
+}  // namespace
+
+TEST_CASE("config: the shipped sim.json and live.json load") {
+  const bus_config sim = load_config(std::string(MDBUS_CONFIG_DIR) + "/sim.json");
+  CHECK(sim.bus == "sim");
+  REQUIRE(sim.find(venue::binance) != nullptr);
+  REQUIRE(sim.find(venue::okx) != nullptr);
+  const auto& b = *sim.find(venue::binance);
+  CHECK(b.ep.host == "127.0.0.1");
+  CHECK(b.ep.port == 9443);
+  CHECK(b.ep.tls);
+  CHECK(b.ep.server_name == "localhost");
+  // Relative to the config file's directory: config/../build/certs/ca.pem.
+  CHECK(b.ep.ca_file == std::string(MDBUS_CONFIG_DIR) + "/../build/certs/ca.pem");
+  CHECK(b.channels.size() == 5);
+  CHECK(b.slots == std::vector<slot_id>{slot_id::a, slot_id::b});
+  CHECK(sim.rings.feeder_bytes == 4194304);
+
+  const bus_config live = load_config(std::string(MDBUS_CONFIG_DIR) + "/live.json");
+  CHECK(live.bus == "live");
+  CHECK(live.find(venue::binance)->ep.host == "stream.binance.com");
+  CHECK(live.find(venue::okx)->ep.ca_file == "/etc/ssl/certs/ca-certificates.crt");
+  for (const auto& v : live.venues) CHECK(v.ep.tls);
+}
+
+TEST_CASE("config: omitted optional fields take their documented defaults") {
+  const bus_config c = parse_config(kMinimal, "cfg.json");
+  CHECK(c.source == "cfg.json");
+  CHECK(c.segment_mode == 0600);
+  CHECK(c.rings.feeder_bytes == 4u << 20);
+  CHECK(c.rings.feeder_max_frame == 65536);
+  CHECK(c.rings.output_bytes == 64u << 20);
+  REQUIRE(c.venues.size() == 1);
+  const venue_config& v = c.venues[0];
+  CHECK(v.id == venue::okx);
+  CHECK(v.ep.tls);
+  CHECK(v.ep.ca_file == "/etc/ssl/certs/ca-certificates.crt");  // verification on, system trust
+  CHECK(v.ep.server_name == "127.0.0.1");
+  CHECK(v.slots == std::vector<slot_id>{slot_id::a, slot_id::b});
+  CHECK(v.policy.max_age_ms == 0);  // OKX: no age limit
+  CHECK(v.policy.keepalive_ms == 25000);
+  CHECK(v.policy.no_data_ms == 30000);
+  CHECK(v.policy.reconnect_min_ms == 250);
+  CHECK(v.policy.max_message_bytes == 1u << 20);
+  CHECK(c.find(venue::binance) == nullptr);
+}
+
+TEST_CASE("config: an unknown channel names file, field path and value") {
+  CHECK(error_of(replace(kMinimal, R"("bbo-tbt")", R"("bookz")")) ==
+        R"(cfg.json: venues.okx.channels[2]: unknown OKX channel "bookz")");
+  CHECK(error_of(replace(kMinimal, "\"okx\": {", kBinance + std::string(""))).empty());
+  CHECK(error_of(replace(replace(kMinimal, "\"okx\": {", kBinance), R"(["trade"])", R"(["trade", "kline"])")) ==
+        R"(cfg.json: venues.binance.channels[1]: unknown Binance channel "kline")");
+}
+
+TEST_CASE("config: Binance channel spellings map to channel and variant") {
+  auto check = [](std::string_view name, channel ch, std::string_view variant) {
+    INFO(name);
+    const channel_spec c = parse_channel(venue::binance, name);
+    CHECK(c.id == ch);
+    CHECK(c.variant == variant);
+    CHECK(c.name == name);
+  };
+  check("trade", channel::binance_trade, "");
+  check("aggTrade", channel::binance_agg_trade, "");
+  check("bookTicker", channel::binance_book_ticker, "");
+  check("depth", channel::binance_depth, "");
+  check("depth@100ms", channel::binance_depth, "100ms");
+  check("depth@1000ms", channel::binance_depth, "1000ms");
+  check("depth5", channel::binance_depth_partial, "5");
+  check("depth20@100ms", channel::binance_depth_partial, "20@100ms");
+  for (const char* bad : {"depth@10ms", "depth15", "trade@100ms", "Trade", "depth20@", "@100ms", "books", ""}) {
+    INFO(bad);
+    CHECK(parse_channel(venue::binance, bad).id == channel::unknown);
+  }
+  CHECK(parse_channel(venue::okx, "books-l2-tbt").id == channel::okx_books_l2_tbt);
+  CHECK(parse_channel(venue::okx, "trade").id == channel::unknown);
+}
+
+TEST_CASE("config: unknown keys are errors at every level") {
+  CHECK(error_of(replace(kMinimal, R"("bus": "t1",)", R"("bus": "t1", "buss": 1,)")) == "cfg.json: buss: unknown key");
+  CHECK(error_of(replace(kMinimal, R"("port": 9443)", R"("port": 9443, "prot": 1)")) ==
+        "cfg.json: venues.okx.endpoint.prot: unknown key");
+  CHECK(error_of(replace(kMinimal, R"("symbols")", R"("policy": {"keepalive": 5}, "symbols")")) ==
+        "cfg.json: venues.okx.policy.keepalive: unknown key");
+  CHECK(error_of(replace(kMinimal, R"("symbols")", R"("slot": ["A"], "symbols")")) == "cfg.json: venues.okx.slot: unknown key");
+  CHECK(error_of(replace(kMinimal, R"("bus": "t1",)", R"("bus": "t1", "rings": {"feeder_byte": 4096},)")) ==
+        "cfg.json: rings.feeder_byte: unknown key");
+  CHECK(error_of(replace(kMinimal, R"("okx": {)", R"("kraken": {}, "okx": {)")) ==
+        "cfg.json: venues.kraken: unknown venue (known: binance, okx)");
+}
+
+TEST_CASE("config: missing required fields are named") {
+  CHECK(error_of(replace(kMinimal, R"("bus": "t1",)", "")) == "cfg.json: bus: missing (required)");
+  CHECK(error_of(R"({"bus": "x"})") == "cfg.json: venues: missing (required)");
+  CHECK(error_of(R"({"bus": "x", "venues": {}})") == "cfg.json: venues: must be an object with at least one venue");
+  CHECK(error_of(replace(kMinimal, R"("host": "127.0.0.1", )", "")) == "cfg.json: venues.okx.endpoint.host: missing (required)");
+  CHECK(error_of(replace(kMinimal, R"("symbols": ["BTC-USDT", "ETH-USDT"],)", "")) ==
+        "cfg.json: venues.okx.symbols: missing (required)");
+  CHECK(error_of(replace(kMinimal, R"(["BTC-USDT", "ETH-USDT"])", "[]")) ==
+        "cfg.json: venues.okx.symbols: must be a non-empty array of strings");
+}
+
+TEST_CASE("config: wrong types and out-of-range values are refused") {
+  CHECK(error_of(replace(kMinimal, "9443", R"("9443")")) == "cfg.json: venues.okx.endpoint.port: must be an integer");
+  CHECK(error_of(replace(kMinimal, "9443", "9443.0")) == "cfg.json: venues.okx.endpoint.port: must be an integer");
+  CHECK(error_of(replace(kMinimal, "9443", "70000")) == "cfg.json: venues.okx.endpoint.port: 70000 is outside [1, 65535]");
+  CHECK(error_of(replace(kMinimal, "9443", "0")) == "cfg.json: venues.okx.endpoint.port: 0 is outside [1, 65535]");
+  CHECK(error_of(replace(kMinimal, R"("port": 9443)", R"("port": 9443, "tls": "yes")")) ==
+        "cfg.json: venues.okx.endpoint.tls: must be true or false");
+  CHECK(error_of(replace(kMinimal, R"("t1")", "7")) == "cfg.json: bus: must be a string");
+  CHECK(error_of(replace(kMinimal, R"("t1")", R"("a.b")")) == R"(cfg.json: bus: "a.b" must be 1-64 characters of [A-Za-z0-9_-])");
+  CHECK(error_of(replace(kMinimal, R"("symbols")", R"("policy": {"no_data_ms": -5}, "symbols")")) ==
+        "cfg.json: venues.okx.policy.no_data_ms: -5 is outside [1, 604800000]");
+  CHECK(error_of(replace(kMinimal, R"("symbols")", R"("policy": {"max_message_bytes": 18446744073709551615}, "symbols")")) ==
+        "cfg.json: venues.okx.policy.max_message_bytes: out of range");
+  CHECK(error_of(replace(kMinimal, R"("symbols")", R"("policy": 3, "symbols")")) ==
+        "cfg.json: venues.okx.policy: must be an object");
+}
+
+TEST_CASE("config: symbols must be spelled the venue's way, once each") {
+  CHECK(error_of(replace(kMinimal, R"("ETH-USDT")", R"("ETHUSDT")")) ==
+        R"(cfg.json: venues.okx.symbols[1]: "ETHUSDT" is not an OKX instId (upper-case parts joined by '-', e.g. "BTC-USDT"))");
+  CHECK(error_of(replace(kMinimal, R"("ETH-USDT")", R"("BTC-USDT")")) == R"(cfg.json: venues.okx.symbols[1]: "BTC-USDT" listed twice)");
+  CHECK(error_of(replace(kMinimal, R"("ETH-USDT")", R"("btc-usdt")")).find("symbols[1]") != std::string::npos);
+  CHECK(error_of(replace(replace(kMinimal, "\"okx\": {", kBinance), R"(["BTCUSDT"])", R"(["btcusdt"])")) ==
+        R"(cfg.json: venues.binance.symbols[0]: "btcusdt" is not a Binance symbol (upper-case letters and digits, e.g. "BTCUSDT"))");
+  CHECK(error_of(replace(kMinimal, R"("ETH-USDT")", R"(")" + std::string(25, 'A') + "-B\"")).find("longer than 24") !=
+        std::string::npos);
+  CHECK(error_of(replace(kMinimal, R"("books", "bbo-tbt")", R"("books", "books")")) ==
+        R"(cfg.json: venues.okx.channels[2]: "books" listed twice)");
+}
+
+TEST_CASE("config: slots are A and/or B") {
+  CHECK(parse_config(replace(kMinimal, R"("symbols")", R"("slots": ["B"], "symbols")"), "c").venues[0].slots ==
+        std::vector<slot_id>{slot_id::b});
+  CHECK(error_of(replace(kMinimal, R"("symbols")", R"("slots": ["C"], "symbols")")) == R"(cfg.json: venues.okx.slots[0]: must be "A" or "B")");
+  CHECK(error_of(replace(kMinimal, R"("symbols")", R"("slots": ["A", "A"], "symbols")")) == "cfg.json: venues.okx.slots[1]: slot listed twice");
+  CHECK(error_of(replace(kMinimal, R"("symbols")", R"("slots": [], "symbols")")) ==
+        R"(cfg.json: venues.okx.slots: must be an array of one or two of "A", "B")");
+}
+
+TEST_CASE("config: policy fields are checked against each other and the venue's rules") {
+  CHECK(error_of(replace(kMinimal, R"("symbols")", R"("policy": {"reconnect_min_ms": 500, "reconnect_max_ms": 100}, "symbols")")) ==
+        "cfg.json: venues.okx.policy.reconnect_max_ms: 100 is below reconnect_min_ms 500");
+  CHECK(error_of(replace(kMinimal, R"("symbols")", R"("policy": {"max_age_ms": 1000, "rotate_margin_ms": 1000}, "symbols")")) ==
+        "cfg.json: venues.okx.policy.rotate_margin_ms: 1000 must be below max_age_ms 1000");
+  CHECK(error_of(replace(kMinimal, R"("symbols")", R"("policy": {"keepalive_ms": 30000}, "symbols")")) ==
+        "cfg.json: venues.okx.policy.keepalive_ms: 30000 must be below 30000 (OKX closes a connection after 30 s of silence)");
+  const auto c = parse_config(replace(kMinimal, R"("symbols")", R"("policy": {"keepalive_ms": 300, "pong_timeout_ms": 200, "no_data_ms": 900}, "symbols")"), "c");
+  CHECK(c.venues[0].policy.keepalive_ms == 300);
+  CHECK(c.venues[0].policy.pong_timeout_ms == 200);
+  CHECK(c.venues[0].policy.no_data_ms == 900);
+}
+
+TEST_CASE("config: ring sizes must make valid rings") {
+  auto with_rings = [&](const std::string& rings) { return replace(kMinimal, R"("bus": "t1",)", R"("bus": "t1", "rings": )" + rings + ","); };
+  CHECK(error_of(with_rings(R"({"feeder_bytes": 5000})")) ==
+        "cfg.json: rings.feeder_bytes: feeder ring: capacity 5000 must be a power of two >= 4096");
+  CHECK(error_of(with_rings(R"({"feeder_bytes": 65536, "feeder_max_frame": 65536})")).find("rings.feeder_bytes: feeder ring: max_payload 65536") !=
+        std::string::npos);
+  CHECK(error_of(with_rings(R"({"output_max_frame": 64})")) == "cfg.json: rings.output_max_frame: 64 is outside [136, 1099511627776]");
+  CHECK(parse_config(with_rings(R"({"feeder_bytes": 1048576, "feeder_max_frame": 4096})"), "c").rings.feeder_max_frame == 4096);
+}
+
+TEST_CASE("config: segment mode is owner-only or group-readable") {
+  CHECK(parse_config(replace(kMinimal, R"("bus": "t1",)", R"("bus": "t1", "segment_mode": "0640",)"), "c").segment_mode == 0640);
+  CHECK(error_of(replace(kMinimal, R"("bus": "t1",)", R"("bus": "t1", "segment_mode": "0644",)")) ==
+        R"(cfg.json: segment_mode: "0644" must be "0600" (owner only) or "0640" (group-readable))");
+}
+
+TEST_CASE("config: TLS endpoints keep verification; ca_file paths resolve against the file's directory") {
+  CHECK(error_of(replace(kMinimal, R"("port": 9443)", R"("port": 9443, "tls": false, "ca_file": "x.pem")")) ==
+        "cfg.json: venues.okx.endpoint.ca_file: given but tls is false");
+  const auto plain = parse_config(replace(kMinimal, R"("port": 9443)", R"("port": 9443, "tls": false)"), "c");
+  CHECK(plain.venues[0].ep.ca_file.empty());
+
+  char dir[] = "/tmp/mdbus_config_XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  const std::string path = std::string(dir) + "/c.json";
+  {
+    std::ofstream out(path);
+    out << replace(kMinimal, R"("port": 9443)", R"("port": 9443, "ca_file": "certs/ca.pem", "server_name": "localhost")");
+  }
+  const auto c = load_config(path);
+  CHECK(c.venues[0].ep.ca_file == std::string(dir) + "/certs/ca.pem");
+  CHECK(c.venues[0].ep.server_name == "localhost");
+  std::remove(path.c_str());
+  rmdir(dir);
+}
+
+TEST_CASE("config: a file that is missing or not JSON gets one line naming it") {
+  CHECK_THROWS_WITH_AS((void)load_config("/nonexistent/mdbus.json"), "/nonexistent/mdbus.json: cannot open", config_error);
+  const std::string e = error_of("{\"bus\": ");
+  CHECK(e.rfind("cfg.json: not valid JSON: ", 0) == 0);
+  CHECK(e.find('\n') == std::string::npos);
+  CHECK(error_of("[1, 2]") == "cfg.json: (top level): must be an object");
+}

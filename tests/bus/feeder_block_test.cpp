@@ -1,0 +1,197 @@
+// The feeder's status block and its control block: names, layout, one writer each, the
+// acknowledgement handshake, a last-error text that is never torn, and restart adoption.
+#include "bus/feeder_block.hpp"
+#include "bus/spsc_ring.hpp"
+#include "tests/support/unique_bus.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <unistd.h>
+
+using namespace mdbus;
+using mdbus::test::unique_bus;
+
+TEST_CASE("feeder block names follow mdbus.<bus>.feed.<venue>.<slot>[.status|.control]") {
+  CHECK(feeder_object(venue::okx, slot_id::b) == "feed.okx.B");
+  CHECK(feeder_ring_name("prod", venue::binance, slot_id::a) == "mdbus.prod.feed.binance.A");
+  CHECK(feeder_status_name("prod", venue::binance, slot_id::a) == "mdbus.prod.feed.binance.A.status");
+  CHECK(feeder_control_name("prod", venue::okx, slot_id::b) == "mdbus.prod.feed.okx.B.control");
+  CHECK_THROWS_AS((void)feeder_status_name("a.b", venue::okx, slot_id::a), segment_error);
+}
+
+TEST_CASE("feeder block layouts: a status block is ten cache lines, a control block one") {
+  CHECK(kFeederStatusSize == 128 + 640);
+  CHECK(kFeederControlSize == 128 + 64);
+  CHECK(kFeederErrorSlots >= 11);  // every feed::parse_error reason has a slot
+}
+
+TEST_CASE("feeder command word packs a 56-bit sequence and the command") {
+  const auto w = pack_command(0x00AB'CDEF'0123'4567ULL, feeder_command::reconnect);
+  CHECK(command_seq(w) == 0x00AB'CDEF'0123'4567ULL);
+  CHECK(command_of(w) == feeder_command::reconnect);
+  CHECK(pack_command(0, feeder_command::none) == 0);
+  CHECK(to_string(feeder_command::disconnect) == "disconnect");
+  CHECK(to_string(feeder_state::draining) == "draining");
+  CHECK(to_string(command_result::baseline) == "baseline");
+}
+
+TEST_CASE("feeder status block: the reader sees state, identity and counters the feeder wrote") {
+  unique_bus bus;
+  const auto name = feeder_status_name(bus.name(), venue::okx, slot_id::b);
+  auto w = feeder_status_writer::create(name, venue::okx, slot_id::b);
+  auto r = feeder_status_reader::open(name);
+  auto s = r.snapshot();
+  CHECK(s.venue_id == venue::okx);
+  CHECK(s.slot == slot_id::b);
+  CHECK(s.state == feeder_state::starting);
+  CHECK(s.reason == slot_reason::startup);
+  CHECK(s.pid == getpid());
+  CHECK(s.start_time_ns > 0);
+
+  auto& f = w.fields();
+  f.connect_time_ns.store(123, std::memory_order_relaxed);
+  bump(f.messages, 5);
+  bump(f.bytes, 500);
+  bump(f.parse_errors[2]);
+  bump(f.parse_errors[2]);
+  bump(f.reconnects);
+  w.set_state(feeder_state::live, slot_reason::none, 456);
+  CHECK(r.state() == feeder_state::live);
+  s = r.snapshot();
+  CHECK(s.connect_time_ns == 123);
+  CHECK(s.state_since_ns == 456);
+  CHECK(s.messages == 5);
+  CHECK(s.bytes == 500);
+  CHECK(s.parse_errors[2] == 2);
+  CHECK(s.reconnects == 1);
+  CHECK(r.segment().writer_state(1'000'000'000, r.segment().header().writer_heartbeat_ns.load()) == writer_liveness::alive);
+}
+
+TEST_CASE("feeder status block: only one live feeder per slot") {
+  unique_bus bus;
+  const auto name = feeder_status_name(bus.name(), venue::binance, slot_id::a);
+  auto w = feeder_status_writer::create(name, venue::binance, slot_id::a);
+  CHECK_THROWS_WITH_AS(feeder_status_writer::create(name, venue::binance, slot_id::a),
+                       doctest::Contains("already has a live writer"), segment_error);
+}
+
+TEST_CASE("feeder status block: a restarted feeder adopts the block, keeps the totals, and is a new writer") {
+  unique_bus bus;
+  const auto name = feeder_status_name(bus.name(), venue::binance, slot_id::a);
+  {
+    auto w = feeder_status_writer::create(name, venue::binance, slot_id::a);
+    bump(w.fields().messages, 42);
+    w.set_state(feeder_state::live, slot_reason::none, 1);
+  }  // the writer "dies": its lock goes away
+  auto r = feeder_status_reader::open(name);
+  CHECK(r.segment().writer_state(1'000'000'000, 0) == writer_liveness::dead);
+  auto w2 = feeder_status_writer::create(name, venue::binance, slot_id::a);
+  const auto s = r.snapshot();
+  CHECK(s.messages == 42);
+  CHECK(s.state == feeder_state::starting);
+  CHECK(r.segment().header().writer_epoch.load() == 2);
+}
+
+TEST_CASE("feeder status block: openers refuse the wrong kind and a block for another slot") {
+  unique_bus bus;
+  auto ring = spsc_ring_writer::create(feeder_ring_name(bus.name(), venue::okx, slot_id::a), {1 << 16, 1024});
+  feeder_status_reader r;
+  std::string why;
+  CHECK(feeder_status_reader::try_open(feeder_ring_name(bus.name(), venue::okx, slot_id::a), r, why) == attach_status::incompatible);
+  CHECK(why.find("expected status_block") != std::string::npos);
+  CHECK(feeder_status_reader::try_open(feeder_status_name(bus.name(), venue::okx, slot_id::a), r, why) == attach_status::await);
+
+  auto c = feeder_control_writer::create(feeder_control_name(bus.name(), venue::okx, slot_id::a), venue::okx, slot_id::a);
+  feeder_control_reader cr;
+  CHECK(feeder_control_reader::try_open(feeder_control_name(bus.name(), venue::okx, slot_id::a), venue::okx, slot_id::b, cr, why) ==
+        attach_status::incompatible);
+  CHECK(why.find("another venue or slot") != std::string::npos);
+  CHECK_FALSE(cr.valid());
+  CHECK(feeder_control_reader::try_open(feeder_control_name(bus.name(), venue::okx, slot_id::a), venue::okx, slot_id::a, cr, why) ==
+        attach_status::ok);
+  CHECK(cr.valid());
+  CHECK_THROWS_AS(feeder_control_writer::create(bus.segment("x.control"), venue::unknown, slot_id::a), segment_error);
+}
+
+TEST_CASE("feeder control: each command gets the next sequence and the feeder acknowledges it in its status") {
+  unique_bus bus;
+  auto ctl = feeder_control_writer::create(feeder_control_name(bus.name(), venue::okx, slot_id::a), venue::okx, slot_id::a);
+  feeder_control_reader feeder_side;
+  std::string why;
+  REQUIRE(feeder_control_reader::try_open(feeder_control_name(bus.name(), venue::okx, slot_id::a), venue::okx, slot_id::a,
+                                          feeder_side, why) == attach_status::ok);
+  CHECK(feeder_side.load() == 0);
+  const auto w1 = ctl.send(feeder_command::disconnect);
+  const auto w2 = ctl.send(feeder_command::connect);
+  CHECK(command_seq(w1) == 1);
+  CHECK(command_seq(w2) == 2);
+  CHECK(feeder_side.load() == w2);
+
+  auto st = feeder_status_writer::create(feeder_status_name(bus.name(), venue::okx, slot_id::a), venue::okx, slot_id::a);
+  auto rd = feeder_status_reader::open(feeder_status_name(bus.name(), venue::okx, slot_id::a));
+  st.ack(w2, command_result::accepted, 77);
+  CHECK(rd.ack_word() == w2);
+  const auto s = rd.snapshot();
+  CHECK(s.ack_result == command_result::accepted);
+  CHECK(s.ack_time_ns == 77);
+}
+
+TEST_CASE("feeder control: commanders racing never reuse a sequence number") {
+  unique_bus bus;
+  auto ctl = feeder_control_writer::create(feeder_control_name(bus.name(), venue::okx, slot_id::a), venue::okx, slot_id::a);
+  constexpr int kEach = 20000;
+  auto run = [&] {
+    for (int i = 0; i < kEach; ++i) (void)ctl.send(feeder_command::reconnect);
+  };
+  std::thread a(run), b(run);
+  a.join();
+  b.join();
+  CHECK(command_seq(ctl.current()) == 2 * kEach);
+}
+
+TEST_CASE("feeder status: last error text is cut to capacity and read back whole") {
+  unique_bus bus;
+  const auto name = feeder_status_name(bus.name(), venue::okx, slot_id::a);
+  auto w = feeder_status_writer::create(name, venue::okx, slot_id::a);
+  auto r = feeder_status_reader::open(name);
+  CHECK(r.last_error().empty());
+  w.set_last_error("tls: certificate verify failed", 5);
+  CHECK(r.last_error() == "tls: certificate verify failed");
+  CHECK(r.snapshot().last_error_time_ns == 5);
+  const std::string long_text(500, 'x');
+  w.set_last_error(long_text, 6);
+  CHECK(r.last_error() == std::string(kLastErrorCapacity, 'x'));
+  w.set_last_error("", 7);
+  CHECK(r.last_error().empty());
+}
+
+TEST_CASE("feeder status: a reader racing the writer never sees a torn last error") {
+  unique_bus bus;
+  const auto name = feeder_status_name(bus.name(), venue::okx, slot_id::a);
+  auto w = feeder_status_writer::create(name, venue::okx, slot_id::a);
+  auto r = feeder_status_reader::open(name);
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    // Each text is one repeated letter with a length tied to the letter: a torn read mixes
+    // letters or gets a length that does not match its letter.
+    for (int i = 0; i < 200000; ++i) {
+      const char c = static_cast<char>('a' + i % 26);
+      w.set_last_error(std::string(static_cast<std::size_t>(10 + (c - 'a') * 8), c), i);
+    }
+    done.store(true);
+  });
+  std::size_t reads = 0, torn = 0;
+  while (!done.load()) {
+    const std::string s = r.last_error();
+    if (s.empty()) continue;
+    ++reads;
+    const char c = s[0];
+    if (s.size() != static_cast<std::size_t>(10 + (c - 'a') * 8) || s.find_first_not_of(c) != std::string::npos) ++torn;
+  }
+  writer.join();
+  CHECK(torn == 0);
+  CHECK(reads > 0);
+}
