@@ -1,0 +1,383 @@
+#include "feeders/mdfeed/feeder.hpp"
+
+#include "bus/clock.hpp"
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <unistd.h>
+
+namespace mdbus::feed {
+namespace {
+
+constexpr std::int64_t kMs = 1'000'000;
+// Log keys beyond the parse_error reasons (which use their own values).
+constexpr unsigned kKeyNotice = 16;
+constexpr unsigned kKeyVenueError = 17;
+static_assert(static_cast<unsigned>(parse_error::count_) <= kKeyNotice);
+static_assert(static_cast<std::size_t>(parse_error::count_) <= kFeederErrorSlots);
+
+std::string slot_name(venue v, slot_id s) { return std::string(to_string(v)) + "/" + std::string(to_string(s)); }
+
+const config::venue_config& venue_section(const config::bus_config& cfg, const feeder_options& o) {
+  const config::venue_config* vc = cfg.find(o.venue_id);
+  if (vc == nullptr)
+    throw config::config_error(cfg.source + ": venues." + std::string(to_string(o.venue_id)) + ": not configured");
+  if (!vc->has_slot(o.slot))
+    throw config::config_error(cfg.source + ": venues." + std::string(to_string(o.venue_id)) + ".slots: has no slot " +
+                               std::string(to_string(o.slot)));
+  return *vc;
+}
+
+adapter_options adapter_options_for(const config::bus_config& cfg, const config::venue_config& vc, slot_id slot) {
+  adapter_options a;
+  a.slot = slot;
+  a.max_record_bytes = cfg.rings.feeder_max_frame < kMaxRecordSize ? cfg.rings.feeder_max_frame : kMaxRecordSize;
+  a.max_message_bytes = vc.policy.max_message_bytes;
+  return a;
+}
+
+ws_client_options transport_options(const config::venue_config& vc) {
+  ws_client_options o;
+  o.tls = vc.ep.tls;
+  o.ca_file = vc.ep.ca_file;
+  o.max_message_bytes = vc.policy.max_message_bytes;
+  return o;
+}
+
+std::vector<subscription> subscriptions_of(const config::venue_config& vc) {
+  std::vector<subscription> subs;
+  for (const auto& sym : vc.symbols)
+    for (const auto& ch : vc.channels) subs.push_back({ch.id, sym, ch.variant});
+  return subs;
+}
+
+}  // namespace
+
+feeder::feeder(const config::bus_config& cfg, const feeder_options& options)
+    : venue_(venue_section(cfg, options)),
+      options_(options),
+      name_(slot_name(options.venue_id, options.slot)),
+      ring_(spsc_ring_writer::create(feeder_ring_name(cfg.bus, options.venue_id, options.slot),
+                                     {cfg.rings.feeder_bytes, cfg.rings.feeder_max_frame}, cfg.segment_mode)),
+      status_(feeder_status_writer::create(feeder_status_name(cfg.bus, options.venue_id, options.slot), options.venue_id,
+                                           options.slot, cfg.segment_mode)),
+      control_name_(feeder_control_name(cfg.bus, options.venue_id, options.slot)),
+      control_path_("/dev/shm/" + control_name_),
+      adapter_(make_adapter(options.venue_id, adapter_options_for(cfg, venue_, options.slot))),
+      sink_(ring_),
+      log_("mdfeed " + name_, options.log_interval_ms),
+      backoff_(venue_.policy.reconnect_min_ms, venue_.policy.reconnect_max_ms,
+               static_cast<std::uint64_t>(getpid()) * 0x9E3779B97F4A7C15ULL ^ static_cast<std::uint64_t>(mono_ns())) {
+  if (adapter_ == nullptr) throw std::runtime_error("mdfeed: no adapter for venue " + std::string(to_string(options.venue_id)));
+  const std::vector<subscription> subs = subscriptions_of(venue_);
+  target_.host = venue_.ep.host;
+  target_.port = venue_.ep.port;
+  target_.server_name = venue_.ep.server_name;
+  target_.path = adapter_->ws_path(subs);  // throws std::invalid_argument for a sub the venue refuses
+  subscribe_messages_ = adapter_->subscribe_messages(subs);
+  status_.fields().alloc_counting.store(options_.allocations != nullptr ? 1 : 0, std::memory_order_relaxed);
+  ws_ = std::make_unique<ws_client>(static_cast<ws_events&>(*this), transport_options(venue_));
+}
+
+feeder::~feeder() {
+  finished_ = true;  // whatever lws reports while it tears down is no longer acted on
+  ws_.reset();
+}
+
+int feeder::run() {
+  const std::int64_t now = mono_ns();
+  log_.always("started (pid %d): %s%s:%u%s, ring %s", static_cast<int>(getpid()), venue_.ep.tls ? "wss://" : "ws://",
+              target_.host.c_str(), static_cast<unsigned>(target_.port), target_.path.c_str(), ring_.segment().name().c_str());
+  if (options_.start_down) {
+    intent_ = intent::disconnected;
+    set_state(feeder_state::down, slot_reason::operator_request, "waiting for a connect command");
+  } else {
+    start_connect(now);
+  }
+  while (!finished_) ws_->service();
+  return kExitOk;
+}
+
+// ---- connection lifecycle ----------------------------------------------------------------
+
+void feeder::start_connect(std::int64_t now) noexcept {
+  ++connection_;
+  bump(status_.fields().connections);
+  if (connection_ > 1) bump(status_.fields().reconnects);
+  reconnect_at_ = 0;
+  ping_sent_ = 0;
+  live_since_ = 0;
+  attempt_start_ = now;
+  close_reason_ = slot_reason::none;
+  close_text_[0] = '\0';
+  set_state(feeder_state::connecting, connection_ == 1 ? slot_reason::startup : slot_reason::none);
+  try {
+    (void)ws_->connect(target_);  // a refusal at once has reported on_closed already
+  } catch (const std::exception& e) {  // allocation failure building the request: treat as a failed attempt
+    note_error("connect: %s", e.what());
+  }
+}
+
+void feeder::on_established() noexcept {
+  if (finished_) return;
+  const std::int64_t now = mono_ns();
+  last_rx_ = last_data_ = now;
+  status_.fields().connect_time_ns.store(wall_ns(), std::memory_order_relaxed);
+  try {
+    for (const auto& m : subscribe_messages_) ws_->send_text(m);  // copies: allocation at connect time only
+  } catch (const std::exception& e) {
+    note_error("subscribe: %s", e.what());
+    drop(slot_reason::network_error, "cannot queue the subscriptions", now);
+    return;
+  }
+  set_state(feeder_state::subscribed, slot_reason::none);
+  log_.always("connection %llu established; %zu subscribe request(s) sent", static_cast<unsigned long long>(connection_),
+              subscribe_messages_.size());
+  if (intent_ != intent::run) begin_close(slot_reason::operator_request, "command arrived while connecting", now);
+}
+
+void feeder::on_closed(const close_info& info) noexcept {
+  if (finished_) return;
+  const std::int64_t now = mono_ns();
+  feeder_status& f = status_.fields();
+  f.connect_time_ns.store(0, std::memory_order_relaxed);
+  slot_reason why = close_reason_;
+  if (!info.by_us) {
+    if (info.established) {
+      bump(f.remote_closes);
+      why = slot_reason::remote_close;
+    } else {
+      bump(f.connect_failures);
+      why = slot_reason::handshake_failed;
+    }
+    if (info.code != 0) {
+      std::snprintf(close_text_, sizeof close_text_, "close code %d %.*s", info.code, static_cast<int>(info.text.size()),
+                    info.text.data());
+    } else {
+      std::snprintf(close_text_, sizeof close_text_, "%.*s", static_cast<int>(info.text.size()), info.text.data());
+    }
+    note_error("connection %llu %s: %s", static_cast<unsigned long long>(connection_),
+               info.established ? "closed by the venue" : "failed", close_text_);
+  } else if (!info.established && why == slot_reason::none) {
+    bump(f.connect_failures);
+  }
+  const bool was_healthy = live_since_ != 0 && now - live_since_ >= venue_.policy.reconnect_max_ms * kMs;
+  live_since_ = 0;
+  ping_sent_ = 0;
+
+  if (intent_ == intent::stopping) {
+    finish(now);
+    return;
+  }
+  if (intent_ == intent::disconnected) {
+    set_state(feeder_state::down, slot_reason::operator_request, "disconnected on command");
+    return;
+  }
+  if (reconnect_now_) {
+    reconnect_now_ = false;
+    set_state(feeder_state::down, slot_reason::operator_request, "reconnect on command");
+    start_connect(now);
+    return;
+  }
+  // A connection that stayed live longer than the longest backoff proves the venue is
+  // healthy again: start from the shortest delay. Anything shorter keeps doubling, so a
+  // venue that accepts and cuts at once cannot drive a reconnect storm.
+  if (was_healthy) backoff_.reset();
+  const std::int64_t delay_ms = backoff_.next_delay_ms();
+  reconnect_at_ = now + delay_ms * kMs;
+  set_state(feeder_state::down, why == slot_reason::none ? slot_reason::network_error : why, close_text_);
+  log_.always("connection %llu down (%s%s%s); reconnecting in %lld ms", static_cast<unsigned long long>(connection_),
+              std::string_view(to_string(why)).data(), close_text_[0] != '\0' ? ": " : "", close_text_,
+              static_cast<long long>(delay_ms));
+}
+
+/// Drop the connection now (watchdogs): no close frame, the venue may be gone.
+void feeder::drop(slot_reason why, const char* text, std::int64_t now) noexcept {
+  (void)now;
+  close_reason_ = why;
+  std::snprintf(close_text_, sizeof close_text_, "%s", text);
+  note_error("connection %llu: %s", static_cast<unsigned long long>(connection_), text);
+  ws_->abort();
+}
+
+/// Close gracefully (commands, stop): a close frame, then at most drain_timeout_ms.
+void feeder::begin_close(slot_reason why, const char* text, std::int64_t now) noexcept {
+  close_reason_ = why;
+  std::snprintf(close_text_, sizeof close_text_, "%s", text);
+  if (!ws_->established()) {
+    ws_->abort();
+    return;
+  }
+  drain_deadline_ = now + venue_.policy.drain_timeout_ms * kMs;
+  set_state(feeder_state::draining, why, text);
+  ws_->close(text);
+}
+
+void feeder::request_stop(const char* why, std::int64_t now) noexcept {
+  intent_ = intent::stopping;
+  reconnect_at_ = 0;
+  log_.always("stopping: %s", why);
+  if (ws_->active()) {
+    begin_close(slot_reason::operator_request, why, now);
+  } else {
+    finish(now);
+  }
+}
+
+void feeder::finish(std::int64_t now) noexcept {
+  (void)now;
+  set_state(feeder_state::stopped, slot_reason::operator_request, "stopped");
+  if (stop_acked_pending_) status_.ack(stop_word_, command_result::accepted, wall_ns());
+  ring_.segment().heartbeat(mono_ns());
+  status_.segment().heartbeat(mono_ns());
+  log_.always("stopped: %llu messages, %llu records, %llu parse errors, %llu ring overflows, %llu reconnects",
+              static_cast<unsigned long long>(status_.fields().messages.load(std::memory_order_relaxed)),
+              static_cast<unsigned long long>(status_.fields().records.load(std::memory_order_relaxed)),
+              static_cast<unsigned long long>(status_.fields().parse_errors_total.load(std::memory_order_relaxed)),
+              static_cast<unsigned long long>(sink_.dropped()),
+              static_cast<unsigned long long>(status_.fields().reconnects.load(std::memory_order_relaxed)));
+  finished_ = true;
+}
+
+// ---- hot path ----------------------------------------------------------------------------
+
+void feeder::on_message(simdjson::padded_string_view data, bool binary, std::int64_t first_byte_ns) noexcept {
+  if (finished_) return;
+  const std::int64_t now = mono_ns();
+  feeder_status& f = status_.fields();
+  last_rx_ = now;
+  bump(f.messages);
+  bump(f.bytes, data.size());
+  f.last_message_ns.store(first_byte_ns, std::memory_order_relaxed);
+  if (binary) {  // neither venue sends binary frames: whatever it is, it is not JSON text
+    last_data_ = now;
+    count_error(parse_error::not_json, "binary frame", {data.data(), data.size()}, now);
+    return;
+  }
+  const parse_result r = adapter_->parse(data, first_byte_ns, sink_);
+  if (r.records > 0) bump(f.records, r.records);
+  f.ring_overflows.store(sink_.dropped(), std::memory_order_relaxed);
+  if (r.event == control_event::pong) {
+    bump(f.pongs_received);
+    ping_sent_ = 0;
+  } else {
+    last_data_ = now;
+  }
+  if (r.error != parse_error::none) count_error(r.error, r.detail, {data.data(), data.size()}, now);
+  switch (r.event) {
+    case control_event::going_away:
+      // The supervisor rotates the slot make-before-break on this (DESIGN "Supervision");
+      // alone, the feeder keeps the connection until the venue closes it and then reconnects.
+      bump(f.venue_notices);
+      if (log_.log(kKeyNotice, now, "venue announced it will close this connection: %.*s", static_cast<int>(r.detail.size()),
+                   r.detail.data()))
+        note_error("venue going-away notice");
+      break;
+    case control_event::venue_error:
+      bump(f.venue_errors);
+      break;
+    case control_event::none:
+    case control_event::subscribed:
+    case control_event::pong:
+      break;
+  }
+  if (r.records > 0 && live_since_ == 0) {
+    live_since_ = now;
+    set_state(feeder_state::live, slot_reason::none);
+    log_.always("connection %llu live", static_cast<unsigned long long>(connection_));  // once per connection
+  }
+}
+
+void feeder::on_oversize(std::uint64_t bytes) noexcept {
+  if (finished_) return;
+  const std::int64_t now = mono_ns();
+  feeder_status& f = status_.fields();
+  last_rx_ = last_data_ = now;
+  bump(f.messages);
+  bump(f.bytes, bytes);
+  char detail[64];
+  std::snprintf(detail, sizeof detail, "%llu bytes, limit %llu", static_cast<unsigned long long>(bytes),
+                static_cast<unsigned long long>(venue_.policy.max_message_bytes));
+  count_error(parse_error::message_too_large, detail, {}, now);
+}
+
+void feeder::on_pong() noexcept {
+  if (finished_) return;
+  last_rx_ = mono_ns();
+  ping_sent_ = 0;
+  bump(status_.fields().pongs_received);
+}
+
+void feeder::count_error(parse_error e, std::string_view detail, std::string_view message, std::int64_t now) noexcept {
+  feeder_status& f = status_.fields();
+  const auto i = static_cast<unsigned>(e);
+  if (i < kFeederErrorSlots) bump(f.parse_errors[i]);
+  bump(f.parse_errors_total);
+  const unsigned key = e == parse_error::venue_error ? kKeyVenueError : i;
+  char sample[97];
+  log_limiter::sanitize(message, sample, 96);
+  if (log_.log(key, now, "dropped a message: %s (%.*s)%s%s", std::string_view(to_string(e)).data(),
+               static_cast<int>(detail.size()), detail.data(), sample[0] != '\0' ? ": " : "", sample))
+    note_error("dropped a message: %s (%.*s)", std::string_view(to_string(e)).data(), static_cast<int>(detail.size()),
+               detail.data());
+}
+
+// ---- timer: watchdogs, commands, heartbeats ------------------------------------------------
+
+void feeder::on_tick() noexcept {
+  if (finished_) return;
+  const std::int64_t now = mono_ns();
+  if (options_.stop_flag != nullptr && *options_.stop_flag != 0 && intent_ != intent::stopping)
+    request_stop("signal", now);
+  poll_control(now);
+  if (finished_) return;
+  ring_.segment().heartbeat(now);
+  status_.segment().heartbeat(now);
+  feeder_status& f = status_.fields();
+  if (options_.allocations != nullptr) f.allocations.store(options_.allocations(), std::memory_order_relaxed);
+  f.ring_overflows.store(sink_.dropped(), std::memory_order_relaxed);
+  check_watchdogs(now);
+}
+
+void feeder::check_watchdogs(std::int64_t now) noexcept {
+  const config::venue_policy& p = venue_.policy;
+  if (!ws_->active()) {
+    if (intent_ == intent::run && reconnect_at_ != 0 && now >= reconnect_at_) start_connect(now);
+    return;
+  }
+  if (!ws_->established()) {
+    if (now - attempt_start_ > p.connect_timeout_ms * kMs && close_reason_ == slot_reason::none)
+      drop(slot_reason::handshake_failed, "connect timeout", now);
+    return;
+  }
+  if (status_.state() == feeder_state::draining) {
+    if (now > drain_deadline_) ws_->abort();  // the venue never answered our close
+    return;
+  }
+  if (close_reason_ != slot_reason::none) return;  // already dropping
+  char text[96];
+  if (now - last_data_ > p.no_data_ms * kMs) {
+    bump(status_.fields().no_data_trips);
+    std::snprintf(text, sizeof text, "no data for %lld ms (no_data_ms %lld)", static_cast<long long>((now - last_data_) / kMs),
+                  static_cast<long long>(p.no_data_ms));
+    drop(slot_reason::idle_watchdog, text, now);
+  } else if (ping_sent_ != 0 && now - ping_sent_ > p.pong_timeout_ms * kMs) {
+    bump(status_.fields().pong_timeouts);
+    std::snprintf(text, sizeof text, "no pong within %lld ms", static_cast<long long>(p.pong_timeout_ms));
+    drop(slot_reason::pong_timeout, text, now);
+  } else if (ping_sent_ == 0 && now - last_rx_ >= p.keepalive_ms * kMs) {
+    // VENUES.md: OKX wants the text "ping" before 30 s of silence; Binance pings us, and a
+    // WebSocket ping of ours (answered by a pong frame) proves the line when it is quiet.
+    const std::string_view ka = adapter_->keepalive_text();
+    if (ka.empty()) {
+      ws_->send_ping();
+    } else {
+      ws_->send_text(std::string(ka));  // "ping": short-string storage, no allocation
+    }
+    ping_sent_ = now;
+    bump(status_.fields().keepalives_sent);
+  }
+}
+
+}  // namespace mdbus::feed

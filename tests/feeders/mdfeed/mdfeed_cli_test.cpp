@@ -1,0 +1,88 @@
+// mdfeed's command line: --help, and set-up errors that name what is wrong with one line and
+// a distinct exit code (2: usage or config, 1: run-time set-up such as a slot already taken).
+#include <doctest/doctest.h>
+
+#include "tests/feeders/mdfeed/mdfeed_test_support.hpp"
+#include "tests/support/run_capture.hpp"
+
+using namespace mdbus;
+using namespace mdbus::test;
+
+namespace {
+
+run_result mdfeed(const std::string& args) { return run_capture(mdfeed_binary() + " " + args + " 2>&1"); }
+
+/// A config for a venue on a port nobody listens on (the tests here never get that far).
+std::string config_file(const temp_dir& dir, const std::string& bus, json policy = json::object()) {
+  feed_setup s;
+  s.bus = bus;
+  s.venue = "okx";
+  s.port = 9;
+  s.symbols = {"BTC-USDT"};
+  s.channels = {"trades"};
+  s.policy = std::move(policy);
+  return write_config(dir.file("cfg.json"), s);
+}
+
+}  // namespace
+
+TEST_CASE("mdfeed --help lists every option and exits 0") {
+  const auto r = mdfeed("--help");
+  CHECK(r.status == 0);
+  for (const char* opt : {"--config", "--venue", "--slot", "--start-down", "--log-interval-ms"}) {
+    INFO(opt);
+    CHECK(r.out.find(opt) != std::string::npos);
+  }
+}
+
+TEST_CASE("mdfeed refuses a missing option, an unknown venue and an unknown slot") {
+  temp_dir dir;
+  unique_bus bus;
+  const auto cfg = config_file(dir, bus.name());
+  CHECK(mdfeed("--venue okx --slot A").status != 0);
+  auto r = mdfeed("--config " + cfg + " --venue kraken --slot A");
+  CHECK(r.status == 2);
+  CHECK(r.out == "mdfeed: --venue 'kraken': not a venue (binance, okx)\n");
+  r = mdfeed("--config " + cfg + " --venue okx --slot C");
+  CHECK(r.status == 2);
+  CHECK(r.out == "mdfeed: --slot 'C': must be A or B\n");
+}
+
+TEST_CASE("mdfeed config errors are one line naming the file and the field, exit 2") {
+  temp_dir dir;
+  unique_bus bus;
+  auto cfg = config_file(dir, bus.name(), {{"keepalive_ms", "soon"}});
+  auto r = mdfeed("--config " + cfg + " --venue okx --slot A");
+  CHECK(r.status == 2);
+  CHECK(r.out == "mdfeed: " + cfg + ": venues.okx.policy.keepalive_ms: must be an integer\n");
+
+  cfg = config_file(dir, bus.name());
+  r = mdfeed("--config " + cfg + " --venue binance --slot A");
+  CHECK(r.status == 2);
+  CHECK(r.out == "mdfeed: " + cfg + ": venues.binance: not configured\n");
+
+  json j = json::parse(std::ifstream(cfg));
+  j["venues"]["okx"]["slots"] = {"A"};
+  j["venues"]["okx"]["endpoint"]["ca_file"] = dir.file("missing-ca.pem");
+  std::ofstream(cfg) << j.dump();
+  r = mdfeed("--config " + cfg + " --venue okx --slot B");
+  CHECK(r.status == 2);
+  CHECK(r.out == "mdfeed: " + cfg + ": venues.okx.slots: has no slot B\n");
+  r = mdfeed("--config " + cfg + " --venue okx --slot A");
+  CHECK(r.status == 2);
+  CHECK(r.out == "mdfeed: " + cfg + ": venues.okx.endpoint.ca_file: cannot read " + dir.file("missing-ca.pem") + "\n");
+  CHECK(list_segments(bus.name()).empty());  // nothing created for a refused start
+}
+
+TEST_CASE("mdfeed refuses a slot another live feeder holds, exit 1") {
+  temp_dir dir;
+  unique_bus bus;
+  const auto cfg = config_file(dir, bus.name());
+  feeder_process first(cfg, "okx", "A", dir.file("first.log"));
+  auto st = open_status(bus.name(), venue::okx, slot_id::a);
+  const auto r = mdfeed("--config " + cfg + " --venue okx --slot A");
+  CHECK(r.status == 1);
+  CHECK(r.out.find("already has a live writer (pid " + std::to_string(first.pid()) + ")") != std::string::npos);
+  CHECK(first.running());
+  CHECK(first.stop() == 0);
+}
