@@ -1,0 +1,171 @@
+#pragma once
+/// The consumer API: what a strategy links (`mdbus::consumer`) to read the bus's output ring.
+///
+///     mdbus::consumer c = mdbus::consumer::open({.bus = "prod", .filter = mdbus::record_filter{}.venue(mdbus::venue::okx)});
+///     for (;;) {
+///       const mdbus::poll_result r = c.wait(100'000'000);  // or c.poll() in a busy loop
+///       if (r.status == mdbus::poll_status::record)
+///         mdbus::visit_record(r.record, overloaded{[](const mdbus::trade_record& t) { ... },
+///                                                  [](const mdbus::book_view& b) { ... }, [](const auto&) {}});
+///       else if (r.status == mdbus::poll_status::lapped)
+///         ... r.missed_frames records (r.missed_bytes ring bytes) were lost to this consumer ...
+///     }
+///
+/// Guarantees: the ring is mapped read-only (a strategy cannot corrupt the bus); a record is
+/// copied out of the ring and handed over only after the ring has confirmed that no byte of
+/// it was overwritten during the copy and record_view::parse has validated its layout, so
+/// torn data never reaches the caller. Falling a whole ring behind is reported once per lap
+/// with exact counts, never silently skipped.
+///
+/// Hot path (poll, wait, visit_record): no allocation, no exception, no lock. poll() makes no
+/// system call; wait() sleeps only in idle_mode::backoff after its spin and yield phases.
+#include "bus/broadcast_ring.hpp"
+#include "bus/records.hpp"
+#include "consumers/record_filter.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace mdbus {
+
+/// How wait() idles while the ring is empty. Nothing wakes a reader (the writer never makes
+/// a system call, by design), so the choice is CPU against wake-up latency:
+/// busy_spin — one core at 100 %, the record is seen within ~100 ns of its publication;
+/// yield     — sched_yield between polls: 100 % of a core unless other threads want it;
+/// backoff   — spin, then yield, then sleep with the pause doubling from 1 µs up to
+///             max_sleep_ns: near-zero CPU when idle, latency up to max_sleep_ns (plus the
+///             kernel's timer slack, ~50 µs) for the first record after a quiet period.
+enum class idle_mode : std::uint8_t { busy_spin, yield, backoff };
+
+struct idle_policy {
+  idle_mode mode = idle_mode::backoff;
+  std::uint32_t spins = 2000;           ///< empty polls before yielding (backoff)
+  std::uint32_t yields = 50;            ///< sched_yield calls before sleeping (backoff)
+  std::int64_t max_sleep_ns = 250'000;  ///< longest single sleep (backoff)
+};
+
+struct consumer_options {
+  std::string bus;             ///< bus name (segment mdbus.<bus>.<object>)
+  std::string object = "out";  ///< the merger's output ring
+  /// newest: only records published after open; oldest: everything still in the ring.
+  start_position start = start_position::newest;
+  /// Where to continue after a lap: the oldest intact record (lose as little as possible)
+  /// or the newest (skip to live data, for consumers that only care about the present).
+  lap_policy on_lap = lap_policy::resume_oldest;
+  record_filter filter;  ///< records that fail it are skipped (counted in stats().filtered)
+  int open_wait_ms = 0;  ///< open(): how long to wait for the writer to create the ring
+};
+
+enum class poll_status : std::uint8_t {
+  record,      ///< `record` holds the next record that passed the filter
+  empty,       ///< nothing new (wait(): nothing before the timeout)
+  lapped,      ///< fell a full ring behind: `missed_frames`/`missed_bytes` are lost; reading continues
+  bad_record,  ///< a frame that is not a valid record (`error` says why); skipped
+  corrupt,     ///< the ring contradicts its own geometry (a broken writer); the next poll reopens
+};
+
+struct poll_result {
+  poll_status status = poll_status::empty;
+  /// For `record`: a view of the consumer's private copy. Valid until the next poll/wait.
+  record_view record;
+  std::uint64_t seq = 0;            ///< ring sequence of the frame (record, bad_record)
+  std::uint64_t missed_frames = 0;  ///< lapped: frames this consumer will never see
+  std::uint64_t missed_bytes = 0;   ///< lapped: ring bytes skipped
+  record_status error = record_status::ok;  ///< bad_record: what record_view::parse said
+};
+
+/// Running totals since open. Plain counters of this process, not shared memory.
+struct consumer_stats {
+  std::uint64_t records = 0;        ///< handed to the caller
+  std::uint64_t filtered = 0;       ///< valid records the filter skipped
+  std::uint64_t laps = 0;
+  std::uint64_t missed_frames = 0;  ///< summed over laps
+  std::uint64_t missed_bytes = 0;
+  std::uint64_t bad_records = 0;
+  std::uint64_t corrupt = 0;
+};
+
+class consumer {
+ public:
+  consumer() = default;
+  consumer(consumer&&) noexcept = default;
+  consumer& operator=(consumer&&) noexcept = default;
+  consumer(const consumer&) = delete;
+  consumer& operator=(const consumer&) = delete;
+  ~consumer() = default;
+
+  /// Maps mdbus.<bus>.<object> read-only. Throws segment_error with one line naming the
+  /// segment: "does not exist" (after open_wait_ms), "layout version N, this build reads M",
+  /// "Permission denied", ...
+  static consumer open(const consumer_options& options);
+  /// One attempt, no exception for a missing or unfinished ring: ok, await (not there yet,
+  /// `reason` says why) or incompatible (never usable: `reason` says why).
+  static attach_status try_open(const consumer_options& options, consumer& out, std::string& reason);
+
+  /// The next record that passes the filter, or empty / lapped / bad_record / corrupt.
+  /// Never blocks, never allocates.
+  [[nodiscard]] poll_result poll() noexcept;
+
+  /// poll() until something other than `empty` arrives or `timeout_ns` passes (then empty),
+  /// idling per `idle`. A timeout of 0 is one poll.
+  [[nodiscard]] poll_result wait(std::int64_t timeout_ns, const idle_policy& idle = {}) noexcept;
+
+  /// Frames published that this consumer has not read yet (filtered ones included).
+  [[nodiscard]] std::uint64_t lag_frames() const noexcept { return reader_.lag_frames(); }
+  /// The merger's liveness: dead (its lock is free), stale (heartbeat older than the limit) or alive.
+  [[nodiscard]] writer_liveness writer_state(std::int64_t max_heartbeat_age_ns) const noexcept;
+
+  [[nodiscard]] const consumer_stats& stats() const noexcept { return stats_; }
+  /// The mapping (read-only): name, header, size.
+  [[nodiscard]] const shm_segment& segment() const noexcept { return reader_.segment(); }
+  [[nodiscard]] const broadcast_ring_geometry& geometry() const noexcept { return reader_.geometry(); }
+  [[nodiscard]] const record_filter& filter() const noexcept { return options_.filter; }
+  void set_filter(record_filter f) { options_.filter = std::move(f); }
+  [[nodiscard]] bool valid() const noexcept { return buffer_ != nullptr; }
+
+ private:
+  broadcast_ring_reader reader_;
+  consumer_options options_;
+  std::unique_ptr<std::uint64_t[]> buffer_;  ///< max_payload bytes, 8-aligned: records copy out here
+  std::size_t buffer_bytes_ = 0;
+  consumer_stats stats_;
+  bool reopen_ = false;  ///< set after `corrupt`: the next poll re-attaches at the newest frame
+};
+
+/// Calls f with the typed record: f(const trade_record&), f(const bbo_record&),
+/// f(const book_view&) for both book types, f(const gap_record&), f(const slot_status_record&).
+/// `r` must be a view record_view::parse accepted (every view a consumer hands out is).
+template <class F>
+void visit_record(const record_view& r, F&& f) {
+  switch (r.type()) {
+    case record_type::trade:
+      if (const auto t = r.trade()) f(*t);
+      break;
+    case record_type::bbo:
+      if (const auto b = r.bbo()) f(*b);
+      break;
+    case record_type::book_delta:
+    case record_type::book_snapshot:
+      if (const auto b = r.book()) f(*b);
+      break;
+    case record_type::gap:
+      if (const auto g = r.gap()) f(*g);
+      break;
+    case record_type::slot_status:
+      if (const auto s = r.slot_status()) f(*s);
+      break;
+  }
+}
+
+/// The usual helper for visit_record: overloaded{[](const trade_record&) {...}, [](const auto&) {}}.
+template <class... Fs>
+struct overloaded : Fs... {
+  using Fs::operator()...;
+};
+template <class... Fs>
+overloaded(Fs...) -> overloaded<Fs...>;
+
+[[nodiscard]] std::string_view to_string(poll_status s) noexcept;
+
+}  // namespace mdbus
