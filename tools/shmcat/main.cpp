@@ -1,34 +1,46 @@
 // shmcat — inspect the bus's shared memory: list segments, show a ring's state, list
-// counters, follow the records of the output ring. Read-only: it never takes a lock or
-// writes a byte, so it is safe against a live bus.
+// counters, follow the records of the output ring or of a feeder ring. Read-only: it maps
+// every segment read-only, never takes a lock and never writes a byte, so it is safe against
+// a live bus. See README.md.
 #include "bus/broadcast_ring.hpp"
 #include "bus/clock.hpp"
 #include "bus/counters.hpp"
-#include "bus/records.hpp"
 #include "bus/shm_segment.hpp"
 #include "bus/spsc_ring.hpp"
+#include "tools/shmcat/commands.hpp"
 
+// GCC 12 reports a false -Wnull-dereference inside CLI11's inlined string splitting.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <CLI/CLI.hpp>
+#pragma GCC diagnostic pop
 #include <nlohmann/json.hpp>
 
-#include <csignal>
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <thread>
-#include <vector>
 
 using namespace mdbus;
+using namespace mdbus::shmcat;
+
+namespace mdbus::shmcat {
+
+volatile std::sig_atomic_t g_stop = 0;
+
+int report_unusable(const segment_info& i) {
+  std::fprintf(stderr, "shmcat: %s\n", i.reason.c_str());
+  if (i.permission_denied) return kExitPermission;
+  if (i.status == attach_status::await) return kExitNoSuchSegment;
+  return kExitIncompatible;
+}
+
+}  // namespace mdbus::shmcat
 
 namespace {
 
-// Exit codes, documented in README.md.
-constexpr int kExitNoSuchSegment = 3;
-constexpr int kExitIncompatible = 4;
-constexpr int kExitPermission = 5;
-
-volatile std::sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
 
 /// "out", "mybus.out" or "mdbus.mybus.out" → full name; a bare object needs --bus.
@@ -38,72 +50,105 @@ std::string resolve(const std::string& arg, const std::string& bus) {
   return "mdbus." + arg;
 }
 
-int exit_code_for(const segment_info& i) {
-  if (i.permission_denied) return kExitPermission;
-  if (i.status == attach_status::await) return kExitNoSuchSegment;
-  return kExitIncompatible;
-}
+std::int64_t heartbeat_age_ns(const segment_info& i) { return i.writer_heartbeat_ns ? mono_ns() - i.writer_heartbeat_ns : 0; }
 
-std::string age(std::int64_t hb_mono_ns) {
-  if (hb_mono_ns == 0) return "-";
-  const double s = static_cast<double>(mono_ns() - hb_mono_ns) / 1e9;
+std::string age(const segment_info& i) {
+  if (i.writer_heartbeat_ns == 0) return "-";
+  const double s = static_cast<double>(heartbeat_age_ns(i)) / 1e9;
   char buf[32];
   std::snprintf(buf, sizeof buf, s < 10 ? "%.3fs" : "%.0fs", s);
   return buf;
 }
 
+int no_such_bus(const std::string& bus) {
+  std::fprintf(stderr, "shmcat: no such bus '%s' (no /dev/shm/mdbus.%s.* segment)\n", bus.c_str(), bus.c_str());
+  return kExitNoSuchSegment;
+}
+
 int cmd_list(const std::string& bus, bool json) {
+  const auto names = list_segments(bus);
+  if (!bus.empty() && names.empty()) return no_such_bus(bus);
   nlohmann::json out = nlohmann::json::array();
   if (!json)
     std::printf("%-16s %-28s %-15s %10s %8s %-6s %-9s %8s\n", "BUS", "OBJECT", "KIND", "SIZE", "WRITER", "ALIVE",
                 "HEARTBEAT", "VERSION");
-  for (const auto& name : list_segments(bus)) {
+  for (const auto& name : names) {
     const segment_info i = inspect_segment(name);
     const std::string kind = i.status == attach_status::ok ? std::string(to_string(i.kind)) : "?";
     if (json) {
-      out.push_back({{"name", i.name}, {"bus", i.bus}, {"object", i.object}, {"kind", kind},
-                     {"size", i.file_size}, {"writer_pid", i.writer_pid}, {"writer_alive", i.writer_alive},
-                     {"heartbeat_age_ns", i.writer_heartbeat_ns ? mono_ns() - i.writer_heartbeat_ns : 0},
-                     {"layout_version", i.layout_version}, {"ok", i.status == attach_status::ok},
-                     {"problem", i.reason}});
+      out.push_back({{"name", i.name}, {"bus", i.bus}, {"object", i.object}, {"kind", kind}, {"size", i.file_size},
+                     {"writer_pid", i.writer_pid}, {"writer_alive", i.writer_alive},
+                     {"heartbeat_age_ns", heartbeat_age_ns(i)}, {"layout_version", i.layout_version},
+                     {"ok", i.status == attach_status::ok}, {"problem", i.reason}});
       continue;
     }
     std::printf("%-16s %-28s %-15s %10llu %8lld %-6s %-9s %8u%s%s\n", i.bus.c_str(), i.object.c_str(), kind.c_str(),
                 static_cast<unsigned long long>(i.file_size), static_cast<long long>(i.writer_pid),
-                i.writer_alive ? "yes" : "no", age(i.writer_heartbeat_ns).c_str(), i.layout_version,
-                i.reason.empty() ? "" : "  ! ", i.reason.c_str());
+                i.writer_alive ? "yes" : "no", age(i).c_str(), i.layout_version, i.reason.empty() ? "" : "  ! ",
+                i.reason.c_str());
   }
   if (json) std::cout << out.dump() << "\n";
   return 0;
 }
 
+/// Counters of the segment's bus whose label names the segment's object (e.g. a feeder's
+/// `{slot="feed.binance.A"}`), for `info`.
+nlohmann::json related_counters(const segment_info& i) {
+  nlohmann::json out = nlohmann::json::object();
+  const std::string name = "mdbus." + i.bus + ".counters";
+  if (i.object == "counters" || inspect_segment(name).status != attach_status::ok) return out;
+  try {
+    const auto counters = counters_segment::open(name, access_mode::read_only);
+    counters.for_each([&](const counter_entry& e) {
+      if (e.label.find(i.object) != std::string_view::npos) out[std::string(e.label)] = e.value;
+    });
+  } catch (const segment_error&) {
+  }
+  return out;
+}
+
 int cmd_info(const std::string& name, bool json) {
   const segment_info i = inspect_segment(name);
-  if (i.status != attach_status::ok) {
-    std::fprintf(stderr, "shmcat: %s\n", i.reason.c_str());
-    return exit_code_for(i);
-  }
+  if (i.status != attach_status::ok) return report_unusable(i);
   nlohmann::json j = {{"name", i.name}, {"kind", to_string(i.kind)}, {"size", i.file_size},
                       {"mode", i.mode}, {"layout_version", i.layout_version}, {"creator_pid", i.creator_pid},
                       {"creation_time_ns", i.creation_time_ns}, {"writer_pid", i.writer_pid},
                       {"writer_epoch", i.writer_epoch}, {"writer_alive", i.writer_alive},
-                      {"heartbeat_age_ns", mono_ns() - i.writer_heartbeat_ns}};
+                      {"heartbeat_age_ns", heartbeat_age_ns(i)}};
   const auto seg = shm_segment::open(name, i.kind, access_mode::read_only);
+  const std::uint64_t capacity = i.geometry[0];
+  auto percent = [&](std::uint64_t bytes) { return capacity ? 100.0 * static_cast<double>(bytes) / static_cast<double>(capacity) : 0.0; };
   if (i.kind == segment_kind::spsc_ring) {
     const auto& c = *reinterpret_cast<const spsc_ring_control*>(seg.body());
-    const auto head = c.head.load(), tail = c.tail.load();
-    j.update({{"capacity", i.geometry[0]}, {"max_payload", i.geometry[1]}, {"head", head}, {"tail", tail},
-              {"fill_bytes", head - tail},
-              {"fill_percent", i.geometry[0] ? 100.0 * static_cast<double>(head - tail) / static_cast<double>(i.geometry[0]) : 0.0},
-              {"overflows", c.overflows.load()}, {"oversize", c.oversize.load()},
-              {"reader_attached", i.reader_attached}});
+    const auto head = c.head.load(std::memory_order_acquire), tail = c.tail.load(std::memory_order_acquire);
+    const std::uint64_t fill = head >= tail ? head - tail : 0;
+    // The one reader (the merger) is known by its lock; its lag is the unread bytes.
+    j.update({{"capacity", capacity}, {"max_payload", i.geometry[1]}, {"head", head}, {"tail", tail},
+              {"fill_bytes", fill}, {"fill_percent", percent(fill)}, {"overflows", c.overflows.load()},
+              {"oversize", c.oversize.load()}, {"reader_attached", i.reader_attached},
+              {"readers", nlohmann::json::array({{{"reader", "merger (SPSC reader lock)"}, {"attached", i.reader_attached},
+                                                  {"lag_bytes", fill}}})}});
   } else if (i.kind == segment_kind::broadcast_ring) {
     const auto& c = *reinterpret_cast<const broadcast_ring_control*>(seg.body());
-    j.update({{"capacity", i.geometry[0]}, {"max_payload", i.geometry[1]}, {"head", c.head.load()},
-              {"frames_published", c.next_seq.load()}, {"oldest_intact_position", c.reclaim.load()}});
+    const auto head = c.head.load(std::memory_order_acquire), reclaim = c.reclaim.load(std::memory_order_acquire);
+    const auto published = c.next_seq.load(std::memory_order_acquire);
+    // The stamp at `reclaim` is the oldest intact frame's sequence + 1 (0: nothing there yet).
+    std::uint64_t stamp = 0;
+    if (capacity != 0)
+      stamp = __atomic_load_n(reinterpret_cast<const std::uint64_t*>(seg.base() + kBroadcastDataOffset + (reclaim & (capacity - 1))),
+                              __ATOMIC_ACQUIRE);
+    const std::uint64_t oldest = stamp == 0 ? 0 : stamp - 1;
+    const std::uint64_t fill = head >= reclaim ? head - reclaim : 0;
+    j.update({{"capacity", capacity}, {"max_payload", i.geometry[1]}, {"head", head}, {"frames_published", published},
+              {"oldest_intact_position", reclaim}, {"oldest_seq", oldest},
+              {"frames_held", published > oldest ? published - oldest : 0}, {"fill_bytes", fill},
+              {"fill_percent", percent(fill)},
+              // Readers of the output ring are anonymous: the layout has no reader table yet.
+              {"readers", nullptr}, {"readers_note", "not registered: the broadcast ring has no reader table"}});
   } else if (i.kind == segment_kind::counters) {
     j["max_counters"] = i.geometry[0];
   }
+  j["counters"] = related_counters(i);
   if (json) {
     std::cout << j.dump() << "\n";
   } else {
@@ -112,12 +157,11 @@ int cmd_info(const std::string& name, bool json) {
   return 0;
 }
 
-int cmd_counters(const std::string& name, bool watch, double interval_s, bool json) {
+int cmd_counters(const std::string& bus, bool watch, double interval_s, bool json) {
+  const std::string name = "mdbus." + bus + ".counters";
   const segment_info i = inspect_segment(name);
-  if (i.status != attach_status::ok) {
-    std::fprintf(stderr, "shmcat: %s\n", i.reason.c_str());
-    return exit_code_for(i);
-  }
+  if (i.status == attach_status::await && list_segments(bus).empty()) return no_such_bus(bus);
+  if (i.status != attach_status::ok) return report_unusable(i);
   auto counters = counters_segment::open(name, access_mode::read_only);
   std::map<std::uint32_t, std::int64_t> last;
   std::int64_t last_t = mono_ns();
@@ -125,22 +169,28 @@ int cmd_counters(const std::string& name, bool watch, double interval_s, bool js
   do {
     const std::int64_t now = mono_ns();
     const double dt = static_cast<double>(now - last_t) / 1e9;
+    auto rate = [&](const counter_entry& e) -> std::optional<double> {
+      const auto prev = last.find(e.id);
+      if (first || prev == last.end() || dt <= 0) return std::nullopt;
+      return static_cast<double>(e.value - prev->second) / dt;
+    };
     if (json) {
       nlohmann::json arr = nlohmann::json::array();
       counters.for_each([&](const counter_entry& e) {
-        arr.push_back({{"label", e.label}, {"value", e.value}, {"owner_pid", e.owner_pid}, {"owner_alive", e.owner_alive}});
+        const auto r = rate(e);
+        arr.push_back({{"label", e.label}, {"value", e.value}, {"rate_per_s", r ? nlohmann::json(*r) : nlohmann::json()},
+                       {"owner_pid", e.owner_pid}, {"owner_alive", e.owner_alive}});
+        last[e.id] = e.value;
       });
       std::cout << arr.dump() << std::endl;
     } else {
       if (watch) std::printf("\x1b[H\x1b[2J");  // refresh in place
       std::printf("%-72s %16s %14s %8s\n", "COUNTER", "VALUE", "RATE/s", "OWNER");
       counters.for_each([&](const counter_entry& e) {
-        const auto prev = last.find(e.id);
-        const std::string rate = (!first && prev != last.end() && dt > 0)
-                                     ? std::to_string(static_cast<long long>(static_cast<double>(e.value - prev->second) / dt))
-                                     : "-";
+        const auto r = rate(e);
+        const std::string shown = r ? std::to_string(static_cast<long long>(*r)) : "-";
         std::printf("%-72.*s %16lld %14s %7lld%s\n", static_cast<int>(e.label.size()), e.label.data(),
-                    static_cast<long long>(e.value), rate.c_str(), static_cast<long long>(e.owner_pid),
+                    static_cast<long long>(e.value), shown.c_str(), static_cast<long long>(e.owner_pid),
                     e.owner_alive ? "" : "†");
         last[e.id] = e.value;
       });
@@ -148,84 +198,11 @@ int cmd_counters(const std::string& name, bool watch, double interval_s, bool js
     }
     last_t = now;
     first = false;
-    if (watch) std::this_thread::sleep_for(std::chrono::duration<double>(interval_s));
-  } while (watch && !g_stop);
+    // Sleep in short steps so Ctrl-C ends a long interval at once.
+    for (auto until = mono_ns() + static_cast<std::int64_t>(interval_s * 1e9); watch && g_stop == 0 && mono_ns() < until;)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  } while (watch && g_stop == 0);
   return 0;
-}
-
-struct tail_filter {
-  std::string venue, symbol, type;
-  [[nodiscard]] bool pass(const record_header& h) const {
-    if (!venue.empty() && to_string(h.venue_id) != venue) return false;
-    if (!type.empty() && to_string(h.type) != type) return false;
-    if (!symbol.empty() && h.symbol_view() != symbol) return false;
-    return true;
-  }
-};
-
-nlohmann::json record_json(const record_view& r) {
-  const record_header& h = r.header();
-  nlohmann::json j = {{"type", to_string(h.type)}, {"venue", to_string(h.venue_id)},
-                      {"channel", to_string(h.channel_id)}, {"symbol", h.symbol_view()},
-                      {"slot", to_string(h.slot)}, {"seq", h.seq}, {"first_seq", h.first_seq},
-                      {"prev_seq", h.prev_seq}, {"venue_time_ns", h.venue_time_ns},
-                      {"receive_time_ns", h.receive_time_ns}, {"publish_time_ns", h.publish_time_ns},
-                      {"text", format_record(r, 3)}};
-  return j;
-}
-
-int cmd_tail(const std::string& name, bool follow, std::size_t count, const tail_filter& filter, bool json) {
-  const segment_info i = inspect_segment(name);
-  if (i.status != attach_status::ok) {
-    std::fprintf(stderr, "shmcat: %s\n", i.reason.c_str());
-    return exit_code_for(i);
-  }
-  if (i.kind != segment_kind::broadcast_ring) {
-    std::fprintf(stderr, "shmcat: segment %s is a %s; tail reads the output (broadcast) ring\n", name.c_str(),
-                 std::string(to_string(i.kind)).c_str());
-    return kExitIncompatible;
-  }
-  auto reader = broadcast_ring_reader::open(name, start_position::oldest, lap_policy::resume_oldest);
-  // Without -f: the last `count` frames (or everything held). Skip ahead to them.
-  const std::uint64_t published = reinterpret_cast<const broadcast_ring_control*>(reader.segment().body())->next_seq.load();
-  const std::uint64_t first_wanted = published > count ? published - count : 0;
-  std::vector<std::byte> buf(i.geometry[1]);
-  std::uint64_t bad = 0;
-  while (!g_stop) {
-    const auto res = reader.try_read(buf);
-    if (res.status == broadcast_read_status::empty) {
-      if (!follow) break;
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-      continue;
-    }
-    if (res.status == broadcast_read_status::lapped) {
-      if (json)
-        std::cout << nlohmann::json{{"lapped", true}, {"missed_frames", res.missed_frames}}.dump() << "\n";
-      else
-        std::printf("-- lapped: %llu frames missed --\n", static_cast<unsigned long long>(res.missed_frames));
-      continue;
-    }
-    if (res.status != broadcast_read_status::ok) {
-      ++bad;
-      break;
-    }
-    if (res.seq < first_wanted) continue;
-    record_view r;
-    const auto st = record_view::parse({buf.data(), res.length}, r);
-    if (st != record_status::ok) {
-      std::fprintf(stderr, "shmcat: frame %llu: %s\n", static_cast<unsigned long long>(res.seq),
-                   std::string(to_string(st)).c_str());
-      continue;
-    }
-    if (!filter.pass(r.header())) continue;
-    if (json)
-      std::cout << record_json(r).dump() << "\n";
-    else
-      std::cout << format_record(r) << "\n";
-    if (follow) std::cout.flush();
-  }
-  std::cout.flush();
-  return bad ? kExitIncompatible : 0;
 }
 
 }  // namespace
@@ -241,23 +218,21 @@ int main(int argc, char** argv) {
 
   auto* list = app.add_subcommand("list", "every mdbus segment on the machine (or of --bus)");
   std::string seg;
-  auto* info = app.add_subcommand("info", "header, positions, fill and counters of one segment");
+  auto* info = app.add_subcommand("info", "header, positions, fill, readers and counters of one segment");
   info->add_option("segment", seg, "segment: mdbus.<bus>.<object>, <bus>.<object>, or <object> with --bus")->required();
   auto* counters = app.add_subcommand("counters", "every counter of a bus, with rates");
   bool watch = false;
   double interval = 1.0;
   counters->add_flag("-w,--watch", watch, "refresh in place");
   counters->add_option("--interval", interval, "seconds between refreshes")->check(CLI::PositiveNumber);
-  auto* tail = app.add_subcommand("tail", "records of the output ring, like tail(1)");
-  bool follow = false;
-  std::size_t count = 10;
-  tail_filter filter;
-  tail->add_option("segment", seg, "the output ring (e.g. <bus>.out)")->required();
-  tail->add_flag("-f,--follow", follow, "keep printing new records");
-  tail->add_option("-n,--lines", count, "how many of the latest records first");
-  tail->add_option("--venue", filter.venue, "binance | okx");
-  tail->add_option("--symbol", filter.symbol, "exact symbol, as the venue writes it");
-  tail->add_option("--type", filter.type, "trade | bbo | book_delta | book_snapshot | gap | slot_status");
+  auto* tail = app.add_subcommand("tail", "records of the output ring or a feeder ring, like tail(1)");
+  tail_options to;
+  tail->add_option("segment", seg, "the output ring (<bus>.out) or a feeder ring (<bus>.feed.<venue>.<slot>)")->required();
+  tail->add_flag("-f,--follow", to.follow, "keep printing new records");
+  tail->add_option("-n,--lines", to.lines, "how many of the latest (matching) records first");
+  tail->add_option("--venue", to.venue, "binance | okx");
+  tail->add_option("--symbol", to.symbol, "exact symbol, as the venue writes it");
+  tail->add_option("--type", to.type, "trade | bbo | book_delta | book_snapshot | book | gap | slot_status");
   CLI11_PARSE(app, argc, argv);
 
   std::signal(SIGINT, on_signal);
@@ -268,11 +243,14 @@ int main(int argc, char** argv) {
     if (*counters) {
       if (bus.empty()) {
         std::fprintf(stderr, "shmcat: counters needs --bus\n");
-        return 2;
+        return kExitUsage;
       }
-      return cmd_counters("mdbus." + bus + ".counters", watch, interval, json);
+      return cmd_counters(bus, watch, interval, json);
     }
-    if (*tail) return cmd_tail(resolve(seg, bus), follow, count, filter, json);
+    if (*tail) {
+      to.json = json;
+      return cmd_tail(resolve(seg, bus), to);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "shmcat: %s\n", e.what());
     return kExitIncompatible;

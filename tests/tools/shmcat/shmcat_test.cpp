@@ -1,3 +1,4 @@
+// shmcat list, info and counters on segments the test creates; errors and exit codes.
 #include "bus/broadcast_ring.hpp"
 #include "bus/counters.hpp"
 #include "bus/records.hpp"
@@ -5,6 +6,7 @@
 #include "support/run_capture.hpp"
 #include "support/spawn.hpp"
 #include "support/unique_bus.hpp"
+#include "tests/tools/shmcat/shmcat_test_util.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -17,49 +19,14 @@
 
 using namespace mdbus;
 
-namespace {
-
-const std::string kShmcat = MDBUS_SHMCAT;
-
-std::string cmd(const std::string& args) { return kShmcat + " " + args + " 2>&1"; }
-
-trade_record make_trade(std::uint64_t id, const char* symbol) {
-  auto t = make_record<trade_record>();
-  t.header.venue_id = venue::binance;
-  t.header.channel_id = channel::binance_trade;
-  t.header.slot = slot_id::a;
-  t.header.seq = id;
-  t.header.set_symbol(symbol);
-  t.set_px({6543210, -2});
-  t.set_qty({5, -3});
-  t.aggressor = aggressor_side::buy;
-  return t;
-}
-
-bbo_record make_bbo(std::uint64_t id) {
-  auto b = make_record<bbo_record>();
-  b.header.venue_id = venue::okx;
-  b.header.channel_id = channel::okx_bbo_tbt;
-  b.header.slot = slot_id::b;
-  b.header.seq = id;
-  b.header.set_symbol("BTC-USDT");
-  return b;
-}
-
-template <class R>
-void publish(broadcast_ring_writer& w, const R& r) {
-  REQUIRE(w.write(static_cast<std::uint32_t>(R::kType), record_bytes(r)));
-}
-
-std::vector<nlohmann::json> json_lines(const std::string& out) {
-  std::vector<nlohmann::json> v;
-  std::istringstream in(out);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) v.push_back(nlohmann::json::parse(line));
-  return v;
-}
-
-}  // namespace
+using test::cmd;
+using test::eventually;
+using test::json_lines;
+using test::kShmcat;
+using test::make_bbo;
+using test::make_trade;
+using test::publish;
+using test::read_file;
 
 TEST_CASE("shmcat list shows each segment of the bus with kind, writer and liveness") {
   test::unique_bus bus;
@@ -98,6 +65,43 @@ TEST_CASE("shmcat info reports an SPSC ring's positions, fill and overflows") {
   CHECK(j["overflows"] == 9);
   CHECK(j["reader_attached"] == false);
   CHECK(j["writer_alive"] == true);
+  CHECK(j["readers"][0]["lag_bytes"] == 31 * 128);
+
+  // The merger attached and read 10 frames: its lag shrinks; counters naming the ring show up.
+  auto reader = spsc_ring_reader::open(bus.segment("feed"));
+  CHECK(reader.poll([](const spsc_frame&) {}, 10) == 10);
+  auto counters = counters_segment::create(bus.segment("counters"), 8);
+  counters.register_counter("feeder_messages_total{ring=\"feed\"}").add(31);
+  counters.register_counter("merger_duplicates_total").add(2);
+  const auto j2 = nlohmann::json::parse(test::run_capture(kShmcat + " --json info " + bus.segment("feed")).out);
+  CHECK(j2["reader_attached"] == true);
+  CHECK(j2["readers"][0]["lag_bytes"] == 21 * 128);
+  CHECK(j2["fill_bytes"] == 21 * 128);
+  CHECK(j2["counters"] == nlohmann::json{{"feeder_messages_total{ring=\"feed\"}", 31}});
+}
+
+TEST_CASE("shmcat info reports the output ring's positions, frames held and fill") {
+  test::unique_bus bus;
+  auto w = broadcast_ring_writer::create(bus.segment("out"), {4096, 256});
+  for (std::uint64_t i = 0; i < 10; ++i) publish(w, make_trade(i, "BTCUSDT"));  // 144-byte frames
+  auto j = nlohmann::json::parse(test::run_capture(kShmcat + " --json info --bus " + bus.name() + " out").out);
+  CHECK(j["kind"] == "broadcast_ring");
+  CHECK(j["frames_published"] == 10);
+  CHECK(j["oldest_seq"] == 0);
+  CHECK(j["frames_held"] == 10);
+  CHECK(j["head"] == 1440);
+  CHECK(j["fill_bytes"] == 1440);
+  CHECK(j["readers"].is_null());
+  CHECK(j["readers_note"] == "not registered: the broadcast ring has no reader table");
+  for (std::uint64_t i = 10; i < 100; ++i) publish(w, make_trade(i, "BTCUSDT"));  // wraps: the oldest are gone
+  j = nlohmann::json::parse(test::run_capture(kShmcat + " --json info " + bus.segment("out")).out);
+  CHECK(j["frames_published"] == 100);
+  CHECK(j["oldest_seq"].get<int>() > 70);
+  CHECK(j["frames_held"].get<int>() == 100 - j["oldest_seq"].get<int>());
+  CHECK(j["fill_percent"].get<double>() <= 100.0);
+  const auto text = test::run_capture(cmd("info " + bus.segment("out")));
+  CHECK(text.status == 0);
+  CHECK(text.out.find("frames_published        100") != std::string::npos);
 }
 
 TEST_CASE("shmcat names the problem and exits 3 / 4 / 5 for missing, incompatible and forbidden segments") {
@@ -115,11 +119,36 @@ TEST_CASE("shmcat names the problem and exits 3 / 4 / 5 for missing, incompatibl
     CHECK(r.out.find("layout version " + std::to_string(kLayoutVersion + 1) + ", this build reads") !=
           std::string::npos);
   }
-  SUBCASE("tail of a ring that is not the output ring") {
-    auto ring = spsc_ring_writer::create(bus.segment("feed"), {4096, 512});
-    const auto r = test::run_capture(cmd("tail " + bus.segment("feed")));
+  SUBCASE("tail of a segment that is not a ring") {
+    auto c = counters_segment::create(bus.segment("counters"), 8);
+    const auto r = test::run_capture(cmd("tail " + bus.segment("counters")));
     CHECK(r.status == 4);
-    CHECK(r.out.find("is a spsc_ring") != std::string::npos);
+    CHECK(r.out == "shmcat: segment " + bus.segment("counters") + " is a counters; tail reads the output ring or a feeder ring\n");
+  }
+  SUBCASE("no such bus") {
+    const auto l = test::run_capture(cmd("list --bus " + bus.name()));
+    CHECK(l.status == 3);
+    CHECK(l.out == "shmcat: no such bus '" + bus.name() + "' (no /dev/shm/mdbus." + bus.name() + ".* segment)\n");
+    const auto c = test::run_capture(cmd("counters --bus " + bus.name()));
+    CHECK(c.status == 3);
+    CHECK(c.out.find("no such bus") != std::string::npos);
+    const auto t = test::run_capture(cmd("tail --bus " + bus.name() + " out"));
+    CHECK(t.status == 3);
+    CHECK(t.out.find(bus.segment("out") + ": does not exist") != std::string::npos);
+  }
+  SUBCASE("incompatible output ring for tail") {
+    auto w = broadcast_ring_writer::create(bus.segment("out"), {4096, 256});
+    reinterpret_cast<segment_header*>(w.segment().base())->layout_version.store(kLayoutVersion + 1);
+    const auto r = test::run_capture(cmd("tail " + bus.segment("out")));
+    CHECK(r.status == 4);
+    CHECK(r.out.find("this build reads " + std::to_string(kLayoutVersion)) != std::string::npos);
+  }
+  SUBCASE("usage") {
+    CHECK(test::run_capture(cmd("counters")).status == 2);
+    auto w = broadcast_ring_writer::create(bus.segment("out"), {4096, 256});
+    const auto r = test::run_capture(cmd("tail --venue kraken " + bus.segment("out")));
+    CHECK(r.status == 2);
+    CHECK(r.out.find("unknown venue 'kraken'") != std::string::npos);
   }
   SUBCASE("permission denied") {
     auto ring = spsc_ring_writer::create(bus.segment("feed"), {4096, 512});
@@ -152,54 +181,38 @@ TEST_CASE("shmcat counters lists every counter by name with its value") {
   CHECK(text.out.find("feeder_reconnects_total") != std::string::npos);
 }
 
-TEST_CASE("shmcat tail prints the latest records of the output ring, filtered, as text or JSON") {
+TEST_CASE("shmcat counters --watch refreshes with rates until stopped") {
   test::unique_bus bus;
-  auto w = broadcast_ring_writer::create(bus.segment("out"), {1 << 16, 4096});
-  for (std::uint64_t i = 1; i <= 20; ++i) {
-    publish(w, make_trade(1000 + i, "BTCUSDT"));
-    publish(w, make_bbo(i));
-  }
-  const auto all = test::run_capture(kShmcat + " --json tail -n 6 " + bus.segment("out"));
-  REQUIRE(all.status == 0);
-  const auto lines = json_lines(all.out);
-  REQUIRE(lines.size() == 6);
-  CHECK(lines.back()["type"] == "bbo");
-  CHECK(lines.back()["seq"] == 20);
-  CHECK(lines[4]["type"] == "trade");
-  CHECK(lines[4]["seq"] == 1020);
-  CHECK(lines[4]["symbol"] == "BTCUSDT");
-  CHECK(lines[4]["venue"] == "binance");
+  auto c = counters_segment::create(bus.segment("counters"), 32);
+  auto frames = c.register_counter("merger_frames_total");
+  frames.add(100);
+  const test::scratch_file scratch(bus.name(), "counters");
+  const std::string& out = scratch.path;
+  test::child watch({"/bin/sh", "-c", "exec " + kShmcat + " --json counters --bus " + bus.name() + " -w --interval 0.05 > " + out});
+  // Each refresh is one JSON line; the first has no rate yet, later ones do.
+  REQUIRE(eventually([&] { return json_lines(read_file(out)).size() >= 2; }));
+  frames.add(1000);
+  REQUIRE(eventually([&] {
+    const auto lines = json_lines(read_file(out));
+    return !lines.empty() && lines.back()[0]["value"] == 1100;
+  }));
+  const auto lines = json_lines(read_file(out));
+  CHECK(lines.front()[0]["rate_per_s"].is_null());
+  CHECK(lines.back()[0]["rate_per_s"].is_number());
+  bool saw_rise = false;
+  for (const auto& l : lines) saw_rise = saw_rise || (l[0]["rate_per_s"].is_number() && l[0]["rate_per_s"].get<double>() > 0);
+  CHECK(saw_rise);
+  watch.signal(SIGTERM);
+  CHECK(watch.wait(10'000) == 0);
 
-  const auto trades = test::run_capture(kShmcat + " --json tail -n 40 --type trade --symbol BTCUSDT " + bus.segment("out"));
-  REQUIRE(trades.status == 0);
-  const auto tl = json_lines(trades.out);
-  REQUIRE(tl.size() == 20);
-  for (std::size_t k = 0; k < tl.size(); ++k) CHECK(tl[k]["seq"] == 1001 + k);
-
-  const auto text = test::run_capture(cmd("tail -n 1 --venue okx " + bus.segment("out")));
-  CHECK(text.status == 0);
-  CHECK(text.out.find("BTC-USDT") != std::string::npos);
-}
-
-TEST_CASE("shmcat tail -f follows records published after it started") {
-  test::unique_bus bus;
-  auto w = broadcast_ring_writer::create(bus.segment("out"), {1 << 16, 4096});
-  publish(w, make_trade(1, "ETHUSDT"));
-  const std::string out_file = "/tmp/" + bus.name() + ".tail";
-  test::child tail({"/bin/sh", "-c", "exec " + kShmcat + " --json tail -f -n 1 " + bus.segment("out") + " > " + out_file});
-  auto count_lines = [&] {
-    std::ifstream in(out_file);
-    int n = 0;
-    for (std::string line; std::getline(in, line);) n += line.empty() ? 0 : 1;
-    return n;
-  };
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (count_lines() < 1 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  REQUIRE(count_lines() == 1);
-  for (std::uint64_t i = 2; i <= 5; ++i) publish(w, make_trade(i, "ETHUSDT"));
-  while (count_lines() < 5 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  CHECK(count_lines() == 5);
-  tail.signal(SIGTERM);
-  CHECK(tail.wait(10'000) == 0);
-  std::remove(out_file.c_str());
+  // Text: the screen is cleared and redrawn in place each time.
+  test::child text({"/bin/sh", "-c", "exec " + kShmcat + " counters --bus " + bus.name() + " --watch --interval 0.05 > " + out});
+  REQUIRE(eventually([&] {
+    const std::string t = read_file(out);
+    std::size_t n = 0;
+    for (auto p = t.find("\x1b[H\x1b[2J"); p != std::string::npos; p = t.find("\x1b[H\x1b[2J", p + 1)) ++n;
+    return n >= 2 && t.find("merger_frames_total") != std::string::npos;
+  }));
+  text.signal(SIGINT);
+  CHECK(text.wait(10'000) == 0);
 }

@@ -1,0 +1,95 @@
+#pragma once
+// Helpers for shmcat's tests: records to publish, running shmcat and reading what it wrote.
+#include "bus/broadcast_ring.hpp"
+#include "bus/records.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace mdbus::test {
+
+inline const std::string kShmcat = MDBUS_SHMCAT;
+
+/// shmcat with `args`, stderr folded into stdout.
+inline std::string cmd(const std::string& args) { return kShmcat + " " + args + " 2>&1"; }
+
+inline trade_record make_trade(std::uint64_t id, const char* symbol) {
+  auto t = make_record<trade_record>();
+  t.header.venue_id = venue::binance;
+  t.header.channel_id = channel::binance_trade;
+  t.header.slot = slot_id::a;
+  t.header.flags = kHeaderHasSeq;
+  t.header.seq = id;
+  t.header.set_symbol(symbol);
+  t.set_px({6543210, -2});
+  t.set_qty({5, -3});
+  t.aggressor = aggressor_side::buy;
+  return t;
+}
+
+inline bbo_record make_bbo(std::uint64_t id) {
+  auto b = make_record<bbo_record>();
+  b.header.venue_id = venue::okx;
+  b.header.channel_id = channel::okx_bbo_tbt;
+  b.header.slot = slot_id::b;
+  b.header.flags = kHeaderHasSeq;
+  b.header.seq = id;
+  b.header.set_symbol("BTC-USDT");
+  return b;
+}
+
+template <class R>
+void publish(broadcast_ring_writer& w, const R& r) {
+  REQUIRE(w.write(static_cast<std::uint32_t>(R::kType), record_bytes(r)));
+}
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+/// The complete lines of `out` (a file still being written may end mid-line), parsed as JSON.
+inline std::vector<nlohmann::json> json_lines(const std::string& out) {
+  std::vector<nlohmann::json> v;
+  std::size_t start = 0;
+  for (std::size_t nl = out.find('\n'); nl != std::string::npos; start = nl + 1, nl = out.find('\n', start))
+    if (nl > start) v.push_back(nlohmann::json::parse(out.substr(start, nl - start)));
+  return v;
+}
+
+/// A file under /tmp named after the bus, removed when the test ends, failed or not.
+struct scratch_file {
+  std::string path;
+  scratch_file(const std::string& bus, const char* what) : path("/tmp/" + bus + "." + what) { std::remove(path.c_str()); }
+  ~scratch_file() { std::remove(path.c_str()); }
+  scratch_file(const scratch_file&) = delete;
+  scratch_file& operator=(const scratch_file&) = delete;
+};
+
+/// Polls `pred` every 5 ms until it holds or `seconds` pass.
+template <class P>
+bool eventually(P pred, int seconds = 20) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+/// Process `pid` has mapped the segment (it is attached and reading).
+inline bool has_mapped(pid_t pid, const std::string& segment) {
+  return read_file("/proc/" + std::to_string(pid) + "/maps").find("/dev/shm/" + segment) != std::string::npos;
+}
+
+}  // namespace mdbus::test
