@@ -5,6 +5,7 @@
 #include "bus/clock.hpp"
 #include "bus/records.hpp"
 
+#include "support/eventually.hpp"
 #include "support/run_capture.hpp"
 #include "support/spawn.hpp"
 #include "support/unique_bus.hpp"
@@ -19,6 +20,8 @@
 #include <thread>
 
 using namespace mdbus;
+using test::eventually;
+using test::scratch_file;
 
 namespace {
 
@@ -68,25 +71,7 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
-/// A file under /tmp named after the bus, removed when the test ends, failed or not.
-struct scratch_file {
-  std::string path;
-  scratch_file(const std::string& bus, const char* what) : path("/tmp/" + bus + "." + what) { std::remove(path.c_str()); }
-  ~scratch_file() { std::remove(path.c_str()); }
-  scratch_file(const scratch_file&) = delete;
-  scratch_file& operator=(const scratch_file&) = delete;
-};
 
-/// Polls `pred` until it holds or `seconds` pass.
-template <class P>
-bool eventually(P pred, int seconds = 20) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
 
 std::string line_with(const std::string& text, const std::string& needle) {
   std::istringstream in(text);

@@ -5,6 +5,7 @@
 #include "bus/feeder_block.hpp"
 #include "bus/records.hpp"
 #include "bus/spsc_ring.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/unique_bus.hpp"
 #include "tests/tools/exsim/exsim_process.hpp"
 #include "tests/tools/exsim/http_client.hpp"
@@ -165,15 +166,6 @@ class feeder_process {
   int exit_ = -1;
 };
 
-/// Polls `pred` every millisecond until it holds or `timeout` passes; returns pred().
-inline bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return pred();
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
 
 /// exsim's control endpoint.
 inline json exsim_fault(const exsim_process& x, const json& req) {

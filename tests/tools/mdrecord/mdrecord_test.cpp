@@ -6,6 +6,7 @@
 #include "bus/records.hpp"
 #include "tools/mdrecord/recording_reader.hpp"
 
+#include "support/eventually.hpp"
 #include "support/run_capture.hpp"
 #include "support/spawn.hpp"
 #include "support/unique_bus.hpp"
@@ -22,6 +23,7 @@
 #include <vector>
 
 using namespace mdbus;
+using test::eventually;
 namespace fs = std::filesystem;
 
 namespace {
@@ -175,15 +177,6 @@ std::map<std::string, std::string> recording_files(const std::string& dir) {
   return files;
 }
 
-template <class P>
-bool eventually(P pred, int seconds = 20) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
 
 /// mdrecord in the background, its stderr in a file; started() once it is attached (its
 /// "recording ... into" line), after which nothing published escapes it.

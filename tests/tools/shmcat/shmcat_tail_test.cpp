@@ -315,7 +315,7 @@ TEST_CASE("shmcat tail -f of a feeder ring never shows a torn record while the f
       (void)merger.poll([](const spsc_frame&) {}, 64);
     }
   });
-  const bool enough = eventually([&] { return json_lines(read_file(out_file)).size() >= 3000; }, 60);
+  const bool enough = eventually([&] { return json_lines(read_file(out_file)).size() >= 3000; }, std::chrono::seconds(60));
   stop = true;
   writer.join();
   tail.signal(SIGTERM);

@@ -2,6 +2,7 @@
 // Helpers for shmcat's tests: records to publish, running shmcat and reading what it wrote.
 #include "bus/broadcast_ring.hpp"
 #include "bus/records.hpp"
+#include "support/eventually.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -67,25 +68,7 @@ inline std::vector<nlohmann::json> json_lines(const std::string& out) {
   return v;
 }
 
-/// A file under /tmp named after the bus, removed when the test ends, failed or not.
-struct scratch_file {
-  std::string path;
-  scratch_file(const std::string& bus, const char* what) : path("/tmp/" + bus + "." + what) { std::remove(path.c_str()); }
-  ~scratch_file() { std::remove(path.c_str()); }
-  scratch_file(const scratch_file&) = delete;
-  scratch_file& operator=(const scratch_file&) = delete;
-};
 
-/// Polls `pred` every 5 ms until it holds or `seconds` pass.
-template <class P>
-bool eventually(P pred, int seconds = 20) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
 
 /// Process `pid` has mapped the segment (it is attached and reading).
 inline bool has_mapped(pid_t pid, const std::string& segment) {
