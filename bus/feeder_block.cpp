@@ -234,6 +234,9 @@ feeder_status_snapshot feeder_status_reader::snapshot() const {
   s.remote_closes = f.remote_closes.load(std::memory_order_relaxed);
   s.allocations = f.allocations.load(std::memory_order_relaxed);
   s.alloc_counting = f.alloc_counting.load(std::memory_order_relaxed);
+  s.resync_requests = f.resync_requests.load(std::memory_order_relaxed);
+  s.resyncs_done = f.resyncs_done.load(std::memory_order_relaxed);
+  s.resync_failures = f.resync_failures.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < kFeederErrorSlots; ++i) s.parse_errors[i] = f.parse_errors[i].load(std::memory_order_relaxed);
   s.last_error = last_error();
   s.last_error_time_ns = f.error_time_ns.load(std::memory_order_relaxed);
@@ -262,6 +265,33 @@ std::uint64_t feeder_control_writer::send(feeder_command c) noexcept {
 
 std::uint64_t feeder_control_writer::current() const noexcept {
   return control_->command_word.load(std::memory_order_relaxed);  // we (or our CAS) wrote it
+}
+
+attach_status feeder_resync_requester::try_open(const std::string& name, venue v, slot_id s,
+                                               feeder_resync_requester& out, std::string& reason) {
+  attach_result r = shm_segment::try_open(name, segment_kind::control_block, access_mode::read_write);
+  if (r.status != attach_status::ok) {
+    reason = std::move(r.reason);
+    return r.status;
+  }
+  if (auto why = check_block(r.segment, kFeederControlSize, 0); !why.empty()) {
+    reason = std::move(why);
+    return attach_status::incompatible;
+  }
+  const auto& g = r.segment.header().geometry;
+  if (g[0] != static_cast<std::uint64_t>(v) || g[1] != static_cast<std::uint64_t>(s)) {
+    reason = "segment " + name + ": made for another venue or slot";
+    return attach_status::incompatible;
+  }
+  out.segment_ = std::move(r.segment);
+  out.control_ = std::launder(reinterpret_cast<feeder_control*>(out.segment_.body()));
+  return attach_status::ok;
+}
+
+std::uint64_t feeder_resync_requester::request(std::size_t index) noexcept {
+  if (control_ == nullptr || index >= kResyncStreams) return 0;
+  // release: pairs with the feeder's acquire in resync_generation().
+  return control_->resync[index].fetch_add(1, std::memory_order_release) + 1;
 }
 
 attach_status feeder_control_reader::try_open(const std::string& name, venue v, slot_id s, feeder_control_reader& out,

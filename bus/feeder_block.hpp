@@ -122,6 +122,12 @@ struct feeder_status {
   std::atomic<std::int64_t> error_time_ns;  ///< CLOCK_REALTIME
   std::atomic<std::uint64_t> error_length;
   std::atomic<std::uint64_t> error_text[kLastErrorCapacity / 8];
+
+  // Line 10: resyncs (requests from the merger in the control block). Relaxed counters.
+  alignas(kCacheLine) std::atomic<std::uint64_t> resync_requests;  ///< resync generations seen move
+  std::atomic<std::uint64_t> resyncs_done;       ///< snapshots written to the ring for a request
+  std::atomic<std::uint64_t> resync_failures;    ///< requests that ended without a snapshot (logged)
+  std::atomic<std::uint64_t> resync_reserved[5];
 };
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
@@ -136,17 +142,39 @@ static_assert(offsetof(feeder_status, traffic_reserved) == 3 * kCacheLine + 56);
 static_assert(offsetof(feeder_status, parse_errors) == 4 * kCacheLine);
 static_assert(offsetof(feeder_status, error_seq) == 6 * kCacheLine);
 static_assert(offsetof(feeder_status, error_text) == 6 * kCacheLine + 24);
-static_assert(sizeof(feeder_status) == 10 * kCacheLine);
+static_assert(offsetof(feeder_status, resync_requests) == 10 * kCacheLine);
+static_assert(sizeof(feeder_status) == 11 * kCacheLine);
 static_assert(alignof(feeder_status) == kCacheLine);
 
-/// The control block body: one word on its own line.
+/// Resync request slots: one per (configured symbol, channel id). Channel ids are < 32
+/// (venue.hpp), so 128 symbols per venue fit.
+inline constexpr std::size_t kResyncChannelsPerSymbol = 32;
+inline constexpr std::size_t kResyncSymbols = 128;
+inline constexpr std::size_t kResyncStreams = kResyncSymbols * kResyncChannelsPerSymbol;
+
+/// The resync slot of a stream: `symbol_index` is the symbol's position in the venue's
+/// configured symbol list (merger and feeder read the same config). kResyncStreams when the
+/// symbol index is out of range.
+[[nodiscard]] constexpr std::size_t resync_index(std::size_t symbol_index, channel c) noexcept {
+  if (symbol_index >= kResyncSymbols) return kResyncStreams;
+  return symbol_index * kResyncChannelsPerSymbol + (static_cast<std::size_t>(c) % kResyncChannelsPerSymbol);
+}
+
+/// The control block body: the command word on its own line, then the resync requests.
 struct feeder_control {
   /// pack_command(seq, command). Written by the commander with release; polled by the feeder.
   alignas(kCacheLine) std::atomic<std::uint64_t> command_word;
   std::uint8_t pad[kCacheLine - 8];
+  /// Resync requests (written by the merger after a real gap on a book stream): a generation
+  /// per stream, bumped once per request. The feeder compares each with the generation it
+  /// last served and, when it moved, fetches a fresh snapshot of that stream (Binance: REST
+  /// depth + the U/u procedure; OKX: resubscribe). Requests coalesce: two bumps before the
+  /// feeder looks are one resync.
+  alignas(kCacheLine) std::atomic<std::uint64_t> resync[kResyncStreams];
 };
-static_assert(sizeof(feeder_control) == kCacheLine);
 static_assert(offsetof(feeder_control, command_word) == 0);
+static_assert(offsetof(feeder_control, resync) == kCacheLine);
+static_assert(sizeof(feeder_control) == kCacheLine + kResyncStreams * 8);
 
 inline constexpr std::uint64_t kFeederStatusSize = kSegmentHeaderSize + sizeof(feeder_status);
 inline constexpr std::uint64_t kFeederControlSize = kSegmentHeaderSize + sizeof(feeder_control);
@@ -203,6 +231,7 @@ struct feeder_status_snapshot {
   std::uint64_t keepalives_sent = 0, pongs_received = 0, pong_timeouts = 0, no_data_trips = 0;
   std::uint64_t venue_notices = 0, venue_errors = 0, connect_failures = 0, remote_closes = 0;
   std::uint64_t allocations = 0, alloc_counting = 0;
+  std::uint64_t resync_requests = 0, resyncs_done = 0, resync_failures = 0;
   std::uint64_t parse_errors[kFeederErrorSlots] = {};
   std::string last_error;
   std::int64_t last_error_time_ns = 0;
@@ -246,6 +275,25 @@ class feeder_control_writer {
   [[nodiscard]] shm_segment& segment() noexcept { return segment_; }
 
  private:
+  friend class feeder_resync_requester;
+  shm_segment segment_;
+  feeder_control* control_ = nullptr;
+};
+
+/// The merger's side of a control block: it only bumps resync generations. Opens the block
+/// the commander created (read-write, without taking the writer role).
+class feeder_resync_requester {
+ public:
+  feeder_resync_requester() = default;
+  /// One attempt: ok, await (no block yet) or incompatible with `reason`.
+  static attach_status try_open(const std::string& name, venue v, slot_id s, feeder_resync_requester& out,
+                                std::string& reason);
+  /// Ask for a resync of slot `index` (resync_index()). Returns the new generation; 0 when
+  /// the index is out of range or the block is not open.
+  std::uint64_t request(std::size_t index) noexcept;
+  [[nodiscard]] bool valid() const noexcept { return control_ != nullptr; }
+
+ private:
   shm_segment segment_;
   feeder_control* control_ = nullptr;
 };
@@ -260,6 +308,10 @@ class feeder_control_reader {
   /// acquire: pairs with the commander's release in send().
   [[nodiscard]] std::uint64_t load() const noexcept {
     return control_->command_word.load(std::memory_order_acquire);
+  }
+  /// Generation of resync slot `index` (< kResyncStreams); acquire pairs with request().
+  [[nodiscard]] std::uint64_t resync_generation(std::size_t index) const noexcept {
+    return control_->resync[index].load(std::memory_order_acquire);
   }
   [[nodiscard]] bool valid() const noexcept { return control_ != nullptr; }
   [[nodiscard]] const shm_segment& segment() const noexcept { return segment_; }

@@ -22,9 +22,12 @@ TEST_CASE("feeder block names follow mdbus.<bus>.feed.<venue>.<slot>[.status|.co
   CHECK_THROWS_AS((void)feeder_status_name("a.b", venue::okx, slot_id::a), segment_error);
 }
 
-TEST_CASE("feeder block layouts: a status block is ten cache lines, a control block one") {
-  CHECK(kFeederStatusSize == 128 + 640);
-  CHECK(kFeederControlSize == 128 + 64);
+TEST_CASE("feeder block layouts: a status block is eleven cache lines, a control block one plus the resync table") {
+  CHECK(kFeederStatusSize == 128 + 704);
+  CHECK(kFeederControlSize == 128 + 64 + 4096 * 8);
+  CHECK(resync_index(0, channel::binance_depth) == 4);
+  CHECK(resync_index(2, channel::okx_books) == 2 * 32 + 19);
+  CHECK(resync_index(kResyncSymbols, channel::okx_books) == kResyncStreams);
   CHECK(kFeederErrorSlots >= 11);  // every feed::parse_error reason has a slot
 }
 
@@ -194,4 +197,27 @@ TEST_CASE("feeder status: a reader racing the writer never sees a torn last erro
   writer.join();
   CHECK(torn == 0);
   CHECK(reads > 0);
+}
+
+TEST_CASE("resync requests: the merger bumps a generation the feeder reads; a wrong block is refused") {
+  unique_bus bus;
+  const std::string name = feeder_control_name(bus.name(), venue::okx, slot_id::a);
+  auto commander = feeder_control_writer::create(name, venue::okx, slot_id::a);
+  feeder_resync_requester merger;
+  std::string why;
+  REQUIRE(feeder_resync_requester::try_open(name, venue::okx, slot_id::a, merger, why) == attach_status::ok);
+  feeder_control_reader feeder;
+  REQUIRE(feeder_control_reader::try_open(name, venue::okx, slot_id::a, feeder, why) == attach_status::ok);
+  const std::size_t i = resync_index(1, channel::okx_books);
+  CHECK(feeder.resync_generation(i) == 0);
+  CHECK(merger.request(i) == 1);
+  CHECK(merger.request(i) == 2);
+  CHECK(feeder.resync_generation(i) == 2);
+  CHECK(feeder.resync_generation(resync_index(0, channel::okx_books)) == 0);
+  CHECK(merger.request(kResyncStreams) == 0);
+  feeder_resync_requester other;
+  CHECK(feeder_resync_requester::try_open(name, venue::okx, slot_id::b, other, why) == attach_status::incompatible);
+  CHECK(why.find("another venue or slot") != std::string::npos);
+  CHECK(feeder_resync_requester::try_open(feeder_control_name(bus.name(), venue::binance, slot_id::a), venue::binance,
+                                          slot_id::a, other, why) == attach_status::await);
 }
