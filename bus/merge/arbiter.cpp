@@ -45,11 +45,28 @@ arbiter::arbiter(const arbiter_options& options, merge_output& out)
     : options_(options), out_(out), streams_(options.max_streams), next_deadline_(kNever) {
   index_.reserve(options.max_streams);
   holding_.reserve(options.max_streams);
+  awaiting_.reserve(options.max_streams);
   for (auto& s : streams_) {
     s.hold.resize(options.hold_bytes_per_stream);
     s.held.reserve(options.hold_records_per_stream);
     s.recent.assign(options.content_window, 0);
   }
+}
+
+std::size_t arbiter::add_stream(venue v, channel c, std::string_view symbol) {
+  record_header h{};
+  h.venue_id = v;
+  h.channel_id = c;
+  h.set_symbol(symbol);
+  const stream_state* s = find_or_add(h);
+  return s == nullptr ? SIZE_MAX : static_cast<std::size_t>(s - streams_.data());
+}
+
+stream_id arbiter::stream_key_at(std::size_t index) const noexcept {
+  const stream_key& k = streams_[index].key;
+  const void* nul = std::memchr(k.symbol.data(), 0, k.symbol.size());
+  const std::size_t n = nul ? static_cast<std::size_t>(static_cast<const char*>(nul) - k.symbol.data()) : k.symbol.size();
+  return {k.v, k.c, {k.symbol.data(), n}};
 }
 
 const stream_stats* arbiter::stream(venue v, channel c, std::string_view symbol) const noexcept {
@@ -65,8 +82,9 @@ arbiter::stream_state* arbiter::find_or_add(const record_header& h) noexcept {
   if (const auto it = index_.find(k); it != index_.end()) return &streams_[it->second];
   if (used_streams_ == streams_.size()) return nullptr;
   // reserve()d to max_streams, so this insert does not rehash; its node is the one
-  // allocation per new stream (streams come from config, not from the message rate).
+  // allocation per new stream (configured streams are added up front by add_stream()).
   index_.emplace(k, static_cast<std::uint32_t>(used_streams_));
+  streams_[used_streams_].key = k;
   return &streams_[used_streams_++];
 }
 
@@ -87,6 +105,10 @@ std::uint64_t arbiter::content_hash(const record_view& r) const noexcept {
   return h == 0 ? 1 : h;  // 0 marks an empty slot of the window
 }
 
+std::uint64_t arbiter::race_key(const record_view& r) const noexcept {
+  return rule_for(r.header()) == sequence_rule::content ? content_hash(r) : r.header().seq;
+}
+
 arbiter::verdict arbiter::judge(stream_state& s, const record_view& r) const noexcept {
   const record_header& h = r.header();
   const sequence_rule rule = rule_for(h);
@@ -95,10 +117,16 @@ arbiter::verdict arbiter::judge(stream_state& s, const record_view& r) const noe
     return std::find(s.recent.begin(), s.recent.end(), hash) != s.recent.end() ? verdict::duplicate : verdict::next;
   }
   if (h.type == record_type::book_snapshot) {
-    // A snapshot stands on its own: it re-bases the stream (after a hole, or when a slot
-    // resubscribes) unless the stream is already at or past it.
-    return s.has_last && h.seq <= s.last ? verdict::duplicate : verdict::rebase;
+    // A snapshot stands on its own. It starts the stream, or ends the wait after a gap.
+    if (!s.has_last || s.awaiting_snapshot) return verdict::rebase;
+    if (h.seq <= s.last) return verdict::duplicate;
+    // Ahead of a continuous stream: the slot that sent it (re)subscribed while its partner
+    // is a little behind. Held like a hole: when the partner catches up it is a duplicate;
+    // when the window passes, a gap record and the snapshot re-base the stream. A snapshot
+    // split into parts cannot wait part by part: it re-bases at once.
+    return part_flags(r) == (kBookFirstPart | kBookLastPart) ? verdict::hole : verdict::rebase;
   }
+  if (s.awaiting_snapshot && h.type == record_type::book_delta) return verdict::hole;
   if (!s.has_last) return verdict::next;  // the first record of a stream sets its start
   switch (rule) {
     case sequence_rule::consecutive:
@@ -135,14 +163,39 @@ void arbiter::accept(stream_state& s, const record_view& r, slot_id from, verdic
     s.has_last = true;
     s.last = h.seq;
   }
+  if (h.type == record_type::book_delta) s.carries_deltas = true;
+  if (h.type == record_type::book_snapshot && s.awaiting_snapshot) {
+    s.awaiting_snapshot = false;
+    const auto id = static_cast<std::uint32_t>(&s - streams_.data());
+    awaiting_.erase(std::find(awaiting_.begin(), awaiting_.end(), id));
+  }
   const std::uint8_t parts = part_flags(r);
   if (is_book(r) && (parts & kBookLastPart) == 0) s.parts[slot_index(from)] = {true, true, h.seq};
+  s.race[s.race_next] = {race_key(r), h.receive_time_ns, from};
+  s.race_next = (s.race_next + 1) % kRaceMemory;
   ++s.stats.published[slot_index(from)];
   ++stats_.published;
   out_.publish(r.bytes(), from);
 }
 
-void arbiter::offer(const record_view& r, slot_id from, std::int64_t now_ns) noexcept {
+void arbiter::duplicate(stream_state& s, const record_view& r, slot_id from) noexcept {
+  ++s.stats.duplicates[slot_index(from)];
+  ++stats_.duplicates;
+  const std::uint64_t key = race_key(r);
+  for (const published_mark& m : s.race) {
+    if (m.winner == slot_id::none || m.key != key) continue;
+    if (m.winner == from) return;  // a slot's own repeat (venue duplicate): no race
+    const std::int64_t lead = std::max<std::int64_t>(0, r.header().receive_time_ns - m.receive_ns);
+    race_stats& rs = s.stats.lead[slot_index(m.winner)];
+    ++rs.samples;
+    rs.lead_sum_ns += lead;
+    rs.lead_max_ns = std::max(rs.lead_max_ns, lead);
+    ++rs.lead_hist[lead_bucket(lead)];
+    return;
+  }
+}
+
+void arbiter::offer(const record_view& r, slot_id from, std::int64_t now_ns, std::uint64_t ring_pos) noexcept {
   ++stats_.offered;
   if (from != slot_id::a && from != slot_id::b) {
     ++stats_.bad_slot;
@@ -166,67 +219,114 @@ void arbiter::offer(const record_view& r, slot_id from, std::int64_t now_ns) noe
       ++stats_.published;
       out_.publish(r.bytes(), from);
     } else {
-      ++s.stats.duplicates[slot_index(from)];
-      ++stats_.duplicates;
+      duplicate(s, r, from);
     }
     return;
   }
+  // A book stream's first record is a delta (Binance diff depth has no snapshot in the
+  // stream): nothing to apply it to, so its deltas wait for a snapshot from the start.
+  if (!s.has_last && !s.awaiting_snapshot && r.header().type == record_type::book_delta) start_awaiting(s, now_ns);
   const verdict v = judge(s, r);
   switch (v) {
     case verdict::duplicate:
       // A split snapshot's later parts are duplicates too.
       if (is_book(r) && (parts & kBookLastPart) == 0) s.parts[slot_index(from)] = {true, false, r.header().seq};
-      ++s.stats.duplicates[slot_index(from)];
-      ++stats_.duplicates;
+      duplicate(s, r, from);
       return;
     case verdict::hole:
-      hold(s, r, from, now_ns);
+      hold(s, r, from, now_ns, ring_pos);
       return;
     case verdict::next:
     case verdict::reset:
     case verdict::rebase:
       accept(s, r, from, v);
-      if (!s.held.empty()) drain(s);
+      if (!s.held.empty()) drain(s, now_ns);
       return;
   }
 }
 
-void arbiter::hold(stream_state& s, const record_view& r, slot_id from, std::int64_t now_ns) noexcept {
+void arbiter::start_awaiting(stream_state& s, std::int64_t now_ns) noexcept {
+  s.carries_deltas = true;
+  if (!s.awaiting_snapshot) {
+    s.awaiting_snapshot = true;
+    awaiting_.push_back(static_cast<std::uint32_t>(&s - streams_.data()));
+  }
+  // Held deltas now wait for the snapshot, not for the other slot: their ring positions
+  // need not survive a restart (the snapshot supersedes them).
+  for (auto& h : s.held) h.pinned = false;
+  ++s.stats.resync_requests;
+  ++stats_.resync_requests;
+  s.resync_due_ns = now_ns + options_.resync_retry_ns;
+  next_deadline_ = std::min(next_deadline_, s.resync_due_ns);
+  const stream_key& k = s.key;
+  out_.request_resync(k.v, k.c, stream_key_at(static_cast<std::size_t>(&s - streams_.data())).symbol);
+}
+
+void arbiter::publish_gap(stream_state& s, const record_header& h, slot_id from, std::uint64_t first_after,
+                          std::int64_t held_ns) noexcept {
+  gap_record g = make_record<gap_record>();
+  g.header.venue_id = h.venue_id;
+  g.header.channel_id = h.channel_id;
+  std::memcpy(g.header.symbol, h.symbol, kSymbolCapacity);
+  g.header.slot = from;
+  g.last_seq_held = s.has_last ? s.last : 0;
+  g.first_seq_after = first_after;
+  g.held_ns = held_ns;
+  g.reason = gap_reason::hole_timeout;
+  ++s.stats.gaps;
+  ++stats_.gaps;
+  out_.publish_gap(g);
+}
+
+void arbiter::hold(stream_state& s, const record_view& r, slot_id from, std::int64_t now_ns, std::uint64_t ring_pos) noexcept {
   const auto bytes = r.bytes();
+  if (bytes.size() > s.hold.size() || s.held.capacity() == 0) {
+    // Larger than the whole hold buffer: no waiting possible.
+    ++stats_.hold_overflows;
+    if (s.awaiting_snapshot) {  // a delta while waiting for the snapshot: the snapshot supersedes it
+      ++s.stats.resync_dropped;
+      ++stats_.resync_dropped;
+      return;
+    }
+    publish_gap(s, r.header(), from, first_covered(r.header(), rule_for(r.header())), 0);
+    if (r.header().type == record_type::book_delta) {
+      start_awaiting(s, now_ns);
+      ++s.stats.resync_dropped;
+      ++stats_.resync_dropped;
+      return;
+    }
+    accept(s, r, from, r.header().type == record_type::book_snapshot ? verdict::rebase : verdict::next);
+    if (!s.held.empty()) drain(s, now_ns);
+    return;
+  }
   while (s.hold_used + bytes.size() > s.hold.size() || s.held.size() == s.held.capacity()) {
-    if (s.held.empty()) {
-      // Larger than the whole hold buffer: no waiting possible, report the hole now.
-      ++stats_.hold_overflows;
-      break;
+    if (s.awaiting_snapshot) {
+      // Waiting for a snapshot: keep the newest deltas (the snapshot will be newer than the oldest).
+      ++s.stats.resync_dropped;
+      ++stats_.resync_dropped;
+      remove_held(s, 0);
+      continue;
     }
     ++stats_.hold_overflows;
     force_oldest_hole(s, now_ns);
   }
-  if (s.hold_used + bytes.size() > s.hold.size()) {
-    // Still no room (the record alone exceeds the buffer): gap now, then the record.
-    gap_record g = make_record<gap_record>();
-    g.header.venue_id = r.header().venue_id;
-    g.header.channel_id = r.header().channel_id;
-    std::memcpy(g.header.symbol, r.header().symbol, kSymbolCapacity);
-    g.header.slot = from;
-    g.last_seq_held = s.has_last ? s.last : 0;
-    g.first_seq_after = first_covered(r.header(), rule_for(r.header()));
-    g.held_ns = 0;
-    g.reason = gap_reason::hole_timeout;
-    ++s.stats.gaps;
-    ++stats_.gaps;
-    out_.publish_gap(g);
-    accept(s, r, from, verdict::next);
-    if (!s.held.empty()) drain(s);
+  // force_oldest_hole may have closed the hole this record was waiting on.
+  const verdict v = judge(s, r);
+  if (v != verdict::hole) {
+    if (v == verdict::duplicate) {
+      duplicate(s, r, from);
+    } else {
+      accept(s, r, from, v);
+      if (!s.held.empty()) drain(s, now_ns);
+    }
     return;
   }
-  // Whether the other slot is still behind or also holed: this is re-judged on every drain,
-  // so it does not matter here.
   if (s.held.empty()) holding_.push_back(static_cast<std::uint32_t>(&s - streams_.data()));
   std::memcpy(s.hold.data() + s.hold_used, bytes.data(), bytes.size());
-  s.held.push_back({static_cast<std::uint32_t>(s.hold_used), static_cast<std::uint32_t>(bytes.size()), from, now_ns});
+  s.held.push_back({static_cast<std::uint32_t>(s.hold_used), static_cast<std::uint32_t>(bytes.size()), from,
+                    !s.awaiting_snapshot, now_ns, ring_pos});
   s.hold_used += bytes.size();
-  next_deadline_ = std::min(next_deadline_, now_ns + options_.hole_fill_window_ns);
+  if (!s.awaiting_snapshot) next_deadline_ = std::min(next_deadline_, now_ns + options_.hole_fill_window_ns);
 }
 
 void arbiter::remove_held(stream_state& s, std::size_t index) noexcept {
@@ -242,10 +342,13 @@ void arbiter::remove_held(stream_state& s, std::size_t index) noexcept {
   }
 }
 
-void arbiter::drain(stream_state& s) noexcept {
+void arbiter::drain(stream_state& s, std::int64_t now_ns) noexcept {
+  const bool was_awaiting = s.awaiting_snapshot;
   bool moved = true;
   while (moved && !s.held.empty()) {
     moved = false;
+    // While waiting for a snapshot only a snapshot moves; look for one first (the newest
+    // would do as well: it is the first found that re-bases, the rest are then judged).
     for (std::size_t i = 0; i < s.held.size(); ++i) {
       record_view r;
       const held_record h = s.held[i];
@@ -253,8 +356,7 @@ void arbiter::drain(stream_state& s) noexcept {
       const verdict v = judge(s, r);
       if (v == verdict::hole) continue;
       if (v == verdict::duplicate) {
-        ++s.stats.duplicates[slot_index(h.from)];
-        ++stats_.duplicates;
+        duplicate(s, r, h.from);
       } else {
         ++s.stats.holes_filled;
         ++stats_.holes_filled;
@@ -265,7 +367,15 @@ void arbiter::drain(stream_state& s) noexcept {
       break;
     }
   }
-  if (s.held.empty()) update_deadline();
+  if (was_awaiting && !s.awaiting_snapshot) {
+    // The snapshot came: what is still held waits for the other slot from now on, a full
+    // window, as any hole.
+    for (auto& h : s.held) {
+      h.arrived_ns = now_ns;
+      h.pinned = false;  // their ring positions were released while they waited for the snapshot
+    }
+  }
+  update_deadline();
 }
 
 void arbiter::force_oldest_hole(stream_state& s, std::int64_t now_ns) noexcept {
@@ -284,21 +394,16 @@ void arbiter::force_oldest_hole(stream_state& s, std::int64_t now_ns) noexcept {
   const held_record h = s.held[pick];
   record_view r;
   (void)record_view::parse({s.hold.data() + h.offset, h.size}, r);
-  gap_record g = make_record<gap_record>();
-  g.header.venue_id = r.header().venue_id;
-  g.header.channel_id = r.header().channel_id;
-  std::memcpy(g.header.symbol, r.header().symbol, kSymbolCapacity);
-  g.header.slot = h.from;
-  g.last_seq_held = s.has_last ? s.last : 0;
-  g.first_seq_after = lowest;
-  g.held_ns = now_ns - h.arrived_ns;
-  g.reason = gap_reason::hole_timeout;
-  ++s.stats.gaps;
-  ++stats_.gaps;
-  out_.publish_gap(g);
-  accept(s, r, h.from, verdict::next);
+  publish_gap(s, r.header(), h.from, lowest, now_ns - h.arrived_ns);
+  if (r.header().type == record_type::book_delta) {
+    // A book that lost deltas is only whole again from a snapshot: its deltas wait for one.
+    start_awaiting(s, now_ns);
+    drain(s, now_ns);  // a snapshot already held re-bases now
+    return;
+  }
+  accept(s, r, h.from, r.header().type == record_type::book_snapshot ? verdict::rebase : verdict::next);
   remove_held(s, pick);
-  drain(s);
+  drain(s, now_ns);
 }
 
 void arbiter::tick(std::int64_t now_ns) noexcept {
@@ -307,21 +412,93 @@ void arbiter::tick(std::int64_t now_ns) noexcept {
   for (std::size_t i = holding_.size(); i-- > 0;) {
     if (i >= holding_.size()) continue;
     stream_state& s = streams_[holding_[i]];
-    while (!s.held.empty()) {
+    while (!s.held.empty() && !s.awaiting_snapshot) {
       std::int64_t oldest = kNever;
       for (const auto& h : s.held) oldest = std::min(oldest, h.arrived_ns);
       if (oldest + options_.hole_fill_window_ns > now_ns) break;
       force_oldest_hole(s, now_ns);
     }
   }
+  for (const std::uint32_t id : awaiting_) {
+    stream_state& s = streams_[id];
+    if (s.resync_due_ns > now_ns) continue;
+    ++s.stats.resync_requests;
+    ++stats_.resync_requests;
+    s.resync_due_ns = now_ns + options_.resync_retry_ns;
+    out_.request_resync(s.key.v, s.key.c, stream_key_at(id).symbol);
+  }
   update_deadline();
 }
 
 void arbiter::update_deadline() noexcept {
   std::int64_t d = kNever;
-  for (const std::uint32_t id : holding_)
+  for (const std::uint32_t id : holding_) {
+    if (streams_[id].awaiting_snapshot) continue;
     for (const auto& h : streams_[id].held) d = std::min(d, h.arrived_ns + options_.hole_fill_window_ns);
+  }
+  for (const std::uint32_t id : awaiting_) d = std::min(d, streams_[id].resync_due_ns);
   next_deadline_ = d;
+}
+
+std::uint64_t arbiter::oldest_pinned(slot_id slot) const noexcept {
+  std::uint64_t p = std::numeric_limits<std::uint64_t>::max();
+  for (const std::uint32_t id : holding_)
+    for (const auto& h : streams_[id].held)
+      if (h.pinned && h.from == slot) p = std::min(p, h.ring_pos);
+  return p;
+}
+
+void arbiter::prime(const record_view& r) noexcept {
+  const record_header& h = r.header();
+  if (h.type == record_type::slot_status) return;
+  stream_state* sp = find_or_add(h);
+  if (sp == nullptr) return;
+  stream_state& s = *sp;
+  ++stats_.primed;
+  if (h.type == record_type::gap) {
+    // A book stream's deltas were waiting for a snapshot when the gap was published.
+    if (s.carries_deltas && !s.awaiting_snapshot) {
+      s.awaiting_snapshot = true;
+      awaiting_.push_back(static_cast<std::uint32_t>(sp - streams_.data()));
+    }
+    return;
+  }
+  if (h.type == record_type::book_delta) s.carries_deltas = true;
+  if (rule_for(h) == sequence_rule::content) {
+    if (!s.recent.empty()) {
+      s.recent[s.recent_next] = content_hash(r);
+      s.recent_next = (s.recent_next + 1) % s.recent.size();
+    }
+  } else {
+    s.has_last = true;
+    s.last = h.seq;
+  }
+  if (h.type == record_type::book_snapshot && s.awaiting_snapshot) {
+    s.awaiting_snapshot = false;
+    awaiting_.erase(std::find(awaiting_.begin(), awaiting_.end(), static_cast<std::uint32_t>(sp - streams_.data())));
+  }
+  const std::uint8_t parts = part_flags(r);
+  const auto slot = h.slot == slot_id::b ? slot_id::b : slot_id::a;
+  if (is_book(r)) {
+    // A split snapshot cut short by the restart: its remaining parts from the winning slot
+    // are still to be published.
+    auto& open = s.parts[slot_index(slot)];
+    if ((parts & kBookLastPart) == 0) open = {true, true, h.seq};
+    else if (open.open && open.seq == h.seq) open.open = false;
+  }
+  s.race[s.race_next] = {race_key(r), h.receive_time_ns, slot};
+  s.race_next = (s.race_next + 1) % kRaceMemory;
+}
+
+void arbiter::finish_priming(std::int64_t now_ns) noexcept {
+  for (const std::uint32_t id : awaiting_) {
+    stream_state& s = streams_[id];
+    ++s.stats.resync_requests;
+    ++stats_.resync_requests;
+    s.resync_due_ns = now_ns + options_.resync_retry_ns;
+    out_.request_resync(s.key.v, s.key.c, stream_key_at(id).symbol);
+  }
+  update_deadline();
 }
 
 }  // namespace mdbus::merge

@@ -24,13 +24,17 @@
 
 namespace mdbus::merge {
 
-/// Where the arbiter's decisions go (the daemon: the output broadcast ring).
+/// Where the arbiter's decisions go (the daemon: the output broadcast ring and the feeders'
+/// resync tables).
 class merge_output {
  public:
   /// A record to publish as it is, won by `winner`.
   virtual void publish(std::span<const std::byte> record, slot_id winner) noexcept = 0;
   /// A hole neither slot filled in time.
   virtual void publish_gap(const gap_record& gap) noexcept = 0;
+  /// A book stream needs a fresh snapshot (after a gap, or because it started with a delta):
+  /// ask the venue's feeders for one. Repeated every resync_retry_ns until a snapshot comes.
+  virtual void request_resync(venue v, channel c, std::string_view symbol) noexcept = 0;
 
  protected:
   ~merge_output() = default;
@@ -45,17 +49,41 @@ struct arbiter_options {
   std::size_t hold_bytes_per_stream = 16 * 1024;  ///< records held behind a hole, per stream
   std::size_t hold_records_per_stream = 128;
   std::size_t content_window = 64;  ///< remembered (time, content) hashes per sequence-less stream
+  /// A book stream waiting for its snapshot asks again this often.
+  std::int64_t resync_retry_ns = 2'000'000'000;
 };
 
 inline constexpr std::size_t kSlots = 2;
 
+/// Buckets of the race histogram: how long the winning slot's copy arrived before the
+/// other's (receive times), upper bounds < 1 µs, 10 µs, 100 µs, 1 ms, 10 ms, 100 ms, then more.
+inline constexpr std::size_t kLeadBuckets = 7;
+inline constexpr std::array<std::int64_t, kLeadBuckets - 1> kLeadBucketBoundsNs{1'000, 10'000, 100'000, 1'000'000,
+                                                                                  10'000'000, 100'000'000};
+[[nodiscard]] constexpr std::size_t lead_bucket(std::int64_t lead_ns) noexcept {
+  std::size_t b = 0;
+  while (b < kLeadBucketBoundsNs.size() && lead_ns >= kLeadBucketBoundsNs[b]) ++b;
+  return b;
+}
+
+/// The race between the slots on one stream: who delivered first and by how much.
+struct race_stats {
+  std::uint64_t samples = 0;  ///< records whose second copy arrived while the first was remembered
+  std::int64_t lead_sum_ns = 0;
+  std::int64_t lead_max_ns = 0;
+  std::array<std::uint64_t, kLeadBuckets> lead_hist{};
+};
+
 struct stream_stats {
   std::array<std::uint64_t, kSlots> published{};   ///< first arrivals, by winning slot
   std::array<std::uint64_t, kSlots> duplicates{};  ///< later copies dropped, by slot
+  std::array<race_stats, kSlots> lead{};           ///< by winning slot: how far ahead it was
   std::uint64_t holes_filled = 0;  ///< holes the other slot closed within the window
   std::uint64_t gaps = 0;          ///< gap records published
   std::uint64_t resets = 0;        ///< venue sequence resets followed
   std::uint64_t rebases = 0;       ///< snapshots that moved the sequence past a hole or a start
+  std::uint64_t resync_requests = 0;  ///< snapshots asked for (after a gap, at start, retries)
+  std::uint64_t resync_dropped = 0;   ///< deltas dropped while waiting for a snapshot (older than the hold)
 };
 
 /// Why offer() refused a record outright (counted in arbiter_stats).
@@ -70,14 +98,43 @@ struct arbiter_stats {
   std::uint64_t no_stream_room = 0;  ///< records of a stream beyond max_streams: dropped
   std::uint64_t bad_slot = 0;        ///< records claiming a slot other than a or b: dropped
   std::uint64_t hold_overflows = 0;  ///< holes resolved early because the hold buffer was full
+  std::uint64_t resync_requests = 0;
+  std::uint64_t resync_dropped = 0;
+  std::uint64_t primed = 0;  ///< published records replayed into the state by prime()
+};
+
+/// A stream's identity as the arbiter keys it, for listing (stats, counters).
+struct stream_id {
+  venue v = venue::unknown;
+  channel c = channel::unknown;
+  std::string_view symbol;  ///< points into the arbiter: valid while it lives
 };
 
 class arbiter {
  public:
   arbiter(const arbiter_options& options, merge_output& out);
 
-  /// Judge one validated record from slot `from` at merger time `now_ns`.
-  void offer(const record_view& record, slot_id from, std::int64_t now_ns) noexcept;
+  /// Create the state of a configured stream up front (the daemon: every configured
+  /// venue × channel × symbol), so offer() never allocates for it. Returns its index
+  /// (stream_at()), or SIZE_MAX when the table is full.
+  std::size_t add_stream(venue v, channel c, std::string_view symbol);
+
+  /// Judge one validated record from slot `from` at merger time `now_ns`. `ring_pos` is the
+  /// record's position in its slot's ring: while the record waits in a hole-fill hold, the
+  /// daemon must not release the ring past it (oldest_pinned()), so a restarted merger reads
+  /// it again.
+  void offer(const record_view& record, slot_id from, std::int64_t now_ns, std::uint64_t ring_pos = 0) noexcept;
+
+  /// Restart: replay a record this merger (or its predecessor) already published — read back
+  /// from the output ring, oldest first — into the per-stream state, without publishing.
+  /// Records re-read from the feeder rings afterwards are then judged duplicates, and a book
+  /// stream whose last word was a gap record waits for its snapshot again.
+  void prime(const record_view& published) noexcept;
+  /// After priming: ask again for the snapshots primed streams are waiting for.
+  void finish_priming(std::int64_t now_ns) noexcept;
+
+  /// Smallest ring position of a record from `slot` held in a hole-fill hold, or UINT64_MAX.
+  [[nodiscard]] std::uint64_t oldest_pinned(slot_id slot) const noexcept;
 
   /// Resolve holds whose window has passed by `now_ns`: gap record, then the held records.
   void tick(std::int64_t now_ns) noexcept;
@@ -89,6 +146,11 @@ class arbiter {
   /// Stats of one stream; nullptr if the arbiter has not seen it.
   [[nodiscard]] const stream_stats* stream(venue v, channel c, std::string_view symbol) const noexcept;
   [[nodiscard]] std::size_t stream_count() const noexcept { return used_streams_; }
+  /// Identity and stats of stream `index` < stream_count().
+  [[nodiscard]] stream_id stream_key_at(std::size_t index) const noexcept;
+  [[nodiscard]] const stream_stats& stream_at(std::size_t index) const noexcept { return streams_[index].stats; }
+  /// Whether stream `index` is a book stream waiting for its snapshot.
+  [[nodiscard]] bool awaiting_snapshot(std::size_t index) const noexcept { return streams_[index].awaiting_snapshot; }
 
  private:
   struct stream_key {
@@ -104,10 +166,23 @@ class arbiter {
     std::uint32_t offset;  ///< in the stream's hold buffer
     std::uint32_t size;
     slot_id from;
+    bool pinned;           ///< a hole-fill hold: its ring position must not be released
     std::int64_t arrived_ns;
+    std::uint64_t ring_pos;
   };
+  /// A recently published record, remembered to time the race when its second copy comes.
+  struct published_mark {
+    std::uint64_t key = 0;  ///< sequence, or content hash for sequence-less streams
+    std::int64_t receive_ns = 0;
+    slot_id winner = slot_id::none;
+  };
+  static constexpr std::size_t kRaceMemory = 16;
   struct stream_state {
+    stream_key key{};
     bool has_last = false;
+    bool carries_deltas = false;     ///< a book stream of deltas (needs a snapshot to start)
+    bool awaiting_snapshot = false;  ///< after a gap or a delta-first start: deltas wait for a snapshot
+    std::int64_t resync_due_ns = 0;  ///< when to ask for the snapshot again
     std::uint64_t last = 0;
     // Per slot, a split snapshot in progress: its later parts follow the first part's verdict.
     struct open_parts {
@@ -123,6 +198,8 @@ class arbiter {
     // Sequence-less streams: recent content hashes (ring).
     std::vector<std::uint64_t> recent;
     std::size_t recent_next = 0;
+    std::array<published_mark, kRaceMemory> race{};
+    std::size_t race_next = 0;
     stream_stats stats;
   };
   enum class verdict : std::uint8_t { duplicate, next, hole, reset, rebase };
@@ -131,9 +208,16 @@ class arbiter {
   verdict judge(stream_state& s, const record_view& r) const noexcept;
   /// Publish, update the stream's sequence; `v` is next, reset or rebase.
   void accept(stream_state& s, const record_view& r, slot_id from, verdict v) noexcept;
-  void hold(stream_state& s, const record_view& r, slot_id from, std::int64_t now_ns) noexcept;
+  /// Count a dropped copy against its slot and time the race against the published one.
+  void duplicate(stream_state& s, const record_view& r, slot_id from) noexcept;
+  void hold(stream_state& s, const record_view& r, slot_id from, std::int64_t now_ns, std::uint64_t ring_pos) noexcept;
   /// Publish or drop held records the stream can now take; repeat until none moves.
-  void drain(stream_state& s) noexcept;
+  void drain(stream_state& s, std::int64_t now_ns) noexcept;
+  /// The stream's deltas wait for a snapshot from now on; ask the feeders for one.
+  void start_awaiting(stream_state& s, std::int64_t now_ns) noexcept;
+  void publish_gap(stream_state& s, const record_header& h, slot_id from, std::uint64_t first_after,
+                   std::int64_t held_ns) noexcept;
+  [[nodiscard]] std::uint64_t race_key(const record_view& r) const noexcept;
   /// Give up waiting on the hole before the held record with the lowest sequence.
   void force_oldest_hole(stream_state& s, std::int64_t now_ns) noexcept;
   void remove_held(stream_state& s, std::size_t index) noexcept;
@@ -145,7 +229,8 @@ class arbiter {
   std::vector<stream_state> streams_;
   std::size_t used_streams_ = 0;
   std::unordered_map<stream_key, std::uint32_t, key_hash> index_;
-  std::vector<std::uint32_t> holding_;  ///< streams with held records
+  std::vector<std::uint32_t> holding_;   ///< streams with held records
+  std::vector<std::uint32_t> awaiting_;  ///< book streams waiting for a snapshot
   std::int64_t next_deadline_;
   arbiter_stats stats_;
 };
