@@ -7,6 +7,19 @@
 /// delivers the missing messages; when the window passes unfilled, a gap record is
 /// published, then the held record. Loss is never silent.
 ///
+/// Book streams (deltas) are only whole from a snapshot: after a gap record, or when a stream
+/// starts with a delta (Binance diff depth), its deltas wait in the hold until a snapshot
+/// comes (request_resync asks the feeders for one); then the snapshot is published and the
+/// held deltas are judged against it, which is Binance's U/u procedure (u <= lastUpdateId
+/// dropped, U <= lastUpdateId + 1 <= u continues). So on the output a book stream's gap
+/// record is always followed by a snapshot before any further delta. A snapshot that arrives
+/// ahead of a continuous stream (a reconnecting slot, faster than its partner for a moment)
+/// waits like a hole: the partner catching up makes it a duplicate.
+///
+/// Restart: prime() replays the published records (read back from the output ring) into the
+/// state, and oldest_pinned() tells the daemon how far it may release each feeder ring, so
+/// records in a hole-fill hold are read again by a restarted merger.
+///
 /// Pure logic: no shared memory, no clock. The daemon feeds it records from the feeder
 /// rings (offer) and calls tick() with its clock; tests drive it directly. All memory is
 /// allocated by the constructor (stream table, hold buffers, content windows); offer() and
