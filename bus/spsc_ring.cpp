@@ -135,6 +135,16 @@ void spsc_ring_reader::publish_tail() noexcept {
   control_->tail.store(read_pos_, std::memory_order_release);
 }
 
+void spsc_ring_reader::publish_tail_at(std::uint64_t pos) noexcept {
+  if (pos > read_pos_) pos = read_pos_;
+  // release: as publish_tail().
+  control_->tail.store(pos, std::memory_order_release);
+}
+
+std::uint64_t spsc_ring_reader::overflows() const noexcept {
+  return control_->overflows.load(std::memory_order_relaxed);
+}
+
 std::uint64_t spsc_ring_reader::backlog() const noexcept {
   return control_->head.load(std::memory_order_acquire) - read_pos_;
 }

@@ -149,6 +149,15 @@ class spsc_ring_reader {
   [[nodiscard]] spsc_read_status peek(spsc_frame& out) noexcept;
   /// Consume the frame returned by the last successful peek() and publish the new tail.
   void release() noexcept;
+  /// Consume the peeked frame without publishing the tail: the writer may not reuse it yet.
+  /// For a reader that keeps some consumed frames (the merger's holds): it publishes the
+  /// tail itself with publish_tail_at(), once per batch.
+  void advance() noexcept { read_pos_ = pending_pos_; }
+  /// Publish `pos` as the tail (clamped to position()): the writer may reuse what lies before
+  /// it. A restarted reader resumes there, so frames after it are read again.
+  void publish_tail_at(std::uint64_t pos) noexcept;
+  /// Frames the writer dropped because the ring was full (its `overflows` counter).
+  [[nodiscard]] std::uint64_t overflows() const noexcept;
 
   /// Calls on_frame(const spsc_frame&) for up to max_frames frames, then publishes the
   /// tail once (one store for the whole batch). Returns the number of frames delivered;

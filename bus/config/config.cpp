@@ -308,6 +308,27 @@ bus_config parse_config(std::string_view text, const std::string& source, const 
       rr.fail("rings.output_bytes", "output ring: " + why);
   }
 
+  if (const json* m = r.get("merge", false)) {
+    object_reader mr(*m, "merge", source);
+    c.merge.hole_fill_ms = mr.integer("hole_fill_ms", false, c.merge.hole_fill_ms, 0, 60'000);
+    c.merge.resync_retry_ms = mr.integer("resync_retry_ms", false, c.merge.resync_retry_ms, 10, 3'600'000);
+    const std::string idle = mr.string("idle", false, "spin");
+    if (idle == "spin") {
+      c.merge.idle = idle_mode::spin;
+    } else if (idle == "backoff") {
+      c.merge.idle = idle_mode::backoff;
+    } else {
+      mr.fail("merge.idle", in_quotes(idle) + " must be \"spin\" (busy-poll) or \"backoff\" (low CPU)");
+    }
+    c.merge.idle_sleep_max_us = mr.integer("idle_sleep_max_us", false, c.merge.idle_sleep_max_us, 1, 100'000);
+    c.merge.hold_bytes_per_stream = mr.integer("hold_bytes_per_stream", false, c.merge.hold_bytes_per_stream, 0, std::int64_t{1} << 30);
+    c.merge.hold_records_per_stream = mr.integer("hold_records_per_stream", false, c.merge.hold_records_per_stream, 0, 1 << 20);
+    mr.finish();
+    if (static_cast<std::uint64_t>(c.merge.hold_bytes_per_stream) < c.rings.feeder_max_frame && c.merge.hold_bytes_per_stream != 0)
+      mr.fail("merge.hold_bytes_per_stream", "must be 0 or at least rings.feeder_max_frame (" +
+                                                 std::to_string(c.rings.feeder_max_frame) + "), so any record can wait in a hole");
+  }
+
   const json* venues = r.get("venues", true);
   if (!venues->is_object() || venues->empty()) r.fail("venues", "must be an object with at least one venue");
   for (const auto& [key, value] : venues->items()) {

@@ -79,11 +79,28 @@ struct ring_sizes {
   std::uint64_t output_max_frame = 65536;
 };
 
+/// How the merger waits for input.
+enum class idle_mode : std::uint8_t {
+  spin,     ///< busy-poll: lowest latency, one core at 100 %
+  backoff,  ///< spin briefly, then sleep with growing pauses up to idle_sleep_max_us: low CPU
+};
+
+/// The merger's settings (section "merge", every field optional).
+struct merge_settings {
+  std::int64_t hole_fill_ms = 3;         ///< how long a hole on one slot waits for the other
+  std::int64_t resync_retry_ms = 2'000;  ///< a book waiting for its snapshot asks again this often
+  idle_mode idle = idle_mode::spin;
+  std::int64_t idle_sleep_max_us = 1'000;  ///< backoff: longest pause between polls
+  std::int64_t hold_bytes_per_stream = 256 * 1024;  ///< room for records behind a hole, per stream
+  std::int64_t hold_records_per_stream = 1024;
+};
+
 struct bus_config {
   std::string source;  ///< file the config came from (for messages)
   std::string bus;     ///< segment name component: [A-Za-z0-9_-]{1,64}
   mode_t segment_mode = 0600;  ///< 0600, or 0640 for a group-readable bus
   ring_sizes rings;
+  merge_settings merge;
   std::vector<venue_config> venues;
 
   /// The venue's section, or nullptr when the file does not configure it.

@@ -440,11 +440,13 @@ void arbiter::update_deadline() noexcept {
   next_deadline_ = d;
 }
 
-std::uint64_t arbiter::oldest_pinned(slot_id slot) const noexcept {
+std::uint64_t arbiter::oldest_pinned(venue v, slot_id slot) const noexcept {
   std::uint64_t p = std::numeric_limits<std::uint64_t>::max();
-  for (const std::uint32_t id : holding_)
+  for (const std::uint32_t id : holding_) {
+    if (streams_[id].key.v != v) continue;
     for (const auto& h : streams_[id].held)
       if (h.pinned && h.from == slot) p = std::min(p, h.ring_pos);
+  }
   return p;
 }
 

@@ -146,8 +146,9 @@ class arbiter {
   /// After priming: ask again for the snapshots primed streams are waiting for.
   void finish_priming(std::int64_t now_ns) noexcept;
 
-  /// Smallest ring position of a record from `slot` held in a hole-fill hold, or UINT64_MAX.
-  [[nodiscard]] std::uint64_t oldest_pinned(slot_id slot) const noexcept;
+  /// Smallest ring position of a record from venue `v`'s slot `slot` (one feeder ring) held in
+  /// a hole-fill hold, or UINT64_MAX.
+  [[nodiscard]] std::uint64_t oldest_pinned(venue v, slot_id slot) const noexcept;
 
   /// Resolve holds whose window has passed by `now_ns`: gap record, then the held records.
   void tick(std::int64_t now_ns) noexcept;

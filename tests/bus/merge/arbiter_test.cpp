@@ -581,14 +581,14 @@ TEST_CASE("a record in a hole-fill hold pins its slot's ring position until the 
   offer_at(t.trade(1, A), A, 0);
   offer_at(t.trade(3, A), A, 128);  // held
   offer_at(t.trade(4, A), A, 256);  // held
-  CHECK(h.arb.oldest_pinned(A) == 128);
-  CHECK(h.arb.oldest_pinned(B) == kNone);
+  CHECK(h.arb.oldest_pinned(venue::binance, A) == 128);
+  CHECK(h.arb.oldest_pinned(venue::binance, B) == kNone);
   offer_at(t.trade(2, B), B, 64);  // fills: everything published
-  CHECK(h.arb.oldest_pinned(A) == kNone);
+  CHECK(h.arb.oldest_pinned(venue::binance, A) == kNone);
   // A book delta waiting for a snapshot pins nothing: the snapshot supersedes it.
   const stream_maker d{channel::binance_depth, "BTCUSDT"};
   offer_at(d.book(record_type::book_delta, 1, 5, d.kNoPrev, B), B, 512);
-  CHECK(h.arb.oldest_pinned(B) == kNone);
+  CHECK(h.arb.oldest_pinned(venue::binance, B) == kNone);
 }
 
 TEST_CASE("race statistics: first arrivals per slot and how far the winner led, in buckets") {

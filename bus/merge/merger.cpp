@@ -1,0 +1,416 @@
+#include "bus/merge/merger.hpp"
+
+#include "bus/clock.hpp"
+#include "bus/records.hpp"
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstring>
+#include <limits>
+
+namespace mdbus::merge {
+namespace {
+
+constexpr std::int64_t kAttachEveryNs = 100'000'000;   // look for missing feeder rings
+constexpr std::int64_t kCountersEveryNs = 100'000'000;  // refresh the shared counters
+constexpr std::int64_t kOverflowBlameNs = 1'000'000'000;
+constexpr int kLogLinesPerSecond = 50;
+constexpr std::uint32_t kMaxCounters = 4096;
+
+arbiter_options options_from(const config::bus_config& cfg) {
+  arbiter_options o;
+  o.hole_fill_window_ns = cfg.merge.hole_fill_ms * 1'000'000;
+  o.resync_retry_ns = cfg.merge.resync_retry_ms * 1'000'000;
+  o.hold_bytes_per_stream = static_cast<std::size_t>(cfg.merge.hold_bytes_per_stream);
+  o.hold_records_per_stream = static_cast<std::size_t>(cfg.merge.hold_records_per_stream);
+  // Every configured stream, plus room for streams a feeder sends that the config does not
+  // name (counted, merged all the same).
+  std::size_t configured = 0;
+  for (const auto& v : cfg.venues) configured += v.symbols.size() * v.channels.size();
+  o.max_streams = configured + 64;
+  return o;
+}
+
+std::string slot_label(venue v, slot_id s) {
+  return std::string(to_string(v)) + "." + std::string(to_string(s));
+}
+
+}  // namespace
+
+merger::merger(const config::bus_config& cfg, std::FILE* log)
+    : cfg_(cfg),
+      log_(log),
+      output_name_(segment_name(cfg.bus, "out")),
+      arbiter_(options_from(cfg), *this) {
+  const broadcast_ring_geometry g{cfg.rings.output_bytes, cfg.rings.output_max_frame};
+  scratch_bytes_ = static_cast<std::size_t>(std::max<std::uint64_t>(cfg.rings.output_max_frame, kMaxRecordSize));
+  scratch_ = std::make_unique<std::uint64_t[]>((scratch_bytes_ + 7) / 8);
+  for (const auto& v : cfg.venues) {
+    for (const auto& sym : v.symbols)
+      for (const auto& ch : v.channels) (void)arbiter_.add_stream(v.id, ch.id, sym);
+    for (const slot_id s : v.slots) {
+      input in;
+      in.v = v.id;
+      in.slot = s;
+      in.ring_name = feeder_ring_name(cfg.bus, v.id, s);
+      in.control_name = feeder_control_name(cfg.bus, v.id, s);
+      inputs_.push_back(std::move(in));
+    }
+  }
+  out_ = broadcast_ring_writer::create(output_name_, g, cfg.segment_mode);
+  prime_from_output();
+  register_counters();
+  arbiter_.finish_priming(mono_ns());
+  housekeeping(mono_ns());
+}
+
+merger::~merger() = default;
+
+merger::input* merger::find_input(venue v, slot_id s) noexcept {
+  for (auto& in : inputs_)
+    if (in.v == v && in.slot == s) return &in;
+  return nullptr;
+}
+
+std::size_t merger::inputs_attached() const noexcept {
+  return static_cast<std::size_t>(std::count_if(inputs_.begin(), inputs_.end(), [](const input& i) { return i.attached; }));
+}
+
+void merger::log(const char* fmt, ...) noexcept {
+  if (log_ == nullptr) return;
+  const std::int64_t now = mono_ns();
+  if (now - log_window_ns_ >= 1'000'000'000) {
+    if (log_suppressed_ > 0) std::fprintf(log_, "mdmerge: %d log lines suppressed in the last second\n", log_suppressed_);
+    log_window_ns_ = now;
+    log_lines_ = 0;
+    log_suppressed_ = 0;
+  }
+  if (++log_lines_ > kLogLinesPerSecond) {
+    ++log_suppressed_;
+    return;
+  }
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  std::fprintf(log_, "mdmerge: %s\n", line);
+  std::fflush(log_);
+}
+
+void merger::prime_from_output() {
+  // Only this process writes the ring, and it has not started: a plain read from the oldest
+  // frame sees everything still in the ring, untorn.
+  broadcast_ring_reader rd;
+  std::string why;
+  if (broadcast_ring_reader::try_open(output_name_, rd, why, start_position::oldest, lap_policy::resume_oldest) !=
+      attach_status::ok) {
+    throw segment_error("cannot read back " + output_name_ + " to resume: " + why);
+  }
+  std::span<std::byte> buf(reinterpret_cast<std::byte*>(scratch_.get()), scratch_bytes_);
+  std::uint64_t frames = 0, bad = 0;
+  for (;;) {
+    const broadcast_read_result r = rd.try_read(buf);
+    if (r.status == broadcast_read_status::empty) break;
+    if (r.status != broadcast_read_status::ok) {
+      ++bad;
+      if (r.status == broadcast_read_status::corrupt || bad > 16) break;
+      continue;
+    }
+    ++frames;
+    record_view v;
+    if (record_view::parse(buf.first(r.length), v) != record_status::ok) {
+      ++bad;
+      continue;
+    }
+    arbiter_.prime(v);
+  }
+  if (frames > 0 || bad > 0)
+    log("resuming %s: %llu records read back into the stream state (%llu unreadable frames)", output_name_.c_str(),
+        static_cast<unsigned long long>(frames), static_cast<unsigned long long>(bad));
+}
+
+void merger::try_attach(input& in, std::int64_t now_mono_ns) {
+  if (!in.attached && !in.broken) {
+    std::string why;
+    const attach_status st = spsc_ring_reader::try_open(in.ring_name, in.reader, why);
+    if (st == attach_status::ok) {
+      in.attached = true;
+      in.overflows_seen = in.reader.overflows();
+      log("input %s/%s attached: %s (backlog %llu bytes)", std::string(to_string(in.v)).c_str(),
+          std::string(to_string(in.slot)).c_str(), in.ring_name.c_str(),
+          static_cast<unsigned long long>(in.reader.backlog()));
+    } else if (why != in.last_wait_reason) {
+      in.last_wait_reason = why;
+      if (st == attach_status::incompatible)
+        log("input %s: %s", in.ring_name.c_str(), why.c_str());
+      else if (!why.empty())
+        log("input %s: waiting (%s)", in.ring_name.c_str(), why.c_str());
+    }
+  }
+  if (!in.resync.valid()) {
+    std::string why;
+    (void)feeder_resync_requester::try_open(in.control_name, in.v, in.slot, in.resync, why);
+  }
+  (void)now_mono_ns;
+}
+
+std::size_t merger::poll_once(std::int64_t now_mono_ns, std::size_t batch) noexcept {
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < inputs_.size(); ++i) {
+    input& in = inputs_[i];
+    if (!in.attached) continue;
+    std::size_t n = 0;
+    spsc_frame f;
+    while (n < batch) {
+      const spsc_read_status st = in.reader.peek(f);
+      if (st == spsc_read_status::empty) break;
+      if (st == spsc_read_status::corrupt) {
+        in.attached = false;
+        in.broken = true;
+        log("input %s: corrupt frame header at position %llu: the feeder's ring is broken, reading stopped",
+            in.ring_name.c_str(), static_cast<unsigned long long>(in.reader.position()));
+        break;
+      }
+      const std::uint64_t pos = in.reader.position();
+      record_view v;
+      if (record_view::parse(f.payload, v) != record_status::ok) {
+        ++in.malformed;
+      } else if (v.header().type == record_type::slot_status) {
+        // Per slot, never a duplicate: the merger passes the feeder's state changes on.
+        write_out(v.bytes());
+        if (const auto ss = v.slot_status()) {
+          log("%s/%s: %s (%s) %s", std::string(to_string(in.v)).c_str(), std::string(to_string(in.slot)).c_str(),
+              std::string(to_string(ss->state)).c_str(), std::string(to_string(ss->reason)).c_str(),
+              std::string(ss->reason_text_view()).c_str());
+        }
+      } else {
+        arbiter_.offer(v, in.slot, now_mono_ns, pos);
+      }
+      in.reader.advance();
+      ++n;
+    }
+    if (n > 0) {
+      in.frames += n;
+      total += n;
+      // Release the ring up to the oldest record of this ring still waiting in a hole-fill
+      // hold: a restarted merger reads those again.
+      in.reader.publish_tail_at(std::min(in.reader.position(), arbiter_.oldest_pinned(in.v, in.slot)));
+    }
+  }
+  if (now_mono_ns >= arbiter_.next_deadline()) arbiter_.tick(now_mono_ns);
+  return total;
+}
+
+void merger::write_out(std::span<const std::byte> record) noexcept {
+  if (record.size() > scratch_bytes_) {
+    ++output_oversize_;
+    return;
+  }
+  auto* buf = reinterpret_cast<std::byte*>(scratch_.get());
+  std::memcpy(buf, record.data(), record.size());
+  const std::int64_t now = wall_ns();
+  std::memcpy(buf + offsetof(record_header, publish_time_ns), &now, sizeof now);
+  const auto type = static_cast<std::uint32_t>(static_cast<std::uint8_t>(record[offsetof(record_header, type)]));
+  if (!out_.write(type, {buf, record.size()})) ++output_oversize_;
+}
+
+void merger::publish(std::span<const std::byte> record, slot_id winner) noexcept {
+  (void)winner;  // the record's header already names its slot: the one that delivered it first
+  write_out(record);
+}
+
+void merger::publish_gap(const gap_record& gap) noexcept {
+  gap_record g = gap;
+  g.header.receive_time_ns = wall_ns();
+  const std::int64_t now = mono_ns();
+  // A hole right after a feeder ring overflowed on this venue: say so.
+  for (const auto& in : inputs_)
+    if (in.v == g.header.venue_id && now < in.overflow_until_ns) g.reason = gap_reason::ring_overflow;
+  write_out(record_bytes(g));
+  log("gap %s/%s/%s: after %llu, next %llu (%s, held %.3f ms)", std::string(to_string(g.header.venue_id)).c_str(),
+      std::string(to_string(g.header.channel_id)).c_str(), std::string(g.header.symbol_view()).c_str(),
+      static_cast<unsigned long long>(g.last_seq_held), static_cast<unsigned long long>(g.first_seq_after),
+      std::string(to_string(g.reason)).c_str(), static_cast<double>(g.held_ns) / 1e6);
+}
+
+void merger::request_resync(venue v, channel c, std::string_view symbol) noexcept {
+  const config::venue_config* vc = cfg_.find(v);
+  std::size_t si = kResyncSymbols;
+  if (vc != nullptr)
+    for (std::size_t i = 0; i < vc->symbols.size(); ++i)
+      if (vc->symbols[i] == symbol) si = i;
+  const std::size_t index = resync_index(si, c);
+  std::size_t routed = 0;
+  for (auto& in : inputs_) {
+    if (in.v != v) continue;
+    if (index < kResyncStreams && in.resync.request(index) != 0) ++routed;
+  }
+  if (routed == 0) ++resync_unrouted_;
+  log("resync %s/%s/%.*s requested from %zu feeder(s)%s", std::string(to_string(v)).c_str(),
+      std::string(to_string(c)).c_str(), static_cast<int>(symbol.size()), symbol.data(), routed,
+      routed == 0 ? ": no control block to ask (is the supervisor running?)" : "");
+}
+
+void merger::register_counters() {
+  const std::string name = segment_name(cfg_.bus, "counters");
+  try {
+    counters_ = counters_segment::open(name, access_mode::read_write, 0);
+  } catch (const segment_error&) {
+    try {
+      counters_ = counters_segment::create(name, kMaxCounters, cfg_.segment_mode);
+    } catch (const segment_error& e) {
+      log("counters unavailable (%s): merging without them", e.what());
+      return;
+    }
+  }
+  try {
+    auto reg = [this](const std::string& label) { return counters_.register_counter(label); };
+    totals_.published = reg("merge.published");
+    totals_.duplicates = reg("merge.duplicates");
+    totals_.gaps = reg("merge.gaps");
+    totals_.holes_filled = reg("merge.holes_filled");
+    totals_.hold_overflows = reg("merge.hold_overflows");
+    totals_.resync_requests = reg("merge.resync_requests");
+    totals_.resync_dropped = reg("merge.resync_dropped");
+    totals_.resync_unrouted = reg("merge.resync_unrouted");
+    totals_.malformed = reg("merge.malformed_frames");
+    totals_.output_oversize = reg("merge.output_oversize");
+    totals_.primed = reg("merge.primed_records");
+    totals_.streams = reg("merge.streams");
+    totals_.no_stream_room = reg("merge.no_stream_room");
+    for (const auto& in : inputs_) {
+      const std::string p = "merge." + slot_label(in.v, in.slot) + ".";
+      slot_counters c;
+      c.frames = reg(p + "frames");
+      c.malformed = reg(p + "malformed_frames");
+      c.first_arrivals = reg(p + "first_arrivals");
+      c.duplicates = reg(p + "duplicates");
+      c.lead_samples = reg(p + "lead_samples");
+      c.lead_sum_ns = reg(p + "lead_sum_ns");
+      c.lead_max_ns = reg(p + "lead_max_ns");
+      c.ring_overflows = reg(p + "feeder_ring_overflows");
+      static constexpr const char* kBucketNames[kLeadBuckets] = {"lt_1us", "lt_10us", "lt_100us", "lt_1ms",
+                                                                 "lt_10ms", "lt_100ms", "ge_100ms"};
+      for (std::size_t b = 0; b < kLeadBuckets; ++b) c.lead_hist[b] = reg(p + "lead_" + kBucketNames[b]);
+      slot_counters_.push_back(c);
+    }
+    for (std::size_t i = 0; i < arbiter_.stream_count(); ++i) {
+      const stream_id id = arbiter_.stream_key_at(i);
+      const std::string p = "merge." + std::string(to_string(id.v)) + "." + std::string(to_string(id.c)) + "." +
+                            std::string(id.symbol) + ".";
+      stream_counters c;
+      c.index = i;
+      for (std::size_t s = 0; s < kSlots; ++s) {
+        const std::string q = p + (s == 0 ? "A." : "B.");
+        c.first_arrivals[s] = reg(q + "first_arrivals");
+        c.duplicates[s] = reg(q + "duplicates");
+        c.lead_samples[s] = reg(q + "lead_samples");
+        c.lead_sum_ns[s] = reg(q + "lead_sum_ns");
+      }
+      c.gaps = reg(p + "gaps");
+      c.resync_requests = reg(p + "resync_requests");
+      stream_counters_.push_back(c);
+    }
+    counters_ok_ = true;
+  } catch (const segment_error& e) {
+    log("counters: %s: merging without them", e.what());
+  }
+}
+
+void merger::update_counters() {
+  if (!counters_ok_) return;
+  const arbiter_stats& a = arbiter_.stats();
+  totals_.published.set(static_cast<std::int64_t>(a.published));
+  totals_.duplicates.set(static_cast<std::int64_t>(a.duplicates));
+  totals_.gaps.set(static_cast<std::int64_t>(a.gaps));
+  totals_.holes_filled.set(static_cast<std::int64_t>(a.holes_filled));
+  totals_.hold_overflows.set(static_cast<std::int64_t>(a.hold_overflows));
+  totals_.resync_requests.set(static_cast<std::int64_t>(a.resync_requests));
+  totals_.resync_dropped.set(static_cast<std::int64_t>(a.resync_dropped));
+  totals_.resync_unrouted.set(static_cast<std::int64_t>(resync_unrouted_));
+  totals_.output_oversize.set(static_cast<std::int64_t>(output_oversize_));
+  totals_.primed.set(static_cast<std::int64_t>(a.primed));
+  totals_.streams.set(static_cast<std::int64_t>(arbiter_.stream_count()));
+  totals_.no_stream_room.set(static_cast<std::int64_t>(a.no_stream_room));
+  std::uint64_t malformed = 0;
+  for (std::size_t i = 0; i < inputs_.size(); ++i) {
+    const input& in = inputs_[i];
+    slot_counters& c = slot_counters_[i];
+    malformed += in.malformed;
+    c.frames.set(static_cast<std::int64_t>(in.frames));
+    c.malformed.set(static_cast<std::int64_t>(in.malformed));
+    c.ring_overflows.set(static_cast<std::int64_t>(in.overflows_seen));
+    // Sum this venue slot's streams (every stream, configured or not).
+    const std::size_t s = in.slot == slot_id::b ? 1 : 0;
+    std::uint64_t first = 0, dups = 0, samples = 0;
+    std::int64_t sum = 0, max = 0;
+    std::array<std::uint64_t, kLeadBuckets> hist{};
+    for (std::size_t k = 0; k < arbiter_.stream_count(); ++k) {
+      if (arbiter_.stream_key_at(k).v != in.v) continue;
+      const stream_stats& st = arbiter_.stream_at(k);
+      first += st.published[s];
+      dups += st.duplicates[s];
+      samples += st.lead[s].samples;
+      sum += st.lead[s].lead_sum_ns;
+      max = std::max(max, st.lead[s].lead_max_ns);
+      for (std::size_t b = 0; b < kLeadBuckets; ++b) hist[b] += st.lead[s].lead_hist[b];
+    }
+    c.first_arrivals.set(static_cast<std::int64_t>(first));
+    c.duplicates.set(static_cast<std::int64_t>(dups));
+    c.lead_samples.set(static_cast<std::int64_t>(samples));
+    c.lead_sum_ns.set(sum);
+    c.lead_max_ns.set(max);
+    for (std::size_t b = 0; b < kLeadBuckets; ++b) c.lead_hist[b].set(static_cast<std::int64_t>(hist[b]));
+  }
+  totals_.malformed.set(static_cast<std::int64_t>(malformed));
+  for (auto& c : stream_counters_) {
+    const stream_stats& st = arbiter_.stream_at(c.index);
+    for (std::size_t s = 0; s < kSlots; ++s) {
+      c.first_arrivals[s].set(static_cast<std::int64_t>(st.published[s]));
+      c.duplicates[s].set(static_cast<std::int64_t>(st.duplicates[s]));
+      c.lead_samples[s].set(static_cast<std::int64_t>(st.lead[s].samples));
+      c.lead_sum_ns[s].set(st.lead[s].lead_sum_ns);
+    }
+    c.gaps.set(static_cast<std::int64_t>(st.gaps));
+    c.resync_requests.set(static_cast<std::int64_t>(st.resync_requests));
+  }
+}
+
+void merger::housekeeping(std::int64_t now_mono_ns) {
+  out_.segment().heartbeat(now_mono_ns);
+  if (now_mono_ns >= next_attach_ns_) {
+    next_attach_ns_ = now_mono_ns + kAttachEveryNs;
+    for (auto& in : inputs_)
+      if (!in.attached || !in.resync.valid()) try_attach(in, now_mono_ns);
+  }
+  for (auto& in : inputs_) {
+    if (!in.attached) continue;
+    const std::uint64_t o = in.reader.overflows();
+    if (o != in.overflows_seen) {
+      log("input %s: feeder ring full, %llu records dropped by the feeder (the other slot may cover them)",
+          in.ring_name.c_str(), static_cast<unsigned long long>(o - in.overflows_seen));
+      in.overflows_seen = o;
+      in.overflow_until_ns = now_mono_ns + kOverflowBlameNs;
+    }
+  }
+  if (now_mono_ns >= next_counters_ns_) {
+    next_counters_ns_ = now_mono_ns + kCountersEveryNs;
+    update_counters();
+  }
+}
+
+std::string merger::summary() const {
+  const arbiter_stats& a = arbiter_.stats();
+  std::uint64_t frames = 0, malformed = 0;
+  for (const auto& in : inputs_) {
+    frames += in.frames;
+    malformed += in.malformed;
+  }
+  return "frames " + std::to_string(frames) + ", published " + std::to_string(a.published) + ", duplicates " +
+         std::to_string(a.duplicates) + ", gaps " + std::to_string(a.gaps) + ", holes filled " +
+         std::to_string(a.holes_filled) + ", resync requests " + std::to_string(a.resync_requests) +
+         ", malformed " + std::to_string(malformed) + ", streams " + std::to_string(arbiter_.stream_count());
+}
+
+}  // namespace mdbus::merge

@@ -1,0 +1,125 @@
+#pragma once
+/// The mdmerge engine: reads every feeder ring of a bus, arbitrates (arbiter.hpp) and writes
+/// the one output ring `mdbus.<bus>.out` that strategies and tools read. The daemon
+/// (mdmerge/main.cpp) is a loop around it; the benchmark drives it directly.
+///
+/// * Inputs: one SPSC ring per configured venue slot, `mdbus.<bus>.feed.<venue>.<slot>`,
+///   attached when its feeder has created it (looked for every 100 ms) and read in batches.
+///   A feeder ring is released only up to the oldest record still in a hole-fill hold, so a
+///   merger killed mid-hold reads those records again.
+/// * Output: every published record gets its publish time (CLOCK_REALTIME ns) and the
+///   winning slot stamped into its header. Gap records and the feeders' slot-status records
+///   go out too.
+/// * Restart: the output ring is adopted (its writer is dead) and read back oldest first into
+///   the arbiter (prime), so records re-read from the feeder rings are duplicates and books
+///   that were waiting for a snapshot wait again.
+/// * Resync: a book stream's request_resync bumps the stream's slot in the resync table of
+///   each of the venue's feeder control blocks (created by the supervisor).
+/// * Counters (`mdbus.<bus>.counters`; created here when no supervisor made it): totals,
+///   per venue slot, and per configured stream and slot, refreshed by housekeeping().
+#include "bus/broadcast_ring.hpp"
+#include "bus/config/config.hpp"
+#include "bus/counters.hpp"
+#include "bus/feeder_block.hpp"
+#include "bus/merge/arbiter.hpp"
+#include "bus/spsc_ring.hpp"
+
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mdbus::merge {
+
+class merger final : merge_output {
+ public:
+  /// Creates or adopts the output ring, primes the arbiter from it, registers the counters.
+  /// Throws segment_error (e.g. another mdmerge is the output ring's live writer).
+  /// `log` may be nullptr (silent).
+  explicit merger(const config::bus_config& cfg, std::FILE* log = stderr);
+  ~merger();
+  merger(const merger&) = delete;
+  merger& operator=(const merger&) = delete;
+
+  /// One pass over the inputs (up to `batch` frames each) and the arbiter's deadlines.
+  /// Returns the frames taken. Never allocates, never blocks.
+  std::size_t poll_once(std::int64_t now_mono_ns, std::size_t batch = 256) noexcept;
+
+  /// Slow path, every few ms: attach missing inputs, heartbeat, feeder ring overflow checks,
+  /// counters.
+  void housekeeping(std::int64_t now_mono_ns);
+
+  [[nodiscard]] const arbiter& arb() const noexcept { return arbiter_; }
+  [[nodiscard]] std::size_t inputs_attached() const noexcept;
+  [[nodiscard]] std::size_t inputs_configured() const noexcept { return inputs_.size(); }
+  [[nodiscard]] std::uint64_t primed() const noexcept { return arbiter_.stats().primed; }
+  [[nodiscard]] const std::string& output_name() const noexcept { return output_name_; }
+  /// One line: published, duplicates, gaps, ... (for the log at exit).
+  [[nodiscard]] std::string summary() const;
+
+ private:
+  struct input {
+    venue v = venue::unknown;
+    slot_id slot = slot_id::none;
+    std::string ring_name;
+    std::string control_name;
+    spsc_ring_reader reader;
+    bool attached = false;
+    bool broken = false;  ///< corrupt frame: reading stopped (the writer is broken)
+    feeder_resync_requester resync;
+    std::uint64_t overflows_seen = 0;
+    std::uint64_t frames = 0;
+    std::uint64_t malformed = 0;
+    std::int64_t overflow_until_ns = 0;  ///< gaps until then are blamed on a full feeder ring
+    std::string last_wait_reason;
+  };
+  struct slot_counters {
+    counter frames, malformed, first_arrivals, duplicates, lead_samples, lead_sum_ns, lead_max_ns, ring_overflows;
+    std::array<counter, kLeadBuckets> lead_hist;
+  };
+  struct stream_counters {
+    std::size_t index = 0;  ///< in the arbiter
+    std::array<counter, kSlots> first_arrivals, duplicates, lead_samples, lead_sum_ns;
+    counter gaps, resync_requests;
+  };
+
+  void publish(std::span<const std::byte> record, slot_id winner) noexcept override;
+  void publish_gap(const gap_record& gap) noexcept override;
+  void request_resync(venue v, channel c, std::string_view symbol) noexcept override;
+
+  void write_out(std::span<const std::byte> record) noexcept;
+  void prime_from_output();
+  void try_attach(input& in, std::int64_t now_mono_ns);
+  void register_counters();
+  void update_counters();
+  input* find_input(venue v, slot_id s) noexcept;
+  void log(const char* fmt, ...) noexcept __attribute__((format(printf, 2, 3)));
+
+  config::bus_config cfg_;
+  std::FILE* log_;
+  std::string output_name_;
+  broadcast_ring_writer out_;
+  std::unique_ptr<std::uint64_t[]> scratch_;  ///< one output frame, 8-aligned
+  std::size_t scratch_bytes_ = 0;
+  arbiter arbiter_;
+  std::vector<input> inputs_;
+  counters_segment counters_;
+  bool counters_ok_ = false;
+  struct {
+    counter published, duplicates, gaps, holes_filled, hold_overflows, resync_requests, resync_dropped, resync_unrouted,
+        malformed, output_oversize, primed, streams, no_stream_room;
+  } totals_;
+  std::vector<slot_counters> slot_counters_;  ///< parallel to inputs_
+  std::vector<stream_counters> stream_counters_;
+  std::uint64_t output_oversize_ = 0;
+  std::uint64_t resync_unrouted_ = 0;
+  std::int64_t next_attach_ns_ = 0;
+  std::int64_t next_counters_ns_ = 0;
+  std::int64_t log_window_ns_ = 0;
+  int log_lines_ = 0;
+  int log_suppressed_ = 0;
+};
+
+}  // namespace mdbus::merge
