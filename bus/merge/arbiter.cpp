@@ -120,6 +120,8 @@ arbiter::verdict arbiter::judge(stream_state& s, const record_view& r) const noe
     // A snapshot stands on its own. It starts the stream, or ends the wait after a gap.
     if (!s.has_last || s.awaiting_snapshot) return verdict::rebase;
     if (h.seq <= s.last) return verdict::duplicate;
+    // A stream of whole snapshots (partial depth: books5, depth20): each is simply the next.
+    if (!s.carries_deltas) return verdict::next;
     // Ahead of a continuous stream: the slot that sent it (re)subscribed while its partner
     // is a little behind. Held like a hole: when the partner catches up it is a duplicate;
     // when the window passes, a gap record and the snapshot re-base the stream. A snapshot
@@ -150,6 +152,21 @@ arbiter::verdict arbiter::judge(stream_state& s, const record_view& r) const noe
   return h.seq <= s.last ? verdict::duplicate : verdict::next;
 }
 
+arbiter::verdict arbiter::judge_from(stream_state& s, const record_view& r, slot_id from) const noexcept {
+  const verdict v = judge(s, r);
+  if (v != verdict::next || rule_for(r.header()) != sequence_rule::increasing) return v;
+  // Ahead of the stream from a slot not yet in step, while the partner is: wait for the
+  // partner (it may still deliver older records this slot never saw).
+  const std::size_t me = slot_index(from);
+  return !s.in_step[me] && s.in_step[1 - me] ? verdict::hole : v;
+}
+
+void arbiter::slot_reset(venue v, slot_id slot) noexcept {
+  if (slot != slot_id::a && slot != slot_id::b) return;
+  for (std::size_t i = 0; i < used_streams_; ++i)
+    if (streams_[i].key.v == v) streams_[i].in_step[slot_index(slot)] = false;
+}
+
 void arbiter::accept(stream_state& s, const record_view& r, slot_id from, verdict v) noexcept {
   const record_header& h = r.header();
   if (rule_for(h) == sequence_rule::content) {
@@ -171,6 +188,7 @@ void arbiter::accept(stream_state& s, const record_view& r, slot_id from, verdic
   }
   const std::uint8_t parts = part_flags(r);
   if (is_book(r) && (parts & kBookLastPart) == 0) s.parts[slot_index(from)] = {true, true, h.seq};
+  s.in_step[slot_index(from)] = true;
   s.race[s.race_next] = {race_key(r), h.receive_time_ns, from};
   s.race_next = (s.race_next + 1) % kRaceMemory;
   ++s.stats.published[slot_index(from)];
@@ -179,6 +197,7 @@ void arbiter::accept(stream_state& s, const record_view& r, slot_id from, verdic
 }
 
 void arbiter::duplicate(stream_state& s, const record_view& r, slot_id from) noexcept {
+  s.in_step[slot_index(from)] = true;  // it delivered what was published: in step from here
   ++s.stats.duplicates[slot_index(from)];
   ++stats_.duplicates;
   const std::uint64_t key = race_key(r);
@@ -226,7 +245,7 @@ void arbiter::offer(const record_view& r, slot_id from, std::int64_t now_ns, std
   // A book stream's first record is a delta (Binance diff depth has no snapshot in the
   // stream): nothing to apply it to, so its deltas wait for a snapshot from the start.
   if (!s.has_last && !s.awaiting_snapshot && r.header().type == record_type::book_delta) start_awaiting(s, now_ns);
-  const verdict v = judge(s, r);
+  const verdict v = judge_from(s, r, from);
   switch (v) {
     case verdict::duplicate:
       // A split snapshot's later parts are duplicates too.
@@ -311,7 +330,7 @@ void arbiter::hold(stream_state& s, const record_view& r, slot_id from, std::int
     force_oldest_hole(s, now_ns);
   }
   // force_oldest_hole may have closed the hole this record was waiting on.
-  const verdict v = judge(s, r);
+  const verdict v = judge_from(s, r, from);
   if (v != verdict::hole) {
     if (v == verdict::duplicate) {
       duplicate(s, r, from);
@@ -353,7 +372,7 @@ void arbiter::drain(stream_state& s, std::int64_t now_ns) noexcept {
       record_view r;
       const held_record h = s.held[i];
       (void)record_view::parse({s.hold.data() + h.offset, h.size}, r);  // validated before it was held
-      const verdict v = judge(s, r);
+      const verdict v = judge_from(s, r, h.from);
       if (v == verdict::hole) continue;
       if (v == verdict::duplicate) {
         duplicate(s, r, h.from);
@@ -394,6 +413,15 @@ void arbiter::force_oldest_hole(stream_state& s, std::int64_t now_ns) noexcept {
   const held_record h = s.held[pick];
   record_view r;
   (void)record_view::parse({s.hold.data() + h.offset, h.size}, r);
+  if (rule_for(r.header()) == sequence_rule::increasing && !s.carries_deltas) {
+    // A joining slot's record the partner did not match in time: no hole is detectable on
+    // such a stream, so no gap either; the partner is no longer the one to wait for.
+    s.in_step[1 - slot_index(h.from)] = false;
+    accept(s, r, h.from, verdict::next);
+    remove_held(s, pick);
+    drain(s, now_ns);
+    return;
+  }
   publish_gap(s, r.header(), h.from, lowest, now_ns - h.arrived_ns);
   if (r.header().type == record_type::book_delta) {
     // A book that lost deltas is only whole again from a snapshot: its deltas wait for one.

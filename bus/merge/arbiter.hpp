@@ -138,6 +138,14 @@ class arbiter {
   /// it again.
   void offer(const record_view& record, slot_id from, std::int64_t now_ns, std::uint64_t ring_pos = 0) noexcept;
 
+  /// Slot `slot` of venue `v` starts a new connection (or lost its old one): until it proves
+  /// it is in step on a stream without detectable holes (bookTicker, OKX trades, bbo-tbt) —
+  /// by delivering a copy of something already published — a record it sends ahead of the
+  /// stream waits (hole-fill window) while the partner slot is in step: otherwise a
+  /// reconnecting slot's newest record could win and make the partner's older, never
+  /// published records look like duplicates.
+  void slot_reset(venue v, slot_id slot) noexcept;
+
   /// Restart: replay a record this merger (or its predecessor) already published — read back
   /// from the output ring, oldest first — into the per-stream state, without publishing.
   /// Records re-read from the feeder rings afterwards are then judged duplicates, and a book
@@ -205,6 +213,9 @@ class arbiter {
       std::uint64_t seq = 0;
     };
     std::array<open_parts, kSlots> parts{};
+    /// Per slot: in step on this stream (delivered a copy of a published record, or won
+    /// while the partner was not in step). Only consulted for streams without holes.
+    std::array<bool, kSlots> in_step{};
     // Records held behind a hole, in arrival order; bytes packed in `hold`.
     std::vector<std::byte> hold;
     std::size_t hold_used = 0;
@@ -220,6 +231,8 @@ class arbiter {
 
   stream_state* find_or_add(const record_header& h) noexcept;
   verdict judge(stream_state& s, const record_view& r) const noexcept;
+  /// judge(), plus the join rule for a slot not in step (slot_reset()).
+  verdict judge_from(stream_state& s, const record_view& r, slot_id from) const noexcept;
   /// Publish, update the stream's sequence; `v` is next, reset or rebase.
   void accept(stream_state& s, const record_view& r, slot_id from, verdict v) noexcept;
   /// Count a dropped copy against its slot and time the race against the published one.

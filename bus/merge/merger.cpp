@@ -180,6 +180,8 @@ std::size_t merger::poll_once(std::int64_t now_mono_ns, std::size_t batch) noexc
         // Per slot, never a duplicate: the merger passes the feeder's state changes on.
         write_out(v.bytes());
         if (const auto ss = v.slot_status()) {
+          // A new connection (or none): the slot must show it is in step again.
+          if (ss->state != slot_state::up) arbiter_.slot_reset(in.v, in.slot);
           log("%s/%s: %s (%s) %s", std::string(to_string(in.v)).c_str(), std::string(to_string(in.slot)).c_str(),
               std::string(to_string(ss->state)).c_str(), std::string(to_string(ss->reason)).c_str(),
               std::string(ss->reason_text_view()).c_str());

@@ -355,13 +355,33 @@ TEST_CASE("increasing ids (bookTicker, OKX trades, partial books): duplicates dr
   const stream_maker bt{channel::binance_book_ticker, "BTCUSDT"};
   const stream_maker ot{channel::okx_trades, "BTC-USDT"};
   h.offer(bt.trade(100, A), A);  // a trade-shaped record is enough: only the header matters here
+  h.offer(bt.trade(100, B), B);  // both slots in step
   h.offer(bt.trade(250, B), B);
   h.offer(bt.trade(180, A), A);  // older than the last published: A is behind
   h.offer(ot.trade(7000, A), A);
   h.offer(ot.trade(7003, A), A);
   h.offer(ot.trade(7003, B), B);
   CHECK(h.out.trace() == "100A 250B 7000A 7003A");
+  // Partial books are whole snapshots every time: a higher id is the next one, not a hole.
+  const stream_maker p5{channel::okx_books5, "BTC-USDT"};
+  h.offer(p5.book(record_type::book_snapshot, 0, 40, -1, A), A);
+  h.offer(p5.book(record_type::book_snapshot, 0, 40, -1, B), B);
+  h.offer(p5.book(record_type::book_snapshot, 0, 90, -1, B), B);
+  h.offer(p5.book(record_type::book_snapshot, 0, 140, -1, A), A);
+  CHECK(h.out.trace() == "100A 250B 7000A 7003A 40A 90B 140A");
   h.wait_out_window();
+  CHECK(h.arb.stats().gaps == 0);
+}
+
+TEST_CASE("increasing ids at start: a slot not yet in step waits for its partner, then wins if the partner lags") {
+  harness h;
+  const stream_maker bt{channel::binance_book_ticker, "BTCUSDT"};
+  h.offer(bt.trade(100, A), A);
+  h.offer(bt.trade(250, B), B);  // B has not shown it is in step: held while A is
+  h.offer(bt.trade(180, A), A);
+  CHECK(h.out.trace() == "100A 180A");
+  h.wait_out_window();
+  CHECK(h.out.trace() == "100A 180A 250B");
   CHECK(h.arb.stats().gaps == 0);
 }
 
@@ -634,4 +654,36 @@ TEST_CASE("configured streams are created up front and listed by index") {
   CHECK(id.c == channel::okx_books);
   CHECK(id.symbol == "ETH-USDT");
   CHECK(h.arb.add_stream(venue::okx, channel::okx_books, "ETH-USDT") == 0);  // the same stream
+}
+
+TEST_CASE("a reconnecting slot on a stream without holes waits until it is in step; its partner's older records still win") {
+  harness h;
+  const stream_maker ot{channel::okx_trades, "BTC-USDT"};
+  h.offer(ot.trade(100, A), A);
+  h.offer(ot.trade(100, B), B);  // both in step
+  h.arb.slot_reset(venue::okx, A);  // A reconnects: misses 101 and 102
+  h.offer(ot.trade(103, A), A);     // ahead of B, which is in step: waits
+  CHECK(h.out.trace() == "100A");
+  h.offer(ot.trade(101, B), B);
+  h.offer(ot.trade(102, B), B);
+  h.offer(ot.trade(103, B), B);  // B's copy wins; A's held 103 is a duplicate: A is in step again
+  h.offer(ot.trade(104, A), A);
+  CHECK(h.out.trace() == "100A 101B 102B 103B 104A");
+  h.wait_out_window();
+  CHECK(h.arb.stats().gaps == 0);
+}
+
+TEST_CASE("a joining slot whose partner stops delivering wins after the window, without a gap record") {
+  harness h;
+  const stream_maker bt{channel::binance_book_ticker, "BTCUSDT"};
+  h.offer(bt.trade(10, B), B);
+  h.arb.slot_reset(venue::binance, A);
+  h.offer(bt.trade(12, A), A);
+  h.offer(bt.trade(15, A), A);
+  CHECK(h.out.trace() == "10B");
+  h.wait_out_window();  // B is silent (its line died): A's records go out, nothing claimed lost
+  CHECK(h.out.trace() == "10B 12A 15A");
+  CHECK(h.arb.stats().gaps == 0);
+  h.offer(bt.trade(16, A), A);  // A is the stream now
+  CHECK(h.out.trace() == "10B 12A 15A 16A");
 }
