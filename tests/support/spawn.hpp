@@ -1,6 +1,7 @@
 #pragma once
 // A child process for integration tests: started with posix_spawn, waited on with a
 // deadline, and killed + reaped on destruction so no test leaves a process behind.
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -18,12 +19,21 @@ namespace mdbus::test {
 
 class child {
  public:
-  explicit child(const std::vector<std::string>& argv) {
+  /// Starts argv[0] with these arguments; with `log_path`, its stdout and stderr go to that
+  /// file (truncated) instead of the test's own.
+  explicit child(const std::vector<std::string>& argv, const std::string& log_path = {}) {
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
-    if (posix_spawn(&pid_, args[0], nullptr, nullptr, args.data(), environ) != 0)
-      throw std::runtime_error("cannot spawn " + argv[0]);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (!log_path.empty()) {
+      posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+    }
+    const int rc = posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) throw std::runtime_error("cannot spawn " + argv[0]);
   }
   child(const child&) = delete;
   child& operator=(const child&) = delete;
@@ -58,6 +68,16 @@ class child {
   }
 
   void signal(int sig) const { kill(pid_, sig); }
+  /// Whether it is still running (reaps it if it has exited).
+  [[nodiscard]] bool running() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    return true;
+  }
 
  private:
   pid_t pid_ = -1;

@@ -1,0 +1,297 @@
+// mdmerge as a process, against real feeders and exsim over TLS: two slots per venue, one
+// connection cut at a time (staggered), the merger SIGKILLed and restarted mid-run — and the
+// output ring compared with exsim's ground truth stream by stream: nothing lost, nothing
+// doubled, no gap record. Plus the daemon's command line and set-up errors.
+#include <doctest/doctest.h>
+
+#include "bus/broadcast_ring.hpp"
+#include "bus/counters.hpp"
+#include "bus/feeder_block.hpp"
+#include "bus/records.hpp"
+#include "tests/feeders/mdfeed/mdfeed_test_support.hpp"
+#include "tests/support/spawn.hpp"
+#include "tools/exsim/truth_reader.hpp"
+
+#include <map>
+#include <set>
+
+using namespace mdbus;
+using namespace mdbus::test;
+
+namespace {
+
+std::string mdmerge_binary() { return MDMERGE_BINARY; }
+
+/// The key a stream's events are compared by: the venue's sequence of the event.
+struct stream_ref {
+  venue v;
+  channel c;
+  std::string symbol;
+  bool operator<(const stream_ref& o) const {
+    return std::tie(v, c, symbol) < std::tie(o.v, o.c, o.symbol);
+  }
+};
+std::string name_of(const stream_ref& s) {
+  return std::string(to_string(s.v)) + "/" + std::string(to_string(s.c)) + "/" + s.symbol;
+}
+
+/// Both venues, two slots each, on one exsim.
+std::string write_bus_config(const std::string& path, const std::string& bus, int port, int hole_fill_ms) {
+  json ep = {{"host", "127.0.0.1"}, {"port", port}, {"tls", true}, {"server_name", "localhost"},
+             {"ca_file", exsim_cert_dir() + "/ca.pem"}};
+  json policy = {{"reconnect_min_ms", 50}, {"reconnect_max_ms", 500}, {"connect_timeout_ms", 5000}, {"drain_timeout_ms", 500}};
+  json cfg = {
+      {"bus", bus},
+      {"rings", {{"feeder_bytes", 8 << 20}, {"output_bytes", 64 << 20}}},
+      {"merge", {{"hole_fill_ms", hole_fill_ms}, {"idle", "backoff"}, {"idle_sleep_max_us", 200}}},
+      {"venues",
+       {{"binance",
+         {{"endpoint", ep}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"trade", "aggTrade"}},
+          {"slots", {"A", "B"}}, {"policy", policy}}},
+        {"okx",
+         {{"endpoint", ep}, {"symbols", {"BTC-USDT", "ETH-USDT"}}, {"channels", {"trades", "books", "bbo-tbt"}},
+          {"slots", {"A", "B"}}, {"policy", policy}}}}}};
+  std::ofstream(path) << cfg.dump(2);
+  return path;
+}
+
+/// Follows the output ring from its oldest record and keeps, per stream, the sequence of
+/// every record (snapshots apart) and the gap records.
+struct output_log {
+  broadcast_ring_reader reader;
+  std::vector<std::uint64_t> buffer = std::vector<std::uint64_t>(65536 / 8);
+  std::map<stream_ref, std::vector<std::uint64_t>> seqs;
+  std::vector<std::string> gaps;
+  std::uint64_t records = 0, snapshots = 0, laps = 0, stamped_wrong = 0;
+
+  explicit output_log(const std::string& name)
+      : reader(broadcast_ring_reader::open(name, start_position::oldest, lap_policy::resume_oldest, 10000)) {}
+
+  void poll() {
+    std::span<std::byte> buf(reinterpret_cast<std::byte*>(buffer.data()), buffer.size() * 8);
+    for (;;) {
+      const auto r = reader.try_read(buf);
+      if (r.status == broadcast_read_status::empty) return;
+      if (r.status == broadcast_read_status::lapped) {
+        ++laps;
+        continue;
+      }
+      REQUIRE(r.status == broadcast_read_status::ok);
+      record_view v;
+      REQUIRE(record_view::parse(buf.first(r.length), v) == record_status::ok);
+      const record_header& h = v.header();
+      if (h.type == record_type::slot_status) continue;
+      ++records;
+      if (h.publish_time_ns < h.receive_time_ns || h.publish_time_ns == 0) ++stamped_wrong;
+      const stream_ref key{h.venue_id, h.channel_id, std::string(h.symbol_view())};
+      if (h.type == record_type::gap) {
+        const auto g = *v.gap();
+        gaps.push_back(name_of(key) + " after " + std::to_string(g.last_seq_held) + " next " +
+                       std::to_string(g.first_seq_after) + " (" + std::string(to_string(g.reason)) + ")");
+        continue;
+      }
+      if (h.type == record_type::book_snapshot) {
+        ++snapshots;
+        continue;
+      }
+      seqs[key].push_back(h.seq);
+    }
+  }
+};
+
+/// exsim's ground truth per stream: the events every subscriber got (not per-connection
+/// snapshots, not OKX's empty book heartbeats, which carry no data and repeat the last seqId).
+std::map<stream_ref, std::vector<std::uint64_t>> read_truth(const std::string& path, const std::set<stream_ref>& wanted) {
+  exsim::truth_reader t(path);
+  std::map<stream_ref, std::vector<std::uint64_t>> out;
+  while (auto e = t.next()) {
+    if (e->conn_id != 0 || (e->flags & (exsim::kTruthHeartbeat | exsim::kTruthSnapshot)) != 0) continue;
+    const auto& s = t.streams()[e->stream_id];
+    const stream_ref key{static_cast<venue>(e->venue), static_cast<channel>(e->channel), s.symbol};
+    if (wanted.count(key) == 0) continue;
+    out[key].push_back(static_cast<std::uint64_t>(e->last_seq));
+  }
+  return out;
+}
+
+struct comparison {
+  std::size_t expected = 0, delivered = 0, lost = 0, duplicated = 0, out_of_order = 0;
+  std::string first_problem;
+};
+
+/// From the first record the output has of the stream, every truth event must follow once, in order.
+comparison compare(const std::vector<std::uint64_t>& truth, const std::vector<std::uint64_t>& got) {
+  comparison c;
+  c.delivered = got.size();
+  if (got.empty()) {
+    c.first_problem = "nothing delivered";
+    return c;
+  }
+  const auto start = std::find(truth.begin(), truth.end(), got.front());
+  if (start == truth.end()) {
+    c.first_problem = "first delivered seq " + std::to_string(got.front()) + " not in the truth";
+    return c;
+  }
+  const std::vector<std::uint64_t> expected(start, truth.end());
+  c.expected = expected.size();
+  std::set<std::uint64_t> seen;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (!seen.insert(got[i]).second) ++c.duplicated;
+    if (i > 0 && got[i] <= got[i - 1]) ++c.out_of_order;
+  }
+  for (const auto s : expected)
+    if (seen.count(s) == 0) {
+      if (c.lost == 0) c.first_problem = "lost " + std::to_string(s);
+      ++c.lost;
+    }
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("mdmerge: staggered cuts and a SIGKILLed merger lose nothing and double nothing against exsim's truth") {
+  unique_bus bus;
+  temp_dir dir;
+  const std::string truth_path = dir.file("truth.bin");
+  exsim_process x(tls({"--rate", "400", "--seed", "7", "--truth-log", truth_path}));
+  const std::string config = write_bus_config(dir.file("bus.json"), bus.name(), x.venue_port(), 200);
+
+  const std::vector<std::pair<venue, slot_id>> slots = {
+      {venue::binance, slot_id::a}, {venue::binance, slot_id::b}, {venue::okx, slot_id::a}, {venue::okx, slot_id::b}};
+  std::vector<feeder_control_writer> controls;  // the test is the commander (the supervisor's role)
+  for (const auto& [v, s] : slots) controls.push_back(feeder_control_writer::create(feeder_control_name(bus.name(), v, s), v, s));
+  std::vector<std::unique_ptr<feeder_process>> feeders;
+  for (const auto& [v, s] : slots) {
+    const std::string vn(to_string(v)), sn(to_string(s));
+    feeders.push_back(std::make_unique<feeder_process>(config, vn, sn, dir.file("feed-" + vn + sn + ".log")));
+  }
+  auto merger = std::make_unique<child>(std::vector<std::string>{mdmerge_binary(), "--config", config}, dir.file("merge1.log"));
+
+  output_log out(segment_name(bus.name(), "out"));
+  const std::set<stream_ref> wanted = {
+      {venue::binance, channel::binance_trade, "BTCUSDT"},   {venue::binance, channel::binance_trade, "ETHUSDT"},
+      {venue::binance, channel::binance_agg_trade, "BTCUSDT"}, {venue::binance, channel::binance_agg_trade, "ETHUSDT"},
+      {venue::okx, channel::okx_trades, "BTC-USDT"},         {venue::okx, channel::okx_trades, "ETH-USDT"},
+      {venue::okx, channel::okx_books, "BTC-USDT"},          {venue::okx, channel::okx_books, "ETH-USDT"},
+      {venue::okx, channel::okx_bbo_tbt, "BTC-USDT"},        {venue::okx, channel::okx_bbo_tbt, "ETH-USDT"}};
+  REQUIRE_MESSAGE(eventually([&] {
+                    out.poll();
+                    for (const auto& s : wanted)
+                      if (out.seqs[s].size() < 5) return false;
+                    return true;
+                  }, 30s),
+                  "every stream reaches the output");
+
+  std::vector<feeder_status_reader> status;
+  for (const auto& [v, s] : slots) status.push_back(open_status(bus.name(), v, s));
+  auto live = [&](std::size_t i) { return status[i].state() == feeder_state::live; };
+  // One connection cut at a time: the partner slot of the same venue is live when it happens,
+  // and the cut slot is live again before the next cut.
+  int cuts = 0;
+  for (int round = 0; round < 6; ++round) {
+    const bool okx = round % 2 == 1;
+    const std::string prefix = okx ? "/ws/v5/public" : "/stream";
+    const std::size_t first = okx ? 2 : 0;
+    REQUIRE(eventually([&] {
+      out.poll();
+      return live(first) && live(first + 1) && exsim_conn_ids(x, prefix).size() == 2;
+    }));
+    const auto ids = exsim_conn_ids(x, prefix);
+    const std::uint64_t reconnects = status[first].fields().reconnects + status[first + 1].fields().reconnects;
+    REQUIRE(exsim_fault(x, {{"type", "drop"}, {"conn", ids[round % 2]}})["ok"] == true);
+    ++cuts;
+    REQUIRE(eventually([&] {
+      out.poll();
+      return status[first].fields().reconnects + status[first + 1].fields().reconnects > reconnects && live(first) &&
+             live(first + 1);
+    }));
+    if (round == 2) {
+      // SIGKILL the merger while the feeders write on; restart it once they have written more.
+      merger->signal(SIGKILL);
+      REQUIRE(merger->wait(5000) == 128 + SIGKILL);
+      std::uint64_t written = 0;
+      for (auto& st : status) written += st.fields().records;
+      REQUIRE(eventually([&] {
+        std::uint64_t now = 0;
+        for (auto& st : status) now += st.fields().records;
+        return now >= written + 2000;
+      }));
+      merger = std::make_unique<child>(std::vector<std::string>{mdmerge_binary(), "--config", config}, dir.file("merge2.log"));
+    }
+  }
+  // Freeze the market, and wait until the output holds exsim's last event of every stream.
+  REQUIRE(http_request(x.control_port(), "POST", "/market", R"({"paused":true})").json()["ok"] == true);
+  std::map<stream_ref, std::vector<std::uint64_t>> truth;
+  REQUIRE_MESSAGE(eventually([&] {
+                    out.poll();
+                    truth = read_truth(truth_path, wanted);
+                    for (const auto& s : wanted) {
+                      const auto& got = out.seqs[s];
+                      if (truth[s].empty() || got.empty() || got.back() != truth[s].back()) return false;
+                    }
+                    return true;
+                  }, 30s),
+                  "the output catches up with the truth's last events");
+
+  std::size_t expected = 0, delivered = 0;
+  for (const auto& s : wanted) {
+    const comparison c = compare(truth[s], out.seqs[s]);
+    INFO(name_of(s), ": expected ", c.expected, " delivered ", c.delivered, " lost ", c.lost, " duplicated ",
+         c.duplicated, " out of order ", c.out_of_order, " ", c.first_problem);
+    CHECK(c.lost == 0);
+    CHECK(c.duplicated == 0);
+    CHECK(c.out_of_order == 0);
+    CHECK(c.first_problem.empty());
+    expected += c.expected;
+    delivered += c.delivered;
+  }
+  MESSAGE("mdmerge truth run: ", cuts, " cuts, 1 merger SIGKILL, ", expected, " events expected, ", delivered,
+          " delivered, ", out.gaps.size(), " gap records");
+  CHECK(out.gaps.empty());
+  for (const auto& g : out.gaps) MESSAGE("gap: ", g);
+  CHECK(out.laps == 0);
+  CHECK(out.stamped_wrong == 0);
+  CHECK(expected > 3000);
+
+  // The restarted merger read the output back and said so; its counters are in the segment.
+  merger->signal(SIGTERM);
+  CHECK(merger->wait(5000) == 0);
+  std::ifstream log2(dir.file("merge2.log"));
+  const std::string text((std::istreambuf_iterator<char>(log2)), std::istreambuf_iterator<char>());
+  CHECK(text.find("records read back") != std::string::npos);
+  const auto counters = counters_segment::open(segment_name(bus.name(), "counters"), access_mode::read_only);
+  CHECK(counters.find("merge.duplicates").value_or(0) > 0);
+  CHECK(counters.find("merge.gaps").value_or(-1) == 0);
+  CHECK(counters.find("merge.okx.A.first_arrivals").value_or(0) + counters.find("merge.okx.B.first_arrivals").value_or(0) > 0);
+  for (auto& f : feeders) CHECK(f->stop() == 0);
+}
+
+TEST_CASE("mdmerge: a bad config is one line and exit 2; a second merger on the bus is refused with exit 1") {
+  unique_bus bus;
+  temp_dir dir;
+  {
+    const std::string bad = dir.file("bad.json");
+    std::ofstream(bad) << R"({"bus":")" << bus.name() << R"(","merge":{"idle":"sometimes"},"venues":{"okx":{}}})";
+    child c({mdmerge_binary(), "--config", bad}, dir.file("bad.log"));
+    CHECK(c.wait(10000) == 2);
+    std::ifstream in(dir.file("bad.log"));
+    std::string line;
+    std::getline(in, line);
+    CHECK(line.find("merge.idle") != std::string::npos);
+    CHECK(line.find("\"sometimes\"") != std::string::npos);
+  }
+  const std::string config = write_bus_config(dir.file("bus.json"), bus.name(), 9, 3);
+  child first({mdmerge_binary(), "--config", config}, dir.file("first.log"));
+  REQUIRE(eventually([&] {
+    std::ifstream in(dir.file("first.log"));
+    const std::string t((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return t.find("MDMERGE_READY") != std::string::npos;
+  }));
+  child second({mdmerge_binary(), "--config", config}, dir.file("second.log"));
+  CHECK(second.wait(10000) == 1);
+  std::ifstream in(dir.file("second.log"));
+  const std::string t((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(t.find("mdbus." + bus.name() + ".out") != std::string::npos);
+  first.signal(SIGTERM);
+  CHECK(first.wait(5000) == 0);
+}
