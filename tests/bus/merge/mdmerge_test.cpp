@@ -22,6 +22,13 @@ namespace {
 
 std::string mdmerge_binary() { return MDMERGE_BINARY; }
 
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 /// The key a stream's events are compared by: the venue's sequence of the event.
 struct stream_ref {
   venue v;
@@ -153,7 +160,7 @@ TEST_CASE("mdmerge: staggered cuts and a SIGKILLed merger lose nothing and doubl
   unique_bus bus;
   temp_dir dir;
   const std::string truth_path = dir.file("truth.bin");
-  exsim_process x(tls({"--rate", "400", "--seed", "7", "--truth-log", truth_path}));
+  exsim_process x(tls({"--rate", "600", "--seed", "7", "--truth-log", truth_path}));
   const std::string config = write_bus_config(dir.file("bus.json"), bus.name(), x.venue_port(), 200);
 
   const std::vector<std::pair<venue, slot_id>> slots = {
@@ -188,7 +195,7 @@ TEST_CASE("mdmerge: staggered cuts and a SIGKILLed merger lose nothing and doubl
   // One connection cut at a time: the partner slot of the same venue is live when it happens,
   // and the cut slot is live again before the next cut.
   int cuts = 0;
-  for (int round = 0; round < 6; ++round) {
+  for (int round = 0; round < 8; ++round) {
     const bool okx = round % 2 == 1;
     const std::string prefix = okx ? "/ws/v5/public" : "/stream";
     const std::size_t first = okx ? 2 : 0;
@@ -204,6 +211,12 @@ TEST_CASE("mdmerge: staggered cuts and a SIGKILLed merger lose nothing and doubl
       out.poll();
       return status[first].fields().reconnects + status[first + 1].fields().reconnects > reconnects && live(first) &&
              live(first + 1);
+    }));
+    // Let the market run on between cuts (a few hundred records through the merger).
+    const std::uint64_t before = out.records;
+    REQUIRE(eventually([&] {
+      out.poll();
+      return out.records >= before + 600;
     }));
     if (round == 2) {
       // SIGKILL the merger while the feeders write on; restart it once they have written more.
@@ -256,8 +269,7 @@ TEST_CASE("mdmerge: staggered cuts and a SIGKILLed merger lose nothing and doubl
   // The restarted merger read the output back and said so; its counters are in the segment.
   merger->signal(SIGTERM);
   CHECK(merger->wait(5000) == 0);
-  std::ifstream log2(dir.file("merge2.log"));
-  const std::string text((std::istreambuf_iterator<char>(log2)), std::istreambuf_iterator<char>());
+  const std::string text = slurp(dir.file("merge2.log"));
   CHECK(text.find("records read back") != std::string::npos);
   const auto counters = counters_segment::open(segment_name(bus.name(), "counters"), access_mode::read_only);
   CHECK(counters.find("merge.duplicates").value_or(0) > 0);
@@ -266,7 +278,7 @@ TEST_CASE("mdmerge: staggered cuts and a SIGKILLed merger lose nothing and doubl
   for (auto& f : feeders) CHECK(f->stop() == 0);
 }
 
-TEST_CASE("mdmerge: a bad config is one line and exit 2; a second merger on the bus is refused with exit 1") {
+TEST_CASE("mdmerge: a bad config is one line and exit 2, a second merger on the bus is refused with exit 1") {
   unique_bus bus;
   temp_dir dir;
   {
@@ -274,23 +286,17 @@ TEST_CASE("mdmerge: a bad config is one line and exit 2; a second merger on the 
     std::ofstream(bad) << R"({"bus":")" << bus.name() << R"(","merge":{"idle":"sometimes"},"venues":{"okx":{}}})";
     child c({mdmerge_binary(), "--config", bad}, dir.file("bad.log"));
     CHECK(c.wait(10000) == 2);
-    std::ifstream in(dir.file("bad.log"));
-    std::string line;
-    std::getline(in, line);
+    const std::string text = slurp(dir.file("bad.log"));
+    const std::string line = text.substr(0, text.find('\n'));
     CHECK(line.find("merge.idle") != std::string::npos);
     CHECK(line.find("\"sometimes\"") != std::string::npos);
   }
   const std::string config = write_bus_config(dir.file("bus.json"), bus.name(), 9, 3);
   child first({mdmerge_binary(), "--config", config}, dir.file("first.log"));
-  REQUIRE(eventually([&] {
-    std::ifstream in(dir.file("first.log"));
-    const std::string t((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return t.find("MDMERGE_READY") != std::string::npos;
-  }));
+  REQUIRE(eventually([&] { return slurp(dir.file("first.log")).find("MDMERGE_READY") != std::string::npos; }));
   child second({mdmerge_binary(), "--config", config}, dir.file("second.log"));
   CHECK(second.wait(10000) == 1);
-  std::ifstream in(dir.file("second.log"));
-  const std::string t((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string t = slurp(dir.file("second.log"));
   CHECK(t.find("mdbus." + bus.name() + ".out") != std::string::npos);
   first.signal(SIGTERM);
   CHECK(first.wait(5000) == 0);
