@@ -150,7 +150,18 @@ void merger::try_attach(input& in, std::int64_t now_mono_ns) {
   }
   if (!in.resync.valid()) {
     std::string why;
-    (void)feeder_resync_requester::try_open(in.control_name, in.v, in.slot, in.resync, why);
+    attach_status st = feeder_resync_requester::try_open(in.control_name, in.v, in.slot, in.resync, why);
+    if (st == attach_status::await && !in.own_control.segment().valid()) {
+      // No supervisor made the control block: make it, so resync requests reach the feeder.
+      try {
+        in.own_control = feeder_control_writer::create(in.control_name, in.v, in.slot, cfg_.segment_mode);
+        st = feeder_resync_requester::try_open(in.control_name, in.v, in.slot, in.resync, why);
+        if (st == attach_status::ok) log("control block %s created (no supervisor had made it)", in.control_name.c_str());
+      } catch (const segment_error& e) {
+        why = e.what();
+      }
+    }
+    if (st == attach_status::incompatible) log("control block %s: %s", in.control_name.c_str(), why.c_str());
   }
   (void)now_mono_ns;
 }

@@ -14,7 +14,8 @@
 ///   the arbiter (prime), so records re-read from the feeder rings are duplicates and books
 ///   that were waiting for a snapshot wait again.
 /// * Resync: a book stream's request_resync bumps the stream's slot in the resync table of
-///   each of the venue's feeder control blocks (created by the supervisor).
+///   each of the venue's feeder control blocks (created by the supervisor; by the merger
+///   when it runs without one).
 /// * Counters (`mdbus.<bus>.counters`; created here when no supervisor made it): totals,
 ///   per venue slot, and per configured stream and slot, refreshed by housekeeping().
 #include "bus/broadcast_ring.hpp"
@@ -69,6 +70,9 @@ class merger final : merge_output {
     bool attached = false;
     bool broken = false;  ///< corrupt frame: reading stopped (the writer is broken)
     feeder_resync_requester resync;
+    /// The control block, when no supervisor had created it: made here so resync requests
+    /// reach the feeder all the same (a supervisor started later opens it).
+    feeder_control_writer own_control;
     std::uint64_t overflows_seen = 0;
     std::uint64_t frames = 0;
     std::uint64_t malformed = 0;
