@@ -167,7 +167,7 @@ void merger::try_attach(input& in, std::int64_t now_mono_ns) {
 }
 
 std::size_t merger::poll_once(std::int64_t now_mono_ns, std::size_t batch) noexcept {
-  std::size_t total = 0;
+  std::size_t taken = 0;
   for (std::size_t i = 0; i < inputs_.size(); ++i) {
     input& in = inputs_[i];
     if (!in.attached) continue;
@@ -205,14 +205,14 @@ std::size_t merger::poll_once(std::int64_t now_mono_ns, std::size_t batch) noexc
     }
     if (n > 0) {
       in.frames += n;
-      total += n;
+      taken += n;
       // Release the ring up to the oldest record of this ring still waiting in a hole-fill
       // hold: a restarted merger reads those again.
       in.reader.publish_tail_at(std::min(in.reader.position(), arbiter_.oldest_pinned(in.v, in.slot)));
     }
   }
   if (now_mono_ns >= arbiter_.next_deadline()) arbiter_.tick(now_mono_ns);
-  return total;
+  return taken;
 }
 
 void merger::write_out(std::span<const std::byte> record) noexcept {
@@ -278,7 +278,14 @@ void merger::register_counters() {
     }
   }
   try {
-    auto reg = [this](const std::string& label) { return counters_.register_counter(label); };
+    // Taking over a dead predecessor's counter keeps its value: our totals add to it.
+    auto reg = [this](const std::string& label) {
+      total t;
+      t.c = counters_.register_counter(label);
+      t.base = t.c.get();
+      return t;
+    };
+    auto gauge = [this](const std::string& label) { return counters_.register_counter(label); };
     totals_.published = reg("merge.published");
     totals_.duplicates = reg("merge.duplicates");
     totals_.gaps = reg("merge.gaps");
@@ -290,7 +297,7 @@ void merger::register_counters() {
     totals_.malformed = reg("merge.malformed_frames");
     totals_.output_oversize = reg("merge.output_oversize");
     totals_.primed = reg("merge.primed_records");
-    totals_.streams = reg("merge.streams");
+    totals_.streams = gauge("merge.streams");
     totals_.no_stream_room = reg("merge.no_stream_room");
     for (const auto& in : inputs_) {
       const std::string p = "merge." + slot_label(in.v, in.slot) + ".";
@@ -301,7 +308,7 @@ void merger::register_counters() {
       c.duplicates = reg(p + "duplicates");
       c.lead_samples = reg(p + "lead_samples");
       c.lead_sum_ns = reg(p + "lead_sum_ns");
-      c.lead_max_ns = reg(p + "lead_max_ns");
+      c.lead_max_ns = gauge(p + "lead_max_ns");
       c.ring_overflows = reg(p + "feeder_ring_overflows");
       static constexpr const char* kBucketNames[kLeadBuckets] = {"lt_1us", "lt_10us", "lt_100us", "lt_1ms",
                                                                  "lt_10ms", "lt_100ms", "ge_100ms"};
@@ -344,7 +351,7 @@ void merger::update_counters() {
   totals_.resync_unrouted.set(static_cast<std::int64_t>(resync_unrouted_));
   totals_.output_oversize.set(static_cast<std::int64_t>(output_oversize_));
   totals_.primed.set(static_cast<std::int64_t>(a.primed));
-  totals_.streams.set(static_cast<std::int64_t>(arbiter_.stream_count()));
+  totals_.streams.set(static_cast<std::int64_t>(arbiter_.stream_count()));  // a gauge
   totals_.no_stream_room.set(static_cast<std::int64_t>(a.no_stream_room));
   std::uint64_t malformed = 0;
   for (std::size_t i = 0; i < inputs_.size(); ++i) {
@@ -373,7 +380,7 @@ void merger::update_counters() {
     c.duplicates.set(static_cast<std::int64_t>(dups));
     c.lead_samples.set(static_cast<std::int64_t>(samples));
     c.lead_sum_ns.set(sum);
-    c.lead_max_ns.set(max);
+    c.lead_max_ns.set_max(max);
     for (std::size_t b = 0; b < kLeadBuckets; ++b) c.lead_hist[b].set(static_cast<std::int64_t>(hist[b]));
   }
   totals_.malformed.set(static_cast<std::int64_t>(malformed));

@@ -79,14 +79,23 @@ class merger final : merge_output {
     std::int64_t overflow_until_ns = 0;  ///< gaps until then are blamed on a full feeder ring
     std::string last_wait_reason;
   };
+  /// A shared counter this process adds its own total to: what a predecessor (a merger
+  /// that died) counted stays in, so totals survive restarts.
+  struct total {
+    counter c;
+    std::int64_t base = 0;
+    void set(std::int64_t mine) noexcept { c.set(base + mine); }
+    void set(std::uint64_t mine) noexcept { set(static_cast<std::int64_t>(mine)); }
+  };
   struct slot_counters {
-    counter frames, malformed, first_arrivals, duplicates, lead_samples, lead_sum_ns, lead_max_ns, ring_overflows;
-    std::array<counter, kLeadBuckets> lead_hist;
+    total frames, malformed, first_arrivals, duplicates, lead_samples, lead_sum_ns, ring_overflows;
+    counter lead_max_ns;
+    std::array<total, kLeadBuckets> lead_hist;
   };
   struct stream_counters {
     std::size_t index = 0;  ///< in the arbiter
-    std::array<counter, kSlots> first_arrivals, duplicates, lead_samples, lead_sum_ns;
-    counter gaps, resync_requests;
+    std::array<total, kSlots> first_arrivals, duplicates, lead_samples, lead_sum_ns;
+    total gaps, resync_requests;
   };
 
   void publish(std::span<const std::byte> record, slot_id winner) noexcept override;
@@ -112,8 +121,9 @@ class merger final : merge_output {
   counters_segment counters_;
   bool counters_ok_ = false;
   struct {
-    counter published, duplicates, gaps, holes_filled, hold_overflows, resync_requests, resync_dropped, resync_unrouted,
-        malformed, output_oversize, primed, streams, no_stream_room;
+    total published, duplicates, gaps, holes_filled, hold_overflows, resync_requests, resync_dropped, resync_unrouted,
+        malformed, output_oversize, primed, no_stream_room;
+    counter streams;
   } totals_;
   std::vector<slot_counters> slot_counters_;  ///< parallel to inputs_
   std::vector<stream_counters> stream_counters_;
