@@ -26,7 +26,7 @@
 /// needs the venue's text). No allocation once a side's reserved capacity suffices.
 #include "bus/decimal.hpp"
 #include "bus/records.hpp"
-#include "consumers/okx_checksum.hpp"
+#include "bus/okx_checksum.hpp"
 
 #include <algorithm>
 #include <array>

@@ -3,7 +3,7 @@
 #include "consumers/order_book.hpp"
 
 #include "feeders/venue_adapter.hpp"
-#include "tools/exsim/crc32.hpp"
+#include "bus/okx_checksum.hpp"
 
 #include <doctest/doctest.h>
 
@@ -187,14 +187,27 @@ TEST_CASE("order book rebuilds a snapshot only from all of its parts, in order")
 }
 
 TEST_CASE("okx checksum: CRC-32 as zlib computes it, over the top 25 levels interleaved with the venue's text") {
-  CHECK(crc32("123456789") == 0xCBF43926U);
-  CHECK(crc32("8476.97:256:8476.98:415") == exsim::crc32("8476.97:256:8476.98:415"));
-  // One side longer than the other: its remaining levels follow alone.
+  CHECK(crc32("123456789") == 0xCBF43926U);  // zlib's check value
+  CHECK(okx_crc32("123456789") == static_cast<std::int32_t>(0xCBF43926U));
+  // One side longer than the other: its remaining levels follow alone; only the top 25 count.
+  std::vector<std::pair<std::string, std::string>> bids{{"8476.97", "256"}, {"8475.55", "101"}}, asks{{"8476.98", "415"}};
+  for (int i = 0; i < 30; ++i) asks.emplace_back(std::to_string(8500 + i), "1");
+  okx_checksum_builder<std::string> text;
+  okx_checksum_builder<crc32_state> hash;
+  okx_checksum_walk(bids.size(), asks.size(), [&](bool is_bid, std::size_t i) {
+    const auto& l = is_bid ? bids[i] : asks[i];
+    text.add(l.first, l.second);
+    hash.add(dec(l.first), dec(l.second));  // decimals give the venue's text back
+  });
+  CHECK(text.out().rfind("8476.97:256:8476.98:415:8475.55:101:8500:1:8501:1:", 0) == 0);
+  CHECK(text.out().find("8523:1") != std::string::npos);  // ask 24, the 25th level
+  CHECK(text.out().find("8524:1") == std::string::npos);
+  CHECK(hash.value() == okx_crc32(text.out()));
   order_book b;
   REQUIRE(b.apply(okx_book(record_type::book_snapshot, -1, 1,
                            {{bid, "8476.97", "256"}, {bid, "8475.55", "101"}, {ask, "8476.98", "415"}})
                       .book()) == book_event::applied);
-  CHECK(b.okx_checksum() == exsim::okx_crc32("8476.97:256:8476.98:415:8475.55:101"));
+  CHECK(b.okx_checksum() == okx_crc32("8476.97:256:8476.98:415:8475.55:101"));
 }
 
 TEST_CASE("order book verifies every OKX checksum of the recorded capture and catches a wrong one") {
@@ -258,7 +271,7 @@ TEST_CASE("order book verifies every OKX checksum of the recorded capture and ca
   }
 }
 
-TEST_CASE("book set keeps one book per channel and symbol; gap records and laps invalidate the right ones") {
+TEST_CASE("book set keeps one book per channel and symbol, gap records and laps invalidate the right ones") {
   book_set books;
   const auto btc = binance_snapshot(10, {{bid, "1", "1"}});
   auto eth = binance_snapshot(20, {{bid, "2", "1"}});

@@ -4,14 +4,13 @@
 #include <array>
 #include <charconv>
 
-#include "tools/exsim/crc32.hpp"
+#include "bus/okx_checksum.hpp"
 #include "tools/exsim/decimal.hpp"
 
 namespace mdbus::exsim {
 namespace {
 
-constexpr std::size_t kBookLevels = 400;     // books and books-l2-tbt snapshots
-constexpr std::size_t kChecksumLevels = 25;  // OKX checksum covers the top 25 per side
+constexpr std::size_t kBookLevels = 400;  // books and books-l2-tbt snapshots
 
 void append_int(std::string& out, std::int64_t v) {
   char b[24];
@@ -87,26 +86,24 @@ void okx_feed::top_levels(std::string& b, const inst_state& s, side sd, std::siz
 
 std::int32_t okx_feed::checksum_of(const inst_state& s) const {
   if (!cfg_.okx.checksum) return 0;  // production sends 0 since 2026-06-23
-  // "bidPx:bidSz:askPx:askSz:..." interleaved over the top 25; when one side runs out the
-  // other side's remaining levels follow alone (OKX "Checksum" section).
+  // The order and separators are bus/okx_checksum.hpp's (OKX "Checksum" section); the text
+  // of each level is exactly what this feed prints for it.
   const auto& inst = s.sim.instrument();
-  std::array<book_level, kChecksumLevels> bids{}, asks{};
+  std::array<book_level, kOkxChecksumLevels> bids{}, asks{};
   std::size_t nb = 0, na = 0;
-  s.sim.book().for_top(side::bid, kChecksumLevels, [&](const book_level& l) { bids[nb++] = l; });
-  s.sim.book().for_top(side::ask, kChecksumLevels, [&](const book_level& l) { asks[na++] = l; });
-  std::string str;
-  str.reserve(1200);
-  auto add = [&](const book_level& l) {
-    if (!str.empty()) str.push_back(':');
-    append_decimal(str, l.price, inst.price_scale, 0);
-    str.push_back(':');
-    append_decimal(str, l.qty, inst.qty_scale, 0);
-  };
-  for (std::size_t i = 0; i < kChecksumLevels; ++i) {
-    if (i < nb) add(bids[i]);
-    if (i < na) add(asks[i]);
-  }
-  return okx_crc32(str);
+  s.sim.book().for_top(side::bid, kOkxChecksumLevels, [&](const book_level& l) { bids[nb++] = l; });
+  s.sim.book().for_top(side::ask, kOkxChecksumLevels, [&](const book_level& l) { asks[na++] = l; });
+  okx_checksum_builder<crc32_state> crc;
+  std::string px, qty;  // reused for every level
+  okx_checksum_walk(nb, na, [&](bool is_bid, std::size_t i) {
+    const book_level& l = is_bid ? bids[i] : asks[i];
+    px.clear();
+    append_decimal(px, l.price, inst.price_scale, 0);
+    qty.clear();
+    append_decimal(qty, l.qty, inst.qty_scale, 0);
+    crc.add(px, qty);
+  });
+  return crc.value();
 }
 
 std::int32_t okx_feed::checksum(std::size_t i) const { return checksum_of(insts_.at(i)); }

@@ -4,17 +4,11 @@
 // each row says which. See README.md.
 #include "bus/clock.hpp"
 #include "consumers/consumer.hpp"
+#include "consumers/examples/example_common.hpp"
 #include "consumers/order_book.hpp"
-
-// GCC 12 reports a false -Wnull-dereference inside CLI11's inlined string splitting.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-#include <CLI/CLI.hpp>
-#pragma GCC diagnostic pop
 
 #include <unistd.h>
 
-#include <csignal>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -22,11 +16,9 @@
 #include <vector>
 
 using namespace mdbus;
+using mdbus::examples::g_stop;
 
 namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
 
 struct row {
   decimal bid_px, bid_qty, ask_px, ask_qty;
@@ -101,40 +93,21 @@ void draw(const std::map<row_key, row>& rows, const consumer& c, std::uint64_t g
 
 int main(int argc, char** argv) {
   CLI::App app{"bbo_monitor — best bid/ask and spread per symbol from an mdbus output ring"};
-  consumer_options opt;
-  std::vector<std::string> venues, symbols;
-  double interval_s = 0.2;
-  double duration_s = 0;
-  bool oldest = false, drain = false, plain = false;
-  app.add_option("-b,--bus", opt.bus, "bus name")->required();
-  app.add_option("--ring", opt.object, "output ring object")->capture_default_str();
-  app.add_option("--venue", venues, "only these venues (binance, okx)");
-  app.add_option("--symbol", symbols, "only these symbols, as the venue spells them");
-  app.add_option("-i,--interval", interval_s, "seconds between redraws")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("-d,--duration", duration_s, "stop after this many seconds (0: until Ctrl-C)");
-  app.add_flag("--oldest", oldest, "start at the oldest record the ring holds (default: the newest)");
-  app.add_flag("--drain", drain, "stop as soon as the ring has nothing new (with --oldest: one pass over it)");
+  examples::common_options opt;
+  opt.interval_s = 0.2;
+  bool plain = false;
+  examples::add_common_options(app, opt, "seconds between redraws");
   app.add_flag("--plain", plain, "append each table instead of redrawing in place (default when not a terminal)");
   CLI11_PARSE(app, argc, argv);
 
-  try {
-    for (const auto& v : venues) opt.filter.venue_name(v);
-    for (const auto& s : symbols) opt.filter.symbol(s);
-    opt.filter.type(record_type::bbo).type(record_type::book_delta).type(record_type::book_snapshot).type(record_type::gap);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bbo_monitor: %s\n", e.what());
-    return 2;
-  }
-  opt.start = oldest ? start_position::oldest : start_position::newest;
   consumer c;
-  try {
-    c = consumer::open(opt);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bbo_monitor: %s\n", e.what());
-    return 3;
-  }
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  if (const int rc = examples::open_consumer("bbo_monitor", opt, c, [](record_filter& f) {
+        f.type(record_type::bbo).type(record_type::book_delta).type(record_type::book_snapshot).type(record_type::gap);
+      }))
+    return rc;
+  examples::install_stop_handlers();
+  const bool drain = opt.drain;
+  const double interval_s = opt.interval_s, duration_s = opt.duration_s;
   const bool in_place = !plain && isatty(STDOUT_FILENO) != 0;
 
   std::map<row_key, row> rows;

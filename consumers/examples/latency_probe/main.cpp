@@ -7,29 +7,22 @@
 //   publish → consumer  now - publish_time_ns             (output ring hop + this consumer's wait)
 #include "bus/clock.hpp"
 #include "consumers/consumer.hpp"
+#include "consumers/examples/example_common.hpp"
 #include "consumers/examples/latency_probe/histogram.hpp"
 
-// GCC 12 reports a false -Wnull-dereference inside CLI11's inlined string splitting.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-#include <CLI/CLI.hpp>
-#pragma GCC diagnostic pop
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <string>
 #include <vector>
 
 using namespace mdbus;
+using mdbus::examples::g_stop;
 using mdbus::examples::latency_histogram;
 
 namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
 
 struct probe {
   latency_histogram venue_to_receive, receive_to_publish, publish_to_consumer;
@@ -100,42 +93,25 @@ nlohmann::json histogram_json(const latency_histogram& h) {
 
 int main(int argc, char** argv) {
   CLI::App app{"latency_probe — latency histograms and gap/lap counts of an mdbus output ring"};
-  consumer_options opt;
-  std::vector<std::string> venues, symbols, types;
-  double interval_s = 5, duration_s = 0;
-  bool oldest = false, drain = false, busy = false, json = false;
-  app.add_option("-b,--bus", opt.bus, "bus name")->required();
-  app.add_option("--ring", opt.object, "output ring object")->capture_default_str();
-  app.add_option("--venue", venues, "only these venues (binance, okx)");
-  app.add_option("--symbol", symbols, "only these symbols");
+  examples::common_options opt;
+  opt.interval_s = 5;
+  std::vector<std::string> types;
+  bool busy = false, json = false;
+  examples::add_common_options(app, opt, "seconds between reports");
   app.add_option("--type", types, "only these record types (trade, bbo, book, book_delta, book_snapshot, gap, slot_status)");
-  app.add_option("-i,--interval", interval_s, "seconds between reports")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("-d,--duration", duration_s, "stop after this many seconds (0: until Ctrl-C)");
-  app.add_flag("--oldest", oldest, "start at the oldest record held (its publish->consumer latency is its age)");
-  app.add_flag("--drain", drain, "stop as soon as the ring has nothing new");
   app.add_flag("--busy", busy, "busy-spin while waiting (lowest publish->consumer latency, one core at 100 %)");
   app.add_flag("--json", json, "print one JSON summary at the end instead of text reports");
   CLI11_PARSE(app, argc, argv);
 
-  try {
-    for (const auto& v : venues) opt.filter.venue_name(v);
-    for (const auto& s : symbols) opt.filter.symbol(s);
-    for (const auto& t : types) opt.filter.type_name(t);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "latency_probe: %s\n", e.what());
-    return 2;
-  }
-  opt.start = oldest ? start_position::oldest : start_position::newest;
-  opt.on_lap = lap_policy::resume_newest;  // a probe wants the present, not a backlog
+  opt.consumer.on_lap = lap_policy::resume_newest;  // a probe wants the present, not a backlog
   consumer c;
-  try {
-    c = consumer::open(opt);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "latency_probe: %s\n", e.what());
-    return 3;
-  }
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  if (const int rc = examples::open_consumer("latency_probe", opt, c, [&](record_filter& f) {
+        for (const auto& t : types) f.type_name(t);
+      }))
+    return rc;
+  examples::install_stop_handlers();
+  const bool oldest = opt.oldest, drain = opt.drain;
+  const double interval_s = opt.interval_s, duration_s = opt.duration_s;
   // Scripts (and tests) wait for this line: from here on every record published is counted.
   std::fprintf(stderr, "latency_probe: reading %s from its %s record\n", c.segment().name().c_str(),
                oldest ? "oldest" : "newest");

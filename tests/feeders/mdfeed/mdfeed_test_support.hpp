@@ -6,6 +6,7 @@
 #include "bus/records.hpp"
 #include "bus/spsc_ring.hpp"
 #include "tests/support/eventually.hpp"
+#include "tests/support/temp_dir.hpp"  // temp_dir: dir.file("name"), removed with its contents
 #include "tests/support/unique_bus.hpp"
 #include "tests/tools/exsim/exsim_process.hpp"
 #include "tests/tools/exsim/http_client.hpp"
@@ -37,26 +38,6 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 
 inline std::string mdfeed_binary() { return MDFEED_BINARY; }
-
-/// A private directory under /tmp, removed with everything in it.
-class temp_dir {
- public:
-  temp_dir() {
-    char tmpl[] = "/tmp/mdfeed_test_XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  [[nodiscard]] std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 /// exsim arguments for TLS with the test certificates, plus `extra`.
 inline std::vector<std::string> tls(std::vector<std::string> extra = {}) {

@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tools/exsim/crc32.hpp"
+#include "bus/okx_checksum.hpp"
 #include "tests/tools/exsim/exsim_process.hpp"
 #include "tests/tools/exsim/http_client.hpp"
 #include "tests/tools/exsim/ws_test_client.hpp"
@@ -66,24 +66,16 @@ struct okx_book {
     apply(data["bids"], true);
     apply(data["asks"], false);
   }
-  /// OKX checksum over the top 25 levels: bidPx:bidSz:askPx:askSz interleaved.
+  /// OKX checksum over the top 25 levels of the venue's text (bus/okx_checksum.hpp).
   [[nodiscard]] std::int32_t checksum() const {
-    std::string s;
+    okx_checksum_builder<crc32_state> crc;
     auto b = bids.begin();
     auto a = asks.begin();
-    for (int i = 0; i < 25; ++i) {
-      if (b != bids.end()) {
-        if (!s.empty()) s += ':';
-        s += b->second.first + ":" + b->second.second;
-        ++b;
-      }
-      if (a != asks.end()) {
-        if (!s.empty()) s += ':';
-        s += a->second.first + ":" + a->second.second;
-        ++a;
-      }
-    }
-    return exsim::okx_crc32(s);
+    okx_checksum_walk(bids.size(), asks.size(), [&](bool is_bid, std::size_t) {
+      const auto& level = is_bid ? (b++)->second : (a++)->second;  // each side in order
+      crc.add(level.first, level.second);
+    });
+    return crc.value();
   }
 };
 

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tools/exsim/crc32.hpp"
+#include "bus/okx_checksum.hpp"
 #include "tools/exsim/decimal.hpp"
 #include "tools/exsim/market.hpp"
 #include "tools/exsim/stream_registry.hpp"
@@ -17,6 +17,8 @@
 #include "tools/exsim/truth_writer.hpp"
 
 using namespace mdbus::exsim;
+using mdbus::crc32;
+using mdbus::okx_crc32;
 
 namespace {
 // Top 25 levels per side of a real OKX BTC-USDT books snapshot (captures/cryptofeed_OKX.ws.1.0,

@@ -9,6 +9,7 @@
 #include "support/eventually.hpp"
 #include "support/run_capture.hpp"
 #include "support/spawn.hpp"
+#include "support/temp_dir.hpp"
 #include "support/unique_bus.hpp"
 
 #include <doctest/doctest.h>
@@ -24,6 +25,7 @@
 
 using namespace mdbus;
 using test::eventually;
+using test::temp_dir;
 namespace fs = std::filesystem;
 
 namespace {
@@ -37,15 +39,6 @@ struct frame {
   bool operator==(const frame&) const = default;
 };
 
-/// A temporary directory, removed with everything in it.
-struct temp_dir {
-  fs::path path;
-  explicit temp_dir(const test::unique_bus& bus, const char* tag) : path(fs::temp_directory_path() / (bus.name() + "-" + tag)) {
-    fs::remove_all(path);
-  }
-  ~temp_dir() { fs::remove_all(path); }
-  [[nodiscard]] std::string str() const { return path.string(); }
-};
 
 /// Record i of a varied stream: trades, BBOs, multi-part book snapshots, deltas, gaps, slot
 /// status, and now and then a frame that is not a record; `i % 8` picks the kind.
@@ -194,9 +187,9 @@ const std::string kSmall = " --block-kb 32 --block-span-s 0.05 --file-mb 1 --fil
 
 }  // namespace
 
-TEST_CASE("mdrecord writes every frame of the ring; record, replay, record again gives byte-identical files") {
+TEST_CASE("mdrecord writes every frame of the ring, record, replay, record again gives byte-identical files") {
   test::unique_bus a, b;
-  temp_dir d1(a, "rec1"), d2(b, "rec2");
+  temp_dir d1("mdrecord-rec1"), d2("mdrecord-rec2");
   auto w = broadcast_ring_writer::create(a.segment("out"), {1 << 24, 16384});
   const std::int64_t t0 = 1'700'000'000'000'000'000;
   for (std::uint64_t i = 0; i < 20000; ++i) publish(w, make_frame(i, t0 + static_cast<std::int64_t>(i) * 50'000));  // 1 s of publish time
@@ -252,7 +245,7 @@ TEST_CASE("mdrecord writes every frame of the ring; record, replay, record again
 
 TEST_CASE("mdrecord following a live ring flushes provisionally and ends with the same files as an offline recording") {
   test::unique_bus bus;
-  temp_dir live(bus, "live"), offline(bus, "offline");
+  temp_dir live("mdrecord-live"), offline("mdrecord-offline");
   auto w = broadcast_ring_writer::create(bus.segment("out"), {1 << 22, 16384});
   recorder rec(live.str() + ".log", "--bus " + bus.name() + " -o " + live.str() + " --flush-ms 20 --block-kb 32 --block-span-s 0.05");
   REQUIRE(eventually([&] { return rec.started(); }));
@@ -275,14 +268,14 @@ TEST_CASE("mdrecord following a live ring flushes provisionally and ends with th
                                    " --block-kb 32 --block-span-s 0.05 2>&1");
   REQUIRE(r.status == 0);
   CHECK(recording_files(live.str()) == recording_files(offline.str()));
-  const std::string manifest = slurp(live.path / "manifest.json");
+  const std::string manifest = slurp(live.path() / "manifest.json");
   CHECK(manifest.find("\"complete\": true") != std::string::npos);
   CHECK(manifest.find("\"records\": 600") != std::string::npos);
 }
 
 TEST_CASE("mdrecord writes a lap into the recording as a gap, and mdreplay publishes it as a gap record") {
   test::unique_bus bus, replay;
-  temp_dir dir(bus, "lap");
+  temp_dir dir("mdrecord-lap");
   auto w = broadcast_ring_writer::create(bus.segment("out"), {8192, 1000});
   recorder rec(dir.str() + ".log", "--bus " + bus.name() + " -o " + dir.str());
   REQUIRE(eventually([&] { return rec.started(); }));
@@ -321,7 +314,7 @@ TEST_CASE("mdrecord writes a lap into the recording as a gap, and mdreplay publi
 
 TEST_CASE("mdreplay keeps the recorded pace, N times the pace, or goes as fast as it can") {
   test::unique_bus bus;
-  temp_dir dir(bus, "pace");
+  temp_dir dir("mdrecord-pace");
   auto w = broadcast_ring_writer::create(bus.segment("out"), {1 << 20, 4096});
   const std::int64_t t0 = 1'700'000'000'000'000'000;
   for (std::uint64_t i = 0; i <= 100; ++i) publish(w, make_frame(i * 8, t0 + static_cast<std::int64_t>(i) * 15'000'000));  // 1.5 s of publish time
@@ -347,7 +340,7 @@ TEST_CASE("mdreplay keeps the recorded pace, N times the pace, or goes as fast a
 
 TEST_CASE("mdrecord and mdreplay refuse what they cannot use, with one line and an exit code") {
   test::unique_bus bus;
-  temp_dir dir(bus, "bad");
+  temp_dir dir("mdrecord-bad");
   SUBCASE("no such bus") {
     const auto r = test::run_capture(kMdrecord + " --bus " + bus.name() + " -o " + dir.str() + " 2>&1");
     CHECK(r.status == 3);
@@ -361,10 +354,9 @@ TEST_CASE("mdrecord and mdreplay refuse what they cannot use, with one line and 
     CHECK(r.out.find("already holds a recording") != std::string::npos);
   }
   SUBCASE("not a recording, or none at all") {
-    fs::create_directories(dir.path);
     CHECK(test::run_capture(kMdreplay + " " + dir.str() + " --bus " + bus.name() + " 2>&1").out ==
           "mdreplay: " + dir.str() + ": no recording here (no mdrec-NNNNNN.zst)\n");
-    std::ofstream(dir.path / "mdrec-000000.zst") << "this is not a recording, just some text";
+    std::ofstream(dir.path() / "mdrec-000000.zst") << "this is not a recording, just some text";
     const auto r = test::run_capture(kMdreplay + " " + dir.str() + " --bus " + bus.name() + " 2>&1");
     CHECK(r.status == 6);
     CHECK(r.out.find("not an mdbus recording") != std::string::npos);
@@ -375,7 +367,7 @@ TEST_CASE("mdrecord and mdreplay refuse what they cannot use, with one line and 
     for (std::uint64_t i = 0; i < 2000; ++i) publish(w, make_frame(i, 1'700'000'000'000'000'000 + static_cast<std::int64_t>(i) * 1000));
     REQUIRE(test::run_capture(kMdrecord + " --bus " + bus.name() + " --oldest --drain --block-kb 16 -o " + dir.str() +
                               " 2>&1").status == 0);
-    const fs::path data = dir.path / "mdrec-000000.zst";
+    const fs::path data = dir.path() / "mdrec-000000.zst";
     fs::resize_file(data, fs::file_size(data) - 100);
     test::unique_bus out;
     const auto r = test::run_capture(kMdreplay + " " + dir.str() + " --bus " + out.name() + " --max 2>&1");
