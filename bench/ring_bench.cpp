@@ -411,7 +411,9 @@ std::uint32_t read_broadcast(const char* what, broadcast_ring_reader& r, std::sp
 }
 
 latency_stats latency_broadcast(const options& o, const std::string& bus) {
-  scoped_unlink names{{segment_name(bus, "lat-bcast-ab"), segment_name(bus, "lat-bcast-ba")}};
+  scoped_unlink names{{segment_name(bus, "lat-bcast-ab"), segment_name(bus, "lat-bcast-ba"),
+                       // each broadcast writer also creates its reader table
+                       segment_name(bus, "lat-bcast-ab.readers"), segment_name(bus, "lat-bcast-ba.readers")}};
   const broadcast_ring_geometry g{o.ring_bytes, kLargePayload};
   const std::uint32_t len = o.payload;
   const std::uint64_t total = total_round_trips(o);
@@ -584,7 +586,7 @@ throughput_stats throughput_spsc(const options& o, const std::string& bus, std::
 
 throughput_stats throughput_broadcast(const options& o, const std::string& bus, std::uint32_t len,
                                       std::uint64_t frames) {
-  scoped_unlink names{{segment_name(bus, "tp-bcast")}};
+  scoped_unlink names{{segment_name(bus, "tp-bcast"), segment_name(bus, "tp-bcast.readers")}};
   const broadcast_ring_geometry g{o.ring_bytes, kLargePayload};
   // The bus's broadcast writer never waits; to lose nothing here the writer stays within
   // half a ring of the reader's published position. Reclaim runs up to capacity/8 plus a few
@@ -764,8 +766,8 @@ const char* verdict(bool met) { return met ? "MET" : "MISSED"; }
 int run(const options& o) {
   pin_to(o.cpu_a);
   const std::string bus = "bench-" + std::to_string(getpid());
-  for (const char* obj : {"lat-spsc-ab", "lat-spsc-ba", "lat-bcast-ab", "lat-bcast-ba", "mq-ab", "mq-ba", "tp-spsc",
-                          "tp-bcast", "mq-tp"})
+  for (const char* obj : {"lat-spsc-ab", "lat-spsc-ba", "lat-bcast-ab", "lat-bcast-ba", "lat-bcast-ab.readers",
+                          "lat-bcast-ba.readers", "mq-ab", "mq-ba", "tp-spsc", "tp-bcast", "tp-bcast.readers", "mq-tp"})
     g_shm_paths.push_back("/" + segment_name(bus, obj));
   struct exit_cleanup {
     ~exit_cleanup() { unlink_all(); }

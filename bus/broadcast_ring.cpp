@@ -2,12 +2,16 @@
 
 #include "bus/clock.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <new>
 
 namespace mdbus {
 namespace {
+
+// How far ahead of its position a peeking reader that is behind the writer prefetches.
+constexpr std::uint64_t kPeekPrefetchBytes = 1024;
 
 constexpr std::uint64_t frame_bytes(std::uint64_t payload) noexcept {
   return detail::align_up(sizeof(broadcast_frame_header) + payload, kBroadcastFrameAlign);
@@ -41,6 +45,19 @@ constexpr std::uint64_t pack_header_word(std::uint32_t length, std::uint32_t typ
 
 broadcast_ring_geometry geometry_of(const segment_header& h) noexcept { return {h.geometry[0], h.geometry[1]}; }
 
+// Copies n payload bytes with 8-byte acquire loads; a last partial word is loaded whole
+// (frames are 16-byte aligned, so that word is still inside the frame) and cut on store.
+inline void copy_words(const std::byte* src, std::byte* dst, std::size_t n) noexcept {
+  for (; n >= 8; n -= 8, src += 8, dst += 8) {
+    const std::uint64_t w = load_word(src);
+    std::memcpy(dst, &w, 8);
+  }
+  if (n != 0) {
+    const std::uint64_t w = load_word(src);
+    std::memcpy(dst, &w, n);
+  }
+}
+
 }  // namespace
 
 std::string check_geometry(const broadcast_ring_geometry& g) {
@@ -66,6 +83,7 @@ broadcast_ring_writer broadcast_ring_writer::create(const std::string& name, con
   spec.mode = mode;
   broadcast_ring_writer w;
   w.segment_ = shm_segment::create_or_adopt(spec);
+  w.readers_ = reader_table::create(name, mode);
   w.control_ = std::launder(reinterpret_cast<broadcast_ring_control*>(w.segment_.body()));
   w.data_ = w.segment_.base() + kBroadcastDataOffset;
   w.geometry_ = g;
@@ -244,6 +262,7 @@ bool broadcast_ring_reader::reposition(start_position where) noexcept {
 }
 
 broadcast_read_result broadcast_ring_reader::lapped() noexcept {
+  peeked_.payload = nullptr;
   const std::uint64_t old_pos = pos_;
   const std::uint64_t old_seq = seq_;
   while (!reposition(policy_ == lap_policy::resume_oldest ? start_position::oldest : start_position::newest)) {
@@ -255,17 +274,18 @@ broadcast_read_result broadcast_ring_reader::lapped() noexcept {
   return r;
 }
 
-broadcast_read_result broadcast_ring_reader::try_read(std::span<std::byte> out) noexcept {
-  // A header that contradicts the geometry is only "corrupt" if we were not lapped while
-  // reading it; otherwise it was just overwritten.
-  auto unless_lapped = [this](broadcast_read_status s, std::uint32_t length) {
-    // The header word was an acquire load, so this check is ordered after it.
-    if (control_->reclaim.load(std::memory_order_relaxed) > pos_) return lapped();
-    broadcast_read_result r;
-    r.status = s;
-    r.length = length;
-    return r;
-  };
+// A header that contradicts the geometry is only "corrupt" if we were not lapped while
+// reading it; otherwise it was just overwritten.
+broadcast_read_result broadcast_ring_reader::unless_lapped(broadcast_read_status s, std::uint32_t length) noexcept {
+  // The header word was an acquire load, so this check is ordered after it.
+  if (control_->reclaim.load(std::memory_order_relaxed) > pos_) return lapped();
+  broadcast_read_result r;
+  r.status = s;
+  r.length = length;
+  return r;
+}
+
+broadcast_read_result broadcast_ring_reader::next_frame(frame_ref& f) noexcept {
   for (int step = 0; step < 2; ++step) {  // at most one padding frame before a real one
     const std::uint64_t index = pos_ & mask_;
     const std::byte* h = data_ + index;
@@ -284,33 +304,93 @@ broadcast_read_result broadcast_ring_reader::try_read(std::span<std::byte> out) 
       pos_ += to_end;
       continue;
     }
-    const std::uint64_t frame = frame_bytes(length);
-    if (length > geometry_.max_payload || frame > to_end) return unless_lapped(broadcast_read_status::corrupt, 0);
-    if (length > out.size()) return unless_lapped(broadcast_read_status::too_small, length);
-    const std::byte* src = h + sizeof(broadcast_frame_header);
-    std::byte* dst = out.data();
-    std::size_t left = length;
-    for (; left >= 8; left -= 8, src += 8, dst += 8) {
-      const std::uint64_t w = load_word(src);
-      std::memcpy(dst, &w, 8);
-    }
-    if (left != 0) {
-      const std::uint64_t w = load_word(src);
-      std::memcpy(dst, &w, left);
-    }
-    // If any word we copied (acquire loads) came from a newer write (release stores), the
-    // writer's reclaim store that preceded it is visible here: we cannot miss the lap.
-    if (control_->reclaim.load(std::memory_order_relaxed) > pos_) return lapped();
+    if (length > geometry_.max_payload || frame_bytes(length) > to_end)
+      return unless_lapped(broadcast_read_status::corrupt, 0);
+    f = {h + sizeof(broadcast_frame_header), length, type};
     broadcast_read_result r;
     r.status = broadcast_read_status::ok;
-    r.type = type;
-    r.length = length;
-    r.seq = seq_;
-    pos_ += frame;
-    ++seq_;
     return r;
   }
   return unless_lapped(broadcast_read_status::corrupt, 0);
+}
+
+broadcast_read_result broadcast_ring_reader::finish(const frame_ref& f) noexcept {
+  broadcast_read_result r;
+  r.status = broadcast_read_status::ok;
+  r.type = f.type;
+  r.length = f.length;
+  r.seq = seq_;
+  pos_ += frame_bytes(f.length);
+  ++seq_;
+  return r;
+}
+
+broadcast_read_result broadcast_ring_reader::try_read(std::span<std::byte> out) noexcept {
+  peeked_.payload = nullptr;
+  frame_ref f{};
+  if (const broadcast_read_result r = next_frame(f); r.status != broadcast_read_status::ok) return r;
+  if (f.length > out.size()) return unless_lapped(broadcast_read_status::too_small, f.length);
+  copy_words(f.payload, out.data(), f.length);
+  // If any word we copied (acquire loads) came from a newer write (release stores), the
+  // writer's reclaim store that preceded it is visible here: we cannot miss the lap.
+  if (control_->reclaim.load(std::memory_order_relaxed) > pos_) return lapped();
+  return finish(f);
+}
+
+broadcast_read_result broadcast_ring_reader::try_peek(std::span<std::byte> head) noexcept {
+  peeked_.payload = nullptr;
+  frame_ref f{};
+  if (const broadcast_read_result r = next_frame(f); r.status != broadcast_read_status::ok) return r;
+  const std::uint32_t n = head.size() < f.length ? static_cast<std::uint32_t>(head.size()) : f.length;
+  copy_words(f.payload, head.data(), n);
+  // The same check as try_read's, over the prefix: a filter never judges torn bytes.
+  const std::uint64_t reclaim = control_->reclaim.load(std::memory_order_relaxed);
+  if (reclaim > pos_) return lapped();
+  // A reader that skips frames touches only their first lines, so the hardware's sequential
+  // prefetcher stops running ahead of it and every next header is a full cross-core miss (its
+  // position depends on this frame's length): 2.2x slower than copying everything, measured
+  // on 20-level books in a backlog. So prefetch the lines ahead ourselves — but only lines
+  // the writer has certainly written this lap, never those it is about to write (pulling
+  // those over slowed the writer by 30 %). Once reclaim has moved, the head is at least
+  // reclaim + 7/8 capacity - one frame (reclaim_up_to), so below that bound is safe; at the
+  // live edge the reader is above it and prefetches nothing.
+  if (reclaim != 0) {
+    const std::uint64_t written = reclaim + geometry_.capacity - geometry_.capacity / 8 -
+                                  frame_bytes(geometry_.max_payload) - sizeof(broadcast_frame_header);
+    const std::uint64_t until = std::min(pos_ + kPeekPrefetchBytes, written);
+    for (std::uint64_t p = std::max(prefetched_, pos_ & ~std::uint64_t{kCacheLine - 1}); p < until; p += kCacheLine)
+      __builtin_prefetch(data_ + (p & mask_));
+    prefetched_ = std::max(prefetched_, until);
+  }
+  peeked_ = f;
+  peeked_bytes_ = n;
+  broadcast_read_result r;
+  r.status = broadcast_read_status::ok;
+  r.type = f.type;
+  r.length = f.length;
+  r.seq = seq_;
+  return r;
+}
+
+void broadcast_ring_reader::skip_peeked() noexcept {
+  if (peeked_.payload == nullptr) return;
+  pos_ += frame_bytes(peeked_.length);
+  ++seq_;
+  peeked_.payload = nullptr;
+}
+
+broadcast_read_result broadcast_ring_reader::read_peeked(std::span<std::byte> out) noexcept {
+  if (peeked_.payload == nullptr) return try_read(out);
+  if (peeked_.length > out.size()) return unless_lapped(broadcast_read_status::too_small, peeked_.length);
+  const frame_ref f = peeked_;
+  peeked_.payload = nullptr;
+  // Recopy a partly copied last word of the prefix whole; the rest of the prefix is in place.
+  const std::size_t done = peeked_bytes_ & ~std::uint32_t{7};
+  copy_words(f.payload + done, out.data() + done, f.length - done);
+  // One check covers prefix and rest: every load of both came before it (acquire loads),
+  // and reclaim only grows, so if none saw a newer write the whole copy is the frame.
+  if (control_->reclaim.load(std::memory_order_relaxed) > pos_) return lapped();
+  return finish(f);
 }
 
 std::uint64_t broadcast_ring_reader::lag_frames() const noexcept {

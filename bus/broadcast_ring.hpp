@@ -22,6 +22,7 @@
 /// release stores / acquire loads (plain moves on x86-64) so the seqlock pattern is
 /// race-free in the C++ model without fences, and TSan can check it.
 #include "bus/detail/align.hpp"
+#include "bus/reader_table.hpp"
 #include "bus/shm_segment.hpp"
 
 #include <atomic>
@@ -67,7 +68,9 @@ std::string check_geometry(const broadcast_ring_geometry& g);
 class broadcast_ring_writer {
  public:
   broadcast_ring_writer() = default;
-  /// Creates the ring, or adopts a dead writer's ring and continues its sequence.
+  /// Creates the ring, or adopts a dead writer's ring and continues its sequence; also creates
+  /// (or adopts) its reader table `<name>.readers` with the same mode. The writer never reads
+  /// the table: it only makes it exist so readers can register (reader_table.hpp).
   static broadcast_ring_writer create(const std::string& name, const broadcast_ring_geometry& g, mode_t mode = 0600);
 
   /// Publish one frame (type != 0). False only if payload > max_payload. Never waits.
@@ -76,11 +79,13 @@ class broadcast_ring_writer {
   [[nodiscard]] shm_segment& segment() noexcept { return segment_; }
   [[nodiscard]] std::uint64_t next_seq() const noexcept { return seq_; }
   [[nodiscard]] std::uint64_t head() const noexcept { return head_; }
+  [[nodiscard]] const reader_table& readers() const noexcept { return readers_; }
 
  private:
   void reclaim_up_to(std::uint64_t limit) noexcept;
 
   shm_segment segment_;
+  reader_table readers_;
   broadcast_ring_control* control_ = nullptr;
   std::byte* data_ = nullptr;
   broadcast_ring_geometry geometry_{};
@@ -124,6 +129,25 @@ class broadcast_ring_reader {
   /// already repositioned (per its lap policy) and the next call reads from there.
   [[nodiscard]] broadcast_read_result try_read(std::span<std::byte> out) noexcept;
 
+  /// Peek before copy, for readers that filter on a frame's first bytes (a record header):
+  /// copies only the first min(head.size(), length) payload bytes of the next frame into
+  /// `head` and validates them exactly as try_read validates a whole copy (the reclaim check
+  /// after the copy), without consuming the frame. On ok, `length` is the whole payload's
+  /// length (`type`, `seq` as for try_read); follow with skip_peeked() to drop the frame
+  /// without copying the rest, or read_peeked() to copy the rest. Any other status is what
+  /// try_read would have returned, with the same effect (lapped has repositioned).
+  [[nodiscard]] broadcast_read_result try_peek(std::span<std::byte> head) noexcept;
+  /// Drops the frame of the last ok try_peek (no copy, no shared-memory access). Without one,
+  /// does nothing.
+  void skip_peeked() noexcept;
+  /// Copies the rest of the frame of the last ok try_peek into `out` — the buffer given to
+  /// try_peek, whose first bytes already hold the peeked prefix (they are not copied again) —
+  /// and validates the whole copy, prefix included, with one more reclaim check: ok consumes
+  /// the frame and `out` holds exactly the published payload; lapped means the frame was
+  /// overwritten after the peek (nothing valid in `out`, reader repositioned). too_small:
+  /// `out` is shorter than the frame, nothing consumed. Without a peek, same as try_read.
+  [[nodiscard]] broadcast_read_result read_peeked(std::span<std::byte> out) noexcept;
+
   [[nodiscard]] std::uint64_t position() const noexcept { return pos_; }
   [[nodiscard]] std::uint64_t next_seq() const noexcept { return seq_; }
   /// Frames published that this reader has not read yet (approximate while the writer runs).
@@ -132,8 +156,18 @@ class broadcast_ring_reader {
   [[nodiscard]] const broadcast_ring_geometry& geometry() const noexcept { return geometry_; }
 
  private:
+  struct frame_ref {
+    const std::byte* payload;
+    std::uint32_t length;
+    std::uint32_t type;
+  };
   bool reposition(start_position where) noexcept;
   broadcast_read_result lapped() noexcept;
+  broadcast_read_result unless_lapped(broadcast_read_status s, std::uint32_t length) noexcept;
+  /// ok: `f` is the published frame at pos_ (past a padding frame); else the result to return.
+  broadcast_read_result next_frame(frame_ref& f) noexcept;
+  /// Consumes `f` (copied and validated): the ok result.
+  broadcast_read_result finish(const frame_ref& f) noexcept;
 
   shm_segment segment_;
   const broadcast_ring_control* control_ = nullptr;
@@ -143,6 +177,10 @@ class broadcast_ring_reader {
   std::uint64_t pos_ = 0;
   std::uint64_t seq_ = 0;
   lap_policy policy_ = lap_policy::resume_oldest;
+  // The frame of the last ok try_peek, at pos_; cleared by any other read.
+  frame_ref peeked_{nullptr, 0, 0};
+  std::uint32_t peeked_bytes_ = 0;  ///< payload bytes already copied by the peek
+  std::uint64_t prefetched_ = 0;  ///< try_peek: ring position up to which lines were prefetched
 };
 
 }  // namespace mdbus

@@ -35,6 +35,7 @@ enum class segment_kind : std::uint32_t {
   counters = 3,
   status_block = 4,
   control_block = 5,
+  reader_table = 6,  ///< `<broadcast ring>.readers`: each reader's position, for tools
 };
 
 std::string_view to_string(segment_kind k) noexcept;

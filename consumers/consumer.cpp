@@ -4,6 +4,8 @@
 
 #include <sched.h>
 
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 
 namespace mdbus {
@@ -14,6 +16,18 @@ inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #endif
+}
+
+/// Whether a peeked header is sound enough to filter on: what record_view::parse checks that
+/// the header alone can tell. A record failing this is copied whole and parsed, so it is
+/// reported as bad_record exactly as without a filter; only a book record's level count
+/// (in its body) goes unchecked when the filter skips it.
+bool header_plausible(const record_header& h, std::uint32_t length) noexcept {
+  const auto t = static_cast<std::uint8_t>(h.type);
+  if (h.version != kRecordLayoutVersion || t < static_cast<std::uint8_t>(record_type::trade) ||
+      t > static_cast<std::uint8_t>(record_type::slot_status) || h.size > length)
+    return false;
+  return is_book_type(h.type) ? h.size >= sizeof(book_record) : h.size == fixed_record_size(h.type);
 }
 
 }  // namespace
@@ -46,6 +60,12 @@ attach_status consumer::try_open(const consumer_options& options, consumer& out,
   // The ring's max_payload bounds every frame, so try_read can never answer too_small.
   c.buffer_bytes_ = c.reader_.geometry().max_payload;
   c.buffer_ = std::make_unique<std::uint64_t[]>((c.buffer_bytes_ + 7) / 8);
+  if (options.register_reader) {
+    const std::string tag = options.reader_name.empty() ? std::string(program_invocation_short_name) : options.reader_name;
+    c.registration_ = reader_registration::claim(name, tag, c.registration_problem_);
+    c.publish_progress(poll_status::empty);
+    c.registration_.touch(mono_ns());
+  }
   out = std::move(c);
   return attach_status::ok;
 }
@@ -64,6 +84,45 @@ consumer consumer::open(const consumer_options& options) {
 }
 
 poll_result consumer::poll() noexcept {
+  poll_result r = poll_ring();
+  if (registration_.valid()) publish_progress(r.status);
+  return r;
+}
+
+void consumer::publish_progress(poll_status s) noexcept {
+  // Relaxed stores to our own line of the reader table, only when something changed: on a
+  // busy ring one or two stores per poll, on an idle one none (README "Reader table").
+  if (reader_.position() != published_pos_) {
+    published_pos_ = reader_.position();
+    registration_.update(published_pos_, reader_.next_seq());
+  }
+  if (s == poll_status::lapped) registration_.update_losses(stats_.laps, stats_.missed_frames);
+  if (++polls_since_touch_ >= reader_registration::kTouchEvery || s == poll_status::lapped) {
+    polls_since_touch_ = 0;
+    registration_.touch(mono_ns());
+  }
+}
+
+broadcast_read_result consumer::read_next(std::span<std::byte> buf) noexcept {
+  if (options_.filter.empty()) return reader_.try_read(buf);
+  const std::size_t head = buf.size() < sizeof(record_header) ? buf.size() : sizeof(record_header);
+  for (;;) {
+    const broadcast_read_result peek = reader_.try_peek(buf.first(head));
+    if (peek.status != broadcast_read_status::ok) return peek;
+    if (peek.length >= sizeof(record_header)) {
+      record_header h;
+      std::memcpy(&h, buf.data(), sizeof h);
+      if (header_plausible(h, peek.length) && !options_.filter.pass(h)) {
+        reader_.skip_peeked();  // the body is never copied
+        ++stats_.filtered;
+        continue;  // bounded: a writer faster than this loop laps us, which returns
+      }
+    }
+    return reader_.read_peeked(buf);
+  }
+}
+
+poll_result consumer::poll_ring() noexcept {
   poll_result r;
   if (reopen_) {
     // After `corrupt` the ring reader would stay on the bad header; a fresh attach starts
@@ -86,7 +145,7 @@ poll_result consumer::poll() noexcept {
   }
   const std::span<std::byte> buf(reinterpret_cast<std::byte*>(buffer_.get()), buffer_bytes_);
   for (;;) {
-    const broadcast_read_result res = reader_.try_read(buf);
+    const broadcast_read_result res = read_next(buf);
     switch (res.status) {
       case broadcast_read_status::empty:
         return r;
@@ -148,7 +207,9 @@ poll_result consumer::wait(std::int64_t timeout_ns, const idle_policy& idle) noe
           ++yields;
           sched_yield();
         } else {
-          const std::int64_t left = deadline - mono_ns();
+          const std::int64_t now = mono_ns();
+          registration_.touch(now);  // idle but alive: the clock is read here anyway
+          const std::int64_t left = deadline - now;
           if (left <= 0) return poll();
           std::int64_t ns = sleep_ns < left ? sleep_ns : left;
           if (ns > idle.max_sleep_ns) ns = idle.max_sleep_ns;

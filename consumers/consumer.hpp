@@ -55,6 +55,12 @@ struct consumer_options {
   lap_policy on_lap = lap_policy::resume_oldest;
   record_filter filter;  ///< records that fail it are skipped (counted in stats().filtered)
   int open_wait_ms = 0;  ///< open(): how long to wait for the writer to create the ring
+  /// Register in the ring's reader table (`<ring>.readers`) so tools (`shmcat info`) show
+  /// this consumer's position, lag and losses. Best effort: without a table, write access to
+  /// it or a free slot the consumer reads exactly the same (registration_problem() says why).
+  bool register_reader = true;
+  /// The name tools show (at most kReaderNameMax = 16 bytes, cut beyond). Empty: the program's name.
+  std::string reader_name;
 };
 
 enum class poll_status : std::uint8_t {
@@ -123,14 +129,28 @@ class consumer {
   [[nodiscard]] const record_filter& filter() const noexcept { return options_.filter; }
   void set_filter(record_filter f) { options_.filter = std::move(f); }
   [[nodiscard]] bool valid() const noexcept { return buffer_ != nullptr; }
+  /// Whether this consumer holds a slot in the ring's reader table.
+  [[nodiscard]] bool registered() const noexcept { return registration_.valid(); }
+  /// Why registration was asked for and failed (empty otherwise).
+  [[nodiscard]] const std::string& registration_problem() const noexcept { return registration_problem_; }
 
  private:
+  poll_result poll_ring() noexcept;
+  /// With a filter: peek at the record header, skip a record the filter rejects without
+  /// copying its body; otherwise copy the whole frame. Never hands out unvalidated bytes.
+  broadcast_read_result read_next(std::span<std::byte> buf) noexcept;
+  void publish_progress(poll_status s) noexcept;
+
   broadcast_ring_reader reader_;
   consumer_options options_;
   std::unique_ptr<std::uint64_t[]> buffer_;  ///< max_payload bytes, 8-aligned: records copy out here
   std::size_t buffer_bytes_ = 0;
   consumer_stats stats_;
   bool reopen_ = false;  ///< set after `corrupt`: the next poll re-attaches at the newest frame
+  reader_registration registration_;  ///< empty unless registered
+  std::string registration_problem_;
+  std::uint64_t published_pos_ = ~std::uint64_t{0};  ///< position last stored in the reader table
+  std::uint32_t polls_since_touch_ = 0;
 };
 
 /// Calls f with the typed record: f(const trade_record&), f(const bbo_record&),

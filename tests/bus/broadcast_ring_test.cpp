@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -36,6 +37,21 @@ bool read_fixed(broadcast_ring_reader& r, std::uint64_t expect_seq) {
   std::uint64_t got;
   std::memcpy(&got, buf.data(), 8);
   return got == expect_seq;
+}
+
+/// A thread publishing pattern frames 0..frames-1 as fast as it can, never waiting for a
+/// reader; `done` is set after the last.
+std::thread free_running_writer(broadcast_ring_writer& w, std::uint64_t frames, std::uint32_t max_len,
+                                std::atomic<bool>& done) {
+  return std::thread([&w, &done, frames, max_len] {
+    std::vector<std::byte> buf(max_len);
+    for (std::uint64_t i = 0; i < frames; ++i) {
+      const auto len = test::pattern_length(i, max_len);
+      test::fill_pattern({buf.data(), len}, i);
+      (void)w.write(1, {buf.data(), len});
+    }
+    done.store(true);
+  });
 }
 
 }  // namespace
@@ -191,7 +207,7 @@ TEST_CASE("consumers map the output ring read-only: a stray write kills the cons
   CHECK(read_fixed(r, 0));
 }
 
-TEST_CASE("threads: a free-running writer, a fast and a slow reader; no torn frame ever reaches a caller") {
+TEST_CASE("threads: a free-running writer, a fast and a slow reader, no torn frame ever reaches a caller") {
   test::unique_bus bus;
   constexpr std::uint32_t kMax = 300;
   constexpr std::uint64_t kFrames = 400'000;
@@ -238,7 +254,7 @@ TEST_CASE("threads: a free-running writer, a fast and a slow reader; no torn fra
   CHECK(laps[1] > 0);
 }
 
-TEST_CASE("across processes: 10^7 frames to 3 reader processes; the slow one is lapped, the others never") {
+TEST_CASE("across processes: 10^7 frames to 3 reader processes, the slow one is lapped, the others never") {
   test::unique_bus bus;
   const auto ring = bus.segment("out");
   const auto progress = bus.segment("progress");
@@ -311,15 +327,7 @@ TEST_CASE("a reader racing the writer on a tiny ring is lapped constantly yet ne
   auto w = broadcast_ring_writer::create(bus.segment("out"), {kCap, kMax});
   auto r = broadcast_ring_reader::open(bus.segment("out"), start_position::oldest, lap_policy::resume_oldest);
   std::atomic<bool> done{false};
-  std::thread writer([&] {
-    std::vector<std::byte> buf(kMax);
-    for (std::uint64_t i = 0; i < kFrames; ++i) {
-      const auto len = test::pattern_length(i, kMax);
-      test::fill_pattern({buf.data(), len}, i);
-      (void)w.write(1, {buf.data(), len});
-    }
-    done.store(true);
-  });
+  std::thread writer = free_running_writer(w, kFrames, kMax, done);
   std::vector<std::byte> buf(kMax);
   std::uint64_t got = 0, missed = 0, laps = 0, bad = 0, expected = 0;
   while (!done.load() || r.next_seq() < kFrames) {
@@ -341,4 +349,181 @@ TEST_CASE("a reader racing the writer on a tiny ring is lapped constantly yet ne
   CHECK(bad == 0);
   CHECK(got + missed == kFrames);
   CHECK(laps > 0);
+}
+
+namespace {
+
+/// The first n bytes of `head` are the start of frame `seq` (fill_pattern).
+bool check_prefix(std::span<const std::byte> head, std::uint64_t seq) {
+  std::uint64_t got = 0;
+  std::memcpy(&got, head.data(), head.size() < 8 ? head.size() : 8);
+  if (head.size() >= 8 && got != seq) return false;
+  for (std::size_t i = 8; i < head.size(); ++i)
+    if (head[i] != test::pattern_byte(seq, i)) return false;
+  return true;
+}
+
+/// A filtering reader's tally: frames whose sequence is 3 mod 10 are wanted (one "symbol"
+/// in ten), the rest skipped after a peek at their first 80 bytes.
+struct filter_tally {
+  std::uint64_t got = 0, skipped = 0, missed = 0, laps = 0, bad = 0, expected = 0;
+  static bool wanted(std::uint64_t seq) { return seq % 10 == 3; }
+
+  /// One read step; false when the ring was empty.
+  bool step(broadcast_ring_reader& r, std::span<std::byte> buf, std::uint32_t max_len) {
+    const auto peek = r.try_peek(buf.first(80));
+    if (peek.status == broadcast_read_status::empty) return false;
+    if (peek.status == broadcast_read_status::lapped) {
+      ++laps;
+      missed += peek.missed_frames;
+      expected = r.next_seq();
+      return true;
+    }
+    if (peek.status != broadcast_read_status::ok) {
+      ++bad;
+      return true;
+    }
+    // The peeked bytes were validated: they are frame `seq`'s, never a mix.
+    if (peek.seq != expected || !check_prefix(buf.first(std::min<std::size_t>(80, peek.length)), peek.seq)) ++bad;
+    if (!wanted(peek.seq)) {
+      r.skip_peeked();
+      ++skipped;
+      expected = peek.seq + 1;
+      return true;
+    }
+    const auto res = r.read_peeked(buf);
+    if (res.status == broadcast_read_status::lapped) {  // overwritten after the peek
+      ++laps;
+      missed += res.missed_frames;
+      expected = r.next_seq();
+      return true;
+    }
+    if (res.status != broadcast_read_status::ok || res.seq != peek.seq ||
+        !test::check_pattern({buf.data(), res.length}, res.seq, max_len))
+      ++bad;
+    ++got;
+    expected = res.seq + 1;
+    return true;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("peek copies only a frame's first bytes, skip drops the frame, read_peeked completes it byte-exact") {
+  test::unique_bus bus;
+  auto w = broadcast_ring_writer::create(bus.segment("out"), {kCap, 256});
+  auto r = broadcast_ring_reader::open(bus.segment("out"), start_position::oldest);
+  std::vector<std::byte> buf(256);
+  CHECK(r.try_peek(std::span(buf).first(80)).status == broadcast_read_status::empty);
+  for (std::uint64_t i = 0; i < 3; ++i) write_fixed(w, i);
+  std::vector<std::byte> tiny(20);
+  test::fill_pattern(tiny, 3);
+  REQUIRE(w.write(7, tiny));
+
+  std::fill(buf.begin(), buf.end(), std::byte{0xEE});
+  auto p = r.try_peek(std::span(buf).first(80));
+  REQUIRE(p.status == broadcast_read_status::ok);
+  CHECK(p.seq == 0);
+  CHECK(p.length == 112);  // the whole payload's length
+  CHECK(p.type == 1);
+  CHECK(check_prefix(std::span(buf).first(80), 0));
+  CHECK(buf[80] == std::byte{0xEE});  // nothing beyond the peek was copied
+  CHECK(r.next_seq() == 0);           // not consumed
+  r.skip_peeked();
+  CHECK(r.next_seq() == 1);
+
+  p = r.try_peek(std::span(buf).first(13));  // a prefix that ends inside a word
+  REQUIRE(p.status == broadcast_read_status::ok);
+  CHECK(p.seq == 1);
+  auto res = r.read_peeked(std::span(buf).first(50));
+  CHECK(res.status == broadcast_read_status::too_small);  // the peek stays
+  CHECK(res.length == 112);
+  res = r.read_peeked(buf);
+  REQUIRE(res.status == broadcast_read_status::ok);
+  CHECK(res.seq == 1);
+  CHECK(res.length == 112);
+  CHECK(check_prefix({buf.data(), 112}, 1));  // every byte, the re-copied word included
+
+  p = r.try_peek(std::span(buf).first(80));  // a peek abandoned for a plain read: read again whole
+  REQUIRE(p.status == broadcast_read_status::ok);
+  CHECK(read_fixed(r, 2));
+
+  p = r.try_peek(std::span(buf).first(80));  // a frame shorter than the peek
+  REQUIRE(p.status == broadcast_read_status::ok);
+  CHECK(p.length == 20);
+  res = r.read_peeked(buf);
+  REQUIRE(res.status == broadcast_read_status::ok);
+  CHECK(res.type == 7);
+  CHECK(check_prefix({buf.data(), 20}, 3));
+  r.skip_peeked();  // no peek pending: nothing happens
+  CHECK(r.next_seq() == 4);
+  CHECK(r.read_peeked(buf).status == broadcast_read_status::empty);  // without a peek: try_read
+}
+
+TEST_CASE("a frame overwritten between peek and read_peeked is reported as a lap, never handed out") {
+  test::unique_bus bus;
+  auto w = broadcast_ring_writer::create(bus.segment("out"), {kCap, 256});
+  auto r = broadcast_ring_reader::open(bus.segment("out"), start_position::oldest);
+  write_fixed(w, 0);
+  std::vector<std::byte> buf(256);
+  REQUIRE(r.try_peek(std::span(buf).first(80)).status == broadcast_read_status::ok);
+  for (std::uint64_t i = 1; i < 40; ++i) write_fixed(w, i);  // more than a ring: frame 0 is gone
+  const auto res = r.read_peeked(buf);
+  REQUIRE(res.status == broadcast_read_status::lapped);
+  CHECK(res.missed_frames > 0);
+  CHECK(r.next_seq() == res.missed_frames);
+  r.skip_peeked();  // the lap cleared the peek: nothing skipped
+  CHECK(r.next_seq() == res.missed_frames);
+  for (std::uint64_t i = res.missed_frames; i < 40; ++i) CHECK(read_fixed(r, i));
+}
+
+TEST_CASE("threads: a filtering reader peeks at every frame, gets every wanted one intact and in order, skips the rest") {
+  // The writer stays within half a ring of the reader, so nothing is lost: exact counts.
+  test::unique_bus bus;
+  constexpr std::uint32_t kMax = 400;
+  constexpr std::uint64_t kFrames = 200'000;
+  constexpr std::uint64_t kRing = 1 << 16;
+  auto w = broadcast_ring_writer::create(bus.segment("out"), {kRing, kMax});
+  auto r = broadcast_ring_reader::open(bus.segment("out"), start_position::oldest);
+  std::atomic<std::uint64_t> reader_pos{0};
+  std::thread writer([&] {
+    std::vector<std::byte> buf(kMax);
+    for (std::uint64_t i = 0; i < kFrames; ++i) {
+      // acquire: pairs with the reader's release of its position; it is done with what is before.
+      while (w.head() - reader_pos.load(std::memory_order_acquire) > kRing / 2) std::this_thread::yield();
+      const auto len = test::pattern_length(i, kMax);
+      test::fill_pattern({buf.data(), len}, i);
+      REQUIRE(w.write(1, {buf.data(), len}));
+    }
+  });
+  filter_tally t;
+  std::vector<std::byte> buf(kMax);
+  while (t.expected < kFrames) {
+    if (!t.step(r, buf, kMax)) std::this_thread::yield();
+    // release: our copies of the frames before are complete; pairs with the writer's acquire.
+    reader_pos.store(r.position(), std::memory_order_release);
+  }
+  writer.join();
+  CHECK(t.bad == 0);
+  CHECK(t.laps == 0);
+  CHECK(t.got == kFrames / 10);
+  CHECK(t.skipped == kFrames - kFrames / 10);
+}
+
+TEST_CASE("threads: a filtering reader racing the writer on a tiny ring is lapped, even between peek and copy, never torn") {
+  test::unique_bus bus;
+  constexpr std::uint32_t kMax = 1000;
+  constexpr std::uint64_t kFrames = 1'000'000;
+  auto w = broadcast_ring_writer::create(bus.segment("out"), {kCap, kMax});
+  auto r = broadcast_ring_reader::open(bus.segment("out"), start_position::oldest, lap_policy::resume_oldest);
+  std::atomic<bool> done{false};
+  std::thread writer = free_running_writer(w, kFrames, kMax, done);
+  filter_tally t;
+  std::vector<std::byte> buf(kMax);
+  while (!done.load() || r.next_seq() < kFrames) (void)t.step(r, buf, kMax);
+  writer.join();
+  INFO("got " << t.got << " skipped " << t.skipped << " laps " << t.laps << " missed " << t.missed);
+  CHECK(t.bad == 0);
+  CHECK(t.got + t.skipped + t.missed == kFrames);
+  CHECK(t.laps > 0);
 }

@@ -3,8 +3,11 @@
 /// and the commands that live in their own files.
 #include "bus/shm_segment.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <csignal>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace mdbus::shmcat {
@@ -29,5 +32,15 @@ struct tail_options {
 
 /// `shmcat tail`: the last records of the output ring or of a feeder ring, then (-f) new ones.
 int cmd_tail(const std::string& segment, const tail_options& o);
+
+/// The readers registered in the reader table of output ring `ring_name` (readers.cpp), each
+/// with its lag behind the writer's `head` and `published` frame count: a JSON array, or
+/// null when there is no usable table (`note` says why). `slots`: the table's size.
+nlohmann::json ring_readers(const std::string& ring_name, std::uint64_t head, std::uint64_t published,
+                            std::string& note, std::uint32_t& slots);
+/// The output ring's writer position, read-only; false if the ring does not open.
+bool ring_now(const std::string& ring_name, std::uint64_t& head, std::uint64_t& published);
+/// ring_readers' array as the text table of `shmcat info`.
+void print_readers(const nlohmann::json& readers, std::uint32_t slots);
 
 }  // namespace mdbus::shmcat

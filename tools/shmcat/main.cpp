@@ -5,6 +5,7 @@
 #include "bus/broadcast_ring.hpp"
 #include "bus/clock.hpp"
 #include "bus/counters.hpp"
+#include "bus/reader_table.hpp"
 #include "bus/shm_segment.hpp"
 #include "bus/spsc_ring.hpp"
 #include "tools/shmcat/commands.hpp"
@@ -116,6 +117,7 @@ int cmd_info(const std::string& name, bool json) {
                       {"writer_epoch", i.writer_epoch}, {"writer_alive", i.writer_alive},
                       {"heartbeat_age_ns", heartbeat_age_ns(i)}};
   const auto seg = shm_segment::open(name, i.kind, access_mode::read_only);
+  std::uint32_t reader_slots = 0;
   const std::uint64_t capacity = i.geometry[0];
   auto percent = [&](std::uint64_t bytes) { return capacity ? 100.0 * static_cast<double>(bytes) / static_cast<double>(capacity) : 0.0; };
   if (i.kind == segment_kind::spsc_ring) {
@@ -142,9 +144,20 @@ int cmd_info(const std::string& name, bool json) {
     j.update({{"capacity", capacity}, {"max_payload", i.geometry[1]}, {"head", head}, {"frames_published", published},
               {"oldest_intact_position", reclaim}, {"oldest_seq", oldest},
               {"frames_held", published > oldest ? published - oldest : 0}, {"fill_bytes", fill},
-              {"fill_percent", percent(fill)},
-              // Readers of the output ring are anonymous: the layout has no reader table yet.
-              {"readers", nullptr}, {"readers_note", "not registered: the broadcast ring has no reader table"}});
+              {"fill_percent", percent(fill)}});
+    // Readers that registered in the ring's reader table; unregistered ones stay anonymous.
+    std::string note;
+    j["readers"] = ring_readers(name, head, published, note, reader_slots);
+    if (!note.empty()) j["readers_note"] = note;
+  } else if (i.kind == segment_kind::reader_table) {
+    // The table on its own: lag against its ring when that opens.
+    const std::string ring = name.substr(0, name.size() - kReaderTableSuffix.size());
+    std::uint64_t head = 0, published = 0;
+    std::string note;
+    const bool ring_ok = name.size() > kReaderTableSuffix.size() && ring_now(ring, head, published);
+    j["slots"] = i.geometry[0];
+    j["readers"] = ring_readers(ring, head, published, note, reader_slots);
+    if (!ring_ok) j["readers_note"] = "ring " + ring + " does not open: lag figures are against 0";
   } else if (i.kind == segment_kind::counters) {
     j["max_counters"] = i.geometry[0];
   }
@@ -152,7 +165,12 @@ int cmd_info(const std::string& name, bool json) {
   if (json) {
     std::cout << j.dump() << "\n";
   } else {
-    for (auto it = j.begin(); it != j.end(); ++it) std::cout << std::left << std::setw(24) << it.key() << it.value() << "\n";
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (it.key() == "readers" && it.value().is_array()) continue;  // a table of its own, below
+      std::cout << std::left << std::setw(24) << it.key() << it.value() << "\n";
+    }
+    std::cout.flush();
+    if (j.contains("readers") && j["readers"].is_array()) print_readers(j["readers"], reader_slots);
   }
   return 0;
 }

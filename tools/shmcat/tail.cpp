@@ -73,6 +73,7 @@ int tail_output_ring(const std::string& name, const tail_options& o, const recor
   co.start = start_position::oldest;
   co.on_lap = lap_policy::resume_oldest;
   co.filter = filter;
+  co.register_reader = false;  // shmcat writes no byte of the bus, the reader table included
   consumer c = consumer::open(co);
   printer out(o);
   bool corrupt = false;

@@ -1,6 +1,8 @@
 // shmcat list, info and counters on segments the test creates; errors and exit codes.
 #include "bus/broadcast_ring.hpp"
+#include "bus/clock.hpp"
 #include "bus/counters.hpp"
+#include "bus/reader_table.hpp"
 #include "bus/records.hpp"
 #include "bus/spsc_ring.hpp"
 #include "support/run_capture.hpp"
@@ -11,6 +13,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -37,12 +40,14 @@ TEST_CASE("shmcat list shows each segment of the bus with kind, writer and liven
   CHECK(r.out.find("feed.binance.A") != std::string::npos);
   CHECK(r.out.find("spsc_ring") != std::string::npos);
   CHECK(r.out.find("broadcast_ring") != std::string::npos);
+  CHECK(r.out.find("out.readers") != std::string::npos);  // the output ring's reader table
+  CHECK(r.out.find("reader_table") != std::string::npos);
   CHECK(r.out.find(std::to_string(getpid())) != std::string::npos);
 
   const auto j = test::run_capture(kShmcat + " --json list --bus " + bus.name());
   REQUIRE(j.status == 0);
   const auto arr = nlohmann::json::parse(j.out);
-  REQUIRE(arr.size() == 2);
+  REQUIRE(arr.size() == 3);
   for (const auto& e : arr) {
     CHECK(e["writer_alive"] == true);
     CHECK(e["ok"] == true);
@@ -91,8 +96,8 @@ TEST_CASE("shmcat info reports the output ring's positions, frames held and fill
   CHECK(j["frames_held"] == 10);
   CHECK(j["head"] == 1440);
   CHECK(j["fill_bytes"] == 1440);
-  CHECK(j["readers"].is_null());
-  CHECK(j["readers_note"] == "not registered: the broadcast ring has no reader table");
+  CHECK(j["readers"] == nlohmann::json::array());  // a reader table, nobody registered
+  CHECK_FALSE(j.contains("readers_note"));
   for (std::uint64_t i = 10; i < 100; ++i) publish(w, make_trade(i, "BTCUSDT"));  // wraps: the oldest are gone
   j = nlohmann::json::parse(test::run_capture(kShmcat + " --json info " + bus.segment("out")).out);
   CHECK(j["frames_published"] == 100);
@@ -102,6 +107,77 @@ TEST_CASE("shmcat info reports the output ring's positions, frames held and fill
   const auto text = test::run_capture(cmd("info " + bus.segment("out")));
   CHECK(text.status == 0);
   CHECK(text.out.find("frames_published        100") != std::string::npos);
+}
+
+TEST_CASE("shmcat info lists the output ring's registered readers with their lag, liveness and losses") {
+  test::unique_bus bus;
+  const auto ring = bus.segment("out");
+  auto w = broadcast_ring_writer::create(ring, {4096, 256});
+  for (std::uint64_t i = 0; i < 10; ++i) publish(w, make_trade(i, "BTCUSDT"));  // 144-byte frames
+  // A reader that read 4 of the 10 frames and keeps its line, as the consumer API does.
+  auto reader = broadcast_ring_reader::open(ring, start_position::oldest);
+  std::vector<std::byte> buf(256);
+  for (int i = 0; i < 4; ++i) REQUIRE(reader.try_read(buf).status == broadcast_read_status::ok);
+  std::string why;
+  auto reg = reader_registration::claim(ring, "bbo_monitor", why);
+  REQUIRE_MESSAGE(reg.valid(), why);
+  reg.update(reader.position(), reader.next_seq());
+  reg.update_losses(1, 3);
+  reg.touch(mono_ns());
+  // And one that died without unregistering.
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    auto dead = reader_registration::claim(ring, "crashed", why);
+    _exit(dead.valid() ? 0 : 1);  // exits holding the slot
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  REQUIRE(WEXITSTATUS(status) == 0);
+
+  auto j = nlohmann::json::parse(test::run_capture(kShmcat + " --json info " + ring).out);
+  REQUIRE(j["readers"].size() == 2);
+  const auto& r = j["readers"][0];
+  CHECK(r["name"] == "bbo_monitor");
+  CHECK(r["pid"] == getpid());
+  CHECK(r["alive"] == true);
+  CHECK(r["lag_frames"] == 6);
+  CHECK(r["lag_bytes"] == 6 * 144);
+  CHECK(r["next_seq"] == 4);
+  CHECK(r["laps"] == 1);
+  CHECK(r["missed_frames"] == 3);
+  CHECK(r["update_age_ns"].get<std::int64_t>() < 60'000'000'000);
+  CHECK(j["readers"][1]["name"] == "crashed");
+  CHECK(j["readers"][1]["pid"] == pid);
+  CHECK(j["readers"][1]["alive"] == false);
+  CHECK(j["readers"][1]["lag_frames"] == 10);
+
+  const auto text = test::run_capture(cmd("info " + ring));
+  CHECK(text.status == 0);
+  CHECK(text.out.find("readers                 2 registered, 64 slots") != std::string::npos);
+  CHECK(text.out.find("bbo_monitor") != std::string::npos);
+  // shmcat reads through the consumer API but never registers: it writes no byte of the bus.
+  {
+    const test::scratch_file out(bus.name(), "tail");
+    test::child tail({"/bin/sh", "-c", "exec " + kShmcat + " tail -f -n 1 " + ring + " > " + out.path});
+    REQUIRE(eventually([&] { return read_file(out.path).find('\n') != std::string::npos; }));  // opened and reading
+    CHECK(test::has_mapped(tail.pid(), ring));
+    CHECK_FALSE(test::has_mapped(tail.pid(), ring + ".readers"));
+    CHECK(nlohmann::json::parse(test::run_capture(kShmcat + " --json info " + ring).out)["readers"].size() == 2);
+  }
+
+  // The table on its own: its slots and the same readers, lag against its ring.
+  j = nlohmann::json::parse(test::run_capture(kShmcat + " --json info " + ring + ".readers").out);
+  CHECK(j["kind"] == "reader_table");
+  CHECK(j["slots"] == kReaderTableSlots);
+  REQUIRE(j["readers"].size() == 2);
+  CHECK(j["readers"][0]["lag_frames"] == 6);
+
+  // A ring whose table is gone: no readers, and why.
+  REQUIRE(shm_segment::remove(ring + ".readers"));
+  j = nlohmann::json::parse(test::run_capture(kShmcat + " --json info " + ring).out);
+  CHECK(j["readers"].is_null());
+  CHECK(j["readers_note"] == "no reader table: segment " + ring + ".readers: does not exist (yet)");
 }
 
 TEST_CASE("shmcat names the problem and exits 3 / 4 / 5 for missing, incompatible and forbidden segments") {
