@@ -59,6 +59,7 @@ std::string_view to_string(feeder_command c) noexcept {
     case feeder_command::disconnect: return "disconnect";
     case feeder_command::reconnect: return "reconnect";
     case feeder_command::stop: return "stop";
+    case feeder_command::rotate: return "rotate";
   }
   return "unknown";
 }
@@ -252,11 +253,28 @@ feeder_control_writer feeder_control_writer::create(const std::string& name, ven
   return w;
 }
 
-std::uint64_t feeder_control_writer::send(feeder_command c) noexcept {
+feeder_control_writer feeder_control_writer::create_or_share(const std::string& name, venue v, slot_id s, mode_t mode) {
+  try {
+    return create(name, v, s, mode);
+  } catch (const segment_error&) {
+    attach_result r = shm_segment::try_open(name, segment_kind::control_block, access_mode::read_write);
+    if (r.status != attach_status::ok) throw;
+    if (auto why = check_block(r.segment, kFeederControlSize, 0); !why.empty()) throw segment_error(why);
+    const auto& g = r.segment.header().geometry;
+    if (g[0] != static_cast<std::uint64_t>(v) || g[1] != static_cast<std::uint64_t>(s))
+      throw segment_error("segment " + name + ": made for another venue or slot");
+    feeder_control_writer w;
+    w.segment_ = std::move(r.segment);
+    w.control_ = std::launder(reinterpret_cast<feeder_control*>(w.segment_.body()));
+    return w;
+  }
+}
+
+std::uint64_t feeder_control_writer::send(feeder_command c, std::uint8_t arg) noexcept {
   std::uint64_t old = control_->command_word.load(std::memory_order_relaxed);
   std::uint64_t word = 0;
   do {
-    word = pack_command(command_seq(old) + 1, c);
+    word = pack_command(command_seq(old) + 1, c, arg);
     // release: nothing else is published with the word today, but a future request slot
     // written before it would be; pairs with feeder_control_reader::load()'s acquire.
   } while (!control_->command_word.compare_exchange_weak(old, word, std::memory_order_release, std::memory_order_relaxed));

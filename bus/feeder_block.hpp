@@ -48,6 +48,10 @@ enum class feeder_command : std::uint8_t {
   disconnect = 2,  ///< drain then close, and stay down until connect / reconnect
   reconnect = 3,   ///< close now and connect again at once (no backoff)
   stop = 4,        ///< drain, close, exit 0 (as SIGTERM)
+  /// Planned replacement of the connection (the supervisor's make-before-break rotation):
+  /// a slot-status record "rotating" with the reason in the command word's argument
+  /// (a slot_reason), then as reconnect.
+  rotate = 5,
 };
 [[nodiscard]] std::string_view to_string(feeder_command c) noexcept;
 
@@ -60,12 +64,16 @@ enum class command_result : std::uint32_t {
 };
 [[nodiscard]] std::string_view to_string(command_result r) noexcept;
 
-/// Command word: sequence in the high 56 bits, command in the low 8. Sequence 0 with
-/// command none is the initial (all-zero) word.
-[[nodiscard]] constexpr std::uint64_t pack_command(std::uint64_t seq, feeder_command c) noexcept {
-  return (seq << 8) | static_cast<std::uint8_t>(c);
+/// Command word: sequence in the high 48 bits, an argument in the next 8 (rotate: the
+/// slot_reason), the command in the low 8 — one word, so a command and its argument are
+/// published together. Sequence 0 with command none is the initial (all-zero) word.
+[[nodiscard]] constexpr std::uint64_t pack_command(std::uint64_t seq, feeder_command c, std::uint8_t arg = 0) noexcept {
+  return (seq << 16) | (std::uint64_t{arg} << 8) | static_cast<std::uint8_t>(c);
 }
-[[nodiscard]] constexpr std::uint64_t command_seq(std::uint64_t word) noexcept { return word >> 8; }
+[[nodiscard]] constexpr std::uint64_t command_seq(std::uint64_t word) noexcept { return word >> 16; }
+[[nodiscard]] constexpr std::uint8_t command_arg(std::uint64_t word) noexcept {
+  return static_cast<std::uint8_t>(word >> 8);
+}
 [[nodiscard]] constexpr feeder_command command_of(std::uint64_t word) noexcept {
   return static_cast<feeder_command>(word & 0xFF);
 }
@@ -268,9 +276,13 @@ class feeder_control_writer {
   feeder_control_writer() = default;
   /// Creates the block, or adopts a dead commander's (its sequence carries on). Throws segment_error.
   static feeder_control_writer create(const std::string& name, venue v, slot_id s, mode_t mode = 0600);
+  /// As create(), but when another live process holds the block (a merger that ran before
+  /// the supervisor made it), opens it read-write beside that process instead of failing:
+  /// send() and resync requests are atomic read-modify-writes, so two commanders are safe.
+  static feeder_control_writer create_or_share(const std::string& name, venue v, slot_id s, mode_t mode = 0600);
   /// Write the next command (sequence + 1) with release; returns the word, which the feeder's
   /// status block shows in ack_word once taken. A CAS, so two commanders never reuse a sequence.
-  std::uint64_t send(feeder_command c) noexcept;
+  std::uint64_t send(feeder_command c, std::uint8_t arg = 0) noexcept;
   [[nodiscard]] std::uint64_t current() const noexcept;
   [[nodiscard]] shm_segment& segment() noexcept { return segment_; }
 

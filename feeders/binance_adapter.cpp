@@ -334,6 +334,23 @@ class binance_adapter final : public venue_adapter {
     return {};
   }
 
+  /// {"method":"UNSUBSCRIBE","params":["btcusdt@depth@100ms",…],"id":1}. One message: a
+  /// connection holds at most 1024 streams, and every control message counts against the
+  /// 5 messages/s limit. The reply {"result":null,"id":1} parses as control_event::subscribed
+  /// (Binance acknowledges both methods alike). Not used for resyncs (Binance resyncs from REST).
+  [[nodiscard]] std::vector<std::string> unsubscribe_messages(std::span<const subscription> subs) const override {
+    if (subs.empty()) return {};
+    std::string msg = R"({"method":"UNSUBSCRIBE","params":[)";
+    char sep = ' ';
+    for (const auto& sub : subs) {
+      if (sep == ',') msg.push_back(',');
+      sep = ',';
+      msg.append("\"").append(stream_name(sub)).append("\"");
+    }
+    msg.append(R"(],"id":1})");
+    return {std::move(msg)};
+  }
+
   [[nodiscard]] std::string_view keepalive_text() const noexcept override { return {}; }
 
   [[nodiscard]] parse_result parse(simdjson::padded_string_view message, std::int64_t receive_ns,
@@ -347,6 +364,14 @@ class binance_adapter final : public venue_adapter {
     for (const char c : sub.symbol) path.push_back(ascii_upper(c));
     path.append("&limit=").append(std::to_string(depth));
     return path;
+  }
+
+  /// The diff depth stream joins a REST snapshot by the documented U/u procedure (VENUES.md,
+  /// "Local order book"; the merger applies it). 1000 levels: request weight 50 of the
+  /// 6000/min, against 250 for 5000. Partial depth is a snapshot in every message.
+  [[nodiscard]] resync_plan resync_plan_for(channel c) const noexcept override {
+    if (c == channel::binance_depth) return {resync_method::rest_snapshot, 1000};
+    return {};
   }
 
   [[nodiscard]] parse_result parse_snapshot(const subscription& sub, simdjson::padded_string_view body,

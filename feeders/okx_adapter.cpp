@@ -279,27 +279,11 @@ class okx_adapter final : public venue_adapter {
   }
 
   [[nodiscard]] std::vector<std::string> subscribe_messages(std::span<const subscription> subs) const override {
-    std::vector<std::string> out;
-    std::string msg;
-    std::size_t args = 0;
-    auto close = [&] {
-      msg.append("]}");
-      out.push_back(std::move(msg));
-      msg.clear();
-      args = 0;
-    };
-    for (const auto& sub : subs) {
-      check(sub);
-      std::string arg = R"({"channel":")";
-      arg.append(to_string(sub.ch)).append(R"(","instId":")").append(sub.symbol).append(R"("})");
-      if (args > 0 && msg.size() + 1 + arg.size() + 2 > kMaxRequestBytes) close();
-      if (args == 0) msg = R"({"id":")" + std::to_string(out.size() + 1) + R"(","op":"subscribe","args":[)";
-      if (args > 0) msg.push_back(',');
-      msg.append(arg);
-      ++args;
-    }
-    if (args > 0) close();
-    return out;
+    return requests("subscribe", subs);
+  }
+
+  [[nodiscard]] std::vector<std::string> unsubscribe_messages(std::span<const subscription> subs) const override {
+    return requests("unsubscribe", subs);
   }
 
   [[nodiscard]] std::string_view keepalive_text() const noexcept override { return "ping"; }
@@ -315,10 +299,48 @@ class okx_adapter final : public venue_adapter {
     return "/api/v5/market/books?instId=" + sub.symbol + "&sz=" + std::to_string(depth);
   }
 
+  /// books and books-l2-tbt: a new subscription starts with a pushed snapshot (prevSeqId -1),
+  /// so a resync is unsubscribe + subscribe on the live connection. books5 is a snapshot in
+  /// every push and needs none. (When OKX stops pushing the initial snapshot — VENUES.md,
+  /// Aug 2026 — this becomes rest_snapshot with the books path.)
+  [[nodiscard]] resync_plan resync_plan_for(channel c) const noexcept override {
+    if (has_action(c)) return {resync_method::resubscribe, 400};
+    return {};
+  }
+
   [[nodiscard]] parse_result parse_snapshot(const subscription& sub, simdjson::padded_string_view body,
                                             std::int64_t receive_ns, record_sink& sink) noexcept override;
 
  private:
+  /// {"id":"n","op":<op>,"args":[{"channel":…,"instId":…},…]}, split so that no request
+  /// exceeds kMaxRequestBytes. Subscribe and unsubscribe take the same args.
+  static std::vector<std::string> requests(std::string_view op, std::span<const subscription> subs) {
+    std::vector<std::string> out;
+    std::string msg;
+    std::size_t args = 0;
+    auto close = [&] {
+      msg.append("]}");
+      out.push_back(std::move(msg));
+      msg.clear();
+      args = 0;
+    };
+    for (const auto& sub : subs) {
+      check(sub);
+      std::string arg = R"({"channel":")";
+      arg.append(to_string(sub.ch)).append(R"(","instId":")").append(sub.symbol).append(R"("})");
+      if (args > 0 && msg.size() + 1 + arg.size() + 2 > kMaxRequestBytes) close();
+      if (args == 0) {
+        msg = R"({"id":")" + std::to_string(out.size() + 1) + R"(","op":")";
+        msg.append(op).append(R"(","args":[)");
+      }
+      if (args > 0) msg.push_back(',');
+      msg.append(arg);
+      ++args;
+    }
+    if (args > 0) close();
+    return out;
+  }
+
   static void check(const subscription& sub) {
     if (venue_of(sub.ch) != venue::okx) throw std::invalid_argument("okx: " + std::string(to_string(sub.ch)) + " is not an OKX channel");
     if (!sub.variant.empty()) throw std::invalid_argument("okx: channel " + std::string(to_string(sub.ch)) + " takes no variant");
@@ -430,12 +452,14 @@ parse_result okx_adapter::parse(simdjson::padded_string_view message, std::int64
 
   if (!event.empty()) {
     if (event == "subscribe") return result_of(w, kOk, control_event::subscribed);
+    // The first half of a resync (unsubscribe, then subscribe for a fresh snapshot).
+    if (event == "unsubscribe") return result_of(w, kOk, control_event::unsubscribed);
     if (event == "error") {
       return result_of(w, {parse_error::venue_error, msg.empty() ? (code.empty() ? "error event" : code) : msg},
                        control_event::venue_error);
     }
     if (event == "notice" && code == kServiceUpgradeNotice) return result_of(w, kOk, control_event::going_away);
-    return result_of(w, kOk);  // unsubscribe, other notices, channel-conn-count: nothing to do
+    return result_of(w, kOk);  // other notices, channel-conn-count: nothing to do
   }
   if (data_deferred) {
     if (!arg_seen) return result_of(w, {parse_error::missing_field, "arg"});

@@ -64,6 +64,7 @@ enum class control_event : std::uint8_t {
   pong,          ///< answer to our application-level keepalive (OKX "pong")
   going_away,    ///< the venue announced it will close us (Binance serverShutdown, OKX notice 64008): rotate now
   venue_error,   ///< an error event (bad request, unknown channel, rate limit)
+  unsubscribed,  ///< an unsubscription was acknowledged (OKX "event":"unsubscribe"; a resync's first half)
 };
 
 struct parse_result {
@@ -73,6 +74,19 @@ struct parse_result {
   /// What went wrong, in a few words, for the rate-limited log line. Static text or a view
   /// into the message: valid only until the next parse.
   std::string_view detail;
+};
+
+/// How the feeder answers the merger's resync request for one stream (DESIGN "Arbitration":
+/// after a real gap on a book stream the book is resynchronised).
+enum class resync_method : std::uint8_t {
+  none = 0,       ///< not a book stream, or one that needs none (every message is a snapshot: partial depth, books5)
+  rest_snapshot,  ///< GET snapshot_path(sub, rest_depth) and parse_snapshot() it into the ring (Binance depth)
+  resubscribe,    ///< unsubscribe_messages() then subscribe_messages() on the live connection: the venue pushes a fresh snapshot (OKX books)
+};
+
+struct resync_plan {
+  resync_method method = resync_method::none;
+  int rest_depth = 0;  ///< levels to ask for (rest_snapshot)
 };
 
 /// Where an adapter writes records. The feeder's implementation claims space in its SPSC
@@ -104,6 +118,12 @@ class venue_adapter {
   /// the venue's size limit; Binance: none when the streams are in the URL).
   [[nodiscard]] virtual std::vector<std::string> subscribe_messages(std::span<const subscription> subs) const = 0;
 
+  /// Text messages that end these subscriptions on a live connection, in order (OKX op
+  /// "unsubscribe", Binance method "UNSUBSCRIBE"). The feeder resyncs an OKX book by sending
+  /// these and then subscribe_messages() for the same stream: the venue answers the new
+  /// subscription with a fresh snapshot. Throws std::invalid_argument like ws_path().
+  [[nodiscard]] virtual std::vector<std::string> unsubscribe_messages(std::span<const subscription> subs) const = 0;
+
   /// The application-level keepalive text to send after a quiet period ("ping" for OKX);
   /// empty when the venue uses WebSocket ping frames (Binance: the server pings, we pong).
   [[nodiscard]] virtual std::string_view keepalive_text() const noexcept = 0;
@@ -118,6 +138,9 @@ class venue_adapter {
   /// REST path (and query) of a book snapshot for a resync
   /// (Binance "/api/v3/depth?symbol=BTCUSDT&limit=5000"; OKX "/api/v5/market/books?instId=BTC-USDT&sz=400").
   [[nodiscard]] virtual std::string snapshot_path(const subscription& sub, int depth) const = 0;
+
+  /// How a stream of channel `c` is resynchronised; method none for channels that need no resync.
+  [[nodiscard]] virtual resync_plan resync_plan_for(channel c) const noexcept = 0;
 
   /// Parse a REST book snapshot body into book_snapshot records (split into parts that fit
   /// a frame: kBookFirstPart on the first, kBookLastPart on the last), flagged kHeaderFromRest.

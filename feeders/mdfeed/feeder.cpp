@@ -78,6 +78,7 @@ feeder::feeder(const config::bus_config& cfg, const feeder_options& options)
   subscribe_messages_ = adapter_->subscribe_messages(subs);
   status_.fields().alloc_counting.store(options_.allocations != nullptr ? 1 : 0, std::memory_order_relaxed);
   ws_ = std::make_unique<ws_client>(static_cast<ws_events&>(*this), transport_options(venue_));
+  build_resync_table();
 }
 
 feeder::~feeder() {
@@ -134,6 +135,7 @@ void feeder::on_established() noexcept {
   set_state(feeder_state::subscribed, slot_reason::none);
   log_.always("connection %llu established; %zu subscribe request(s) sent", static_cast<unsigned long long>(connection_),
               subscribe_messages_.size());
+  resync_on_established(now);
   if (intent_ != intent::run) begin_close(slot_reason::operator_request, "command arrived while connecting", now);
 }
 
@@ -165,6 +167,7 @@ void feeder::on_closed(const close_info& info) noexcept {
   const bool was_healthy = live_since_ != 0 && now - live_since_ >= venue_.policy.reconnect_max_ms * kMs;
   live_since_ = 0;
   ping_sent_ = 0;
+  resync_on_closed();
 
   if (intent_ == intent::stopping) {
     finish(now);
@@ -279,6 +282,7 @@ void feeder::on_message(simdjson::padded_string_view data, bool binary, std::int
       break;
     case control_event::none:
     case control_event::subscribed:
+    case control_event::unsubscribed:  // the first half of an OKX resync
     case control_event::pong:
       break;
   }
@@ -337,6 +341,7 @@ void feeder::on_tick() noexcept {
   feeder_status& f = status_.fields();
   if (options_.allocations != nullptr) f.allocations.store(options_.allocations(), std::memory_order_relaxed);
   f.ring_overflows.store(sink_.dropped(), std::memory_order_relaxed);
+  advance_resyncs(now);
   check_watchdogs(now);
 }
 

@@ -18,6 +18,10 @@
 /// * no data: no message other than a pong for no_data_ms → reconnect (a stalled line
 ///   that still answers pings is caught here).
 ///
+/// Resyncs (feeder_resync.cpp): the merger asks for a fresh snapshot of one book stream by
+/// bumping its generation in the control block; the feeder serves it by the adapter's
+/// resync_plan (Binance: REST snapshot into the ring; OKX: resubscribe for a pushed one).
+///
 /// The hot path (on_message) reads two clocks, parses into the ring and bumps relaxed
 /// counters; it never allocates, throws or makes a system call (log lines are rate-limited).
 #include "bus/config/config.hpp"
@@ -25,6 +29,7 @@
 #include "bus/spsc_ring.hpp"
 #include "feeders/mdfeed/backoff.hpp"
 #include "feeders/mdfeed/log_limiter.hpp"
+#include "feeders/mdfeed/rest_client.hpp"
 #include "feeders/mdfeed/ring_sink.hpp"
 #include "feeders/mdfeed/ws_client.hpp"
 #include "feeders/venue_adapter.hpp"
@@ -56,7 +61,7 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitRuntime = 1;  ///< a segment, the TLS context or the adapter could not be set up
 inline constexpr int kExitUsage = 2;    ///< bad command line or config
 
-class feeder final : private ws_events {
+class feeder final : private ws_events, private rest_events, private snapshot_observer {
  public:
   /// Opens (creates or adopts) the ring and the status block and builds the adapter and
   /// the transport. Throws config::config_error for a venue or slot the config does not
@@ -79,18 +84,58 @@ class feeder final : private ws_events {
   void on_pong() noexcept override;
   void on_closed(const close_info& info) noexcept override;
   void on_tick() noexcept override;
+  // rest_events, snapshot_observer (feeder_resync.cpp)
+  void on_rest_done(std::size_t lane, const rest_result& r) noexcept override;
+  void on_snapshot_committed(const book_record& r) noexcept override;
 
   void start_connect(std::int64_t now) noexcept;
   void drop(slot_reason why, const char* text, std::int64_t now) noexcept;
   void begin_close(slot_reason why, const char* text, std::int64_t now) noexcept;
+  /// A slot-status record into the ring (the merger passes it on to the output ring).
+  void write_slot_status(slot_state st, slot_reason why, const char* text) noexcept;
   void request_stop(const char* why, std::int64_t now) noexcept;
   void finish(std::int64_t now) noexcept;
   void check_watchdogs(std::int64_t now) noexcept;
   void poll_control(std::int64_t now) noexcept;
+  void take_command(std::uint64_t word, std::int64_t now) noexcept;
   [[nodiscard]] command_result execute(feeder_command c, std::int64_t now) noexcept;
   void set_state(feeder_state s, slot_reason why, const char* text = "") noexcept;
   void count_error(parse_error e, std::string_view detail, std::string_view message, std::int64_t now) noexcept;
   void note_error(const char* fmt, ...) noexcept __attribute__((format(printf, 2, 3)));
+
+  // ---- resync (feeder_resync.cpp) ----
+  enum class resync_phase : std::uint8_t {
+    idle,        ///< nothing asked, or the last request served / given up
+    queued,      ///< asked; starts when it can (REST: connection live and a free lane)
+    fetching,    ///< REST request in flight on `lane`
+    awaiting,    ///< resubscribed (or waiting for the next connection's subscribe): until the venue's snapshot commits
+    retry_wait,  ///< the first attempt failed; the retry starts at `at`
+  };
+  /// One book stream the merger can ask to resync: built at start, never resized.
+  struct book_stream {
+    subscription sub;
+    resync_method method = resync_method::none;
+    std::size_t index = kResyncStreams;  ///< its slot in the control block's resync table
+    std::uint64_t generation = 0;        ///< the request generation last taken
+    std::uint64_t serving = 0;           ///< the generation the current attempt answers (for the log)
+    resync_phase phase = resync_phase::idle;
+    bool again = false;                  ///< a request arrived while one was being served: serve it after
+    unsigned attempt = 0;                ///< attempts started for the current request (1, then the retry)
+    std::int64_t at = 0;                 ///< retry_wait: retry time; awaiting: deadline (0 = none while no connection)
+    std::size_t lane = SIZE_MAX;         ///< fetching: the REST lane
+    std::string rest_path;               ///< rest_snapshot: path and query
+    std::vector<std::string> resubscribe;  ///< resubscribe: unsubscribe then subscribe messages
+  };
+  void build_resync_table();
+  void poll_resync(std::int64_t now) noexcept;
+  void advance_resyncs(std::int64_t now) noexcept;
+  void start_resync(book_stream& b, std::int64_t now) noexcept;
+  void resync_served(book_stream& b, std::uint32_t records) noexcept;
+  void resync_attempt_failed(book_stream& b, const char* why, std::int64_t now) noexcept;
+  void resync_next(book_stream& b) noexcept;
+  void set_phase(book_stream& b, resync_phase p) noexcept;
+  void resync_on_established(std::int64_t now) noexcept;
+  void resync_on_closed() noexcept;
 
   config::venue_config venue_;
   feeder_options options_;
@@ -125,6 +170,12 @@ class feeder final : private ws_events {
   std::int64_t reconnect_at_ = 0;   ///< backoff end; 0 = no reconnect scheduled
   std::int64_t drain_deadline_ = 0;
   std::int64_t next_control_check_ = 0;
+
+  std::vector<book_stream> books_;
+  std::vector<std::size_t> lane_stream_;  ///< REST lane → index in books_ (SIZE_MAX: free)
+  std::size_t awaiting_ = 0;              ///< streams in phase awaiting (the snapshot observer is installed while > 0)
+  /// Before ws_: lws reports the close of open REST requests while ws_ destroys the context.
+  std::unique_ptr<rest_client> rest_;
 
   std::unique_ptr<ws_client> ws_;  // last: destroyed first, while everything it reports into still lives
 };

@@ -51,10 +51,19 @@ void feeder::poll_control(std::int64_t now) noexcept {
     status_.ack(last_command_word_, command_result::baseline, wall_ns());
     log_.always("control block %s attached (command sequence %llu)", control_name_.c_str(),
                 static_cast<unsigned long long>(command_seq(last_command_word_)));
+    // Resync generations have no baseline: one already moved when the block is found is a
+    // request the merger made while this feeder was not there to see it, and is served
+    // (feeder_resync.cpp, README "Resync").
+    poll_resync(now);
     return;
   }
   const std::uint64_t word = control_.load();
-  if (word == last_command_word_) return;
+  if (word != last_command_word_) take_command(word, now);
+  if (finished_) return;
+  poll_resync(now);
+}
+
+void feeder::take_command(std::uint64_t word, std::int64_t now) noexcept {
   last_command_word_ = word;
   const command_result r = execute(command_of(word), now);
   if (r == command_result::none) {  // a stop: acknowledged when the feeder has stopped
@@ -100,6 +109,22 @@ command_result feeder::execute(feeder_command c, std::int64_t now) noexcept {
         start_connect(now);
       }
       return command_result::accepted;
+    case feeder_command::rotate: {
+      if (intent_ == intent::stopping) return command_result::accepted;
+      intent_ = intent::run;
+      auto why = static_cast<slot_reason>(command_arg(last_command_word_));
+      if (to_string(why) == "unknown") why = slot_reason::operator_request;
+      // Tell the merger (and through it the consumers) that this line is being replaced on
+      // purpose, and why; then as reconnect.
+      write_slot_status(slot_state::rotating, why, "rotation");
+      if (ws_->active()) {
+        reconnect_now_ = true;
+        begin_close(why, "rotation", now);
+      } else {
+        start_connect(now);
+      }
+      return command_result::accepted;
+    }
     case feeder_command::stop:
       request_stop("stop command", now);
       return command_result::none;
@@ -114,12 +139,16 @@ void feeder::set_state(feeder_state s, slot_reason why, const char* text) noexce
   status_.set_state(s, why, now);
   slot_state st{};
   if (!slot_state_of(s, st)) return;
+  write_slot_status(st, why, text);
+}
+
+void feeder::write_slot_status(slot_state st, slot_reason why, const char* text) noexcept {
   // In-band marker for the merger: where in the ring a connection began, went live or
   // ended, so it can tell a line's silence from a line's absence without polling status.
   auto r = make_record<slot_status_record>();
   r.header.venue_id = options_.venue_id;
   r.header.slot = options_.slot;
-  r.header.receive_time_ns = now;
+  r.header.receive_time_ns = wall_ns();
   r.state = st;
   r.reason = why;
   r.connection_epoch = static_cast<std::uint32_t>(connection_);

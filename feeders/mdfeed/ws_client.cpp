@@ -1,5 +1,7 @@
 #include "feeders/mdfeed/ws_client.hpp"
 
+#include "feeders/mdfeed/rest_client.hpp"
+
 #include "bus/clock.hpp"
 
 #include <libwebsockets.h>
@@ -38,6 +40,12 @@ int protocol_callback(lws* wsi, lws_callback_reasons reason, void* user, void* i
   return self->handle(wsi, static_cast<int>(reason), in, len);
 }
 
+// The REST snapshot requests (rest_client.hpp) share the context: their own protocol, so
+// their callbacks never reach the WebSocket's handler.
+int rest_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len) {
+  return rest_protocol_callback(wsi, static_cast<int>(reason), user, in, len);
+}
+
 // lws's log lines (TLS failures, DNS errors) go to stderr with our prefix; errors only.
 void lws_log(int level, const char* line) {
   (void)level;
@@ -56,6 +64,7 @@ ws_client::ws_client(ws_events& events, const ws_client_options& options)
 
   static const lws_protocols protocols[] = {
       {kProtocolName, &protocol_callback, 0, kRxChunk, 0, nullptr, 0},
+      {kRestProtocolName, &rest_callback, 0, 0, 0, nullptr, 0},
       {nullptr, nullptr, 0, 0, 0, nullptr, 0},
   };
   lws_context_creation_info info{};

@@ -11,6 +11,8 @@
 ///   are queued and sent in order; a close is sent after them.
 /// * A periodic timer (tick) drives everything time-based in the owner: watchdogs,
 ///   command polling, heartbeats, backoff.
+/// * The context also serves the feeder's REST snapshot requests (rest_client.hpp, its own
+///   lws protocol): same TLS trust, same loop.
 ///
 /// Every attempt ends in exactly one on_closed(), whether it failed in TCP, TLS or the
 /// upgrade, or ended after it was established.
@@ -94,6 +96,9 @@ class ws_client {
   /// An attempt or connection exists (on_closed not yet reported).
   [[nodiscard]] bool active() const noexcept { return attempt_open_; }
   [[nodiscard]] bool established() const noexcept { return established_; }
+
+  /// The lws context, for the REST client that shares it (rest_client.hpp).
+  [[nodiscard]] lws_context* context() const noexcept { return context_; }
 
   /// One round of the event loop: waits for socket activity or the next timer.
   void service();

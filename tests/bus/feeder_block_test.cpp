@@ -31,10 +31,15 @@ TEST_CASE("feeder block layouts: a status block is eleven cache lines, a control
   CHECK(kFeederErrorSlots >= 11);  // every feed::parse_error reason has a slot
 }
 
-TEST_CASE("feeder command word packs a 56-bit sequence and the command") {
-  const auto w = pack_command(0x00AB'CDEF'0123'4567ULL, feeder_command::reconnect);
-  CHECK(command_seq(w) == 0x00AB'CDEF'0123'4567ULL);
+TEST_CASE("feeder command word packs a 48-bit sequence, an argument and the command") {
+  const auto w = pack_command(0x0000'CDEF'0123'4567ULL, feeder_command::reconnect);
+  CHECK(command_seq(w) == 0x0000'CDEF'0123'4567ULL);
   CHECK(command_of(w) == feeder_command::reconnect);
+  CHECK(command_arg(w) == 0);
+  const auto r = pack_command(7, feeder_command::rotate, static_cast<std::uint8_t>(slot_reason::age_limit));
+  CHECK(command_seq(r) == 7);
+  CHECK(command_of(r) == feeder_command::rotate);
+  CHECK(command_arg(r) == static_cast<std::uint8_t>(slot_reason::age_limit));
   CHECK(pack_command(0, feeder_command::none) == 0);
   CHECK(to_string(feeder_command::disconnect) == "disconnect");
   CHECK(to_string(feeder_state::draining) == "draining");
@@ -199,7 +204,7 @@ TEST_CASE("feeder status: a reader racing the writer never sees a torn last erro
   CHECK(reads > 0);
 }
 
-TEST_CASE("resync requests: the merger bumps a generation the feeder reads; a wrong block is refused") {
+TEST_CASE("resync requests: the merger bumps a generation the feeder reads, a wrong block is refused") {
   unique_bus bus;
   const std::string name = feeder_control_name(bus.name(), venue::okx, slot_id::a);
   auto commander = feeder_control_writer::create(name, venue::okx, slot_id::a);

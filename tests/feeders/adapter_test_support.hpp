@@ -174,6 +174,7 @@ namespace mdbus::feed {
 // doctest prints these in failed CHECK(a == b) comparisons.
 inline std::ostream& operator<<(std::ostream& os, parse_error e) { return os << to_string(e); }
 inline std::ostream& operator<<(std::ostream& os, control_event e) { return os << static_cast<int>(e); }
+inline std::ostream& operator<<(std::ostream& os, resync_method m) { return os << static_cast<int>(m); }
 }  // namespace mdbus::feed
 namespace mdbus {
 inline std::ostream& operator<<(std::ostream& os, record_type t) { return os << to_string(t); }

@@ -69,6 +69,24 @@ TEST_CASE("binance: ws_path puts every stream in one combined-stream URL") {
   CHECK(a->ws_path({}) == "/stream");
 }
 
+TEST_CASE("binance: UNSUBSCRIBE names the streams, and only the diff depth resyncs, from a REST snapshot") {
+  auto a = make(venue::binance);
+  const subscription subs[] = {{channel::binance_depth, "BTCUSDT", "100ms"}, {channel::binance_trade, "ethusdt", ""}};
+  const auto msgs = a->unsubscribe_messages(subs);
+  REQUIRE(msgs.size() == 1);
+  CHECK(msgs[0] == R"({"method":"UNSUBSCRIBE","params":["btcusdt@depth@100ms","ethusdt@trade"],"id":1})");
+  CHECK(a->unsubscribe_messages({}).empty());
+  const subscription bad{channel::binance_trade, "BTC/USDT", ""};
+  CHECK_THROWS_AS((void)a->unsubscribe_messages(std::span<const subscription>(&bad, 1)), std::invalid_argument);
+  const resync_plan depth = a->resync_plan_for(channel::binance_depth);
+  CHECK(depth.method == resync_method::rest_snapshot);
+  CHECK(depth.rest_depth == 1000);
+  CHECK(a->snapshot_path({channel::binance_depth, "btcusdt", "100ms"}, depth.rest_depth) == "/api/v3/depth?symbol=BTCUSDT&limit=1000");
+  CHECK(a->resync_plan_for(channel::binance_depth_partial).method == resync_method::none);
+  CHECK(a->resync_plan_for(channel::binance_book_ticker).method == resync_method::none);
+  CHECK(a->resync_plan_for(channel::okx_books).method == resync_method::none);
+}
+
 TEST_CASE("binance: bad subscriptions are refused at set-up") {
   auto a = make(venue::binance);
   auto path = [&](subscription s) { return a->ws_path(std::span<const subscription>(&s, 1)); };

@@ -2,7 +2,7 @@
 // the shapes of the current docs / exsim) and on every kind of malformed input.
 #include "feeders/venue_adapter.hpp"
 #include "tests/feeders/adapter_test_support.hpp"
-#include "tools/exsim/crc32.hpp"
+#include "bus/okx_checksum.hpp"
 
 #include <doctest/doctest.h>
 
@@ -71,6 +71,25 @@ TEST_CASE("okx: one public URL, subscribe requests with one arg per stream, text
         R"({"id":"1","op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"},{"channel":"trades","instId":"BTC-USDT"},{"channel":"bbo-tbt","instId":"ETH-USDT-SWAP"}]})");
   CHECK(a->keepalive_text() == "ping");
   CHECK(a->subscribe_messages({}).empty());
+}
+
+TEST_CASE("okx: unsubscribe requests mirror the subscribe requests, and books resync by resubscribing") {
+  auto a = make(venue::okx);
+  const subscription subs[] = {{channel::okx_books, "BTC-USDT", ""}, {channel::okx_trades, "ETH-USDT", ""}};
+  const auto msgs = a->unsubscribe_messages(subs);
+  REQUIRE(msgs.size() == 1);
+  CHECK(msgs[0] ==
+        R"({"id":"1","op":"unsubscribe","args":[{"channel":"books","instId":"BTC-USDT"},{"channel":"trades","instId":"ETH-USDT"}]})");
+  CHECK(a->unsubscribe_messages({}).empty());
+  const subscription bad{channel::okx_books, "BTC\"USDT", ""};
+  CHECK_THROWS_AS((void)a->unsubscribe_messages(std::span<const subscription>(&bad, 1)), std::invalid_argument);
+  // Only the channels that start with a pushed snapshot and then chain updates need one.
+  CHECK(a->resync_plan_for(channel::okx_books).method == resync_method::resubscribe);
+  CHECK(a->resync_plan_for(channel::okx_books_l2_tbt).method == resync_method::resubscribe);
+  CHECK(a->resync_plan_for(channel::okx_books5).method == resync_method::none);
+  CHECK(a->resync_plan_for(channel::okx_bbo_tbt).method == resync_method::none);
+  CHECK(a->resync_plan_for(channel::okx_trades).method == resync_method::none);
+  CHECK(a->resync_plan_for(channel::binance_depth).method == resync_method::none);
 }
 
 TEST_CASE("okx: many subscriptions are split into requests under 64 KB") {
@@ -150,7 +169,7 @@ TEST_CASE("okx: several trades in one push give one record each") {
   CHECK(sink.size() == 1);
 }
 
-TEST_CASE("okx: tickers → bbo without a sequence; an empty side is a zero level") {
+TEST_CASE("okx: tickers → bbo without a sequence, an empty side is a zero level") {
   auto a = make(venue::okx);
   vector_sink sink;
   REQUIRE(parse(*a, kTicker, sink).records == 1);
@@ -214,7 +233,7 @@ TEST_CASE("okx: books snapshot → book snapshot with prevSeqId -1, seqId and th
   CHECK(same(b.level(4).qty(), "101"));
 }
 
-TEST_CASE("okx: books update → delta; sz \"0\" deletes; checksum 0 means none (deprecated)") {
+TEST_CASE("okx: books update → delta, sz \"0\" deletes; checksum 0 means none (deprecated)") {
   auto a = make(venue::okx);
   vector_sink sink;
   REQUIRE(parse(*a, kBooksUpdate, sink).records == 1);
@@ -248,7 +267,7 @@ TEST_CASE("okx: the no-change heartbeat is an empty delta with prevSeqId == seqI
   CHECK(static_cast<std::int64_t>(b.header().seq) == b.header().prev_seq);
 }
 
-TEST_CASE("okx: books5 → a snapshot every push; books-l2-tbt like books") {
+TEST_CASE("okx: books5 → a snapshot every push, books-l2-tbt like books") {
   auto a = make(venue::okx);
   vector_sink sink;
   REQUIRE(parse(*a, kBooks5, sink).records == 1);
@@ -295,9 +314,12 @@ TEST_CASE("okx: acks, errors, notices and pong are control events") {
   CHECK(r.event == control_event::subscribed);
   r = parse(*a, R"({"event":"subscribe","arg":{"channel":"tickers","instId":"BTC-USD-220527"}})", sink);  // 2022 capture
   CHECK(r.event == control_event::subscribed);
+  // The first half of a resync: acknowledged, not an error.
   r = parse(*a, R"({"event":"unsubscribe","arg":{"channel":"books","instId":"BTC-USDT"},"connId":"a4d3ae55"})", sink);
   CHECK(r.error == parse_error::none);
-  CHECK(r.event == control_event::none);
+  CHECK(r.event == control_event::unsubscribed);
+  r = parse(*a, R"({"id":"1","event":"unsubscribe","arg":{"channel":"books","instId":"BTC-USDT"},"connId":"x"})", sink);
+  CHECK(r.event == control_event::unsubscribed);
   r = parse(*a, R"({"id":"1512","event":"error","code":"60012","msg":"Invalid request: {\"op\": \"subscribe\"}","connId":"a4d3ae55"})", sink);
   CHECK(r.error == parse_error::venue_error);
   CHECK(r.event == control_event::venue_error);
@@ -436,7 +458,7 @@ TEST_CASE("okx: a channel we do not decode is unknown_stream") {
   CHECK(sink.size() == 0);
 }
 
-TEST_CASE("okx: a 400-level snapshot is split for a small ring; a too-large delta is refused") {
+TEST_CASE("okx: a 400-level snapshot is split for a small ring, a too-large delta is refused") {
   auto a = make(venue::okx, book_record_size(3));
   vector_sink sink;
   const auto r = parse(*a, kBooksSnapshot, sink);  // 5 levels
@@ -505,10 +527,6 @@ TEST_CASE("okx: every recorded message decodes, and the rebuilt books match all 
   };
   std::map<std::string, book> books;
   std::size_t messages = 0, events = 0, records = 0, verified = 0;
-  auto text = [](decimal d) {
-    std::array<char, kMaxDecimalChars> buf{};
-    return std::string(buf.data(), to_chars(d, buf));
-  };
   for (const auto& line : read_lines(std::string(MDBUS_BENCH_DATA) + "/okx_v5.jsonl")) {
     ++messages;
     sink.clear();
@@ -536,21 +554,15 @@ TEST_CASE("okx: every recorded message decodes, and the rebuilt books match all 
         else bk.asks[l.px()] = l.qty();
       }
     }
-    std::string s;
+    okx_checksum_builder<crc32_state> crc;  // bus/okx_checksum.hpp, over the decimals' text
     auto bi = bk.bids.begin();
     auto ai = bk.asks.begin();
-    for (int i = 0; i < 25; ++i) {
-      if (bi != bk.bids.end()) {
-        s += (s.empty() ? "" : ":") + text(bi->first) + ":" + text(bi->second);
-        ++bi;
-      }
-      if (ai != bk.asks.end()) {
-        s += (s.empty() ? "" : ":") + text(ai->first) + ":" + text(ai->second);
-        ++ai;
-      }
-    }
+    okx_checksum_walk(bk.bids.size(), bk.asks.size(), [&](bool is_bid, std::size_t) {
+      const auto& [px, qty] = is_bid ? *bi++ : *ai++;
+      crc.add(px, qty);
+    });
     REQUIRE(b.checksum().has_value());
-    CHECK(*b.checksum() == exsim::okx_crc32(s));
+    CHECK(*b.checksum() == crc.value());
     ++verified;
   }
   CHECK(messages == 410);

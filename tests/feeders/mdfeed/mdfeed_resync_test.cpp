@@ -1,0 +1,450 @@
+// The merger's resync requests, served by a real mdfeed against exsim over TLS: the test is
+// the commander (it creates the control block) and the merger (it bumps a stream's
+// generation with feeder_resync_requester and reads the feeder's ring as its SPSC reader).
+// Binance answers with a REST depth snapshot that joins the diff stream by U/u; OKX with a
+// resubscription whose pushed snapshot the updates chain from. One stream per request: the
+// other symbol's book is never touched.
+#include <doctest/doctest.h>
+
+#include "tests/feeders/mdfeed/mdfeed_test_support.hpp"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+using namespace mdbus;
+using namespace mdbus::test;
+
+namespace {
+
+/// What the test keeps of each ring record, in ring order.
+struct rec {
+  record_type type{};
+  channel ch{};
+  std::string symbol;
+  std::uint64_t seq = 0, first_seq = 0;
+  std::int64_t prev_seq = 0;
+  std::uint8_t flags = 0, book_flags = 0;
+  std::uint16_t part = 0;
+  slot_state state{};  ///< slot_status records
+};
+
+bool is_book(const rec& r, record_type t, channel ch, const std::string& sym) {
+  return r.type == t && r.ch == ch && r.symbol == sym;
+}
+bool from_rest(const rec& r) { return (r.flags & kHeaderFromRest) != 0; }
+bool last_part(const rec& r) { return (r.book_flags & kBookLastPart) != 0; }
+
+/// exsim, the feeder's control block (made first, as the supervisor does), one feeder, its
+/// status and ring.
+struct resync_rig {
+  unique_bus bus;
+  temp_dir dir;
+  exsim_process x;
+  feed_setup setup;
+  venue v;
+  feeder_control_writer control;
+  feeder_resync_requester merger;
+  std::unique_ptr<feeder_process> feeder;
+  feeder_status_reader status;
+  std::unique_ptr<ring_drain> ring;
+  std::vector<rec> records;
+
+  resync_rig(const std::vector<std::string>& exsim_args, const std::string& venue_name, std::vector<std::string> symbols,
+             std::vector<std::string> channels)
+      : x(tls(exsim_args)), v(*venue_from_string(venue_name)) {
+    setup.bus = bus.name();
+    setup.venue = venue_name;
+    setup.port = x.venue_port();
+    setup.symbols = std::move(symbols);
+    setup.channels = std::move(channels);
+    const std::string name = feeder_control_name(bus.name(), v, slot_id::a);
+    control = feeder_control_writer::create(name, v, slot_id::a);
+    std::string why;
+    REQUIRE(feeder_resync_requester::try_open(name, v, slot_id::a, merger, why) == attach_status::ok);
+  }
+  ~resync_rig() {
+    if (feeder) feeder->stop();
+  }
+
+  /// Starts the feeder and waits until it attached the control block.
+  void start(const std::vector<std::string>& extra = {}) {
+    feeder = std::make_unique<feeder_process>(write_config(dir.file("cfg.json"), setup), setup.venue, "A",
+                                              dir.file("feeder.log"), extra);
+    status = open_status(bus.name(), v, slot_id::a);
+    ring = std::make_unique<ring_drain>(feeder_ring_name(bus.name(), v, slot_id::a));
+    REQUIRE(eventually([&] { return status.snapshot().ack_result == command_result::baseline; }, 10s));
+  }
+
+  /// Stops the feeder: a clean exit (0, nothing from a sanitizer), the ring still valid.
+  void finish() {
+    REQUIRE(feeder);
+    const int rc = feeder->stop();
+    INFO(feeder->log());
+    CHECK(rc == 0);
+    CHECK(feeder->log().find("Sanitizer") == std::string::npos);
+    drain();
+    feeder.reset();
+  }
+
+  std::uint64_t request(std::size_t symbol_index, channel ch) { return merger.request(resync_index(symbol_index, ch)); }
+  feeder_status_snapshot snap() const { return status.snapshot(); }
+  std::string log() const { return feeder ? feeder->log() : std::string(); }
+
+  void drain() {
+    ring->poll([&](const record_view& r) {
+      rec k;
+      k.type = r.type();
+      k.ch = r.header().channel_id;
+      k.symbol = std::string(r.header().symbol_view());
+      k.seq = r.header().seq;
+      k.first_seq = r.header().first_seq;
+      k.prev_seq = r.header().prev_seq;
+      k.flags = r.header().flags;
+      if (auto b = r.book()) {
+        k.book_flags = b->fixed().book_flags;
+        k.part = b->fixed().part_index;
+      }
+      if (auto s = r.slot_status()) k.state = s->state;
+      records.push_back(std::move(k));
+    });
+    REQUIRE(ring->invalid() == 0);
+    REQUIRE(ring->corrupt() == 0);
+  }
+  /// Drains the ring until `pred` holds or `t` passes.
+  template <class P>
+  bool until(P&& pred, std::chrono::milliseconds t = 15s) {
+    return eventually([&] {
+      drain();
+      return pred();
+    }, t);
+  }
+  std::size_t count(std::size_t from, const std::function<bool(const rec&)>& f) const {
+    return static_cast<std::size_t>(std::count_if(records.begin() + static_cast<std::ptrdiff_t>(from), records.end(), f));
+  }
+  /// Position of the first record at or after `from` that satisfies `f`, or records.size().
+  std::size_t find(std::size_t from, const std::function<bool(const rec&)>& f) const {
+    for (std::size_t i = from; i < records.size(); ++i)
+      if (f(records[i])) return i;
+    return records.size();
+  }
+};
+
+// ---- Binance -------------------------------------------------------------------------------
+
+const std::vector<std::string> kBinanceSymbols = {"BTCUSDT", "ETHUSDT"};
+const std::vector<std::string> kBinanceChannels = {"trade", "depth@100ms"};
+
+auto rest_snapshot_of(const std::string& sym) {
+  return [sym](const rec& r) { return is_book(r, record_type::book_snapshot, channel::binance_depth, sym) && from_rest(r); };
+}
+auto delta_of(channel ch, const std::string& sym) {
+  return [ch, sym](const rec& r) { return is_book(r, record_type::book_delta, ch, sym); };
+}
+
+/// The Binance procedure (VENUES.md "Local order book"): the first event applied after a
+/// snapshot with lastUpdateId L is the one with U <= L+1 <= u. exsim's ids are contiguous
+/// across events, so one such delta exists in the ring once the stream has moved past L.
+bool joins(const resync_rig& r, std::uint64_t last_update_id) {
+  return r.find(0, [&](const rec& d) {
+           return is_book(d, record_type::book_delta, channel::binance_depth, "BTCUSDT") && d.first_seq <= last_update_id + 1 &&
+                  last_update_id + 1 <= d.seq;
+         }) < r.records.size();
+}
+
+/// A REST snapshot's parts, from its first: all flagged from REST, indexed 0.., the last flagged last.
+void check_whole_snapshot(const resync_rig& r, std::size_t first) {
+  REQUIRE(first < r.records.size());
+  const rec& head = r.records[first];
+  CHECK((head.book_flags & kBookFirstPart) != 0);
+  CHECK(head.part == 0);
+  std::uint16_t part = 0;
+  for (std::size_t i = first; i < r.records.size(); ++i) {
+    const rec& p = r.records[i];
+    if (!rest_snapshot_of(head.symbol)(p) || p.seq != head.seq) continue;
+    CHECK(p.part == part++);
+    if (last_part(p)) return;
+  }
+  FAIL("the REST snapshot has no last part");
+}
+
+}  // namespace
+
+TEST_CASE("mdfeed resync binance: a depth request brings one REST snapshot that joins the diff stream by U/u, ETHUSDT untouched") {
+  resync_rig r({"--rate", "1000"}, "binance", kBinanceSymbols, kBinanceChannels);
+  r.start();
+  REQUIRE(r.until([&] { return r.count(0, delta_of(channel::binance_depth, "BTCUSDT")) >= 3; }));
+  const std::size_t p0 = r.records.size();
+
+  CHECK(r.request(0, channel::binance_depth) == 1);
+  REQUIRE(r.until([&] { return r.find(p0, rest_snapshot_of("BTCUSDT")) < r.records.size(); }));
+  const std::size_t at = r.find(p0, rest_snapshot_of("BTCUSDT"));
+  const std::uint64_t last_update_id = r.records[at].seq;
+  CHECK((r.records[at].flags & kHeaderHasSeq) != 0);
+  CHECK(last_update_id > 0);
+  // The merger's part: joinable to the stream the feeder is writing.
+  INFO("lastUpdateId " << last_update_id);
+  REQUIRE(r.until([&] { return joins(r, last_update_id); }));
+  // Not older than the stream: the first delta in the ring does not start after L+1.
+  const std::size_t first_delta = r.find(0, delta_of(channel::binance_depth, "BTCUSDT"));
+  CHECK(r.records[first_delta].first_seq <= last_update_id + 1);
+  check_whole_snapshot(r, at);
+
+  REQUIRE(eventually([&] { return r.snap().resyncs_done == 1; }, 5s));
+  const auto s = r.snap();
+  CHECK(s.resync_requests == 1);
+  CHECK(s.resync_failures == 0);
+  CHECK(s.parse_errors_total == 0);
+  CHECK(s.reconnects == 0);
+  r.drain();
+  CHECK(r.count(0, rest_snapshot_of("BTCUSDT")) >= 1);
+  CHECK(r.count(0, [](const rec& k) { return last_part(k) && from_rest(k); }) == 1);  // one whole snapshot
+  CHECK(r.count(0, rest_snapshot_of("ETHUSDT")) == 0);
+  INFO(r.log());
+  CHECK(r.log().find("resync depth BTCUSDT: REST snapshot written") != std::string::npos);
+  CHECK(r.log().find("libwebsockets") == std::string::npos);  // the REST request raised no lws error
+  r.finish();
+}
+
+TEST_CASE("mdfeed resync binance: twenty resyncs in a row leave no connection behind") {
+  resync_rig r({"--rate", "1000"}, "binance", kBinanceSymbols, kBinanceChannels);
+  r.start();
+  REQUIRE(eventually([&] { return r.status.state() == feeder_state::live; }, 10s));
+  const std::string fd_dir = "/proc/" + std::to_string(r.feeder->pid()) + "/fd";
+  auto open_fds = [&] {
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(fd_dir)) ++n;
+    return n;
+  };
+  const std::size_t before = open_fds();
+  for (std::uint64_t i = 1; i <= 20; ++i) {
+    r.request(i % 2, channel::binance_depth);  // both symbols in turn
+    REQUIRE(r.until([&] { return r.snap().resyncs_done == i; }, 10s));
+  }
+  const auto s = r.snap();
+  CHECK(s.resync_requests == 20);
+  CHECK(s.resync_failures == 0);
+  r.drain();
+  CHECK(r.count(0, rest_snapshot_of("BTCUSDT")) >= 10);
+  CHECK(r.count(0, rest_snapshot_of("ETHUSDT")) >= 10);
+  // Each REST connection is closed once its body is in (no keep-alive pool to grow).
+  INFO("open fds before " << before << ", after " << open_fds());
+  CHECK(eventually([&] { return open_fds() <= before; }, 5s));
+  r.finish();
+}
+
+TEST_CASE("mdfeed resync binance: two requests before the feeder looks are one snapshot, out-of-range and non-book requests are ignored") {
+  resync_rig r({"--rate", "1000"}, "binance", kBinanceSymbols, kBinanceChannels);
+  r.start();
+  REQUIRE(eventually([&] { return r.status.state() == feeder_state::live; }, 10s));
+  // Frozen, the feeder cannot look between the bumps.
+  r.feeder->signal(SIGSTOP);
+  CHECK(r.request(0, channel::binance_depth) == 1);
+  CHECK(r.request(0, channel::binance_depth) == 2);
+  CHECK(r.merger.request(kResyncStreams) == 0);                    // out of the table: refused
+  CHECK(r.merger.request(resync_index(kResyncSymbols, channel::binance_depth)) == 0);
+  CHECK(r.request(5, channel::binance_depth) == 1);                // a symbol index the config does not have
+  CHECK(r.request(1, channel::binance_trade) == 1);                // not a book stream
+  CHECK(r.request(0, channel::binance_depth_partial) == 1);        // a snapshot every message: nothing to resync
+  r.feeder->signal(SIGCONT);
+
+  REQUIRE(r.until([&] { return r.snap().resyncs_done == 1; }));
+  CHECK(r.feeder->running());
+  const auto s = r.snap();
+  CHECK(s.resync_requests == 1);
+  CHECK(s.resync_failures == 0);
+  r.drain();
+  CHECK(r.count(0, [](const rec& k) { return from_rest(k) && last_part(k); }) == 1);
+  CHECK(r.count(0, rest_snapshot_of("ETHUSDT")) == 0);
+  r.finish();
+}
+
+TEST_CASE("mdfeed resync binance: a request made while the slot is down is served once the connection is live") {
+  resync_rig r({"--rate", "1000"}, "binance", kBinanceSymbols, kBinanceChannels);
+  r.start({"--start-down"});
+  CHECK(r.request(1, channel::binance_depth) == 1);
+  REQUIRE(eventually([&] { return r.snap().resync_requests == 1; }, 5s));
+  // Down: no REST snapshot without a diff stream to join it to.
+  CHECK(r.snap().resyncs_done == 0);
+  CHECK(r.snap().connections == 0);
+
+  const auto w = r.control.send(feeder_command::connect);
+  REQUIRE(eventually([&] { return r.status.ack_word() == w; }, 5s));
+  REQUIRE(r.until([&] { return r.snap().resyncs_done == 1 && r.find(0, rest_snapshot_of("ETHUSDT")) < r.records.size(); }));
+  const std::size_t up = r.find(0, [](const rec& k) { return k.type == record_type::slot_status && k.state == slot_state::up; });
+  const std::size_t snap = r.find(0, rest_snapshot_of("ETHUSDT"));
+  CHECK(up < snap);  // fetched once the line was live
+  CHECK(r.snap().resync_requests == 1);
+  CHECK(r.count(0, rest_snapshot_of("BTCUSDT")) == 0);
+  r.finish();
+}
+
+TEST_CASE("mdfeed resync: a request pending when the feeder attaches is served (resyncs have no baseline)") {
+  resync_rig r({"--rate", "1000"}, "binance", kBinanceSymbols, kBinanceChannels);
+  CHECK(r.request(0, channel::binance_depth) == 1);  // the merger asked while no feeder ran
+  r.start();
+  REQUIRE(r.until([&] { return r.snap().resyncs_done == 1; }));
+  CHECK(r.snap().resync_requests == 1);
+  CHECK(r.count(0, rest_snapshot_of("BTCUSDT")) >= 1);
+  CHECK(r.count(0, rest_snapshot_of("ETHUSDT")) == 0);
+  r.finish();
+}
+
+TEST_CASE("mdfeed resync binance: a failed REST fetch is retried once, then counted as a failure, and a later request succeeds") {
+  resync_rig r({"--rate", "1000"}, "binance", kBinanceSymbols, kBinanceChannels);
+  r.start();
+  REQUIRE(eventually([&] { return r.status.state() == feeder_state::live; }, 10s));
+  // New connections (REST included) are closed at once; the live WebSocket is not touched.
+  CHECK(exsim_fault(r.x, {{"type", "refuse"}, {"ms", 3000}})["ok"] == true);
+  CHECK(r.request(0, channel::binance_depth) == 1);
+  REQUIRE(eventually([&] { return r.snap().resync_failures == 1; }, 10s));
+  CHECK(r.snap().resyncs_done == 0);
+  {
+    INFO(r.log());
+    CHECK(r.log().find("attempt 1 failed") != std::string::npos);
+    CHECK(r.log().find("retrying in 50 ms") != std::string::npos);
+    CHECK(r.log().find("attempt 2 failed") != std::string::npos);
+    CHECK(r.log().find("giving up until the next request") != std::string::npos);
+  }
+  // Once exsim accepts again, a new request is served (asked again after each failure).
+  std::uint64_t failures = 1;
+  CHECK(r.request(0, channel::binance_depth) == 2);
+  REQUIRE(eventually([&] {
+    const auto s = r.snap();
+    if (s.resyncs_done >= 1) return true;
+    if (s.resync_failures > failures) {
+      failures = s.resync_failures;
+      r.request(0, channel::binance_depth);
+    }
+    return false;
+  }, 20s));
+  const auto s = r.snap();
+  CHECK(s.resyncs_done == 1);
+  CHECK(s.resync_requests == failures + 1);
+  CHECK(s.reconnects == 0);
+  CHECK(r.until([&] { return r.count(0, rest_snapshot_of("BTCUSDT")) >= 1; }));
+  r.finish();
+}
+
+// ---- OKX -------------------------------------------------------------------------------------
+
+namespace {
+
+const std::vector<std::string> kOkxSymbols = {"BTC-USDT", "ETH-USDT"};
+const std::vector<std::string> kOkxChannels = {"trades", "books", "books5"};
+
+auto pushed_snapshot_of(const std::string& sym) {
+  return [sym](const rec& r) { return is_book(r, record_type::book_snapshot, channel::okx_books, sym) && !from_rest(r) && last_part(r); };
+}
+
+/// The books updates after the snapshot at `at` chain from it: prevSeqId == the previous
+/// seqId (the snapshot's for the first). Returns how many were checked.
+std::size_t check_chain(const resync_rig& r, std::size_t at, const std::string& sym) {
+  std::int64_t last = static_cast<std::int64_t>(r.records[at].seq);
+  std::size_t n = 0;
+  for (std::size_t i = at + 1; i < r.records.size(); ++i) {
+    const rec& k = r.records[i];
+    if (!is_book(k, record_type::book_delta, channel::okx_books, sym)) continue;
+    if (k.prev_seq != last) {
+      FAIL_CHECK("update " << n << " after the snapshot: prevSeqId " << k.prev_seq << ", expected " << last);
+      return n;
+    }
+    last = static_cast<std::int64_t>(k.seq);
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("mdfeed resync okx: a books request resubscribes that stream, the updates chain from the fresh snapshot, ETH-USDT untouched") {
+  resync_rig r({"--rate", "1000"}, "okx", kOkxSymbols, kOkxChannels);
+  r.start();
+  REQUIRE(r.until([&] {
+    return r.count(0, pushed_snapshot_of("BTC-USDT")) == 1 && r.count(0, pushed_snapshot_of("ETH-USDT")) == 1 &&
+           r.count(0, delta_of(channel::okx_books, "BTC-USDT")) >= 2;
+  }));
+  const std::size_t p0 = r.records.size();
+
+  CHECK(r.request(0, channel::okx_books) == 1);
+  REQUIRE(r.until([&] {
+    const std::size_t at = r.find(p0, pushed_snapshot_of("BTC-USDT"));
+    return at < r.records.size() && r.count(at, delta_of(channel::okx_books, "BTC-USDT")) >= 3;
+  }));
+  const std::size_t at = r.find(p0, pushed_snapshot_of("BTC-USDT"));
+  CHECK(r.records[at].prev_seq == -1);
+  CHECK(check_chain(r, at, "BTC-USDT") >= 3);
+
+  REQUIRE(eventually([&] { return r.snap().resyncs_done == 1; }, 5s));
+  const auto s = r.snap();
+  CHECK(s.resync_requests == 1);
+  CHECK(s.resync_failures == 0);
+  CHECK(s.parse_errors_total == 0);  // the unsubscribe ack is a control event
+  CHECK(s.venue_errors == 0);
+  CHECK(s.reconnects == 0);
+  r.drain();
+  CHECK(r.count(0, pushed_snapshot_of("BTC-USDT")) == 2);
+  CHECK(r.count(0, pushed_snapshot_of("ETH-USDT")) == 1);
+  // books5 snapshots are not book resyncs and are not affected.
+  CHECK(r.count(p0, [](const rec& k) { return k.ch == channel::okx_books5 && k.symbol == "ETH-USDT"; }) >= 1);
+  INFO(r.log());
+  CHECK(r.log().find("resync books BTC-USDT: pushed snapshot written") != std::string::npos);
+  r.finish();
+}
+
+TEST_CASE("mdfeed resync okx: a request while a resubscribe is in flight is served after it") {
+  resync_rig r({"--rate", "1000"}, "okx", kOkxSymbols, kOkxChannels);
+  r.start();
+  REQUIRE(r.until([&] { return r.count(0, pushed_snapshot_of("BTC-USDT")) == 1; }));
+  // Hold back everything exsim sends on the line: the first resubscribe's snapshot is in
+  // flight when the second request comes.
+  const auto ids = exsim_conn_ids(r.x, "/ws/v5/public");
+  REQUIRE(ids.size() == 1);
+  CHECK(exsim_fault(r.x, {{"type", "delay"}, {"conn", ids[0]}, {"ms", 600}})["ok"] == true);
+  const std::size_t p0 = r.records.size();
+  CHECK(r.request(0, channel::okx_books) == 1);
+  REQUIRE(eventually([&] { return r.snap().resync_requests == 1; }, 5s));
+  CHECK(r.request(0, channel::okx_books) == 2);
+  REQUIRE(eventually([&] { return r.snap().resync_requests == 2; }, 5s));
+  CHECK(r.snap().resyncs_done == 0);
+  CHECK(exsim_fault(r.x, {{"type", "delay"}, {"conn", ids[0]}, {"ms", 0}})["ok"] == true);
+
+  REQUIRE(r.until([&] { return r.snap().resyncs_done == 2; }));
+  REQUIRE(r.until([&] {
+    std::size_t last = r.records.size();
+    for (std::size_t i = p0; i < r.records.size(); ++i)
+      if (pushed_snapshot_of("BTC-USDT")(r.records[i])) last = i;
+    return r.count(p0, pushed_snapshot_of("BTC-USDT")) == 2 && r.count(last, delta_of(channel::okx_books, "BTC-USDT")) >= 2;
+  }));
+  std::size_t last = 0;
+  for (std::size_t i = p0; i < r.records.size(); ++i)
+    if (pushed_snapshot_of("BTC-USDT")(r.records[i])) last = i;
+  CHECK(check_chain(r, last, "BTC-USDT") >= 2);
+  CHECK(r.snap().resync_failures == 0);
+  CHECK(r.count(0, pushed_snapshot_of("ETH-USDT")) == 1);
+  r.finish();
+}
+
+TEST_CASE("mdfeed resync okx: a request made while the slot is down is answered by the next connection's subscribe") {
+  resync_rig r({"--rate", "1000"}, "okx", kOkxSymbols, kOkxChannels);
+  r.start({"--start-down"});
+  CHECK(r.request(1, channel::okx_books) == 1);
+  CHECK(r.request(1, channel::okx_books) == 2);
+  REQUIRE(eventually([&] { return r.snap().resync_requests >= 1; }, 5s));
+  const auto w = r.control.send(feeder_command::connect);
+  REQUIRE(eventually([&] { return r.status.ack_word() == w; }, 5s));
+  REQUIRE(r.until([&] { return r.snap().resyncs_done == 1 && r.count(0, delta_of(channel::okx_books, "ETH-USDT")) >= 3; }));
+  // The connect's own subscribe brought the snapshot: no resubscribe, no second snapshot.
+  CHECK(r.count(0, pushed_snapshot_of("ETH-USDT")) == 1);
+  CHECK(r.count(0, pushed_snapshot_of("BTC-USDT")) == 1);
+  CHECK(check_chain(r, r.find(0, pushed_snapshot_of("ETH-USDT")), "ETH-USDT") >= 3);
+  const auto s = r.snap();
+  CHECK(s.resyncs_done == 1);
+  CHECK(s.resync_failures == 0);
+  r.finish();
+}
