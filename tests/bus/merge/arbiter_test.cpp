@@ -319,7 +319,7 @@ TEST_CASE("OKX chained books: a hole on both slots is a gap record, then deltas 
   CHECK(h.arb.stats().gaps == 1);
 }
 
-TEST_CASE("a reconnecting slot's snapshot ahead of its partner waits; the partner catching up makes it a duplicate") {
+TEST_CASE("a reconnecting slot's snapshot ahead of its partner waits, the partner catching up makes it a duplicate") {
   harness h;
   const stream_maker b{channel::okx_books, "BTC-USDT"};
   auto upd = [&](std::uint64_t seq, std::int64_t prev, slot_id s) { return b.book(record_type::book_delta, 0, seq, prev, s); };
@@ -656,7 +656,7 @@ TEST_CASE("configured streams are created up front and listed by index") {
   CHECK(h.arb.add_stream(venue::okx, channel::okx_books, "ETH-USDT") == 0);  // the same stream
 }
 
-TEST_CASE("a reconnecting slot on a stream without holes waits until it is in step; its partner's older records still win") {
+TEST_CASE("a reconnecting slot on a stream without holes waits until it is in step, its partner's older records still win") {
   harness h;
   const stream_maker ot{channel::okx_trades, "BTC-USDT"};
   h.offer(ot.trade(100, A), A);

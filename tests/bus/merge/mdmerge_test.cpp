@@ -12,7 +12,7 @@
 #include "bus/records.hpp"
 #include "tests/feeders/mdfeed/mdfeed_test_support.hpp"
 #include "tests/support/spawn.hpp"
-#include "tools/exsim/truth_reader.hpp"
+#include "tests/support/truth_compare.hpp"
 
 #include <map>
 #include <set>
@@ -29,19 +29,6 @@ std::string slurp(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-/// The key a stream's events are compared by: the venue's sequence of the event.
-struct stream_ref {
-  venue v;
-  channel c;
-  std::string symbol;
-  bool operator<(const stream_ref& o) const {
-    return std::tie(v, c, symbol) < std::tie(o.v, o.c, o.symbol);
-  }
-};
-std::string name_of(const stream_ref& s) {
-  return std::string(to_string(s.v)) + "/" + std::string(to_string(s.c)) + "/" + s.symbol;
 }
 
 /// Both venues, two slots each, on one exsim.
@@ -62,100 +49,6 @@ std::string write_bus_config(const std::string& path, const std::string& bus, in
           {"slots", {"A", "B"}}, {"policy", policy}}}}}};
   std::ofstream(path) << cfg.dump(2);
   return path;
-}
-
-/// Follows the output ring from its oldest record and keeps, per stream, the sequence of
-/// every record (snapshots apart) and the gap records.
-struct output_log {
-  broadcast_ring_reader reader;
-  std::vector<std::uint64_t> buffer = std::vector<std::uint64_t>(65536 / 8);
-  std::map<stream_ref, std::vector<std::uint64_t>> seqs;
-  std::vector<std::string> gaps;
-  std::uint64_t records = 0, snapshots = 0, laps = 0, stamped_wrong = 0;
-
-  explicit output_log(const std::string& name)
-      : reader(broadcast_ring_reader::open(name, start_position::oldest, lap_policy::resume_oldest, 10000)) {}
-
-  void poll() {
-    std::span<std::byte> buf(reinterpret_cast<std::byte*>(buffer.data()), buffer.size() * 8);
-    for (;;) {
-      const auto r = reader.try_read(buf);
-      if (r.status == broadcast_read_status::empty) return;
-      if (r.status == broadcast_read_status::lapped) {
-        ++laps;
-        continue;
-      }
-      REQUIRE(r.status == broadcast_read_status::ok);
-      record_view v;
-      REQUIRE(record_view::parse(buf.first(r.length), v) == record_status::ok);
-      const record_header& h = v.header();
-      if (h.type == record_type::slot_status) continue;
-      ++records;
-      if (h.publish_time_ns < h.receive_time_ns || h.publish_time_ns == 0) ++stamped_wrong;
-      const stream_ref key{h.venue_id, h.channel_id, std::string(h.symbol_view())};
-      if (h.type == record_type::gap) {
-        const auto g = *v.gap();
-        gaps.push_back(name_of(key) + " after " + std::to_string(g.last_seq_held) + " next " +
-                       std::to_string(g.first_seq_after) + " (" + std::string(to_string(g.reason)) + ")");
-        continue;
-      }
-      if (h.type == record_type::book_snapshot) {
-        ++snapshots;
-        continue;
-      }
-      seqs[key].push_back(h.seq);
-    }
-  }
-};
-
-/// exsim's ground truth per stream: the events every subscriber got (not per-connection
-/// snapshots, not OKX's empty book heartbeats, which carry no data and repeat the last seqId).
-std::map<stream_ref, std::vector<std::uint64_t>> read_truth(const std::string& path, const std::set<stream_ref>& wanted) {
-  exsim::truth_reader t(path);
-  std::map<stream_ref, std::vector<std::uint64_t>> out;
-  while (auto e = t.next()) {
-    if (e->conn_id != 0 || (e->flags & (exsim::kTruthHeartbeat | exsim::kTruthSnapshot)) != 0) continue;
-    const auto& s = t.streams()[e->stream_id];
-    // The config subscribes depth@100ms: the 1000 ms flavour shares the stream key.
-    if (static_cast<channel>(e->channel) == channel::binance_depth && s.name.find("@100ms") == std::string::npos) continue;
-    const stream_ref key{static_cast<venue>(e->venue), static_cast<channel>(e->channel), s.symbol};
-    if (wanted.count(key) == 0) continue;
-    out[key].push_back(static_cast<std::uint64_t>(e->last_seq));
-  }
-  return out;
-}
-
-struct comparison {
-  std::size_t expected = 0, delivered = 0, lost = 0, duplicated = 0, out_of_order = 0;
-  std::string first_problem;
-};
-
-/// From the first record the output has of the stream, every truth event must follow once, in order.
-comparison compare(const std::vector<std::uint64_t>& truth, const std::vector<std::uint64_t>& got) {
-  comparison c;
-  c.delivered = got.size();
-  if (got.empty()) {
-    c.first_problem = "nothing delivered";
-    return c;
-  }
-  const auto start = std::find(truth.begin(), truth.end(), got.front());
-  if (start == truth.end()) {
-    c.first_problem = "first delivered seq " + std::to_string(got.front()) + " not in the truth";
-    return c;
-  }
-  const std::vector<std::uint64_t> expected(start, truth.end());
-  c.expected = expected.size();
-  std::set<std::uint64_t> seen;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    if (!seen.insert(got[i]).second) ++c.duplicated;
-    if (i > 0 && got[i] <= got[i - 1]) ++c.out_of_order;
-  }
-  for (const auto s : expected)
-    if (seen.count(s) == 0) {
-      if (c.lost == 0) c.first_problem = "lost " + std::to_string(s);
-      ++c.lost;
-    }
-  return c;
 }
 
 }  // namespace
@@ -240,29 +133,11 @@ TEST_CASE("mdmerge: staggered cuts and a SIGKILLed merger lose nothing and doubl
   // Freeze the market, and wait until the output holds exsim's last event of every stream.
   REQUIRE(http_request(x.control_port(), "POST", "/market", R"({"paused":true})").json()["ok"] == true);
   std::map<stream_ref, std::vector<std::uint64_t>> truth;
-  REQUIRE_MESSAGE(eventually([&] {
-                    out.poll();
-                    truth = read_truth(truth_path, wanted);
-                    for (const auto& s : wanted) {
-                      const auto& got = out.seqs[s];
-                      if (truth[s].empty() || got.empty() || got.back() != truth[s].back()) return false;
-                    }
-                    return true;
-                  }, 30s),
+  REQUIRE_MESSAGE(output_caught_up(out, truth_path, wanted, truth, [](auto pred) { return eventually(pred, 30s); }),
                   "the output catches up with the truth's last events");
 
-  std::size_t expected = 0, delivered = 0;
-  for (const auto& s : wanted) {
-    const comparison c = compare(truth[s], out.seqs[s]);
-    INFO(name_of(s), ": expected ", c.expected, " delivered ", c.delivered, " lost ", c.lost, " duplicated ",
-         c.duplicated, " out of order ", c.out_of_order, " ", c.first_problem);
-    CHECK(c.lost == 0);
-    CHECK(c.duplicated == 0);
-    CHECK(c.out_of_order == 0);
-    CHECK(c.first_problem.empty());
-    expected += c.expected;
-    delivered += c.delivered;
-  }
+  const truth_totals totals = check_against_truth(truth, out, wanted);
+  const std::size_t expected = totals.expected, delivered = totals.delivered;
   MESSAGE("mdmerge truth run: ", cuts, " cuts, 1 merger SIGKILL, ", expected, " events expected, ", delivered,
           " delivered, ", out.gaps.size(), " gap records");
   CHECK(out.gaps.empty());
