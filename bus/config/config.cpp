@@ -329,6 +329,25 @@ bus_config parse_config(std::string_view text, const std::string& source, const 
                                                  std::to_string(c.rings.feeder_max_frame) + "), so any record can wait in a hole");
   }
 
+  c.supervisor.control_socket = "/tmp/mdbus." + c.bus + ".ctl";
+  if (const json* sv = r.get("supervisor", false)) {
+    object_reader sr(*sv, "supervisor", source);
+    c.supervisor.control_socket = sr.string("control_socket", false, c.supervisor.control_socket);
+    if (c.supervisor.control_socket.empty() || c.supervisor.control_socket.size() > 107)
+      sr.fail("supervisor.control_socket", "must be a path of 1..107 characters (a unix socket path)");
+    c.supervisor.metrics_port = static_cast<int>(sr.integer("metrics_port", false, c.supervisor.metrics_port, -1, 65535));
+    auto& ss = c.supervisor;
+    ss.restart_backoff_min_ms = sr.integer("restart_backoff_min_ms", false, ss.restart_backoff_min_ms, 1, 3'600'000);
+    ss.restart_backoff_max_ms = sr.integer("restart_backoff_max_ms", false, ss.restart_backoff_max_ms, ss.restart_backoff_min_ms, 3'600'000);
+    ss.heartbeat_timeout_ms = sr.integer("heartbeat_timeout_ms", false, ss.heartbeat_timeout_ms, 100, 3'600'000);
+    ss.crash_loop_restarts = sr.integer("crash_loop_restarts", false, ss.crash_loop_restarts, 2, 1000);
+    ss.crash_loop_window_ms = sr.integer("crash_loop_window_ms", false, ss.crash_loop_window_ms, 100, 86'400'000);
+    ss.health_window_ms = sr.integer("health_window_ms", false, ss.health_window_ms, 100, 3'600'000);
+    ss.health_min_rate_percent = sr.integer("health_min_rate_percent", false, ss.health_min_rate_percent, 0, 100);
+    ss.health_min_partner_rate = sr.integer("health_min_partner_rate", false, ss.health_min_partner_rate, 0, 10'000'000);
+    sr.finish();
+  }
+
   const json* venues = r.get("venues", true);
   if (!venues->is_object() || venues->empty()) r.fail("venues", "must be an object with at least one venue");
   for (const auto& [key, value] : venues->items()) {

@@ -95,12 +95,29 @@ struct merge_settings {
   std::int64_t hold_records_per_stream = 1024;
 };
 
+/// The supervisor's settings (section "supervisor", every field optional).
+struct supervisor_settings {
+  std::string control_socket;  ///< unix socket for mdctl; default /tmp/mdbus.<bus>.ctl (filled by the loader)
+  int metrics_port = -1;       ///< Prometheus /metrics on 127.0.0.1: -1 off, 0 any free port, else the port
+  std::int64_t restart_backoff_min_ms = 200;    ///< second restart of a process after this; the first is immediate
+  std::int64_t restart_backoff_max_ms = 10'000;  ///< doubling up to this
+  std::int64_t heartbeat_timeout_ms = 5'000;    ///< a child whose heartbeat is older is hung: killed and restarted
+  std::int64_t crash_loop_restarts = 5;         ///< this many restarts within crash_loop_window_ms is a crash loop
+  std::int64_t crash_loop_window_ms = 60'000;
+  /// A live slot whose message rate stays below health_min_rate_percent of its partner's for
+  /// health_window_ms (while the partner gets at least health_min_partner_rate msgs/s) is unhealthy: rotated.
+  std::int64_t health_window_ms = 3'000;
+  std::int64_t health_min_rate_percent = 10;
+  std::int64_t health_min_partner_rate = 20;
+};
+
 struct bus_config {
   std::string source;  ///< file the config came from (for messages)
   std::string bus;     ///< segment name component: [A-Za-z0-9_-]{1,64}
   mode_t segment_mode = 0600;  ///< 0600, or 0640 for a group-readable bus
   ring_sizes rings;
   merge_settings merge;
+  supervisor_settings supervisor;
   std::vector<venue_config> venues;
 
   /// The venue's section, or nullptr when the file does not configure it.

@@ -220,7 +220,7 @@ TEST_CASE("config: segment mode is owner-only or group-readable") {
         R"(cfg.json: segment_mode: "0644" must be "0600" (owner only) or "0640" (group-readable))");
 }
 
-TEST_CASE("config: TLS endpoints keep verification; ca_file paths resolve against the file's directory") {
+TEST_CASE("config: TLS endpoints keep verification, ca_file paths resolve against the file's directory") {
   CHECK(error_of(replace(kMinimal, R"("port": 9443)", R"("port": 9443, "tls": false, "ca_file": "x.pem")")) ==
         "cfg.json: venues.okx.endpoint.ca_file: given but tls is false");
   const auto plain = parse_config(replace(kMinimal, R"("port": 9443)", R"("port": 9443, "tls": false)"), "c");
@@ -246,4 +246,29 @@ TEST_CASE("config: a file that is missing or not JSON gets one line naming it") 
   CHECK(e.rfind("cfg.json: not valid JSON: ", 0) == 0);
   CHECK(e.find('\n') == std::string::npos);
   CHECK(error_of("[1, 2]") == "cfg.json: (top level): must be an object");
+}
+
+TEST_CASE("config: merge and supervisor sections, their defaults and their errors") {
+  const bus_config d = parse_config(kMinimal, "cfg.json");
+  CHECK(d.merge.hole_fill_ms == 3);
+  CHECK(d.merge.idle == idle_mode::spin);
+  CHECK(d.supervisor.control_socket == "/tmp/mdbus.t1.ctl");
+  CHECK(d.supervisor.metrics_port == -1);
+  const std::string with = replace(kMinimal, R"("bus": "t1",)",
+                                   R"("bus": "t1", "merge": {"hole_fill_ms": 50, "idle": "backoff"},
+                                      "supervisor": {"control_socket": "/run/x.ctl", "metrics_port": 0, "health_window_ms": 500},)");
+  const bus_config c = parse_config(with, "cfg.json");
+  CHECK(c.merge.hole_fill_ms == 50);
+  CHECK(c.merge.idle == idle_mode::backoff);
+  CHECK(c.supervisor.control_socket == "/run/x.ctl");
+  CHECK(c.supervisor.metrics_port == 0);
+  CHECK(c.supervisor.health_window_ms == 500);
+  CHECK(error_of(replace(kMinimal, R"("bus": "t1",)", R"("bus": "t1", "merge": {"idle": "nap"},)")) ==
+        R"(cfg.json: merge.idle: "nap" must be "spin" (busy-poll) or "backoff" (low CPU))");
+  CHECK(error_of(replace(kMinimal, R"("bus": "t1",)", R"("bus": "t1", "supervisor": {"metrics_port": 70000},)"))
+            .find("cfg.json: supervisor.metrics_port:") == 0);
+  CHECK(error_of(replace(kMinimal, R"("bus": "t1",)", R"("bus": "t1", "supervisor": {"restart": 1},)")) ==
+        "cfg.json: supervisor.restart: unknown key");
+  CHECK(error_of(replace(kMinimal, R"("bus": "t1",)", R"("bus": "t1", "merge": {"hold_bytes_per_stream": 100},)"))
+            .find("merge.hold_bytes_per_stream: must be 0 or at least rings.feeder_max_frame") != std::string::npos);
 }

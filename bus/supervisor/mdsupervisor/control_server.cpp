@@ -1,0 +1,139 @@
+#include "bus/supervisor/mdsupervisor/control_server.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace mdbus::supervise {
+namespace {
+
+constexpr std::size_t kMaxLine = 64 * 1024;
+constexpr std::size_t kMaxClients = 32;
+
+sockaddr_un address_of(const std::string& path) {
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  if (path.size() >= sizeof a.sun_path) throw std::runtime_error("control socket path too long: " + path);
+  std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+  return a;
+}
+
+/// Whether somebody accepts connections on the socket file at `path`.
+bool somebody_listens(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const sockaddr_un a = address_of(path);
+  const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+void write_all(int fd, const std::string& s) {
+  std::size_t off = 0;
+  while (off < s.size()) {
+    const ssize_t n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+    if (n > 0) {
+      off += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      // Responses are small; a client that does not read them is waited on briefly.
+      usleep(1000);
+      continue;
+    }
+    return;
+  }
+}
+
+}  // namespace
+
+control_server::control_server(std::string path, handler h) : path_(std::move(path)), handler_(std::move(h)) {
+  struct stat st {};
+  if (::lstat(path_.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) throw std::runtime_error("control socket " + path_ + ": exists and is not a socket");
+    if (somebody_listens(path_)) throw std::runtime_error("control socket " + path_ + ": another mdsupervisor answers on it");
+    ::unlink(path_.c_str());  // a dead supervisor's
+  }
+  listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (listen_fd_ < 0) throw std::runtime_error("control socket: socket(): " + std::string(std::strerror(errno)));
+  const sockaddr_un a = address_of(path_);
+  // Owner only from the first moment: the umask covers the window before the chmod.
+  const mode_t old = ::umask(0177);
+  const int rc = ::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a);
+  ::umask(old);
+  if (rc != 0 || ::chmod(path_.c_str(), 0600) != 0 || ::listen(listen_fd_, 16) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(listen_fd_);
+    listen_fd_ = -1;
+    throw std::runtime_error("control socket " + path_ + ": " + why);
+  }
+}
+
+control_server::~control_server() {
+  for (auto& c : clients_) ::close(c.fd);
+  if (listen_fd_ >= 0) {
+    ::close(listen_fd_);
+    ::unlink(path_.c_str());
+  }
+}
+
+void control_server::drop(std::size_t i) {
+  ::close(clients_[i].fd);
+  clients_.erase(clients_.begin() + static_cast<std::ptrdiff_t>(i));
+}
+
+void control_server::poll_once() {
+  for (;;) {
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) break;
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != ::geteuid() ||
+        clients_.size() >= kMaxClients) {
+      ++refused_;
+      ::close(fd);
+      continue;
+    }
+    clients_.push_back({fd, {}});
+  }
+  for (std::size_t i = 0; i < clients_.size();) {
+    char buf[4096];
+    bool closed = false;
+    for (;;) {
+      const ssize_t n = ::recv(clients_[i].fd, buf, sizeof buf, 0);
+      if (n > 0) {
+        clients_[i].in.append(buf, static_cast<std::size_t>(n));
+        if (clients_[i].in.size() > kMaxLine) {
+          write_all(clients_[i].fd, R"({"ok":false,"error":"request longer than 64 KiB"})" "\n");
+          closed = true;
+          break;
+        }
+        continue;
+      }
+      if (n == 0) closed = true;  // the client is done; answer what it sent first
+      else if (errno == EINTR) continue;
+      break;
+    }
+    std::string& in = clients_[i].in;
+    std::size_t eol;
+    while ((eol = in.find('\n')) != std::string::npos) {
+      const std::string line = in.substr(0, eol);
+      in.erase(0, eol + 1);
+      if (line.empty()) continue;
+      write_all(clients_[i].fd, handler_(line) + "\n");
+    }
+    if (closed) {
+      drop(i);
+      continue;
+    }
+    ++i;
+  }
+}
+
+}  // namespace mdbus::supervise

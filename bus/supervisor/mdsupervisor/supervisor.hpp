@@ -1,0 +1,157 @@
+#pragma once
+/// mdsupervisor: owns a bus. Creates its control blocks and counters, starts one mdfeed per
+/// configured slot and the merger as child processes, restarts them when they die or hang,
+/// rotates connections before the venue's age limit (make-before-break: only while the
+/// partner slot is live), rotates unhealthy or venue-noticed slots the same way, answers
+/// mdctl on its control socket, and on SIGTERM stops the feeders (they drain), then the
+/// merger, and removes the bus's shared memory. See ../README.md.
+#include "bus/config/config.hpp"
+#include "bus/counters.hpp"
+#include "bus/feeder_block.hpp"
+#include "bus/supervisor/mdsupervisor/control_server.hpp"
+#include "bus/supervisor/metrics_server.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+#include <sys/types.h>
+
+namespace mdbus::supervise {
+
+struct supervisor_options {
+  std::string config_path;
+  std::string mdfeed;   ///< binaries to start
+  std::string mdmerge;
+  bool keep_shm = false;  ///< leave the bus's segments at exit
+};
+
+/// One child process (a feeder or the merger) and its restart bookkeeping.
+struct child_process {
+  enum class phase : std::uint8_t { starting, running, restarting, stopped, adopted };
+  std::vector<std::string> argv;
+  pid_t pid = -1;
+  phase state = phase::starting;
+  bool adopted = false;            ///< not our child: found running when we started (liveness by kill(pid, 0))
+  std::uint64_t restarts = 0;      ///< restarts after deaths and hangs (not operator restarts)
+  counter pid_gauge;               ///< supervisor.<process>.pid in the counters segment: how a restarted supervisor finds it
+  std::uint64_t operator_restarts = 0;
+  std::int64_t started_mono = 0;
+  std::int64_t restart_at_mono = 0;  ///< when in phase restarting
+  std::uint32_t quick_deaths = 0;    ///< deaths in a row of a process that lived shorter than the crash-loop window
+  std::array<std::int64_t, 64> recent{};  ///< times of recent restarts (ring)
+  std::size_t recent_next = 0;
+  bool crash_loop = false;
+  bool restart_requested = false;  ///< operator restart: no backoff, not counted as a death
+  int last_exit = 0;               ///< exit status, 128 + signal
+};
+
+[[nodiscard]] const char* to_string(child_process::phase p) noexcept;
+
+class supervisor {
+ public:
+  supervisor(const config::bus_config& cfg, supervisor_options options);
+  ~supervisor();
+  supervisor(const supervisor&) = delete;
+  supervisor& operator=(const supervisor&) = delete;
+
+  /// Start (or adopt) every process; open the control socket.
+  void start();
+  /// One pass of the loop: reap and restart children, watch health and ages, rotate, answer
+  /// mdctl. Call every few ms.
+  void tick();
+  /// Stop the feeders (they drain), then the merger; remove the segments unless keep_shm.
+  void shutdown();
+
+  /// The response to one control request line (PROTOCOL.md).
+  [[nodiscard]] std::string handle(const std::string& request);
+  [[nodiscard]] nlohmann::json status_json();
+  [[nodiscard]] std::string metrics_text();
+  [[nodiscard]] const std::string& socket_path() const noexcept { return cfg_.supervisor.control_socket; }
+  [[nodiscard]] int metrics_port() const noexcept { return metrics_port_; }
+
+ private:
+  struct slot_runtime {
+    venue v = venue::unknown;
+    slot_id s = slot_id::none;
+    std::string name;  ///< "binance/A"
+    const config::venue_config* vc = nullptr;
+    child_process proc;
+    feeder_control_writer control;
+    feeder_status_reader status;
+    bool status_open = false;
+    // What was last seen in the status block.
+    feeder_state last_state = feeder_state::starting;
+    std::uint64_t last_connections = 0;
+    std::uint64_t base_reconnects = 0;  ///< the status block's reconnects when first seen
+    bool base_known = false;
+    std::uint64_t last_notices = 0;
+    std::int64_t left_live_mono = 0;  ///< when it stopped being live (0: live or never was)
+    std::int64_t live_since_mono = 0;
+    // Rotation.
+    slot_reason pending = slot_reason::none;  ///< a rotation is due for this reason
+    bool pending_logged = false;
+    bool rotating = false;
+    std::int64_t rotation_started_mono = 0;
+    std::uint64_t rotation_connections_before = 0;
+    slot_reason rotation_reason = slot_reason::none;
+    std::uint64_t live_connections_seen = 0;  ///< connections this supervisor saw go live
+    std::uint64_t live_connection = 0;        ///< the status block's connection number last seen live
+    std::uint64_t pending_connection = 0;     ///< the connection an age_limit rotation was planned for
+    bool paused = false;
+    // Stats.
+    std::uint64_t proactive = 0;
+    std::uint64_t forced = 0;
+    std::uint64_t reconnect_count = 0;
+    double reconnect_sum_ms = 0;
+    double reconnect_max_ms = 0;
+    std::int64_t connected_ms = 0;  ///< time live, since the supervisor started
+    std::int64_t observed_ms = 0;
+    // Rates (sampled once a second).
+    std::uint64_t msgs_at_sample = 0;
+    double msgs_per_s = 0;
+    std::uint64_t first_at_sample = 0;
+    double first_per_s = 0;
+    std::int64_t unhealthy_since_mono = 0;
+    // Counters (supervisor.<venue>.<slot>.*).
+    counter c_proactive, c_forced, c_restarts, c_reconnect_sum_us, c_reconnect_max_us, c_reconnect_count;
+  };
+
+  void start_process(child_process& p, const std::string& what);
+  void reap();
+  void on_exit(child_process& p, const std::string& what, int status, slot_runtime* slot);
+  void check_processes(std::int64_t now);
+  void observe(slot_runtime& s, std::int64_t now);
+  void plan_rotations(std::int64_t now);
+  void sample_rates(std::int64_t now);
+  void begin_rotation(slot_runtime& s, std::int64_t now);
+  slot_runtime* partner(const slot_runtime& s) noexcept;
+  slot_runtime* find_slot(const std::string& venue_name, const std::string& slot_name) noexcept;
+  void note_down_in_ring(const slot_runtime& s, slot_reason why, const char* text);
+  void adopt_existing();
+  bool adopt(child_process& p, const std::string& what);
+  void log(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+  [[nodiscard]] std::int64_t counter_value(const std::string& label) const;
+
+  config::bus_config cfg_;
+  supervisor_options options_;
+  std::vector<std::unique_ptr<slot_runtime>> slots_;
+  child_process merger_;
+  counters_segment counters_;
+  counter c_merger_restarts_;
+  std::unique_ptr<control_server> server_;
+  std::unique_ptr<metrics_server> metrics_;
+  int metrics_port_ = -1;
+  std::int64_t start_mono_ = 0;
+  std::int64_t start_wall_ = 0;
+  std::int64_t last_sample_mono_ = 0;
+  std::int64_t last_observe_mono_ = 0;
+  std::int64_t last_health_mono_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace mdbus::supervise
