@@ -1,0 +1,103 @@
+#include "tools/mdctl/commands.hpp"
+
+#include "tools/mdctl/status_table.hpp"
+
+#include <algorithm>
+
+namespace mdbus::mdctl {
+
+namespace {
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+/// The user's word, quoted and made printable for an error message.
+std::string quoted(std::string_view s) { return "\"" + fit_text(s, 40) + "\""; }
+
+std::string where(const known_names& known) { return known.source.empty() ? "known" : "configured in " + known.source; }
+
+std::size_t venue_index(std::string_view name, const known_names& known) {
+  const auto it = std::find(known.venues.begin(), known.venues.end(), name);
+  if (it == known.venues.end()) {
+    if (name.empty()) throw usage_error("missing venue (" + where(known) + ": " + join(known.venues) + ")");
+    throw usage_error("unknown venue " + quoted(name) + " (" + where(known) + ": " + join(known.venues) + ")");
+  }
+  return static_cast<std::size_t>(it - known.venues.begin());
+}
+
+nlohmann::ordered_json slot_request(const char* cmd, const slot_ref& s) {
+  return {{"cmd", cmd}, {"venue", s.venue}, {"slot", s.slot}};
+}
+
+std::string reply_text(const nlohmann::json& reply, const char* key) {
+  const auto it = reply.find(key);
+  return it != reply.end() && it->is_string() ? fit_text(it->get_ref<const std::string&>(), 40) : std::string();
+}
+
+bool reply_flag(const nlohmann::json& reply, const char* key) {
+  const auto it = reply.find(key);
+  return it != reply.end() && it->is_boolean() && it->get<bool>();
+}
+
+std::string old_pid(const nlohmann::json& reply) {
+  const auto it = reply.find("pid");
+  return it != reply.end() && it->is_number_integer() ? " (old pid " + it->dump() + ")" : "";
+}
+
+}  // namespace
+
+std::string check_venue(std::string_view name, const known_names& known) {
+  return known.venues[venue_index(name, known)];
+}
+
+slot_ref parse_slot_ref(std::string_view text, const known_names& known) {
+  const auto slash = text.find('/');
+  if (slash == std::string_view::npos)
+    throw usage_error("expected VENUE/SLOT (like okx/A), got " + quoted(text));
+  const std::string_view v = text.substr(0, slash), s = text.substr(slash + 1);
+  const std::size_t vi = venue_index(v, known);
+  const auto& slots = vi < known.slots.size() ? known.slots[vi] : std::vector<std::string>{};
+  if (std::find(slots.begin(), slots.end(), s) == slots.end()) {
+    const std::string list = join(slots);
+    const std::string hint = " (slots of " + known.venues[vi] + (known.source.empty() ? "" : " in " + known.source) + ": " + list + ")";
+    if (s.empty()) throw usage_error("missing slot in " + quoted(text) + hint);
+    throw usage_error("unknown slot " + quoted(s) + " in " + quoted(text) + hint);
+  }
+  return {std::string(v), std::string(s)};
+}
+
+nlohmann::ordered_json status_request() { return {{"cmd", "status"}}; }
+nlohmann::ordered_json switchover_request(const std::string& venue) { return {{"cmd", "switchover"}, {"venue", venue}}; }
+nlohmann::ordered_json rotate_request(const slot_ref& s) { return slot_request("rotate", s); }
+nlohmann::ordered_json restart_feeder_request(const slot_ref& s) {
+  return {{"cmd", "restart"}, {"process", "feeder"}, {"venue", s.venue}, {"slot", s.slot}};
+}
+nlohmann::ordered_json restart_merger_request() { return {{"cmd", "restart"}, {"process", "merger"}}; }
+nlohmann::ordered_json pause_request(const slot_ref& s) { return slot_request("pause", s); }
+nlohmann::ordered_json resume_request(const slot_ref& s) { return slot_request("resume", s); }
+nlohmann::ordered_json metrics_request() { return {{"cmd", "metrics"}}; }
+
+std::string describe_reply(const nlohmann::ordered_json& request, const nlohmann::json& reply) {
+  const std::string cmd = request.value("cmd", "");
+  const std::string venue = request.value("venue", "");
+  const std::string target = venue + "/" + request.value("slot", "");
+  const bool queued = reply_flag(reply, "queued");
+  if (cmd == "switchover") {
+    const std::string slot = reply_text(reply, "slot");
+    const std::string which = slot.empty() ? venue + ": leading slot" : venue + "/" + slot + " (leading slot)";
+    return which + (queued ? ": rotation queued until its partner is live" : ": rotating");
+  }
+  if (cmd == "rotate") return target + (queued ? ": rotation queued until its partner is live" : ": rotating");
+  if (cmd == "restart") {
+    if (request.value("process", "") == "merger") return "merger: restarting" + old_pid(reply);
+    return target + ": feeder restarting" + old_pid(reply);
+  }
+  if (cmd == "pause") return target + ": paused (drained and closed; stays down until resume)";
+  if (cmd == "resume") return target + ": resuming (connecting)";
+  return cmd + ": ok";
+}
+
+}  // namespace mdbus::mdctl
