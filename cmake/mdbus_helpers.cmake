@@ -8,6 +8,15 @@ endfunction()
 # Builds an executable linked with doctest and registers every TEST_CASE with CTest.
 function(mdbus_add_test name)
   cmake_parse_arguments(ARG "" "" "LIBS" ${ARGN})
+  # CTest's test list is a CMake list: a ';' in a TEST_CASE name splits it into entries that
+  # run nothing and pass. Refuse such names instead of silently not running the test.
+  foreach(src ${ARG_UNPARSED_ARGUMENTS})
+    file(READ ${CMAKE_CURRENT_SOURCE_DIR}/${src} text)
+    string(REGEX MATCH "TEST_CASE\\(\"[^\"]*;[^\"]*\"" bad "${text}")
+    if(bad)
+      message(FATAL_ERROR "${CMAKE_CURRENT_SOURCE_DIR}/${src}: a ';' in a TEST_CASE name splits it in CTest (it would run nothing): ${bad}")
+    endif()
+  endforeach()
   add_executable(${name} ${ARG_UNPARSED_ARGUMENTS})
   target_link_libraries(${name} PRIVATE doctest::doctest mdbus::test_main ${ARG_LIBS})
   mdbus_warnings(${name})

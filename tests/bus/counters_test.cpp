@@ -13,7 +13,7 @@
 
 using namespace mdbus;
 
-TEST_CASE("counters register, count, and list by name; tools read them read-only") {
+TEST_CASE("counters register, count, and list by name, tools read them read-only") {
   test::unique_bus bus;
   auto owner = counters_segment::create(bus.segment("counters"), 64);
   auto a = owner.register_counter("feeder_messages_total{venue=\"binance\",slot=\"A\"}");

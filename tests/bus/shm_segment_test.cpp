@@ -235,7 +235,7 @@ TEST_CASE("readers judge the writer alive, stale (old heartbeat) or dead (lock r
   CHECK(r.writer_state(1'000'000'000, now) == writer_liveness::dead);
 }
 
-TEST_CASE("remove unlinks the name; a mapped reader keeps its mapping") {
+TEST_CASE("remove unlinks the name, a mapped reader keeps its mapping") {
   test::unique_bus bus;
   const auto spec = spec_for(bus.segment("seg"));
   shm_segment w = shm_segment::create_or_adopt(spec);

@@ -31,7 +31,7 @@ TEST_CASE("geometry is checked: power-of-two capacity, frames that fit a quarter
   CHECK(check_geometry(spsc_ring_geometry{std::uint64_t{1} << 50, 10}).find("absurd") != std::string::npos);
 }
 
-TEST_CASE("frames come out in order with their type and bytes; an empty ring says empty") {
+TEST_CASE("frames come out in order with their type and bytes, an empty ring says empty") {
   test::unique_bus bus;
   auto w = spsc_ring_writer::create(bus.segment("r"), {4096, 512});
   auto r = spsc_ring_reader::open(bus.segment("r"));
