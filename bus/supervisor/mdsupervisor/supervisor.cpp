@@ -27,6 +27,7 @@ constexpr std::int64_t kObserveEveryNs = 10 * kMs;
 constexpr std::int64_t kSampleEveryNs = 1'000 * kMs;
 constexpr std::int64_t kRotationGiveUpNs = 60'000 * kMs;  // a rotation not live again by then is over (logged)
 constexpr std::int64_t kStartupGraceNs = 2'000 * kMs;      // heartbeats are judged only after this
+constexpr std::int64_t kHeartbeatCheckEveryNs = 250 * kMs;  // inspecting a segment maps it: not every tick
 
 std::string exit_text(int status) {
   if (status >= 128) return "killed by signal " + std::to_string(status - 128) + " (" + strsignal(status - 128) + ")";
@@ -287,8 +288,10 @@ void supervisor::reap() {
 void supervisor::check_processes(std::int64_t now) {
   const std::int64_t limit = cfg_.supervisor.heartbeat_timeout_ms * kMs;
   const std::int64_t window = cfg_.supervisor.crash_loop_window_ms * kMs;
+  const bool check_heartbeats = now - last_heartbeat_check_mono_ >= kHeartbeatCheckEveryNs;
+  if (check_heartbeats) last_heartbeat_check_mono_ = now;
   auto hung = [&](child_process& p, const std::string& segment, const std::string& what) {
-    if (p.pid <= 0 || now - p.started_mono < std::max(limit, kStartupGraceNs)) return;
+    if (!check_heartbeats || p.pid <= 0 || now - p.started_mono < std::max(limit, kStartupGraceNs)) return;
     const auto info = inspect_segment(segment);
     if (info.status != attach_status::ok || !info.writer_alive) return;
     if (now - info.writer_heartbeat_ns <= limit) return;
@@ -331,7 +334,7 @@ supervisor::slot_runtime* supervisor::find_slot(const std::string& venue_name, c
   return nullptr;
 }
 
-void supervisor::observe(slot_runtime& s, std::int64_t now) {
+void supervisor::observe(slot_runtime& s, std::int64_t now, std::int64_t elapsed_ms) {
   if (!s.status_open) {
     std::string why;
     if (feeder_status_reader::try_open(feeder_status_name(cfg_.bus, s.v, s.s), s.status, why) != attach_status::ok) return;
@@ -399,8 +402,8 @@ void supervisor::observe(slot_runtime& s, std::int64_t now) {
     if (s.pending == slot_reason::none) s.pending = slot_reason::venue_notice;
     log("%s: the venue announced it will close the connection: rotation queued", s.name.c_str());
   }
-  if (live) s.connected_ms += kObserveEveryNs / kMs;
-  s.observed_ms += kObserveEveryNs / kMs;
+  if (live) s.connected_ms += elapsed_ms;
+  s.observed_ms += elapsed_ms;
 }
 
 void supervisor::sample_rates(std::int64_t now) {
@@ -497,8 +500,9 @@ void supervisor::tick() {
   reap();
   check_processes(now);
   if (now - last_observe_mono_ >= kObserveEveryNs) {
+    const std::int64_t elapsed_ms = last_observe_mono_ == 0 ? 0 : (now - last_observe_mono_) / kMs;
     last_observe_mono_ = now;
-    for (auto& s : slots_) observe(*s, now);
+    for (auto& s : slots_) observe(*s, now, elapsed_ms);
     if (!stopping_) plan_rotations(now);
   }
   if (now - last_sample_mono_ >= kSampleEveryNs) sample_rates(now);

@@ -125,7 +125,7 @@ class supervisor {
   void reap();
   void on_exit(child_process& p, const std::string& what, int status, slot_runtime* slot);
   void check_processes(std::int64_t now);
-  void observe(slot_runtime& s, std::int64_t now);
+  void observe(slot_runtime& s, std::int64_t now, std::int64_t elapsed_ms);
   void plan_rotations(std::int64_t now);
   void sample_rates(std::int64_t now);
   void begin_rotation(slot_runtime& s, std::int64_t now);
@@ -150,7 +150,7 @@ class supervisor {
   std::int64_t start_wall_ = 0;
   std::int64_t last_sample_mono_ = 0;
   std::int64_t last_observe_mono_ = 0;
-  std::int64_t last_health_mono_ = 0;
+  std::int64_t last_heartbeat_check_mono_ = 0;
   bool stopping_ = false;
 };
 
