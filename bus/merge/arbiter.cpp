@@ -122,6 +122,9 @@ arbiter::verdict arbiter::judge(stream_state& s, const record_view& r) const noe
     // A snapshot stands on its own. It starts the stream, or ends the wait after a gap.
     if (!s.has_last || s.awaiting_snapshot) return verdict::rebase;
     if (h.seq <= s.last) return verdict::duplicate;
+    // A REST snapshot answers a resync request; when the stream is no longer waiting, another
+    // slot's snapshot answered it first and the stream is continuous: this one adds nothing.
+    if ((h.flags & kHeaderFromRest) != 0 && s.carries_deltas) return verdict::duplicate;
     // A stream of whole snapshots (partial depth: books5, depth20): each is simply the next.
     if (!s.carries_deltas) return verdict::next;
     // Ahead of a continuous stream: the slot that sent it (re)subscribed while its partner

@@ -253,6 +253,19 @@ TEST_CASE("diff depth that starts with a delta waits for a snapshot: resync aske
   h.offer(delta(106, 110, B), B);
   h.offer(delta(116, 118, B), B);
   CHECK(h.out.trace() == "107B 110A 115A 118B");
+  // A's answer to the same request comes later, ahead of the stream (lastUpdateId 119): the
+  // stream is continuous, so it is a duplicate — not held, no gap when the next delta is slow.
+  auto rest = d.book(record_type::book_snapshot, 0, 119, d.kNoPrev, A);
+  record_header rh;
+  std::memcpy(&rh, rest.data(), sizeof rh);
+  rh.flags |= kHeaderFromRest;
+  std::memcpy(rest.data(), &rh, sizeof rh);
+  h.offer(rest, A);
+  h.wait_out_window();
+  CHECK(h.out.trace() == "107B 110A 115A 118B");
+  CHECK(h.arb.stats().gaps == 0);
+  h.offer(delta(119, 125, A), A);
+  CHECK(h.out.trace() == "107B 110A 115A 118B 125A");
   // Nobody asks twice once the snapshot came.
   h.now += 10'000'000'000;
   h.arb.tick(h.now);
