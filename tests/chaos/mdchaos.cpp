@@ -37,6 +37,7 @@
 #include <thread>
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -256,6 +257,9 @@ int main(int argc, char** argv) {
   app.add_option("--work", work, "work directory (default: a new one under /tmp, removed at the end unless --keep)");
   app.add_flag("--keep", keep, "keep the work directory (logs, recording, truth)");
   CLI11_PARSE(app, argc, argv);
+  // A supervisor killed on purpose leaves its children running (the next one adopts them):
+  // make them ours when orphaned, so they are reaped here rather than left as zombies.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
 
   bool made_work = false;
   if (work.empty()) {
@@ -511,6 +515,8 @@ int main(int argc, char** argv) {
                                     : "FAIL: see the streams above (work dir kept)");
     result = ok ? 0 : 1;
     if (!ok) keep = true;
+  }
+  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
   }
   for (const auto& name : list_segments(bus)) shm_segment::remove(name);
   if (made_work && !keep) fs::remove_all(work);
