@@ -253,18 +253,39 @@ feeder_control_writer feeder_control_writer::create(const std::string& name, ven
   return w;
 }
 
+namespace {
+
+/// Opens an existing control block for venue `v`, slot `s` and validates it (kind, size, that
+/// it was made for this venue and slot). One attempt.
+attach_status open_control_block(const std::string& name, venue v, slot_id s, access_mode mode, shm_segment& out,
+                                 std::string& reason) {
+  attach_result r = shm_segment::try_open(name, segment_kind::control_block, mode);
+  if (r.status != attach_status::ok) {
+    reason = std::move(r.reason);
+    return r.status;
+  }
+  if (auto why = check_block(r.segment, kFeederControlSize, 0); !why.empty()) {
+    reason = std::move(why);
+    return attach_status::incompatible;
+  }
+  const auto& g = r.segment.header().geometry;
+  if (g[0] != static_cast<std::uint64_t>(v) || g[1] != static_cast<std::uint64_t>(s)) {
+    reason = "segment " + name + ": made for another venue or slot";
+    return attach_status::incompatible;
+  }
+  out = std::move(r.segment);
+  return attach_status::ok;
+}
+
+}  // namespace
+
 feeder_control_writer feeder_control_writer::create_or_share(const std::string& name, venue v, slot_id s, mode_t mode) {
   try {
     return create(name, v, s, mode);
   } catch (const segment_error&) {
-    attach_result r = shm_segment::try_open(name, segment_kind::control_block, access_mode::read_write);
-    if (r.status != attach_status::ok) throw;
-    if (auto why = check_block(r.segment, kFeederControlSize, 0); !why.empty()) throw segment_error(why);
-    const auto& g = r.segment.header().geometry;
-    if (g[0] != static_cast<std::uint64_t>(v) || g[1] != static_cast<std::uint64_t>(s))
-      throw segment_error("segment " + name + ": made for another venue or slot");
     feeder_control_writer w;
-    w.segment_ = std::move(r.segment);
+    std::string why;
+    if (open_control_block(name, v, s, access_mode::read_write, w.segment_, why) != attach_status::ok) throw;
     w.control_ = std::launder(reinterpret_cast<feeder_control*>(w.segment_.body()));
     return w;
   }
@@ -287,23 +308,9 @@ std::uint64_t feeder_control_writer::current() const noexcept {
 
 attach_status feeder_resync_requester::try_open(const std::string& name, venue v, slot_id s,
                                                feeder_resync_requester& out, std::string& reason) {
-  attach_result r = shm_segment::try_open(name, segment_kind::control_block, access_mode::read_write);
-  if (r.status != attach_status::ok) {
-    reason = std::move(r.reason);
-    return r.status;
-  }
-  if (auto why = check_block(r.segment, kFeederControlSize, 0); !why.empty()) {
-    reason = std::move(why);
-    return attach_status::incompatible;
-  }
-  const auto& g = r.segment.header().geometry;
-  if (g[0] != static_cast<std::uint64_t>(v) || g[1] != static_cast<std::uint64_t>(s)) {
-    reason = "segment " + name + ": made for another venue or slot";
-    return attach_status::incompatible;
-  }
-  out.segment_ = std::move(r.segment);
-  out.control_ = std::launder(reinterpret_cast<feeder_control*>(out.segment_.body()));
-  return attach_status::ok;
+  const attach_status st = open_control_block(name, v, s, access_mode::read_write, out.segment_, reason);
+  if (st == attach_status::ok) out.control_ = std::launder(reinterpret_cast<feeder_control*>(out.segment_.body()));
+  return st;
 }
 
 std::uint64_t feeder_resync_requester::request(std::size_t index) noexcept {
@@ -314,23 +321,9 @@ std::uint64_t feeder_resync_requester::request(std::size_t index) noexcept {
 
 attach_status feeder_control_reader::try_open(const std::string& name, venue v, slot_id s, feeder_control_reader& out,
                                               std::string& reason) {
-  attach_result r = shm_segment::try_open(name, segment_kind::control_block, access_mode::read_only);
-  if (r.status != attach_status::ok) {
-    reason = std::move(r.reason);
-    return r.status;
-  }
-  if (auto why = check_block(r.segment, kFeederControlSize, 0); !why.empty()) {
-    reason = std::move(why);
-    return attach_status::incompatible;
-  }
-  const auto& g = r.segment.header().geometry;
-  if (g[0] != static_cast<std::uint64_t>(v) || g[1] != static_cast<std::uint64_t>(s)) {
-    reason = "segment " + name + ": made for another venue or slot";
-    return attach_status::incompatible;
-  }
-  out.segment_ = std::move(r.segment);
-  out.control_ = std::launder(reinterpret_cast<const feeder_control*>(out.segment_.body()));
-  return attach_status::ok;
+  const attach_status st = open_control_block(name, v, s, access_mode::read_only, out.segment_, reason);
+  if (st == attach_status::ok) out.control_ = std::launder(reinterpret_cast<const feeder_control*>(out.segment_.body()));
+  return st;
 }
 
 }  // namespace mdbus

@@ -12,6 +12,7 @@
 #include "bus/counters.hpp"
 #include "bus/records.hpp"
 #include "bus/shm_segment.hpp"
+#include "tests/support/read_file.hpp"
 #include "tests/tools/exsim/exsim_process.hpp"
 #include "tests/tools/exsim/http_client.hpp"
 #include "tools/exsim/truth_reader.hpp"
@@ -115,12 +116,6 @@ class process {
   pid_t pid_ = -1;
 };
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 bool wait_for(const std::function<bool()>& pred, int timeout_ms) {
   const std::int64_t end = mono_ns() + std::int64_t{timeout_ms} * 1'000'000;
@@ -309,9 +304,9 @@ int main(int argc, char** argv) {
 
     auto supervisor = std::make_unique<process>(std::vector<std::string>{MDSUPERVISOR_BINARY, "--config", config},
                                                 work + "/supervisor.log");
-    auto ready = [&] { return slurp(work + "/supervisor.log").find("MDSUPERVISOR_READY") != std::string::npos; };
+    auto ready = [&] { return test::read_file(work + "/supervisor.log").find("MDSUPERVISOR_READY") != std::string::npos; };
     if (!wait_for(ready, 20000)) {
-      say("the supervisor did not start: %s", slurp(work + "/supervisor.log").c_str());
+      say("the supervisor did not start: %s", test::read_file(work + "/supervisor.log").c_str());
       return 2;
     }
     process recorder({MDRECORD_BINARY, "--bus", bus, "-o", work + "/recording", "--oldest", "--wait-ms", "20000",

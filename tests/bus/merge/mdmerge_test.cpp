@@ -10,6 +10,7 @@
 #include "bus/counters.hpp"
 #include "bus/feeder_block.hpp"
 #include "bus/records.hpp"
+#include "tests/support/read_file.hpp"
 #include "tests/feeders/mdfeed/mdfeed_test_support.hpp"
 #include "tests/support/spawn.hpp"
 #include "tests/support/truth_compare.hpp"
@@ -24,12 +25,6 @@ namespace {
 
 std::string mdmerge_binary() { return MDMERGE_BINARY; }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 /// Both venues, two slots each, on one exsim.
 std::string write_bus_config(const std::string& path, const std::string& bus, int port, int hole_fill_ms) {
@@ -149,7 +144,7 @@ TEST_CASE("mdmerge: staggered cuts and a SIGKILLed merger lose nothing and doubl
   // The restarted merger read the output back and said so; its counters are in the segment.
   merger->signal(SIGTERM);
   CHECK(merger->wait(5000) == 0);
-  const std::string text = slurp(dir.file("merge2.log"));
+  const std::string text = read_file(dir.file("merge2.log"));
   CHECK(text.find("records read back") != std::string::npos);
   const auto counters = counters_segment::open(segment_name(bus.name(), "counters"), access_mode::read_only);
   CHECK(counters.find("merge.duplicates").value_or(0) > 0);
@@ -171,17 +166,17 @@ TEST_CASE("mdmerge: a bad config is one line and exit 2, a second merger on the 
     std::ofstream(bad) << R"({"bus":")" << bus.name() << R"(","merge":{"idle":"sometimes"},"venues":{"okx":{}}})";
     child c({mdmerge_binary(), "--config", bad}, dir.file("bad.log"));
     CHECK(c.wait(10000) == 2);
-    const std::string text = slurp(dir.file("bad.log"));
+    const std::string text = read_file(dir.file("bad.log"));
     const std::string line = text.substr(0, text.find('\n'));
     CHECK(line.find("merge.idle") != std::string::npos);
     CHECK(line.find("\"sometimes\"") != std::string::npos);
   }
   const std::string config = write_bus_config(dir.file("bus.json"), bus.name(), 9, 3);
   child first({mdmerge_binary(), "--config", config}, dir.file("first.log"));
-  REQUIRE(eventually([&] { return slurp(dir.file("first.log")).find("MDMERGE_READY") != std::string::npos; }));
+  REQUIRE(eventually([&] { return read_file(dir.file("first.log")).find("MDMERGE_READY") != std::string::npos; }));
   child second({mdmerge_binary(), "--config", config}, dir.file("second.log"));
   CHECK(second.wait(10000) == 1);
-  const std::string t = slurp(dir.file("second.log"));
+  const std::string t = read_file(dir.file("second.log"));
   CHECK(t.find("mdbus." + bus.name() + ".out") != std::string::npos);
   first.signal(SIGTERM);
   CHECK(first.wait(5000) == 0);

@@ -6,6 +6,7 @@
 
 #include "bus/counters.hpp"
 #include "bus/feeder_block.hpp"
+#include "tests/support/read_file.hpp"
 #include "tests/feeders/mdfeed/mdfeed_test_support.hpp"
 #include "tests/support/run_capture.hpp"
 #include "tests/support/spawn.hpp"
@@ -31,12 +32,6 @@ bool running(int pid) {
   return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] != 'Z';
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 /// One request on the control socket; the parsed response (throws when there is none).
 json ctl(const std::string& socket_path, const json& request) {
@@ -125,8 +120,8 @@ struct supervisor_process {
   bool leave_children = false;  ///< the test killed the supervisor on purpose: its children are adopted next
   supervisor_process(std::string config_path, std::string log) : config(std::move(config_path)), log_path(std::move(log)) {
     proc = std::make_unique<child>(std::vector<std::string>{supervisor_binary(), "--config", config}, log_path);
-    REQUIRE_MESSAGE(eventually([&] { return slurp(log_path).find("MDSUPERVISOR_READY") != std::string::npos; }, 20s),
-                    "supervisor ready; log: " << slurp(log_path));
+    REQUIRE_MESSAGE(eventually([&] { return read_file(log_path).find("MDSUPERVISOR_READY") != std::string::npos; }, 20s),
+                    "supervisor ready; log: " << read_file(log_path));
   }
   supervisor_process(const supervisor_process&) = delete;
   supervisor_process& operator=(const supervisor_process&) = delete;
@@ -137,7 +132,7 @@ struct supervisor_process {
     }
     if (!leave_children) kill_processes_mentioning(config);
   }
-  [[nodiscard]] std::string log() const { return slurp(log_path); }
+  [[nodiscard]] std::string log() const { return read_file(log_path); }
 };
 
 }  // namespace
@@ -354,7 +349,7 @@ TEST_CASE("mdsupervisor: control errors, one supervisor per bus, adoption after 
   // A second supervisor for the same bus is refused.
   child second({supervisor_binary(), "--config", config}, dir.file("second.log"));
   CHECK(second.wait(10000) == 1);
-  CHECK(slurp(dir.file("second.log")).find("another mdsupervisor answers on it") != std::string::npos);
+  CHECK(read_file(dir.file("second.log")).find("another mdsupervisor answers on it") != std::string::npos);
 
   // Kill the supervisor: its children live on; a new supervisor adopts them (no second copies).
   REQUIRE(eventually([&] {
