@@ -13,6 +13,7 @@
 #include "bus/records.hpp"
 #include "bus/shm_segment.hpp"
 #include "tests/support/read_file.hpp"
+#include "tools/mdctl/control_client.hpp"
 #include "tests/tools/exsim/exsim_process.hpp"
 #include "tests/tools/exsim/http_client.hpp"
 #include "tools/exsim/truth_reader.hpp"
@@ -126,31 +127,14 @@ bool wait_for(const std::function<bool()>& pred, int timeout_ms) {
   return pred();
 }
 
+/// One request on the supervisor's control socket (mdctl's client); {"ok": false} when there
+/// is no answer (the supervisor may be the one just killed).
 json ctl(const std::string& socket_path, const json& request) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", socket_path.c_str());
-  if (fd < 0 || ::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) {
-    if (fd >= 0) ::close(fd);
-    return json{{"ok", false}, {"error", "no supervisor"}};
-  }
-  timeval tv{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  const std::string line = request.dump() + "\n";
-  (void)::send(fd, line.data(), line.size(), MSG_NOSIGNAL);
-  std::string in;
-  char buf[8192];
-  while (in.find('\n') == std::string::npos) {
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    in.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
   try {
-    return json::parse(in.substr(0, in.find('\n')));
-  } catch (const json::exception&) {
-    return json{{"ok", false}, {"error", "bad reply"}};
+    mdctl::control_client c({socket_path, ""}, std::chrono::seconds(5));
+    return c.request(nlohmann::ordered_json::parse(request.dump())).value;
+  } catch (const std::exception& e) {
+    return json{{"ok", false}, {"error", e.what()}};
   }
 }
 

@@ -7,6 +7,7 @@
 #include "bus/counters.hpp"
 #include "bus/feeder_block.hpp"
 #include "tests/support/read_file.hpp"
+#include "tools/mdctl/control_client.hpp"
 #include "tests/feeders/mdfeed/mdfeed_test_support.hpp"
 #include "tests/support/run_capture.hpp"
 #include "tests/support/spawn.hpp"
@@ -33,28 +34,10 @@ bool running(int pid) {
 }
 
 
-/// One request on the control socket; the parsed response (throws when there is none).
+/// One request on the control socket (mdctl's client); the parsed response.
 json ctl(const std::string& socket_path, const json& request) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", socket_path.c_str());
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot connect to " + socket_path);
-  }
-  const std::string line = request.dump() + "\n";
-  REQUIRE(::send(fd, line.data(), line.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(line.size()));
-  std::string in;
-  char buf[8192];
-  while (in.find('\n') == std::string::npos) {
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    in.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return json::parse(in.substr(0, in.find('\n')));
+  mdctl::control_client c({socket_path, ""}, std::chrono::seconds(5));
+  return c.request(nlohmann::ordered_json::parse(request.dump())).value;
 }
 
 json slot_status(const json& status, const std::string& venue_name, const std::string& slot) {
