@@ -33,8 +33,11 @@ bool somebody_listens(const std::string& path) {
   return ok;
 }
 
+/// Writes the response; a client that stops reading gets at most ~1 s of waiting (the
+/// supervisor's loop must not hang on it), then the rest is dropped.
 void write_all(int fd, const std::string& s) {
   std::size_t off = 0;
+  int waits = 0;
   while (off < s.size()) {
     const ssize_t n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
     if (n > 0) {
@@ -42,8 +45,7 @@ void write_all(int fd, const std::string& s) {
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      // Responses are small; a client that does not read them is waited on briefly.
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && ++waits <= 1000) {
       usleep(1000);
       continue;
     }
