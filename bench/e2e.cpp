@@ -21,6 +21,7 @@
 #include <CLI/CLI.hpp>
 #pragma GCC diagnostic pop
 
+#include "bus/stop_signal.hpp"
 #include "bench/e2e_analysis.hpp"
 #include "bench/e2e_bus_reader.hpp"
 #include "bench/e2e_floor.hpp"
@@ -35,13 +36,11 @@ using nlohmann::json;
 
 namespace {
 
-volatile std::sig_atomic_t g_interrupted = 0;
-extern "C" void on_signal(int) { g_interrupted = 1; }
 
 void sleep_checked(double seconds) {
   const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (std::chrono::steady_clock::now() < end) {
-    if (g_interrupted != 0) throw std::runtime_error("interrupted");
+    if (stop_requested != 0) throw std::runtime_error("interrupted");
     std::this_thread::sleep_for(10ms);
   }
 }
@@ -127,12 +126,7 @@ int main(int argc, char** argv) {
     if (app.count("--seconds") == 0) o.seconds = 2;
     if (app.count("--warmup") == 0) o.warmup = 1;
   }
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  install_stop_signals();
 
   // Cleanup runs in reverse order of these declarations: consumer, supervisor (SIGTERM: it stops
   // the feeders and the merger and removes the bus's segments), floor, exsim, leftovers, temp dir.

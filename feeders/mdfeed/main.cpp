@@ -1,6 +1,7 @@
 // mdfeed — one feeder slot: a venue WebSocket connection normalised into the slot's SPSC ring.
 //   mdfeed --config config/sim.json --venue binance --slot A
 // See README.md in this folder for the options, the segments and the exit codes.
+#include "bus/stop_signal.hpp"
 #include "feeders/mdfeed/alloc_counter.hpp"
 #include "feeders/mdfeed/feeder.hpp"
 #include "feeders/mdfeed/tls_allocator.hpp"
@@ -11,27 +12,8 @@
 #include <CLI/CLI.hpp>
 #pragma GCC diagnostic pop
 
-#include <csignal>
 #include <cstdio>
 #include <unistd.h>
-
-namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-
-extern "C" void on_signal(int) { g_stop = 1; }
-
-void install_signals() {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: poll() inside lws_service returns at once
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);  // a peer that vanished mid-write is an error return, not a death
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   using namespace mdbus;
@@ -64,7 +46,7 @@ int main(int argc, char** argv) {
   options.start_down = start_down;
   options.log_interval_ms = log_interval_ms;
   options.allocations = feed::allocation_counting() ? &feed::process_allocations : nullptr;
-  options.stop_flag = &g_stop;
+  options.stop_flag = &stop_requested;
 
   config::bus_config cfg;
   try {
@@ -90,7 +72,7 @@ int main(int argc, char** argv) {
 
   if (!tls_pool && feed::allocation_counting())
     std::fprintf(stderr, "mdfeed: OpenSSL had allocated before main(): its TLS 1.3 reads will call malloc\n");
-  install_signals();
+  install_stop_signals();
   try {
     feed::feeder f(cfg, options);
     return f.run();

@@ -3,6 +3,7 @@
 // See bus/merge/README.md for what it does, its segments, counters and exit codes.
 #include "bus/clock.hpp"
 #include "bus/merge/merger.hpp"
+#include "bus/stop_signal.hpp"
 
 // GCC 12 reports a false -Wnull-dereference inside CLI11's inlined string splitting.
 #pragma GCC diagnostic push
@@ -10,7 +11,6 @@
 #include <CLI/CLI.hpp>
 #pragma GCC diagnostic pop
 
-#include <csignal>
 #include <cstdio>
 #include <ctime>
 
@@ -18,17 +18,6 @@ namespace {
 
 constexpr int kExitUsage = 2;    // bad command line or config
 constexpr int kExitRuntime = 1;  // could not set up the bus (e.g. another mdmerge owns the output ring)
-
-volatile std::sig_atomic_t g_stop = 0;
-extern "C" void on_signal(int) { g_stop = 1; }
-
-void install_signals() {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-}
 
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -58,7 +47,7 @@ int main(int argc, char** argv) {
   }
   if (idle == "spin") cfg.merge.idle = config::idle_mode::spin;
   if (idle == "backoff") cfg.merge.idle = config::idle_mode::backoff;
-  install_signals();
+  install_stop_signals();
 
   std::unique_ptr<merge::merger> m;
   try {
@@ -81,7 +70,7 @@ int main(int argc, char** argv) {
   std::int64_t sleep_ns = 0;
   std::uint32_t idle_passes = 0;
   std::int64_t next_housekeeping = 0;
-  while (g_stop == 0) {
+  while (stop_requested == 0) {
     const std::int64_t now = mono_ns();
     const std::size_t n = m->poll_once(now);
     if (now >= next_housekeeping) {

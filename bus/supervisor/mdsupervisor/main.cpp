@@ -2,6 +2,7 @@
 //   mdsupervisor --config config/sim.json [--keep-shm]
 // See bus/supervisor/README.md (behaviour, logs, exit codes) and PROTOCOL.md (mdctl's socket).
 #include "bus/clock.hpp"
+#include "bus/stop_signal.hpp"
 #include "bus/supervisor/mdsupervisor/supervisor.hpp"
 
 // GCC 12 reports a false -Wnull-dereference inside CLI11's inlined string splitting.
@@ -13,7 +14,6 @@
 #include <libwebsockets.h>
 
 #include <climits>
-#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <unistd.h>
@@ -22,9 +22,6 @@ namespace {
 
 constexpr int kExitUsage = 2;
 constexpr int kExitRuntime = 1;
-
-volatile std::sig_atomic_t g_stop = 0;
-extern "C" void on_signal(int) { g_stop = 1; }
 
 /// The directory of this executable.
 std::string self_dir() {
@@ -68,12 +65,7 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   lws_set_log_level(LLL_ERR | LLL_WARN, nullptr);  // the metrics endpoint's libwebsockets: errors only
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  install_stop_signals();
 
   std::unique_ptr<supervise::supervisor> s;
   try {
@@ -88,7 +80,7 @@ int main(int argc, char** argv) {
   std::printf("MDSUPERVISOR_READY {\"bus\":\"%s\",\"socket\":\"%s\",\"metrics_port\":%d}\n", cfg.bus.c_str(),
               s->socket_path().c_str(), s->metrics_port());
   std::fflush(stdout);
-  while (g_stop == 0) {
+  while (stop_requested == 0) {
     s->tick();
     timespec ts{0, 2'000'000};  // 2 ms: nothing here is latency-critical
     nanosleep(&ts, nullptr);
