@@ -13,10 +13,10 @@
 #include "bus/records.hpp"
 #include "bus/shm_segment.hpp"
 #include "tests/support/read_file.hpp"
+#include "tests/support/truth_streams.hpp"
 #include "tools/mdctl/control_client.hpp"
 #include "tests/tools/exsim/exsim_process.hpp"
 #include "tests/tools/exsim/http_client.hpp"
-#include "tools/exsim/truth_reader.hpp"
 #include "tools/mdrecord/recording_reader.hpp"
 
 #pragma GCC diagnostic push
@@ -140,15 +140,8 @@ json ctl(const std::string& socket_path, const json& request) {
 
 // ---- verification ----------------------------------------------------------------------
 
-struct stream_key {
-  venue v;
-  channel c;
-  std::string symbol;
-  bool operator<(const stream_key& o) const { return std::tie(v, c, symbol) < std::tie(o.v, o.c, o.symbol); }
-};
-std::string name_of(const stream_key& k) {
-  return std::string(to_string(k.v)) + "/" + std::string(to_string(k.c)) + "/" + k.symbol;
-}
+using test::name_of;
+using test::stream_ref;
 
 /// Streams whose holes the merger can see (sequence rules consecutive, range, chained): every
 /// loss on them must be covered by a gap record. The others (OKX trades, bbo-tbt: ids only
@@ -191,29 +184,21 @@ verdict verify_stream(const std::vector<std::uint64_t>& truth, const std::vector
     }
     covered_ranges.emplace_back(it.last_held, hi);
   }
-  v.delivered = got.size();
-  if (got.empty()) {
-    v.first_problem = "nothing delivered";
+  const test::comparison c = test::compare(truth, got);
+  v.delivered = c.delivered;
+  if (c.expected == 0) {  // nothing delivered, or the first record is not in the truth
+    v.first_problem = c.first_problem;
     return v;
   }
-  const auto start = std::find(truth.begin(), truth.end(), got.front());
-  if (start == truth.end()) {
-    v.first_problem = "first delivered sequence " + std::to_string(got.front()) + " is not in the truth";
-    return v;
-  }
-  std::set<std::uint64_t> seen;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    if (!seen.insert(got[i]).second) ++v.duplicated;
-    if (i > 0 && got[i] <= got[i - 1]) ++v.out_of_order;
-  }
-  for (auto it = start; it != truth.end(); ++it) {
-    ++v.expected;
-    if (seen.count(*it) != 0) continue;
-    ++v.lost;
+  v.expected = c.expected;
+  v.lost = c.lost;
+  v.duplicated = c.duplicated;
+  v.out_of_order = c.out_of_order;
+  for (const std::uint64_t seq : c.lost_seqs) {
     const bool cov = std::any_of(covered_ranges.begin(), covered_ranges.end(),
-                                 [&](const auto& r) { return *it > r.first && *it <= r.second; });
+                                 [&](const auto& r) { return seq > r.first && seq <= r.second; });
     if (cov) ++v.covered;
-    else if (strict && v.first_problem.empty()) v.first_problem = "silent loss of " + std::to_string(*it);
+    else if (strict && v.first_problem.empty()) v.first_problem = "silent loss of " + std::to_string(seq);
   }
   if (v.duplicated > 0 && v.first_problem.empty()) v.first_problem = "duplicates";
   if (v.out_of_order > 0 && v.first_problem.empty()) v.first_problem = "out of order";
@@ -424,7 +409,7 @@ int main(int argc, char** argv) {
     x.stop();
 
     // ---- verify -----------------------------------------------------------------------
-    std::map<stream_key, std::vector<out_item>> out;
+    std::map<stream_ref, std::vector<out_item>> out;
     std::uint64_t laps = 0, records = 0;
     recording::recording_reader rec(work + "/recording");
     recording::entry e;
@@ -438,7 +423,7 @@ int main(int argc, char** argv) {
       const record_header& h = r.header();
       if (h.type == record_type::slot_status) continue;
       ++records;
-      const stream_key k{h.venue_id, h.channel_id, std::string(h.symbol_view())};
+      const stream_ref k{h.venue_id, h.channel_id, std::string(h.symbol_view())};
       if (h.type == record_type::gap) {
         const auto g = *r.gap();
         out[k].push_back({out_item::gap, 0, g.last_seq_held, g.first_seq_after});
@@ -448,22 +433,8 @@ int main(int argc, char** argv) {
         out[k].push_back({out_item::data, h.seq, 0, 0});
       }
     }
-    std::map<stream_key, std::vector<std::uint64_t>> truth;
-    exsim::truth_reader t(truth_path);
-    while (auto te = t.next()) {
-      if (te->conn_id != 0 || (te->flags & (exsim::kTruthHeartbeat | exsim::kTruthSnapshot)) != 0) continue;
-      const auto& s = t.streams()[te->stream_id];
-      const auto c = static_cast<channel>(te->channel);
-      if (c == channel::binance_depth && s.name.find("@100ms") == std::string::npos) continue;
-      truth[{static_cast<venue>(te->venue), c, s.symbol}].push_back(static_cast<std::uint64_t>(te->last_seq));
-    }
-    const std::vector<stream_key> wanted = {
-        {venue::binance, channel::binance_trade, "BTCUSDT"},     {venue::binance, channel::binance_trade, "ETHUSDT"},
-        {venue::binance, channel::binance_agg_trade, "BTCUSDT"}, {venue::binance, channel::binance_agg_trade, "ETHUSDT"},
-        {venue::binance, channel::binance_depth, "BTCUSDT"},     {venue::binance, channel::binance_depth, "ETHUSDT"},
-        {venue::okx, channel::okx_books, "BTC-USDT"},            {venue::okx, channel::okx_books, "ETH-USDT"},
-        {venue::okx, channel::okx_trades, "BTC-USDT"},           {venue::okx, channel::okx_trades, "ETH-USDT"},
-        {venue::okx, channel::okx_bbo_tbt, "BTC-USDT"},          {venue::okx, channel::okx_bbo_tbt, "ETH-USDT"}};
+    const std::set<stream_ref> wanted = test::test_bus_streams();
+    std::map<stream_ref, std::vector<std::uint64_t>> truth = test::read_truth(truth_path, wanted);
     std::printf("\n%-28s %9s %9s %6s %8s %5s %5s %5s  %s\n", "stream", "expected", "delivered", "lost", "covered", "dup",
                 "order", "gaps", "verdict");
     bool ok = laps == 0;

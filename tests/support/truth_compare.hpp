@@ -1,9 +1,10 @@
 #pragma once
 // Ground-truth comparison for process-level tests of the whole bus: follow the output ring,
-// read exsim's truth log, and compare stream by stream (nothing lost, nothing doubled, in order).
+// read exsim's truth log (truth_streams.hpp), and CHECK stream by stream (nothing lost,
+// nothing doubled, in order).
 #include "bus/broadcast_ring.hpp"
 #include "bus/records.hpp"
-#include "tools/exsim/truth_reader.hpp"
+#include "tests/support/truth_streams.hpp"
 
 #include <doctest/doctest.h>
 
@@ -17,19 +18,6 @@
 #include <vector>
 
 namespace mdbus::test {
-
-/// The key a stream's events are compared by: the venue's sequence of the event.
-struct stream_ref {
-  venue v;
-  channel c;
-  std::string symbol;
-  bool operator<(const stream_ref& o) const {
-    return std::tie(v, c, symbol) < std::tie(o.v, o.c, o.symbol);
-  }
-};
-inline std::string name_of(const stream_ref& s) {
-  return std::string(to_string(s.v)) + "/" + std::string(to_string(s.c)) + "/" + s.symbol;
-}
 
 /// Follows the output ring from its oldest record and keeps, per stream, the sequence of
 /// every record (snapshots apart) and the gap records.
@@ -81,57 +69,6 @@ struct output_log {
   }
 };
 
-/// exsim's ground truth per stream: the events every subscriber got (not per-connection
-/// snapshots, not OKX's empty book heartbeats, which carry no data and repeat the last seqId).
-inline std::map<stream_ref, std::vector<std::uint64_t>> read_truth(const std::string& path, const std::set<stream_ref>& wanted) {
-  exsim::truth_reader t(path);
-  std::map<stream_ref, std::vector<std::uint64_t>> out;
-  while (auto e = t.next()) {
-    if (e->conn_id != 0 || (e->flags & (exsim::kTruthHeartbeat | exsim::kTruthSnapshot)) != 0) continue;
-    const auto& s = t.streams()[e->stream_id];
-    // The config subscribes depth@100ms: the 1000 ms flavour shares the stream key.
-    if (static_cast<channel>(e->channel) == channel::binance_depth && s.name.find("@100ms") == std::string::npos) continue;
-    const stream_ref key{static_cast<venue>(e->venue), static_cast<channel>(e->channel), s.symbol};
-    if (wanted.count(key) == 0) continue;
-    out[key].push_back(static_cast<std::uint64_t>(e->last_seq));
-  }
-  return out;
-}
-
-struct comparison {
-  std::size_t expected = 0, delivered = 0, lost = 0, duplicated = 0, out_of_order = 0;
-  std::string first_problem;
-};
-
-/// From the first record the output has of the stream, every truth event must follow once, in order.
-inline comparison compare(const std::vector<std::uint64_t>& truth, const std::vector<std::uint64_t>& got) {
-  comparison c;
-  c.delivered = got.size();
-  if (got.empty()) {
-    c.first_problem = "nothing delivered";
-    return c;
-  }
-  const auto start = std::find(truth.begin(), truth.end(), got.front());
-  if (start == truth.end()) {
-    c.first_problem = "first delivered seq " + std::to_string(got.front()) + " not in the truth";
-    return c;
-  }
-  const std::vector<std::uint64_t> expected(start, truth.end());
-  c.expected = expected.size();
-  std::set<std::uint64_t> seen;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    if (!seen.insert(got[i]).second) ++c.duplicated;
-    if (i > 0 && got[i] <= got[i - 1]) ++c.out_of_order;
-  }
-  for (const auto s : expected)
-    if (seen.count(s) == 0) {
-      if (c.lost == 0) c.first_problem = "lost " + std::to_string(s);
-      ++c.lost;
-    }
-  return c;
-}
-
-
 struct truth_totals {
   std::size_t expected = 0, delivered = 0;
 };
@@ -154,6 +91,14 @@ inline truth_totals check_against_truth(const std::map<stream_ref, std::vector<s
     t.delivered += c.delivered;
   }
   return t;
+}
+
+/// Whether the output holds at least `n` records of every stream in `wanted` (polls it first).
+inline bool every_stream_delivered(output_log& out, const std::set<stream_ref>& wanted, std::size_t n) {
+  out.poll();
+  for (const auto& s : wanted)
+    if (out.seqs[s].size() < n) return false;
+  return true;
 }
 
 /// Polls the output until its last record of every wanted stream is the truth's last event

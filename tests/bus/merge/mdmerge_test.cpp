@@ -67,19 +67,8 @@ TEST_CASE("mdmerge: staggered cuts and a SIGKILLed merger lose nothing and doubl
   auto merger = std::make_unique<child>(std::vector<std::string>{mdmerge_binary(), "--config", config}, dir.file("merge1.log"));
 
   output_log out(segment_name(bus.name(), "out"));
-  const std::set<stream_ref> wanted = {
-      {venue::binance, channel::binance_trade, "BTCUSDT"},   {venue::binance, channel::binance_trade, "ETHUSDT"},
-      {venue::binance, channel::binance_agg_trade, "BTCUSDT"}, {venue::binance, channel::binance_agg_trade, "ETHUSDT"},
-      {venue::binance, channel::binance_depth, "BTCUSDT"},   {venue::binance, channel::binance_depth, "ETHUSDT"},
-      {venue::okx, channel::okx_trades, "BTC-USDT"},         {venue::okx, channel::okx_trades, "ETH-USDT"},
-      {venue::okx, channel::okx_books, "BTC-USDT"},          {venue::okx, channel::okx_books, "ETH-USDT"},
-      {venue::okx, channel::okx_bbo_tbt, "BTC-USDT"},        {venue::okx, channel::okx_bbo_tbt, "ETH-USDT"}};
-  REQUIRE_MESSAGE(eventually([&] {
-                    out.poll();
-                    for (const auto& s : wanted)
-                      if (out.seqs[s].size() < 5) return false;
-                    return true;
-                  }, 30s),
+  const std::set<stream_ref> wanted = test_bus_streams();
+  REQUIRE_MESSAGE(eventually([&] { return every_stream_delivered(out, wanted, 5); }, 30s),
                   "every stream reaches the output");
 
   std::vector<feeder_status_reader> status;

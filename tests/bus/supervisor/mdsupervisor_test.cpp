@@ -138,19 +138,8 @@ TEST_CASE("mdsupervisor: planned cuts pre-empted by rotations, switchover and ki
   REQUIRE(metrics_port > 0);
 
   output_log out(segment_name(bus.name(), "out"));
-  const std::set<stream_ref> wanted = {
-      {venue::binance, channel::binance_trade, "BTCUSDT"},   {venue::binance, channel::binance_trade, "ETHUSDT"},
-      {venue::binance, channel::binance_agg_trade, "BTCUSDT"}, {venue::binance, channel::binance_agg_trade, "ETHUSDT"},
-      {venue::binance, channel::binance_depth, "BTCUSDT"},   {venue::binance, channel::binance_depth, "ETHUSDT"},
-      {venue::okx, channel::okx_trades, "BTC-USDT"},         {venue::okx, channel::okx_trades, "ETH-USDT"},
-      {venue::okx, channel::okx_books, "BTC-USDT"},          {venue::okx, channel::okx_books, "ETH-USDT"},
-      {venue::okx, channel::okx_bbo_tbt, "BTC-USDT"},        {venue::okx, channel::okx_bbo_tbt, "ETH-USDT"}};
-  REQUIRE_MESSAGE(eventually([&] {
-                    out.poll();
-                    for (const auto& s : wanted)
-                      if (out.seqs[s].size() < 5) return false;
-                    return true;
-                  }, 30s),
+  const std::set<stream_ref> wanted = test_bus_streams();
+  REQUIRE_MESSAGE(eventually([&] { return every_stream_delivered(out, wanted, 5); }, 30s),
                   "every stream reaches the output; supervisor log: " << sup.log());
 
   // A switchover of OKX (no age limit there): the leading slot is rotated, make-before-break.
