@@ -111,8 +111,12 @@ budget_decision rate_try(const rate_limit& l, std::uint64_t& word, std::uint32_t
   if (const budget_reason r = rate_refusal(l, cost); r != budget_reason::none) return budget_refused(r);
   if (l.kind == window_kind::fixed) {
     const fixed_view v = view_fixed(l, word, now);
-    if (!v.fresh && v.ahead > 0)  // our `now` was read before another process rolled the window
-      return budget_wait(budget_reason::clock_behind, (v.now_index + v.ahead) * l.window_ns, now);
+    // One window ahead: our `now` was read just before another process rolled the window;
+    // a fresh read is in it. Further ahead: the wall clock stepped back (NTP) — waiting for
+    // it to catch up could stall REST for as long as the step, so count on in `now`'s
+    // window, carrying the count (never an extra grant from the step itself).
+    if (!v.fresh && v.ahead == 1)
+      return budget_wait(budget_reason::clock_behind, (v.now_index + 1) * l.window_ns, now);
     const std::uint64_t used = (v.fresh || v.ahead < 0) ? 0 : v.used;  // behind: a new window starts empty
     if (used + cost > l.budget) return budget_wait(budget_reason::window_full, (v.now_index + 1) * l.window_ns, now);
     word = make_fixed(v.now_index, used + cost);
@@ -133,11 +137,14 @@ bool rate_observe_used(const rate_limit& l, std::uint64_t& word, std::uint64_t u
   std::uint64_t next = 0;
   if (v.fresh || v.ahead < 0) {
     next = make_fixed(v.now_index, used);
-  } else {
-    // ahead > 0: the header is older than the window another process opened; raising that
-    // window is conservative (it can only defer), so do it rather than lose the figure.
+  } else if (v.ahead == 1) {
+    // The header is older than the window another process just opened; raising that window
+    // is conservative (it can only defer), so do it rather than lose the figure.
     if (used <= v.used) return false;
-    next = make_fixed(v.now_index + v.ahead, used);
+    next = make_fixed(v.now_index + 1, used);
+  } else {
+    // Same window, or the clock stepped back (see rate_try): count on in `now`'s window.
+    next = make_fixed(v.now_index, std::max(used, v.used));
   }
   if (next == word) return false;
   word = next;

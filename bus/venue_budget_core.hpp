@@ -10,6 +10,9 @@
 ///   request weight is counted per calendar minute and every answer reports the IP's use in
 ///   the current minute (`X-MBX-USED-WEIGHT-1M`), so our count can be raised to it.
 ///   State word: window index (32 bits, compared with serial-number arithmetic) | used (32).
+///   A `now` one window behind the word is a stale read (clock_behind: re-read); further
+///   behind, the wall clock stepped back and counting goes on in `now`'s window with the
+///   count carried, rather than stalling REST for the length of the step.
 /// * `sliding`: GCRA (generic cell rate algorithm, a token bucket kept as one "theoretical
 ///   arrival time" word). Burst B = max(1, budget/2) units, emission interval
 ///   T = ceil(W / (budget − B)) (W + 1 when budget == B). Any closed interval of length W

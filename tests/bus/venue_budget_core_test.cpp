@@ -210,6 +210,20 @@ TEST_CASE("a process whose clock read is older than another's rollover is told t
   CHECK(rate_in_use(l, w, kT0 + kMinute) == 3000);
 }
 
+TEST_CASE("a wall clock stepped back by minutes counts on in the earlier minute instead of stalling") {
+  const rate_limit l = default_venue_limits(venue::binance).rest;
+  std::uint64_t w = 0;
+  REQUIRE(rate_try(l, w, 2000, kT0 + 10 * kMinute).granted());
+  const std::int64_t back = kT0 + 3 * kMinute;  // NTP stepped the clock back 7 minutes
+  CHECK(rate_try(l, w, 1000, back).granted());    // the count carried over: 3000
+  CHECK(rate_try(l, w, 1, back).reason == budget_reason::window_full);
+  CHECK(rate_in_use(l, w, back) == 3000);
+  // The clock back at minute 10: a new window as far as the word is concerned.
+  CHECK(rate_observe_used(l, w, 100, kT0 + 10 * kMinute + 5));
+  CHECK(rate_try(l, w, 5, kT0 + 10 * kMinute + 5).granted());
+  CHECK(rate_in_use(l, w, kT0 + 10 * kMinute + 5) == 105);
+}
+
 TEST_CASE("fixed windows compare indexes as serial numbers across the 2^32 wrap") {
   const rate_limit l{window_kind::fixed, 10, kMs};
   const std::int64_t wrap = (std::int64_t{1} << 32) * kMs;  // window index 2^32 ≡ 0

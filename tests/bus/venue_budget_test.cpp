@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -119,6 +120,8 @@ void hammer(venue_budget& b, shared_log& log, std::size_t who, std::int64_t unti
 template <class F>
 std::vector<int> run_children(int n, F fn, int kill_index = -1, int kill_after_ms = 0) {
   std::vector<pid_t> pids;
+  std::fflush(stdout);  // or the children's exits print the parent's buffered output again
+  std::fflush(stderr);
   for (int i = 0; i < n; ++i) {
     const pid_t p = fork();
     REQUIRE(p >= 0);
