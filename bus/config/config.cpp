@@ -119,9 +119,9 @@ std::string symbol_problem(venue v, std::string_view s) {
   return {};
 }
 
-endpoint read_endpoint(object_reader& parent, const std::string& base_dir) {
-  const json* j = parent.get("endpoint", true);
-  object_reader r(*j, parent.at("endpoint"), parent.source());
+endpoint read_endpoint(object_reader& parent, const char* key, const std::string& base_dir) {
+  const json* j = parent.get(key, true);
+  object_reader r(*j, parent.at(key), parent.source());
   endpoint ep;
   ep.host = r.string("host", true);
   if (ep.host.empty()) r.fail(r.at("host"), "must not be empty");
@@ -175,7 +175,14 @@ venue_config read_venue(const json& j, const std::string& path, venue v, const s
   object_reader r(j, path, source);
   venue_config vc;
   vc.id = v;
-  vc.ep = read_endpoint(r, base_dir);
+  vc.ep = read_endpoint(r, "endpoint", base_dir);
+  vc.rest_ep = read_endpoint(r, "rest_endpoint", base_dir);
+  // One lws context per feeder carries one TLS trust for the stream and the REST host.
+  if (vc.rest_ep.tls != vc.ep.tls)
+    r.fail(r.at("rest_endpoint") + ".tls", "must equal endpoint.tls (one TLS setting per feeder)");
+  if (vc.rest_ep.ca_file != vc.ep.ca_file)
+    r.fail(r.at("rest_endpoint") + ".ca_file", in_quotes(vc.rest_ep.ca_file) + " must equal endpoint.ca_file " +
+                                                    in_quotes(vc.ep.ca_file) + " (one CA bundle per feeder)");
 
   const json* syms = r.get("symbols", true);
   if (!syms->is_array() || syms->empty()) r.fail(r.at("symbols"), "must be a non-empty array of strings");
@@ -194,6 +201,7 @@ venue_config read_venue(const json& j, const std::string& path, venue v, const s
     const std::string at = r.at("channels") + "[" + std::to_string(i) + "]";
     if (!(*chans)[i].is_string()) r.fail(at, "must be a string");
     const auto name = (*chans)[i].get<std::string>();
+    if (auto why = login_only_reason(v, name); !why.empty()) r.fail(at, why);
     channel_spec c = parse_channel(v, name);
     if (c.id == channel::unknown)
       r.fail(at, std::string("unknown ") + (v == venue::binance ? "Binance" : "OKX") + " channel " + in_quotes(name));
@@ -267,6 +275,34 @@ channel_spec parse_channel(venue v, std::string_view name) {
     if (!speed.empty()) c.variant.append("@").append(speed);
   }
   return c;
+}
+
+std::string login_only_reason(venue v, std::string_view name) {
+  if (v == venue::okx && (name == "books-l2-tbt" || name == "books50-l2-tbt"))
+    return in_quotes(name) + " needs a logged-in connection (OKX answers a public subscription with 60011 \"Please log in\"); "
+           "use \"books\" (400 levels, 100 ms) or \"bbo-tbt\"";
+  return {};
+}
+
+std::uint64_t config_identity(const bus_config& c, const venue_config& v) noexcept {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  const auto mix = [&h](std::string_view s) {
+    for (const char ch : s) {
+      h ^= static_cast<unsigned char>(ch);
+      h *= 0x100000001b3ULL;
+    }
+    h ^= 0xff;  // separator: ("ab","c") and ("a","bc") differ
+    h *= 0x100000001b3ULL;
+  };
+  mix(c.bus);
+  mix(to_string(v.id));
+  for (const auto& s : v.symbols) mix(s);
+  mix("|");
+  for (const auto& ch : v.channels) mix(ch.name);
+  mix("|");
+  for (const std::uint64_t n : {c.rings.feeder_bytes, c.rings.feeder_max_frame, c.rings.output_bytes, c.rings.output_max_frame})
+    mix(std::string_view(reinterpret_cast<const char*>(&n), sizeof n));
+  return h == 0 ? 1 : h;
 }
 
 bus_config parse_config(std::string_view text, const std::string& source, const std::string& base_dir) {

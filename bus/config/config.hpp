@@ -63,7 +63,10 @@ struct venue_policy {
 
 struct venue_config {
   venue id = venue::unknown;
-  endpoint ep;
+  endpoint ep;       ///< the stream host (WebSocket)
+  /// The REST host (book snapshots, instrument list). Never the stream host's name by
+  /// default: the venues' stream hosts serve no REST (VENUES.md "REST: hosts, budgets").
+  endpoint rest_ep;
   std::vector<std::string> symbols;  ///< venue spelling: "BTCUSDT", "BTC-USDT"
   std::vector<channel_spec> channels;
   std::vector<slot_id> slots;  ///< "A" → slot_id::a, "B" → slot_id::b
@@ -124,6 +127,13 @@ struct bus_config {
   [[nodiscard]] const venue_config* find(venue v) const noexcept;
 };
 
+/// The identity of what a venue's shared segments are laid out by: bus name, venue, the
+/// symbol list in order (a symbol's position indexes the control block's resync table),
+/// the channels in order, and the ring sizes. Stored in the feeder's control and status
+/// blocks: a process started on an edited config finds a different identity and refuses,
+/// instead of addressing the wrong stream (FNV-1a 64, never 0).
+[[nodiscard]] std::uint64_t config_identity(const bus_config& c, const venue_config& v) noexcept;
+
 /// Reads and validates `path`. Throws config_error (also for an unreadable file).
 [[nodiscard]] bus_config load_config(const std::string& path);
 
@@ -138,7 +148,13 @@ struct bus_config {
 
 /// The venue's channel spelling → (channel, variant); unknown spelling → channel::unknown.
 /// Binance: trade, aggTrade, bookTicker, depth[@100ms|@1000ms], depth5|10|20[@100ms|@1000ms].
-/// OKX: trades, tickers, bbo-tbt, books, books5, books-l2-tbt.
+/// OKX: trades, tickers, bbo-tbt, books, books5 (books-l2-tbt / books50-l2-tbt need a login:
+/// login_only_reason() names why they are refused).
 [[nodiscard]] channel_spec parse_channel(venue v, std::string_view name);
+
+/// Why a channel spelling cannot be used on a public connection, or empty. OKX
+/// `books-l2-tbt` and `books50-l2-tbt` answer a public subscription with error 60011
+/// "Please log in" (OKX v5 docs "Order book channel", 2026-12: login required, VIP tiers).
+[[nodiscard]] std::string login_only_reason(venue v, std::string_view name);
 
 }  // namespace mdbus::config

@@ -20,6 +20,7 @@ const std::string kMinimal = R"({
   "venues": {
     "okx": {
       "endpoint": {"host": "127.0.0.1", "port": 9443},
+      "rest_endpoint": {"host": "127.0.0.2", "port": 9446},
       "symbols": ["BTC-USDT", "ETH-USDT"],
       "channels": ["trades", "books", "bbo-tbt"]
     }
@@ -44,6 +45,7 @@ std::string error_of(const std::string& text) {
 
 const std::string kBinance = R"("binance": {
       "endpoint": {"host": "h", "port": 1, "tls": false},
+      "rest_endpoint": {"host": "r", "port": 2, "tls": false},
       "symbols": ["BTCUSDT"],
       "channels": ["trade"]
     },
@@ -72,6 +74,57 @@ TEST_CASE("config: the shipped sim.json and live.json load") {
   CHECK(live.find(venue::binance)->ep.host == "stream.binance.com");
   CHECK(live.find(venue::okx)->ep.ca_file == "/etc/ssl/certs/ca-certificates.crt");
   for (const auto& v : live.venues) CHECK(v.ep.tls);
+  // VENUES.md "REST: hosts, budgets" (checked 2026-12): REST never goes to a stream host.
+  CHECK(live.find(venue::binance)->rest_ep.host == "api.binance.com");
+  CHECK(live.find(venue::binance)->rest_ep.port == 443);
+  CHECK(live.find(venue::okx)->rest_ep.host == "www.okx.com");
+  CHECK(live.find(venue::okx)->rest_ep.port == 443);
+  for (const auto& v : live.venues) CHECK(v.rest_ep.host != v.ep.host);
+  for (const auto& v : sim.venues) CHECK(v.rest_ep.port != v.ep.port);
+}
+
+TEST_CASE("config: rest_endpoint is required, has the endpoint's shape, and shares its TLS trust") {
+  CHECK(error_of(replace(kMinimal, R"("rest_endpoint": {"host": "127.0.0.2", "port": 9446},)", "")) ==
+        "cfg.json: venues.okx.rest_endpoint: missing (required)");
+  CHECK(error_of(replace(kMinimal, R"("port": 9446)", R"("port": 0)")) ==
+        "cfg.json: venues.okx.rest_endpoint.port: 0 is outside [1, 65535]");
+  CHECK(error_of(replace(kMinimal, R"("port": 9446)", R"("port": 9446, "tls": false)")) ==
+        "cfg.json: venues.okx.rest_endpoint.tls: must equal endpoint.tls (one TLS setting per feeder)");
+  CHECK(error_of(replace(kMinimal, R"("port": 9446)", R"("port": 9446, "ca_file": "/other.pem")")) ==
+        "cfg.json: venues.okx.rest_endpoint.ca_file: \"/other.pem\" must equal endpoint.ca_file "
+        "\"/etc/ssl/certs/ca-certificates.crt\" (one CA bundle per feeder)");
+  const bus_config c = parse_config(kMinimal, "cfg.json");
+  CHECK(c.venues[0].rest_ep.host == "127.0.0.2");
+  CHECK(c.venues[0].rest_ep.port == 9446);
+  CHECK(c.venues[0].rest_ep.server_name == "127.0.0.2");
+}
+
+TEST_CASE("config: OKX login-only channels are refused with one line naming the channel and why") {
+  for (const char* ch : {"books-l2-tbt", "books50-l2-tbt"}) {
+    const std::string e = error_of(replace(kMinimal, R"("bbo-tbt")", std::string("\"") + ch + "\""));
+    CHECK(e.find(std::string("cfg.json: venues.okx.channels[2]: \"") + ch + "\" needs a logged-in connection") == 0);
+    CHECK(e.find("60011") != std::string::npos);
+    CHECK(e.find('\n') == std::string::npos);
+  }
+}
+
+TEST_CASE("config: the config identity changes with what segments are laid out by, and only that") {
+  const bus_config a = parse_config(kMinimal, "cfg.json");
+  const std::uint64_t id = config_identity(a, a.venues[0]);
+  CHECK(id != 0);
+  CHECK(config_identity(parse_config(kMinimal, "other.json"), parse_config(kMinimal, "other.json").venues[0]) == id);
+  // A policy or endpoint change keeps the layout: same identity.
+  const bus_config port = parse_config(replace(kMinimal, "9443", "9444"), "cfg.json");
+  CHECK(config_identity(port, port.venues[0]) == id);
+  // Symbol order (resync slots are symbol positions), a channel, the bus, ring sizes: new identity.
+  const bus_config order = parse_config(replace(kMinimal, R"("BTC-USDT", "ETH-USDT")", R"("ETH-USDT", "BTC-USDT")"), "cfg.json");
+  CHECK(config_identity(order, order.venues[0]) != id);
+  const bus_config chans = parse_config(replace(kMinimal, R"(, "bbo-tbt")", ""), "cfg.json");
+  CHECK(config_identity(chans, chans.venues[0]) != id);
+  const bus_config busname = parse_config(replace(kMinimal, R"("t1")", R"("t2")"), "cfg.json");
+  CHECK(config_identity(busname, busname.venues[0]) != id);
+  const bus_config rings = parse_config(replace(kMinimal, R"("bus": "t1",)", R"("bus": "t1", "rings": {"feeder_bytes": 8388608},)"), "cfg.json");
+  CHECK(config_identity(rings, rings.venues[0]) != id);
 }
 
 TEST_CASE("config: omitted optional fields take their documented defaults") {
@@ -223,7 +276,8 @@ TEST_CASE("config: segment mode is owner-only or group-readable") {
 TEST_CASE("config: TLS endpoints keep verification, ca_file paths resolve against the file's directory") {
   CHECK(error_of(replace(kMinimal, R"("port": 9443)", R"("port": 9443, "tls": false, "ca_file": "x.pem")")) ==
         "cfg.json: venues.okx.endpoint.ca_file: given but tls is false");
-  const auto plain = parse_config(replace(kMinimal, R"("port": 9443)", R"("port": 9443, "tls": false)"), "c");
+  const auto plain = parse_config(replace(replace(kMinimal, R"("port": 9443)", R"("port": 9443, "tls": false)"),
+                                          R"("port": 9446)", R"("port": 9446, "tls": false)"), "c");
   CHECK(plain.venues[0].ep.ca_file.empty());
 
   char dir[] = "/tmp/mdbus_config_XXXXXX";
@@ -231,7 +285,8 @@ TEST_CASE("config: TLS endpoints keep verification, ca_file paths resolve agains
   const std::string path = std::string(dir) + "/c.json";
   {
     std::ofstream out(path);
-    out << replace(kMinimal, R"("port": 9443)", R"("port": 9443, "ca_file": "certs/ca.pem", "server_name": "localhost")");
+    out << replace(replace(kMinimal, R"("port": 9443)", R"("port": 9443, "ca_file": "certs/ca.pem", "server_name": "localhost")"),
+                   R"("port": 9446)", R"("port": 9446, "ca_file": "certs/ca.pem")");
   }
   const auto c = load_config(path);
   CHECK(c.venues[0].ep.ca_file == std::string(dir) + "/certs/ca.pem");

@@ -383,6 +383,7 @@ TEST_CASE("--config: the bus, the socket and the names it configures") {
   test::unique_bus bus("mdctl");
   const std::string venues =
       R"("venues": {"okx": {"endpoint": {"host": "127.0.0.1", "port": 9443, "tls": false},
+                             "rest_endpoint": {"host": "127.0.0.1", "port": 9446, "tls": false},
                              "symbols": ["BTC-USDT"], "channels": ["trades"], "slots": ["A"]}})";
   const std::string cfg = dir.file("okx.json");
   std::ofstream(cfg) << "{\"bus\": \"" << bus.name() << "\", " << venues << "}";
