@@ -145,6 +145,12 @@ arbiter::verdict arbiter::judge(stream_state& s, const record_view& r) const noe
       // snapshot may start before it).
       return h.first_seq <= s.last + 1 ? verdict::next : verdict::hole;
     case sequence_rule::chained: {
+      if (s.joining && h.type == record_type::book_delta && join_rule_for_channel(h.channel_id) == join_rule::straddles) {
+        // The first update after a snapshot (sequence_rule.hpp, join_rule::straddles): older
+        // updates are covered by the snapshot; the first applied one straddles its seqId.
+        if (h.seq <= s.last) return verdict::duplicate;
+        return h.prev_seq <= static_cast<std::int64_t>(s.last) ? verdict::next : verdict::hole;
+      }
       const bool follows = h.prev_seq >= 0 && static_cast<std::uint64_t>(h.prev_seq) == s.last;
       // OKX maintenance resets seqId below prevSeqId; the message still names our last.
       if (follows && h.seq < s.last) return verdict::reset;
@@ -186,6 +192,7 @@ void arbiter::accept(stream_state& s, const record_view& r, slot_id from, verdic
     s.last = h.seq;
   }
   if (h.type == record_type::book_delta) s.carries_deltas = true;
+  if (is_book(r)) s.joining = h.type == record_type::book_snapshot;
   if (h.type == record_type::book_snapshot && s.awaiting_snapshot) {
     s.awaiting_snapshot = false;
     const auto id = static_cast<std::uint32_t>(&s - streams_.data());
@@ -499,6 +506,7 @@ void arbiter::prime(const record_view& r) noexcept {
     return;
   }
   if (h.type == record_type::book_delta) s.carries_deltas = true;
+  if (is_book(r)) s.joining = h.type == record_type::book_snapshot;
   if (rule_for(h) == sequence_rule::content) {
     if (!s.recent.empty()) {
       s.recent[s.recent_next] = content_hash(r);

@@ -203,6 +203,9 @@ class arbiter {
     stream_key key{};
     bool has_last = false;
     bool carries_deltas = false;     ///< a book stream of deltas (needs a snapshot to start)
+    /// The last record published was a snapshot: the next delta joins it by the venue's
+    /// documented first-event rule, not by the chain (sequence_rule.hpp, join_rule).
+    bool joining = false;
     bool awaiting_snapshot = false;  ///< after a gap or a delta-first start: deltas wait for a snapshot
     std::int64_t resync_due_ns = 0;  ///< when to ask for the snapshot again
     std::uint64_t last = 0;

@@ -54,6 +54,7 @@ merger::merger(const config::bus_config& cfg, std::FILE* log)
       in.slot = s;
       in.ring_name = feeder_ring_name(cfg.bus, v.id, s);
       in.control_name = feeder_control_name(cfg.bus, v.id, s);
+      in.config_id = config::config_identity(cfg, v);
       inputs_.push_back(std::move(in));
     }
   }
@@ -150,18 +151,22 @@ void merger::try_attach(input& in, std::int64_t now_mono_ns) {
   }
   if (!in.resync.valid()) {
     std::string why;
-    attach_status st = feeder_resync_requester::try_open(in.control_name, in.v, in.slot, in.resync, why);
+    attach_status st = feeder_resync_requester::try_open(in.control_name, in.v, in.slot, in.resync, why, in.config_id);
     if (st == attach_status::await && !in.own_control.segment().valid()) {
       // No supervisor made the control block: make it, so resync requests reach the feeder.
       try {
-        in.own_control = feeder_control_writer::create(in.control_name, in.v, in.slot, cfg_.segment_mode);
-        st = feeder_resync_requester::try_open(in.control_name, in.v, in.slot, in.resync, why);
+        in.own_control = feeder_control_writer::create(in.control_name, in.v, in.slot, cfg_.segment_mode, in.config_id);
+        st = feeder_resync_requester::try_open(in.control_name, in.v, in.slot, in.resync, why, in.config_id);
         if (st == attach_status::ok) log("control block %s created (no supervisor had made it)", in.control_name.c_str());
       } catch (const segment_error& e) {
         why = e.what();
       }
     }
-    if (st == attach_status::incompatible) log("control block %s: %s", in.control_name.c_str(), why.c_str());
+    // One line per new reason (the attach is retried every poll): a block of another config
+    // is refused, and the slot gets no resync requests until the bus is restarted whole.
+    if (st == attach_status::incompatible && why != in.last_control_reason)
+      log("control block %s refused: %s", in.control_name.c_str(), why.c_str());
+    in.last_control_reason = why;
   }
   (void)now_mono_ns;
 }

@@ -66,6 +66,8 @@ class merger final : merge_output {
     slot_id slot = slot_id::none;
     std::string ring_name;
     std::string control_name;
+    std::string last_control_reason;  ///< the last attach refusal logged
+    std::uint64_t config_id = 0;  ///< config::config_identity of the venue: a control block of another config is refused
     spsc_ring_reader reader;
     bool attached = false;
     bool broken = false;  ///< corrupt frame: reading stopped (the writer is broken)

@@ -46,6 +46,33 @@ enum class sequence_rule : std::uint8_t {
   return sequence_rule::content;
 }
 
+/// How the first delta after a snapshot joins it — each venue documents its own rule, and it
+/// is not the chain rule (the snapshot is not a message of the stream).
+enum class join_rule : std::uint8_t {
+  /// The chain rule applies unchanged from the snapshot's sequence.
+  chain,
+  /// Binance spot diff depth (web-socket-streams.md "How to manage a local order book
+  /// correctly", as corrected 2025-11-12): drop events with u <= lastUpdateId; the first kept
+  /// one covers the snapshot, U <= lastUpdateId + 1 <= u. The `range` rule already reads so.
+  covers,
+  /// OKX books after the snapshot push was delisted (OKX v5 "Order book channel" and the
+  /// changelog "Delist initial snapshot and checksum field in order book channels", production
+  /// from August 2026): the first update applied has prevSeqId <= snapshot seqId < seqId;
+  /// updates with seqId <= snapshot seqId are covered by the snapshot. A pushed snapshot's
+  /// first update (prevSeqId == its seqId) satisfies the same rule.
+  straddles,
+};
+
+[[nodiscard]] constexpr join_rule join_rule_for_channel(channel c) noexcept {
+  switch (c) {
+    case channel::binance_depth: return join_rule::covers;
+    case channel::okx_books:
+    case channel::okx_books_l2_tbt: return join_rule::straddles;
+    default: break;
+  }
+  return join_rule::chain;
+}
+
 /// The rule for one record: the channel's rule, weakened to what the header carries.
 [[nodiscard]] constexpr sequence_rule rule_for(const record_header& h) noexcept {
   if ((h.flags & kHeaderHasSeq) == 0) return sequence_rule::content;

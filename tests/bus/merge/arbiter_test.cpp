@@ -322,14 +322,72 @@ TEST_CASE("OKX chained books: a hole on both slots is a gap record, then deltas 
   CHECK(h.out.resyncs[0] == "okx/books-l2-tbt/ETH-USDT");
   h.offer(upd(14, 12, A), A);
   CHECK(h.out.trace() == "10A gap(10>12)");
-  h.offer(b.book(record_type::book_snapshot, 0, 13, -1, B), B);  // B resubscribed
-  h.offer(upd(15, 13, B), B);
-  h.offer(upd(15, 13, A), A);
-  CHECK(h.out.trace() == "10A gap(10>12) 13B 15B");
+  h.offer(b.book(record_type::book_snapshot, 0, 14, -1, B), B);  // B's snapshot, taken after 14
+  h.offer(upd(15, 14, B), B);
+  h.offer(upd(15, 14, A), A);
+  CHECK(h.out.trace() == "10A gap(10>12) 14B 15B");
   CHECK(h.arb.stream(venue::okx, channel::okx_books_l2_tbt, "ETH-USDT")->rebases == 1);
-  h.wait_out_window();  // A's held 12 and 14 are older than the snapshot: duplicates
-  CHECK(h.out.trace() == "10A gap(10>12) 13B 15B");
+  h.wait_out_window();  // A's held 12 and 14 are covered by the snapshot: duplicates
+  CHECK(h.out.trace() == "10A gap(10>12) 14B 15B");
   CHECK(h.arb.stats().gaps == 1);
+}
+
+TEST_CASE("OKX books without a pushed snapshot: deltas wait, the REST snapshot joins the first update with prevSeqId <= seqId < its seqId") {
+  // OKX v5 "Order book channel" after the snapshot push was delisted (production Aug 2026):
+  // the stream starts with updates, the client takes GET /api/v5/market/books and applies the
+  // first update that straddles the snapshot's seqId. The exact chain rule (prevSeqId == last)
+  // would call that update a hole.
+  harness h;
+  const stream_maker b{channel::okx_books, "BTC-USDT"};
+  auto upd = [&](std::uint64_t seq, std::int64_t prev, slot_id s) { return b.book(record_type::book_delta, 0, seq, prev, s); };
+  h.offer(upd(105, 100, A), A);
+  h.offer(upd(105, 100, B), B);
+  h.offer(upd(110, 105, A), A);
+  h.offer(upd(120, 110, B), B);
+  CHECK(h.out.trace().empty());
+  REQUIRE(h.out.resyncs.size() == 1);
+  CHECK(h.out.resyncs[0] == "okx/books/BTC-USDT");
+  h.wait_out_window();
+  CHECK(h.arb.stats().gaps == 0);
+  // The REST snapshot's seqId 107 falls inside update 105 -> 110: 105 is covered by it, 110
+  // joins (105 <= 107 < 110), 120 chains on 110.
+  auto rest = b.book(record_type::book_snapshot, 0, 107, b.kNoPrev, A);
+  record_header rh;
+  std::memcpy(&rh, rest.data(), sizeof rh);
+  rh.flags |= kHeaderFromRest;
+  std::memcpy(rest.data(), &rh, sizeof rh);
+  h.offer(rest, A);
+  CHECK(h.out.trace() == "107A 110A 120B");
+  // From here on the exact chain: B's late copy of 110 is a duplicate, a heartbeat
+  // (prevSeqId == seqId == last) is a duplicate, 130 on 120 is next.
+  h.offer(upd(110, 105, B), B);
+  h.offer(upd(120, 120, A), A);
+  h.offer(upd(130, 120, A), A);
+  CHECK(h.out.trace() == "107A 110A 120B 130A");
+  // The join applies once: after it, an update that merely straddles is a hole again.
+  h.offer(upd(140, 125, A), A);
+  CHECK(h.out.trace() == "107A 110A 120B 130A");
+  h.offer(upd(140, 130, B), B);
+  CHECK(h.out.trace() == "107A 110A 120B 130A 140B");
+  CHECK(h.arb.stats().gaps == 0);
+  CHECK(h.out.resyncs.size() == 1);
+}
+
+TEST_CASE("OKX books: a REST snapshot older than the first held update is no join, the stream waits for a newer snapshot") {
+  harness h;
+  const stream_maker b{channel::okx_books, "ETH-USDT"};
+  auto upd = [&](std::uint64_t seq, std::int64_t prev, slot_id s) { return b.book(record_type::book_delta, 0, seq, prev, s); };
+  h.offer(upd(105, 100, A), A);
+  h.offer(upd(105, 100, B), B);
+  h.offer(b.book(record_type::book_snapshot, 0, 95, b.kNoPrev, A), A);  // taken before 100: 96..100 unknown
+  CHECK(h.out.trace() == "95A");
+  h.wait_out_window();
+  // 105 cannot join 95: after the window, a gap and a new resync request.
+  CHECK(h.out.trace() == "95A gap(95>105)");
+  CHECK(h.out.resyncs.size() == 2);
+  h.offer(b.book(record_type::book_snapshot, 0, 106, b.kNoPrev, A), A);
+  h.offer(upd(108, 105, A), A);
+  CHECK(h.out.trace() == "95A gap(95>105) 106A 108A");
 }
 
 TEST_CASE("a reconnecting slot's snapshot ahead of its partner waits, the partner catching up makes it a duplicate") {
