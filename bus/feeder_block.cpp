@@ -2,6 +2,7 @@
 
 #include "bus/clock.hpp"
 
+#include <cstdio>
 #include <cstring>
 #include <new>
 #include <unistd.h>
@@ -238,6 +239,11 @@ feeder_status_snapshot feeder_status_reader::snapshot() const {
   s.resync_requests = f.resync_requests.load(std::memory_order_relaxed);
   s.resyncs_done = f.resyncs_done.load(std::memory_order_relaxed);
   s.resync_failures = f.resync_failures.load(std::memory_order_relaxed);
+  s.stale_resubscribes = f.stale_resubscribes.load(std::memory_order_relaxed);
+  s.config_id = f.config_id.load(std::memory_order_relaxed);
+  s.connect_deferrals = f.connect_deferrals.load(std::memory_order_relaxed);
+  s.rest_deferrals = f.rest_deferrals.load(std::memory_order_relaxed);
+  s.rest_rejections = f.rest_rejections.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < kFeederErrorSlots; ++i) s.parse_errors[i] = f.parse_errors[i].load(std::memory_order_relaxed);
   s.last_error = last_error();
   s.last_error_time_ns = f.error_time_ns.load(std::memory_order_relaxed);
@@ -246,10 +252,37 @@ feeder_status_snapshot feeder_status_reader::snapshot() const {
 
 // ---- control block -----------------------------------------------------------------------
 
-feeder_control_writer feeder_control_writer::create(const std::string& name, venue v, slot_id s, mode_t mode) {
+namespace {
+
+std::string hex_id(std::uint64_t id) {
+  char b[24];
+  std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(id));
+  return b;
+}
+
+std::string identity_mismatch(const std::string& name, std::uint64_t have, std::uint64_t want) {
+  return "segment " + name + ": made for another configuration (identity " + hex_id(have) + ", this process " +
+         hex_id(want) + "): the config was edited while the bus ran; stop the whole bus and start it again";
+}
+
+/// Stamps `want` into a block without an identity (CAS: two commanders agree), or says why
+/// the block's identity is not ours. Empty when fine. Read-write mappings only.
+std::string claim_config_id(std::atomic<std::uint64_t>& stored, std::uint64_t want, const std::string& name) {
+  if (want == 0) return {};
+  std::uint64_t have = 0;
+  // relaxed: the identity guards no other data; a racing stamp is read back by the CAS.
+  if (stored.compare_exchange_strong(have, want, std::memory_order_relaxed) || have == want) return {};
+  return identity_mismatch(name, have, want);
+}
+
+}  // namespace
+
+feeder_control_writer feeder_control_writer::create(const std::string& name, venue v, slot_id s, mode_t mode,
+                                                    std::uint64_t config_id) {
   feeder_control_writer w;
   w.segment_ = shm_segment::create_or_adopt(block_spec(name, segment_kind::control_block, kFeederControlSize, v, s, 0, mode));
   w.control_ = std::launder(reinterpret_cast<feeder_control*>(w.segment_.body()));
+  if (auto why = claim_config_id(w.control_->config_id, config_id, name); !why.empty()) throw segment_error(why);
   return w;
 }
 
@@ -258,7 +291,7 @@ namespace {
 /// Opens an existing control block for venue `v`, slot `s` and validates it (kind, size, that
 /// it was made for this venue and slot). One attempt.
 attach_status open_control_block(const std::string& name, venue v, slot_id s, access_mode mode, shm_segment& out,
-                                 std::string& reason) {
+                                 std::string& reason, std::uint64_t config_id) {
   attach_result r = shm_segment::try_open(name, segment_kind::control_block, mode);
   if (r.status != attach_status::ok) {
     reason = std::move(r.reason);
@@ -273,19 +306,33 @@ attach_status open_control_block(const std::string& name, venue v, slot_id s, ac
     reason = "segment " + name + ": made for another venue or slot";
     return attach_status::incompatible;
   }
+  auto* control = std::launder(reinterpret_cast<feeder_control*>(r.segment.body()));
+  if (mode == access_mode::read_write) {
+    if (auto why = claim_config_id(control->config_id, config_id, name); !why.empty()) {
+      reason = std::move(why);
+      return attach_status::incompatible;
+    }
+  } else if (const std::uint64_t have = control->config_id.load(std::memory_order_relaxed);
+             config_id != 0 && have != 0 && have != config_id) {
+    reason = identity_mismatch(name, have, config_id);  // read-only mapping: no CAS here
+    return attach_status::incompatible;
+  }
   out = std::move(r.segment);
   return attach_status::ok;
 }
 
 }  // namespace
 
-feeder_control_writer feeder_control_writer::create_or_share(const std::string& name, venue v, slot_id s, mode_t mode) {
+feeder_control_writer feeder_control_writer::create_or_share(const std::string& name, venue v, slot_id s, mode_t mode,
+                                                             std::uint64_t config_id) {
   try {
-    return create(name, v, s, mode);
+    return create(name, v, s, mode, config_id);
   } catch (const segment_error&) {
     feeder_control_writer w;
     std::string why;
-    if (open_control_block(name, v, s, access_mode::read_write, w.segment_, why) != attach_status::ok) throw;
+    const attach_status st = open_control_block(name, v, s, access_mode::read_write, w.segment_, why, config_id);
+    if (st == attach_status::incompatible) throw segment_error(why);
+    if (st != attach_status::ok) throw;
     w.control_ = std::launder(reinterpret_cast<feeder_control*>(w.segment_.body()));
     return w;
   }
@@ -307,8 +354,8 @@ std::uint64_t feeder_control_writer::current() const noexcept {
 }
 
 attach_status feeder_resync_requester::try_open(const std::string& name, venue v, slot_id s,
-                                               feeder_resync_requester& out, std::string& reason) {
-  const attach_status st = open_control_block(name, v, s, access_mode::read_write, out.segment_, reason);
+                                               feeder_resync_requester& out, std::string& reason, std::uint64_t config_id) {
+  const attach_status st = open_control_block(name, v, s, access_mode::read_write, out.segment_, reason, config_id);
   if (st == attach_status::ok) out.control_ = std::launder(reinterpret_cast<feeder_control*>(out.segment_.body()));
   return st;
 }
@@ -320,8 +367,8 @@ std::uint64_t feeder_resync_requester::request(std::size_t index) noexcept {
 }
 
 attach_status feeder_control_reader::try_open(const std::string& name, venue v, slot_id s, feeder_control_reader& out,
-                                              std::string& reason) {
-  const attach_status st = open_control_block(name, v, s, access_mode::read_only, out.segment_, reason);
+                                              std::string& reason, std::uint64_t config_id) {
+  const attach_status st = open_control_block(name, v, s, access_mode::read_only, out.segment_, reason, config_id);
   if (st == attach_status::ok) out.control_ = std::launder(reinterpret_cast<const feeder_control*>(out.segment_.body()));
   return st;
 }

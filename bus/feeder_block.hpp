@@ -135,7 +135,11 @@ struct feeder_status {
   alignas(kCacheLine) std::atomic<std::uint64_t> resync_requests;  ///< resync generations seen move
   std::atomic<std::uint64_t> resyncs_done;       ///< snapshots written to the ring for a request
   std::atomic<std::uint64_t> resync_failures;    ///< requests that ended without a snapshot (logged)
-  std::atomic<std::uint64_t> resync_reserved[5];
+  std::atomic<std::uint64_t> stale_resubscribes;  ///< streams resubscribed by the stale-stream watchdog
+  std::atomic<std::uint64_t> config_id;           ///< config::config_identity of the feeder's config (0: not stamped)
+  std::atomic<std::uint64_t> connect_deferrals;   ///< connection attempts the venue's shared pace deferred
+  std::atomic<std::uint64_t> rest_deferrals;      ///< REST requests the venue's shared budget deferred
+  std::atomic<std::uint64_t> rest_rejections;     ///< REST answers 429 / 418 (never expected: the budget keeps inside)
 };
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
@@ -172,7 +176,11 @@ inline constexpr std::size_t kResyncStreams = kResyncSymbols * kResyncChannelsPe
 struct feeder_control {
   /// pack_command(seq, command). Written by the commander with release; polled by the feeder.
   alignas(kCacheLine) std::atomic<std::uint64_t> command_word;
-  std::uint8_t pad[kCacheLine - 8];
+  /// config::config_identity of the config the block's creator ran (resync indexes are
+  /// positions in that config's symbol list). 0: not stamped yet (the first commander with
+  /// an identity stamps it). A process with another identity refuses the block.
+  std::atomic<std::uint64_t> config_id;
+  std::uint8_t pad[kCacheLine - 16];
   /// Resync requests (written by the merger after a real gap on a book stream): a generation
   /// per stream, bumped once per request. The feeder compares each with the generation it
   /// last served and, when it moved, fetches a fresh snapshot of that stream (Binance: REST
@@ -181,6 +189,7 @@ struct feeder_control {
   alignas(kCacheLine) std::atomic<std::uint64_t> resync[kResyncStreams];
 };
 static_assert(offsetof(feeder_control, command_word) == 0);
+static_assert(offsetof(feeder_control, config_id) == 8);
 static_assert(offsetof(feeder_control, resync) == kCacheLine);
 static_assert(sizeof(feeder_control) == kCacheLine + kResyncStreams * 8);
 
@@ -239,7 +248,8 @@ struct feeder_status_snapshot {
   std::uint64_t keepalives_sent = 0, pongs_received = 0, pong_timeouts = 0, no_data_trips = 0;
   std::uint64_t venue_notices = 0, venue_errors = 0, connect_failures = 0, remote_closes = 0;
   std::uint64_t allocations = 0, alloc_counting = 0;
-  std::uint64_t resync_requests = 0, resyncs_done = 0, resync_failures = 0;
+  std::uint64_t resync_requests = 0, resyncs_done = 0, resync_failures = 0, stale_resubscribes = 0, config_id = 0;
+  std::uint64_t connect_deferrals = 0, rest_deferrals = 0, rest_rejections = 0;
   std::uint64_t parse_errors[kFeederErrorSlots] = {};
   std::string last_error;
   std::int64_t last_error_time_ns = 0;
@@ -275,11 +285,15 @@ class feeder_control_writer {
  public:
   feeder_control_writer() = default;
   /// Creates the block, or adopts a dead commander's (its sequence carries on). Throws segment_error.
-  static feeder_control_writer create(const std::string& name, venue v, slot_id s, mode_t mode = 0600);
+  /// `config_id` (config::config_identity; 0 = none): stamped into a block that has none; a
+  /// block stamped with another identity is refused (segment_error naming both).
+  static feeder_control_writer create(const std::string& name, venue v, slot_id s, mode_t mode = 0600,
+                                      std::uint64_t config_id = 0);
   /// As create(), but when another live process holds the block (a merger that ran before
   /// the supervisor made it), opens it read-write beside that process instead of failing:
   /// send() and resync requests are atomic read-modify-writes, so two commanders are safe.
-  static feeder_control_writer create_or_share(const std::string& name, venue v, slot_id s, mode_t mode = 0600);
+  static feeder_control_writer create_or_share(const std::string& name, venue v, slot_id s, mode_t mode = 0600,
+                                               std::uint64_t config_id = 0);
   /// Write the next command (sequence + 1) with release; returns the word, which the feeder's
   /// status block shows in ack_word once taken. A CAS, so two commanders never reuse a sequence.
   std::uint64_t send(feeder_command c, std::uint8_t arg = 0) noexcept;
@@ -298,8 +312,10 @@ class feeder_resync_requester {
  public:
   feeder_resync_requester() = default;
   /// One attempt: ok, await (no block yet) or incompatible with `reason`.
+  /// A block stamped with a config identity other than `config_id` (when both non-zero) is
+  /// incompatible: its resync slots are positions in another symbol list.
   static attach_status try_open(const std::string& name, venue v, slot_id s, feeder_resync_requester& out,
-                                std::string& reason);
+                                std::string& reason, std::uint64_t config_id = 0);
   /// Ask for a resync of slot `index` (resync_index()). Returns the new generation; 0 when
   /// the index is out of range or the block is not open.
   std::uint64_t request(std::size_t index) noexcept;
@@ -315,8 +331,9 @@ class feeder_control_reader {
  public:
   feeder_control_reader() = default;
   /// One attempt; validates kind, size and that the block is for this venue and slot.
+  /// As feeder_resync_requester::try_open for the config identity.
   static attach_status try_open(const std::string& name, venue v, slot_id s, feeder_control_reader& out,
-                                std::string& reason);
+                                std::string& reason, std::uint64_t config_id = 0);
   /// acquire: pairs with the commander's release in send().
   [[nodiscard]] std::uint64_t load() const noexcept {
     return control_->command_word.load(std::memory_order_acquire);

@@ -37,7 +37,17 @@ void feeder::poll_control(std::int64_t now) noexcept {
     if (::access(control_path_.c_str(), F_OK) != 0) return;
     std::string why;
     try {
-      if (feeder_control_reader::try_open(control_name_, options_.venue_id, options_.slot, control_, why) != attach_status::ok) {
+      const attach_status st = feeder_control_reader::try_open(control_name_, options_.venue_id, options_.slot, control_, why, config_id_);
+      if (st == attach_status::incompatible && why.find("another configuration") != std::string::npos) {
+        // Its resync slots index another symbol list: serving them would resync the wrong
+        // streams, silently. Refuse, as a config error.
+        log_.always("refusing the control block: %s", why.c_str());
+        note_error("%s", why.c_str());
+        exit_code_ = kExitUsage;
+        request_stop("the control block belongs to another configuration", now);
+        return;
+      }
+      if (st != attach_status::ok) {
         if (!why.empty()) log_.log(kFeederErrorSlots + 2, now, "control block not usable yet: %s", why.c_str());
         return;
       }

@@ -85,7 +85,8 @@ supervisor::supervisor(const config::bus_config& cfg, supervisor_options options
       r->s = s;
       r->vc = &vc;
       r->name = std::string(to_string(vc.id)) + "/" + std::string(to_string(s));
-      r->control = feeder_control_writer::create_or_share(feeder_control_name(cfg_.bus, vc.id, s), vc.id, s, cfg_.segment_mode);
+      r->control = feeder_control_writer::create_or_share(feeder_control_name(cfg_.bus, vc.id, s), vc.id, s, cfg_.segment_mode,
+                                                           config::config_identity(cfg_, vc));
       r->proc.argv = {options_.mdfeed, "--config", options_.config_path, "--venue", std::string(to_string(vc.id)), "--slot",
                       std::string(to_string(s))};
       const std::string p = "supervisor." + std::string(to_string(vc.id)) + "." + std::string(to_string(s)) + ".";
