@@ -68,10 +68,10 @@ std::string write_config(const std::string& path, const std::string& bus, int po
       {"supervisor", {{"control_socket", dir + "/ctl.sock"}}},
       {"venues",
        {{"binance",
-         {{"endpoint", ep}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"trade", "aggTrade", "bookTicker", "depth@100ms"}},
+         {{"endpoint", ep}, {"rest_endpoint", ep}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"trade", "aggTrade", "bookTicker", "depth@100ms"}},
           {"slots", {"A", "B"}}}},
         {"okx",
-         {{"endpoint", ep}, {"symbols", {"BTC-USDT", "ETH-USDT"}}, {"channels", {"trades", "bbo-tbt", "books"}},
+         {{"endpoint", ep}, {"rest_endpoint", ep}, {"symbols", {"BTC-USDT", "ETH-USDT"}}, {"channels", {"trades", "bbo-tbt", "books"}},
           {"slots", {"A", "B"}}}}}}};
   std::ofstream(path) << cfg.dump(2);
   return path;

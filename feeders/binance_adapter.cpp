@@ -5,6 +5,7 @@
 // Keepalive: the server sends WebSocket ping frames every 20 s and the transport answers
 // them with a pong echoing the payload (libwebsockets does this by itself), so there is no
 // application-level keepalive text.
+#include "bus/venue_budget_core.hpp"
 #include "feeders/adapter_support.hpp"
 #include "feeders/venue_adapter.hpp"
 
@@ -340,16 +341,30 @@ class binance_adapter final : public venue_adapter {
   /// (Binance acknowledges both methods alike). Not used for resyncs (Binance resyncs from REST).
   [[nodiscard]] std::vector<std::string> unsubscribe_messages(std::span<const subscription> subs) const override {
     if (subs.empty()) return {};
-    std::string msg = R"({"method":"UNSUBSCRIBE","params":[)";
+    return {control_message("UNSUBSCRIBE", subs, 1)};
+  }
+
+  /// UNSUBSCRIBE then SUBSCRIBE (web-socket-streams.md "Live Subscribing/Unsubscribing to
+  /// streams", 2026-12): works on a combined connection whose streams came in the URL too.
+  /// Two of the 5 incoming messages per second a connection may send.
+  [[nodiscard]] std::vector<std::string> resubscribe_messages(std::span<const subscription> subs) const override {
+    if (subs.empty()) return {};
+    return {control_message("UNSUBSCRIBE", subs, 1), control_message("SUBSCRIBE", subs, 2)};
+  }
+
+  static std::string control_message(std::string_view method, std::span<const subscription> subs, int id) {
+    std::string msg = R"({"method":")";
+    msg.append(method).append(R"(","params":[)");
     char sep = ' ';
     for (const auto& sub : subs) {
       if (sep == ',') msg.push_back(',');
       sep = ',';
       msg.append("\"").append(stream_name(sub)).append("\"");
     }
-    msg.append(R"(],"id":1})");
-    return {std::move(msg)};
+    msg.append(R"(],"id":)").append(std::to_string(id)).append("}");
+    return msg;
   }
+
 
   [[nodiscard]] std::string_view keepalive_text() const noexcept override { return {}; }
 
@@ -370,7 +385,8 @@ class binance_adapter final : public venue_adapter {
   /// "Local order book"; the merger applies it). 1000 levels: request weight 50 of the
   /// 6000/min, against 250 for 5000. Partial depth is a snapshot in every message.
   [[nodiscard]] resync_plan resync_plan_for(channel c) const noexcept override {
-    if (c == channel::binance_depth) return {resync_method::rest_snapshot, 1000};
+    // rest-api.md "Order book" (2026-12): weight 50 for limit 501-1000.
+    if (c == channel::binance_depth) return {resync_method::rest_snapshot, 1000, binance_depth_weight(1000)};
     return {};
   }
 

@@ -6,6 +6,7 @@
 // Keepalive: OKX closes a connection after 30 s without traffic and answers the text
 // "ping" with the text "pong"; the feeder sends keepalive_text() after its configured
 // quiet period and reconnects when parse() reports no control_event::pong in time.
+#include "bus/venue_budget_core.hpp"
 #include "feeders/adapter_support.hpp"
 #include "feeders/venue_adapter.hpp"
 
@@ -286,6 +287,13 @@ class okx_adapter final : public venue_adapter {
     return requests("unsubscribe", subs);
   }
 
+  /// OKX v5 "Subscribe"/"Unsubscribe" (2026-12): two requests of the 480 per connection per hour.
+  [[nodiscard]] std::vector<std::string> resubscribe_messages(std::span<const subscription> subs) const override {
+    std::vector<std::string> out = requests("unsubscribe", subs);
+    for (auto& m : requests("subscribe", subs)) out.push_back(std::move(m));
+    return out;
+  }
+
   [[nodiscard]] std::string_view keepalive_text() const noexcept override { return "ping"; }
 
   [[nodiscard]] parse_result parse(simdjson::padded_string_view message, std::int64_t receive_ns,
@@ -299,12 +307,15 @@ class okx_adapter final : public venue_adapter {
     return "/api/v5/market/books?instId=" + sub.symbol + "&sz=" + std::to_string(depth);
   }
 
-  /// books and books-l2-tbt: a new subscription starts with a pushed snapshot (prevSeqId -1),
-  /// so a resync is unsubscribe + subscribe on the live connection. books5 is a snapshot in
-  /// every push and needs none. (When OKX stops pushing the initial snapshot — VENUES.md,
-  /// Aug 2026 — this becomes rest_snapshot with the books path.)
+  /// books (and books-l2-tbt): OKX no longer pushes a snapshot on subscribe (changelog
+  /// "Delist initial snapshot and checksum field in order book channels", production from
+  /// August 2026): the book is joined to a REST snapshot, GET /api/v5/market/books on the REST
+  /// host (400 levels, the most the endpoint gives), and the merger applies the first update
+  /// with prevSeqId <= snapshot seqId < seqId (OKX v5 docs "Order book channel", 2026-12).
+  /// A pushed snapshot (prevSeqId -1), should a venue still send one, is accepted as before.
+  /// books5 is a snapshot in every push and needs none.
   [[nodiscard]] resync_plan resync_plan_for(channel c) const noexcept override {
-    if (has_action(c)) return {resync_method::resubscribe, 400};
+    if (has_action(c)) return {resync_method::rest_snapshot, 400, okx_rest_cost(kOkxBooksPer2s)};
     return {};
   }
 

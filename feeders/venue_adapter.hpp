@@ -87,6 +87,9 @@ enum class resync_method : std::uint8_t {
 struct resync_plan {
   resync_method method = resync_method::none;
   int rest_depth = 0;  ///< levels to ask for (rest_snapshot)
+  /// What the snapshot request costs in the venue's REST budget (bus/venue_budget.hpp): Binance
+  /// request weight by `limit`, OKX units of its books endpoint's 40 requests / 2 s.
+  std::uint32_t rest_cost = 0;
 };
 
 /// Where an adapter writes records. The feeder's implementation claims space in its SPSC
@@ -123,6 +126,12 @@ class venue_adapter {
   /// these and then subscribe_messages() for the same stream: the venue answers the new
   /// subscription with a fresh snapshot. Throws std::invalid_argument like ws_path().
   [[nodiscard]] virtual std::vector<std::string> unsubscribe_messages(std::span<const subscription> subs) const = 0;
+
+  /// Text messages that end and re-establish these subscriptions on a live connection, in
+  /// order: the per-stream staleness watchdog's cure for a silently dropped subscription
+  /// (Binance UNSUBSCRIBE + SUBSCRIBE, even for streams named in the URL; OKX unsubscribe +
+  /// subscribe). Throws std::invalid_argument like ws_path().
+  [[nodiscard]] virtual std::vector<std::string> resubscribe_messages(std::span<const subscription> subs) const = 0;
 
   /// The application-level keepalive text to send after a quiet period ("ping" for OKX);
   /// empty when the venue uses WebSocket ping frames (Binance: the server pings, we pong).

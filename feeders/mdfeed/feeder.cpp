@@ -2,6 +2,7 @@
 
 #include "bus/clock.hpp"
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -14,6 +15,7 @@ constexpr std::int64_t kMs = 1'000'000;
 // Log keys beyond the parse_error reasons (which use their own values).
 constexpr unsigned kKeyNotice = 16;
 constexpr unsigned kKeyVenueError = 17;
+constexpr unsigned kKeyPace = 23;  // feeder_stale.cpp has 22
 static_assert(static_cast<unsigned>(parse_error::count_) <= kKeyNotice);
 static_assert(static_cast<std::size_t>(parse_error::count_) <= kFeederErrorSlots);
 
@@ -56,6 +58,7 @@ std::vector<subscription> subscriptions_of(const config::venue_config& vc) {
 
 feeder::feeder(const config::bus_config& cfg, const feeder_options& options)
     : venue_(venue_section(cfg, options)),
+      config_id_(config::config_identity(cfg, venue_)),
       options_(options),
       name_(slot_name(options.venue_id, options.slot)),
       ring_(spsc_ring_writer::create(feeder_ring_name(cfg.bus, options.venue_id, options.slot),
@@ -65,6 +68,7 @@ feeder::feeder(const config::bus_config& cfg, const feeder_options& options)
       control_name_(feeder_control_name(cfg.bus, options.venue_id, options.slot)),
       control_path_("/dev/shm/" + control_name_),
       adapter_(make_adapter(options.venue_id, adapter_options_for(cfg, venue_, options.slot))),
+      budget_(venue_budget::open_or_create(cfg.bus, options.venue_id, default_venue_limits(options.venue_id), cfg.segment_mode)),
       sink_(ring_),
       log_("mdfeed " + name_, options.log_interval_ms),
       backoff_(venue_.policy.reconnect_min_ms, venue_.policy.reconnect_max_ms,
@@ -74,11 +78,17 @@ feeder::feeder(const config::bus_config& cfg, const feeder_options& options)
   target_.host = venue_.ep.host;
   target_.port = venue_.ep.port;
   target_.server_name = venue_.ep.server_name;
-  target_.path = adapter_->ws_path(subs);  // throws std::invalid_argument for a sub the venue refuses
+  target_.path = adapter_->ws_path(subs);
+  // VENUES.md "REST: hosts, budgets" (checked 2026-12): the stream hosts serve no REST.
+  rest_target_.host = venue_.rest_ep.host;
+  rest_target_.port = venue_.rest_ep.port;
+  rest_target_.server_name = venue_.rest_ep.server_name;  // throws std::invalid_argument for a sub the venue refuses
   subscribe_messages_ = adapter_->subscribe_messages(subs);
   status_.fields().alloc_counting.store(options_.allocations != nullptr ? 1 : 0, std::memory_order_relaxed);
+  status_.fields().config_id.store(config_id_, std::memory_order_relaxed);
   ws_ = std::make_unique<ws_client>(static_cast<ws_events&>(*this), transport_options(venue_));
   build_resync_table();
+  build_stale_table();
 }
 
 feeder::~feeder() {
@@ -97,12 +107,23 @@ int feeder::run() {
     start_connect(now);
   }
   while (!finished_) ws_->service();
-  return kExitOk;
+  return exit_code_;
 }
 
 // ---- connection lifecycle ----------------------------------------------------------------
 
 void feeder::start_connect(std::int64_t now) noexcept {
+  // Every attempt of every slot of the venue shares one pace inside the venue's limit
+  // (Binance 300 connection attempts per 5 minutes per IP, OKX 3 connection requests per
+  // second per IP; VENUES.md): rotations and crash loops included.
+  if (const budget_decision d = budget_.try_connect(); !d.granted()) {
+    const std::int64_t wait = std::max<std::int64_t>(d.retry_in_ns, kMs);
+    reconnect_at_ = now + wait;
+    bump(status_.fields().connect_deferrals);
+    log_.log(kKeyPace, now, "connection attempt deferred %lld ms: the venue's connection pace (%s)",
+             static_cast<long long>(wait / kMs), std::string_view(to_string(d.reason)).data());
+    return;
+  }
   ++connection_;
   bump(status_.fields().connections);
   if (connection_ > 1) bump(status_.fields().reconnects);
@@ -123,7 +144,8 @@ void feeder::start_connect(std::int64_t now) noexcept {
 void feeder::on_established() noexcept {
   if (finished_) return;
   const std::int64_t now = mono_ns();
-  last_rx_ = last_data_ = now;
+  last_rx_ = now;
+  stale_.connection_started(now);
   status_.fields().connect_time_ns.store(wall_ns(), std::memory_order_relaxed);
   try {
     for (const auto& m : subscribe_messages_) ws_->send_text(m);  // copies: allocation at connect time only
@@ -254,18 +276,16 @@ void feeder::on_message(simdjson::padded_string_view data, bool binary, std::int
   bump(f.bytes, data.size());
   f.last_message_ns.store(first_byte_ns, std::memory_order_relaxed);
   if (binary) {  // neither venue sends binary frames: whatever it is, it is not JSON text
-    last_data_ = now;
     count_error(parse_error::not_json, "binary frame", {data.data(), data.size()}, now);
     return;
   }
+  record_now_ = now;  // the stale watch's clock for the records this message commits
   const parse_result r = adapter_->parse(data, first_byte_ns, sink_);
   if (r.records > 0) bump(f.records, r.records);
   f.ring_overflows.store(sink_.dropped(), std::memory_order_relaxed);
   if (r.event == control_event::pong) {
     bump(f.pongs_received);
     ping_sent_ = 0;
-  } else {
-    last_data_ = now;
   }
   if (r.error != parse_error::none) count_error(r.error, r.detail, {data.data(), data.size()}, now);
   switch (r.event) {
@@ -297,7 +317,7 @@ void feeder::on_oversize(std::uint64_t bytes) noexcept {
   if (finished_) return;
   const std::int64_t now = mono_ns();
   feeder_status& f = status_.fields();
-  last_rx_ = last_data_ = now;
+  last_rx_ = now;
   bump(f.messages);
   bump(f.bytes, bytes);
   char detail[64];
@@ -362,10 +382,14 @@ void feeder::check_watchdogs(std::int64_t now) noexcept {
   }
   if (close_reason_ != slot_reason::none) return;  // already dropping
   char text[96];
-  if (now - last_data_ > p.no_data_ms * kMs) {
+  // Connection liveness is any byte or pong (DESIGN "two watchdogs, not one"): OKX keeps a
+  // connection whose instruments are all quiet open as long as our "ping" gets its "pong"
+  // (VENUES.md "OKX keepalive"), so a quiet market must not trip this watchdog. A stream
+  // that stops on a connection that still delivers is the stale watch's business.
+  if (now - last_rx_ > p.no_data_ms * kMs) {
     bump(status_.fields().no_data_trips);
-    std::snprintf(text, sizeof text, "no data for %lld ms (no_data_ms %lld)", static_cast<long long>((now - last_data_) / kMs),
-                  static_cast<long long>(p.no_data_ms));
+    std::snprintf(text, sizeof text, "nothing received for %lld ms, not even a pong (no_data_ms %lld)",
+                  static_cast<long long>((now - last_rx_) / kMs), static_cast<long long>(p.no_data_ms));
     drop(slot_reason::idle_watchdog, text, now);
   } else if (ping_sent_ != 0 && now - ping_sent_ > p.pong_timeout_ms * kMs) {
     bump(status_.fields().pong_timeouts);
@@ -382,6 +406,9 @@ void feeder::check_watchdogs(std::int64_t now) noexcept {
     }
     ping_sent_ = now;
     bump(status_.fields().keepalives_sent);
+  } else if (live_since_ != 0 && now >= next_stale_check_) {
+    next_stale_check_ = now + 100 * kMs;
+    check_stale_streams(now);
   }
 }
 

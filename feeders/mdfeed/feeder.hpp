@@ -15,8 +15,13 @@
 /// * keepalive: after keepalive_ms without any frame, send the adapter's keepalive text
 ///   (OKX "ping") or a WebSocket ping (Binance answers pings with pongs); no answer within
 ///   pong_timeout_ms → reconnect;
-/// * no data: no message other than a pong for no_data_ms → reconnect (a stalled line
-///   that still answers pings is caught here).
+/// * no data: nothing at all received, not even a pong, for no_data_ms → reconnect. A quiet
+///   market whose keepalive is answered is a live connection (OKX cuts only when the server
+///   sent nothing for 30 s, and its pong counts).
+/// * stale stream (stale_watch.hpp): one stream silent far beyond its own usual rate while
+///   the connection delivers others → resubscribe that stream (feeder_stale.cpp), never a
+///   reconnect. A line that goes silent while answering pings is the supervisor's health
+///   rule's (its partner still delivers).
 ///
 /// Resyncs (feeder_resync.cpp): the merger asks for a fresh snapshot of one book stream by
 /// bumping its generation in the control block; the feeder serves it by the adapter's
@@ -27,20 +32,31 @@
 #include "bus/config/config.hpp"
 #include "bus/feeder_block.hpp"
 #include "bus/spsc_ring.hpp"
+#include "bus/venue_budget.hpp"
 #include "feeders/mdfeed/backoff.hpp"
 #include "feeders/mdfeed/log_limiter.hpp"
 #include "feeders/mdfeed/rest_client.hpp"
+#include "feeders/mdfeed/stale_watch.hpp"
 #include "feeders/mdfeed/ring_sink.hpp"
 #include "feeders/mdfeed/ws_client.hpp"
 #include "feeders/venue_adapter.hpp"
 
 #include <csignal>
 #include <cstdint>
+#include <array>
+#include <functional>
 #include <memory>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
 namespace mdbus::feed {
+
+/// Transparent hashing: symbol lookups by string_view without building a string.
+struct string_hash {
+  using is_transparent = void;
+  [[nodiscard]] std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
 
 struct feeder_options {
   venue venue_id = venue::unknown;
@@ -61,7 +77,7 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitRuntime = 1;  ///< a segment, the TLS context or the adapter could not be set up
 inline constexpr int kExitUsage = 2;    ///< bad command line or config
 
-class feeder final : private ws_events, private rest_events, private snapshot_observer {
+class feeder final : private ws_events, private rest_events, private snapshot_observer, private commit_observer {
  public:
   /// Opens (creates or adopts) the ring and the status block and builds the adapter and
   /// the transport. Throws config::config_error for a venue or slot the config does not
@@ -87,6 +103,10 @@ class feeder final : private ws_events, private rest_events, private snapshot_ob
   // rest_events, snapshot_observer (feeder_resync.cpp)
   void on_rest_done(std::size_t lane, const rest_result& r) noexcept override;
   void on_snapshot_committed(const book_record& r) noexcept override;
+  // commit_observer, stale streams (feeder_stale.cpp)
+  void on_record_committed(const record_header& h) noexcept override;
+  void build_stale_table();
+  void check_stale_streams(std::int64_t now) noexcept;
 
   void start_connect(std::int64_t now) noexcept;
   void drop(slot_reason why, const char* text, std::int64_t now) noexcept;
@@ -124,6 +144,7 @@ class feeder final : private ws_events, private rest_events, private snapshot_ob
     std::int64_t at = 0;                 ///< retry_wait: retry time; awaiting: deadline (0 = none while no connection)
     std::size_t lane = SIZE_MAX;         ///< fetching: the REST lane
     std::string rest_path;               ///< rest_snapshot: path and query
+    std::uint32_t rest_cost = 0;         ///< rest_snapshot: its cost in the venue's REST budget
     std::vector<std::string> resubscribe;  ///< resubscribe: unsubscribe then subscribe messages
   };
   void build_resync_table();
@@ -138,6 +159,8 @@ class feeder final : private ws_events, private rest_events, private snapshot_ob
   void resync_on_closed() noexcept;
 
   config::venue_config venue_;
+  std::uint64_t config_id_ = 0;  ///< config::config_identity: stamped in the status block, checked in the control block
+  int exit_code_ = kExitOk;
   feeder_options options_;
   std::string name_;  ///< "binance/A" for log lines
   spsc_ring_writer ring_;
@@ -146,9 +169,14 @@ class feeder final : private ws_events, private rest_events, private snapshot_ob
   std::string control_name_;
   std::string control_path_;  ///< /dev/shm/<name>: a cheap existence check before try_open
   std::unique_ptr<venue_adapter> adapter_;
+  /// The venue's REST budget and connection pace, shared by every process of the bus
+  /// (bus/venue_budget.hpp): every WebSocket attempt and REST request asks it first.
+  venue_budget budget_;
+  std::int64_t rest_not_before_ = 0;  ///< the budget said wait: no REST request before this (monotonic)
   ring_sink sink_;
   std::vector<std::string> subscribe_messages_;
-  ws_target target_;
+  ws_target target_;       ///< the stream host
+  ws_target rest_target_;  ///< the REST host (path unused): snapshots, instrument list
   log_limiter log_;
   backoff backoff_;
 
@@ -164,12 +192,24 @@ class feeder final : private ws_events, private rest_events, private snapshot_ob
 
   std::int64_t attempt_start_ = 0;  // CLOCK_MONOTONIC ns from here on
   std::int64_t live_since_ = 0;     ///< 0 while not live
-  std::int64_t last_rx_ = 0;        ///< any frame, pongs included (keepalive)
-  std::int64_t last_data_ = 0;      ///< any message but a pong (no-data watchdog)
+  std::int64_t last_rx_ = 0;        ///< any frame, pongs included (keepalive, connection watchdog)
+  std::int64_t record_now_ = 0;     ///< monotonic time of the message being parsed (stale watch)
+  std::int64_t next_stale_check_ = 0;
   std::int64_t ping_sent_ = 0;      ///< keepalive outstanding since; 0 = none
   std::int64_t reconnect_at_ = 0;   ///< backoff end; 0 = no reconnect scheduled
   std::int64_t drain_deadline_ = 0;
   std::int64_t next_control_check_ = 0;
+
+  /// The stale watch's streams: (symbol, channel) in subscription order, and the messages
+  /// that resubscribe each one (unsubscribe + subscribe), built at start.
+  struct watched_stream {
+    subscription sub;
+    std::vector<std::string> resubscribe;
+  };
+  std::vector<watched_stream> watched_;
+  std::unordered_map<std::string, std::size_t, string_hash, std::equal_to<>> symbol_index_;
+  std::array<std::uint8_t, 32> channel_index_{};  ///< channel id → position in the config's channels (+1; 0 = none)
+  stale_watch stale_{0, stale_watch::options{}};
 
   std::vector<book_stream> books_;
   std::vector<std::size_t> lane_stream_;  ///< REST lane → index in books_ (SIZE_MAX: free)

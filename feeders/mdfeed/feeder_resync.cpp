@@ -35,6 +35,7 @@ constexpr std::size_t kRestLanes = 2;
 constexpr unsigned kKeyResyncDone = 19;
 constexpr unsigned kKeyResyncRetry = 20;   // a failed first attempt
 constexpr unsigned kKeyResyncGaveUp = 21;  // a request given up: its own key, so a retry's line never hides it
+constexpr unsigned kKeyRestBudget = 24;     // feeder_stale.cpp 22, feeder.cpp 23
 static_assert(kKeyResyncGaveUp < log_limiter::kKeys);
 
 /// to_string(channel) views a string literal: NUL-terminated, fit for %s.
@@ -66,6 +67,7 @@ void feeder::build_resync_table() {
       b.index = index;
       if (plan.method == resync_method::rest_snapshot) {
         b.rest_path = adapter_->snapshot_path(b.sub, plan.rest_depth);
+        b.rest_cost = plan.rest_cost;
         ++rest_streams;
       } else {
         const std::span<const subscription> one(&b.sub, 1);
@@ -155,10 +157,21 @@ void feeder::start_resync(book_stream& b, std::int64_t now) noexcept {
     if (live_since_ == 0 || !ws_->established() || status_.state() == feeder_state::draining) return;
     const std::size_t lane = rest_->free_lane();
     if (lane >= rest_->lanes()) return;  // both lanes busy: next tick
+    // One REST budget per venue and IP for every process of the bus (VENUES.md "REST:
+    // hosts, budgets"): a request waits for it; after a 429 nobody sends until Retry-After.
+    if (now < rest_not_before_) return;
+    if (const budget_decision d = budget_.try_rest(b.rest_cost); !d.granted()) {
+      rest_not_before_ = now + std::max<std::int64_t>(d.retry_in_ns, kMs);
+      bump(status_.fields().rest_deferrals);
+      log_.log(kKeyRestBudget, now, "REST snapshot %s %s waits %lld ms for the venue's REST budget (%s)", channel_name(b.sub.ch),
+               b.sub.symbol.c_str(), static_cast<long long>((rest_not_before_ - now) / kMs),
+               std::string_view(to_string(d.reason)).data());
+      return;
+    }
     ++b.attempt;
     bool started = false;
     try {
-      started = rest_->get(lane, target_, b.rest_path, deadline);
+      started = rest_->get(lane, rest_target_, b.rest_path, deadline);
     } catch (const std::exception&) {  // allocation failure inside lws's request set-up
     }
     if (!started) {
@@ -197,6 +210,10 @@ void feeder::on_rest_done(std::size_t lane, const rest_result& r) noexcept {
   lane_stream_[lane] = SIZE_MAX;
   b.lane = SIZE_MAX;
   const std::int64_t now = mono_ns();
+  // Every answer tells the budget what the venue counted (X-MBX-USED-WEIGHT-1M) and whether it
+  // objected (429 / 418 with Retry-After): all processes of the bus hold back from then on.
+  budget_.note_rest_answer(r.status, r.used_weight, r.retry_after_s);
+  if (r.status == 429 || r.status == 418) bump(status_.fields().rest_rejections);
   char why[kLastErrorCapacity];
   if (!r.complete) {
     std::snprintf(why, sizeof why, "%.*s", static_cast<int>(r.error.size()), r.error.data());

@@ -11,6 +11,21 @@
 #include <cstring>
 
 namespace mdbus::feed {
+namespace {
+
+/// A header's decimal value; -1 when it is not a plain non-negative integer (a Retry-After
+/// HTTP-date is not what the venues send).
+std::int64_t header_number(const char* v) noexcept {
+  std::int64_t n = 0;
+  if (*v == '\0') return -1;
+  for (; *v != '\0'; ++v) {
+    if (*v < '0' || *v > '9' || n > 1'000'000'000'000LL) return -1;
+    n = n * 10 + (*v - '0');
+  }
+  return n;
+}
+
+}  // namespace
 
 int rest_protocol_callback(lws* wsi, int reason, void* user, void* in, std::size_t len) {
   (void)user;
@@ -53,6 +68,8 @@ bool rest_client::get(std::size_t index, const ws_target& target, const std::str
   }
   l.len = 0;
   l.status = 0;
+  l.used_weight = -1;
+  l.retry_after_s = -1;
   l.first_byte_ns = 0;
   l.deadline_ns = deadline_ns;
 
@@ -100,6 +117,8 @@ void rest_client::fail(lane& l, const char* fmt, ...) noexcept {
   rest_result r;
   r.status = l.status;
   r.first_byte_ns = l.first_byte_ns;
+  r.used_weight = l.used_weight;
+  r.retry_after_s = l.retry_after_s;
   r.error = std::string_view(error_, n < 0 ? 0 : std::min(static_cast<std::size_t>(n), sizeof error_ - 1));
   events_.on_rest_done(l.index, r);
 }
@@ -124,10 +143,18 @@ int rest_client::handle(lws* wsi, int reason, void* in, std::size_t len) {
       return 0;
     }
 
-    case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
+    case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP: {
       l.status = static_cast<int>(lws_http_client_http_response(wsi));
       l.first_byte_ns = wall_ns();
+      // The venue's budget headers (Binance rest-api.md "LIMITS", 2026-12): the IP's weight
+      // used this minute on every answer, and Retry-After on a 429 / 418. The shared REST
+      // budget (bus/venue_budget.hpp) takes both.
+      char v[32];
+      if (lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_HTTP_RETRY_AFTER) > 0) l.retry_after_s = header_number(v);
+      static constexpr char kWeight[] = "x-mbx-used-weight-1m:";
+      if (lws_hdr_custom_copy(wsi, v, sizeof v, kWeight, sizeof kWeight - 1) > 0) l.used_weight = header_number(v);
       return 0;
+    }
 
     case LWS_CALLBACK_RECEIVE_CLIENT_HTTP: {
       // lws reads from the socket into this buffer and hands the (de-chunked) body to
@@ -156,6 +183,8 @@ int rest_client::handle(lws* wsi, int reason, void* in, std::size_t len) {
       r.complete = true;
       r.status = l.status;
       r.first_byte_ns = l.first_byte_ns;
+      r.used_weight = l.used_weight;
+      r.retry_after_s = l.retry_after_s;
       r.body = simdjson::padded_string_view(l.body.get(), l.len, l.len + simdjson::SIMDJSON_PADDING);
       events_.on_rest_done(l.index, r);
       return 0;  // lws closes the connection (no pipelining asked for)

@@ -39,6 +39,10 @@ struct rest_result {
   simdjson::padded_string_view body;
   std::int64_t first_byte_ns = 0;  ///< CLOCK_REALTIME when the response headers arrived
   std::string_view error;          ///< why it failed when !complete
+  /// `X-MBX-USED-WEIGHT-1M` (Binance: the IP's request weight used this minute), -1 when absent.
+  std::int64_t used_weight = -1;
+  /// `Retry-After` in seconds (a 429 or 418), -1 when absent.
+  std::int64_t retry_after_s = -1;
 };
 
 class rest_events {
@@ -60,6 +64,8 @@ class rest_client {
     std::size_t len = 0;
     int status = 0;
     std::int64_t first_byte_ns = 0;
+    std::int64_t used_weight = -1;
+    std::int64_t retry_after_s = -1;
     std::int64_t deadline_ns = 0;
   };
 

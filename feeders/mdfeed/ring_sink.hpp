@@ -22,6 +22,16 @@ class snapshot_observer {
   ~snapshot_observer() = default;
 };
 
+/// Told about every record as it is committed (the feeder's stale-stream watch), with the
+/// record's header read before the commit hands the bytes to the merger.
+class commit_observer {
+ public:
+  virtual void on_record_committed(const record_header& h) noexcept = 0;
+
+ protected:
+  ~commit_observer() = default;
+};
+
 class ring_sink final : public record_sink {
  public:
   explicit ring_sink(spsc_ring_writer& ring) noexcept : ring_(ring) {}
@@ -33,6 +43,11 @@ class ring_sink final : public record_sink {
     return out;
   }
   void commit(record_type type, std::size_t used) noexcept override {
+    if (commits_ != nullptr && used >= sizeof(record_header)) {
+      record_header h;
+      std::memcpy(&h, claimed_, sizeof h);
+      commits_->on_record_committed(h);
+    }
     if (observer_ != nullptr && type == record_type::book_snapshot && used >= sizeof(book_record)) [[unlikely]] {
       book_record fixed;  // copied before the commit hands the bytes to the merger
       std::memcpy(&fixed, claimed_, sizeof fixed);
@@ -48,6 +63,8 @@ class ring_sink final : public record_sink {
   /// Install (or, with nullptr, remove) the snapshot observer. One pointer test per commit
   /// when none is installed.
   void observe_snapshots(snapshot_observer* o) noexcept { observer_ = o; }
+  /// Install (or remove) the commit observer.
+  void observe_commits(commit_observer* o) noexcept { commits_ = o; }
 
   /// Records committed / refused since the sink was made.
   [[nodiscard]] std::uint64_t committed() const noexcept { return committed_; }
@@ -56,6 +73,7 @@ class ring_sink final : public record_sink {
  private:
   spsc_ring_writer& ring_;
   snapshot_observer* observer_ = nullptr;
+  commit_observer* commits_ = nullptr;
   const std::byte* claimed_ = nullptr;  ///< the last claim, which commit() publishes
   std::uint64_t committed_ = 0;
   std::uint64_t dropped_ = 0;

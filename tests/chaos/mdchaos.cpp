@@ -263,10 +263,10 @@ int main(int argc, char** argv) {
                 {"supervisor", {{"control_socket", sock}, {"restart_backoff_min_ms", 100}, {"heartbeat_timeout_ms", 3000}}},
                 {"venues",
                  {{"binance",
-                   {{"endpoint", ep}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"trade", "aggTrade", "depth@100ms"}},
+                   {{"endpoint", ep}, {"rest_endpoint", ep}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"trade", "aggTrade", "depth@100ms"}},
                     {"slots", {"A", "B"}}, {"policy", bpol}}},
                   {"okx",
-                   {{"endpoint", ep}, {"symbols", {"BTC-USDT", "ETH-USDT"}}, {"channels", {"trades", "books", "bbo-tbt"}},
+                   {{"endpoint", ep}, {"rest_endpoint", ep}, {"symbols", {"BTC-USDT", "ETH-USDT"}}, {"channels", {"trades", "books", "bbo-tbt"}},
                     {"slots", {"A", "B"}}, {"policy", policy}}}}}};
     const std::string config = work + "/bus.json";
     std::ofstream(config) << cfg.dump(2);

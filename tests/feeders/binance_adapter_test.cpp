@@ -75,6 +75,11 @@ TEST_CASE("binance: UNSUBSCRIBE names the streams, and only the diff depth resyn
   const auto msgs = a->unsubscribe_messages(subs);
   REQUIRE(msgs.size() == 1);
   CHECK(msgs[0] == R"({"method":"UNSUBSCRIBE","params":["btcusdt@depth@100ms","ethusdt@trade"],"id":1})");
+  // The stale-stream cure works on URL streams too: UNSUBSCRIBE, then SUBSCRIBE.
+  const auto re = a->resubscribe_messages(subs);
+  REQUIRE(re.size() == 2);
+  CHECK(re[0] == R"({"method":"UNSUBSCRIBE","params":["btcusdt@depth@100ms","ethusdt@trade"],"id":1})");
+  CHECK(re[1] == R"({"method":"SUBSCRIBE","params":["btcusdt@depth@100ms","ethusdt@trade"],"id":2})");
   CHECK(a->unsubscribe_messages({}).empty());
   const subscription bad{channel::binance_trade, "BTC/USDT", ""};
   CHECK_THROWS_AS((void)a->unsubscribe_messages(std::span<const subscription>(&bad, 1)), std::invalid_argument);

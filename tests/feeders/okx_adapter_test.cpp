@@ -83,9 +83,17 @@ TEST_CASE("okx: unsubscribe requests mirror the subscribe requests, and books re
   CHECK(a->unsubscribe_messages({}).empty());
   const subscription bad{channel::okx_books, "BTC\"USDT", ""};
   CHECK_THROWS_AS((void)a->unsubscribe_messages(std::span<const subscription>(&bad, 1)), std::invalid_argument);
-  // Only the channels that start with a pushed snapshot and then chain updates need one.
-  CHECK(a->resync_plan_for(channel::okx_books).method == resync_method::resubscribe);
-  CHECK(a->resync_plan_for(channel::okx_books_l2_tbt).method == resync_method::resubscribe);
+  // Only the chained book channels need one: a REST snapshot of 400 levels (OKX delisted the
+  // snapshot pushed on subscribe, production from August 2026).
+  CHECK(a->resync_plan_for(channel::okx_books).method == resync_method::rest_snapshot);
+  CHECK(a->resync_plan_for(channel::okx_books).rest_depth == 400);
+  CHECK(a->resync_plan_for(channel::okx_books_l2_tbt).method == resync_method::rest_snapshot);
+  // The stale-stream cure: unsubscribe then subscribe, one request each.
+  const subscription one{channel::okx_books, "BTC-USDT", ""};
+  const auto re = a->resubscribe_messages(std::span<const subscription>(&one, 1));
+  REQUIRE(re.size() == 2);
+  CHECK(re[0].find(R"("op":"unsubscribe")") != std::string::npos);
+  CHECK(re[1].find(R"("op":"subscribe")") != std::string::npos);
   CHECK(a->resync_plan_for(channel::okx_books5).method == resync_method::none);
   CHECK(a->resync_plan_for(channel::okx_bbo_tbt).method == resync_method::none);
   CHECK(a->resync_plan_for(channel::okx_trades).method == resync_method::none);

@@ -37,10 +37,10 @@ std::string write_bus_config(const std::string& path, const std::string& bus, in
       {"merge", {{"hole_fill_ms", hole_fill_ms}, {"idle", "backoff"}, {"idle_sleep_max_us", 200}}},
       {"venues",
        {{"binance",
-         {{"endpoint", ep}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"trade", "aggTrade", "depth@100ms"}},
+         {{"endpoint", ep}, {"rest_endpoint", ep}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"trade", "aggTrade", "depth@100ms"}},
           {"slots", {"A", "B"}}, {"policy", policy}}},
         {"okx",
-         {{"endpoint", ep}, {"symbols", {"BTC-USDT", "ETH-USDT"}}, {"channels", {"trades", "books", "bbo-tbt"}},
+         {{"endpoint", ep}, {"rest_endpoint", ep}, {"symbols", {"BTC-USDT", "ETH-USDT"}}, {"channels", {"trades", "books", "bbo-tbt"}},
           {"slots", {"A", "B"}}, {"policy", policy}}}}}};
   std::ofstream(path) << cfg.dump(2);
   return path;

@@ -66,10 +66,10 @@ std::string write_config(const std::string& path, const std::string& bus, int po
   json sv = {{"control_socket", socket_path}, {"restart_backoff_min_ms", 100}, {"heartbeat_timeout_ms", 3000}};
   for (auto& [k, v] : b.supervisor.items()) sv[k] = v;
   json venues = {{"okx",
-                  {{"endpoint", ep}, {"symbols", {"BTC-USDT", "ETH-USDT"}}, {"channels", {"trades", "books", "bbo-tbt"}},
+                  {{"endpoint", ep}, {"rest_endpoint", ep}, {"symbols", {"BTC-USDT", "ETH-USDT"}}, {"channels", {"trades", "books", "bbo-tbt"}},
                    {"slots", {"A", "B"}}, {"policy", policy(b.okx_policy)}}}};
   if (b.binance)
-    venues["binance"] = {{"endpoint", ep}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"trade", "aggTrade", "depth@100ms"}},
+    venues["binance"] = {{"endpoint", ep}, {"rest_endpoint", ep}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"trade", "aggTrade", "depth@100ms"}},
                          {"slots", {"A", "B"}}, {"policy", policy(b.binance_policy)}};
   json cfg = {{"bus", bus},
               {"rings", {{"feeder_bytes", 8 << 20}, {"output_bytes", 64 << 20}}},

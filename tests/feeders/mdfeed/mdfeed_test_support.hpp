@@ -66,7 +66,7 @@ inline std::string write_config(const std::string& path, const feed_setup& s) {
   json p = {{"reconnect_min_ms", 50}, {"reconnect_max_ms", 1000}, {"connect_timeout_ms", 5000}, {"drain_timeout_ms", 1000}};
   for (auto& [k, v] : s.policy.items()) p[k] = v;
   json cfg = {{"bus", s.bus},
-              {"venues", {{s.venue, {{"endpoint", ep}, {"symbols", s.symbols}, {"channels", s.channels}, {"policy", p}}}}}};
+              {"venues", {{s.venue, {{"endpoint", ep}, {"rest_endpoint", ep}, {"symbols", s.symbols}, {"channels", s.channels}, {"policy", p}}}}}};
   if (!s.rings.empty()) cfg["rings"] = s.rings;
   std::ofstream(path) << cfg.dump(2);
   return path;
