@@ -76,6 +76,7 @@ feeder::feeder(const config::bus_config& cfg, const feeder_options& options)
   target_.server_name = venue_.ep.server_name;
   target_.path = adapter_->ws_path(subs);  // throws std::invalid_argument for a sub the venue refuses
   subscribe_messages_ = adapter_->subscribe_messages(subs);
+  adapter_->set_subscriptions(subs);  // data of any other stream is refused (unknown_stream)
   status_.fields().alloc_counting.store(options_.allocations != nullptr ? 1 : 0, std::memory_order_relaxed);
   ws_ = std::make_unique<ws_client>(static_cast<ws_events&>(*this), transport_options(venue_));
   build_resync_table();
