@@ -38,6 +38,8 @@ std::string_view to_string(parse_error e) noexcept {
     case parse_error::ring_full: return "ring_full";
     case parse_error::venue_error: return "venue_error";
     case parse_error::message_too_large: return "message_too_large";
+    case parse_error::invalid_value: return "invalid_value";
+    case parse_error::duplicate_key: return "duplicate_key";
     case parse_error::count_: break;
   }
   return "unknown";

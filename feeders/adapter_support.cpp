@@ -1,6 +1,8 @@
 #include "feeders/adapter_support.hpp"
 
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 
 namespace mdbus::feed::detail {
 
@@ -141,39 +143,93 @@ failure read_levels(od::value& v, book_side side, level_buffer& out) noexcept {
     }
     if (seen < 2) return {parse_error::missing_field, "level: fewer than 2 elements"};
     if (qty.mantissa < 0) return {parse_error::bad_number, "level: negative quantity"};
+    // A level's price is a price: > 0 even when qty 0 deletes it (Binance web-socket-streams.md
+    // "Diff. Depth Stream" and OKX "Order book channel": [price, size, …], size 0 deletes).
+    if (px.mantissa <= 0) return {parse_error::invalid_value, "level: price <= 0"};
     if (!out.push(side, px, qty)) return {parse_error::record_too_large, "more levels than the buffer holds"};
   }
   return kOk;
 }
 
-failure record_writer::write_book(book_record fixed, std::span<const book_level> levels) noexcept {
-  if (full_) return {parse_error::ring_full, "ring full"};
+failure record_writer::write_book(const book_record& fixed, std::span<const book_level> levels) noexcept {
   const bool snapshot = fixed.header.type == record_type::book_snapshot;
+  if (!snapshot && levels.size() > levels_per_record_)
+    return {parse_error::record_too_large, "delta has more levels than one record holds"};
+  if (snapshot && (levels.size() + levels_per_record_ - 1) / levels_per_record_ > UINT16_MAX + std::size_t{1})
+    return {parse_error::record_too_large, "snapshot needs too many parts"};
+  record_stage::entry now;
+  record_stage::entry* e = stage_ != nullptr ? stage_->next() : &now;
+  if (e == nullptr) return {parse_error::record_too_large, "more records than one message can hold"};
+  std::memcpy(e->fixed, &fixed, sizeof fixed);
+  e->levels = levels;
+  e->type = fixed.header.type;
+  if (stage_ == nullptr && !commit_book(now)) return {parse_error::ring_full, "ring full"};
+  return kOk;
+}
+
+bool record_writer::commit_book(const record_stage::entry& e) noexcept {
+  book_record fixed;
+  std::memcpy(&fixed, e.fixed, sizeof fixed);
+  const std::span<const book_level> levels = e.levels;
   const std::size_t per = levels_per_record_;
-  std::size_t parts = 1;
-  if (!snapshot) {
-    if (levels.size() > per) return {parse_error::record_too_large, "delta has more levels than one record holds"};
-  } else if (!levels.empty()) {
-    parts = (levels.size() + per - 1) / per;
-    if (parts > UINT16_MAX + std::size_t{1}) return {parse_error::record_too_large, "snapshot needs too many parts"};
-  }
+  const std::size_t parts = levels.empty() ? 1 : (levels.size() + per - 1) / per;  // a delta: 1 (checked when staged)
   const std::uint8_t keep = fixed.book_flags & kBookChecksumPresent;
   for (std::size_t i = 0; i < parts; ++i) {
     const std::size_t first = i * per;
     const std::size_t count = std::min(per, levels.size() - first);
     const std::size_t bytes = book_record_size(count);
     const std::span<std::byte> out = sink_.claim(bytes);
-    if (out.size() < bytes) {
-      full_ = true;
-      return {parse_error::ring_full, "ring full"};
-    }
+    if (out.size() < bytes) return false;
     fixed.part_index = static_cast<std::uint16_t>(i);
     fixed.book_flags = static_cast<std::uint8_t>(keep | (i == 0 ? kBookFirstPart : 0) | (i + 1 == parts ? kBookLastPart : 0));
     const std::size_t used = write_book_record(out, fixed, levels.subspan(first, count));
     sink_.commit(fixed.header.type, used);
     ++records_;
   }
+  return true;
+}
+
+failure record_writer::commit() noexcept {
+  if (stage_ == nullptr) return kOk;
+  for (const record_stage::entry& e : stage_->entries()) {
+    bool ok = true;
+    switch (e.type) {
+      case record_type::trade: ok = commit_fixed(e, sizeof(trade_record)); break;
+      case record_type::bbo: ok = commit_fixed(e, sizeof(bbo_record)); break;
+      default: ok = commit_book(e); break;
+    }
+    if (!ok) return {parse_error::ring_full, "ring full"};
+  }
   return kOk;
+}
+
+void stream_table::add(std::uint8_t tag, std::string_view key, channel value) {
+  if (key.size() >= kEmpty) throw std::invalid_argument("stream name too long: " + std::string(key.substr(0, 64)));
+  if (find(tag, key) != channel::unknown) return;  // the same stream twice: one entry
+  if ((count_ + 1) * 2 > slots_.size()) rebuild(std::max<std::size_t>(16, slots_.size() * 2));
+  slot sl;
+  sl.hash = hash(tag, key);
+  sl.offset = static_cast<std::uint32_t>(keys_.size());
+  sl.len = static_cast<std::uint16_t>(key.size());
+  sl.tag = tag;
+  sl.value = value;
+  keys_.append(key);
+  std::size_t i = sl.hash & mask_;
+  while (slots_[i].len != kEmpty) i = (i + 1) & mask_;
+  slots_[i] = sl;
+  ++count_;
+}
+
+void stream_table::rebuild(std::size_t capacity) {
+  std::vector<slot> old = std::move(slots_);
+  slots_.assign(capacity, slot{});
+  mask_ = capacity - 1;
+  for (const slot& sl : old) {
+    if (sl.len == kEmpty) continue;
+    std::size_t i = sl.hash & mask_;
+    while (slots_[i].len != kEmpty) i = (i + 1) & mask_;
+    slots_[i] = sl;
+  }
 }
 
 }  // namespace mdbus::feed::detail

@@ -15,11 +15,13 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <vector>
@@ -292,7 +294,8 @@ class level_buffer {
 
 /// Append the levels of a JSON array of arrays ([["px","qty",…],…]) to `out`, tagged
 /// `side`. Only the first two elements of each level are read (OKX adds the deprecated
-/// liquidated-orders count and the order count). Quantities must be >= 0 ("0" deletes).
+/// liquidated-orders count and the order count). Prices must be > 0 (invalid_value),
+/// quantities >= 0 ("0" deletes; a negative one is bad_number).
 [[nodiscard]] failure read_levels(od::value& v, book_side side, level_buffer& out) noexcept;
 
 /// The stream a message belongs to, copied into every record it produces.
@@ -308,6 +311,11 @@ struct stream_stamp {
     symbol.set_symbol(s);
     has_symbol = true;
   }
+  /// True when `s` is the symbol set (or, when that had to be cut, starts with what was kept).
+  [[nodiscard]] bool same_symbol(std::string_view s) const noexcept {
+    const std::string_view kept = symbol.symbol_view();
+    return (symbol.flags & kHeaderSymbolTruncated) != 0 ? s.starts_with(kept) : s == kept;
+  }
   /// Fill the stream fields of `h` (venue, channel, slot, symbol, receive time); keeps the
   /// size, version, type, sequence fields and the other flags.
   void apply(record_header& h) const noexcept {
@@ -320,26 +328,61 @@ struct stream_stamp {
   }
 };
 
-/// Writes records to a sink and counts them. A refused claim is remembered (ring_full)
-/// and every later write of the message is skipped.
+/// Records of one message, held until the whole message has been checked (venue_adapter.hpp
+/// "Atomicity"). A fixed record is copied here whole; a book record keeps its fixed part and
+/// a view of its levels in the adapter's level_buffer, which is cleared once per message
+/// (not per element), so the view stays valid until commit. Capacity is fixed at
+/// construction from the largest message: stage() refuses rather than grows.
+class record_stage {
+ public:
+  static constexpr std::size_t kFixedBytes = std::max({sizeof(trade_record), sizeof(bbo_record), sizeof(book_record)});
+  struct entry {
+    alignas(8) std::byte fixed[kFixedBytes];  ///< the record (trade, bbo) or a book record's fixed part
+    std::span<const book_level> levels;      ///< book records only
+    record_type type;
+  };
+
+  /// Enough entries for a message of `message_bytes` made only of the smallest element
+  /// that gives a record (an OKX bbo-tbt element {"asks":[],"bids":[],"ts":"1"}, 31 bytes
+  /// with its comma).
+  explicit record_stage(std::size_t message_bytes)
+      : capacity_(message_bytes / 31 + 1), entries_(new entry[capacity_]) {}
+
+  void clear() noexcept { size_ = 0; }
+  /// The next entry, or nullptr when full.
+  [[nodiscard]] entry* next() noexcept { return size_ == capacity_ ? nullptr : &entries_[size_++]; }
+  [[nodiscard]] std::span<const entry> entries() const noexcept { return {entries_.get(), size_}; }
+
+ private:
+  std::size_t capacity_;
+  std::unique_ptr<entry[]> entries_;
+  std::size_t size_ = 0;
+};
+
+/// Stages the records of one message (record_stage) and commits them to a sink once the
+/// adapter has found the whole message good. Nothing reaches the sink before commit(), so
+/// returning without it drops the message whole.
 class record_writer {
  public:
+  record_writer(record_sink& sink, record_stage& stage, std::size_t levels_per_record) noexcept
+      : sink_(sink), stage_(&stage), levels_per_record_(levels_per_record) {
+    stage_->clear();
+  }
+  /// Unstaged: every write goes to the sink at once and commit() has nothing to do. For code
+  /// that checks nothing after the fact (parse_bench's nlohmann baseline), not for adapters.
   record_writer(record_sink& sink, std::size_t levels_per_record) noexcept
-      : sink_(sink), levels_per_record_(levels_per_record) {}
+      : sink_(sink), stage_(nullptr), levels_per_record_(levels_per_record) {}
 
   /// A fixed-size record (trade, bbo), already stamped.
   template <class R>
   [[nodiscard]] failure write(const R& r) noexcept {
-    static_assert(std::is_trivially_copyable_v<R>);
-    if (full_) return {parse_error::ring_full, "ring full"};
-    const std::span<std::byte> out = sink_.claim(sizeof(R));
-    if (out.size() < sizeof(R)) {
-      full_ = true;
-      return {parse_error::ring_full, "ring full"};
-    }
-    std::memcpy(out.data(), &r, sizeof(R));
-    sink_.commit(R::kType, sizeof(R));
-    ++records_;
+    static_assert(std::is_trivially_copyable_v<R> && sizeof(R) <= record_stage::kFixedBytes);
+    record_stage::entry now;
+    record_stage::entry* e = stage_ != nullptr ? stage_->next() : &now;
+    if (e == nullptr) return {parse_error::record_too_large, "more records than one message can hold"};
+    std::memcpy(e->fixed, &r, sizeof(R));
+    e->type = R::kType;
+    if (stage_ == nullptr && !commit_fixed(now, sizeof(R))) return {parse_error::ring_full, "ring full"};
     return kOk;
   }
 
@@ -347,16 +390,94 @@ class record_writer {
   /// is split into parts of at most levels_per_record levels with part_index 0, 1, … and
   /// kBookFirstPart / kBookLastPart on the first / last (one part carries both; an empty
   /// snapshot is one part with no levels). `fixed` is stamped, its book_flags may carry
-  /// kBookChecksumPresent; the part flags are set here.
-  [[nodiscard]] failure write_book(book_record fixed, std::span<const book_level> levels) noexcept;
+  /// kBookChecksumPresent; the part flags are set at commit. `levels` must stay valid until
+  /// commit (the adapter's level_buffer, not cleared in between).
+  [[nodiscard]] failure write_book(const book_record& fixed, std::span<const book_level> levels) noexcept;
 
+  /// Commit every staged record, in order. ring_full when the sink refuses a claim: the
+  /// records before it stay committed, the rest of the message is dropped.
+  [[nodiscard]] failure commit() noexcept;
+
+  /// Records committed to the sink.
   [[nodiscard]] std::uint32_t records() const noexcept { return records_; }
 
  private:
+  [[nodiscard]] bool commit_fixed(const record_stage::entry& e, std::size_t bytes) noexcept {
+    const std::span<std::byte> out = sink_.claim(bytes);
+    if (out.size() < bytes) return false;
+    std::memcpy(out.data(), e.fixed, bytes);
+    sink_.commit(e.type, bytes);
+    ++records_;
+    return true;
+  }
+  [[nodiscard]] bool commit_book(const record_stage::entry& e) noexcept;
+
   record_sink& sink_;
+  record_stage* stage_;  ///< nullptr: unstaged
   std::size_t levels_per_record_;
   std::uint32_t records_ = 0;
-  bool full_ = false;
+};
+
+/// A repeated key: which of the two values the venue meant is unknowable, and simdjson's
+/// On Demand would silently use whichever the code meets first or last.
+[[nodiscard]] inline failure duplicate(std::string_view what) noexcept { return {parse_error::duplicate_key, what}; }
+
+/// The streams one connection subscribed to, for an allocation-free membership test on the
+/// hot path: open addressing over (tag, key) pairs, built at set-up. The tag is a channel
+/// value (or 0 for "any channel: the key names the stream", Binance's combined stream
+/// name); the stored value is the stream's channel.
+class stream_table {
+ public:
+  /// Set-up time: allocates.
+  void clear() {
+    keys_.clear();
+    slots_.clear();
+    count_ = 0;
+  }
+  void add(std::uint8_t tag, std::string_view key, channel value);
+  /// The channel stored for (tag, key), or channel::unknown when absent.
+  [[nodiscard]] channel find(std::uint8_t tag, std::string_view key) const noexcept {
+    if (slots_.empty()) return channel::unknown;
+    const std::uint64_t h = hash(tag, key);
+    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const slot& sl = slots_[i];
+      if (sl.len == kEmpty) return channel::unknown;
+      if (sl.hash == h && sl.tag == tag && sl.len == key.size() && std::memcmp(keys_.data() + sl.offset, key.data(), key.size()) == 0)
+        return sl.value;
+    }
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return count_; }
+
+ private:
+  static constexpr std::uint16_t kEmpty = 0xFFFF;
+  struct slot {
+    std::uint64_t hash = 0;
+    std::uint32_t offset = 0;
+    std::uint16_t len = kEmpty;
+    std::uint8_t tag = 0;
+    channel value = channel::unknown;
+  };
+  /// Length, tag and the first and last 8 bytes: stream names and symbols differ there
+  /// ("btcusdt@trade" / "ethusdt@trade", "…@trade" / "…@aggTrade"); equal hashes only cost
+  /// a probe, the full compare decides.
+  [[nodiscard]] static std::uint64_t hash(std::uint8_t tag, std::string_view k) noexcept {
+    std::uint64_t a = 0, b = 0;
+    if (k.size() >= 8) {
+      std::memcpy(&a, k.data(), 8);
+      std::memcpy(&b, k.data() + k.size() - 8, 8);
+    } else {
+      for (std::size_t i = 0; i < k.size(); ++i) a |= static_cast<std::uint64_t>(static_cast<unsigned char>(k[i])) << (8 * i);
+    }
+    std::uint64_t h = (a ^ (static_cast<std::uint64_t>(k.size()) << 56) ^ tag) * 0x9E3779B97F4A7C15ULL;
+    h ^= (b + (h >> 29)) * 0xBF58476D1CE4E5B9ULL;
+    return h ^ (h >> 31);
+  }
+  void rebuild(std::size_t capacity);
+
+  std::string keys_;
+  std::vector<slot> slots_;
+  std::size_t mask_ = 0;
+  std::size_t count_ = 0;
 };
 
 /// Name of the lowest bit set in `required` but not in `seen`, for a missing_field detail.

@@ -98,13 +98,28 @@ std::string stream_name(const subscription& sub) {
 // Events. Each reads one event object in any field order, ignores unknown fields, and
 // writes its record only once the whole object has been read and checked.
 
-/// The symbol from the event's `s` when no combined-stream name gave it (raw streams).
-parse_error take_symbol(od::value& v, stream_stamp& st) noexcept {
-  if (st.has_symbol) return parse_error::none;
+/// The symbol from the event's `s`: it names the stream on a raw connection; in a combined
+/// stream it must agree with the stream name (web-socket-streams.md: stream names are
+/// `<symbol>@…` with the symbol in lower case, `s` is the symbol), or the event belongs to
+/// another stream than the wrapper says.
+failure take_symbol(od::value& v, stream_stamp& st, std::string_view what) noexcept {
   std::string_view s;
-  const parse_error e = read_string(v, s);
-  if (e == parse_error::none) st.set_symbol(s);
-  return e;
+  if (const parse_error e = read_string(v, s); e != parse_error::none) return {e, what};
+  if (!st.has_symbol) {
+    st.set_symbol(s);
+    return kOk;
+  }
+  if (!st.same_symbol(s)) return {parse_error::unknown_stream, "s differs from the stream name"};
+  return kOk;
+}
+
+/// `e` inside an event must be the stream's own event type (web-socket-streams.md payloads:
+/// "e":"trade", "aggTrade", "depthUpdate"; futures "bookTicker").
+failure check_event_type(od::value& v, std::string_view expected, std::string_view what) noexcept {
+  std::string_view e;
+  if (const parse_error pe = read_string(v, e); pe != parse_error::none) return {pe, what};
+  if (e != expected) return {parse_error::unexpected_shape, "e differs from the stream's event type"};
+  return kOk;
 }
 
 /// A quantity: a decimal string, never negative.
@@ -114,8 +129,20 @@ parse_error read_qty(od::value& v, decimal& out) noexcept {
   return e;
 }
 
+/// A trade happened at a price and for a quantity: both > 0 (a negative quantity is
+/// already bad_number).
+failure check_trade(decimal px, decimal qty, std::string_view px_name, std::string_view qty_name) noexcept {
+  if (px.mantissa <= 0) return {parse_error::invalid_value, px_name};
+  if (qty.mantissa == 0) return {parse_error::invalid_value, qty_name};
+  return kOk;
+}
+
+/// One side of a best bid/offer: a present side (quantity > 0) has a price > 0; an empty
+/// one may read 0/0. A negative price is never one.
+bool side_ok(decimal px, decimal qty) noexcept { return px.mantissa > 0 || (px.mantissa == 0 && qty.mantissa == 0); }
+
 failure parse_trade(od::object& data, stream_stamp& st, record_writer& w) noexcept {
-  static constexpr std::string_view kNames[] = {"trade.E", "trade.t", "trade.p", "trade.q", "trade.m", "trade.s"};
+  static constexpr std::string_view kNames[] = {"trade.E", "trade.t", "trade.p", "trade.q", "trade.m", "trade.s", "trade.e"};
   auto r = make_record<trade_record>();
   decimal px;
   decimal qty;
@@ -125,20 +152,32 @@ failure parse_trade(od::object& data, stream_stamp& st, record_writer& w) noexce
     parse_error e = parse_error::none;
     int bit = -1;
     switch (short_key(key)) {
-      case 'E': bit = 0, e = read_ms_time(v, r.header.venue_time_ns); break;
-      case 't': bit = 1, e = read_u64(v, r.header.seq); break;
-      case 'p': bit = 2, e = read_decimal(v, px); break;
-      case 'q': bit = 3, e = read_qty(v, qty); break;
-      case 'm': bit = 4, e = read_bool(v, buyer_maker); break;
-      case 's': bit = 5, e = take_symbol(v, st); break;
+      case 'E': bit = 0; break;
+      case 't': bit = 1; break;
+      case 'p': bit = 2; break;
+      case 'q': bit = 3; break;
+      case 'm': bit = 4; break;
+      case 's': bit = 5; break;
+      case 'e': bit = 6; break;
       default: return kOk;
     }
-    if (e != parse_error::none) return {e, kNames[bit]};
+    if (seen & (1U << bit)) return duplicate(kNames[bit]);
     seen |= 1U << bit;
+    switch (bit) {
+      case 0: e = read_ms_time(v, r.header.venue_time_ns); break;
+      case 1: e = read_u64(v, r.header.seq); break;
+      case 2: e = read_decimal(v, px); break;
+      case 3: e = read_qty(v, qty); break;
+      case 4: e = read_bool(v, buyer_maker); break;
+      case 5: return take_symbol(v, st, kNames[5]);
+      default: return check_event_type(v, "trade", kNames[6]);
+    }
+    if (e != parse_error::none) return {e, kNames[bit]};
     return kOk;
   });
   if (f) return f;
   if (const failure m = missing(seen | (st.has_symbol ? 0x20U : 0U), 0x3FU, kNames)) return m;
+  if (const failure c = check_trade(px, qty, kNames[2], kNames[3])) return c;
   r.header.flags = kHeaderHasSeq;
   r.set_px(px);
   r.set_qty(qty);
@@ -150,8 +189,8 @@ failure parse_trade(od::object& data, stream_stamp& st, record_writer& w) noexce
 }
 
 failure parse_agg_trade(od::object& data, stream_stamp& st, record_writer& w) noexcept {
-  static constexpr std::string_view kNames[] = {"aggTrade.E", "aggTrade.a", "aggTrade.p", "aggTrade.q",
-                                                "aggTrade.f", "aggTrade.l", "aggTrade.m", "aggTrade.s"};
+  static constexpr std::string_view kNames[] = {"aggTrade.E", "aggTrade.a", "aggTrade.p", "aggTrade.q", "aggTrade.f",
+                                                "aggTrade.l", "aggTrade.m", "aggTrade.s", "aggTrade.e"};
   auto r = make_record<trade_record>();
   decimal px;
   decimal qty;
@@ -161,27 +200,43 @@ failure parse_agg_trade(od::object& data, stream_stamp& st, record_writer& w) no
     parse_error e = parse_error::none;
     int bit = -1;
     switch (short_key(key)) {
-      case 'E': bit = 0, e = read_ms_time(v, r.header.venue_time_ns); break;
-      case 'a': bit = 1, e = read_u64(v, r.header.seq); break;
-      case 'p': bit = 2, e = read_decimal(v, px); break;
-      case 'q': bit = 3, e = read_qty(v, qty); break;
-      case 'f': bit = 4, e = read_u64(v, r.first_trade_id); break;
-      case 'l': bit = 5, e = read_u64(v, r.last_trade_id); break;
-      case 'm': bit = 6, e = read_bool(v, buyer_maker); break;
-      case 's': bit = 7, e = take_symbol(v, st); break;
+      case 'E': bit = 0; break;
+      case 'a': bit = 1; break;
+      case 'p': bit = 2; break;
+      case 'q': bit = 3; break;
+      case 'f': bit = 4; break;
+      case 'l': bit = 5; break;
+      case 'm': bit = 6; break;
+      case 's': bit = 7; break;
+      case 'e': bit = 8; break;
       default: return kOk;
     }
-    if (e != parse_error::none) return {e, kNames[bit]};
+    if (seen & (1U << bit)) return duplicate(kNames[bit]);
     seen |= 1U << bit;
+    switch (bit) {
+      case 0: e = read_ms_time(v, r.header.venue_time_ns); break;
+      case 1: e = read_u64(v, r.header.seq); break;
+      case 2: e = read_decimal(v, px); break;
+      case 3: e = read_qty(v, qty); break;
+      case 4: e = read_u64(v, r.first_trade_id); break;
+      case 5: e = read_u64(v, r.last_trade_id); break;
+      case 6: e = read_bool(v, buyer_maker); break;
+      case 7: return take_symbol(v, st, kNames[7]);
+      default: return check_event_type(v, "aggTrade", kNames[8]);
+    }
+    if (e != parse_error::none) return {e, kNames[bit]};
     return kOk;
   });
   if (f) return f;
   if (const failure m = missing(seen | (st.has_symbol ? 0x80U : 0U), 0xFFU, kNames)) return m;
+  if (const failure c = check_trade(px, qty, kNames[2], kNames[3])) return c;
+  // web-socket-streams.md "Aggregate Trade Streams": f is the first trade id, l the last.
+  if (r.first_trade_id > r.last_trade_id) return {parse_error::invalid_value, "aggTrade: f > l"};
   r.header.flags = kHeaderHasSeq | kHeaderHasFirstSeq;
   r.header.first_seq = r.first_trade_id;
   r.set_px(px);
   r.set_qty(qty);
-  r.trade_count = r.last_trade_id >= r.first_trade_id && r.last_trade_id - r.first_trade_id < UINT32_MAX
+  r.trade_count = r.last_trade_id - r.first_trade_id < UINT32_MAX
                       ? static_cast<std::uint32_t>(r.last_trade_id - r.first_trade_id + 1)
                       : 0;
   r.aggressor = buyer_maker ? aggressor_side::sell : aggressor_side::buy;
@@ -190,8 +245,8 @@ failure parse_agg_trade(od::object& data, stream_stamp& st, record_writer& w) no
 }
 
 failure parse_book_ticker(od::object& data, stream_stamp& st, record_writer& w) noexcept {
-  static constexpr std::string_view kNames[] = {"bookTicker.u", "bookTicker.b", "bookTicker.B",
-                                                "bookTicker.a", "bookTicker.A", "bookTicker.s"};
+  static constexpr std::string_view kNames[] = {"bookTicker.u", "bookTicker.b", "bookTicker.B", "bookTicker.a",
+                                                "bookTicker.A", "bookTicker.s", "bookTicker.E", "bookTicker.e"};
   auto r = make_record<bbo_record>();
   decimal bid_px, bid_qty, ask_px, ask_qty;
   unsigned seen = 0;
@@ -199,24 +254,35 @@ failure parse_book_ticker(od::object& data, stream_stamp& st, record_writer& w) 
     parse_error e = parse_error::none;
     int bit = -1;
     switch (short_key(key)) {
-      case 'u': bit = 0, e = read_u64(v, r.header.seq); break;
-      case 'b': bit = 1, e = read_decimal(v, bid_px); break;
-      case 'B': bit = 2, e = read_qty(v, bid_qty); break;
-      case 'a': bit = 3, e = read_decimal(v, ask_px); break;
-      case 'A': bit = 4, e = read_qty(v, ask_qty); break;
-      case 's': bit = 5, e = take_symbol(v, st); break;
-      case 'E':  // spot sends no event time; USD-M futures does
-        e = read_ms_time(v, r.header.venue_time_ns);
-        if (e != parse_error::none) return {e, "bookTicker.E"};
-        return kOk;
+      case 'u': bit = 0; break;
+      case 'b': bit = 1; break;
+      case 'B': bit = 2; break;
+      case 'a': bit = 3; break;
+      case 'A': bit = 4; break;
+      case 's': bit = 5; break;
+      case 'E': bit = 6; break;  // spot sends no event time; USD-M futures does
+      case 'e': bit = 7; break;  // futures only
       default: return kOk;
     }
-    if (e != parse_error::none) return {e, kNames[bit]};
+    if (seen & (1U << bit)) return duplicate(kNames[bit]);
     seen |= 1U << bit;
+    switch (bit) {
+      case 0: e = read_u64(v, r.header.seq); break;
+      case 1: e = read_decimal(v, bid_px); break;
+      case 2: e = read_qty(v, bid_qty); break;
+      case 3: e = read_decimal(v, ask_px); break;
+      case 4: e = read_qty(v, ask_qty); break;
+      case 5: return take_symbol(v, st, kNames[5]);
+      case 6: e = read_ms_time(v, r.header.venue_time_ns); break;
+      default: return check_event_type(v, "bookTicker", kNames[7]);
+    }
+    if (e != parse_error::none) return {e, kNames[bit]};
     return kOk;
   });
   if (f) return f;
   if (const failure m = missing(seen | (st.has_symbol ? 0x20U : 0U), 0x3FU, kNames)) return m;
+  if (!side_ok(bid_px, bid_qty)) return {parse_error::invalid_value, "bookTicker.b <= 0"};
+  if (!side_ok(ask_px, ask_qty)) return {parse_error::invalid_value, "bookTicker.a <= 0"};
   r.header.flags = kHeaderHasSeq;
   r.bid = make_level(book_side::bid, bid_px, bid_qty);
   r.ask = make_level(book_side::ask, ask_px, ask_qty);
@@ -225,72 +291,90 @@ failure parse_book_ticker(od::object& data, stream_stamp& st, record_writer& w) 
 }
 
 failure parse_depth(od::object& data, stream_stamp& st, record_writer& w, level_buffer& levels) noexcept {
-  static constexpr std::string_view kNames[] = {"depthUpdate.E", "depthUpdate.U", "depthUpdate.u",
-                                                "depthUpdate.b", "depthUpdate.a", "depthUpdate.s"};
+  static constexpr std::string_view kNames[] = {"depthUpdate.E", "depthUpdate.U", "depthUpdate.u", "depthUpdate.b",
+                                                "depthUpdate.a", "depthUpdate.s", "depthUpdate.e", "depthUpdate.pu"};
   auto r = make_book_record(record_type::book_delta);
-  levels.clear();
+  const std::size_t begin = levels.size();
   unsigned seen = 0;
-  bool has_pu = false;
   const failure f = for_each_field(data, [&](od::raw_json_string key, od::value& v) -> failure {
     parse_error e = parse_error::none;
     int bit = -1;
     switch (short_key(key)) {
-      case 'E': bit = 0, e = read_ms_time(v, r.header.venue_time_ns); break;
-      case 'U': bit = 1, e = read_u64(v, r.header.first_seq); break;
-      case 'u': bit = 2, e = read_u64(v, r.header.seq); break;
-      case 'b':
-        if (const failure lf = read_levels(v, book_side::bid, levels)) return lf;
-        bit = 3;
-        break;
-      case 'a':
-        if (const failure lf = read_levels(v, book_side::ask, levels)) return lf;
-        bit = 4;
-        break;
-      case 's': bit = 5, e = take_symbol(v, st); break;
+      case 'E': bit = 0; break;
+      case 'U': bit = 1; break;
+      case 'u': bit = 2; break;
+      case 'b': bit = 3; break;
+      case 'a': bit = 4; break;
+      case 's': bit = 5; break;
+      case 'e': bit = 6; break;
       case '\0':
-        if (key_is(key, "pu")) {  // USD-M futures: the previous event's u, the chain to check
-          has_pu = true;
-          if (const auto pe = read_i64(v, r.header.prev_seq); pe != parse_error::none) return {pe, "depthUpdate.pu"};
-        }
-        return kOk;
+        if (!key_is(key, "pu")) return kOk;  // USD-M futures: the previous event's u, the chain to check
+        bit = 7;
+        break;
       default: return kOk;
     }
-    if (e != parse_error::none) return {e, kNames[bit]};
+    if (seen & (1U << bit)) return duplicate(kNames[bit]);
     seen |= 1U << bit;
+    switch (bit) {
+      case 0: e = read_ms_time(v, r.header.venue_time_ns); break;
+      case 1: e = read_u64(v, r.header.first_seq); break;
+      case 2: e = read_u64(v, r.header.seq); break;
+      case 3: return read_levels(v, book_side::bid, levels);
+      case 4: return read_levels(v, book_side::ask, levels);
+      case 5: return take_symbol(v, st, kNames[5]);
+      case 6: return check_event_type(v, "depthUpdate", kNames[6]);
+      default: e = read_i64(v, r.header.prev_seq); break;
+    }
+    if (e != parse_error::none) return {e, kNames[bit]};
     return kOk;
   });
   if (f) return f;
   if (const failure m = missing(seen | (st.has_symbol ? 0x20U : 0U), 0x3FU, kNames)) return m;
-  r.header.flags = kHeaderHasSeq | kHeaderHasFirstSeq | (has_pu ? kHeaderHasPrevSeq : 0);
+  // web-socket-streams.md "Diff. Depth Stream": U is the first update id of the event, u the
+  // final one, so U <= u (U == u for a single update).
+  if (r.header.first_seq > r.header.seq) return {parse_error::invalid_value, "depthUpdate: U > u"};
+  r.header.flags = kHeaderHasSeq | kHeaderHasFirstSeq | ((seen & 0x80U) != 0 ? kHeaderHasPrevSeq : 0);
   st.apply(r.header);
-  return w.write_book(r, levels.levels());
+  return w.write_book(r, levels.levels().subspan(begin));
 }
 
 /// Partial depth and the REST snapshot share a shape: lastUpdateId, bids, asks.
 failure parse_depth_snapshot(od::object& data, stream_stamp& st, record_writer& w, level_buffer& levels,
                              std::uint8_t extra_flags, std::string_view* venue_msg) noexcept {
-  static constexpr std::string_view kNames[] = {"depth.lastUpdateId", "depth.bids", "depth.asks"};
+  static constexpr std::string_view kNames[] = {"depth.lastUpdateId", "depth.bids", "depth.asks", "depth.E"};
   auto r = make_book_record(record_type::book_snapshot);
-  levels.clear();
+  const std::size_t begin = levels.size();
   unsigned seen = 0;
   bool venue_error = false;
   const failure f = for_each_field(data, [&](od::raw_json_string key, od::value& v) -> failure {
+    int bit = -1;
     if (key_is(key, "lastUpdateId")) {
-      if (const auto e = read_u64(v, r.header.seq); e != parse_error::none) return {e, kNames[0]};
-      seen |= 1U;
+      bit = 0;
     } else if (key_is(key, "bids")) {
-      if (const failure lf = read_levels(v, book_side::bid, levels)) return lf;
-      seen |= 2U;
+      bit = 1;
     } else if (key_is(key, "asks")) {
-      if (const failure lf = read_levels(v, book_side::ask, levels)) return lf;
-      seen |= 4U;
+      bit = 2;
     } else if (key_is(key, "E")) {  // futures only
-      if (const auto e = read_ms_time(v, r.header.venue_time_ns); e != parse_error::none) return {e, "depth.E"};
+      bit = 3;
     } else if (venue_msg != nullptr && key_is(key, "code")) {  // REST error {"code":-1121,"msg":"Invalid symbol."}
       venue_error = true;
+      return kOk;
     } else if (venue_msg != nullptr && key_is(key, "msg")) {
       (void)read_string(v, *venue_msg);
+      return kOk;
+    } else {
+      return kOk;
     }
+    if (seen & (1U << bit)) return duplicate(kNames[bit]);
+    seen |= 1U << bit;
+    parse_error e = parse_error::none;
+    switch (bit) {
+      case 0: e = read_u64(v, r.header.seq); break;
+      case 1: return read_levels(v, book_side::bid, levels);
+      case 2: return read_levels(v, book_side::ask, levels);
+      default: e = read_ms_time(v, r.header.venue_time_ns); break;
+    }
+    if (e != parse_error::none) return {e, kNames[bit]};
     return kOk;
   });
   if (f) return f;
@@ -298,7 +382,7 @@ failure parse_depth_snapshot(od::object& data, stream_stamp& st, record_writer& 
   if (const failure m = missing(seen, 0x7U, kNames)) return m;
   r.header.flags = static_cast<std::uint8_t>(kHeaderHasSeq | extra_flags);
   st.apply(r.header);
-  return w.write_book(r, levels.levels());
+  return w.write_book(r, levels.levels().subspan(begin));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -309,6 +393,7 @@ class binance_adapter final : public venue_adapter {
       : options_(options),
         parser_(options.max_message_bytes),
         levels_(max_levels_in(options.max_message_bytes)),
+        stage_(options.max_message_bytes),
         levels_per_record_(book_levels_per_record(options.max_record_bytes)) {
     // Warm-up happens here: the parser's buffers for the largest message we accept.
     if (const auto e = parser_.allocate(options.max_message_bytes))
@@ -368,6 +453,20 @@ class binance_adapter final : public venue_adapter {
 
   [[nodiscard]] std::string_view keepalive_text() const noexcept override { return {}; }
 
+  void set_subscriptions(std::span<const subscription> subs) override {
+    stream_table table;
+    for (const auto& sub : subs) {
+      // The combined stream echoes the name we subscribed to (web-socket-streams.md: "Combined
+      // stream events are wrapped as follows: {"stream":"<streamName>","data":<rawPayload>}").
+      table.add(0, stream_name(sub), sub.ch);
+      std::string upper;
+      for (const char c : sub.symbol) upper.push_back(ascii_upper(c));
+      table.add(static_cast<std::uint8_t>(sub.ch), upper, sub.ch);  // a raw stream's event type and s
+    }
+    subscribed_ = std::move(table);
+    filter_ = true;
+  }
+
   [[nodiscard]] parse_result parse(simdjson::padded_string_view message, std::int64_t receive_ns,
                                    record_sink& sink) noexcept override;
 
@@ -421,7 +520,12 @@ class binance_adapter final : public venue_adapter {
       return kOk;
     }
     const std::size_t at = stream.find('@');
-    const channel ch = at == std::string_view::npos ? channel::unknown : channel_of_suffix(stream.substr(at + 1));
+    channel ch = channel::unknown;
+    if (filter_) {
+      ch = subscribed_.find(0, stream);
+    } else if (at != std::string_view::npos) {
+      ch = channel_of_suffix(stream.substr(at + 1));
+    }
     if (ch == channel::unknown) return {parse_error::unknown_stream, stream};
     set_upper_symbol(st, stream.substr(0, at));
     return on_event(ch, data, st, w);
@@ -430,15 +534,27 @@ class binance_adapter final : public venue_adapter {
   parse_result parse_raw(od::document& doc, std::string_view first_key, std::string_view event, stream_stamp& st,
                          record_writer& w) noexcept;
 
+  /// A good message's records go to the sink; a failure leaves nothing there.
+  static parse_result finish(record_writer& w, failure f, control_event ev = control_event::none) noexcept {
+    if (!f) f = w.commit();
+    return result_of(w, f, ev);
+  }
+
   adapter_options options_;
   od::parser parser_;
   level_buffer levels_;
+  record_stage stage_;
   std::size_t levels_per_record_;
+  /// set_subscriptions(): tag 0 + stream name ("btcusdt@depth@100ms") for combined streams,
+  /// tag channel + upper-case symbol for raw ones. Empty and unused until it is called.
+  stream_table subscribed_;
+  bool filter_ = false;
 };
 
 parse_result binance_adapter::parse(simdjson::padded_string_view message, std::int64_t receive_ns,
                                     record_sink& sink) noexcept {
-  record_writer w(sink, levels_per_record_);
+  record_writer w(sink, stage_, levels_per_record_);
+  levels_.clear();
   if (message.length() > options_.max_message_bytes) return result_of(w, {parse_error::message_too_large, "message too large"});
   od::document doc;
   if (const auto e = parser_.iterate(message).get(doc)) return result_of(w, {from_simdjson(e, parse_error::not_json), "not JSON"});
@@ -451,7 +567,8 @@ parse_result binance_adapter::parse(simdjson::padded_string_view message, std::i
   st.receive_ns = receive_ns;
 
   // Combined stream {"stream":"btcusdt@trade","data":{…}} (what ws_path asks for), control
-  // replies {"result":null,"id":1} / {"code":2,"msg":"…","id":1}, or a raw event.
+  // replies {"result":null,"id":1} / {"code":2,"msg":"…","id":1}, or a raw event. Records
+  // are only staged here: they reach the sink in finish(), once the whole document is read.
   std::string_view stream;
   std::string_view venue_msg;
   bool have_stream = false, data_deferred = false, data_done = false, has_result = false, result_null = false,
@@ -475,9 +592,11 @@ parse_result binance_adapter::parse(simdjson::padded_string_view message, std::i
       if (key_is(key, "lastUpdateId")) return parse_raw(doc, "lastUpdateId", {}, st, w);
     }
     if (key_is(key, "stream")) {
+      if (have_stream) return result_of(w, duplicate("stream"));
       if (read_string(v, stream) != parse_error::none) return result_of(w, {parse_error::wrong_type, "stream"});
       have_stream = true;
     } else if (key_is(key, "data")) {
+      if (data_done || data_deferred) return result_of(w, duplicate("data"));
       if (!have_stream) {
         data_deferred = true;  // read once the stream name is known, after this loop
         continue;
@@ -493,6 +612,7 @@ parse_result binance_adapter::parse(simdjson::padded_string_view message, std::i
       (void)read_string(v, venue_msg);
     }
   }
+  // A truncated message ends the loop above early without an error: only here is it seen.
   if (!at_document_end(doc)) return result_of(w, {parse_error::not_json, "content after the JSON object"}, ev);
   if (data_deferred) {
     if (!have_stream) return result_of(w, {parse_error::missing_field, "stream"});
@@ -501,9 +621,9 @@ parse_result binance_adapter::parse(simdjson::padded_string_view message, std::i
     od::value data;
     if (const auto e = doc.find_field_unordered("data").get(data)) return result_of(w, {from_simdjson(e), "data"});
     const failure f = on_stream(stream, data, st, w, ev);
-    return result_of(w, f, ev);
+    return finish(w, f, ev);
   }
-  if (data_done) return result_of(w, kOk, ev);
+  if (data_done) return finish(w, kOk, ev);
   if (have_stream) return result_of(w, {parse_error::missing_field, "data"});
   if (has_code) {
     return result_of(w, {parse_error::venue_error, venue_msg.empty() ? std::string_view("error reply") : venue_msg},
@@ -539,12 +659,16 @@ parse_result binance_adapter::parse_raw(od::document& doc, std::string_view firs
   if (const auto e = doc.get_object().get(root)) return result_of(w, {from_simdjson(e), "not JSON"});
   if (const failure f = on_event(ch, root, st, w)) return result_of(w, f);
   if (!at_document_end(doc)) return result_of(w, {parse_error::not_json, "content after the JSON object"});
-  return result_of(w, kOk);
+  // A raw stream is named by its event type and s (any depth speed: the event is the same).
+  if (filter_ && subscribed_.find(static_cast<std::uint8_t>(ch), st.symbol.symbol_view()) != ch)
+    return result_of(w, {parse_error::unknown_stream, "symbol not subscribed on this channel"});
+  return finish(w, kOk);
 }
 
 parse_result binance_adapter::parse_snapshot(const subscription& sub, simdjson::padded_string_view body,
                                              std::int64_t receive_ns, record_sink& sink) noexcept {
-  record_writer w(sink, levels_per_record_);
+  record_writer w(sink, stage_, levels_per_record_);
+  levels_.clear();
   if (sub.ch != channel::binance_depth)
     return result_of(w, {parse_error::unknown_stream, "REST snapshots are for the depth channel"});
   if (body.length() > options_.max_message_bytes) return result_of(w, {parse_error::message_too_large, "body too large"});
@@ -563,7 +687,7 @@ parse_result binance_adapter::parse_snapshot(const subscription& sub, simdjson::
   if (f.error == parse_error::venue_error) return result_of(w, f, control_event::venue_error);
   if (f) return result_of(w, f);
   if (!at_document_end(doc)) return result_of(w, {parse_error::not_json, "content after the JSON object"});
-  return result_of(w, kOk);
+  return finish(w, kOk);
 }
 
 }  // namespace

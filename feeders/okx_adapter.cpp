@@ -67,64 +67,74 @@ parse_error read_qty(od::value& v, decimal& out) noexcept {
 // Data elements. Each reads one element of `data` in any field order, ignores unknown
 // fields, and writes its record(s) once the element has been read whole.
 
+/// A data element's own instId (trades, tickers, books5 send one) must be the arg's: an
+/// element of another instrument does not belong to this stream.
+failure match_inst_id(od::value& v, const stream_stamp& st, std::string_view what) noexcept {
+  std::string_view s;
+  if (const parse_error e = read_string(v, s); e != parse_error::none) return {e, what};
+  if (!st.same_symbol(s)) return {parse_error::unknown_stream, "data instId differs from arg.instId"};
+  return kOk;
+}
+
+/// One side of a best bid/offer: a present side (size > 0) has a price > 0; an empty one
+/// reads ""/"" (tickers) or 0/0. A negative price is never one.
+bool side_ok(decimal px, decimal qty) noexcept { return px.mantissa > 0 || (px.mantissa == 0 && qty.mantissa == 0); }
+
 failure parse_trade(od::object& obj, const stream_stamp& st, record_writer& w) noexcept {
-  static constexpr std::string_view kNames[] = {"trades.tradeId", "trades.px", "trades.sz", "trades.side", "trades.ts"};
+  static constexpr std::string_view kNames[] = {"trades.tradeId", "trades.px",    "trades.sz",    "trades.side",
+                                                "trades.ts",      "trades.count", "trades.instId"};
   auto r = make_record<trade_record>();
   decimal px;
   decimal qty;
   unsigned seen = 0;
   const failure f = for_each_field(obj, [&](od::raw_json_string key, od::value& v) -> failure {
-    parse_error e = parse_error::none;
     int bit = -1;
     switch (key.raw()[0]) {
-      case 't':
-        if (key_is(key, "tradeId")) {
-          bit = 0, e = read_quoted_u64(v, r.header.seq);
-        } else if (key_is(key, "ts")) {
-          bit = 4, e = read_quoted_ms_time(v, r.header.venue_time_ns);
+      case 't': bit = key_is(key, "tradeId") ? 0 : key_is(key, "ts") ? 4 : -1; break;
+      case 'p': bit = key_is(key, "px") ? 1 : -1; break;
+      case 's': bit = key_is(key, "sz") ? 2 : key_is(key, "side") ? 3 : -1; break;
+      case 'c': bit = key_is(key, "count") ? 5 : -1; break;  // trades aggregated into this message
+      case 'i': bit = key_is(key, "instId") ? 6 : -1; break;
+      default: break;
+    }
+    if (bit < 0) return kOk;
+    if (seen & (1U << bit)) return duplicate(kNames[bit]);
+    seen |= 1U << bit;
+    parse_error e = parse_error::none;
+    switch (bit) {
+      case 0: e = read_quoted_u64(v, r.header.seq); break;
+      case 1: e = read_decimal(v, px); break;
+      case 2: e = read_qty(v, qty); break;
+      case 3: {
+        std::string_view side;
+        e = read_string(v, side);
+        if (e != parse_error::none) break;
+        if (side == "buy") {
+          r.aggressor = aggressor_side::buy;
+        } else if (side == "sell") {
+          r.aggressor = aggressor_side::sell;
         } else {
-          return kOk;
+          return {parse_error::unexpected_shape, "trades.side: not buy or sell"};
         }
         break;
-      case 'p':
-        if (!key_is(key, "px")) return kOk;
-        bit = 1, e = read_decimal(v, px);
+      }
+      case 4: e = read_quoted_ms_time(v, r.header.venue_time_ns); break;
+      case 5: {
+        std::uint64_t n = 0;
+        e = read_quoted_u64(v, n);
+        r.trade_count = n <= UINT32_MAX ? static_cast<std::uint32_t>(n) : 0;
         break;
-      case 's':
-        if (key_is(key, "sz")) {
-          bit = 2, e = read_qty(v, qty);
-        } else if (key_is(key, "side")) {
-          bit = 3;
-          std::string_view side;
-          e = read_string(v, side);
-          if (e == parse_error::none) {
-            if (side == "buy") {
-              r.aggressor = aggressor_side::buy;
-            } else if (side == "sell") {
-              r.aggressor = aggressor_side::sell;
-            } else {
-              return {parse_error::unexpected_shape, "trades.side: not buy or sell"};
-            }
-          }
-        } else {
-          return kOk;
-        }
-        break;
-      case 'c':
-        if (key_is(key, "count")) {  // trades aggregated into this message (one taker order, one price)
-          std::uint64_t n = 0;
-          if (const auto ce = read_quoted_u64(v, n); ce != parse_error::none) return {ce, "trades.count"};
-          r.trade_count = n <= UINT32_MAX ? static_cast<std::uint32_t>(n) : 0;
-        }
-        return kOk;
-      default: return kOk;
+      }
+      default: return match_inst_id(v, st, kNames[6]);
     }
     if (e != parse_error::none) return {e, kNames[bit]};
-    seen |= 1U << bit;
     return kOk;
   });
   if (f) return f;
   if (const failure m = missing(seen, 0x1FU, kNames)) return m;
+  // A trade has a price and a size: both > 0 (a negative size is already bad_number).
+  if (px.mantissa <= 0) return {parse_error::invalid_value, "trades.px <= 0"};
+  if (qty.mantissa == 0) return {parse_error::invalid_value, "trades.sz 0"};
   r.header.flags = kHeaderHasSeq;
   r.set_px(px);
   r.set_qty(qty);
@@ -134,35 +144,48 @@ failure parse_trade(od::object& obj, const stream_stamp& st, record_writer& w) n
 
 failure parse_ticker(od::object& obj, const stream_stamp& st, record_writer& w) noexcept {
   static constexpr std::string_view kNames[] = {"tickers.bidPx", "tickers.bidSz", "tickers.askPx", "tickers.askSz",
-                                                "tickers.ts"};
+                                                "tickers.ts",    "tickers.instId"};
   auto r = make_record<bbo_record>();
   decimal bid_px, bid_qty, ask_px, ask_qty;
   unsigned seen = 0;
   const failure f = for_each_field(obj, [&](od::raw_json_string key, od::value& v) -> failure {
-    parse_error e = parse_error::none;
     int bit = -1;
-    // An empty side is sent as "" (no bids on an illiquid instrument): a zero level.
     if (key_is(key, "bidPx")) {
-      bit = 0, e = read_decimal_or_empty(v, bid_px);
+      bit = 0;
     } else if (key_is(key, "bidSz")) {
-      bit = 1, e = read_decimal_or_empty(v, bid_qty);
+      bit = 1;
     } else if (key_is(key, "askPx")) {
-      bit = 2, e = read_decimal_or_empty(v, ask_px);
+      bit = 2;
     } else if (key_is(key, "askSz")) {
-      bit = 3, e = read_decimal_or_empty(v, ask_qty);
+      bit = 3;
     } else if (key_is(key, "ts")) {
-      bit = 4, e = read_quoted_ms_time(v, r.header.venue_time_ns);
+      bit = 4;
+    } else if (key_is(key, "instId")) {
+      bit = 5;
     } else {
       return kOk;
+    }
+    if (seen & (1U << bit)) return duplicate(kNames[bit]);
+    seen |= 1U << bit;
+    parse_error e = parse_error::none;
+    // An empty side is sent as "" (no bids on an illiquid instrument): a zero level.
+    switch (bit) {
+      case 0: e = read_decimal_or_empty(v, bid_px); break;
+      case 1: e = read_decimal_or_empty(v, bid_qty); break;
+      case 2: e = read_decimal_or_empty(v, ask_px); break;
+      case 3: e = read_decimal_or_empty(v, ask_qty); break;
+      case 4: e = read_quoted_ms_time(v, r.header.venue_time_ns); break;
+      default: return match_inst_id(v, st, kNames[5]);
     }
     if (e == parse_error::none && (bit == 1 || bit == 3) && (bit == 1 ? bid_qty : ask_qty).mantissa < 0)
       e = parse_error::bad_number;
     if (e != parse_error::none) return {e, kNames[bit]};
-    seen |= 1U << bit;
     return kOk;
   });
   if (f) return f;
   if (const failure m = missing(seen, 0x1FU, kNames)) return m;
+  if (!side_ok(bid_px, bid_qty)) return {parse_error::invalid_value, "tickers.bidPx <= 0"};
+  if (!side_ok(ask_px, ask_qty)) return {parse_error::invalid_value, "tickers.askPx <= 0"};
   // No sequence: the merger deduplicates tickers by event time and content.
   r.bid = make_level(book_side::bid, bid_px, bid_qty);
   r.ask = make_level(book_side::ask, ask_px, ask_qty);
@@ -176,39 +199,65 @@ struct book_fields {
   std::uint64_t seq = 0;
   std::int64_t prev_seq = 0;
   std::int64_t checksum = 0;
+  std::span<const book_level> levels;  ///< this element's, in the message's level_buffer
   bool has_seq = false, has_prev = false, has_checksum = false;
 };
 
-/// asks, bids (into `levels`), ts, seqId, prevSeqId, checksum. asks, bids and ts are required.
-failure parse_book_fields(od::object& obj, level_buffer& levels, book_fields& b) noexcept {
-  levels.clear();
+/// asks, bids (appended to `levels`), ts, seqId, prevSeqId, checksum, instId. asks, bids and
+/// ts are required.
+failure parse_book_fields(od::object& obj, const stream_stamp& st, level_buffer& levels, book_fields& b) noexcept {
+  static constexpr std::string_view kNames[] = {"book.asks",      "book.bids",     "book.ts",    "book.seqId",
+                                                "book.prevSeqId", "book.checksum", "book.instId"};
+  const std::size_t begin = levels.size();
   unsigned seen = 0;
   const failure f = for_each_field(obj, [&](od::raw_json_string key, od::value& v) -> failure {
-    parse_error e = parse_error::none;
+    int bit = -1;
     if (key_is(key, "asks")) {
-      if (const failure lf = read_levels(v, book_side::ask, levels)) return lf;
-      seen |= 1U;
+      bit = 0;
     } else if (key_is(key, "bids")) {
-      if (const failure lf = read_levels(v, book_side::bid, levels)) return lf;
-      seen |= 2U;
+      bit = 1;
     } else if (key_is(key, "ts")) {
-      if ((e = read_quoted_ms_time(v, b.ts_ns)) != parse_error::none) return {e, "book.ts"};
-      seen |= 4U;
+      bit = 2;
     } else if (key_is(key, "seqId")) {
-      if ((e = read_u64(v, b.seq)) != parse_error::none) return {e, "book.seqId"};
-      b.has_seq = true;
+      bit = 3;
     } else if (key_is(key, "prevSeqId")) {
-      if ((e = read_i64(v, b.prev_seq)) != parse_error::none) return {e, "book.prevSeqId"};
-      b.has_prev = true;
+      bit = 4;
     } else if (key_is(key, "checksum")) {
-      if ((e = read_i64(v, b.checksum)) != parse_error::none) return {e, "book.checksum"};
-      if (b.checksum < INT32_MIN || b.checksum > INT32_MAX) return {parse_error::bad_number, "book.checksum"};
-      b.has_checksum = true;
+      bit = 5;
+    } else if (key_is(key, "instId")) {  // books5 sends one
+      bit = 6;
+    } else {
+      return kOk;
     }
+    if (seen & (1U << bit)) return duplicate(kNames[bit]);
+    seen |= 1U << bit;
+    parse_error e = parse_error::none;
+    switch (bit) {
+      case 0: return read_levels(v, book_side::ask, levels);
+      case 1: return read_levels(v, book_side::bid, levels);
+      case 2: e = read_quoted_ms_time(v, b.ts_ns); break;
+      case 3:
+        e = read_u64(v, b.seq);  // a negative seqId is bad_number
+        b.has_seq = true;
+        break;
+      case 4:
+        e = read_i64(v, b.prev_seq);
+        // "Order book channel": prevSeqId is -1 on a snapshot, else a previous seqId (>= 0).
+        if (e == parse_error::none && b.prev_seq < -1) return {parse_error::invalid_value, "book.prevSeqId < -1"};
+        b.has_prev = true;
+        break;
+      case 5:
+        e = read_i64(v, b.checksum);
+        if (e == parse_error::none && (b.checksum < INT32_MIN || b.checksum > INT32_MAX)) e = parse_error::bad_number;
+        b.has_checksum = true;
+        break;
+      default: return match_inst_id(v, st, kNames[6]);
+    }
+    if (e != parse_error::none) return {e, kNames[bit]};
     return kOk;
   });
   if (f) return f;
-  static constexpr std::string_view kNames[] = {"book.asks", "book.bids", "book.ts"};
+  b.levels = levels.levels().subspan(begin);
   return missing(seen, 0x7U, kNames);
 }
 
@@ -226,12 +275,12 @@ void stamp_sequence(record_header& h, const book_fields& b) noexcept {
 
 failure parse_bbo(od::object& obj, const stream_stamp& st, record_writer& w, level_buffer& levels) noexcept {
   book_fields b;
-  if (const failure f = parse_book_fields(obj, levels, b)) return f;
+  if (const failure f = parse_book_fields(obj, st, levels, b)) return f;
   auto r = make_record<bbo_record>();
   r.bid.side = book_side::bid;  // qty 0 when the side is empty
   r.ask.side = book_side::ask;
   bool have_bid = false, have_ask = false;
-  for (const book_level& l : levels.levels()) {
+  for (const book_level& l : b.levels) {
     if (l.side == book_side::bid && !have_bid) r.bid = l, have_bid = true;
     if (l.side == book_side::ask && !have_ask) r.ask = l, have_ask = true;
   }
@@ -244,7 +293,7 @@ failure parse_bbo(od::object& obj, const stream_stamp& st, record_writer& w, lev
 failure parse_book(od::object& obj, record_type type, std::uint8_t extra_flags, const stream_stamp& st,
                    record_writer& w, level_buffer& levels) noexcept {
   book_fields b;
-  if (const failure f = parse_book_fields(obj, levels, b)) return f;
+  if (const failure f = parse_book_fields(obj, st, levels, b)) return f;
   auto r = make_book_record(type);
   r.header.flags = extra_flags;
   stamp_sequence(r.header, b);
@@ -255,7 +304,7 @@ failure parse_book(od::object& obj, record_type type, std::uint8_t extra_flags, 
     r.book_flags |= kBookChecksumPresent;
   }
   st.apply(r.header);
-  return w.write_book(r, levels.levels());
+  return w.write_book(r, b.levels);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -266,6 +315,7 @@ class okx_adapter final : public venue_adapter {
       : options_(options),
         parser_(options.max_message_bytes),
         levels_(max_levels_in(options.max_message_bytes)),
+        stage_(options.max_message_bytes),
         levels_per_record_(book_levels_per_record(options.max_record_bytes)) {
     // Warm-up happens here: the parser's buffers for the largest message we accept.
     if (const auto e = parser_.allocate(options.max_message_bytes))
@@ -295,6 +345,18 @@ class okx_adapter final : public venue_adapter {
   }
 
   [[nodiscard]] std::string_view keepalive_text() const noexcept override { return "ping"; }
+
+  /// Pushes name their stream in arg ("WebSocket > Public channel": {"arg":{"channel":…,
+  /// "instId":…},"data":[…]}), exactly as we subscribed to it.
+  void set_subscriptions(std::span<const subscription> subs) override {
+    stream_table table;
+    for (const auto& sub : subs) {
+      check(sub);
+      table.add(static_cast<std::uint8_t>(sub.ch), sub.symbol, sub.ch);
+    }
+    subscribed_ = std::move(table);
+    filter_ = true;
+  }
 
   [[nodiscard]] parse_result parse(simdjson::padded_string_view message, std::int64_t receive_ns,
                                    record_sink& sink) noexcept override;
@@ -387,24 +449,49 @@ class okx_adapter final : public venue_adapter {
     return kOk;
   }
 
+  /// A good message's records go to the sink; a failure leaves nothing there.
+  static parse_result finish(record_writer& w, failure f, control_event ev = control_event::none) noexcept {
+    if (!f) f = w.commit();
+    return result_of(w, f, ev);
+  }
+
+  /// The stream named by arg may carry data: a channel we decode and, once
+  /// set_subscriptions() was called, one we subscribed to for this instId.
+  [[nodiscard]] failure check_stream(const stream_stamp& st, std::string_view channel_name, std::string_view inst) const noexcept {
+    if (st.channel_id == channel::unknown) return {parse_error::unknown_stream, channel_name};
+    if (!st.has_symbol) return {parse_error::missing_field, "arg.instId"};
+    if (filter_ && subscribed_.find(static_cast<std::uint8_t>(st.channel_id), inst) != st.channel_id)
+      return {parse_error::unknown_stream, "arg: channel and instId not subscribed"};
+    return kOk;
+  }
+
   adapter_options options_;
   od::parser parser_;
   level_buffer levels_;
+  record_stage stage_;
   std::size_t levels_per_record_;
+  /// set_subscriptions(): tag channel + instId. Empty and unused until it is called.
+  stream_table subscribed_;
+  bool filter_ = false;
 };
 
 /// {"channel":"books","instId":"BTC-USDT",…}: the stream a push or an ack is about.
-failure parse_arg(od::value& v, stream_stamp& st, std::string_view& channel_name) noexcept {
+failure parse_arg(od::value& v, stream_stamp& st, std::string_view& channel_name, std::string_view& inst) noexcept {
   od::object obj;
   if (const failure f = as_object(v, obj, "arg: not an object")) return f;
+  bool has_channel = false;
   return for_each_field(obj, [&](od::raw_json_string key, od::value& fv) -> failure {
     std::string_view s;
     if (key_is(key, "channel")) {
+      if (has_channel) return duplicate("arg.channel");
+      has_channel = true;
       if (read_string(fv, s) != parse_error::none) return {parse_error::wrong_type, "arg.channel"};
       channel_name = s;
       st.channel_id = okx_channel(s);
     } else if (key_is(key, "instId")) {
+      if (st.has_symbol) return duplicate("arg.instId");
       if (read_string(fv, s) != parse_error::none) return {parse_error::wrong_type, "arg.instId"};
+      inst = s;
       st.set_symbol(s);
     }
     return kOk;
@@ -413,7 +500,8 @@ failure parse_arg(od::value& v, stream_stamp& st, std::string_view& channel_name
 
 parse_result okx_adapter::parse(simdjson::padded_string_view message, std::int64_t receive_ns,
                                 record_sink& sink) noexcept {
-  record_writer w(sink, levels_per_record_);
+  record_writer w(sink, stage_, levels_per_record_);
+  levels_.clear();
   if (message.length() > options_.max_message_bytes) return result_of(w, {parse_error::message_too_large, "message too large"});
   // The keepalive answer is the bare text "pong", not JSON.
   if (std::string_view(message.data(), message.length()) == "pong") return result_of(w, kOk, control_event::pong);
@@ -428,30 +516,36 @@ parse_result okx_adapter::parse(simdjson::padded_string_view message, std::int64
   st.receive_ns = receive_ns;
 
   // Pushes {"arg":{…},"action":…,"data":[…]} and events {"event":…,"code":…,"msg":…}.
-  std::string_view channel_name, action, event, code, msg;
-  bool arg_seen = false, data_seen = false, data_deferred = false;
+  // Records are only staged here: they reach the sink in finish(), once the whole document
+  // is read.
+  std::string_view channel_name, inst, action, event, code, msg;
+  bool arg_seen = false, action_seen = false, data_seen = false, data_deferred = false;
   for (auto field : obj) {
     if (const auto e = field.error()) return result_of(w, {from_simdjson(e), "not JSON"});
     od::field& fl = field.value_unsafe();
     const od::raw_json_string key = fl.key();
     od::value& v = fl.value();
     if (key_is(key, "arg")) {
-      if (const failure f = parse_arg(v, st, channel_name)) return result_of(w, f);
+      if (arg_seen) return result_of(w, duplicate("arg"));
+      if (const failure f = parse_arg(v, st, channel_name, inst)) return result_of(w, f);
       arg_seen = true;
     } else if (key_is(key, "action")) {
+      if (action_seen) return result_of(w, duplicate("action"));
+      action_seen = true;
       if (read_string(v, action) != parse_error::none) return result_of(w, {parse_error::wrong_type, "action"});
     } else if (key_is(key, "data")) {
+      if (data_seen) return result_of(w, duplicate("data"));
       data_seen = true;
       // The channel (and for books the action) must be known before data can be read;
       // OKX sends them first, but JSON does not promise an order.
-      if (!arg_seen || (has_action(st.channel_id) && action.empty())) {
+      if (!arg_seen || (has_action(st.channel_id) && !action_seen)) {
         data_deferred = true;
         continue;
       }
-      if (st.channel_id == channel::unknown) return result_of(w, {parse_error::unknown_stream, channel_name});
-      if (!st.has_symbol) return result_of(w, {parse_error::missing_field, "arg.instId"});
+      if (const failure f = check_stream(st, channel_name, inst)) return result_of(w, f);
       if (const failure f = on_data(v, action, st, w)) return result_of(w, f);
     } else if (key_is(key, "event")) {
+      if (!event.empty()) return result_of(w, duplicate("event"));
       if (read_string(v, event) != parse_error::none) return result_of(w, {parse_error::wrong_type, "event"});
     } else if (key_is(key, "code")) {
       code = code_text(v);
@@ -459,9 +553,11 @@ parse_result okx_adapter::parse(simdjson::padded_string_view message, std::int64
       (void)read_string(v, msg);
     }
   }
+  // A truncated message ends the loop above early without an error: only here is it seen.
   if (!at_document_end(doc)) return result_of(w, {parse_error::not_json, "content after the JSON object"});
 
   if (!event.empty()) {
+    if (data_seen) return result_of(w, {parse_error::unexpected_shape, "event with data"});
     if (event == "subscribe") return result_of(w, kOk, control_event::subscribed);
     // The first half of a resync (unsubscribe, then subscribe for a fresh snapshot).
     if (event == "unsubscribe") return result_of(w, kOk, control_event::unsubscribed);
@@ -474,21 +570,21 @@ parse_result okx_adapter::parse(simdjson::padded_string_view message, std::int64
   }
   if (data_deferred) {
     if (!arg_seen) return result_of(w, {parse_error::missing_field, "arg"});
-    if (st.channel_id == channel::unknown) return result_of(w, {parse_error::unknown_stream, channel_name});
-    if (!st.has_symbol) return result_of(w, {parse_error::missing_field, "arg.instId"});
+    if (const failure f = check_stream(st, channel_name, inst)) return result_of(w, f);
     doc.rewind();
     od::value data;
     if (const auto e = doc.find_field_unordered("data").get(data)) return result_of(w, {from_simdjson(e), "data"});
-    return result_of(w, on_data(data, action, st, w));
+    return finish(w, on_data(data, action, st, w));
   }
-  if (data_seen) return result_of(w, kOk);
+  if (data_seen) return finish(w, kOk);
   if (arg_seen) return result_of(w, {parse_error::missing_field, "data"});
   return result_of(w, {parse_error::unexpected_shape, "not an OKX message"});
 }
 
 parse_result okx_adapter::parse_snapshot(const subscription& sub, simdjson::padded_string_view body,
                                          std::int64_t receive_ns, record_sink& sink) noexcept {
-  record_writer w(sink, levels_per_record_);
+  record_writer w(sink, stage_, levels_per_record_);
+  levels_.clear();
   if (!has_action(sub.ch)) return result_of(w, {parse_error::unknown_stream, "REST snapshots are for books and books-l2-tbt"});
   if (body.length() > options_.max_message_bytes) return result_of(w, {parse_error::message_too_large, "body too large"});
   od::document doc;
@@ -511,6 +607,7 @@ parse_result okx_adapter::parse_snapshot(const subscription& sub, simdjson::padd
     } else if (key_is(key, "msg")) {
       (void)read_string(v, msg);
     } else if (key_is(key, "data")) {
+      if (data_seen) return duplicate("data");
       data_seen = true;
       if (!code.empty() && code != "0") return kOk;  // an error body: data is empty anyway
       od::array elements;
@@ -530,7 +627,7 @@ parse_result okx_adapter::parse_snapshot(const subscription& sub, simdjson::padd
     return result_of(w, {parse_error::venue_error, msg.empty() ? code : msg}, control_event::venue_error);
   if (!data_seen) return result_of(w, {parse_error::missing_field, "data"});
   if (!at_document_end(doc)) return result_of(w, {parse_error::not_json, "content after the JSON object"});
-  return result_of(w, kOk);
+  return finish(w, kOk);
 }
 
 }  // namespace

@@ -10,11 +10,15 @@
 /// a parse_error the feeder counts per reason and logs (rate-limited); it never stops the
 /// feeder.
 ///
-/// Atomicity: a message's data elements are independent (OKX may push several trades in one
-/// message); each element's record is committed once that element has been decoded whole,
-/// so an error later in the message leaves the earlier records in place (parse_result says
-/// how many). A book element is all or nothing: no half-decoded delta ever reaches the ring
-/// (only a full ring can cut a split snapshot short, and its missing last part shows it).
+/// Atomicity: a message is all or nothing. parse() decodes and checks the whole message
+/// (every data element, every level, the subscription, the end of the JSON document) before
+/// the first record reaches the sink: records are staged in the adapter and committed only
+/// once the message has been found good, so a message that fails anywhere (truncated JSON,
+/// a bad value in its last element, a duplicate key) leaves nothing in the ring. Only a
+/// full ring can cut a message short while it is being committed (parse_result::records
+/// says how many went; a split snapshot's missing last part shows it). One limit: values of
+/// fields the adapter does not read are skipped by On Demand, which checks that their
+/// brackets balance but not their scalar text.
 #include "bus/records.hpp"
 #include "bus/venue.hpp"
 
@@ -53,6 +57,8 @@ enum class parse_error : std::uint8_t {
   ring_full,         ///< the sink refused a claim: records dropped (the ring counts overflows)
   venue_error,       ///< the venue answered a request with an error event
   message_too_large, ///< the message exceeds adapter_options::max_message_bytes (not even looked at)
+  invalid_value,     ///< a well-formed value the venue never sends there: price <= 0, trade quantity 0, U > u, prevSeqId < -1, f > l
+  duplicate_key,     ///< an object repeats a key the adapter reads ("data", "stream", "arg", "p", …): which one holds is unknowable
   count_             ///< number of reasons (array size), not a reason
 };
 std::string_view to_string(parse_error e) noexcept;
@@ -136,6 +142,16 @@ class venue_adapter {
   /// The application-level keepalive text to send after a quiet period ("ping" for OKX);
   /// empty when the venue uses WebSocket ping frames (Binance: the server pings, we pong).
   [[nodiscard]] virtual std::string_view keepalive_text() const noexcept = 0;
+
+  /// The streams this connection subscribes to (the same list as ws_path() and
+  /// subscribe_messages(); a resync resubscribes a subset of it). Set-up time only: it
+  /// allocates, and throws std::invalid_argument for a subscription ws_path() would refuse.
+  /// From then on parse() refuses data of any other stream as unknown_stream (Binance: the
+  /// combined stream name, or event type and `s` on a raw stream; OKX: arg.channel and
+  /// arg.instId), by an allocation-free hash lookup. Until it is called the adapter accepts
+  /// every stream it can decode (tools and tests that replay recorded traffic); mdfeed
+  /// always calls it. A second call replaces the list.
+  virtual void set_subscriptions(std::span<const subscription> subs) = 0;
 
   /// Parse one complete text message and write its records to `sink`, stamping
   /// receive_time_ns and slot. Never throws, never allocates (the parser and the level

@@ -84,6 +84,7 @@ feeder::feeder(const config::bus_config& cfg, const feeder_options& options)
   rest_target_.port = venue_.rest_ep.port;
   rest_target_.server_name = venue_.rest_ep.server_name;  // throws std::invalid_argument for a sub the venue refuses
   subscribe_messages_ = adapter_->subscribe_messages(subs);
+  adapter_->set_subscriptions(subs);  // data of any other stream is refused (unknown_stream)
   status_.fields().alloc_counting.store(options_.allocations != nullptr ? 1 : 0, std::memory_order_relaxed);
   status_.fields().config_id.store(config_id_, std::memory_order_relaxed);
   ws_ = std::make_unique<ws_client>(static_cast<ws_events&>(*this), transport_options(venue_));

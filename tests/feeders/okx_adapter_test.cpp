@@ -166,15 +166,16 @@ TEST_CASE("okx: several trades in one push give one record each") {
   CHECK(sink.trade(1).header.symbol_view() == "ETH-USDT");
   CHECK(sink.trade(1).header.venue_time_ns == 2'000'000);
 
-  // A bad second element keeps the first (elements are independent) and reports the error.
+  // A bad second element drops the whole message (all or nothing, venue_adapter.hpp) and
+  // reports the error.
   sink.clear();
   const std::string_view half =
       R"({"arg":{"channel":"trades","instId":"ETH-USDT"},"data":[{"tradeId":"10","px":"1","sz":"1","side":"buy","ts":"1"},{"tradeId":"11","px":"x","sz":"1","side":"buy","ts":"1"}]})";
   const auto h = parse(*a, half, sink);
   CHECK(h.error == parse_error::bad_number);
   CHECK(h.detail == "trades.px");
-  CHECK(h.records == 1);
-  CHECK(sink.size() == 1);
+  CHECK(h.records == 0);
+  CHECK(sink.size() == 0);
 }
 
 TEST_CASE("okx: tickers → bbo without a sequence, an empty side is a zero level") {
@@ -448,11 +449,16 @@ TEST_CASE("okx: bad numbers: huge, inexact, negative quantities, out-of-range ch
   CHECK(parse(*a, books_with(R"("asks":[],"bids":[],"ts":"1","prevSeqId":-9223372036854775809)"), sink).error ==
         parse_error::bad_number);
   CHECK(sink.size() == 0);
+  // An int64 that fits but is no previous seqId (nor the snapshot's -1) is invalid_value.
+  CHECK(parse(*a, books_with(R"("asks":[],"bids":[],"ts":"1","prevSeqId":-9223372036854775808)"), sink).error ==
+        parse_error::invalid_value);
+  CHECK(sink.size() == 0);
   // Edges that fit.
-  REQUIRE(parse(*a, books_with(R"("asks":[],"bids":[],"ts":"1","checksum":-2147483648,"prevSeqId":-9223372036854775808,"seqId":9223372036854775807)"),
+  REQUIRE(parse(*a, books_with(R"("asks":[],"bids":[],"ts":"1","checksum":-2147483648,"prevSeqId":-1,"seqId":18446744073709551615)"),
                 sink).records == 1);
   CHECK(*sink.book(0).checksum() == INT32_MIN);
-  CHECK(sink.book(0).header().prev_seq == INT64_MIN);
+  CHECK(sink.book(0).header().prev_seq == -1);
+  CHECK(sink.book(0).header().seq == UINT64_MAX);
 }
 
 TEST_CASE("okx: a channel we do not decode is unknown_stream") {
