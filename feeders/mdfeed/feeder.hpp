@@ -145,6 +145,8 @@ class feeder final : private ws_events, private rest_events, private snapshot_ob
     std::size_t lane = SIZE_MAX;         ///< fetching: the REST lane
     std::string rest_path;               ///< rest_snapshot: path and query
     std::uint32_t rest_cost = 0;         ///< rest_snapshot: its cost in the venue's REST budget
+    unsigned failures = 0;               ///< requests given up in a row: the retry delay doubles with each
+    std::int64_t not_before = 0;         ///< after a request was given up, the next one waits until then
     std::vector<std::string> resubscribe;  ///< resubscribe: unsubscribe then subscribe messages
   };
   void build_resync_table();

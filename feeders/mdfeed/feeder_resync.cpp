@@ -149,6 +149,7 @@ void feeder::advance_resyncs(std::int64_t now) noexcept {
 }
 
 void feeder::start_resync(book_stream& b, std::int64_t now) noexcept {
+  if (now < b.not_before) return;  // backing off after failed requests: the venue is not hammered
   b.serving = b.generation;
   const std::int64_t deadline = now + venue_.policy.connect_timeout_ms * kMs;
   if (b.method == resync_method::rest_snapshot) {
@@ -253,6 +254,8 @@ void feeder::on_snapshot_committed(const book_record& r) noexcept {
 }
 
 void feeder::resync_served(book_stream& b, std::uint32_t records) noexcept {
+  b.failures = 0;
+  b.not_before = 0;
   bump(status_.fields().resyncs_done);
   log_.log(kKeyResyncDone, mono_ns(), "resync %s %s: %s written (%u record%s, request generation %llu, attempt %u)",
            channel_name(b.sub.ch), b.sub.symbol.c_str(), b.method == resync_method::rest_snapshot ? "REST snapshot" : "pushed snapshot",
@@ -261,14 +264,21 @@ void feeder::resync_served(book_stream& b, std::uint32_t records) noexcept {
 }
 
 void feeder::resync_attempt_failed(book_stream& b, const char* why, std::int64_t now) noexcept {
+  // Retries back off: reconnect_min_ms doubled for every request given up in a row, up to
+  // reconnect_max_ms — a merger asking again and again never turns a failing venue into a
+  // request storm (each request spends the venue's REST budget).
+  const std::int64_t delay_ms =
+      std::min(venue_.policy.reconnect_min_ms << std::min(b.failures, 16U), venue_.policy.reconnect_max_ms);
   if (b.attempt < kResyncAttempts) {
     log_.log(kKeyResyncRetry, now, "resync %s %s: %s attempt %u failed: %s; retrying in %lld ms",
              channel_name(b.sub.ch), b.sub.symbol.c_str(), method_name(b.method), b.attempt, why,
-             static_cast<long long>(venue_.policy.reconnect_min_ms));
-    b.at = now + venue_.policy.reconnect_min_ms * kMs;
+             static_cast<long long>(delay_ms));
+    b.at = now + delay_ms * kMs;
     set_phase(b, resync_phase::retry_wait);
     return;
   }
+  ++b.failures;
+  b.not_before = now + delay_ms * kMs;
   bump(status_.fields().resync_failures);
   log_.log(kKeyResyncGaveUp, now, "resync %s %s: %s attempt %u failed: %s; giving up until the next request",
            channel_name(b.sub.ch), b.sub.symbol.c_str(), method_name(b.method), b.attempt, why);

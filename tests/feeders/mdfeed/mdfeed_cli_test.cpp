@@ -64,6 +64,7 @@ TEST_CASE("mdfeed config errors are one line naming the file and the field, exit
   json j = json::parse(std::ifstream(cfg));
   j["venues"]["okx"]["slots"] = {"A"};
   j["venues"]["okx"]["endpoint"]["ca_file"] = dir.file("missing-ca.pem");
+  j["venues"]["okx"]["rest_endpoint"]["ca_file"] = dir.file("missing-ca.pem");
   std::ofstream(cfg) << j.dump();
   r = mdfeed("--config " + cfg + " --venue okx --slot B");
   CHECK(r.status == 2);

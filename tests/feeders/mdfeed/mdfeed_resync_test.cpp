@@ -312,6 +312,7 @@ TEST_CASE("mdfeed resync binance: a failed REST fetch is retried once, then coun
     CHECK(r.log().find("giving up until the next request") != std::string::npos);
   }
   // Once exsim accepts again, a new request is served (asked again after each failure).
+  INFO(r.log());
   std::uint64_t failures = 1;
   CHECK(r.request(0, channel::binance_depth) == 2);
   REQUIRE(eventually([&] {
