@@ -1,7 +1,7 @@
 // exsim serves the venues' reference data that general clients (ccxt's loadMarkets) read
 // before streaming — Binance exchangeInfo/ping/time, OKX public/instruments and public/time —
 // consistent with the prices and quantities it streams, and lists non-trading symbols when
-// told to.
+// told to. Binance accepts placeholder stream names (ccxt dials /ws/0) and stays silent on them.
 #include <doctest/doctest.h>
 
 #include "tests/tools/exsim/exsim_test_util.hpp"
@@ -104,4 +104,21 @@ TEST_CASE("exsim listed-only symbols: a flag takes the symbol out of the streame
   cfg.okx.suspended = {"BTC-USDT"};
   CHECK_THROWS_WITH_AS(mdbus::exsim::validate(cfg), "okx.suspended: 'BTC-USDT' is also in okx.symbols",
                        mdbus::exsim::config_error);
+}
+
+TEST_CASE("exsim binance accepts a placeholder stream path and unknown names, delivering nothing for them") {
+  exsim_process x(plain({"--rate", "2000"}));
+  ws_loop loop;
+  auto& c = loop.connect(x.venue_port(), "/ws/0");  // as ccxt pro dials
+  REQUIRE(loop.pump_until([&] { return c.connected || c.closed; }, 5s));
+  REQUIRE(c.connected);
+  c.send(R"({"method":"SUBSCRIBE","params":["nosuch@trade"],"id":1})");
+  REQUIRE(wait_messages(loop, c, 1));
+  CHECK(json::parse(c.pop()) == json::parse(R"({"result":null,"id":1})"));
+  loop.pump_for(300ms);
+  CHECK(c.messages.empty());
+  c.send(R"({"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":2})");
+  REQUIRE(wait_messages(loop, c, 3));
+  CHECK(json::parse(c.pop()) == json::parse(R"({"result":null,"id":2})"));
+  CHECK(json::parse(c.pop())["e"] == "trade");
 }
