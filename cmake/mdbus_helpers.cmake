@@ -7,7 +7,7 @@ endfunction()
 # mdbus_add_test(<name> <source>... [LIBS <lib>...]): the one way a test is declared.
 # Builds an executable linked with doctest and registers every TEST_CASE with CTest.
 function(mdbus_add_test name)
-  cmake_parse_arguments(ARG "" "" "LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "LIBS;PROPERTIES" ${ARGN})
   # CTest's test list is a CMake list: a ';' in a TEST_CASE name splits it into entries that
   # run nothing and pass. Refuse such names instead of silently not running the test.
   foreach(src ${ARG_UNPARSED_ARGUMENTS})
@@ -20,5 +20,5 @@ function(mdbus_add_test name)
   add_executable(${name} ${ARG_UNPARSED_ARGUMENTS})
   target_link_libraries(${name} PRIVATE doctest::doctest mdbus::test_main ${ARG_LIBS})
   mdbus_warnings(${name})
-  doctest_discover_tests(${name} PROPERTIES TIMEOUT 300)
+  doctest_discover_tests(${name} PROPERTIES TIMEOUT 300 ${ARG_PROPERTIES})
 endfunction()

@@ -61,10 +61,12 @@ bool server::binance_parse_path(const std::string& path, const std::string& quer
     return false;
   }
   if (names.size() > static_cast<std::size_t>(cfg_.binance.max_streams)) return false;
+  // The venue accepts any name in the path and pushes nothing for one that is not a stream:
+  // clients dial a placeholder (ccxt: /ws/0, /ws/1, …) and SUBSCRIBE afterwards.
+  // web-socket-streams.md "General WSS information" / "Live Subscribing/Unsubscribing" (2026-07).
   for (const auto& n : names) {
     const stream_info* si = registry_.find(n);
-    if (si == nullptr || si->venue_id != venue::binance) return false;
-    streams.push_back(si->id);
+    if (si != nullptr && si->venue_id == venue::binance) streams.push_back(si->id);
   }
   return true;
 }
@@ -106,12 +108,14 @@ void server::binance_message(connection& c, std::string_view text) {
     }
     std::vector<std::uint16_t> ids;
     for (const auto& p : params) {
-      const stream_info* si = p.is_string() ? registry_.find(p.get<std::string>()) : nullptr;
-      if (si == nullptr || si->venue_id != venue::binance) {
-        send_reply(c, error_reply(2, "Invalid request: unknown stream " + p.dump(), id));
+      if (!p.is_string() || p.get<std::string>().empty()) {
+        send_reply(c, error_reply(2, "Invalid request: params must be an array of stream names, got " + p.dump(), id));
         return;
       }
-      ids.push_back(si->id);
+      // A well-formed name that is no stream is acknowledged and delivers nothing, as on the
+      // venue (web-socket-streams.md lists no error for unknown stream names, 2026-07).
+      const stream_info* si = registry_.find(p.get<std::string>());
+      if (si != nullptr && si->venue_id == venue::binance) ids.push_back(si->id);
     }
     if (method == "SUBSCRIBE") {
       if (c.streams.size() + ids.size() > static_cast<std::size_t>(cfg_.binance.max_streams)) {

@@ -12,6 +12,7 @@
 
 #include <libwebsockets.h>
 
+#include "tools/exsim/instruments.hpp"
 #include "tools/exsim/server.hpp"
 
 namespace mdbus::exsim {
@@ -79,6 +80,12 @@ void server::venue_http(lws* wsi, session* s, const std::string& path) {
   }
   if (path == "/api/v5/market/books") {
     http_reply(wsi, s, 200, okx_.rest_books(query_arg(wsi, "instId"), query_arg(wsi, "sz"), now_ms_));
+    return;
+  }
+  // Reference data (exchangeInfo, instruments, time): instruments.cpp.
+  const query_lookup query = [wsi](const char* name) { return query_arg(wsi, name); };
+  if (rest_reply r; serve_binance_reference(cfg_, path, query, now_ms_, r) || serve_okx_reference(cfg_, path, query, now_ms_, r)) {
+    http_reply(wsi, s, r.status, std::move(r.body));
     return;
   }
   http_reply(wsi, s, 404, text_of(json{{"code", -1}, {"msg", "Not found: " + path}}));

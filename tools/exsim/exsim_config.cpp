@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <initializer_list>
 #include <limits>
@@ -79,6 +80,17 @@ std::vector<instrument_config> read_instruments(const json& arr, const std::stri
   return out;
 }
 
+// A list of listed-only symbol names (binance.halted, okx.suspended).
+std::vector<std::string> read_names(const json& arr, const std::string& where) {
+  if (!arr.is_array()) throw config_error(where + ": expected an array of symbols");
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < arr.size(); ++i) {
+    if (!arr[i].is_string()) throw config_error(where + "[" + std::to_string(i) + "]: expected a symbol string");
+    out.push_back(arr[i].get<std::string>());
+  }
+  return out;
+}
+
 json instruments_json(const std::vector<instrument_config>& v) {
   json a = json::array();
   for (const auto& i : v)
@@ -114,6 +126,14 @@ instrument_config instrument_for(const std::string& symbol) {
   return i;
 }
 
+std::vector<std::string> listed_only(std::vector<instrument_config>& instruments, const std::vector<std::string>& names) {
+  for (const auto& n : names)
+    instruments.erase(std::remove_if(instruments.begin(), instruments.end(),
+                                     [&](const instrument_config& i) { return i.symbol == n; }),
+                      instruments.end());
+  return names;
+}
+
 exsim_config default_config() {
   exsim_config c;
   c.binance.instruments = {instrument_for("BTCUSDT"), instrument_for("ETHUSDT")};
@@ -145,7 +165,7 @@ void apply_config_json(exsim_config& cfg, const json& j, const std::string& orig
     if (!it->is_object()) throw config_error(top + "binance: expected an object");
     check_keys(*it,
                {"symbols", "max_age_ms", "ping_interval_ms", "pong_timeout_ms", "max_incoming_per_s", "max_streams",
-                "depth_interval_ms", "depth_fast_interval_ms"},
+                "depth_interval_ms", "depth_fast_interval_ms", "halted"},
                w);
     auto& b = cfg.binance;
     if (it->contains("symbols")) b.instruments = read_instruments(it->at("symbols"), w + "symbols");
@@ -156,13 +176,14 @@ void apply_config_json(exsim_config& cfg, const json& j, const std::string& orig
     read_field(*it, "max_streams", b.max_streams, w);
     read_field(*it, "depth_interval_ms", b.depth_interval_ms, w);
     read_field(*it, "depth_fast_interval_ms", b.depth_fast_interval_ms, w);
+    if (it->contains("halted")) b.halted = read_names(it->at("halted"), w + "halted");
   }
   if (const auto it = j.find("okx"); it != j.end()) {
     const std::string w = top + "okx.";
     if (!it->is_object()) throw config_error(top + "okx: expected an object");
     check_keys(*it,
                {"symbols", "idle_timeout_ms", "snapshot_on_subscribe", "checksum", "books_interval_ms",
-                "tickers_interval_ms", "book_heartbeat_ms"},
+                "tickers_interval_ms", "book_heartbeat_ms", "suspended"},
                w);
     auto& o = cfg.okx;
     if (it->contains("symbols")) o.instruments = read_instruments(it->at("symbols"), w + "symbols");
@@ -172,6 +193,7 @@ void apply_config_json(exsim_config& cfg, const json& j, const std::string& orig
     read_field(*it, "books_interval_ms", o.books_interval_ms, w);
     read_field(*it, "tickers_interval_ms", o.tickers_interval_ms, w);
     read_field(*it, "book_heartbeat_ms", o.book_heartbeat_ms, w);
+    if (it->contains("suspended")) o.suspended = read_names(it->at("suspended"), w + "suspended");
   }
 }
 
@@ -224,6 +246,20 @@ void validate(const exsim_config& cfg) {
     }
   for (const auto& i : cfg.binance.instruments)
     need(i.symbol.find('-') == std::string::npos, "binance.symbols: '" + i.symbol + "' is not a Binance symbol");
+  // A listed-only symbol is never streamed: it must not also be a streamed one.
+  auto streamed = [](const std::vector<instrument_config>& v, const std::string& s) {
+    for (const auto& i : v)
+      if (i.symbol == s) return true;
+    return false;
+  };
+  for (const auto& s : cfg.binance.halted) {
+    need(!s.empty() && s.size() < 16 && s.find('-') == std::string::npos, "binance.halted: '" + s + "' is not a Binance symbol");
+    need(!streamed(cfg.binance.instruments, s), "binance.halted: '" + s + "' is also in binance.symbols");
+  }
+  for (const auto& s : cfg.okx.suspended) {
+    need(!s.empty() && s.size() < 16 && s.find('-') != std::string::npos, "okx.suspended: '" + s + "' is not an OKX instId");
+    need(!streamed(cfg.okx.instruments, s), "okx.suspended: '" + s + "' is also in okx.symbols");
+  }
   for (const auto& i : cfg.okx.instruments)
     need(i.symbol.find('-') != std::string::npos, "okx.symbols: '" + i.symbol + "' is not an OKX instId");
 }
@@ -249,7 +285,8 @@ json to_json(const exsim_config& cfg) {
             {"max_incoming_per_s", cfg.binance.max_incoming_per_s},
             {"max_streams", cfg.binance.max_streams},
             {"depth_interval_ms", cfg.binance.depth_interval_ms},
-            {"depth_fast_interval_ms", cfg.binance.depth_fast_interval_ms}}},
+            {"depth_fast_interval_ms", cfg.binance.depth_fast_interval_ms},
+            {"halted", cfg.binance.halted}}},
           {"okx",
            {{"symbols", instruments_json(cfg.okx.instruments)},
             {"idle_timeout_ms", cfg.okx.idle_timeout_ms},
@@ -257,7 +294,8 @@ json to_json(const exsim_config& cfg) {
             {"checksum", cfg.okx.checksum},
             {"books_interval_ms", cfg.okx.books_interval_ms},
             {"tickers_interval_ms", cfg.okx.tickers_interval_ms},
-            {"book_heartbeat_ms", cfg.okx.book_heartbeat_ms}}}};
+            {"book_heartbeat_ms", cfg.okx.book_heartbeat_ms},
+            {"suspended", cfg.okx.suspended}}}};
 }
 
 }  // namespace mdbus::exsim

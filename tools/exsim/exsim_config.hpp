@@ -34,6 +34,8 @@ struct binance_config {
   int max_streams = 1024;                        ///< streams per connection
   std::int64_t depth_interval_ms = 1000;         ///< @depth / @depthN
   std::int64_t depth_fast_interval_ms = 100;     ///< @depth@100ms / @depthN@100ms
+  /// Listed in exchangeInfo with status BREAK, never streamed (instruments.hpp).
+  std::vector<std::string> halted;
 };
 
 /// OKX v5 public behaviour.
@@ -45,6 +47,8 @@ struct okx_config {
   std::int64_t books_interval_ms = 100;      ///< books and books5 cadence
   std::int64_t tickers_interval_ms = 100;
   std::int64_t book_heartbeat_ms = 60000;    ///< empty books update after this long unchanged
+  /// Listed in public/instruments with state "suspend", never streamed (instruments.hpp).
+  std::vector<std::string> suspended;
 };
 
 struct exsim_config {
@@ -69,6 +73,10 @@ exsim_config default_config();
 
 /// Parameters for a symbol given only by name (known majors get realistic scales).
 instrument_config instrument_for(const std::string& symbol);
+
+/// Takes `names` out of the streamed `instruments` and returns them, for the halted/suspended
+/// lists (a listed-only symbol is never streamed).
+std::vector<std::string> listed_only(std::vector<instrument_config>& instruments, const std::vector<std::string>& names);
 
 /// Applies the fields present in `j` onto `cfg`. `origin` names the file in errors.
 void apply_config_json(exsim_config& cfg, const nlohmann::json& j, const std::string& origin);

@@ -85,6 +85,13 @@ int main(int argc, char** argv) {
   flag_value("--okx-snapshot", okx_snapshot, "OKX book subscribe: push (snapshot on subscribe) or rest (REST only)",
              [](exsim_config& c, auto& v) { c.okx.snapshot_on_subscribe = v != "rest"; })
       ->check(CLI::IsMember({"push", "rest"}));
+  // A listed-only symbol: the flag also takes it out of the streamed ones, so
+  // `--binance-halt ETHUSDT` alone lists ETHUSDT as BREAK and streams BTCUSDT.
+  std::vector<std::string> b_halt, o_suspend;
+  flag_value("--binance-halt", b_halt, "list these symbols in exchangeInfo as status BREAK, not streamed",
+             [](exsim_config& c, auto& v) { c.binance.halted = mdbus::exsim::listed_only(c.binance.instruments, v); });
+  flag_value("--okx-suspend", o_suspend, "list these instIds in public/instruments as state suspend, not streamed",
+             [](exsim_config& c, auto& v) { c.okx.suspended = mdbus::exsim::listed_only(c.okx.instruments, v); });
   bool no_checksum = false;
   app.add_flag("--okx-no-checksum", no_checksum, "send checksum 0, as OKX production does since 2026-06-23");
   flag_value("--queue-limit", qlimit, "per-connection send queue bound in bytes (default 64 MiB)",

@@ -125,7 +125,7 @@ TEST_CASE("exsim binance bad requests get error codes 0 to 3 and a sixth message
   REQUIRE(loop.pump_until([&] { return c.connected; }, 5s));
   c.send("{not json");
   c.send(R"({"method":"FLY","id":5})");
-  c.send(R"({"method":"SUBSCRIBE","params":["nosuch@trade"],"id":6})");
+  c.send(R"({"method":"SUBSCRIBE","params":[42],"id":6})");  // not a stream name
   c.send(R"({"method":"SET_PROPERTY","params":["colour",true],"id":7})");
   c.send(R"({"method":"SET_PROPERTY","params":["combined","yes"],"id":8})");
   REQUIRE(wait_messages(loop, c, 5));
