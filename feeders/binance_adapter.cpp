@@ -470,6 +470,27 @@ class binance_adapter final : public venue_adapter {
   [[nodiscard]] parse_result parse(simdjson::padded_string_view message, std::int64_t receive_ns,
                                    record_sink& sink) noexcept override;
 
+  /// rest-api.md "Exchange information" (2026-12): GET /api/v3/exchangeInfo?symbols=["A","B"],
+  /// weight 20; each symbol's "status" must be "TRADING". An unknown symbol in the list fails
+  /// the whole query with 400 / -1121 "Invalid symbol.": then each symbol is asked alone.
+  [[nodiscard]] std::string instruments_path(std::span<const std::string> symbols) const override {
+    std::string path = "/api/v3/exchangeInfo?symbol";
+    if (symbols.size() == 1) {
+      check_symbol(symbols[0]);
+      return path.append("=").append(symbols[0]);
+    }
+    path.append("s=%5B");  // the JSON array, URL-encoded: [ " , ]
+    for (std::size_t i = 0; i < symbols.size(); ++i) {
+      check_symbol(symbols[i]);
+      if (i > 0) path.append("%2C");
+      path.append("%22").append(symbols[i]).append("%22");
+    }
+    return path.append("%5D");
+  }
+  [[nodiscard]] std::uint32_t instruments_cost() const noexcept override { return kBinanceExchangeInfoWeight; }
+  [[nodiscard]] instrument_check check_instruments(int status, std::string_view body,
+                                                   std::span<const std::string> symbols) const override;
+
   [[nodiscard]] std::string snapshot_path(const subscription& sub, int depth) const override {
     if (sub.ch != channel::binance_depth) throw std::invalid_argument("binance: REST snapshots are for the depth channel");
     check_symbol(sub.symbol);
@@ -688,6 +709,60 @@ parse_result binance_adapter::parse_snapshot(const subscription& sub, simdjson::
   if (f) return result_of(w, f);
   if (!at_document_end(doc)) return result_of(w, {parse_error::not_json, "content after the JSON object"});
   return finish(w, kOk);
+}
+
+instrument_check binance_adapter::check_instruments(int status, std::string_view body,
+                                                    std::span<const std::string> symbols) const {
+  instrument_check out;
+  try {
+    simdjson::dom::parser p;
+    const simdjson::padded_string padded(body);
+    simdjson::dom::element doc;
+    if (p.parse(padded).get(doc) != simdjson::SUCCESS) {
+      out.problems.push_back("exchangeInfo answer is not JSON (HTTP " + std::to_string(status) + ")");
+      return out;
+    }
+    if (status != 200) {
+      std::int64_t code = 0;
+      if (status == 400 && doc["code"].get(code) == simdjson::SUCCESS && code == -1121) {
+        if (symbols.size() == 1) {
+          out.result = instrument_check::outcome::refused;
+          out.problems.push_back("\"" + symbols[0] + "\" is not listed by Binance (exchangeInfo: -1121 Invalid symbol)");
+        } else {
+          out.result = instrument_check::outcome::ask_each;
+        }
+        return out;
+      }
+      out.problems.push_back("exchangeInfo answered HTTP " + std::to_string(status));
+      return out;
+    }
+    simdjson::dom::array listed;
+    if (doc["symbols"].get(listed) != simdjson::SUCCESS) {
+      out.problems.push_back("exchangeInfo answer has no symbols array");
+      return out;
+    }
+    for (const auto& want : symbols) {
+      std::string_view found_status;
+      bool found = false;
+      for (auto e : listed) {
+        std::string_view name;
+        if (e["symbol"].get(name) != simdjson::SUCCESS || name != want) continue;
+        found = true;
+        if (e["status"].get(found_status) != simdjson::SUCCESS) found_status = "(none)";
+        break;
+      }
+      if (!found) {
+        out.problems.push_back("\"" + want + "\" is not listed by Binance (exchangeInfo)");
+      } else if (found_status != "TRADING") {
+        out.problems.push_back("\"" + want + "\" is not trading on Binance (status " + std::string(found_status) + ")");
+      }
+    }
+  } catch (const std::exception& e) {  // allocation failure
+    out.problems.assign(1, std::string("exchangeInfo: ") + e.what());
+    return out;
+  }
+  out.result = out.problems.empty() ? instrument_check::outcome::ok : instrument_check::outcome::refused;
+  return out;
 }
 
 }  // namespace

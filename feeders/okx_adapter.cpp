@@ -361,6 +361,17 @@ class okx_adapter final : public venue_adapter {
   [[nodiscard]] parse_result parse(simdjson::padded_string_view message, std::int64_t receive_ns,
                                    record_sink& sink) noexcept override;
 
+  /// OKX v5 "Get instruments" (2026-12): GET /api/v5/public/instruments?instType=SPOT, 20
+  /// requests / 2 s; each instrument's "state" must be "live". One query lists every spot
+  /// instrument (a few hundred KB), whatever the number of configured symbols.
+  [[nodiscard]] std::string instruments_path(std::span<const std::string> symbols) const override {
+    for (const auto& s : symbols) check_inst_id(s);
+    return "/api/v5/public/instruments?instType=SPOT";
+  }
+  [[nodiscard]] std::uint32_t instruments_cost() const noexcept override { return okx_rest_cost(kOkxInstrumentsPer2s); }
+  [[nodiscard]] instrument_check check_instruments(int status, std::string_view body,
+                                                   std::span<const std::string> symbols) const override;
+
   [[nodiscard]] std::string snapshot_path(const subscription& sub, int depth) const override {
     if (sub.ch != channel::okx_books && sub.ch != channel::okx_books_l2_tbt)
       throw std::invalid_argument("okx: REST snapshots are for books and books-l2-tbt");
@@ -628,6 +639,51 @@ parse_result okx_adapter::parse_snapshot(const subscription& sub, simdjson::padd
   if (!data_seen) return result_of(w, {parse_error::missing_field, "data"});
   if (!at_document_end(doc)) return result_of(w, {parse_error::not_json, "content after the JSON object"});
   return finish(w, kOk);
+}
+
+instrument_check okx_adapter::check_instruments(int status, std::string_view body,
+                                                std::span<const std::string> symbols) const {
+  instrument_check out;
+  try {
+    simdjson::dom::parser p;
+    const simdjson::padded_string padded(body);
+    simdjson::dom::element doc;
+    std::string_view code;
+    if (p.parse(padded).get(doc) != simdjson::SUCCESS) {
+      out.problems.push_back("instruments answer is not JSON (HTTP " + std::to_string(status) + ")");
+      return out;
+    }
+    if (status != 200 || doc["code"].get(code) != simdjson::SUCCESS || code != "0") {
+      out.problems.push_back("instruments answered HTTP " + std::to_string(status) + " code " + std::string(code));
+      return out;
+    }
+    simdjson::dom::array listed;
+    if (doc["data"].get(listed) != simdjson::SUCCESS) {
+      out.problems.push_back("instruments answer has no data array");
+      return out;
+    }
+    for (const auto& want : symbols) {
+      std::string_view state;
+      bool found = false;
+      for (auto e : listed) {
+        std::string_view id;
+        if (e["instId"].get(id) != simdjson::SUCCESS || id != want) continue;
+        found = true;
+        if (e["state"].get(state) != simdjson::SUCCESS) state = "(none)";
+        break;
+      }
+      if (!found) {
+        out.problems.push_back("\"" + want + "\" is not listed by OKX (public/instruments SPOT)");
+      } else if (state != "live") {
+        out.problems.push_back("\"" + want + "\" is not trading on OKX (state " + std::string(state) + ")");
+      }
+    }
+  } catch (const std::exception& e) {
+    out.problems.assign(1, std::string("instruments: ") + e.what());
+    return out;
+  }
+  out.result = out.problems.empty() ? instrument_check::outcome::ok : instrument_check::outcome::refused;
+  return out;
 }
 
 }  // namespace

@@ -98,6 +98,18 @@ struct resync_plan {
   std::uint32_t rest_cost = 0;
 };
 
+/// The outcome of checking configured symbols against the venue's instrument list.
+struct instrument_check {
+  enum class outcome : std::uint8_t {
+    ok,           ///< every symbol is listed and trading
+    refused,      ///< `problems` names each symbol that is not (one line each)
+    ask_each,     ///< the venue refused the list query as a whole (Binance -1121): ask symbol by symbol
+    retry,        ///< no usable answer (HTTP error, malformed body): ask again later
+  };
+  outcome result = outcome::retry;
+  std::vector<std::string> problems;  ///< refused: "\"BTCUSDX\" is not listed by Binance"; retry: why
+};
+
 /// Where an adapter writes records. The feeder's implementation claims space in its SPSC
 /// ring; tests collect into a vector.
 class record_sink {
@@ -163,6 +175,16 @@ class venue_adapter {
   /// REST path (and query) of a book snapshot for a resync
   /// (Binance "/api/v3/depth?symbol=BTCUSDT&limit=5000"; OKX "/api/v5/market/books?instId=BTC-USDT&sz=400").
   [[nodiscard]] virtual std::string snapshot_path(const subscription& sub, int depth) const = 0;
+
+  /// REST path (and query) of the instrument list that covers `symbols` (Binance
+  /// "/api/v3/exchangeInfo?symbols=[...]", OKX "/api/v5/public/instruments?instType=SPOT"), and
+  /// its cost in the venue's REST budget. Set-up path: allocates, throws std::invalid_argument.
+  [[nodiscard]] virtual std::string instruments_path(std::span<const std::string> symbols) const = 0;
+  [[nodiscard]] virtual std::uint32_t instruments_cost() const noexcept = 0;
+  /// Reads an instrument-list answer (HTTP `status`, `body`) for `symbols`: every one must be
+  /// listed and trading. Set-up path: allocates, never throws.
+  [[nodiscard]] virtual instrument_check check_instruments(int status, std::string_view body,
+                                                           std::span<const std::string> symbols) const = 0;
 
   /// How a stream of channel `c` is resynchronised; method none for channels that need no resync.
   [[nodiscard]] virtual resync_plan resync_plan_for(channel c) const noexcept = 0;

@@ -362,6 +362,7 @@ void feeder::on_tick() noexcept {
   feeder_status& f = status_.fields();
   if (options_.allocations != nullptr) f.allocations.store(options_.allocations(), std::memory_order_relaxed);
   f.ring_overflows.store(sink_.dropped(), std::memory_order_relaxed);
+  advance_instruments(now);
   advance_resyncs(now);
   check_watchdogs(now);
 }

@@ -160,6 +160,20 @@ class feeder final : private ws_events, private rest_events, private snapshot_ob
   void resync_on_established(std::int64_t now) noexcept;
   void resync_on_closed() noexcept;
 
+  // ---- instrument check at start (feeder_instruments.cpp) ----
+  /// lane_stream_ value of the lane that carries the instrument-list request.
+  static constexpr std::size_t kInstrumentsLane = SIZE_MAX - 1;
+  enum class instruments_phase : std::uint8_t { waiting, fetching, done };
+  void advance_instruments(std::int64_t now) noexcept;
+  void on_instruments_done(const rest_result& r) noexcept;
+  void instruments_retry(const std::string& why, std::int64_t now) noexcept;
+  void refuse_symbols(const std::vector<std::string>& problems, std::int64_t now) noexcept;
+  instruments_phase instruments_ = instruments_phase::waiting;
+  std::int64_t instruments_at_ = 0;          ///< next attempt (monotonic)
+  unsigned instruments_failures_ = 0;        ///< failed attempts in a row (backoff)
+  std::size_t instruments_each_ = SIZE_MAX;  ///< asking symbol by symbol: the one being asked
+  std::vector<std::string> instruments_problems_;
+
   config::venue_config venue_;
   std::uint64_t config_id_ = 0;  ///< config::config_identity: stamped in the status block, checked in the control block
   int exit_code_ = kExitOk;

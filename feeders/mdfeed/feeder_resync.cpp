@@ -77,12 +77,11 @@ void feeder::build_resync_table() {
       books_.push_back(std::move(b));
     }
   }
-  if (rest_streams > 0) {
-    const std::size_t lanes = std::min(rest_streams, kRestLanes);
-    rest_ = std::make_unique<rest_client>(static_cast<rest_events&>(*this), ws_->context(), venue_.ep.tls, lanes,
-                                          venue_.policy.max_message_bytes);
-    lane_stream_.assign(lanes, SIZE_MAX);
-  }
+  // At least one lane: the instrument check at start (feeder_instruments.cpp) uses it too.
+  const std::size_t lanes = std::clamp<std::size_t>(rest_streams, 1, kRestLanes);
+  rest_ = std::make_unique<rest_client>(static_cast<rest_events&>(*this), ws_->context(), venue_.ep.tls, lanes,
+                                        venue_.policy.max_message_bytes);
+  lane_stream_.assign(lanes, SIZE_MAX);
 }
 
 // ---- requests ----------------------------------------------------------------------------
@@ -206,15 +205,21 @@ void feeder::start_resync(book_stream& b, std::int64_t now) noexcept {
 // ---- outcomes ----------------------------------------------------------------------------
 
 void feeder::on_rest_done(std::size_t lane, const rest_result& r) noexcept {
-  if (finished_ || lane >= lane_stream_.size() || lane_stream_[lane] >= books_.size()) return;
-  book_stream& b = books_[lane_stream_[lane]];
-  lane_stream_[lane] = SIZE_MAX;
-  b.lane = SIZE_MAX;
-  const std::int64_t now = mono_ns();
+  if (finished_ || lane >= lane_stream_.size()) return;
   // Every answer tells the budget what the venue counted (X-MBX-USED-WEIGHT-1M) and whether it
   // objected (429 / 418 with Retry-After): all processes of the bus hold back from then on.
   budget_.note_rest_answer(r.status, r.used_weight, r.retry_after_s);
   if (r.status == 429 || r.status == 418) bump(status_.fields().rest_rejections);
+  const std::size_t owner = lane_stream_[lane];
+  lane_stream_[lane] = SIZE_MAX;
+  if (owner == kInstrumentsLane) {
+    on_instruments_done(r);
+    return;
+  }
+  if (owner >= books_.size()) return;
+  book_stream& b = books_[owner];
+  b.lane = SIZE_MAX;
+  const std::int64_t now = mono_ns();
   char why[kLastErrorCapacity];
   if (!r.complete) {
     std::snprintf(why, sizeof why, "%.*s", static_cast<int>(r.error.size()), r.error.data());

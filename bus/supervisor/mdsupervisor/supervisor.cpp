@@ -232,6 +232,14 @@ void supervisor::on_exit(child_process& p, const std::string& what, int status, 
     slot->rotating = false;
     if (slot->last_state == feeder_state::live && slot->left_live_mono == 0) slot->left_live_mono = now;
   }
+  // mdfeed's exit 2 is a refused configuration (an unknown or non-trading symbol, a control
+  // block of another config): a restart would refuse again, and the venue's budget would pay
+  // for every try. Its reason stays in its status block's last error (mdctl status).
+  if (slot != nullptr && status == 2 && !p.restart_requested) {
+    p.state = child_process::phase::stopped;
+    log("%s refused its configuration (exit 2): not restarted; its last error says why", what.c_str());
+    return;
+  }
   if (p.restart_requested) {
     p.restart_requested = false;
     ++p.operator_restarts;

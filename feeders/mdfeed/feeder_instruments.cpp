@@ -1,0 +1,103 @@
+// The instrument check at start (DESIGN "Venues as data": an unknown symbol is refused, not
+// silently subscribed). Binance stays silent on a stream of a symbol it does not list, so a
+// typo in the config would otherwise cost the user every message of that symbol without a
+// word. The feeder asks the venue's instrument list on the REST host (inside the shared REST
+// budget) while its WebSocket starts; a symbol that is not listed, or not trading, is refused:
+// one line per symbol in the log and the status block's last error, exit 2 (a config error).
+// No usable answer (network, HTTP error) is retried with a backoff and never stops the data.
+#include "feeders/mdfeed/feeder.hpp"
+
+#include "bus/clock.hpp"
+
+#include <algorithm>
+
+namespace mdbus::feed {
+namespace {
+constexpr std::int64_t kMs = 1'000'000;
+constexpr unsigned kKeyInstruments = 25;  // feeder_resync.cpp 19-21 and 24, feeder_stale.cpp 22, feeder.cpp 23
+static_assert(kKeyInstruments < log_limiter::kKeys);
+}  // namespace
+
+void feeder::advance_instruments(std::int64_t now) noexcept {
+  if (instruments_ != instruments_phase::waiting || now < instruments_at_ || intent_ == intent::stopping) return;
+  const std::size_t lane = rest_->free_lane();
+  if (lane >= rest_->lanes() || now < rest_not_before_) return;
+  if (const budget_decision d = budget_.try_rest(adapter_->instruments_cost()); !d.granted()) {
+    rest_not_before_ = now + std::max<std::int64_t>(d.retry_in_ns, kMs);
+    bump(status_.fields().rest_deferrals);
+    return;
+  }
+  std::string path;
+  try {
+    const std::span<const std::string> all(venue_.symbols);
+    path = instruments_each_ < venue_.symbols.size() ? adapter_->instruments_path(all.subspan(instruments_each_, 1))
+                                                     : adapter_->instruments_path(all);
+    if (!rest_->get(lane, rest_target_, path, now + venue_.policy.connect_timeout_ms * kMs)) {
+      instruments_retry(rest_->error_text(), now);
+      return;
+    }
+  } catch (const std::exception& e) {
+    instruments_retry(e.what(), now);
+    return;
+  }
+  lane_stream_[lane] = kInstrumentsLane;
+  instruments_ = instruments_phase::fetching;
+}
+
+void feeder::on_instruments_done(const rest_result& r) noexcept {
+  const std::int64_t now = mono_ns();
+  instruments_ = instruments_phase::waiting;
+  if (!r.complete) {
+    instruments_retry(std::string(r.error), now);
+    return;
+  }
+  try {
+    const std::span<const std::string> all(venue_.symbols);
+    const bool each = instruments_each_ < venue_.symbols.size();
+    const instrument_check c = adapter_->check_instruments(
+        r.status, std::string_view(r.body.data(), r.body.size()), each ? all.subspan(instruments_each_, 1) : all);
+    switch (c.result) {
+      case instrument_check::outcome::retry:
+        instruments_retry(c.problems.empty() ? std::string("no usable answer") : c.problems.front(), now);
+        return;
+      case instrument_check::outcome::ask_each:
+        log_.always("instrument check: the venue refused the list of %zu symbols; asking for each", venue_.symbols.size());
+        instruments_each_ = 0;
+        return;
+      case instrument_check::outcome::ok:
+      case instrument_check::outcome::refused:
+        break;
+    }
+    instruments_failures_ = 0;
+    for (const auto& p : c.problems) instruments_problems_.push_back(p);
+    if (each && ++instruments_each_ < venue_.symbols.size()) return;  // the next symbol
+    instruments_ = instruments_phase::done;
+    if (!instruments_problems_.empty()) {
+      refuse_symbols(instruments_problems_, now);
+      return;
+    }
+    log_.always("instrument check: all %zu symbols are listed and trading (%s)", venue_.symbols.size(),
+                venue_.rest_ep.host.c_str());
+  } catch (const std::exception& e) {
+    instruments_retry(e.what(), now);
+  }
+}
+
+void feeder::instruments_retry(const std::string& why, std::int64_t now) noexcept {
+  const std::int64_t delay_ms =
+      std::min(venue_.policy.reconnect_min_ms << std::min(instruments_failures_, 16U), venue_.policy.reconnect_max_ms);
+  ++instruments_failures_;
+  instruments_at_ = now + delay_ms * kMs;
+  instruments_ = instruments_phase::waiting;
+  log_.log(kKeyInstruments, now, "instrument check: %s; asking again in %lld ms", why.c_str(), static_cast<long long>(delay_ms));
+}
+
+void feeder::refuse_symbols(const std::vector<std::string>& problems, std::int64_t now) noexcept {
+  for (const auto& p : problems) log_.always("refusing the config: symbol %s", p.c_str());
+  note_error("refusing the config: symbol %s%s", problems.front().c_str(),
+             problems.size() > 1 ? " (and more: see the log)" : "");
+  exit_code_ = kExitUsage;
+  request_stop("a configured symbol is not listed or not trading", now);
+}
+
+}  // namespace mdbus::feed
