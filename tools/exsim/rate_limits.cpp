@@ -52,12 +52,13 @@ rest_verdict binance_weight_budget::admit(const std::string& ip, std::int64_t we
     return v;
   }
   if (s.used + weight > limit_) {
-    // 429 with Retry-After: the seconds until the window ends and the weight resets.
-    s.retry_until = start + window_ms_;
+    // 429 with Retry-After: the seconds until the window ends and the weight resets, rounded
+    // up; a request before those seconds have passed counts as not backing off.
     ++stats_.answered_429;
     v.status = 429;
     v.used = s.used;
-    v.retry_after_s = ceil_seconds(s.retry_until - now_ms);
+    v.retry_after_s = ceil_seconds(start + window_ms_ - now_ms);
+    s.retry_until = now_ms + v.retry_after_s * 1000;
     return v;
   }
   s.used += weight;
