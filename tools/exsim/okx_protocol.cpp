@@ -51,9 +51,10 @@ void server::okx_message(connection& c, std::string_view text) {
     send_reply(c, error_event(id, "60019", "Invalid op: " + op, c));
     return;
   }
-  // OKX "WebSocket" / "Subscribe" (checked 2026-12): "480 'subscribe/unsubscribe/login'
-  // requests per connection per hour"; over it the request is refused with 60014 and the
-  // connection stays (each request counts once, whatever its number of args).
+  // OKX "WebSocket" / "Connect" (checked 2026-12): the total number of subscribe, unsubscribe
+  // and login requests per connection is limited to 480 per hour; exsim refuses the request
+  // with 60014 (too frequent) and keeps the connection (each request counts once, whatever
+  // its number of args).
   if (!c.subscribe_requests.admit(now_us_ / 1000, cfg_.okx.subscribe_limit, cfg_.okx.subscribe_window_ms, false)) {
     ++okx_subscribe_refused_;
     send_reply(c, error_event(id, "60014", "Requests too frequent.", c));
