@@ -163,7 +163,10 @@ int main(int argc, char** argv) {
     }
     const std::string truth_path = dir + "/truth.bin";
     program exsim({EXSIM_BINARY, "--port", "0", "--control-port", "0", "--tls-cert", dir + "/certs/server.pem", "--tls-key",
-                   dir + "/certs/server.key", "--rate", "1000", "--seed", "1", "--truth-log", truth_path},
+                   dir + "/certs/server.key", "--rate", "1000", "--seed", "1", "--truth-log", truth_path,
+                   "--binance-rest-port", "0", "--okx-rest-port", "0",
+                   // legacy exsim behaviour until the feeders speak the documented protocol (issue 13)
+                   "--rest-on-stream-port", "--okx-snapshot", "push", "--okx-checksum", "--no-connect-limits"},
                   dir + "/exsim.log", SIGKILL, 5000);
     const json ready = json::parse(wait_ready_line(exsim, dir + "/exsim.log", "EXSIM_READY", 10000));
     const int venue_port = ready.at("venue_port");

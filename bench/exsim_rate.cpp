@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
   app.add_option("-r,--rates", rates, "market actions/s to try, ascending");
   CLI11_PARSE(app, argc, argv);
 
-  mdbus::test::exsim_process x({"--plain", "--rate", "0", "--queue-limit", "268435456"});
+  // N subscribers connect at once: more than the venues' connection-attempt limits allow.
+  mdbus::test::exsim_process x({"--plain", "--rate", "0", "--queue-limit", "268435456", "--no-connect-limits"});
   const int port = x.venue_port();
   const auto status = [&] { return http_request(x.control_port(), "GET", "/status").json(); };
 

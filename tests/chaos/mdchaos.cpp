@@ -249,7 +249,9 @@ int main(int argc, char** argv) {
     // rotates at 4.5 s), OKX's idle cut at 4 s (the feeders ping after 1 s of silence).
     test::exsim_process x({"--tls-cert", work + "/certs/server.pem", "--tls-key", work + "/certs/server.key", "--rate",
                            std::to_string(rate), "--seed", std::to_string(seed), "--truth-log", truth_path,
-                           "--binance-max-age-ms", "6000", "--okx-idle-timeout-ms", "4000"});
+                           "--binance-max-age-ms", "6000", "--okx-idle-timeout-ms", "4000",
+                           // legacy exsim behaviour until the feeders speak the documented protocol (issue 13)
+                           "--rest-on-stream-port", "--okx-snapshot", "push", "--okx-checksum", "--no-connect-limits"});
     json ep = {{"host", "127.0.0.1"}, {"port", x.venue_port()}, {"tls", true}, {"server_name", "localhost"},
                {"ca_file", work + "/certs/ca.pem"}};
     json policy = {{"reconnect_min_ms", 50}, {"reconnect_max_ms", 1000}, {"connect_timeout_ms", 3000},

@@ -126,7 +126,9 @@ std::uint64_t deltas(const order_book& b) { return b.stats().deltas; }
 
 /// The whole scenario for one exsim configuration; `okx_rest` when OKX pushes no snapshot
 /// and the OKX books must be joined from REST snapshots.
-void rebuild_and_compare(const std::vector<std::string>& flags, bool okx_rest) {
+void rebuild_and_compare(std::vector<std::string> flags, bool okx_rest) {
+  // legacy exsim behaviour until the feeders speak the documented protocol (issue 13)
+  flags.insert(flags.end(), {"--rest-on-stream-port", "--okx-public-l2-tbt", "--no-connect-limits"});
   test::exsim_process x(test::plain(flags));
   pipeline p;
   const std::vector<feed::subscription> bsubs = {{channel::binance_depth, "BTCUSDT", "100ms"},
@@ -207,7 +209,8 @@ void rebuild_and_compare(const std::vector<std::string>& flags, bool okx_rest) {
 }  // namespace
 
 TEST_CASE("book builder rebuilds exsim's Binance and OKX books exactly from the adapters' records") {
-  rebuild_and_compare({"--rate", "2000"}, false);
+  // legacy exsim behaviour until the feeders speak the documented protocol (issue 13)
+  rebuild_and_compare({"--rate", "2000", "--okx-snapshot", "push", "--okx-checksum"}, false);
 }
 
 TEST_CASE("book builder joins OKX books from REST snapshots when exsim pushes none") {
@@ -215,7 +218,9 @@ TEST_CASE("book builder joins OKX books from REST snapshots when exsim pushes no
 }
 
 TEST_CASE("book builder sees the hole a stalled line leaves, waits for a fresh snapshot, then matches again") {
-  test::exsim_process x(test::plain({"--rate", "2000"}));
+  // legacy exsim behaviour until the feeders speak the documented protocol (issue 13)
+  test::exsim_process x(test::plain({"--rate", "2000", "--rest-on-stream-port", "--okx-snapshot", "push", "--okx-checksum",
+                                     "--okx-public-l2-tbt", "--no-connect-limits"}));
   pipeline p;
   const std::vector<feed::subscription> osubs = {{channel::okx_books_l2_tbt, "BTC-USDT", ""}};
   test::ws_loop loop;

@@ -13,6 +13,7 @@ connection::connection(std::uint32_t conn_id, venue v, std::int64_t now_us, std:
       opened_us(now_us),
       last_rx_us(now_us),
       last_push_us(now_us),
+      unsubscribed_since_us(now_us),
       pre_(pre),
       limit_(limit),
       close_slow_(close_slow),

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bus/venue.hpp"
+#include "tools/exsim/rate_limits.hpp"
 #include "tools/exsim/ws_frame.hpp"
 
 namespace mdbus::exsim {
@@ -73,6 +74,8 @@ class connection {
   std::string ping_payload;              ///< Binance: the pong must echo this
   std::int64_t rx_window_us = 0;         ///< Binance: incoming-message rate window start
   int rx_in_window = 0;
+  sliding_counter subscribe_requests;    ///< OKX: subscribe/unsubscribe requests (480 per hour)
+  std::int64_t unsubscribed_since_us;    ///< OKX: since when nothing is subscribed (30 s cut regardless of ping)
   std::string rx_message;                ///< reassembly of a fragmented incoming message
   void* wsi = nullptr;                   ///< the libwebsockets handle (opaque here)
 

@@ -1,5 +1,4 @@
-// HTTP on the venue port (REST: Binance /api/v3/depth, OKX /api/v5/market/books) and the
-// control endpoint (GET /status, GET /connections, POST /fault, POST /market).
+// The control endpoint (GET /status, GET /connections, POST /fault, POST /market).
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -19,19 +18,6 @@ namespace mdbus::exsim {
 namespace {
 
 using json = nlohmann::json;
-
-// Value of `name` in the request's query string ("" if absent).
-std::string query_arg(lws* wsi, const char* name) {
-  char buf[512];
-  const std::size_t nlen = std::strlen(name);
-  for (int i = 0; i < 32; ++i) {
-    const int n = lws_hdr_copy_fragment(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_URI_ARGS, i);
-    if (n < 0) break;
-    const std::string_view kv(buf, static_cast<std::size_t>(n));
-    if (kv.size() > nlen && kv.compare(0, nlen, name) == 0 && kv[nlen] == '=') return std::string(kv.substr(nlen + 1));
-  }
-  return {};
-}
 
 const char* const kFaultHelp =
     "type: drop | drop_venue | stall | unstall | malformed | oversized | duplicate | reorder | refuse | delay | "
@@ -70,26 +56,6 @@ std::string string_field(const json& req, const char* name, const std::string& f
 }
 
 }  // namespace
-
-void server::venue_http(lws* wsi, session* s, const std::string& path) {
-  if (path == "/api/v3/depth") {
-    int status = 200;
-    std::string body = binance_.rest_depth(query_arg(wsi, "symbol"), query_arg(wsi, "limit"), status);
-    http_reply(wsi, s, status, std::move(body));
-    return;
-  }
-  if (path == "/api/v5/market/books") {
-    http_reply(wsi, s, 200, okx_.rest_books(query_arg(wsi, "instId"), query_arg(wsi, "sz"), now_ms_));
-    return;
-  }
-  // Reference data (exchangeInfo, instruments, time): instruments.cpp.
-  const query_lookup query = [wsi](const char* name) { return query_arg(wsi, name); };
-  if (rest_reply r; serve_binance_reference(cfg_, path, query, now_ms_, r) || serve_okx_reference(cfg_, path, query, now_ms_, r)) {
-    http_reply(wsi, s, r.status, std::move(r.body));
-    return;
-  }
-  http_reply(wsi, s, 404, text_of(json{{"code", -1}, {"msg", "Not found: " + path}}));
-}
 
 void server::control_request(lws* wsi, session* s, const std::string& method, const std::string& path,
                              const std::string& body) {
@@ -241,6 +207,10 @@ json server::status_json() const {
     o.push_back({{"instId", okx_.inst_id(i)}, {"seqId", okx_.seq_id(i)}, {"checksum", okx_.checksum(i)}});
   return {{"venue_port", venue_port_},
           {"control_port", control_port_},
+          {"binance_rest_port", binance_rest_port_},
+          {"okx_rest_port", okx_rest_port_},
+          {"rest_on_stream_port", cfg_.rest_on_stream_port},
+          {"limits", limits_json()},
           {"tls", cfg_.tls},
           {"rate", rate_},
           {"paused", paused_},
@@ -252,6 +222,27 @@ json server::status_json() const {
           {"truth_entries", truth_ ? truth_->count() : 0},
           {"binance", b},
           {"okx", o}};
+}
+
+json server::limits_json() const {
+  // Per venue, for tests that assert a client never went over the venue's budget.
+  const std::int64_t now = now_us_ / 1000;
+  auto venue_limits = [&](const rest_stats& st, std::int64_t used, std::int64_t limit, std::uint64_t refused) {
+    return json{{"rest_requests", st.requests},
+                {"rest_weight_used", used},
+                {"rest_weight_max", st.weight_max},
+                {"rest_weight_limit", limit},
+                {"rest_429", st.answered_429},
+                {"rest_418", st.answered_418},
+                {"connect_refused_limit", refused}};
+  };
+  json b = venue_limits(binance_weight_.stats(), binance_weight_.used_now(now), cfg_.binance.weight_limit,
+                        connect_refused_[0]);
+  b["rest_weight_window_ms"] = cfg_.binance.weight_window_ms;
+  json o = venue_limits(okx_requests_.stats(), okx_requests_.used_now(now), cfg_.okx.books_rest_limit, connect_refused_[1]);
+  o["rest_weight_window_ms"] = cfg_.okx.books_rest_window_ms;
+  o["subscribe_refused_limit"] = okx_subscribe_refused_;
+  return {{"binance", b}, {"okx", o}};
 }
 
 json server::connections_json() const {

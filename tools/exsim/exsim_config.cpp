@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <initializer_list>
+#include <iterator>
 #include <limits>
 #include <type_traits>
 
@@ -146,7 +147,8 @@ void apply_config_json(exsim_config& cfg, const json& j, const std::string& orig
   const std::string top = origin + ": ";
   check_keys(j,
              {"host", "port", "control_port", "tls", "tls_cert", "tls_key", "seed", "rate", "truth_log",
-              "queue_limit_bytes", "close_slow", "tick_us", "binance", "okx"},
+              "queue_limit_bytes", "close_slow", "tick_us", "rest_on_stream_port", "connect_limits", "quiet", "binance",
+              "okx"},
              top);
   read_field(j, "host", cfg.host, top);
   read_field(j, "port", cfg.port, top);
@@ -160,12 +162,23 @@ void apply_config_json(exsim_config& cfg, const json& j, const std::string& orig
   read_field(j, "queue_limit_bytes", cfg.queue_limit_bytes, top);
   read_field(j, "close_slow", cfg.close_slow, top);
   read_field(j, "tick_us", cfg.tick_us, top);
+  read_field(j, "rest_on_stream_port", cfg.rest_on_stream_port, top);
+  read_field(j, "connect_limits", cfg.connect_limits, top);
+  if (const auto it = j.find("quiet"); it != j.end()) {
+    if (!it->is_object()) throw config_error(top + "quiet: expected an object {\"SYMBOL\": seconds}");
+    cfg.quiet.clear();
+    for (const auto& [sym, secs] : it->items()) {
+      double v = 0;
+      read_field(*it, sym.c_str(), v, top + "quiet.");
+      cfg.quiet[sym] = v;
+    }
+  }
   if (const auto it = j.find("binance"); it != j.end()) {
     const std::string w = top + "binance.";
     if (!it->is_object()) throw config_error(top + "binance: expected an object");
     check_keys(*it,
                {"symbols", "max_age_ms", "ping_interval_ms", "pong_timeout_ms", "max_incoming_per_s", "max_streams",
-                "depth_interval_ms", "depth_fast_interval_ms", "halted"},
+                "depth_interval_ms", "depth_fast_interval_ms", "halted", "rest_port", "weight_limit", "weight_window_ms", "ban_ms", "connect_limit", "connect_window_ms"},
                w);
     auto& b = cfg.binance;
     if (it->contains("symbols")) b.instruments = read_instruments(it->at("symbols"), w + "symbols");
@@ -177,13 +190,19 @@ void apply_config_json(exsim_config& cfg, const json& j, const std::string& orig
     read_field(*it, "depth_interval_ms", b.depth_interval_ms, w);
     read_field(*it, "depth_fast_interval_ms", b.depth_fast_interval_ms, w);
     if (it->contains("halted")) b.halted = read_names(it->at("halted"), w + "halted");
+    read_field(*it, "rest_port", b.rest_port, w);
+    read_field(*it, "weight_limit", b.weight_limit, w);
+    read_field(*it, "weight_window_ms", b.weight_window_ms, w);
+    read_field(*it, "ban_ms", b.ban_ms, w);
+    read_field(*it, "connect_limit", b.connect_limit, w);
+    read_field(*it, "connect_window_ms", b.connect_window_ms, w);
   }
   if (const auto it = j.find("okx"); it != j.end()) {
     const std::string w = top + "okx.";
     if (!it->is_object()) throw config_error(top + "okx: expected an object");
     check_keys(*it,
                {"symbols", "idle_timeout_ms", "snapshot_on_subscribe", "checksum", "books_interval_ms",
-                "tickers_interval_ms", "book_heartbeat_ms", "suspended"},
+                "tickers_interval_ms", "book_heartbeat_ms", "suspended", "public_l2_tbt", "rest_port", "books_rest_limit", "books_rest_window_ms", "connect_limit", "connect_window_ms", "subscribe_limit", "subscribe_window_ms"},
                w);
     auto& o = cfg.okx;
     if (it->contains("symbols")) o.instruments = read_instruments(it->at("symbols"), w + "symbols");
@@ -194,6 +213,14 @@ void apply_config_json(exsim_config& cfg, const json& j, const std::string& orig
     read_field(*it, "tickers_interval_ms", o.tickers_interval_ms, w);
     read_field(*it, "book_heartbeat_ms", o.book_heartbeat_ms, w);
     if (it->contains("suspended")) o.suspended = read_names(it->at("suspended"), w + "suspended");
+    read_field(*it, "public_l2_tbt", o.public_l2_tbt, w);
+    read_field(*it, "rest_port", o.rest_port, w);
+    read_field(*it, "books_rest_limit", o.books_rest_limit, w);
+    read_field(*it, "books_rest_window_ms", o.books_rest_window_ms, w);
+    read_field(*it, "connect_limit", o.connect_limit, w);
+    read_field(*it, "connect_window_ms", o.connect_window_ms, w);
+    read_field(*it, "subscribe_limit", o.subscribe_limit, w);
+    read_field(*it, "subscribe_window_ms", o.subscribe_window_ms, w);
   }
 }
 
@@ -217,6 +244,35 @@ void validate(const exsim_config& cfg) {
   };
   need(cfg.port >= 0 && cfg.port <= 65535, "port: must be 0..65535");
   need(cfg.control_port >= -1 && cfg.control_port <= 65535, "control_port: must be -1..65535");
+  need(cfg.binance.rest_port >= -1 && cfg.binance.rest_port <= 65535, "binance.rest_port: must be -1..65535");
+  need(cfg.okx.rest_port >= -1 && cfg.okx.rest_port <= 65535, "okx.rest_port: must be -1..65535");
+  // Two listeners on one fixed port cannot both bind; say which, rather than lws's bind error.
+  const std::pair<const char*, int> ports[] = {{"port", cfg.port},
+                                               {"control_port", cfg.control_port},
+                                               {"binance.rest_port", cfg.binance.rest_port},
+                                               {"okx.rest_port", cfg.okx.rest_port}};
+  for (std::size_t i = 0; i < std::size(ports); ++i)
+    for (std::size_t k = 0; k < i; ++k)
+      need(ports[i].second <= 0 || ports[i].second != ports[k].second,
+           std::string(ports[i].first) + ": " + std::to_string(ports[i].second) + " is also " + ports[k].first);
+  need(cfg.binance.weight_limit > 0, "binance.weight_limit: must be > 0");
+  need(cfg.binance.weight_window_ms > 0, "binance.weight_window_ms: must be > 0");
+  need(cfg.binance.ban_ms > 0, "binance.ban_ms: must be > 0");
+  need(cfg.binance.connect_limit >= 0 && cfg.binance.connect_window_ms > 0,
+       "binance.connect_limit: must be >= 0 (0: off) with connect_window_ms > 0");
+  need(cfg.okx.books_rest_limit >= 0 && cfg.okx.books_rest_window_ms > 0,
+       "okx.books_rest_limit: must be >= 0 (0: off) with books_rest_window_ms > 0");
+  need(cfg.okx.connect_limit >= 0 && cfg.okx.connect_window_ms > 0,
+       "okx.connect_limit: must be >= 0 (0: off) with connect_window_ms > 0");
+  need(cfg.okx.subscribe_limit >= 0 && cfg.okx.subscribe_window_ms > 0,
+       "okx.subscribe_limit: must be >= 0 (0: off) with subscribe_window_ms > 0");
+  for (const auto& [sym, secs] : cfg.quiet) {
+    bool known = false;
+    for (const auto* list : {&cfg.binance.instruments, &cfg.okx.instruments})
+      for (const auto& i : *list) known = known || i.symbol == sym;
+    need(known, "quiet." + sym + ": not a configured symbol");
+    need(secs >= 0 && secs <= 86400, "quiet." + sym + ": seconds must be 0..86400");
+  }
   need(cfg.rate >= 0 && cfg.rate <= 10e6, "rate: must be 0..10000000 actions/s");
   need(cfg.tick_us >= 100 && cfg.tick_us <= 1000000, "tick_us: must be 100..1000000");
   need(cfg.queue_limit_bytes >= 4096, "queue_limit_bytes: must be >= 4096");
@@ -277,6 +333,9 @@ json to_json(const exsim_config& cfg) {
           {"queue_limit_bytes", cfg.queue_limit_bytes},
           {"close_slow", cfg.close_slow},
           {"tick_us", cfg.tick_us},
+          {"rest_on_stream_port", cfg.rest_on_stream_port},
+          {"connect_limits", cfg.connect_limits},
+          {"quiet", cfg.quiet},
           {"binance",
            {{"symbols", instruments_json(cfg.binance.instruments)},
             {"max_age_ms", cfg.binance.max_age_ms},
@@ -286,7 +345,13 @@ json to_json(const exsim_config& cfg) {
             {"max_streams", cfg.binance.max_streams},
             {"depth_interval_ms", cfg.binance.depth_interval_ms},
             {"depth_fast_interval_ms", cfg.binance.depth_fast_interval_ms},
-            {"halted", cfg.binance.halted}}},
+            {"halted", cfg.binance.halted},
+            {"rest_port", cfg.binance.rest_port},
+            {"weight_limit", cfg.binance.weight_limit},
+            {"weight_window_ms", cfg.binance.weight_window_ms},
+            {"ban_ms", cfg.binance.ban_ms},
+            {"connect_limit", cfg.binance.connect_limit},
+            {"connect_window_ms", cfg.binance.connect_window_ms}}},
           {"okx",
            {{"symbols", instruments_json(cfg.okx.instruments)},
             {"idle_timeout_ms", cfg.okx.idle_timeout_ms},
@@ -295,7 +360,15 @@ json to_json(const exsim_config& cfg) {
             {"books_interval_ms", cfg.okx.books_interval_ms},
             {"tickers_interval_ms", cfg.okx.tickers_interval_ms},
             {"book_heartbeat_ms", cfg.okx.book_heartbeat_ms},
-            {"suspended", cfg.okx.suspended}}}};
+            {"suspended", cfg.okx.suspended},
+            {"public_l2_tbt", cfg.okx.public_l2_tbt},
+            {"rest_port", cfg.okx.rest_port},
+            {"books_rest_limit", cfg.okx.books_rest_limit},
+            {"books_rest_window_ms", cfg.okx.books_rest_window_ms},
+            {"connect_limit", cfg.okx.connect_limit},
+            {"connect_window_ms", cfg.okx.connect_window_ms},
+            {"subscribe_limit", cfg.okx.subscribe_limit},
+            {"subscribe_window_ms", cfg.okx.subscribe_window_ms}}}};
 }
 
 }  // namespace mdbus::exsim

@@ -2,6 +2,7 @@
 /// exsim configuration: one struct, loadable from JSON (every field optional, validated,
 /// errors name the field) and overridable from the command line.
 #include <cstdint>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -36,24 +37,40 @@ struct binance_config {
   std::int64_t depth_fast_interval_ms = 100;     ///< @depth@100ms / @depthN@100ms
   /// Listed in exchangeInfo with status BREAK, never streamed (instruments.hpp).
   std::vector<std::string> halted;
+  /// REST listener (api.binance.com is its own host): 0 = any free port, -1 = off.
+  int rest_port = 9445;
+  std::int64_t weight_limit = 6000;              ///< request weight per IP per window (rest-api.md "LIMITS")
+  std::int64_t weight_window_ms = 60000;         ///< fixed windows (the venue's minute), compressible
+  std::int64_t ban_ms = 120000;                  ///< 418 IP ban after ignoring a 429's Retry-After
+  int connect_limit = 300;                       ///< WebSocket connection attempts per IP per window
+  std::int64_t connect_window_ms = 300000;       ///< (web-socket-streams.md: 300 per 5 minutes)
 };
 
 /// OKX v5 public behaviour.
 struct okx_config {
   std::vector<instrument_config> instruments;
   std::int64_t idle_timeout_ms = 30000;      ///< nothing received and nothing pushed → close
-  bool snapshot_on_subscribe = true;         ///< false: "REST only" (the 2026 change)
-  bool checksum = true;                      ///< false: send checksum 0 (deprecated since 2026-06)
+  bool snapshot_on_subscribe = false;        ///< true: the pre-Aug-2026 snapshot push on subscribe
+  bool checksum = false;                     ///< true: the real CRC (production sends 0 since 2026-06-23)
+  bool public_l2_tbt = false;                ///< true: serve books(50)-l2-tbt without login (60011 otherwise)
   std::int64_t books_interval_ms = 100;      ///< books and books5 cadence
   std::int64_t tickers_interval_ms = 100;
   std::int64_t book_heartbeat_ms = 60000;    ///< empty books update after this long unchanged
   /// Listed in public/instruments with state "suspend", never streamed (instruments.hpp).
   std::vector<std::string> suspended;
+  /// REST listener (www.okx.com is its own host): 0 = any free port, -1 = off.
+  int rest_port = 9446;
+  int books_rest_limit = 40;                 ///< GET /api/v5/market/books requests per IP per window
+  std::int64_t books_rest_window_ms = 2000;
+  int connect_limit = 3;                     ///< WebSocket connection requests per IP per window
+  std::int64_t connect_window_ms = 1000;
+  int subscribe_limit = 480;                 ///< subscribe/unsubscribe requests per connection per window (0: off)
+  std::int64_t subscribe_window_ms = 3600000;
 };
 
 struct exsim_config {
   std::string host = "127.0.0.1";  ///< listen address (venue and control)
-  int port = 9443;                 ///< venue port (both venues, told apart by path); 0 = any
+  int port = 9443;                 ///< venue (stream) port, both venues, told apart by path; 0 = any
   int control_port = 9444;         ///< control HTTP port (plain, loopback); 0 = any, -1 = off
   bool tls = true;                 ///< wss:// and https:// on the venue port
   std::string tls_cert;            ///< server certificate (PEM)
@@ -64,6 +81,10 @@ struct exsim_config {
   std::size_t queue_limit_bytes = 64U << 20;  ///< per-connection send queue bound
   bool close_slow = true;          ///< over the bound: close (true) or drop frames with a count
   std::int64_t tick_us = 1000;     ///< market and housekeeping timer period
+  bool rest_on_stream_port = false;  ///< legacy: REST also on the venue (stream) port
+  bool connect_limits = true;        ///< enforce the venues' connection-attempt limits
+  /// Instrument (either venue's spelling) → seconds after start with no market actions.
+  std::map<std::string, double> quiet;
   binance_config binance;
   okx_config okx;
 };

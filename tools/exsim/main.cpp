@@ -82,8 +82,9 @@ int main(int argc, char** argv) {
              [](exsim_config& c, auto& v) { c.okx.idle_timeout_ms = v; });
   flag_value("--okx-book-heartbeat-ms", o_hb, "OKX empty books update after this long unchanged (venue: ~60000; 0 = off)",
              [](exsim_config& c, auto& v) { c.okx.book_heartbeat_ms = v; });
-  flag_value("--okx-snapshot", okx_snapshot, "OKX book subscribe: push (snapshot on subscribe) or rest (REST only)",
-             [](exsim_config& c, auto& v) { c.okx.snapshot_on_subscribe = v != "rest"; })
+  flag_value("--okx-snapshot", okx_snapshot,
+             "OKX books subscribe: rest (no snapshot pushed, as production since Aug 2026; default) or push (the old snapshot)",
+             [](exsim_config& c, auto& v) { c.okx.snapshot_on_subscribe = v == "push"; })
       ->check(CLI::IsMember({"push", "rest"}));
   // A listed-only symbol: the flag also takes it out of the streamed ones, so
   // `--binance-halt ETHUSDT` alone lists ETHUSDT as BREAK and streams BTCUSDT.
@@ -92,8 +93,61 @@ int main(int argc, char** argv) {
              [](exsim_config& c, auto& v) { c.binance.halted = mdbus::exsim::listed_only(c.binance.instruments, v); });
   flag_value("--okx-suspend", o_suspend, "list these instIds in public/instruments as state suspend, not streamed",
              [](exsim_config& c, auto& v) { c.okx.suspended = mdbus::exsim::listed_only(c.okx.instruments, v); });
-  bool no_checksum = false;
-  app.add_flag("--okx-no-checksum", no_checksum, "send checksum 0, as OKX production does since 2026-06-23");
+  bool checksum = false, no_checksum = false, public_l2 = false, rest_on_stream = false, no_connect_limits = false;
+  app.add_flag("--okx-checksum", checksum, "send the real CRC32 checksum (production sends 0 since 2026-06-23; default 0)");
+  app.add_flag("--okx-no-checksum", no_checksum, "send checksum 0 (the default since 2026-06-23; kept for old scripts)")
+      ->excludes("--okx-checksum");
+  app.add_flag("--okx-public-l2-tbt", public_l2,
+               "serve books-l2-tbt without login (the venue answers a public subscription 60011 \"Please log in\")");
+  int b_rest = 0, o_rest = 0, b_conn = 0, o_conn = 0, o_books = 0, o_subs = 0;
+  std::int64_t b_wlimit = 0, b_wwin = 0, b_ban = 0, b_connwin = 0, o_connwin = 0, o_bookswin = 0, o_subswin = 0;
+  flag_value("--binance-rest-port", b_rest, "Binance REST port, same TLS setting (default 9445; 0 = any free port, -1 = off)",
+             [](exsim_config& c, auto& v) { c.binance.rest_port = v; });
+  flag_value("--okx-rest-port", o_rest, "OKX REST port, same TLS setting (default 9446; 0 = any free port, -1 = off)",
+             [](exsim_config& c, auto& v) { c.okx.rest_port = v; });
+  app.add_flag("--rest-on-stream-port", rest_on_stream,
+               "legacy: also serve both venues' REST on the stream port (the venues' stream hosts serve none)");
+  flag_value("--binance-weight-limit", b_wlimit, "Binance REST request weight per IP per window (venue: 6000)",
+             [](exsim_config& c, auto& v) { c.binance.weight_limit = v; });
+  flag_value("--binance-weight-window-ms", b_wwin, "Binance request-weight window (venue: 60000, fixed windows)",
+             [](exsim_config& c, auto& v) { c.binance.weight_window_ms = v; });
+  flag_value("--binance-ban-ms", b_ban, "Binance 418 IP ban after a request inside a 429's Retry-After (venue: from 120000)",
+             [](exsim_config& c, auto& v) { c.binance.ban_ms = v; });
+  flag_value("--okx-books-limit", o_books, "OKX GET /api/v5/market/books requests per IP per window (venue: 40; 0 = off)",
+             [](exsim_config& c, auto& v) { c.okx.books_rest_limit = v; });
+  flag_value("--okx-books-window-ms", o_bookswin, "OKX books REST window (venue: 2000)",
+             [](exsim_config& c, auto& v) { c.okx.books_rest_window_ms = v; });
+  flag_value("--binance-connect-limit", b_conn, "Binance WebSocket connection attempts per IP per window (venue: 300; 0 = off)",
+             [](exsim_config& c, auto& v) { c.binance.connect_limit = v; });
+  flag_value("--binance-connect-window-ms", b_connwin, "Binance connection-attempt window (venue: 300000)",
+             [](exsim_config& c, auto& v) { c.binance.connect_window_ms = v; });
+  flag_value("--okx-connect-limit", o_conn, "OKX WebSocket connection requests per IP per window (venue: 3; 0 = off)",
+             [](exsim_config& c, auto& v) { c.okx.connect_limit = v; });
+  flag_value("--okx-connect-window-ms", o_connwin, "OKX connection-request window (venue: 1000)",
+             [](exsim_config& c, auto& v) { c.okx.connect_window_ms = v; });
+  app.add_flag("--no-connect-limits", no_connect_limits, "do not enforce the venues' connection-attempt limits");
+  flag_value("--okx-subscribe-limit", o_subs, "OKX subscribe/unsubscribe requests per connection per window (venue: 480; 0 = off)",
+             [](exsim_config& c, auto& v) { c.okx.subscribe_limit = v; });
+  flag_value("--okx-subscribe-window-ms", o_subswin, "OKX subscribe-request window (venue: 3600000)",
+             [](exsim_config& c, auto& v) { c.okx.subscribe_window_ms = v; });
+  std::vector<std::string> quiet;
+  flag_value("--quiet", quiet, "SYMBOL:SECONDS — no market actions for that instrument for its first SECONDS (repeatable)",
+             [](exsim_config& c, auto& v) {
+               for (const auto& q : v) {
+                 const auto colon = q.rfind(':');
+                 if (colon == std::string::npos || colon == 0)
+                   throw mdbus::exsim::config_error("--quiet " + q + ": expected SYMBOL:SECONDS");
+                 try {
+                   std::size_t used = 0;
+                   const double secs = std::stod(q.substr(colon + 1), &used);
+                   if (used != q.size() - colon - 1) throw std::invalid_argument(q);
+                   c.quiet[q.substr(0, colon)] = secs;
+                 } catch (const std::logic_error&) {
+                   throw mdbus::exsim::config_error("--quiet " + q + ": SECONDS is not a number");
+                 }
+               }
+             })
+      ->take_all();
   flag_value("--queue-limit", qlimit, "per-connection send queue bound in bytes (default 64 MiB)",
              [](exsim_config& c, auto& v) { c.queue_limit_bytes = v; });
   bool drop_slow = false;
@@ -109,7 +163,11 @@ int main(int argc, char** argv) {
     for (auto& [opt, apply] : overrides)
       if (opt->count() > 0) apply(cfg);
     if (plain) cfg.tls = false;
+    if (checksum) cfg.okx.checksum = true;
     if (no_checksum) cfg.okx.checksum = false;
+    if (public_l2) cfg.okx.public_l2_tbt = true;
+    if (rest_on_stream) cfg.rest_on_stream_port = true;
+    if (no_connect_limits) cfg.connect_limits = false;
     if (drop_slow) cfg.close_slow = false;
     if (print_config) {
       std::cout << mdbus::exsim::to_json(cfg).dump(2) << '\n';
@@ -133,16 +191,24 @@ int main(int argc, char** argv) {
     std::string bs, os;
     for (const auto& i : cfg.binance.instruments) bs += " " + i.symbol;
     for (const auto& i : cfg.okx.instruments) os += " " + i.symbol;
-    std::printf("exsim: binance%s: %s%s/ws/<stream>  %s%s/stream?streams=a/b  %s%s/api/v3/depth\n", bs.c_str(),
-                ws.c_str(), base.c_str(), ws.c_str(), base.c_str(), http.c_str(), base.c_str());
-    std::printf("exsim: okx%s: %s%s/ws/v5/public  %s%s/api/v5/market/books\n", os.c_str(), ws.c_str(), base.c_str(),
-                http.c_str(), base.c_str());
+    // REST: the venue's REST listener, and the stream port too with --rest-on-stream-port.
+    auto rest_urls = [&](int rest_port, const char* path) {
+      std::string r;
+      if (rest_port > 0) r += "  " + http + "://" + cfg.host + ":" + std::to_string(rest_port) + path;
+      if (cfg.rest_on_stream_port) r += "  " + http + base + path;
+      return r.empty() ? std::string("  (no REST)") : r;
+    };
+    std::printf("exsim: binance%s: %s%s/ws/<stream>  %s%s/stream?streams=a/b %s\n", bs.c_str(), ws.c_str(), base.c_str(),
+                ws.c_str(), base.c_str(), rest_urls(srv.binance_rest_port(), "/api/v3/depth").c_str());
+    std::printf("exsim: okx%s: %s%s/ws/v5/public %s\n", os.c_str(), ws.c_str(), base.c_str(),
+                rest_urls(srv.okx_rest_port(), "/api/v5/market/books").c_str());
     if (srv.control_port() > 0)
       std::printf("exsim: control http://127.0.0.1:%d (GET /status, GET /connections, POST /fault, POST /market)\n",
                   srv.control_port());
     // One machine-readable line for scripts and tests that start exsim on port 0.
-    std::printf("EXSIM_READY {\"venue_port\":%d,\"control_port\":%d,\"tls\":%s}\n", srv.venue_port(), srv.control_port(),
-                cfg.tls ? "true" : "false");
+    std::printf("EXSIM_READY {\"venue_port\":%d,\"control_port\":%d,\"binance_rest_port\":%d,\"okx_rest_port\":%d,"
+                "\"tls\":%s}\n",
+                srv.venue_port(), srv.control_port(), srv.binance_rest_port(), srv.okx_rest_port(), cfg.tls ? "true" : "false");
     std::fflush(stdout);
 
     srv.run(g_stop);

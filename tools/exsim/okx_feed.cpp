@@ -85,7 +85,9 @@ void okx_feed::top_levels(std::string& b, const inst_state& s, side sd, std::siz
 }
 
 std::int32_t okx_feed::checksum_of(const inst_state& s) const {
-  if (!cfg_.okx.checksum) return 0;  // production sends 0 since 2026-06-23
+  // OKX deprecation notice of 2026-05-21 (checked 2026-12): production sends checksum 0 since
+  // 2026-06-23; --okx-checksum sends the real CRC, as before.
+  if (!cfg_.okx.checksum) return 0;
   // The order and separators are bus/okx_checksum.hpp's (OKX "Checksum" section); the text
   // of each level is exactly what this feed prints for it.
   const auto& inst = s.sim.instrument();

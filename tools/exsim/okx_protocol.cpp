@@ -1,6 +1,7 @@
 // OKX v5 public WebSocket protocol: text ping/pong, subscribe/unsubscribe with one event
 // reply per arg, error events (60012 invalid request, 60013 invalid args, 60018 unknown
-// channel or instId, 60019 invalid op), and the snapshot a new book subscriber receives.
+// channel or instId, 60019 invalid op, 60011 login-only channel, 60014 too many subscribe
+// requests), and the snapshot a new book subscriber receives when snapshots are pushed.
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
@@ -50,6 +51,15 @@ void server::okx_message(connection& c, std::string_view text) {
     send_reply(c, error_event(id, "60019", "Invalid op: " + op, c));
     return;
   }
+  // OKX "WebSocket" / "Connect" (checked 2026-12): the total number of subscribe, unsubscribe
+  // and login requests per connection is limited to 480 per hour; exsim refuses the request
+  // with 60014 (too frequent) and keeps the connection (each request counts once, whatever
+  // its number of args).
+  if (!c.subscribe_requests.admit(now_us_ / 1000, cfg_.okx.subscribe_limit, cfg_.okx.subscribe_window_ms, false)) {
+    ++okx_subscribe_refused_;
+    send_reply(c, error_event(id, "60014", "Requests too frequent.", c));
+    return;
+  }
   const auto args = req.find("args");
   if (args == req.end() || !args->is_array() || args->empty()) {
     send_reply(c, error_event(id, "60013", "Invalid args", c));
@@ -66,6 +76,12 @@ void server::okx_subscribe(connection& c, const json& arg, const std::string& id
   }
   const std::string ch = arg["channel"].get<std::string>();
   const std::string inst = arg["instId"].get<std::string>();
+  // OKX "Order book channel" (checked 2026-12): books-l2-tbt (VIP5+) and books50-l2-tbt
+  // (VIP4+) need login; a public connection gets 60011 "Please log in".
+  if (sub && !cfg_.okx.public_l2_tbt && (ch == "books-l2-tbt" || ch == "books50-l2-tbt")) {
+    send_reply(c, error_event(id, "60011", "Please log in", c));
+    return;
+  }
   const stream_info* si = registry_.find(ch + ":" + inst);
   if (si == nullptr || si->venue_id != venue::okx) {
     send_reply(c, error_event(id, "60018",
@@ -85,6 +101,9 @@ void server::okx_subscribe(connection& c, const json& arg, const std::string& id
     return;
   }
   if (std::find(c.streams.begin(), c.streams.end(), si->id) != c.streams.end()) return;
+  // OKX changelog "Delist initial snapshot and checksum field in order book channels"
+  // (production August 2026, checked 2026-12): books pushes no snapshot on subscribe; the
+  // client takes GET /api/v5/market/books. --okx-snapshot push restores the old push.
   if (cfg_.okx.snapshot_on_subscribe) {
     event_meta meta;
     // Flushes a pending books update to the current subscribers first (publish), then the

@@ -11,15 +11,13 @@
 
 #include <libwebsockets.h>
 
+#include "tools/exsim/server_detail.hpp"
+
 namespace mdbus::exsim {
 
-/// Per-session data, allocated and zeroed by libwebsockets for every HTTP or ws session.
-struct server::session {
-  connection* conn;
-  std::string* body;   ///< control POST body being received
-  std::string* reply;  ///< HTTP reply body waiting for HTTP_WRITEABLE
-  char path[128];      ///< control POST path, kept until the body completes
-};
+using detail::free_http;
+using detail::mono_us;
+using detail::real_ns;
 
 struct server::timer_slot {
   lws_sorted_usec_list_t sul;  // first member: the timer callback casts the sul back to us
@@ -27,18 +25,6 @@ struct server::timer_slot {
 };
 
 namespace {
-
-std::int64_t mono_us() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1'000'000LL + ts.tv_nsec / 1000;
-}
-
-std::int64_t real_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
-}
 
 server* server_of(lws* wsi) {
   if (wsi == nullptr) return nullptr;
@@ -70,6 +56,19 @@ int control_trampoline(lws* wsi, lws_callback_reasons reason, void* user, void* 
   }
 }
 
+// The REST listeners: one per venue, so a callback knows its venue by its protocol.
+template <venue V>
+int rest_trampoline(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len) {
+  server* srv = server_of(wsi);
+  if (srv == nullptr) return lws_callback_http_dummy(wsi, reason, user, in, len);
+  try {
+    return srv->rest_callback(wsi, static_cast<int>(reason), static_cast<server::session*>(user), in, len, V);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "exsim: REST request failed: %s\n", e.what());
+    return -1;
+  }
+}
+
 void tick_trampoline(lws_sorted_usec_list_t* sul) {
   // sul is the first member of the standard-layout timer_slot, so the addresses coincide.
   reinterpret_cast<server::timer_slot*>(sul)->self->on_tick();
@@ -78,6 +77,14 @@ void tick_trampoline(lws_sorted_usec_list_t* sul) {
 // Protocol tables must outlive the context; one protocol per vhost takes HTTP and ws alike.
 const lws_protocols kVenueProtocols[] = {
     {"exsim-venue", venue_trampoline, sizeof(server::session), 65536, 0, nullptr, 0},
+    {nullptr, nullptr, 0, 0, 0, nullptr, 0},
+};
+const lws_protocols kBinanceRestProtocols[] = {
+    {"exsim-binance-rest", rest_trampoline<venue::binance>, sizeof(server::session), 0, 0, nullptr, 0},
+    {nullptr, nullptr, 0, 0, 0, nullptr, 0},
+};
+const lws_protocols kOkxRestProtocols[] = {
+    {"exsim-okx-rest", rest_trampoline<venue::okx>, sizeof(server::session), 0, 0, nullptr, 0},
     {nullptr, nullptr, 0, 0, 0, nullptr, 0},
 };
 const lws_protocols kControlProtocols[] = {
@@ -103,18 +110,14 @@ std::string query_of(lws* wsi) {
   return q;
 }
 
-void free_http(server::session* s) {
-  if (s == nullptr) return;
-  delete s->body;
-  delete s->reply;
-  s->body = nullptr;
-  s->reply = nullptr;
-}
-
 }  // namespace
 
 server::server(exsim_config cfg)
-    : cfg_(std::move(cfg)), binance_(cfg_, registry_, *this), okx_(cfg_, registry_, *this), rate_(cfg_.rate) {
+    : cfg_(std::move(cfg)),
+      binance_(cfg_, registry_, *this),
+      okx_(cfg_, registry_, *this),
+      binance_weight_(cfg_.binance.weight_limit, cfg_.binance.weight_window_ms, cfg_.binance.ban_ms),
+      rate_(cfg_.rate) {
   subscribers_.resize(registry_.size());
   if (!cfg_.truth_log.empty()) truth_ = std::make_unique<truth_writer>(cfg_.truth_log, registry_, cfg_.seed, real_ns());
   now_us_ = mono_us();
@@ -150,6 +153,23 @@ void server::start() {
                              (cfg_.tls ? " (or load the TLS certificate/key)" : ""));
   venue_port_ = lws_get_vhost_listen_port(venue_vhost_);
 
+  // The venues' REST hosts are not their stream hosts (api.binance.com, www.okx.com): one
+  // listener each, same TLS setting as the venue port.
+  auto rest_vhost = [&](const char* name, int port, const lws_protocols* protocols, int& bound) -> lws_vhost* {
+    if (port < 0) return nullptr;
+    lws_context_creation_info r = v;
+    r.vhost_name = name;
+    r.port = port;
+    r.protocols = protocols;
+    lws_vhost* vh = lws_create_vhost(ctx_, &r);
+    if (vh == nullptr)
+      throw std::runtime_error("cannot listen on " + cfg_.host + ":" + std::to_string(port) + " (" + name + ")");
+    bound = lws_get_vhost_listen_port(vh);
+    return vh;
+  };
+  binance_rest_vhost_ = rest_vhost("binance-rest", cfg_.binance.rest_port, kBinanceRestProtocols, binance_rest_port_);
+  okx_rest_vhost_ = rest_vhost("okx-rest", cfg_.okx.rest_port, kOkxRestProtocols, okx_rest_port_);
+
   if (cfg_.control_port >= 0) {
     lws_context_creation_info c{};
     c.vhost_name = "control";
@@ -163,9 +183,18 @@ void server::start() {
     control_port_ = lws_get_vhost_listen_port(control_vhost_);
   }
 
+  // Quiet instruments: no market actions for their first seconds after start.
+  const std::int64_t started = mono_us();
+  quiet_until_us_.clear();
+  for (const auto* list : {&cfg_.binance.instruments, &cfg_.okx.instruments})
+    for (const auto& inst : *list) {
+      const auto it = cfg_.quiet.find(inst.symbol);
+      quiet_until_us_.push_back(it == cfg_.quiet.end() ? 0 : started + static_cast<std::int64_t>(it->second * 1e6));
+    }
+
   timer_ = std::make_unique<timer_slot>();
   timer_->self = this;
-  rate_epoch_us_ = mono_us();
+  rate_epoch_us_ = started;
   lws_sul_schedule(ctx_, 0, &timer_->sul, tick_trampoline, cfg_.tick_us);
 }
 
@@ -217,12 +246,15 @@ void server::step_market() {
   if (total == 0) return;
   for (std::uint64_t k = 0; k < n; ++k) {
     const std::size_t i = next_instrument_++ % total;
+    // A quiet instrument's turn passes without an action; its random stream is untouched, so
+    // after the quiet time it produces what the same seed produces without --quiet.
+    if (quiet(i)) continue;
     if (i < nb)
       binance_.step(i, now_ms_);
     else
       okx_.step(i - nb, now_ms_);
+    ++actions_;
   }
-  actions_ += n;
 }
 
 void server::housekeeping() {
@@ -248,8 +280,14 @@ void server::housekeeping() {
         c.next_ping_us = now_us_ + b.ping_interval_ms * 1000;
       }
     } else if (c.venue_id == venue::okx) {
-      // OKX: closed after 30 s with nothing received from the client and nothing pushed.
-      if (now_us_ - std::max(c.last_rx_us, c.last_push_us) >= cfg_.okx.idle_timeout_ms * 1000)
+      // OKX "Connect" (checked 2026-12): "If there's a network problem, the system will
+      // automatically disable the connection. The connection will break automatically if the
+      // subscription is not established or data has not been pushed for more than 30 seconds."
+      // What the server sends counts (its pong to our ping included), so a subscribed
+      // connection that pings is kept; one with no subscription is cut regardless.
+      const std::int64_t idle_us = cfg_.okx.idle_timeout_ms * 1000;
+      if (now_us_ - std::max(c.last_rx_us, c.last_push_us) >= idle_us ||
+          (c.streams.empty() && now_us_ - c.unsubscribed_since_us >= idle_us))
         c.request_close(4004, "No data received in 30s.", false);
     }
     if (c.close_pending) {
@@ -326,6 +364,24 @@ connection* server::find_connection(std::uint32_t id) {
   return it == conns_.end() ? nullptr : it->second.get();
 }
 
+bool server::admit_connection(lws* wsi, venue v) {
+  if (!cfg_.connect_limits) return true;
+  // Binance web-socket-streams.md "WebSocket Limits" (checked 2026-12): "There is a limit of
+  // 300 connections per attempt every 5 minutes per IP." OKX "Connect" (checked 2026-12):
+  // "Connection limit: 3 requests per second (based on IP)". Every upgrade request counts,
+  // refused ones too; over the limit the handshake gets HTTP 429.
+  const bool okx = v == venue::okx;
+  const int limit = okx ? cfg_.okx.connect_limit : cfg_.binance.connect_limit;
+  const std::int64_t window = okx ? cfg_.okx.connect_window_ms : cfg_.binance.connect_window_ms;
+  char ip[64] = {0};
+  lws_get_peer_simple(wsi, ip, sizeof ip);
+  if (connect_attempts_[okx ? 1 : 0][ip].admit(now_us_ / 1000, limit, window, true)) return true;
+  ++connect_refused_[okx ? 1 : 0];
+  lws_return_http_status(wsi, 429, okx ? R"({"code":"50011","msg":"Too Many Requests"})"
+                                       : R"({"code":-1003,"msg":"Too many connection attempts."})");
+  return false;
+}
+
 bool server::subscribe(connection& c, std::uint16_t stream) {
   if (std::find(c.streams.begin(), c.streams.end(), stream) != c.streams.end()) return false;
   c.streams.push_back(stream);
@@ -334,7 +390,9 @@ bool server::subscribe(connection& c, std::uint16_t stream) {
 }
 
 void server::unsubscribe(connection& c, std::uint16_t stream) {
+  const bool had = !c.streams.empty();
   c.streams.erase(std::remove(c.streams.begin(), c.streams.end(), stream), c.streams.end());
+  if (had && c.streams.empty()) c.unsubscribed_since_us = now_us_;
   auto& subs = subscribers_[stream];
   subs.erase(std::remove(subs.begin(), subs.end(), &c), subs.end());
 }
@@ -376,6 +434,7 @@ int server::venue_callback(lws* wsi, int reason_int, session* s, void* in, std::
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
       if (now_us_ < refuse_until_us_) return 1;
       const std::string path = header(wsi, WSI_TOKEN_GET_URI);
+      if (!admit_connection(wsi, path == "/ws/v5/public" ? venue::okx : venue::binance)) return 1;
       if (path == "/ws/v5/public") return 0;
       std::vector<std::uint16_t> streams;
       bool combined = false;
@@ -468,59 +527,6 @@ int server::venue_callback(lws* wsi, int reason_int, session* s, void* in, std::
       free_http(s);
       return 0;
 
-    default:
-      break;
-  }
-  return lws_callback_http_dummy(wsi, reason, s, in, len);
-}
-
-int server::http_reply(lws* wsi, session* s, int status, std::string body) {
-  unsigned char hdr[LWS_PRE + 1024];
-  unsigned char* start = hdr + LWS_PRE;
-  unsigned char* p = start;
-  unsigned char* end = hdr + sizeof hdr - 1;
-  if (lws_add_http_common_headers(wsi, static_cast<unsigned int>(status), "application/json", body.size(), &p, end) != 0)
-    return -1;
-  if (lws_finalize_write_http_header(wsi, start, &p, end) != 0) return -1;
-  delete s->reply;
-  s->reply = new std::string(std::move(body));
-  lws_callback_on_writable(wsi);
-  return 0;
-}
-
-int server::control_callback(lws* wsi, int reason_int, session* s, void* in, std::size_t len) {
-  const auto reason = static_cast<lws_callback_reasons>(reason_int);
-  now_us_ = mono_us();
-  now_ms_ = real_ns() / 1'000'000;
-  switch (reason) {
-    case LWS_CALLBACK_HTTP: {
-      const std::string path(static_cast<const char*>(in), len);
-      // A POST with a body is handled at BODY_COMPLETION; one without Content-Length never
-      // gets there (curl -X POST with no -d), so it is answered now, as an empty body.
-      if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0 && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
-        std::snprintf(s->path, sizeof s->path, "%s", path.c_str());
-        delete s->body;
-        s->body = new std::string();
-        return 0;
-      }
-      control_request(wsi, s, lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0 ? "POST" : "GET", path, {});
-      return 0;
-    }
-    case LWS_CALLBACK_HTTP_BODY:
-      if (s->body != nullptr && s->body->size() < (1U << 20)) s->body->append(static_cast<const char*>(in), len);
-      return 0;
-    case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
-      const std::string body = s->body != nullptr ? *s->body : std::string();
-      control_request(wsi, s, "POST", s->path, body);
-      flush_dirty();
-      return 0;
-    }
-    case LWS_CALLBACK_HTTP_WRITEABLE:
-      return venue_callback(wsi, reason_int, s, in, len);
-    case LWS_CALLBACK_CLOSED_HTTP:
-    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-      free_http(s);
-      return 0;
     default:
       break;
   }

@@ -1,10 +1,12 @@
 #pragma once
-/// The exsim server: one libwebsockets context, single-threaded, with two vhosts — the venue
-/// port (Binance and OKX, told apart by path; WebSocket and REST; TLS or plain) and a plain
+/// The exsim server: one libwebsockets context, single-threaded, with up to four vhosts — the
+/// venue (stream) port (Binance and OKX WebSocket, told apart by path; TLS or plain), one REST
+/// port per venue (the venues serve REST from other hosts than their streams), and a plain
 /// HTTP control port on loopback. A timer drives the market, the venues' interval streams,
 /// their connection cuts and the per-connection faults.
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -16,6 +18,7 @@
 #include "tools/exsim/connection.hpp"
 #include "tools/exsim/exsim_config.hpp"
 #include "tools/exsim/okx_feed.hpp"
+#include "tools/exsim/rate_limits.hpp"
 #include "tools/exsim/stream_registry.hpp"
 #include "tools/exsim/truth_writer.hpp"
 
@@ -37,6 +40,9 @@ class server final : public event_sink {
   void start();
   [[nodiscard]] int venue_port() const noexcept { return venue_port_; }
   [[nodiscard]] int control_port() const noexcept { return control_port_; }
+  /// REST listener ports; -1 when that listener is off.
+  [[nodiscard]] int binance_rest_port() const noexcept { return binance_rest_port_; }
+  [[nodiscard]] int okx_rest_port() const noexcept { return okx_rest_port_; }
   /// Services connections until `stop` becomes true (set it, then call wake()).
   void run(const std::atomic<bool>& stop);
   /// Wakes run() from another thread or a signal handler.
@@ -49,6 +55,7 @@ class server final : public event_sink {
   struct timer_slot;
   int venue_callback(lws* wsi, int reason, session* s, void* in, std::size_t len);
   int control_callback(lws* wsi, int reason, session* s, void* in, std::size_t len);
+  int rest_callback(lws* wsi, int reason, session* s, void* in, std::size_t len, venue v);
   void on_tick();
 
  private:
@@ -73,14 +80,31 @@ class server final : public event_sink {
   void okx_message(connection& c, std::string_view text);
   void okx_subscribe(connection& c, const nlohmann::json& arg, const std::string& id, bool subscribe);
 
-  // HTTP: REST and control (control.cpp).
+  // Connection-attempt limits (server.cpp): false = refuse this WebSocket upgrade with 429.
+  [[nodiscard]] bool admit_connection(lws* wsi, venue v);
+  // Market: is instrument i (Binance first, then OKX) still in its quiet time?
+  [[nodiscard]] bool quiet(std::size_t i) const noexcept { return i < quiet_until_us_.size() && now_us_ < quiet_until_us_[i]; }
+
+  // HTTP: REST (rest.cpp) and control (control.cpp).
   void venue_http(lws* wsi, session* s, const std::string& path);
+  /// One dispatch function per venue REST listener: only that venue's paths, else 404.
+  void binance_rest(lws* wsi, session* s, const std::string& path);
+  void okx_rest(lws* wsi, session* s, const std::string& path);
+  struct binance_route;
+  struct okx_route;
+  std::string binance_depth(lws* wsi, int& status);  // GET /api/v3/depth
+  std::string okx_books(lws* wsi, int& status);      // GET /api/v5/market/books
+  std::string reference(lws* wsi, int& status);      // exchangeInfo, ping, time, public/instruments (instruments.cpp)
+  std::string rest_path_;                            ///< the REST path being served (for reference())
   void control_request(lws* wsi, session* s, const std::string& method, const std::string& path,
                        const std::string& body);
   [[nodiscard]] nlohmann::json fault(const nlohmann::json& req, int& status);
   [[nodiscard]] nlohmann::json status_json() const;
   [[nodiscard]] nlohmann::json connections_json() const;
-  static int http_reply(lws* wsi, session* s, int status, std::string body);
+  [[nodiscard]] nlohmann::json limits_json() const;
+  /// Extra response headers, name with its colon ("retry-after:") and value.
+  using http_headers = std::vector<std::pair<std::string, std::string>>;
+  static int http_reply(lws* wsi, session* s, int status, std::string body, const http_headers& headers = {});
 
   exsim_config cfg_;
   stream_registry registry_;
@@ -95,9 +119,21 @@ class server final : public event_sink {
   lws_context* ctx_ = nullptr;
   lws_vhost* venue_vhost_ = nullptr;
   lws_vhost* control_vhost_ = nullptr;
+  lws_vhost* binance_rest_vhost_ = nullptr;
+  lws_vhost* okx_rest_vhost_ = nullptr;
   std::unique_ptr<timer_slot> timer_;
   int venue_port_ = 0;
   int control_port_ = 0;
+  int binance_rest_port_ = -1;
+  int okx_rest_port_ = -1;
+
+  // Venue limits (rate_limits.hpp), per client IP.
+  binance_weight_budget binance_weight_;
+  okx_request_budget okx_requests_;
+  std::map<std::string, sliding_counter> connect_attempts_[2];  ///< [0] Binance, [1] OKX; by IP
+  std::uint64_t connect_refused_[2] = {0, 0};
+  std::uint64_t okx_subscribe_refused_ = 0;
+  std::vector<std::int64_t> quiet_until_us_;  ///< per instrument (Binance first, then OKX)
 
   std::int64_t now_us_ = 0;    ///< CLOCK_MONOTONIC, refreshed per callback/tick
   std::int64_t now_ms_ = 0;    ///< CLOCK_REALTIME ms (venue event times)

@@ -42,6 +42,8 @@ inline std::string mdfeed_binary() { return MDFEED_BINARY; }
 /// exsim arguments for TLS with the test certificates, plus `extra`.
 inline std::vector<std::string> tls(std::vector<std::string> extra = {}) {
   std::vector<std::string> a = {"--tls-cert", exsim_cert_dir() + "/server.pem", "--tls-key", exsim_cert_dir() + "/server.key"};
+  // legacy exsim behaviour until the feeders speak the documented protocol (issue 13)
+  a.insert(a.end(), {"--rest-on-stream-port", "--okx-snapshot", "push", "--okx-checksum", "--no-connect-limits"});
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
 }

@@ -179,10 +179,10 @@ TEST_CASE("exsim binance REST depth snapshot plus buffered diff events reproduce
   auto& c = loop.connect(x.venue_port(), "/ws/btcusdt@depth@100ms");
   REQUIRE(wait_messages(loop, c, 2));  // 1. buffer events, note the first U
   // 2. snapshot; 3. refetch while it is older than the first buffered event
-  json snap = http_request(x.venue_port(), "GET", "/api/v3/depth?symbol=BTCUSDT&limit=5000").json();
+  json snap = http_request(x.binance_rest_port(), "GET", "/api/v3/depth?symbol=BTCUSDT&limit=5000").json();
   const auto first_U = json::parse(c.messages.front())["U"].get<std::int64_t>();
   while (snap["lastUpdateId"].get<std::int64_t>() < first_U)
-    snap = http_request(x.venue_port(), "GET", "/api/v3/depth?symbol=BTCUSDT&limit=5000").json();
+    snap = http_request(x.binance_rest_port(), "GET", "/api/v3/depth?symbol=BTCUSDT&limit=5000").json();
   binance_book bids, asks;
   apply_levels(bids, snap["bids"]);
   apply_levels(asks, snap["asks"]);
@@ -210,7 +210,7 @@ TEST_CASE("exsim binance REST depth snapshot plus buffered diff events reproduce
   REQUIRE(loop.pump_until([&] { drain(); return applied >= 10; }, 10s));
   // Freeze the market; once the stream has caught up with the frozen book, they must agree.
   REQUIRE(http_request(x.control_port(), "POST", "/market", R"({"paused":true})").status == 200);
-  const auto frozen = http_request(x.venue_port(), "GET", "/api/v3/depth?symbol=BTCUSDT&limit=5000").json();
+  const auto frozen = http_request(x.binance_rest_port(), "GET", "/api/v3/depth?symbol=BTCUSDT&limit=5000").json();
   REQUIRE(loop.pump_until([&] { drain(); return local == frozen["lastUpdateId"].get<std::int64_t>(); }, 5s));
   binance_book fb, fa;
   apply_levels(fb, frozen["bids"]);
@@ -242,10 +242,10 @@ TEST_CASE("exsim binance partial depth carries lastUpdateId, bids and asks only"
 
 TEST_CASE("exsim binance REST rejects an unknown symbol with the venue's error") {
   exsim_process x(plain());
-  const auto r = http_request(x.venue_port(), "GET", "/api/v3/depth?symbol=NOPE&limit=5");
+  const auto r = http_request(x.binance_rest_port(), "GET", "/api/v3/depth?symbol=NOPE&limit=5");
   CHECK(r.status == 400);
   CHECK(r.json()["code"] == -1121);
-  const auto ok = http_request(x.venue_port(), "GET", "/api/v3/depth?symbol=ETHUSDT&limit=7").json();
+  const auto ok = http_request(x.binance_rest_port(), "GET", "/api/v3/depth?symbol=ETHUSDT&limit=7").json();
   CHECK(ok["bids"].size() == 7);
   CHECK(ok["asks"].size() == 7);
 }
@@ -375,7 +375,7 @@ TEST_CASE("exsim binance bookTicker and partial depth agree with the REST book o
   auto& c = loop.connect(x.venue_port(), "/stream?streams=btcusdt@bookTicker/btcusdt@depth10/btcusdt@depth20@100ms");
   REQUIRE(wait_messages(loop, c, 20));
   REQUIRE(http_request(x.control_port(), "POST", "/market", R"({"paused":true})").status == 200);
-  const auto rest = http_request(x.venue_port(), "GET", "/api/v3/depth?symbol=BTCUSDT&limit=20").json();
+  const auto rest = http_request(x.binance_rest_port(), "GET", "/api/v3/depth?symbol=BTCUSDT&limit=20").json();
   const auto id = rest["lastUpdateId"].get<std::int64_t>();
   // The last event of each stream describes the frozen book; the 1 s @depth10 may still be due.
   std::map<std::string, json> last;

@@ -26,6 +26,52 @@ TEST_CASE("exsim --help lists its options and a start-up prints what it serves")
   CHECK(out.find("control http://127.0.0.1:" + std::to_string(x.control_port())) != std::string::npos);
 }
 
+TEST_CASE("exsim defaults are the venues' documented behaviour of 2026-12, and EXSIM_READY names every port") {
+  const auto printed = run_capture(exsim_binary() + " --print-config");
+  REQUIRE(printed.status == 0);
+  const auto cfg = json::parse(printed.out);
+  CHECK(cfg["rest_on_stream_port"] == false);
+  CHECK(cfg["connect_limits"] == true);
+  CHECK(cfg["binance"]["rest_port"] == 9445);
+  CHECK(cfg["binance"]["weight_limit"] == 6000);
+  CHECK(cfg["binance"]["weight_window_ms"] == 60000);
+  CHECK(cfg["binance"]["connect_limit"] == 300);
+  CHECK(cfg["binance"]["connect_window_ms"] == 300000);
+  CHECK(cfg["okx"]["rest_port"] == 9446);
+  CHECK(cfg["okx"]["snapshot_on_subscribe"] == false);
+  CHECK(cfg["okx"]["checksum"] == false);
+  CHECK(cfg["okx"]["public_l2_tbt"] == false);
+  CHECK(cfg["okx"]["books_rest_limit"] == 40);
+  CHECK(cfg["okx"]["connect_limit"] == 3);
+  CHECK(cfg["okx"]["subscribe_limit"] == 480);
+  CHECK(cfg["okx"]["subscribe_window_ms"] == 3600000);
+  const auto legacy = json::parse(
+      run_capture(exsim_binary() + " --rest-on-stream-port --okx-snapshot push --okx-checksum --okx-public-l2-tbt "
+                                   "--no-connect-limits --quiet BTC-USDT:1.5 --print-config")
+          .out);
+  CHECK(legacy["rest_on_stream_port"] == true);
+  CHECK(legacy["okx"]["snapshot_on_subscribe"] == true);
+  CHECK(legacy["okx"]["checksum"] == true);
+  CHECK(legacy["okx"]["public_l2_tbt"] == true);
+  CHECK(legacy["connect_limits"] == false);
+  CHECK(legacy["quiet"]["BTC-USDT"] == 1.5);
+  exsim_process x(plain({"--rate", "10"}));
+  const auto& out = x.output();
+  const auto ready = json::parse(out.substr(out.find("EXSIM_READY ") + 12, out.find('\n', out.find("EXSIM_READY ")) - out.find("EXSIM_READY ") - 12));
+  CHECK(ready["binance_rest_port"] == x.binance_rest_port());
+  CHECK(ready["okx_rest_port"] == x.okx_rest_port());
+  CHECK(x.binance_rest_port() != x.okx_rest_port());
+  // Bad --quiet values and unknown quiet symbols exit 2 naming the problem.
+  for (const auto& [arg, text] : std::vector<std::pair<std::string, std::string>>{
+           {"--quiet BTC-USDT", "--quiet BTC-USDT: expected SYMBOL:SECONDS"},
+           {"--quiet BTC-USDT:soon", "SECONDS is not a number"},
+           {"--quiet DOGE-USDT:5", "quiet.DOGE-USDT: not a configured symbol"}}) {
+    const auto r = run_capture(exsim_binary() + " --plain --port 0 --control-port -1 " + arg + " 2>&1");
+    CHECK(r.status == 2);
+    CHECK(r.out.find(text) != std::string::npos);
+  }
+}
+
 TEST_CASE("exsim the same seed gives the same trades at any rate, another seed a different market") {
   exsim_process a(plain({"--seed", "7", "--rate", "3000"}));
   exsim_process b(plain({"--seed", "7", "--rate", "1500"}));
@@ -74,8 +120,11 @@ std::string temp_file(const std::string& text) {
 
 TEST_CASE("exsim --config loads the file, flags override it, and it serves the configured symbols") {
   const auto path = temp_file(R"({"rate": 2000, "seed": 5, "tls": false,
-    "binance": {"symbols": ["SOLUSDT", {"symbol": "BTCUSDT", "price_scale": 1}], "max_age_ms": 60000},
-    "okx": {"symbols": ["SOL-USDT"], "idle_timeout_ms": 5000, "checksum": false}})");
+    "quiet": {"SOL-USDT": 45}, "rest_on_stream_port": true,
+    "binance": {"symbols": ["SOLUSDT", {"symbol": "BTCUSDT", "price_scale": 1}], "max_age_ms": 60000, "rest_port": 0,
+                "weight_limit": 1200},
+    "okx": {"symbols": ["SOL-USDT"], "idle_timeout_ms": 5000, "checksum": true, "snapshot_on_subscribe": true,
+            "public_l2_tbt": true, "rest_port": -1, "books_rest_limit": 20, "subscribe_limit": 10}})");
   const auto printed = run_capture(exsim_binary() + " --config " + path + " --rate 7 --print-config");
   REQUIRE(printed.status == 0);
   const auto cfg = json::parse(printed.out);
@@ -85,7 +134,16 @@ TEST_CASE("exsim --config loads the file, flags override it, and it serves the c
   CHECK(cfg["binance"]["max_age_ms"] == 60000);
   CHECK(cfg["binance"]["symbols"][1]["price_scale"] == 1);
   CHECK(cfg["okx"]["idle_timeout_ms"] == 5000);
-  CHECK(cfg["okx"]["checksum"] == false);
+  CHECK(cfg["okx"]["checksum"] == true);
+  CHECK(cfg["okx"]["snapshot_on_subscribe"] == true);
+  CHECK(cfg["okx"]["public_l2_tbt"] == true);
+  CHECK(cfg["okx"]["rest_port"] == -1);
+  CHECK(cfg["okx"]["books_rest_limit"] == 20);
+  CHECK(cfg["okx"]["subscribe_limit"] == 10);
+  CHECK(cfg["binance"]["rest_port"] == 0);
+  CHECK(cfg["binance"]["weight_limit"] == 1200);
+  CHECK(cfg["quiet"]["SOL-USDT"] == 45.0);
+  CHECK(cfg["rest_on_stream_port"] == true);
   exsim_process x({"--config", path});
   CHECK(x.output().find("binance SOLUSDT BTCUSDT: ws://") != std::string::npos);
   CHECK(x.output().find("okx SOL-USDT: ws://") != std::string::npos);

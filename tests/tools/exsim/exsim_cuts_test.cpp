@@ -25,11 +25,13 @@ TEST_CASE("exsim okx connection with no client message and nothing pushed is clo
   CHECK(c.close_code == 4004);
 }
 
-TEST_CASE("exsim okx client text ping keeps a quiet connection open past the idle timeout") {
+TEST_CASE("exsim okx client text ping keeps a subscribed quiet connection open past the idle timeout") {
   exsim_process x(plain({"--rate", "0", "--okx-idle-timeout-ms", "800"}));
   ws_loop loop;
   auto& c = loop.connect(x.venue_port(), "/ws/v5/public");
-  REQUIRE(loop.pump_until([&] { return c.connected; }, 5s));
+  c.send(R"({"op":"subscribe","args":[{"channel":"trades","instId":"BTC-USDT"}]})");
+  REQUIRE(wait_messages(loop, c, 1));
+  CHECK(json::parse(c.pop())["event"] == "subscribe");
   for (int i = 0; i < 6; ++i) {
     c.send("ping");
     loop.pump_for(300ms);
@@ -40,11 +42,28 @@ TEST_CASE("exsim okx client text ping keeps a quiet connection open past the idl
   CHECK(pongs == 6);
 }
 
+TEST_CASE("exsim okx connection that never subscribes is cut at the idle timeout even though it pings") {
+  // VENUES.md (2026-12): "A connection that never subscribes is cut at 30 s regardless."
+  exsim_process x(plain({"--rate", "0", "--okx-idle-timeout-ms", "800"}));
+  ws_loop loop;
+  auto& c = loop.connect(x.venue_port(), "/ws/v5/public");
+  REQUIRE(loop.pump_until([&] { return c.connected; }, 5s));
+  for (int i = 0; i < 10 && !c.closed; ++i) {
+    c.send("ping");
+    loop.pump_until([&] { return c.closed; }, 200ms);
+  }
+  REQUIRE(c.closed);
+  const double t = seconds_between(c.connected_at, c.closed_at);
+  CHECK(t >= 0.7);
+  CHECK(t < 1.4);
+  CHECK(c.close_code == 4004);
+}
+
 TEST_CASE("exsim okx connection subscribed to a 1 msg/s market stays open while data is pushed") {
   exsim_process x(plain({"--rate", "4", "--okx-idle-timeout-ms", "1500"}));
   ws_loop loop;
   auto& c = loop.connect(x.venue_port(), "/ws/v5/public");
-  c.send(R"({"op":"subscribe","args":[{"channel":"books-l2-tbt","instId":"BTC-USDT"}]})");
+  c.send(R"({"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]})");
   loop.pump_for(3000ms);
   CHECK_FALSE(c.closed);
   CHECK(c.received >= 2);

@@ -1,6 +1,7 @@
-// exsim speaks OKX v5 public as the venue does: event replies and error events, text
-// ping/pong, book snapshot then updates chained by seqId/prevSeqId with a checksum that
-// verifies, and a REST snapshot that joins the update chain.
+// exsim speaks OKX v5 public as the venue does today (2026-12): event replies and error events,
+// text ping/pong, books updates chained by seqId/prevSeqId with no pushed snapshot and checksum
+// 0, a REST snapshot on its own listener that joins the update chain, login-only l2-tbt
+// channels; and, behind flags, the old snapshot push and real checksum.
 #include <doctest/doctest.h>
 
 #include <map>
@@ -131,8 +132,8 @@ TEST_CASE("exsim okx text ping is answered with text pong") {
   CHECK(c.pop() == "pong");
 }
 
-TEST_CASE("exsim okx books snapshot then updates chain prevSeqId and every checksum verifies") {
-  exsim_process x(plain({"--rate", "3000"}));
+TEST_CASE("exsim okx --okx-snapshot push --okx-checksum: snapshot then updates chain prevSeqId and every checksum verifies") {
+  exsim_process x(plain({"--rate", "3000", "--okx-snapshot", "push", "--okx-checksum"}));
   ws_loop loop;
   auto& c = loop.connect(x.venue_port(), "/ws/v5/public");
   c.send(R"({"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]})");
@@ -146,8 +147,8 @@ TEST_CASE("exsim okx books snapshot then updates chain prevSeqId and every check
   CHECK(f.book.bids.size() > 20);
 }
 
-TEST_CASE("exsim okx books-l2-tbt subscribers joining at different times each get a chain that verifies") {
-  exsim_process x(plain({"--rate", "3000"}));
+TEST_CASE("exsim okx --okx-public-l2-tbt: books-l2-tbt subscribers joining at different times each get a chain that verifies") {
+  exsim_process x(plain({"--rate", "3000", "--okx-public-l2-tbt", "--okx-snapshot", "push", "--okx-checksum"}));
   ws_loop loop;
   auto& a = loop.connect(x.venue_port(), "/ws/v5/public");
   a.send(R"({"op":"subscribe","args":[{"channel":"books-l2-tbt","instId":"ETH-USDT"}]})");
@@ -179,15 +180,15 @@ TEST_CASE("exsim okx books-l2-tbt subscribers joining at different times each ge
   CHECK(fa.book.asks == fb.book.asks);
 }
 
-TEST_CASE("exsim okx REST books snapshot joins the books update chain when snapshots are REST only") {
-  exsim_process x(plain({"--rate", "3000", "--okx-snapshot", "rest"}));
+TEST_CASE("exsim okx books pushes no snapshot by default and the REST snapshot joins the update chain") {
+  exsim_process x(plain({"--rate", "3000"}));
   ws_loop loop;
   auto& c = loop.connect(x.venue_port(), "/ws/v5/public");
   c.send(R"({"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]})");
   REQUIRE(wait_messages(loop, c, 2));
   CHECK(json::parse(c.pop())["event"] == "subscribe");
   CHECK(json::parse(c.messages.front())["action"] == "update");  // no pushed snapshot
-  const auto rest = http_request(x.venue_port(), "GET", "/api/v5/market/books?instId=BTC-USDT&sz=400").json();
+  const auto rest = http_request(x.okx_rest_port(), "GET", "/api/v5/market/books?instId=BTC-USDT&sz=400").json();
   REQUIRE(rest["code"] == "0");
   const auto& snap = rest["data"][0];
   const auto snap_seq = snap["seqId"].get<std::int64_t>();
@@ -209,7 +210,8 @@ TEST_CASE("exsim okx REST books snapshot joins the books update chain when snaps
       book.apply(d);
       last = seq;
       ++applied;
-      REQUIRE(d["checksum"].get<std::int32_t>() == book.checksum());
+      REQUIRE(d["checksum"] == 0);  // production since 2026-06-23
+      REQUIRE((!d["bids"].empty() || !d["asks"].empty() || prev == seq));
     }
     return applied >= 10;
   }, 10s));
@@ -298,7 +300,7 @@ TEST_CASE("exsim okx tickers and bbo-tbt agree with the REST book once the marke
     return last.size() == 2;
   }, 5s));
   REQUIRE(http_request(x.control_port(), "POST", "/market", R"({"paused":true})").status == 200);
-  const auto rest = http_request(x.venue_port(), "GET", "/api/v5/market/books?instId=ETH-USDT&sz=1").json();
+  const auto rest = http_request(x.okx_rest_port(), "GET", "/api/v5/market/books?instId=ETH-USDT&sz=1").json();
   REQUIRE(rest["code"] == "0");
   const auto& top = rest["data"][0];
   // The tickers push that follows the freeze (<= 100 ms) shows the frozen top of book.
@@ -354,30 +356,100 @@ TEST_CASE("exsim okx books sends an empty heartbeat update with prevSeqId equal 
   ws_loop loop;
   auto& c = loop.connect(x.venue_port(), "/ws/v5/public");
   c.send(R"({"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]})");
-  REQUIRE(wait_messages(loop, c, 3));  // ack, snapshot, heartbeat
+  REQUIRE(wait_messages(loop, c, 1));
   CHECK(json::parse(c.pop())["event"] == "subscribe");
-  const auto snap = json::parse(c.pop());
-  REQUIRE(snap["action"] == "snapshot");
-  const auto hb = json::parse(c.pop());
-  CHECK(hb["action"] == "update");
-  const auto& s = snap["data"][0];
-  const auto& d = hb["data"][0];
-  CHECK(d["asks"].empty());
-  CHECK(d["bids"].empty());
-  CHECK(d["seqId"] == s["seqId"]);
-  CHECK(d["prevSeqId"] == d["seqId"]);
-  CHECK(d["checksum"] == s["checksum"]);
-  CHECK(std::stoll(d["ts"].get<std::string>()) - std::stoll(s["ts"].get<std::string>()) <= 500);
+  const auto rest = http_request(x.okx_rest_port(), "GET", "/api/v5/market/books?instId=BTC-USDT&sz=5").json();
+  const auto subscribed = std::chrono::steady_clock::now();
+  REQUIRE(wait_messages(loop, c, 2));  // two heartbeats, no snapshot
+  for (int i = 0; i < 2; ++i) {
+    const auto hb = json::parse(c.pop());
+    CHECK(hb["action"] == "update");
+    const auto& d = hb["data"][0];
+    CHECK(d["asks"].empty());
+    CHECK(d["bids"].empty());
+    CHECK(d["seqId"] == rest["data"][0]["seqId"]);
+    CHECK(d["prevSeqId"] == d["seqId"]);
+    CHECK(d["checksum"] == 0);
+  }
+  CHECK(std::chrono::steady_clock::now() - subscribed <= 1500ms);
 }
 
-TEST_CASE("exsim okx --okx-no-checksum sends checksum 0 as production does since 2026-06") {
-  exsim_process x(plain({"--rate", "2000", "--okx-no-checksum"}));
+TEST_CASE("exsim okx --okx-checksum sends the real CRC, the default is 0 as production since 2026-06-23") {
+  for (const bool real : {false, true}) {
+    INFO("real checksum: " << real);
+    exsim_process x(plain(real ? std::vector<std::string>{"--rate", "2000", "--okx-checksum"}
+                               : std::vector<std::string>{"--rate", "2000"}));
+    ws_loop loop;
+    auto& c = loop.connect(x.venue_port(), "/ws/v5/public");
+    c.send(R"({"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]})");
+    REQUIRE(wait_messages(loop, c, 4));
+    c.pop();  // ack
+    for (int i = 0; i < 3; ++i) CHECK((json::parse(c.pop())["data"][0]["checksum"] != 0) == real);
+  }
+}
+
+TEST_CASE("exsim okx public subscriptions to books-l2-tbt and books50-l2-tbt get 60011 Please log in") {
+  exsim_process x(plain({"--rate", "1000"}));
   ws_loop loop;
   auto& c = loop.connect(x.venue_port(), "/ws/v5/public");
-  c.send(R"({"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]})");
-  REQUIRE(wait_messages(loop, c, 4));
-  c.pop();  // ack
-  for (int i = 0; i < 3; ++i) CHECK(json::parse(c.pop())["data"][0]["checksum"] == 0);
+  c.send(R"({"id":"9","op":"subscribe","args":[{"channel":"books-l2-tbt","instId":"BTC-USDT"},{"channel":"books50-l2-tbt","instId":"BTC-USDT"},{"channel":"trades","instId":"BTC-USDT"}]})");
+  REQUIRE(wait_messages(loop, c, 3));
+  for (int i = 0; i < 2; ++i) {
+    const auto e = json::parse(c.pop());
+    CHECK(e["event"] == "error");
+    CHECK(e["code"] == "60011");
+    CHECK(e["msg"] == "Please log in");
+    CHECK(e["id"] == "9");
+  }
+  CHECK(json::parse(c.pop())["event"] == "subscribe");  // the public channel in the same request
+  int other = 0;
+  REQUIRE(loop.pump_until([&] {
+    while (!c.messages.empty()) other += json::parse(c.pop())["arg"]["channel"] != "trades" ? 1 : 0;
+    return c.received >= 10;
+  }, 5s));
+  CHECK(other == 0);
+  CHECK_FALSE(c.closed);
+}
+
+TEST_CASE("exsim okx subscribe requests over the per-connection limit get 60014 and are counted") {
+  exsim_process x(plain({"--rate", "10", "--okx-subscribe-limit", "3", "--okx-subscribe-window-ms", "1500"}));
+  ws_loop loop;
+  auto& c = loop.connect(x.venue_port(), "/ws/v5/public");
+  for (int i = 0; i < 4; ++i)
+    c.send(R"({"id":")" + std::to_string(i) + R"(","op":"subscribe","args":[{"channel":"trades","instId":"BTC-USDT"}]})");
+  std::vector<json> events;
+  REQUIRE(loop.pump_until([&] {
+    while (!c.messages.empty()) {
+      const auto m = json::parse(c.pop());
+      if (m.contains("event")) events.push_back(m);
+    }
+    return events.size() >= 4;
+  }, 5s));
+  CHECK(events[2]["event"] == "subscribe");
+  CHECK(events[3]["event"] == "error");
+  CHECK(events[3]["code"] == "60014");
+  CHECK(events[3]["id"] == "3");
+  const auto st = http_request(x.control_port(), "GET", "/status").json();
+  CHECK(st["limits"]["okx"]["subscribe_refused_limit"] == 1);
+  // The window slides: once it has passed, requests are accepted again on the same connection
+  // (pinging meanwhile keeps the line open).
+  for (int i = 0; i < 4; ++i) {
+    c.send("ping");
+    loop.pump_for(450ms);
+  }
+  c.send(R"({"id":"late","op":"unsubscribe","args":[{"channel":"trades","instId":"BTC-USDT"}]})");
+  json reply;
+  REQUIRE(loop.pump_until([&] {
+    while (!c.messages.empty()) {
+      const auto text = c.pop();
+      if (text == "pong") continue;
+      const auto m = json::parse(text);
+      if (m.value("id", "") == "late") reply = m;
+    }
+    return !reply.is_null();
+  }, 5s));
+  CHECK(reply["event"] == "unsubscribe");
+  CHECK_FALSE(c.closed);
 }
 
 TEST_CASE("exsim okx a request that is not UTF-8 gets error 60012 and the connection lives on") {

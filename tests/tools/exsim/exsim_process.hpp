@@ -25,12 +25,13 @@ inline std::string exsim_cert_dir() { return EXSIM_CERT_DIR; }
 
 class exsim_process {
  public:
-  /// Spawns exsim with `--port 0 --control-port 0` plus `args`; throws if it does not report
-  /// ready within 10 s.
+  /// Spawns exsim with `--port 0 --control-port 0 --binance-rest-port 0 --okx-rest-port 0`
+  /// plus `args`; throws if it does not report ready within 10 s.
   explicit exsim_process(const std::vector<std::string>& args) {
     int fds[2];
     if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
-    std::vector<std::string> argv = {exsim_binary(), "--port", "0", "--control-port", "0"};
+    std::vector<std::string> argv = {exsim_binary(),         "--port", "0", "--control-port", "0", "--binance-rest-port", "0",
+                                     "--okx-rest-port",       "0"};
     argv.insert(argv.end(), args.begin(), args.end());
     pid_ = fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
@@ -57,6 +58,8 @@ class exsim_process {
         const auto j = nlohmann::json::parse(output_.substr(pos + 12, eol - pos - 12));
         venue_port_ = j.at("venue_port").get<int>();
         control_port_ = j.at("control_port").get<int>();
+        binance_rest_port_ = j.at("binance_rest_port").get<int>();
+        okx_rest_port_ = j.at("okx_rest_port").get<int>();
         return;
       }
       int status = 0;
@@ -99,6 +102,9 @@ class exsim_process {
 
   [[nodiscard]] int venue_port() const noexcept { return venue_port_; }
   [[nodiscard]] int control_port() const noexcept { return control_port_; }
+  /// The venues' REST listeners (-1 if the test turned one off).
+  [[nodiscard]] int binance_rest_port() const noexcept { return binance_rest_port_; }
+  [[nodiscard]] int okx_rest_port() const noexcept { return okx_rest_port_; }
   [[nodiscard]] const std::string& output() {
     read_output(0);
     return output_;
@@ -119,6 +125,8 @@ class exsim_process {
   int exit_status_ = -1;
   int venue_port_ = 0;
   int control_port_ = 0;
+  int binance_rest_port_ = -1;
+  int okx_rest_port_ = -1;
   std::string output_;
 };
 

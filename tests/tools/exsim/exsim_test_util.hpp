@@ -21,9 +21,10 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 
 /// Plain ws:// exsim with the given extra flags.
-inline std::vector<std::string> plain(std::vector<std::string> extra = {}) {
-  extra.insert(extra.begin(), "--plain");
-  return extra;
+inline std::vector<std::string> plain(const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> a = {"--plain"};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
 }
 
 /// POST /fault; returns the reply (CHECK the "ok" field in the test).

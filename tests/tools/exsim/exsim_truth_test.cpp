@@ -43,7 +43,8 @@ TEST_CASE("exsim every event a subscriber received is in the truth log once, in 
   std::map<std::string, std::vector<std::uint64_t>> received;
   std::uint32_t okx_conn = 0;
   {
-    exsim_process x(plain({"--rate", "3000", "--truth-log", path}));
+    // The per-connection snapshot is the old OKX behaviour, logged with its own flag.
+    exsim_process x(plain({"--rate", "3000", "--truth-log", path, "--okx-snapshot", "push", "--okx-public-l2-tbt"}));
     ws_loop loop;
     auto& b = loop.connect(x.venue_port(), "/stream?streams=btcusdt@trade/btcusdt@depth@100ms/ethusdt@aggTrade/ethusdt@bookTicker");
     auto& o = loop.connect(x.venue_port(), "/ws/v5/public");

@@ -6,6 +6,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <stdexcept>
 #include <string>
 
@@ -15,7 +16,21 @@ namespace mdbus::test {
 
 struct http_response {
   int status = 0;
+  std::string head;  ///< status line and headers
   std::string body;
+  /// Value of header `name` (case-insensitive), or "" if absent.
+  [[nodiscard]] std::string header(std::string name) const {
+    auto lower = [](std::string t) {
+      for (auto& ch : t) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      return t;
+    };
+    const std::string h = lower(head);
+    const auto at = h.find("\r\n" + lower(name) + ":");
+    if (at == std::string::npos) return {};
+    auto from = at + 3 + name.size();
+    while (from < head.size() && head[from] == ' ') ++from;
+    return head.substr(from, head.find("\r\n", from) - from);
+  }
   [[nodiscard]] nlohmann::json json() const { return nlohmann::json::parse(body); }
 };
 
@@ -63,7 +78,10 @@ inline http_response http_request(int port, const std::string& method, const std
   close(fd);
   if (raw.size() < 12) throw std::runtime_error("short HTTP reply: " + raw);
   r.status = std::stoi(raw.substr(9, 3));
-  if (header_end != std::string::npos) r.body = raw.substr(header_end + 4);
+  if (header_end != std::string::npos) {
+    r.head = raw.substr(0, header_end);
+    r.body = raw.substr(header_end + 4);
+  }
   if (content_length != std::string::npos && r.body.size() > content_length) r.body.resize(content_length);
   return r;
 }
