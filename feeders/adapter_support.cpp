@@ -1,8 +1,6 @@
 #include "feeders/adapter_support.hpp"
 
 #include <algorithm>
-#include <stdexcept>
-#include <string>
 
 namespace mdbus::feed::detail {
 
@@ -161,7 +159,8 @@ failure record_writer::write_book(const book_record& fixed, std::span<const book
   record_stage::entry* e = stage_ != nullptr ? stage_->next() : &now;
   if (e == nullptr) return {parse_error::record_too_large, "more records than one message can hold"};
   std::memcpy(e->fixed, &fixed, sizeof fixed);
-  e->levels = levels;
+  e->levels = levels.data();
+  e->level_count = levels.size();
   e->type = fixed.header.type;
   if (stage_ == nullptr && !commit_book(now)) return {parse_error::ring_full, "ring full"};
   return kOk;
@@ -170,7 +169,7 @@ failure record_writer::write_book(const book_record& fixed, std::span<const book
 bool record_writer::commit_book(const record_stage::entry& e) noexcept {
   book_record fixed;
   std::memcpy(&fixed, e.fixed, sizeof fixed);
-  const std::span<const book_level> levels = e.levels;
+  const std::span<const book_level> levels(e.levels, e.level_count);
   const std::size_t per = levels_per_record_;
   const std::size_t parts = levels.empty() ? 1 : (levels.size() + per - 1) / per;  // a delta: 1 (checked when staged)
   const std::uint8_t keep = fixed.book_flags & kBookChecksumPresent;
@@ -201,35 +200,6 @@ failure record_writer::commit() noexcept {
     if (!ok) return {parse_error::ring_full, "ring full"};
   }
   return kOk;
-}
-
-void stream_table::add(std::uint8_t tag, std::string_view key, channel value) {
-  if (key.size() >= kEmpty) throw std::invalid_argument("stream name too long: " + std::string(key.substr(0, 64)));
-  if (find(tag, key) != channel::unknown) return;  // the same stream twice: one entry
-  if ((count_ + 1) * 2 > slots_.size()) rebuild(std::max<std::size_t>(16, slots_.size() * 2));
-  slot sl;
-  sl.hash = hash(tag, key);
-  sl.offset = static_cast<std::uint32_t>(keys_.size());
-  sl.len = static_cast<std::uint16_t>(key.size());
-  sl.tag = tag;
-  sl.value = value;
-  keys_.append(key);
-  std::size_t i = sl.hash & mask_;
-  while (slots_[i].len != kEmpty) i = (i + 1) & mask_;
-  slots_[i] = sl;
-  ++count_;
-}
-
-void stream_table::rebuild(std::size_t capacity) {
-  std::vector<slot> old = std::move(slots_);
-  slots_.assign(capacity, slot{});
-  mask_ = capacity - 1;
-  for (const slot& sl : old) {
-    if (sl.len == kEmpty) continue;
-    std::size_t i = sl.hash & mask_;
-    while (slots_[i].len != kEmpty) i = (i + 1) & mask_;
-    slots_[i] = sl;
-  }
 }
 
 }  // namespace mdbus::feed::detail

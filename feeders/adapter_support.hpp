@@ -11,6 +11,7 @@
 /// negative quantity) is bad_number.
 #include "bus/decimal.hpp"
 #include "bus/records.hpp"
+#include "feeders/stream_table.hpp"
 #include "feeders/venue_adapter.hpp"
 
 #include <simdjson.h>
@@ -21,7 +22,6 @@
 #include <cstring>
 #include <memory>
 #include <span>
-#include <string>
 #include <string_view>
 #include <type_traits>
 #include <vector>
@@ -336,11 +336,15 @@ struct stream_stamp {
 class record_stage {
  public:
   static constexpr std::size_t kFixedBytes = std::max({sizeof(trade_record), sizeof(bbo_record), sizeof(book_record)});
+  /// Trivial, so that allocating the array touches none of it: only the entries a message
+  /// uses become resident (mdfeed's footprint test counts RSS).
   struct entry {
     alignas(8) std::byte fixed[kFixedBytes];  ///< the record (trade, bbo) or a book record's fixed part
-    std::span<const book_level> levels;      ///< book records only
+    const book_level* levels;                ///< book records only: levels, level_count
+    std::size_t level_count;
     record_type type;
   };
+  static_assert(std::is_trivially_default_constructible_v<entry>);
 
   /// Enough entries for a message of `message_bytes` made only of the smallest element
   /// that gives a record (an OKX bbo-tbt element {"asks":[],"bids":[],"ts":"1"}, 31 bytes
@@ -421,64 +425,6 @@ class record_writer {
 /// A repeated key: which of the two values the venue meant is unknowable, and simdjson's
 /// On Demand would silently use whichever the code meets first or last.
 [[nodiscard]] inline failure duplicate(std::string_view what) noexcept { return {parse_error::duplicate_key, what}; }
-
-/// The streams one connection subscribed to, for an allocation-free membership test on the
-/// hot path: open addressing over (tag, key) pairs, built at set-up. The tag is a channel
-/// value (or 0 for "any channel: the key names the stream", Binance's combined stream
-/// name); the stored value is the stream's channel.
-class stream_table {
- public:
-  /// Set-up time: allocates.
-  void clear() {
-    keys_.clear();
-    slots_.clear();
-    count_ = 0;
-  }
-  void add(std::uint8_t tag, std::string_view key, channel value);
-  /// The channel stored for (tag, key), or channel::unknown when absent.
-  [[nodiscard]] channel find(std::uint8_t tag, std::string_view key) const noexcept {
-    if (slots_.empty()) return channel::unknown;
-    const std::uint64_t h = hash(tag, key);
-    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
-      const slot& sl = slots_[i];
-      if (sl.len == kEmpty) return channel::unknown;
-      if (sl.hash == h && sl.tag == tag && sl.len == key.size() && std::memcmp(keys_.data() + sl.offset, key.data(), key.size()) == 0)
-        return sl.value;
-    }
-  }
-  [[nodiscard]] std::size_t size() const noexcept { return count_; }
-
- private:
-  static constexpr std::uint16_t kEmpty = 0xFFFF;
-  struct slot {
-    std::uint64_t hash = 0;
-    std::uint32_t offset = 0;
-    std::uint16_t len = kEmpty;
-    std::uint8_t tag = 0;
-    channel value = channel::unknown;
-  };
-  /// Length, tag and the first and last 8 bytes: stream names and symbols differ there
-  /// ("btcusdt@trade" / "ethusdt@trade", "…@trade" / "…@aggTrade"); equal hashes only cost
-  /// a probe, the full compare decides.
-  [[nodiscard]] static std::uint64_t hash(std::uint8_t tag, std::string_view k) noexcept {
-    std::uint64_t a = 0, b = 0;
-    if (k.size() >= 8) {
-      std::memcpy(&a, k.data(), 8);
-      std::memcpy(&b, k.data() + k.size() - 8, 8);
-    } else {
-      for (std::size_t i = 0; i < k.size(); ++i) a |= static_cast<std::uint64_t>(static_cast<unsigned char>(k[i])) << (8 * i);
-    }
-    std::uint64_t h = (a ^ (static_cast<std::uint64_t>(k.size()) << 56) ^ tag) * 0x9E3779B97F4A7C15ULL;
-    h ^= (b + (h >> 29)) * 0xBF58476D1CE4E5B9ULL;
-    return h ^ (h >> 31);
-  }
-  void rebuild(std::size_t capacity);
-
-  std::string keys_;
-  std::vector<slot> slots_;
-  std::size_t mask_ = 0;
-  std::size_t count_ = 0;
-};
 
 /// Name of the lowest bit set in `required` but not in `seen`, for a missing_field detail.
 template <std::size_t N>

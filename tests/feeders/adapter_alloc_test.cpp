@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -104,11 +105,20 @@ TEST_CASE("binance: parse() does not allocate after construction") {
     lines.emplace_back(extra);
   const auto msgs = padded(lines);
   const auto rest = simdjson::padded_string(read_file(std::string(MDBUS_BENCH_DATA) + "/binance_rest_depth.json"));
-  for (const std::size_t max_record : {std::size_t{65535}, std::size_t{200}}) {
+  // With subscriptions set, every message also goes through the stream lookup.
+  const subscription subs[] = {{channel::binance_trade, "BTCUSDT", ""},
+                               {channel::binance_book_ticker, "BTCUSDT", ""},
+                               {channel::binance_depth, "BTCUSDT", "100ms"},
+                               {channel::binance_agg_trade, "NKNUSDT", ""},
+                               {channel::binance_depth, "NKNUSDT", "100ms"}};
+  for (const auto& [max_record, subscribed] : {std::pair{std::size_t{65535}, false}, std::pair{std::size_t{200}, false},
+                                               std::pair{std::size_t{65535}, true}}) {
     CAPTURE(max_record);
+    CAPTURE(subscribed);
     adapter_options o;
     o.max_record_bytes = max_record;
     auto a = make_adapter(venue::binance, o);
+    if (subscribed) a->set_subscriptions(subs);
     fixed_sink sink;
     const subscription sub{channel::binance_depth, "BTCUSDT", ""};
     const std::size_t before = g_allocations.load();
@@ -119,7 +129,7 @@ TEST_CASE("binance: parse() does not allocate after construction") {
     CHECK(first == 0);
     CHECK(second == 0);
     CHECK(g_allocations.load() - before == 0);
-    CHECK(sink.records > 2 * 1262);
+    CHECK(sink.records > (subscribed ? 2 * 1000 : 2 * 1262));
   }
 }
 
@@ -134,14 +144,19 @@ TEST_CASE("okx: parse() does not allocate after construction") {
         "{", R"({"arg":{"channel":"candle1m","instId":"A-B"},"data":[]})"})
     lines.emplace_back(extra);
   const auto msgs = padded(lines);
-  for (const std::size_t max_record : {std::size_t{65535}, std::size_t{200}}) {
+  const subscription subs[] = {{channel::okx_books, "BTC-USDT", ""}, {channel::okx_trades, "BTC-USDT", ""},
+                               {channel::okx_tickers, "BTC-USDT", ""}};
+  for (const auto& [max_record, subscribed] : {std::pair{std::size_t{65535}, false}, std::pair{std::size_t{200}, false},
+                                               std::pair{std::size_t{65535}, true}}) {
     CAPTURE(max_record);
+    CAPTURE(subscribed);
     adapter_options o;
     o.max_record_bytes = max_record;
     auto a = make_adapter(venue::okx, o);
+    if (subscribed) a->set_subscriptions(subs);
     fixed_sink sink;
     CHECK(allocations_in(*a, msgs, sink) == 0);
     CHECK(allocations_in(*a, msgs, sink) == 0);
-    CHECK(sink.records > 2 * 392);
+    CHECK(sink.records > (subscribed ? 2 * 50 : 2 * 392));
   }
 }

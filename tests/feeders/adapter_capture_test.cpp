@@ -135,7 +135,7 @@ tally replay_binance(const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("captures: every Binance spot frame of a subscribed stream decodes with no error") {
+TEST_CASE("adapter captures: every Binance spot frame of a subscribed stream decodes with no error") {
   if (!have_captures()) return;
   const tally cf = replay_binance("cryptofeed_BINANCE.ws.1.0");
   CHECK(cf.frames == 265);
@@ -146,7 +146,7 @@ TEST_CASE("captures: every Binance spot frame of a subscribed stream decodes wit
   CHECK(hb.unsubscribable == 0);
 }
 
-TEST_CASE("captures: every Binance USD-M frame of a subscribed stream decodes with no error") {
+TEST_CASE("adapter captures: every Binance USD-M frame of a subscribed stream decodes with no error") {
   // USD-M is not a venue of its own yet; its trade, aggTrade, bookTicker and depth@100ms
   // frames share the spot adapter (pu, T and E are read or skipped).
   if (!have_captures()) return;
@@ -158,7 +158,7 @@ TEST_CASE("captures: every Binance USD-M frame of a subscribed stream decodes wi
   CHECK(hb.unsubscribable > 0);  // depth@0ms: a USD-M speed no spot subscription names
 }
 
-TEST_CASE("captures: every OKX frame decodes with no error under the recorded subscriptions") {
+TEST_CASE("adapter captures: every OKX frame decodes with no error under the recorded subscriptions") {
   if (!have_captures()) return;
   const capture c = load("cryptofeed_OKX.ws.1.0");
   std::vector<subscription> subs;
@@ -192,7 +192,7 @@ TEST_CASE("captures: every OKX frame decodes with no error under the recorded su
   CHECK(records >= 392);
 }
 
-TEST_CASE("bench data: every line decodes with subscriptions set, as without") {
+TEST_CASE("adapter captures: bench data: every line decodes with subscriptions set, as without") {
   // bench/data is cut from the captures (make_data.sh); parse_bench runs it without
   // subscriptions, mdfeed with them: both must see the same records.
   for (const venue v : {venue::binance, venue::okx}) {

@@ -93,7 +93,7 @@ std::unique_ptr<venue_adapter> okx_subscribed() {
 // On Demand reads lazily: the event was decoded before the missing '}' was noticed. Records
 // are staged and only committed once at_document_end() holds.
 
-TEST_CASE("binance hostile: a message missing its final brace writes no record") {
+TEST_CASE("adapter hostile binance: a message missing its final brace writes no record") {
   auto a = binance_subscribed();
   for (const std::string_view m : {kTrade, kAggTrade, kBookTicker, kDepth}) {
     accepted(*a, m);
@@ -108,7 +108,7 @@ TEST_CASE("binance hostile: a message missing its final brace writes no record")
   refused(*a, std::string_view(swapped).substr(0, swapped.size() - 1), parse_error::not_json);
 }
 
-TEST_CASE("okx hostile: a message missing its final brace writes no record") {
+TEST_CASE("adapter hostile okx: a message missing its final brace writes no record") {
   auto a = okx_subscribed();
   for (const std::string_view m : {kOkxTrade, kOkxBooksUpdate, kOkxTicker, kOkxBbo}) {
     accepted(*a, m);
@@ -121,7 +121,7 @@ TEST_CASE("okx hostile: a message missing its final brace writes no record") {
   refused(*a, replace(kOkxTwoTrades, R"("px":"2000.2")", R"("px":"x")"), parse_error::bad_number);
 }
 
-TEST_CASE("binance hostile: a REST snapshot body missing its final brace writes no record") {
+TEST_CASE("adapter hostile binance: a REST snapshot body missing its final brace writes no record") {
   auto a = make(venue::binance);
   const subscription sub{channel::binance_depth, "BTCUSDT", ""};
   const std::string body = R"({"lastUpdateId":5,"bids":[["1.5","2"]],"asks":[["1.6","3"]]})";
@@ -133,7 +133,7 @@ TEST_CASE("binance hostile: a REST snapshot body missing its final brace writes 
   CHECK(sink.size() == 0);
 }
 
-TEST_CASE("okx hostile: a REST snapshot body missing its final brace writes no record") {
+TEST_CASE("adapter hostile okx: a REST snapshot body missing its final brace writes no record") {
   auto a = make(venue::okx);
   const subscription sub{channel::okx_books, "BTC-USDT", ""};
   const std::string body = R"({"code":"0","msg":"","data":[{"asks":[["8476.98","415","0","13"]],"bids":[],"ts":"1","seqId":5}]})";
@@ -147,7 +147,7 @@ TEST_CASE("okx hostile: a REST snapshot body missing its final brace writes no r
 
 // ---- 2. Prices and quantities out of range ---------------------------------------------
 
-TEST_CASE("binance hostile: zero or negative trade prices and zero trade quantities are invalid_value") {
+TEST_CASE("adapter hostile binance: zero or negative trade prices and zero trade quantities are invalid_value") {
   auto a = binance_subscribed();
   // web-socket-streams.md "Trade Streams" / "Aggregate Trade Streams": p is the price, q the
   // quantity of a trade that happened.
@@ -159,7 +159,7 @@ TEST_CASE("binance hostile: zero or negative trade prices and zero trade quantit
   refused(*a, replace(kAggTrade, R"("q":"58.00000000")", R"("q":"0")"), parse_error::invalid_value);
 }
 
-TEST_CASE("binance hostile: book levels need a price above zero, a quantity of 0 still deletes") {
+TEST_CASE("adapter hostile binance: book levels need a price above zero, a quantity of 0 still deletes") {
   auto a = binance_subscribed();
   refused(*a, replace(kDepth, R"("61838.04000000","0.32332000")", R"("0.00000000","0.32332000")"), parse_error::invalid_value);
   refused(*a, replace(kDepth, R"("55653.87000000","0.00000000")", R"("-55653.87000000","0.00000000")"), parse_error::invalid_value);
@@ -169,7 +169,7 @@ TEST_CASE("binance hostile: book levels need a price above zero, a quantity of 0
   refused(*a, partial, parse_error::invalid_value);
 }
 
-TEST_CASE("binance hostile: a bookTicker side with a quantity needs a price above zero") {
+TEST_CASE("adapter hostile binance: a bookTicker side with a quantity needs a price above zero") {
   auto a = binance_subscribed();
   refused(*a, replace(kBookTicker, R"("b":"61837.63000000")", R"("b":"0.00000000")"), parse_error::invalid_value);
   refused(*a, replace(kBookTicker, R"("a":"61837.64000000")", R"("a":"-1")"), parse_error::invalid_value);
@@ -178,7 +178,7 @@ TEST_CASE("binance hostile: a bookTicker side with a quantity needs a price abov
                        R"("B":"0.00000000")"));
 }
 
-TEST_CASE("okx hostile: zero or negative trade prices and zero trade sizes are invalid_value") {
+TEST_CASE("adapter hostile okx: zero or negative trade prices and zero trade sizes are invalid_value") {
   auto a = okx_subscribed();
   refused(*a, replace(kOkxTrade, R"("px":"42219.9")", R"("px":"0")"), parse_error::invalid_value);
   refused(*a, replace(kOkxTrade, R"("px":"42219.9")", R"("px":"-42219.9")"), parse_error::invalid_value);
@@ -186,7 +186,7 @@ TEST_CASE("okx hostile: zero or negative trade prices and zero trade sizes are i
   refused(*a, replace(kOkxTrade, R"("sz":"0.12060306")", R"("sz":"-0.1")"), parse_error::bad_number);
 }
 
-TEST_CASE("okx hostile: book and bbo-tbt levels need a price above zero, size 0 still deletes") {
+TEST_CASE("adapter hostile okx: book and bbo-tbt levels need a price above zero, size 0 still deletes") {
   auto a = okx_subscribed();
   // "Order book channel": levels are [price, size, "0", orders]; size "0" deletes the price level.
   refused(*a, replace(kOkxBooksUpdate, R"(["8478","12","0","3"])", R"(["0","12","0","3"])"), parse_error::invalid_value);
@@ -195,7 +195,7 @@ TEST_CASE("okx hostile: book and bbo-tbt levels need a price above zero, size 0 
   refused(*a, replace(kOkxBbo, R"(["111.05","57745","0","2"])", R"(["0","57745","0","2"])"), parse_error::invalid_value);
 }
 
-TEST_CASE("okx hostile: a tickers side with a size needs a price above zero") {
+TEST_CASE("adapter hostile okx: a tickers side with a size needs a price above zero") {
   auto a = okx_subscribed();
   refused(*a, replace(kOkxTicker, R"("bidPx":"30228.6")", R"("bidPx":"0")"), parse_error::invalid_value);
   refused(*a, replace(kOkxTicker, R"("askPx":"30228.7")", R"("askPx":"-30228.7")"), parse_error::invalid_value);
@@ -205,7 +205,7 @@ TEST_CASE("okx hostile: a tickers side with a size needs a price above zero") {
 
 // ---- 3. Sequence fields that contradict themselves -------------------------------------
 
-TEST_CASE("binance hostile: a depthUpdate with U greater than u is invalid_value") {
+TEST_CASE("adapter hostile binance: a depthUpdate with U greater than u is invalid_value") {
   // web-socket-streams.md "Diff. Depth Stream": U is the first update id in the event, u the
   // final one; U == u for an event of one update.
   auto a = binance_subscribed();
@@ -215,13 +215,13 @@ TEST_CASE("binance hostile: a depthUpdate with U greater than u is invalid_value
   refused(*a, raw, parse_error::invalid_value);
 }
 
-TEST_CASE("binance hostile: an aggTrade whose first trade id is after its last is invalid_value") {
+TEST_CASE("adapter hostile binance: an aggTrade whose first trade id is after its last is invalid_value") {
   // web-socket-streams.md "Aggregate Trade Streams": f first trade id, l last trade id.
   auto a = binance_subscribed();
   refused(*a, replace(kAggTrade, R"("f":19862790)", R"("f":19862791)"), parse_error::invalid_value);
 }
 
-TEST_CASE("okx hostile: a negative seqId or a prevSeqId below -1 is refused") {
+TEST_CASE("adapter hostile okx: a negative seqId or a prevSeqId below -1 is refused") {
   // "Order book channel": prevSeqId is -1 on a snapshot, else the previous message's seqId.
   auto a = okx_subscribed();
   refused(*a, replace(kOkxBooksUpdate, R"("seqId":123460)", R"("seqId":-1)"), parse_error::bad_number);
@@ -232,7 +232,7 @@ TEST_CASE("okx hostile: a negative seqId or a prevSeqId below -1 is refused") {
 
 // ---- 4. Streams we did not subscribe to ------------------------------------------------
 
-TEST_CASE("binance hostile: combined streams outside the subscriptions are unknown_stream") {
+TEST_CASE("adapter hostile binance: combined streams outside the subscriptions are unknown_stream") {
   auto a = binance_subscribed();
   refused(*a, replace(kTrade, "btcusdt@trade", "ethusdt@trade"), parse_error::unknown_stream);
   // Same symbol, same channel, another speed: a stream of its own (web-socket-streams.md
@@ -245,7 +245,7 @@ TEST_CASE("binance hostile: combined streams outside the subscriptions are unkno
   accepted(*open, replace(replace(kTrade, "btcusdt@trade", "ethusdt@trade"), R"("s":"BTCUSDT")", R"("s":"ETHUSDT")"));
 }
 
-TEST_CASE("binance hostile: raw events outside the subscriptions are unknown_stream") {
+TEST_CASE("adapter hostile binance: raw events outside the subscriptions are unknown_stream") {
   auto a = binance_subscribed();
   accepted(*a, R"({"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"1.5","q":"2","m":true})");
   refused(*a, R"({"e":"trade","E":1,"s":"ETHUSDT","t":1,"p":"1.5","q":"2","m":true})", parse_error::unknown_stream);
@@ -254,7 +254,7 @@ TEST_CASE("binance hostile: raw events outside the subscriptions are unknown_str
   refused(*a, R"({"u":5,"s":"ETHUSDT","b":"1","B":"1","a":"2","A":"1"})", parse_error::unknown_stream);
 }
 
-TEST_CASE("binance hostile: an event whose s disagrees with the combined stream name is unknown_stream") {
+TEST_CASE("adapter hostile binance: an event whose s disagrees with the combined stream name is unknown_stream") {
   auto a = binance_subscribed();
   refused(*a, replace(kTrade, R"("s":"BTCUSDT")", R"("s":"ETHUSDT")"), parse_error::unknown_stream);
   refused(*a, replace(kDepth, R"("s":"BTCUSDT")", R"("s":"BTCUSDC")"), parse_error::unknown_stream);
@@ -264,7 +264,7 @@ TEST_CASE("binance hostile: an event whose s disagrees with the combined stream 
   refused(*a, replace(kTrade, R"("e":"trade")", R"("e":"aggTrade")"), parse_error::unexpected_shape);
 }
 
-TEST_CASE("okx hostile: pushes outside the subscriptions are unknown_stream") {
+TEST_CASE("adapter hostile okx: pushes outside the subscriptions are unknown_stream") {
   auto a = okx_subscribed();
   refused(*a, replace(kOkxTrade, R"("instId":"BTC-USDT"},)", R"("instId":"ETH-USDT"},)"), parse_error::unknown_stream);
   // The books5 channel of a subscribed instrument is still another stream.
@@ -281,7 +281,7 @@ TEST_CASE("okx hostile: pushes outside the subscriptions are unknown_stream") {
         control_event::subscribed);
 }
 
-TEST_CASE("okx hostile: a data element whose instId differs from arg.instId is unknown_stream") {
+TEST_CASE("adapter hostile okx: a data element whose instId differs from arg.instId is unknown_stream") {
   auto a = okx_subscribed();
   refused(*a, replace(kOkxTrade, R"([{"instId":"BTC-USDT")", R"([{"instId":"ETH-USDT")"), parse_error::unknown_stream);
   refused(*a, replace(kOkxTicker, R"("instId":"BTC-USDT","last")", R"("instId":"ETH-USDT","last")"), parse_error::unknown_stream);
@@ -294,7 +294,7 @@ TEST_CASE("okx hostile: a data element whose instId differs from arg.instId is u
 // RFC 8259: names within an object SHOULD be unique; with a repeat, which value the venue
 // meant is unknowable. Any key the adapter reads may appear once.
 
-TEST_CASE("binance hostile: a repeated key the adapter reads is duplicate_key") {
+TEST_CASE("adapter hostile binance: a repeated key the adapter reads is duplicate_key") {
   auto a = binance_subscribed();
   const std::string data = R"("data":{"e":"trade","E":1,"s":"BTCUSDT","t":2,"p":"1.5","q":"2","m":true})";
   refused(*a, replace(kTrade, "}}", "}," + data + "}"), parse_error::duplicate_key);
@@ -317,7 +317,7 @@ TEST_CASE("binance hostile: a repeated key the adapter reads is duplicate_key") 
   refused(*a, R"({"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"1.5","q":"2","m":true,"q":"3"})", parse_error::duplicate_key);
 }
 
-TEST_CASE("okx hostile: a repeated key the adapter reads is duplicate_key") {
+TEST_CASE("adapter hostile okx: a repeated key the adapter reads is duplicate_key") {
   auto a = okx_subscribed();
   refused(*a, replace(kOkxTrade, "]}", R"(],"data":[{"tradeId":"2","px":"1","sz":"1","side":"buy","ts":"1"}]})"),
           parse_error::duplicate_key);
@@ -340,14 +340,14 @@ TEST_CASE("okx hostile: a repeated key the adapter reads is duplicate_key") {
   CHECK(sink.size() == 0);
 }
 
-TEST_CASE("okx hostile: an event that also carries data is unexpected_shape") {
+TEST_CASE("adapter hostile okx: an event that also carries data is unexpected_shape") {
   auto a = okx_subscribed();
   refused(*a, replace(kOkxTrade, R"("arg":)", R"("event":"subscribe","arg":)"), parse_error::unexpected_shape);
 }
 
 // ---- set-up ------------------------------------------------------------------------------
 
-TEST_CASE("set_subscriptions refuses what ws_path refuses, and a second call replaces the list") {
+TEST_CASE("adapter set-up: set_subscriptions refuses what ws_path refuses, and a second call replaces the list") {
   auto b = make(venue::binance);
   const subscription bad_b[] = {{channel::binance_trade, "BTC USDT", ""}};
   CHECK_THROWS_AS(b->set_subscriptions(bad_b), std::invalid_argument);
@@ -367,7 +367,7 @@ TEST_CASE("set_subscriptions refuses what ws_path refuses, and a second call rep
   refused(*o, kOkxTrade, parse_error::unknown_stream);
 }
 
-TEST_CASE("many subscriptions: every one is found, a near miss is not") {
+TEST_CASE("adapter set-up: many subscriptions: every one is found, a near miss is not") {
   auto a = make(venue::okx);
   std::vector<subscription> subs;
   for (int i = 0; i < 1000; ++i) subs.push_back({channel::okx_trades, "C" + std::to_string(i) + "-USDT", ""});
