@@ -57,10 +57,13 @@ struct options {
   bool keep = false;
 };
 
-std::string write_config(const std::string& path, const std::string& bus, int port, const std::string& dir,
+std::string write_config(const std::string& path, const std::string& bus, int port, int binance_rest_port, int okx_rest_port, const std::string& dir,
                          const options& o) {
   const json ep = {{"host", "127.0.0.1"}, {"port", port}, {"tls", true}, {"server_name", "localhost"},
                    {"ca_file", dir + "/certs/ca.pem"}};
+  json brest = ep, orest = ep;  // exsim's REST listeners: the stream port serves no REST
+  brest["port"] = binance_rest_port;
+  orest["port"] = okx_rest_port;
   const json cfg = {
       {"bus", bus},
       {"rings", {{"feeder_bytes", 8 << 20}, {"output_bytes", 64 << 20}}},
@@ -68,10 +71,10 @@ std::string write_config(const std::string& path, const std::string& bus, int po
       {"supervisor", {{"control_socket", dir + "/ctl.sock"}}},
       {"venues",
        {{"binance",
-         {{"endpoint", ep}, {"rest_endpoint", ep}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"trade", "aggTrade", "bookTicker", "depth@100ms"}},
+         {{"endpoint", ep}, {"rest_endpoint", brest}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"trade", "aggTrade", "bookTicker", "depth@100ms"}},
           {"slots", {"A", "B"}}}},
         {"okx",
-         {{"endpoint", ep}, {"rest_endpoint", ep}, {"symbols", {"BTC-USDT", "ETH-USDT"}}, {"channels", {"trades", "bbo-tbt", "books"}},
+         {{"endpoint", ep}, {"rest_endpoint", orest}, {"symbols", {"BTC-USDT", "ETH-USDT"}}, {"channels", {"trades", "bbo-tbt", "books"}},
           {"slots", {"A", "B"}}}}}}};
   std::ofstream(path) << cfg.dump(2);
   return path;
@@ -164,13 +167,13 @@ int main(int argc, char** argv) {
     const std::string truth_path = dir + "/truth.bin";
     program exsim({EXSIM_BINARY, "--port", "0", "--control-port", "0", "--tls-cert", dir + "/certs/server.pem", "--tls-key",
                    dir + "/certs/server.key", "--rate", "1000", "--seed", "1", "--truth-log", truth_path,
-                   "--binance-rest-port", "0", "--okx-rest-port", "0",
-                   // legacy exsim behaviour until the feeders speak the documented protocol (issue 13)
-                   "--rest-on-stream-port", "--okx-snapshot", "push", "--okx-checksum", "--no-connect-limits"},
+                   "--binance-rest-port", "0", "--okx-rest-port", "0"},
                   dir + "/exsim.log", SIGKILL, 5000);
     const json ready = json::parse(wait_ready_line(exsim, dir + "/exsim.log", "EXSIM_READY", 10000));
     const int venue_port = ready.at("venue_port");
     const int control_port = ready.at("control_port");
+    const int binance_rest_port = ready.at("binance_rest_port");
+    const int okx_rest_port = ready.at("okx_rest_port");
     const auto exsim_status = [&] { return mdbus::test::http_request(control_port, "GET", "/status").json(); };
     const auto set_rate = [&](double r) {
       mdbus::test::http_request(control_port, "POST", "/market", json{{"rate", r}}.dump());
@@ -234,7 +237,7 @@ int main(int argc, char** argv) {
     });
     if (!o.floor_last) start_floor();
 
-    const std::string config = write_config(dir + "/bus.json", bus, venue_port, dir, o);
+    const std::string config = write_config(dir + "/bus.json", bus, venue_port, binance_rest_port, okx_rest_port, dir, o);
     const std::string sup_log = dir + "/supervisor.log";
     program supervisor({MDSUPERVISOR_BINARY, "--config", config, "--mdfeed", MDFEED_BINARY, "--mdmerge", MDMERGE_BINARY},
                        sup_log, SIGTERM, 25000);

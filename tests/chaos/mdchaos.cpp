@@ -249,11 +249,12 @@ int main(int argc, char** argv) {
     // rotates at 4.5 s), OKX's idle cut at 4 s (the feeders ping after 1 s of silence).
     test::exsim_process x({"--tls-cert", work + "/certs/server.pem", "--tls-key", work + "/certs/server.key", "--rate",
                            std::to_string(rate), "--seed", std::to_string(seed), "--truth-log", truth_path,
-                           "--binance-max-age-ms", "6000", "--okx-idle-timeout-ms", "4000",
-                           // legacy exsim behaviour until the feeders speak the documented protocol (issue 13)
-                           "--rest-on-stream-port", "--okx-snapshot", "push", "--okx-checksum", "--no-connect-limits"});
+                           "--binance-max-age-ms", "6000", "--okx-idle-timeout-ms", "4000"});
     json ep = {{"host", "127.0.0.1"}, {"port", x.venue_port()}, {"tls", true}, {"server_name", "localhost"},
                {"ca_file", work + "/certs/ca.pem"}};
+    json brest = ep, orest = ep;  // exsim's REST listeners: the stream port serves no REST
+    brest["port"] = x.binance_rest_port();
+    orest["port"] = x.okx_rest_port();
     json policy = {{"reconnect_min_ms", 50}, {"reconnect_max_ms", 1000}, {"connect_timeout_ms", 3000},
                    {"drain_timeout_ms", 500}, {"keepalive_ms", 1000}, {"pong_timeout_ms", 2000}, {"no_data_ms", 5000}};
     json bpol = policy;
@@ -265,10 +266,10 @@ int main(int argc, char** argv) {
                 {"supervisor", {{"control_socket", sock}, {"restart_backoff_min_ms", 100}, {"heartbeat_timeout_ms", 3000}}},
                 {"venues",
                  {{"binance",
-                   {{"endpoint", ep}, {"rest_endpoint", ep}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"trade", "aggTrade", "depth@100ms"}},
+                   {{"endpoint", ep}, {"rest_endpoint", brest}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"trade", "aggTrade", "depth@100ms"}},
                     {"slots", {"A", "B"}}, {"policy", bpol}}},
                   {"okx",
-                   {{"endpoint", ep}, {"rest_endpoint", ep}, {"symbols", {"BTC-USDT", "ETH-USDT"}}, {"channels", {"trades", "books", "bbo-tbt"}},
+                   {{"endpoint", ep}, {"rest_endpoint", orest}, {"symbols", {"BTC-USDT", "ETH-USDT"}}, {"channels", {"trades", "books", "bbo-tbt"}},
                     {"slots", {"A", "B"}}, {"policy", policy}}}}}};
     const std::string config = work + "/bus.json";
     std::ofstream(config) << cfg.dump(2);

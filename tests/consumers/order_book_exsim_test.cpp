@@ -127,7 +127,8 @@ std::uint64_t deltas(const order_book& b) { return b.stats().deltas; }
 /// The whole scenario for one exsim configuration; `okx_rest` when OKX pushes no snapshot
 /// and the OKX books must be joined from REST snapshots.
 void rebuild_and_compare(std::vector<std::string> flags, bool okx_rest) {
-  // legacy exsim behaviour until the feeders speak the documented protocol (issue 13)
+  // exsim's older behaviours on purpose: the consumer's book builder must also handle pushed
+  // snapshots, real checksums and books-l2-tbt (a logged-in user's channel); one port for all.
   flags.insert(flags.end(), {"--rest-on-stream-port", "--okx-public-l2-tbt", "--no-connect-limits"});
   test::exsim_process x(test::plain(flags));
   pipeline p;
@@ -209,7 +210,8 @@ void rebuild_and_compare(std::vector<std::string> flags, bool okx_rest) {
 }  // namespace
 
 TEST_CASE("book builder rebuilds exsim's Binance and OKX books exactly from the adapters' records") {
-  // legacy exsim behaviour until the feeders speak the documented protocol (issue 13)
+  // exsim's older behaviours on purpose: the consumer's book builder must also handle pushed
+  // snapshots, real checksums and books-l2-tbt (a logged-in user's channel); one port for all.
   rebuild_and_compare({"--rate", "2000", "--okx-snapshot", "push", "--okx-checksum"}, false);
 }
 
@@ -218,7 +220,8 @@ TEST_CASE("book builder joins OKX books from REST snapshots when exsim pushes no
 }
 
 TEST_CASE("book builder sees the hole a stalled line leaves, waits for a fresh snapshot, then matches again") {
-  // legacy exsim behaviour until the feeders speak the documented protocol (issue 13)
+  // exsim's older behaviours on purpose: the consumer's book builder must also handle pushed
+  // snapshots, real checksums and books-l2-tbt (a logged-in user's channel); one port for all.
   test::exsim_process x(test::plain({"--rate", "2000", "--rest-on-stream-port", "--okx-snapshot", "push", "--okx-checksum",
                                      "--okx-public-l2-tbt", "--no-connect-limits"}));
   pipeline p;

@@ -27,9 +27,12 @@ std::string mdmerge_binary() { return MDMERGE_BINARY; }
 
 
 /// Both venues, two slots each, on one exsim.
-std::string write_bus_config(const std::string& path, const std::string& bus, int port, int hole_fill_ms) {
+std::string write_bus_config(const std::string& path, const std::string& bus, int port, int binance_rest_port, int okx_rest_port, int hole_fill_ms) {
   json ep = {{"host", "127.0.0.1"}, {"port", port}, {"tls", true}, {"server_name", "localhost"},
              {"ca_file", exsim_cert_dir() + "/ca.pem"}};
+  json brest = ep, orest = ep;  // exsim's REST listeners: the stream port serves no REST
+  brest["port"] = binance_rest_port;
+  orest["port"] = okx_rest_port;
   json policy = {{"reconnect_min_ms", 50}, {"reconnect_max_ms", 500}, {"connect_timeout_ms", 5000}, {"drain_timeout_ms", 500}};
   json cfg = {
       {"bus", bus},
@@ -37,10 +40,10 @@ std::string write_bus_config(const std::string& path, const std::string& bus, in
       {"merge", {{"hole_fill_ms", hole_fill_ms}, {"idle", "backoff"}, {"idle_sleep_max_us", 200}}},
       {"venues",
        {{"binance",
-         {{"endpoint", ep}, {"rest_endpoint", ep}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"trade", "aggTrade", "depth@100ms"}},
+         {{"endpoint", ep}, {"rest_endpoint", brest}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"trade", "aggTrade", "depth@100ms"}},
           {"slots", {"A", "B"}}, {"policy", policy}}},
         {"okx",
-         {{"endpoint", ep}, {"rest_endpoint", ep}, {"symbols", {"BTC-USDT", "ETH-USDT"}}, {"channels", {"trades", "books", "bbo-tbt"}},
+         {{"endpoint", ep}, {"rest_endpoint", orest}, {"symbols", {"BTC-USDT", "ETH-USDT"}}, {"channels", {"trades", "books", "bbo-tbt"}},
           {"slots", {"A", "B"}}, {"policy", policy}}}}}};
   std::ofstream(path) << cfg.dump(2);
   return path;
@@ -53,7 +56,7 @@ TEST_CASE("mdmerge: staggered cuts and a SIGKILLed merger lose nothing and doubl
   temp_dir dir;
   const std::string truth_path = dir.file("truth.bin");
   exsim_process x(tls({"--rate", "600", "--seed", "7", "--truth-log", truth_path}));
-  const std::string config = write_bus_config(dir.file("bus.json"), bus.name(), x.venue_port(), 200);
+  const std::string config = write_bus_config(dir.file("bus.json"), bus.name(), x.venue_port(), x.binance_rest_port(), x.okx_rest_port(), 200);
 
   const std::vector<std::pair<venue, slot_id>> slots = {
       {venue::binance, slot_id::a}, {venue::binance, slot_id::b}, {venue::okx, slot_id::a}, {venue::okx, slot_id::b}};
@@ -160,7 +163,7 @@ TEST_CASE("mdmerge: a bad config is one line and exit 2, a second merger on the 
     CHECK(line.find("merge.idle") != std::string::npos);
     CHECK(line.find("\"sometimes\"") != std::string::npos);
   }
-  const std::string config = write_bus_config(dir.file("bus.json"), bus.name(), 9, 3);
+  const std::string config = write_bus_config(dir.file("bus.json"), bus.name(), 9, 10, 11, 3);
   child first({mdmerge_binary(), "--config", config}, dir.file("first.log"));
   REQUIRE(eventually([&] { return read_file(dir.file("first.log")).find("MDMERGE_READY") != std::string::npos; }));
   child second({mdmerge_binary(), "--config", config}, dir.file("second.log"));

@@ -54,10 +54,13 @@ struct bus_setup {
   json supervisor = json::object();
 };
 
-std::string write_config(const std::string& path, const std::string& bus, int port, const std::string& socket_path,
+std::string write_config(const std::string& path, const std::string& bus, int port, int binance_rest_port, int okx_rest_port, const std::string& socket_path,
                          const bus_setup& b) {
   json ep = {{"host", "127.0.0.1"}, {"port", port}, {"tls", true}, {"server_name", "localhost"},
              {"ca_file", exsim_cert_dir() + "/ca.pem"}};
+  json brest = ep, orest = ep;  // exsim's REST listeners: the stream port serves no REST
+  brest["port"] = binance_rest_port;
+  orest["port"] = okx_rest_port;
   auto policy = [](const json& extra) {
     json p = {{"reconnect_min_ms", 50}, {"reconnect_max_ms", 500}, {"connect_timeout_ms", 5000}, {"drain_timeout_ms", 500}};
     for (auto& [k, v] : extra.items()) p[k] = v;
@@ -66,10 +69,10 @@ std::string write_config(const std::string& path, const std::string& bus, int po
   json sv = {{"control_socket", socket_path}, {"restart_backoff_min_ms", 100}, {"heartbeat_timeout_ms", 3000}};
   for (auto& [k, v] : b.supervisor.items()) sv[k] = v;
   json venues = {{"okx",
-                  {{"endpoint", ep}, {"rest_endpoint", ep}, {"symbols", {"BTC-USDT", "ETH-USDT"}}, {"channels", {"trades", "books", "bbo-tbt"}},
+                  {{"endpoint", ep}, {"rest_endpoint", orest}, {"symbols", {"BTC-USDT", "ETH-USDT"}}, {"channels", {"trades", "books", "bbo-tbt"}},
                    {"slots", {"A", "B"}}, {"policy", policy(b.okx_policy)}}}};
   if (b.binance)
-    venues["binance"] = {{"endpoint", ep}, {"rest_endpoint", ep}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"trade", "aggTrade", "depth@100ms"}},
+    venues["binance"] = {{"endpoint", ep}, {"rest_endpoint", brest}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"trade", "aggTrade", "depth@100ms"}},
                          {"slots", {"A", "B"}}, {"policy", policy(b.binance_policy)}};
   json cfg = {{"bus", bus},
               {"rings", {{"feeder_bytes", 8 << 20}, {"output_bytes", 64 << 20}}},
@@ -131,7 +134,7 @@ TEST_CASE("mdsupervisor: planned cuts pre-empted by rotations, switchover and ki
   bus_setup b;
   b.binance_policy = {{"max_age_ms", 3000}, {"rotate_margin_ms", 1000}};
   b.supervisor = {{"metrics_port", 0}};
-  const std::string config = write_config(dir.file("bus.json"), bus.name(), x.venue_port(), sock, b);
+  const std::string config = write_config(dir.file("bus.json"), bus.name(), x.venue_port(), x.binance_rest_port(), x.okx_rest_port(), sock, b);
   supervisor_process sup(config, dir.file("supervisor.log"));
   const std::string ready = sup.log().substr(sup.log().find("MDSUPERVISOR_READY ") + 19);
   const int metrics_port = json::parse(ready.substr(0, ready.find('\n')))["metrics_port"];
@@ -240,7 +243,7 @@ TEST_CASE("mdsupervisor: a stalled line is rotated by the health check and OKX s
   b.okx_policy = {{"keepalive_ms", 300}, {"pong_timeout_ms", 5000}};
   b.binance_policy = {{"no_data_ms", 20000}, {"pong_timeout_ms", 20000}};
   b.supervisor = {{"health_window_ms", 1000}};
-  const std::string config = write_config(dir.file("bus.json"), bus.name(), x.venue_port(), sock, b);
+  const std::string config = write_config(dir.file("bus.json"), bus.name(), x.venue_port(), x.binance_rest_port(), x.okx_rest_port(), sock, b);
   supervisor_process sup(config, dir.file("supervisor.log"));
   REQUIRE(eventually([&] {
     const json st = ctl(sock, {{"cmd", "status"}});
@@ -292,7 +295,7 @@ TEST_CASE("mdsupervisor: control errors, one supervisor per bus, adoption after 
   const std::string sock = dir.file("ctl.sock");
   bus_setup b;
   b.binance = false;
-  const std::string config = write_config(dir.file("bus.json"), bus.name(), x.venue_port(), sock, b);
+  const std::string config = write_config(dir.file("bus.json"), bus.name(), x.venue_port(), x.binance_rest_port(), x.okx_rest_port(), sock, b);
   auto sup = std::make_unique<supervisor_process>(config, dir.file("supervisor1.log"));
 
   CHECK(ctl(sock, {{"cmd", "dance"}})["error"].get<std::string>().find("unknown \"dance\"") != std::string::npos);

@@ -20,6 +20,8 @@ struct control_rig {
     s.bus = bus.name();
     s.venue = "okx";
     s.port = x.venue_port();
+    s.binance_rest_port = x.binance_rest_port();
+    s.okx_rest_port = x.okx_rest_port();
     s.symbols = {"BTC-USDT"};
     s.channels = {"trades", "bbo-tbt"};
     config = write_config(dir.file("cfg.json"), s);

@@ -34,6 +34,8 @@ struct busy_feeder {
     s.bus = bus.name();
     s.venue = "binance";
     s.port = x.venue_port();
+    s.binance_rest_port = x.binance_rest_port();
+    s.okx_rest_port = x.okx_rest_port();
     s.symbols = {"BTCUSDT", "ETHUSDT"};
     s.channels = {"trade", "aggTrade", "bookTicker", "depth@100ms", "depth20@100ms"};
     f = std::make_unique<feeder_process>(write_config(dir.file("cfg.json"), s), "binance", "A", dir.file("feeder.log"));

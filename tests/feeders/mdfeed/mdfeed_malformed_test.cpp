@@ -31,6 +31,8 @@ TEST_CASE("mdfeed drops malformed and oversized frames, counts them per reason, 
   s.bus = bus.name();
   s.venue = "binance";
   s.port = x.venue_port();
+  s.binance_rest_port = x.binance_rest_port();
+  s.okx_rest_port = x.okx_rest_port();
   s.symbols = {"BTCUSDT"};
   s.channels = {"trade", "depth@100ms"};
   s.policy = {{"max_message_bytes", 65536}};

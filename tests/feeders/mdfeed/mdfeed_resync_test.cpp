@@ -61,6 +61,8 @@ struct resync_rig {
     setup.bus = bus.name();
     setup.venue = venue_name;
     setup.port = x.venue_port();
+    setup.binance_rest_port = x.binance_rest_port();
+    setup.okx_rest_port = x.okx_rest_port();
     setup.symbols = std::move(symbols);
     setup.channels = std::move(channels);
     const std::string name = feeder_control_name(bus.name(), v, slot_id::a);
@@ -333,26 +335,38 @@ TEST_CASE("mdfeed resync binance: a failed REST fetch is retried once, then coun
 }
 
 // ---- OKX -------------------------------------------------------------------------------------
+// OKX delisted the books snapshot pushed on subscribe (changelog "Delist initial snapshot and
+// checksum field in order book channels", production from August 2026; exsim's default): a
+// book is joined to GET /api/v5/market/books on the REST host, the first update applied
+// having prevSeqId <= snapshot seqId < seqId.
 
 namespace {
 
 const std::vector<std::string> kOkxSymbols = {"BTC-USDT", "ETH-USDT"};
 const std::vector<std::string> kOkxChannels = {"trades", "books", "books5"};
 
+auto okx_rest_snapshot_of(const std::string& sym) {
+  return [sym](const rec& r) { return is_book(r, record_type::book_snapshot, channel::okx_books, sym) && from_rest(r) && last_part(r); };
+}
 auto pushed_snapshot_of(const std::string& sym) {
-  return [sym](const rec& r) { return is_book(r, record_type::book_snapshot, channel::okx_books, sym) && !from_rest(r) && last_part(r); };
+  return [sym](const rec& r) { return is_book(r, record_type::book_snapshot, channel::okx_books, sym) && !from_rest(r); };
 }
 
-/// The books updates after the snapshot at `at` chain from it: prevSeqId == the previous
-/// seqId (the snapshot's for the first). Returns how many were checked.
-std::size_t check_chain(const resync_rig& r, std::size_t at, const std::string& sym) {
+/// The update that joins a snapshot of seqId `s` (prevSeqId <= s < seqId), then the chain
+/// after it (prevSeqId == previous seqId). Returns how many chained updates were checked; 0
+/// when no update joins yet.
+std::size_t check_join(const resync_rig& r, std::uint64_t s, const std::string& sym) {
+  const std::size_t at = r.find(0, [&](const rec& d) {
+    return is_book(d, record_type::book_delta, channel::okx_books, sym) && d.prev_seq <= static_cast<std::int64_t>(s) && s < d.seq;
+  });
+  if (at >= r.records.size()) return 0;
   std::int64_t last = static_cast<std::int64_t>(r.records[at].seq);
   std::size_t n = 0;
   for (std::size_t i = at + 1; i < r.records.size(); ++i) {
     const rec& k = r.records[i];
     if (!is_book(k, record_type::book_delta, channel::okx_books, sym)) continue;
     if (k.prev_seq != last) {
-      FAIL_CHECK("update " << n << " after the snapshot: prevSeqId " << k.prev_seq << ", expected " << last);
+      FAIL_CHECK("update " << n << " after the join: prevSeqId " << k.prev_seq << ", expected " << last);
       return n;
     }
     last = static_cast<std::int64_t>(k.seq);
@@ -363,89 +377,44 @@ std::size_t check_chain(const resync_rig& r, std::size_t at, const std::string& 
 
 }  // namespace
 
-TEST_CASE("mdfeed resync okx: a books request resubscribes that stream, the updates chain from the fresh snapshot, ETH-USDT untouched") {
+TEST_CASE("mdfeed resync okx: a books request brings one REST snapshot from the REST host that the updates join, ETH-USDT untouched") {
   resync_rig r({"--rate", "1000"}, "okx", kOkxSymbols, kOkxChannels);
   r.start();
-  REQUIRE(r.until([&] {
-    return r.count(0, pushed_snapshot_of("BTC-USDT")) == 1 && r.count(0, pushed_snapshot_of("ETH-USDT")) == 1 &&
-           r.count(0, delta_of(channel::okx_books, "BTC-USDT")) >= 2;
-  }));
-  const std::size_t p0 = r.records.size();
-
+  REQUIRE(r.until([&] { return r.count(0, delta_of(channel::okx_books, "BTC-USDT")) >= 2; }));
+  CHECK(r.count(0, pushed_snapshot_of("BTC-USDT")) == 0);  // nothing pushed on subscribe
   CHECK(r.request(0, channel::okx_books) == 1);
-  REQUIRE(r.until([&] {
-    const std::size_t at = r.find(p0, pushed_snapshot_of("BTC-USDT"));
-    return at < r.records.size() && r.count(at, delta_of(channel::okx_books, "BTC-USDT")) >= 3;
-  }));
-  const std::size_t at = r.find(p0, pushed_snapshot_of("BTC-USDT"));
-  CHECK(r.records[at].prev_seq == -1);
-  CHECK(check_chain(r, at, "BTC-USDT") >= 3);
-
+  REQUIRE(r.until([&] { return r.count(0, okx_rest_snapshot_of("BTC-USDT")) == 1; }));
+  const std::uint64_t s = r.records[r.find(0, okx_rest_snapshot_of("BTC-USDT"))].seq;
+  REQUIRE(r.until([&] { return check_join(r, s, "BTC-USDT") >= 3; }));
   REQUIRE(eventually([&] { return r.snap().resyncs_done == 1; }, 5s));
-  const auto s = r.snap();
-  CHECK(s.resync_requests == 1);
-  CHECK(s.resync_failures == 0);
-  CHECK(s.parse_errors_total == 0);  // the unsubscribe ack is a control event
-  CHECK(s.venue_errors == 0);
-  CHECK(s.reconnects == 0);
+  const auto st = r.snap();
+  CHECK(st.resync_requests == 1);
+  CHECK(st.resync_failures == 0);
+  CHECK(st.venue_errors == 0);
+  CHECK(st.reconnects == 0);
+  CHECK(st.rest_rejections == 0);
   r.drain();
-  CHECK(r.count(0, pushed_snapshot_of("BTC-USDT")) == 2);
-  CHECK(r.count(0, pushed_snapshot_of("ETH-USDT")) == 1);
-  // books5 snapshots are not book resyncs and are not affected.
-  CHECK(r.count(p0, [](const rec& k) { return k.ch == channel::okx_books5 && k.symbol == "ETH-USDT"; }) >= 1);
+  CHECK(r.count(0, okx_rest_snapshot_of("ETH-USDT")) == 0);
+  // The request went to exsim's OKX REST listener (the stream port serves no REST), inside its limit.
+  const json limits = exsim_status(r.x)["limits"]["okx"];
+  CHECK(limits["rest_requests"].get<int>() >= 1);
+  CHECK(limits["rest_429"].get<int>() == 0);
   INFO(r.log());
-  CHECK(r.log().find("resync books BTC-USDT: pushed snapshot written") != std::string::npos);
+  CHECK(r.log().find("resync books BTC-USDT: REST snapshot written") != std::string::npos);
   r.finish();
 }
 
-TEST_CASE("mdfeed resync okx: a request while a resubscribe is in flight is served after it") {
-  resync_rig r({"--rate", "1000"}, "okx", kOkxSymbols, kOkxChannels);
-  r.start();
-  REQUIRE(r.until([&] { return r.count(0, pushed_snapshot_of("BTC-USDT")) == 1; }));
-  // Hold back everything exsim sends on the line: the first resubscribe's snapshot is in
-  // flight when the second request comes.
-  const auto ids = exsim_conn_ids(r.x, "/ws/v5/public");
-  REQUIRE(ids.size() == 1);
-  CHECK(exsim_fault(r.x, {{"type", "delay"}, {"conn", ids[0]}, {"ms", 600}})["ok"] == true);
-  const std::size_t p0 = r.records.size();
-  CHECK(r.request(0, channel::okx_books) == 1);
-  REQUIRE(eventually([&] { return r.snap().resync_requests == 1; }, 5s));
-  CHECK(r.request(0, channel::okx_books) == 2);
-  REQUIRE(eventually([&] { return r.snap().resync_requests == 2; }, 5s));
-  CHECK(r.snap().resyncs_done == 0);
-  CHECK(exsim_fault(r.x, {{"type", "delay"}, {"conn", ids[0]}, {"ms", 0}})["ok"] == true);
-
-  REQUIRE(r.until([&] { return r.snap().resyncs_done == 2; }));
-  REQUIRE(r.until([&] {
-    std::size_t last = r.records.size();
-    for (std::size_t i = p0; i < r.records.size(); ++i)
-      if (pushed_snapshot_of("BTC-USDT")(r.records[i])) last = i;
-    return r.count(p0, pushed_snapshot_of("BTC-USDT")) == 2 && r.count(last, delta_of(channel::okx_books, "BTC-USDT")) >= 2;
-  }));
-  std::size_t last = 0;
-  for (std::size_t i = p0; i < r.records.size(); ++i)
-    if (pushed_snapshot_of("BTC-USDT")(r.records[i])) last = i;
-  CHECK(check_chain(r, last, "BTC-USDT") >= 2);
-  CHECK(r.snap().resync_failures == 0);
-  CHECK(r.count(0, pushed_snapshot_of("ETH-USDT")) == 1);
-  r.finish();
-}
-
-TEST_CASE("mdfeed resync okx: a request made while the slot is down is answered by the next connection's subscribe") {
+TEST_CASE("mdfeed resync okx: a request made while the slot is down is served from REST once the connection is live") {
   resync_rig r({"--rate", "1000"}, "okx", kOkxSymbols, kOkxChannels);
   r.start({"--start-down"});
   CHECK(r.request(1, channel::okx_books) == 1);
-  CHECK(r.request(1, channel::okx_books) == 2);
   REQUIRE(eventually([&] { return r.snap().resync_requests >= 1; }, 5s));
   const auto w = r.control.send(feeder_command::connect);
   REQUIRE(eventually([&] { return r.status.ack_word() == w; }, 5s));
-  REQUIRE(r.until([&] { return r.snap().resyncs_done == 1 && r.count(0, delta_of(channel::okx_books, "ETH-USDT")) >= 3; }));
-  // The connect's own subscribe brought the snapshot: no resubscribe, no second snapshot.
-  CHECK(r.count(0, pushed_snapshot_of("ETH-USDT")) == 1);
-  CHECK(r.count(0, pushed_snapshot_of("BTC-USDT")) == 1);
-  CHECK(check_chain(r, r.find(0, pushed_snapshot_of("ETH-USDT")), "ETH-USDT") >= 3);
-  const auto s = r.snap();
-  CHECK(s.resyncs_done == 1);
-  CHECK(s.resync_failures == 0);
+  REQUIRE(r.until([&] { return r.snap().resyncs_done == 1 && r.count(0, okx_rest_snapshot_of("ETH-USDT")) == 1; }));
+  const std::uint64_t s = r.records[r.find(0, okx_rest_snapshot_of("ETH-USDT"))].seq;
+  REQUIRE(r.until([&] { return check_join(r, s, "ETH-USDT") >= 3; }));
+  CHECK(r.count(0, okx_rest_snapshot_of("BTC-USDT")) == 0);
+  CHECK(r.snap().resync_failures == 0);
   r.finish();
 }

@@ -42,8 +42,6 @@ inline std::string mdfeed_binary() { return MDFEED_BINARY; }
 /// exsim arguments for TLS with the test certificates, plus `extra`.
 inline std::vector<std::string> tls(std::vector<std::string> extra = {}) {
   std::vector<std::string> a = {"--tls-cert", exsim_cert_dir() + "/server.pem", "--tls-key", exsim_cert_dir() + "/server.key"};
-  // legacy exsim behaviour until the feeders speak the documented protocol (issue 13)
-  a.insert(a.end(), {"--rest-on-stream-port", "--okx-snapshot", "push", "--okx-checksum", "--no-connect-limits"});
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
 }
@@ -53,6 +51,8 @@ struct feed_setup {
   std::string bus;
   std::string venue = "binance";
   int port = 0;
+  int binance_rest_port = 0;  ///< exsim's REST listeners (the stream port serves no REST)
+  int okx_rest_port = 0;
   std::vector<std::string> symbols;
   std::vector<std::string> channels;
   json policy = json::object();
@@ -67,8 +67,11 @@ inline std::string write_config(const std::string& path, const feed_setup& s) {
   if (s.tls) ep["ca_file"] = s.ca_file;
   json p = {{"reconnect_min_ms", 50}, {"reconnect_max_ms", 1000}, {"connect_timeout_ms", 5000}, {"drain_timeout_ms", 1000}};
   for (auto& [k, v] : s.policy.items()) p[k] = v;
+  json rest = ep;
+  rest["port"] = s.venue == "okx" ? s.okx_rest_port : s.binance_rest_port;
+  if (rest["port"] == 0) rest["port"] = s.port;  // a test without exsim's REST listeners (no REST asked)
   json cfg = {{"bus", s.bus},
-              {"venues", {{s.venue, {{"endpoint", ep}, {"rest_endpoint", ep}, {"symbols", s.symbols}, {"channels", s.channels}, {"policy", p}}}}}};
+              {"venues", {{s.venue, {{"endpoint", ep}, {"rest_endpoint", rest}, {"symbols", s.symbols}, {"channels", s.channels}, {"policy", p}}}}}};
   if (!s.rings.empty()) cfg["rings"] = s.rings;
   std::ofstream(path) << cfg.dump(2);
   return path;
@@ -154,6 +157,7 @@ class feeder_process {
 inline json exsim_fault(const exsim_process& x, const json& req) {
   return http_request(x.control_port(), "POST", "/fault", req.dump()).json();
 }
+inline json exsim_status(const exsim_process& x) { return http_request(x.control_port(), "GET", "/status").json(); }
 inline json exsim_connections(const exsim_process& x) {
   return http_request(x.control_port(), "GET", "/connections").json();
 }

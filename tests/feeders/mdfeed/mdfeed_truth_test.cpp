@@ -187,6 +187,8 @@ void run_against_truth(const venue_run& run) {
     s.bus = bus.name();
     s.venue = run.venue;
     s.port = x.venue_port();
+    s.binance_rest_port = x.binance_rest_port();
+    s.okx_rest_port = x.okx_rest_port();
     s.symbols = run.symbols;
     s.channels = run.channels;
     feeder_process f(write_config(dir.file("cfg.json"), s), run.venue, "A", dir.file("feeder.log"));

@@ -19,7 +19,7 @@ const json* filter(const json& symbol, const char* type) {
 
 TEST_CASE("exsim binance exchangeInfo lists streamed symbols as TRADING with filters in exsim's units") {
   exsim_process x(plain({"--binance-halt", "BNBUSDT"}));
-  const auto all = http_request(x.venue_port(), "GET", "/api/v3/exchangeInfo");
+  const auto all = http_request(x.binance_rest_port(), "GET", "/api/v3/exchangeInfo");
   REQUIRE(all.status == 200);
   const auto j = all.json();
   CHECK(j["timezone"] == "UTC");
@@ -38,32 +38,32 @@ TEST_CASE("exsim binance exchangeInfo lists streamed symbols as TRADING with fil
   CHECK(j["symbols"][2]["status"] == "BREAK");
 
   // symbol= and symbols=[…] (URL-encoded JSON), in the order asked; unknown → -1121.
-  const auto one = http_request(x.venue_port(), "GET", "/api/v3/exchangeInfo?symbol=ETHUSDT").json();
+  const auto one = http_request(x.binance_rest_port(), "GET", "/api/v3/exchangeInfo?symbol=ETHUSDT").json();
   REQUIRE(one["symbols"].size() == 1);
   CHECK(one["symbols"][0]["symbol"] == "ETHUSDT");
   const auto two =
-      http_request(x.venue_port(), "GET", "/api/v3/exchangeInfo?symbols=%5B%22BNBUSDT%22,%22BTCUSDT%22%5D").json();
+      http_request(x.binance_rest_port(), "GET", "/api/v3/exchangeInfo?symbols=%5B%22BNBUSDT%22,%22BTCUSDT%22%5D").json();
   REQUIRE(two["symbols"].size() == 2);
   CHECK(two["symbols"][0]["symbol"] == "BNBUSDT");
   CHECK(two["symbols"][1]["symbol"] == "BTCUSDT");
   for (const char* q : {"/api/v3/exchangeInfo?symbol=NOPE", "/api/v3/exchangeInfo?symbols=%5B%22BTCUSDT%22,%22NOPE%22%5D"}) {
-    const auto bad = http_request(x.venue_port(), "GET", q);
+    const auto bad = http_request(x.binance_rest_port(), "GET", q);
     CHECK(bad.status == 400);
     CHECK(bad.json() == json::parse(R"({"code":-1121,"msg":"Invalid symbol."})"));
   }
-  const auto breaks = http_request(x.venue_port(), "GET", "/api/v3/exchangeInfo?symbolStatus=BREAK").json();
+  const auto breaks = http_request(x.binance_rest_port(), "GET", "/api/v3/exchangeInfo?symbolStatus=BREAK").json();
   REQUIRE(breaks["symbols"].size() == 1);
   CHECK(breaks["symbols"][0]["symbol"] == "BNBUSDT");
 
-  CHECK(http_request(x.venue_port(), "GET", "/api/v3/ping").body == "{}");
-  CHECK(http_request(x.venue_port(), "GET", "/api/v3/time").json()["serverTime"].is_number_integer());
+  CHECK(http_request(x.binance_rest_port(), "GET", "/api/v3/ping").body == "{}");
+  CHECK(http_request(x.binance_rest_port(), "GET", "/api/v3/time").json()["serverTime"].is_number_integer());
   // A halted symbol is listed, not streamed: it has no book.
-  CHECK(http_request(x.venue_port(), "GET", "/api/v3/depth?symbol=BNBUSDT").status == 400);
+  CHECK(http_request(x.binance_rest_port(), "GET", "/api/v3/depth?symbol=BNBUSDT").status == 400);
 }
 
 TEST_CASE("exsim okx public instruments lists SPOT instIds as live with exsim's tick and lot sizes") {
   exsim_process x(plain({"--okx-suspend", "BNB-USDT"}));
-  const auto j = http_request(x.venue_port(), "GET", "/api/v5/public/instruments?instType=SPOT").json();
+  const auto j = http_request(x.okx_rest_port(), "GET", "/api/v5/public/instruments?instType=SPOT").json();
   CHECK(j["code"] == "0");
   REQUIRE(j["data"].size() == 3);
   const auto& btc = j["data"][0];
@@ -78,27 +78,27 @@ TEST_CASE("exsim okx public instruments lists SPOT instIds as live with exsim's 
   CHECK(j["data"][2]["instId"] == "BNB-USDT");
   CHECK(j["data"][2]["state"] == "suspend");
 
-  const auto eth = http_request(x.venue_port(), "GET", "/api/v5/public/instruments?instType=SPOT&instId=ETH-USDT").json();
+  const auto eth = http_request(x.okx_rest_port(), "GET", "/api/v5/public/instruments?instType=SPOT&instId=ETH-USDT").json();
   REQUIRE(eth["data"].size() == 1);
   CHECK(eth["data"][0]["tickSz"] == "0.01");
-  const auto none = http_request(x.venue_port(), "GET", "/api/v5/public/instruments?instType=SPOT&instId=NO-PE");
+  const auto none = http_request(x.okx_rest_port(), "GET", "/api/v5/public/instruments?instType=SPOT&instId=NO-PE");
   CHECK(none.status == 200);
   CHECK(none.json()["code"] == "51001");
-  const auto missing = http_request(x.venue_port(), "GET", "/api/v5/public/instruments");
+  const auto missing = http_request(x.okx_rest_port(), "GET", "/api/v5/public/instruments");
   CHECK(missing.status == 400);
   CHECK(missing.json()["code"] == "50014");
-  CHECK(http_request(x.venue_port(), "GET", "/api/v5/public/instruments?instType=SWAP").json()["data"].empty());
-  const auto t = http_request(x.venue_port(), "GET", "/api/v5/public/time").json();
+  CHECK(http_request(x.okx_rest_port(), "GET", "/api/v5/public/instruments?instType=SWAP").json()["data"].empty());
+  const auto t = http_request(x.okx_rest_port(), "GET", "/api/v5/public/time").json();
   CHECK(t["code"] == "0");
   CHECK(std::stoll(t["data"][0]["ts"].get<std::string>()) > 1'600'000'000'000LL);
 }
 
 TEST_CASE("exsim listed-only symbols: a flag takes the symbol out of the streamed ones, a config clash is refused") {
   exsim_process x(plain({"--binance-halt", "ETHUSDT"}));
-  const auto info = http_request(x.venue_port(), "GET", "/api/v3/exchangeInfo?symbol=ETHUSDT").json();
+  const auto info = http_request(x.binance_rest_port(), "GET", "/api/v3/exchangeInfo?symbol=ETHUSDT").json();
   CHECK(info["symbols"][0]["status"] == "BREAK");
-  CHECK(http_request(x.venue_port(), "GET", "/api/v3/depth?symbol=ETHUSDT").status == 400);
-  CHECK(http_request(x.venue_port(), "GET", "/api/v3/depth?symbol=BTCUSDT").status == 200);
+  CHECK(http_request(x.binance_rest_port(), "GET", "/api/v3/depth?symbol=ETHUSDT").status == 400);
+  CHECK(http_request(x.binance_rest_port(), "GET", "/api/v3/depth?symbol=BTCUSDT").status == 200);
   mdbus::exsim::exsim_config cfg = mdbus::exsim::default_config();
   cfg.tls = false;
   cfg.okx.suspended = {"BTC-USDT"};
