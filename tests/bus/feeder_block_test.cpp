@@ -226,3 +226,35 @@ TEST_CASE("resync requests: the merger bumps a generation the feeder reads, a wr
   CHECK(feeder_resync_requester::try_open(feeder_control_name(bus.name(), venue::binance, slot_id::a), venue::binance,
                                           slot_id::a, other, why) == attach_status::await);
 }
+
+TEST_CASE("feeder control block: the config identity is stamped once, and a process of another config is refused") {
+  unique_bus bus;
+  const std::string name = feeder_control_name(bus.name(), venue::okx, slot_id::a);
+  auto w = feeder_control_writer::create(name, venue::okx, slot_id::a, 0600, 0x1111);
+  // The same identity shares the block; none (0) does not care.
+  std::string why;
+  feeder_resync_requester same;
+  CHECK(feeder_resync_requester::try_open(name, venue::okx, slot_id::a, same, why, 0x1111) == attach_status::ok);
+  feeder_control_reader any;
+  CHECK(feeder_control_reader::try_open(name, venue::okx, slot_id::a, any, why, 0) == attach_status::ok);
+  // Another config: its resync slots are positions in another symbol list. Refused, one line.
+  feeder_control_reader other;
+  CHECK(feeder_control_reader::try_open(name, venue::okx, slot_id::a, other, why, 0x2222) == attach_status::incompatible);
+  CHECK(why == "segment " + name +
+                   ": made for another configuration (identity 0000000000001111, this process 0000000000002222): the config "
+                   "was edited while the bus ran; stop the whole bus and start it again");
+  feeder_resync_requester merger;
+  CHECK(feeder_resync_requester::try_open(name, venue::okx, slot_id::a, merger, why, 0x2222) == attach_status::incompatible);
+  CHECK_THROWS_AS(feeder_control_writer::create_or_share(name, venue::okx, slot_id::a, 0600, 0x2222), segment_error);
+}
+
+TEST_CASE("feeder control block: a block made without an identity is stamped by the first commander that has one") {
+  unique_bus bus;
+  const std::string name = feeder_control_name(bus.name(), venue::binance, slot_id::b);
+  auto w = feeder_control_writer::create(name, venue::binance, slot_id::b);
+  std::string why;
+  feeder_resync_requester first;
+  CHECK(feeder_resync_requester::try_open(name, venue::binance, slot_id::b, first, why, 0x3333) == attach_status::ok);
+  feeder_control_reader later;
+  CHECK(feeder_control_reader::try_open(name, venue::binance, slot_id::b, later, why, 0x4444) == attach_status::incompatible);
+}

@@ -27,6 +27,7 @@ struct output_log {
   std::map<stream_ref, std::vector<std::uint64_t>> seqs;
   std::vector<std::string> gaps;
   std::map<std::string, std::uint64_t> slot_statuses;  ///< "binance down remote_close" -> count
+  std::map<stream_ref, std::int64_t> first_snapshot_ns;  ///< publish time of each book stream's first snapshot
   std::uint64_t records = 0, snapshots = 0, laps = 0, stamped_wrong = 0;
 
   explicit output_log(const std::string& name)
@@ -62,6 +63,7 @@ struct output_log {
       }
       if (h.type == record_type::book_snapshot) {
         ++snapshots;
+        first_snapshot_ns.emplace(key, h.publish_time_ns);
         continue;
       }
       seqs[key].push_back(h.seq);

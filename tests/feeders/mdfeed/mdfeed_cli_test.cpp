@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "tests/feeders/mdfeed/mdfeed_test_support.hpp"
+#include "tests/support/read_file.hpp"
 #include "tests/support/run_capture.hpp"
 
 using namespace mdbus;
@@ -86,4 +87,45 @@ TEST_CASE("mdfeed refuses a slot another live feeder holds, exit 1") {
   CHECK(r.out.find("already has a live writer (pid " + std::to_string(first.pid()) + ")") != std::string::npos);
   CHECK(first.running());
   CHECK(first.stop() == 0);
+}
+
+TEST_CASE("mdfeed refuses a configured symbol the venue does not list, or lists as not trading, one line each, exit 2") {
+  // Binance stays silent on a stream of a symbol it does not list: without the check at start
+  // a typo costs every message of that symbol without a word (DESIGN "Venues as data").
+  exsim_process x(tls({"--rate", "100", "--binance-halt", "BNBUSDT", "--okx-suspend", "BNB-USDT"}));
+  unique_bus bus;
+  temp_dir dir;
+  for (const auto& [venue, sym, text] :
+       {std::tuple<std::string, std::string, std::string>{"binance", "BTCUSDX", "\"BTCUSDX\" is not listed by Binance"},
+        {"binance", "BNBUSDT", "\"BNBUSDT\" is not trading on Binance (status BREAK)"},
+        {"okx", "BTC-USDX", "\"BTC-USDX\" is not listed by OKX"},
+        {"okx", "BNB-USDT", "\"BNB-USDT\" is not trading on OKX (state suspend)"}}) {
+    feed_setup s;
+    s.bus = bus.name();
+    s.venue = venue;
+    s.port = x.venue_port();
+    s.binance_rest_port = x.binance_rest_port();
+    s.okx_rest_port = x.okx_rest_port();
+    s.symbols = {venue == "okx" ? "BTC-USDT" : "BTCUSDT", sym};
+    s.channels = {venue == "okx" ? "trades" : "trade"};
+    const std::string cfg = write_config(dir.file(venue + sym + ".json"), s);
+    const auto r = mdfeed("--config " + cfg + " --venue " + venue + " --slot A");
+    INFO(r.out);
+    CHECK(r.status == 2);
+    CHECK(r.out.find("refusing the config: symbol " + text) != std::string::npos);
+    // The status block keeps the reason for mdctl status.
+    feeder_status_reader st = feeder_status_reader::open(feeder_status_name(bus.name(), venue == "okx" ? venue::okx : venue::binance, slot_id::a));
+    CHECK(st.last_error().find(text) != std::string::npos);
+    bus.remove_all();
+  }
+  // A config whose symbols are all listed and trading passes the check.
+  feed_setup ok;
+  ok.bus = bus.name();
+  ok.venue = "binance";
+  ok.port = x.venue_port();
+  ok.binance_rest_port = x.binance_rest_port();
+  ok.symbols = {"BTCUSDT", "ETHUSDT"};
+  ok.channels = {"trade"};
+  feeder_process f(write_config(dir.file("ok.json"), ok), "binance", "A", dir.file("ok.log"));
+  REQUIRE(eventually([&] { return read_file(dir.file("ok.log")).find("instrument check: all 2 symbols are listed and trading") != std::string::npos; }, 10s));
 }
