@@ -73,7 +73,7 @@ TEST_CASE("okx: one public URL, subscribe requests with one arg per stream, text
   CHECK(a->subscribe_messages({}).empty());
 }
 
-TEST_CASE("okx: unsubscribe requests mirror the subscribe requests, and books resync by resubscribing") {
+TEST_CASE("okx: unsubscribe requests mirror the subscribe requests, a resubscribe is both, and books resync from a REST snapshot") {
   auto a = make(venue::okx);
   const subscription subs[] = {{channel::okx_books, "BTC-USDT", ""}, {channel::okx_trades, "ETH-USDT", ""}};
   const auto msgs = a->unsubscribe_messages(subs);
