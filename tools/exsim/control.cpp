@@ -21,12 +21,12 @@ using json = nlohmann::json;
 
 const char* const kFaultHelp =
     "type: drop | drop_venue | stall | unstall | malformed | oversized | duplicate | reorder | refuse | delay | "
-    "shutdown_notice";
+    "shutdown_notice | mute";
 // Control replies may echo client bytes (a path): invalid UTF-8 is replaced, never thrown on.
 std::string text_of(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 constexpr const char* kFaultTypes[] = {"drop",     "drop_venue", "stall",   "unstall", "malformed",      "oversized",
-                                       "duplicate", "reorder",    "refuse",  "delay",   "shutdown_notice"};
+                                       "duplicate", "reorder",    "refuse",  "delay",   "shutdown_notice", "mute"};
 // The largest oversized frame: the default send-queue bound (64 MiB) is the useful ceiling.
 constexpr std::int64_t kMaxOversizedBytes = 256LL << 20;
 
@@ -121,6 +121,13 @@ json server::fault(const json& req, int& status) {
     throw bad_request(type + ": count must be 1..1000000");
   if (type == "oversized" && (bytes < 64 || bytes > kMaxOversizedBytes))
     throw bad_request("oversized: bytes must be 64.." + std::to_string(kMaxOversizedBytes));
+  // mute: the venue silently stops one stream of a live connection (a dropped subscription:
+  // no close, no error, the other streams flow). A resubscribe of that stream restores it.
+  const stream_info* muted = nullptr;
+  if (type == "mute") {
+    muted = registry_.find(string_field(req, "stream", ""));
+    if (muted == nullptr) throw bad_request("mute: stream must name a stream (e.g. \"btcusdt@trade\", \"books:BTC-USDT\")");
+  }
   if (type == "drop" && !abrupt && (code < 1000 || code > 4999 || reason.size() > 123))
     throw bad_request("drop: code must be 1000..4999 and reason at most 123 bytes");
 
@@ -158,6 +165,8 @@ json server::fault(const json& req, int& status) {
       }
     } else if (type == "stall") {
       c.stall(ms > 0 ? now_us_ + ms * 1000 : connection::kForever);
+    } else if (type == "mute") {
+      unsubscribe(c, muted->id);
     } else if (type == "unstall") {
       c.stall(0);
     } else if (type == "delay") {

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "tests/feeders/mdfeed/mdfeed_test_support.hpp"
+#include "tests/support/read_file.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -182,6 +183,44 @@ TEST_CASE("mdfeed: a stalled line is found by the no-data watchdog and replaced"
   CHECK(r.status.last_error().find("nothing received for") != std::string::npos);
   CHECK(r.snap().remote_closes == 0);  // we dropped it, the venue did not
   MESSAGE("stall detected after " << detected << " s (no_data_ms 500)");
+}
+
+TEST_CASE("mdfeed: a stream the venue silently stops is resubscribed by the stale-stream watchdog, the connection stays") {
+  // DESIGN "two watchdogs, not one": the connection keeps delivering bookTicker while its
+  // trade stream goes silent (exsim's mute: the venue dropped that subscription). The
+  // connection watchdog must not fire; the stale watch resubscribes that one stream.
+  json policy = {{"stale_stream_ms", 1000}, {"no_data_ms", 10000}};
+  rig r({"--rate", "2000"}, "binance", {"BTCUSDT"}, {"trade", "bookTicker"}, policy);
+  r.start();
+  REQUIRE(r.wait_state(feeder_state::live));
+  ring_drain ring(feeder_ring_name(r.bus.name(), venue::binance, slot_id::a));
+  std::size_t trades = 0;
+  auto on_record = [&](const record_view& v) { trades += v.header().channel_id == channel::binance_trade ? 1 : 0; };
+  REQUIRE(eventually([&] {
+    ring.poll(on_record);
+    return trades >= 50;
+  }, 10s));
+  const auto ids = exsim_conn_ids(r.x, "/stream");
+  REQUIRE(ids.size() == 1);
+  CHECK(exsim_fault(r.x, {{"type", "mute"}, {"conn", ids[0]}, {"stream", "btcusdt@trade"}})["ok"] == true);
+  const auto muted_at = std::chrono::steady_clock::now();
+  REQUIRE(eventually([&] { return r.snap().stale_resubscribes >= 1; }, 10s));
+  const double found = std::chrono::duration<double>(std::chrono::steady_clock::now() - muted_at).count();
+  CHECK(found >= 0.9);  // not before stale_stream_ms of silence
+  ring.poll(on_record);
+  const std::size_t before = trades;
+  REQUIRE(eventually([&] {
+    ring.poll(on_record);
+    return trades >= before + 50;
+  }, 10s));
+  const auto st = r.snap();
+  CHECK(st.stale_resubscribes == 1);
+  CHECK(st.reconnects == 0);
+  CHECK(st.no_data_trips == 0);
+  CHECK(st.venue_errors == 0);
+  CHECK(read_file(r.dir.file("feeder.log")).find("stream trade BTCUSDT silent for more than 1000 ms while the connection delivers: resubscribed") !=
+        std::string::npos);
+  MESSAGE("stale stream resubscribed " << found << " s after it went silent (stale_stream_ms 1000)");
 }
 
 TEST_CASE("mdfeed okx: an unanswered keepalive is found by the pong watchdog") {
