@@ -202,4 +202,24 @@ failure record_writer::commit() noexcept {
   return kOk;
 }
 
+void check_listed(simdjson::dom::array listed, std::span<const std::string> symbols, const instrument_list_format& f,
+                  std::vector<std::string>& problems) {
+  for (const auto& want : symbols) {
+    std::string_view state;
+    bool found = false;
+    for (auto e : listed) {
+      std::string_view id;
+      if (e[f.id_key].get(id) != simdjson::SUCCESS || id != want) continue;
+      found = true;
+      if (e[f.state_key].get(state) != simdjson::SUCCESS) state = "(none)";
+      break;
+    }
+    if (!found) {
+      problems.push_back("\"" + want + "\" is not listed by " + f.venue_name + " (" + f.list_name + ")");
+    } else if (state != f.trading) {
+      problems.push_back("\"" + want + "\" is not trading on " + f.venue_name + " (" + f.state_key + " " + std::string(state) + ")");
+    }
+  }
+}
+
 }  // namespace mdbus::feed::detail

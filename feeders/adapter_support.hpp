@@ -446,4 +446,19 @@ template <std::size_t N>
   return r;
 }
 
+/// How a venue's instrument list names an instrument and says it trades (the instrument
+/// check at start; not the hot path).
+struct instrument_list_format {
+  const char* venue_name;  ///< "Binance"
+  const char* list_name;   ///< "exchangeInfo"
+  const char* id_key;      ///< "symbol", "instId"
+  const char* state_key;   ///< "status", "state"
+  const char* trading;     ///< "TRADING", "live"
+};
+
+/// Appends to `problems` one line for each of `symbols` that `listed` does not hold, or holds
+/// in a state other than `f.trading`. Allocates; throws only std::bad_alloc.
+void check_listed(simdjson::dom::array listed, std::span<const std::string> symbols, const instrument_list_format& f,
+                  std::vector<std::string>& problems);
+
 }  // namespace mdbus::feed::detail

@@ -741,22 +741,7 @@ instrument_check binance_adapter::check_instruments(int status, std::string_view
       out.problems.push_back("exchangeInfo answer has no symbols array");
       return out;
     }
-    for (const auto& want : symbols) {
-      std::string_view found_status;
-      bool found = false;
-      for (auto e : listed) {
-        std::string_view name;
-        if (e["symbol"].get(name) != simdjson::SUCCESS || name != want) continue;
-        found = true;
-        if (e["status"].get(found_status) != simdjson::SUCCESS) found_status = "(none)";
-        break;
-      }
-      if (!found) {
-        out.problems.push_back("\"" + want + "\" is not listed by Binance (exchangeInfo)");
-      } else if (found_status != "TRADING") {
-        out.problems.push_back("\"" + want + "\" is not trading on Binance (status " + std::string(found_status) + ")");
-      }
-    }
+    check_listed(listed, symbols, {"Binance", "exchangeInfo", "symbol", "status", "TRADING"}, out.problems);
   } catch (const std::exception& e) {  // allocation failure
     out.problems.assign(1, std::string("exchangeInfo: ") + e.what());
     return out;

@@ -662,22 +662,7 @@ instrument_check okx_adapter::check_instruments(int status, std::string_view bod
       out.problems.push_back("instruments answer has no data array");
       return out;
     }
-    for (const auto& want : symbols) {
-      std::string_view state;
-      bool found = false;
-      for (auto e : listed) {
-        std::string_view id;
-        if (e["instId"].get(id) != simdjson::SUCCESS || id != want) continue;
-        found = true;
-        if (e["state"].get(state) != simdjson::SUCCESS) state = "(none)";
-        break;
-      }
-      if (!found) {
-        out.problems.push_back("\"" + want + "\" is not listed by OKX (public/instruments SPOT)");
-      } else if (state != "live") {
-        out.problems.push_back("\"" + want + "\" is not trading on OKX (state " + std::string(state) + ")");
-      }
-    }
+    check_listed(listed, symbols, {"OKX", "public/instruments SPOT", "instId", "state", "live"}, out.problems);
   } catch (const std::exception& e) {
     out.problems.assign(1, std::string("instruments: ") + e.what());
     return out;

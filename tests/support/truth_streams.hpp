@@ -38,20 +38,26 @@ inline std::set<stream_ref> test_bus_streams() {
   return s;
 }
 
-/// exsim's ground truth per stream: the events every subscriber got (not per-connection
-/// snapshots, not OKX's empty book heartbeats, which carry no data and repeat the last seqId).
-inline std::map<stream_ref, std::vector<std::uint64_t>> read_truth(const std::string& path, const std::set<stream_ref>& wanted) {
+/// Calls f(stream_ref, entry) for each event of exsim's ground truth on a `wanted` stream that
+/// every subscriber got (not per-connection snapshots, not OKX's empty book heartbeats, which
+/// carry no data and repeat the last seqId).
+template <class F>
+void for_each_truth_event(const std::string& path, const std::set<stream_ref>& wanted, F&& f) {
   exsim::truth_reader t(path);
-  std::map<stream_ref, std::vector<std::uint64_t>> out;
   while (auto e = t.next()) {
     if (e->conn_id != 0 || (e->flags & (exsim::kTruthHeartbeat | exsim::kTruthSnapshot)) != 0) continue;
     const auto& s = t.streams()[e->stream_id];
     // The config subscribes depth@100ms: the 1000 ms flavour shares the stream key.
     if (static_cast<channel>(e->channel) == channel::binance_depth && s.name.find("@100ms") == std::string::npos) continue;
     const stream_ref key{static_cast<venue>(e->venue), static_cast<channel>(e->channel), s.symbol};
-    if (wanted.count(key) == 0) continue;
-    out[key].push_back(static_cast<std::uint64_t>(e->last_seq));
+    if (wanted.count(key) != 0) f(key, *e);
   }
+}
+
+/// exsim's ground truth per stream: each event's sequence (for_each_truth_event).
+inline std::map<stream_ref, std::vector<std::uint64_t>> read_truth(const std::string& path, const std::set<stream_ref>& wanted) {
+  std::map<stream_ref, std::vector<std::uint64_t>> out;
+  for_each_truth_event(path, wanted, [&](const stream_ref& key, const auto& e) { out[key].push_back(static_cast<std::uint64_t>(e.last_seq)); });
   return out;
 }
 

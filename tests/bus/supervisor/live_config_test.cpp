@@ -36,15 +36,8 @@ namespace {
 
 /// exsim's first event time (gen_time_ns, CLOCK_REALTIME) per stream.
 std::map<stream_ref, std::int64_t> first_event_ns(const std::string& truth_path, const std::set<stream_ref>& wanted) {
-  exsim::truth_reader t(truth_path);
   std::map<stream_ref, std::int64_t> out;
-  while (auto e = t.next()) {
-    if (e->conn_id != 0 || (e->flags & (exsim::kTruthHeartbeat | exsim::kTruthSnapshot)) != 0) continue;
-    const auto& s = t.streams()[e->stream_id];
-    if (static_cast<channel>(e->channel) == channel::binance_depth && s.name.find("@100ms") == std::string::npos) continue;
-    const stream_ref key{static_cast<venue>(e->venue), static_cast<channel>(e->channel), s.symbol};
-    if (wanted.count(key) != 0) out.emplace(key, static_cast<std::int64_t>(e->gen_time_ns));
-  }
+  for_each_truth_event(truth_path, wanted, [&](const stream_ref& key, const auto& e) { out.emplace(key, e.gen_time_ns); });
   return out;
 }
 
