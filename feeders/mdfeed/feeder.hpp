@@ -37,26 +37,18 @@
 #include "feeders/mdfeed/log_limiter.hpp"
 #include "feeders/mdfeed/rest_client.hpp"
 #include "feeders/mdfeed/stale_watch.hpp"
+#include "feeders/mdfeed/stream_index.hpp"
 #include "feeders/mdfeed/ring_sink.hpp"
 #include "feeders/mdfeed/ws_client.hpp"
 #include "feeders/venue_adapter.hpp"
 
 #include <csignal>
 #include <cstdint>
-#include <array>
-#include <functional>
 #include <memory>
-#include <unordered_map>
 #include <string>
 #include <vector>
 
 namespace mdbus::feed {
-
-/// Transparent hashing: symbol lookups by string_view without building a string.
-struct string_hash {
-  using is_transparent = void;
-  [[nodiscard]] std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-};
 
 struct feeder_options {
   venue venue_id = venue::unknown;
@@ -223,8 +215,7 @@ class feeder final : private ws_events, private rest_events, private snapshot_ob
     std::vector<std::string> resubscribe;
   };
   std::vector<watched_stream> watched_;
-  std::unordered_map<std::string, std::size_t, string_hash, std::equal_to<>> symbol_index_;
-  std::array<std::uint8_t, 32> channel_index_{};  ///< channel id → position in the config's channels (+1; 0 = none)
+  stream_index stream_index_;
   stale_watch stale_{0, stale_watch::options{}};
 
   std::vector<book_stream> books_;

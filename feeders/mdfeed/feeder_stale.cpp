@@ -24,12 +24,10 @@ constexpr std::int64_t kResubscribeSpacingMs = 30'000;
 }  // namespace
 
 void feeder::build_stale_table() {
-  for (std::size_t ci = 0; ci < venue_.channels.size(); ++ci) {
-    const auto id = static_cast<std::size_t>(venue_.channels[ci].id) % channel_index_.size();
-    if (channel_index_[id] == 0) channel_index_[id] = static_cast<std::uint8_t>(ci + 1);
-  }
+  std::vector<channel> ids;
+  for (const auto& ch : venue_.channels) ids.push_back(ch.id);
+  stream_index_ = stream_index(venue_.symbols, ids);
   for (std::size_t si = 0; si < venue_.symbols.size(); ++si) {
-    symbol_index_.emplace(venue_.symbols[si], si);
     for (const auto& ch : venue_.channels) {
       watched_stream w;
       w.sub = {ch.id, venue_.symbols[si], ch.variant};
@@ -48,11 +46,7 @@ void feeder::build_stale_table() {
 
 /// Hot path: one hash lookup of the symbol per record, no allocation.
 void feeder::on_record_committed(const record_header& h) noexcept {
-  const std::uint8_t ci = channel_index_[static_cast<std::size_t>(h.channel_id) % channel_index_.size()];
-  if (ci == 0) return;
-  const auto it = symbol_index_.find(h.symbol_view());
-  if (it == symbol_index_.end()) return;
-  stale_.on_record(it->second * venue_.channels.size() + (ci - 1U), record_now_);
+  stale_.on_record(stream_index_.of(h), record_now_);  // npos is ignored
 }
 
 void feeder::check_stale_streams(std::int64_t now) noexcept {
