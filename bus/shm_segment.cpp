@@ -57,6 +57,7 @@ std::string_view to_string(segment_kind k) noexcept {
     case segment_kind::status_block: return "status_block";
     case segment_kind::control_block: return "control_block";
     case segment_kind::reader_table: return "reader_table";
+    case segment_kind::venue_budget: return "venue_budget";
   }
   return "unknown";
 }

@@ -36,6 +36,7 @@ enum class segment_kind : std::uint32_t {
   status_block = 4,
   control_block = 5,
   reader_table = 6,  ///< `<broadcast ring>.readers`: each reader's position, for tools
+  venue_budget = 16, ///< `budget.<venue>`: one REST budget and connection pace per venue (venue_budget.hpp)
 };
 
 std::string_view to_string(segment_kind k) noexcept;

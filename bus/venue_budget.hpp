@@ -32,7 +32,7 @@ namespace mdbus {
 /// module may not edit: 16 leaves room for the enum's own growth (7, 8, ...); add
 /// `venue_budget = 16` (and its to_string) to bus/shm_segment.hpp when integrating, and
 /// inspection tools show "venue_budget" instead of "unknown".
-inline constexpr segment_kind kVenueBudgetKind = static_cast<segment_kind>(16);
+inline constexpr segment_kind kVenueBudgetKind = segment_kind::venue_budget;
 
 /// The body after the 128-byte segment header: each CAS word on its own line, so the
 /// connection pace (checked before every connect) never shares a line with REST traffic,

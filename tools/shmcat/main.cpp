@@ -8,6 +8,7 @@
 #include "bus/reader_table.hpp"
 #include "bus/shm_segment.hpp"
 #include "bus/spsc_ring.hpp"
+#include "bus/venue_budget.hpp"
 #include "tools/shmcat/commands.hpp"
 
 // GCC 12 reports a false -Wnull-dereference inside CLI11's inlined string splitting.
@@ -160,6 +161,23 @@ int cmd_info(const std::string& name, bool json) {
     if (!ring_ok) j["readers_note"] = "ring " + ring + " does not open: lag figures are against 0";
   } else if (i.kind == segment_kind::counters) {
     j["max_counters"] = i.geometry[0];
+  } else if (i.kind == segment_kind::venue_budget) {
+    // "mdbus.<bus>.budget.<venue>": the venue's shared REST budget and connection pace.
+    const auto dot = name.rfind('.');
+    const auto v = dot == std::string::npos ? std::nullopt : venue_from_string(name.substr(dot + 1));
+    const std::string prefix = "mdbus.";
+    const auto mid = name.rfind(".budget.");
+    if (v && mid != std::string::npos && mid > prefix.size()) {
+      const venue_budget b = venue_budget::open(name.substr(prefix.size(), mid - prefix.size()), *v, access_mode::read_only);
+      const venue_budget_stats s = b.stats();
+      j.update({{"rest_budget", b.limits().rest.budget}, {"rest_window_ms", b.limits().rest.window_ns / 1'000'000},
+                {"rest_in_use", b.rest_in_use(b.rest_clock_ns())}, {"rest_granted", s.rest_granted},
+                {"rest_units_granted", s.rest_units_granted}, {"rest_deferred", s.rest_deferred},
+                {"rest_blocked_until_ns", b.rest_blocked_until()}, {"http_429", s.http_429}, {"http_418", s.http_418},
+                {"last_used_weight_header", s.last_used_header}, {"connect_budget", b.limits().connect.budget},
+                {"connect_window_ms", b.limits().connect.window_ns / 1'000'000}, {"connect_granted", s.connect_granted},
+                {"connect_deferred", s.connect_deferred}});
+    }
   }
   j["counters"] = related_counters(i);
   if (json) {

@@ -5,6 +5,7 @@
 #include "bus/reader_table.hpp"
 #include "bus/records.hpp"
 #include "bus/spsc_ring.hpp"
+#include "bus/venue_budget.hpp"
 #include "support/run_capture.hpp"
 #include "support/spawn.hpp"
 #include "support/unique_bus.hpp"
@@ -83,6 +84,26 @@ TEST_CASE("shmcat info reports an SPSC ring's positions, fill and overflows") {
   CHECK(j2["readers"][0]["lag_bytes"] == 21 * 128);
   CHECK(j2["fill_bytes"] == 21 * 128);
   CHECK(j2["counters"] == nlohmann::json{{"feeder_messages_total{ring=\"feed\"}", 31}});
+}
+
+TEST_CASE("shmcat info reports a venue budget: its limits, what was granted and deferred, the 429s seen") {
+  test::unique_bus bus;
+  auto b = venue_budget::open_or_create(bus.name(), venue::binance, default_venue_limits(venue::binance));
+  REQUIRE(b.try_rest(50).granted());
+  REQUIRE(b.try_connect().granted());
+  b.note_rest_answer(200, 120, -1);
+  const auto r = test::run_capture(kShmcat + " --json info " + bus.segment("budget.binance"));
+  REQUIRE(r.status == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j["kind"] == "venue_budget");
+  CHECK(j["rest_budget"] == 3000);  // half of Binance's 6000 weight per minute
+  CHECK(j["rest_window_ms"] == 60000);
+  CHECK(j["rest_granted"] == 1);
+  CHECK(j["rest_units_granted"] == 50);
+  CHECK(j["last_used_weight_header"] == 120);  // the count was raised to it (rest_in_use, this minute)
+  CHECK(j.contains("rest_in_use"));
+  CHECK(j["http_429"] == 0);
+  CHECK(j["connect_granted"] == 1);
 }
 
 TEST_CASE("shmcat info reports the output ring's positions, frames held and fill") {
