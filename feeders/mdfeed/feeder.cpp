@@ -78,11 +78,11 @@ feeder::feeder(const config::bus_config& cfg, const feeder_options& options)
   target_.host = venue_.ep.host;
   target_.port = venue_.ep.port;
   target_.server_name = venue_.ep.server_name;
-  target_.path = adapter_->ws_path(subs);
+  target_.path = adapter_->ws_path(subs);  // throws std::invalid_argument for a sub the venue refuses
   // VENUES.md "REST: hosts, budgets" (checked 2026-12): the stream hosts serve no REST.
   rest_target_.host = venue_.rest_ep.host;
   rest_target_.port = venue_.rest_ep.port;
-  rest_target_.server_name = venue_.rest_ep.server_name;  // throws std::invalid_argument for a sub the venue refuses
+  rest_target_.server_name = venue_.rest_ep.server_name;
   subscribe_messages_ = adapter_->subscribe_messages(subs);
   adapter_->set_subscriptions(subs);  // data of any other stream is refused (unknown_stream)
   status_.fields().alloc_counting.store(options_.allocations != nullptr ? 1 : 0, std::memory_order_relaxed);
