@@ -8,6 +8,9 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdio>
+#include <cstdlib>
+
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -26,10 +29,13 @@ struct capture {
   std::string url;                  ///< connect URL when recorded
 };
 
+/// The captures, or a skip: exit 77 (SKIP_RETURN_CODE in tests/feeders/CMakeLists.txt), so
+/// CTest reports the case as skipped, not as a pass that checked nothing.
 bool have_captures() {
   if (std::filesystem::is_directory(MDBUS_CAPTURES)) return true;
-  MESSAGE("no captures at " MDBUS_CAPTURES ": skipped");
-  return false;
+  std::printf("SKIPPED: no captures at %s\n", MDBUS_CAPTURES);
+  std::fflush(stdout);
+  std::_Exit(77);
 }
 
 /// cryptofeed: "<url> <-> <epoch>" (connect), "<url> <- <epoch>: <json>" (sent),
