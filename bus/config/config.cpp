@@ -1,6 +1,7 @@
 #include "bus/config/config.hpp"
 
 #include "bus/broadcast_ring.hpp"
+#include "bus/runtime_dir.hpp"
 #include "bus/spsc_ring.hpp"
 
 #include <algorithm>
@@ -365,7 +366,8 @@ bus_config parse_config(std::string_view text, const std::string& source, const 
                                                  std::to_string(c.rings.feeder_max_frame) + "), so any record can wait in a hole");
   }
 
-  c.supervisor.control_socket = "/tmp/mdbus." + c.bus + ".ctl";
+  // A private runtime directory, never a shared /tmp path (bus/runtime_dir.hpp).
+  c.supervisor.control_socket = default_control_socket(c.bus);
   if (const json* sv = r.get("supervisor", false)) {
     object_reader sr(*sv, "supervisor", source);
     c.supervisor.control_socket = sr.string("control_socket", false, c.supervisor.control_socket);

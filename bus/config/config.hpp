@@ -100,7 +100,7 @@ struct merge_settings {
 
 /// The supervisor's settings (section "supervisor", every field optional).
 struct supervisor_settings {
-  std::string control_socket;  ///< unix socket for mdctl; default /tmp/mdbus.<bus>.ctl (filled by the loader)
+  std::string control_socket;  ///< unix socket for mdctl; default `<runtime dir>/<bus>.ctl` (bus/runtime_dir.hpp; filled by the loader)
   int metrics_port = -1;       ///< Prometheus /metrics on 127.0.0.1: -1 off, 0 any free port, else the port
   std::int64_t restart_backoff_min_ms = 200;    ///< second restart of a process after this; the first is immediate
   std::int64_t restart_backoff_max_ms = 10'000;  ///< doubling up to this

@@ -1,7 +1,10 @@
 #include "bus/supervisor/mdsupervisor/control_server.hpp"
 
+#include "bus/runtime_dir.hpp"
+
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -23,14 +26,20 @@ sockaddr_un address_of(const std::string& path) {
   return a;
 }
 
-/// Whether somebody accepts connections on the socket file at `path`.
-bool somebody_listens(const std::string& path) {
+/// Who accepts connections on the socket file at `path` (its listener's credentials), if anybody.
+std::optional<ucred> listener_of(const std::string& path) {
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
+  if (fd < 0) return std::nullopt;
   const sockaddr_un a = address_of(path);
-  const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0;
+  std::optional<ucred> who;
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0) {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) cred = {0, static_cast<uid_t>(-1), static_cast<gid_t>(-1)};
+    who = cred;
+  }
   ::close(fd);
-  return ok;
+  return who;
 }
 
 /// Writes the response; a client that stops reading gets at most ~1 s of waiting (the
@@ -56,10 +65,21 @@ void write_all(int fd, const std::string& s) {
 }  // namespace
 
 control_server::control_server(std::string path, handler h) : path_(std::move(path)), handler_(std::move(h)) {
+  // The directory first: in one that only we can write, nobody else can have taken the name
+  // (a shared /tmp would let any local user listen there first).
+  if (auto why = ensure_private_dir(parent_dir(path_), true)) throw std::runtime_error("control socket " + path_ + ": " + *why);
   struct stat st {};
   if (::lstat(path_.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) throw std::runtime_error("control socket " + path_ + ": exists and is not a socket");
-    if (somebody_listens(path_)) throw std::runtime_error("control socket " + path_ + ": another mdsupervisor answers on it");
+    if (st.st_uid != ::geteuid())
+      throw std::runtime_error("control socket " + path_ + ": owned by uid " + std::to_string(st.st_uid) + ", not ours (uid " +
+                               std::to_string(::geteuid()) + "), refused");
+    if (const auto who = listener_of(path_)) {
+      if (who->uid != ::geteuid())
+        throw std::runtime_error("control socket " + path_ + ": a process of uid " + std::to_string(who->uid) + " (pid " +
+                                 std::to_string(who->pid) + ") answers on it, refused");
+      throw std::runtime_error("control socket " + path_ + ": another mdsupervisor answers on it (pid " + std::to_string(who->pid) + ")");
+    }
     ::unlink(path_.c_str());  // a dead supervisor's
   }
   listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

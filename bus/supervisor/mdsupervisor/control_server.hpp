@@ -13,8 +13,10 @@ class control_server {
   /// Handles one request line, returns the response line (without the newline).
   using handler = std::function<std::string(const std::string& request)>;
 
-  /// Binds `path` (an existing socket file nobody answers on is replaced; one somebody
-  /// answers on is an error: another supervisor). Throws std::runtime_error with one line.
+  /// Binds `path`. Its directory must be ours and not group/world-writable (created 0700 when
+  /// missing: bus/runtime_dir.hpp). An existing socket file of ours nobody answers on is
+  /// replaced; one somebody answers on is an error (another supervisor, named by pid), as is
+  /// one of another uid. Throws std::runtime_error with one line.
   control_server(std::string path, handler h);
   ~control_server();
   control_server(const control_server&) = delete;

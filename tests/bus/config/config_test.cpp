@@ -1,6 +1,7 @@
 // The configuration file: every field validated, every error one line naming file and field,
 // unknown keys refused, and the shipped config/sim.json and config/live.json valid.
 #include "bus/config/config.hpp"
+#include "bus/runtime_dir.hpp"
 
 #include <doctest/doctest.h>
 
@@ -307,7 +308,8 @@ TEST_CASE("config: merge and supervisor sections, their defaults and their error
   const bus_config d = parse_config(kMinimal, "cfg.json");
   CHECK(d.merge.hole_fill_ms == 3);
   CHECK(d.merge.idle == idle_mode::spin);
-  CHECK(d.supervisor.control_socket == "/tmp/mdbus.t1.ctl");
+  CHECK(d.supervisor.control_socket == default_runtime_dir() + "/t1.ctl");  // never a shared /tmp path
+  CHECK(d.supervisor.control_socket.rfind("/tmp/mdbus.", 0) != 0);
   CHECK(d.supervisor.metrics_port == -1);
   const std::string with = replace(kMinimal, R"("bus": "t1",)",
                                    R"("bus": "t1", "merge": {"hole_fill_ms": 50, "idle": "backoff"},
