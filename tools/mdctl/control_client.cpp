@@ -2,6 +2,8 @@
 
 #include "tools/mdctl/status_table.hpp"
 
+#include "bus/runtime_dir.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -23,7 +25,7 @@ std::string errno_text(int err) { return std::strerror(err); }
 
 }  // namespace
 
-std::string default_socket_path(const std::string& bus) { return "/tmp/mdbus." + bus + ".ctl"; }
+std::string default_socket_path(const std::string& bus) { return default_control_socket(bus); }
 
 std::string control_client::who() const {
   return target_.bus.empty() ? "supervisor at " + target_.path : "supervisor of bus " + target_.bus;
@@ -78,6 +80,24 @@ control_client::control_client(control_target target, std::chrono::milliseconds 
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd_ < 0) throw client_error(kExitTimeout, "socket(): " + errno_text(errno));
+  }
+  // Before a byte is sent: whoever listens must be our own user. The kernel records the
+  // listener's credentials at listen(), so an impostor cannot fake them; a socket of another
+  // user's process (one that took the path first, or one root lets us reach) gets nothing.
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd_, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    const int err = errno;
+    ::close(fd_);
+    fd_ = -1;
+    throw client_error(kExitPermission, "cannot check who answers on " + path + " (SO_PEERCRED: " + errno_text(err) + "), nothing sent");
+  }
+  if (cred.uid != ::geteuid()) {
+    ::close(fd_);
+    fd_ = -1;
+    throw client_error(kExitPermission, "refused: " + path + " is answered by uid " + std::to_string(cred.uid) + " (pid " +
+                                            std::to_string(cred.pid) + "), not by this user (uid " +
+                                            std::to_string(::geteuid()) + "); nothing sent");
   }
 }
 

@@ -19,7 +19,7 @@ constexpr int kExitRefused = 1;        ///< the supervisor answered "ok": false
 constexpr int kExitUsage = 2;          ///< bad command line, venue, slot or config
 constexpr int kExitNoSupervisor = 3;   ///< no socket, nobody listening, not a socket
 constexpr int kExitBadReply = 4;       ///< reply not JSON / not an object with "ok" / cut off
-constexpr int kExitPermission = 5;     ///< the socket belongs to another user
+constexpr int kExitPermission = 5;     ///< the socket, or the process answering on it, belongs to another user
 constexpr int kExitTimeout = 6;        ///< no complete reply in time, or an I/O error on the socket
 constexpr int kExitInterrupted = 130;  ///< SIGINT / SIGTERM while waiting
 
@@ -39,7 +39,8 @@ struct control_target {
   std::string bus;   ///< the bus, when known (for "no supervisor for bus sim: …")
 };
 
-/// "/tmp/mdbus.<bus>.ctl", PROTOCOL.md's default path.
+/// "<runtime dir>/<bus>.ctl", PROTOCOL.md's default path (bus/runtime_dir.hpp: the same the
+/// config loader fills in for the supervisor).
 [[nodiscard]] std::string default_socket_path(const std::string& bus);
 
 /// The longest reply line accepted. PROTOCOL.md caps a line at 64 KiB; the client is lenient
@@ -56,9 +57,11 @@ struct reply {
 /// One connection to the supervisor; several requests may go over it, in order.
 class control_client {
  public:
-  /// Connects to `target.path` (waiting up to `timeout` when the listen queue is full).
-  /// Throws client_error: kExitNoSupervisor (missing, refused, not a socket), kExitPermission,
-  /// kExitUsage (path longer than a unix socket address holds), kExitTimeout.
+  /// Connects to `target.path` (waiting up to `timeout` when the listen queue is full) and
+  /// checks with SO_PEERCRED that the listener runs as our effective uid before anything is
+  /// sent. Throws client_error: kExitNoSupervisor (missing, refused, not a socket),
+  /// kExitPermission (no access, or a listener of another uid), kExitUsage (path longer than
+  /// a unix socket address holds), kExitTimeout.
   control_client(control_target target, std::chrono::milliseconds timeout);
   ~control_client() noexcept;
   control_client(const control_client&) = delete;

@@ -193,7 +193,7 @@ int main(int argc, char** argv) {
   bool json = false;
   double timeout_s = 5.0;
   app.add_option("-c,--config", where.config, "the bus's config file (bus name, control socket, venues)");
-  app.add_option("-b,--bus", where.bus, "bus name: socket /tmp/mdbus.<bus>.ctl")->excludes("--config");
+  app.add_option("-b,--bus", where.bus, "bus name: socket <runtime dir>/<bus>.ctl (the supervisor's default)")->excludes("--config");
   app.add_option("-s,--socket", where.socket, "the supervisor's control socket (overrides the path --config/--bus give)");
   app.add_flag("--json", json, "print the supervisor's reply line as it is (for scripts)");
   app.add_option("--timeout", timeout_s, "seconds to wait for a reply")

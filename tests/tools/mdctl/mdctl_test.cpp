@@ -8,6 +8,7 @@
 #include "fake_supervisor.hpp"
 #include "status_samples.hpp"
 #include "support/eventually.hpp"
+#include "support/private_runtime_dir.hpp"
 #include "support/spawn.hpp"
 #include "support/temp_dir.hpp"
 #include "support/unique_bus.hpp"
@@ -112,7 +113,7 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-/// A path that is removed when the test ends (the default socket path lies outside temp_dir).
+/// A path that is removed when the test ends.
 struct removed_at_end {
   std::string path;
   explicit removed_at_end(std::string p) : path(std::move(p)) { ::unlink(path.c_str()); }
@@ -208,17 +209,21 @@ TEST_CASE("a config that does not load is a usage error naming the file") {
 // ---- no supervisor there ------------------------------------------------------------------------
 
 TEST_CASE("no supervisor: the socket of the bus does not exist") {
+  test::private_runtime_dir xdg;
   test::unique_bus bus("mdctl");
-  removed_at_end sock(mdctl::default_socket_path(bus.name()));
+  const std::string sock = mdctl::default_socket_path(bus.name());
+  CHECK(sock == xdg.str() + "/mdbus/" + bus.name() + ".ctl");
   const result r = run({"--bus", bus.name(), "status"});
   CHECK(r.status == mdctl::kExitNoSupervisor);
-  check_one_error_line(r, "no supervisor for bus " + bus.name() + ": /tmp/mdbus." + bus.name() + ".ctl does not exist");
+  check_one_error_line(r, "no supervisor for bus " + bus.name() + ": " + sock + " does not exist");
   const result s = run({"rotate", "okx/A", "--socket", "/tmp/mdctl-test-nonexistent/x.ctl"});
   CHECK(s.status == mdctl::kExitNoSupervisor);
   check_one_error_line(s, "no supervisor: /tmp/mdctl-test-nonexistent/x.ctl does not exist");
 }
 
 TEST_CASE("no supervisor: a stale socket file nobody accepts on") {
+  test::private_runtime_dir xdg;
+  xdg.make_socket_dir();
   test::unique_bus bus("mdctl");
   removed_at_end sock(mdctl::default_socket_path(bus.name()));
   make_stale_socket(sock.path);
@@ -368,7 +373,9 @@ TEST_CASE("the supervisor's refusal is passed through: exit 1, its error on stde
   check_one_error_line(b, "supervisor refused the request (no error text)");
 }
 
-TEST_CASE("--bus finds the supervisor at /tmp/mdbus.<bus>.ctl") {
+TEST_CASE("--bus finds the supervisor at the default socket, <runtime dir>/<bus>.ctl") {
+  test::private_runtime_dir xdg;
+  xdg.make_socket_dir();
   test::unique_bus bus("mdctl");
   removed_at_end path(mdctl::default_socket_path(bus.name()));
   fake_supervisor sup(path.path, {line(R"({"ok":true,"queued":true})")});
@@ -379,6 +386,8 @@ TEST_CASE("--bus finds the supervisor at /tmp/mdbus.<bus>.ctl") {
 }
 
 TEST_CASE("--config: the bus, the socket and the names it configures") {
+  test::private_runtime_dir xdg;
+  xdg.make_socket_dir();
   test::temp_dir dir("mdctl");
   test::unique_bus bus("mdctl");
   const std::string venues =
