@@ -327,6 +327,8 @@ feeder_control_writer feeder_control_writer::create_or_share(const std::string& 
                                                              std::uint64_t config_id) {
   try {
     return create(name, v, s, mode, config_id);
+  } catch (const segment_owner_error&) {
+    throw;  // another user's block: nothing to share
   } catch (const segment_error&) {
     feeder_control_writer w;
     std::string why;

@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <dirent.h>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -21,6 +23,21 @@ std::string sys_error(std::string_view name, std::string_view what) {
 }
 
 std::string shm_path(std::string_view name) { return "/" + std::string(name); }
+
+/// stat of /dev/shm/<name> (where Linux keeps shm_open's names), for a segment that does
+/// not open: who owns it is what the refusal line must say.
+bool stat_by_name(std::string_view name, struct stat& st) noexcept {
+  return ::stat(("/dev/shm/" + std::string(name)).c_str(), &st) == 0;
+}
+
+/// " (owned by uid U, mode 0MMM)" for a segment that exists but does not open, else "".
+std::string owner_note(std::string_view name) {
+  struct stat st {};
+  if (!stat_by_name(name, st)) return {};
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  return " (owned by uid " + std::to_string(st.st_uid) + ", mode " + mode + ")";
+}
 
 bool name_chars_ok(std::string_view s, bool allow_dot) noexcept {
   for (char c : s) {
@@ -71,6 +88,31 @@ std::string segment_name(std::string_view bus, std::string_view object) {
     throw segment_error("segment object name '" + std::string(object) +
                         "' must be 1-128 characters of [A-Za-z0-9_.-], not starting or ending with '.'");
   return "mdbus." + std::string(bus) + "." + std::string(object);
+}
+
+std::optional<uid_t> parse_uid(std::string_view text) noexcept {
+  if (text.empty() || text.size() > 10) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (v >= 0xFFFF'FFFFULL) return std::nullopt;  // (uid_t)-1 means "no uid" to the kernel
+  return static_cast<uid_t>(v);
+}
+
+std::optional<uid_t> expected_segment_owner(std::string* why) {
+  const char* v = std::getenv(kBusUidVariable);
+  if (v == nullptr || *v == '\0') return ::geteuid();
+  if (const auto uid = parse_uid(v)) return uid;
+  if (why != nullptr) *why = std::string(kBusUidVariable) + "=\"" + v + "\" is not a uid";
+  return std::nullopt;
+}
+
+std::optional<std::string> check_owner(uid_t owner, uid_t expected, std::string_view name) {
+  if (owner == expected) return std::nullopt;
+  return "segment " + std::string(name) + ": owned by uid " + std::to_string(owner) + ", expected uid " +
+         std::to_string(expected) + ", refused";
 }
 
 std::optional<std::pair<attach_status, std::string>> check_header(const segment_header& h,
@@ -141,6 +183,11 @@ const segment_header& shm_segment::header() const noexcept {
   return *reinterpret_cast<const segment_header*>(base_);
 }
 
+bool shm_segment::mapping_intact() const noexcept {
+  struct stat st {};
+  return fd_ >= 0 && fstat(fd_, &st) == 0 && static_cast<std::uint64_t>(st.st_size) >= size_;
+}
+
 bool shm_segment::try_lock(lock_role role) noexcept {
   flock fl = lock_request(F_WRLCK, role);
   return fcntl(fd_, F_OFD_SETLK, &fl) == 0;
@@ -177,9 +224,23 @@ shm_segment shm_segment::create_or_adopt(const segment_spec& spec, bool* adopted
       created = false;
       fd = shm_open(path.c_str(), O_RDWR | O_CLOEXEC, 0);
       if (fd < 0 && errno == ENOENT) continue;
+      if (fd < 0 && errno == EACCES) {  // most likely another user's, mode 0600: say whose
+        struct stat st {};
+        if (stat_by_name(spec.name, st))
+          if (auto why = check_owner(st.st_uid, ::geteuid(), spec.name)) throw segment_owner_error(*why);
+        errno = EACCES;
+      }
     }
     if (fd < 0) throw segment_error(sys_error(spec.name, "shm_open"));
     shm_segment seg(fd, nullptr, 0, spec.name, true);
+    if (!created) {
+      // Before the lock, the fchmod and any byte of it: a name another user took first is
+      // theirs, not a leftover of ours (fchmod would fail with EPERM — a crash loop — and a
+      // root writer would otherwise adopt it).
+      struct stat st {};
+      if (fstat(fd, &st) != 0) throw segment_error(sys_error(spec.name, "fstat"));
+      if (auto why = check_owner(st.st_uid, ::geteuid(), spec.name)) throw segment_owner_error(*why);
+    }
 
     if (!seg.try_lock(lock_role::writer)) {
       std::string who;
@@ -261,7 +322,7 @@ attach_result shm_segment::try_open(std::string_view name, segment_kind kind, ac
       r.reason = "segment " + std::string(name) + ": does not exist (yet)";
     } else {
       r.status = attach_status::incompatible;
-      r.reason = sys_error(name, writable ? "open read-write" : "open read-only");
+      r.reason = sys_error(name, writable ? "open read-write" : "open read-only") + owner_note(name);
     }
     return r;
   }
@@ -270,6 +331,21 @@ attach_result shm_segment::try_open(std::string_view name, segment_kind kind, ac
   if (fstat(fd, &st) != 0) {
     r.status = attach_status::incompatible;
     r.reason = sys_error(name, "fstat");
+    return r;
+  }
+  // Whose it is, before a byte of it is trusted: another user may have created a well-formed
+  // segment under our bus's name first.
+  std::string why;
+  const auto expected = expected_segment_owner(&why);
+  if (!expected) {
+    r.status = attach_status::incompatible;
+    r.reason = "segment " + std::string(name) + ": " + why;
+    return r;
+  }
+  if (auto bad = check_owner(st.st_uid, *expected, name)) {
+    r.status = attach_status::incompatible;
+    r.reason = std::move(*bad);
+    r.foreign_owner = true;
     return r;
   }
   const auto file_size = static_cast<std::uint64_t>(st.st_size);
@@ -303,6 +379,15 @@ attach_result shm_segment::try_open(std::string_view name, segment_kind kind, ac
     }
     return r;
   }
+  // The header agreed with the size we mapped; if the owner truncated the file meanwhile,
+  // the mapping is already partly beyond its end (SIGBUS on touch): refuse it now.
+  struct stat again {};
+  if (fstat(fd, &again) != 0 || static_cast<std::uint64_t>(again.st_size) != file_size) {
+    r.status = attach_status::incompatible;
+    r.reason = "segment " + std::string(name) + ": size changed from " + std::to_string(file_size) + " to " +
+               std::to_string(again.st_size) + " while attaching (truncated by its owner?)";
+    return r;
+  }
   r.status = attach_status::ok;
   r.segment = std::move(seg);
   return r;
@@ -313,6 +398,7 @@ shm_segment shm_segment::open(std::string_view name, segment_kind kind, access_m
   for (;;) {
     attach_result r = try_open(name, kind, mode);
     if (r.status == attach_status::ok) return std::move(r.segment);
+    if (r.foreign_owner) throw segment_owner_error(r.reason);
     if (r.status == attach_status::incompatible || std::chrono::steady_clock::now() >= deadline)
       throw segment_error(r.reason);
     std::this_thread::sleep_for(std::chrono::milliseconds(1));  // set-up path, not the hot path
@@ -345,9 +431,15 @@ segment_info inspect_segment(std::string_view name) {
   const std::string path = shm_path(name);
   int fd = shm_open(path.c_str(), O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0) {
-    info.permission_denied = errno == EACCES;
-    info.status = errno == ENOENT ? attach_status::await : attach_status::incompatible;
-    info.reason = errno == ENOENT ? "segment " + info.name + ": does not exist" : sys_error(name, "open read-only");
+    const int err = errno;
+    info.permission_denied = err == EACCES;
+    info.status = err == ENOENT ? attach_status::await : attach_status::incompatible;
+    info.reason = err == ENOENT ? "segment " + info.name + ": does not exist" : sys_error(name, "open read-only") + owner_note(name);
+    if (struct stat st {}; err != ENOENT && stat_by_name(name, st)) {
+      info.owner_uid = st.st_uid;
+      info.mode = st.st_mode & 07777;
+      info.file_size = static_cast<std::uint64_t>(st.st_size);
+    }
     return info;
   }
   shm_segment seg(fd, nullptr, 0, info.name, false);
@@ -359,13 +451,31 @@ segment_info inspect_segment(std::string_view name) {
   }
   info.file_size = static_cast<std::uint64_t>(st.st_size);
   info.mode = st.st_mode & 07777;
+  info.owner_uid = st.st_uid;
+  // Another owner's segment is shown (for list and info) but never judged usable.
+  std::string owner_refusal;
+  if (const auto expected = expected_segment_owner(&owner_refusal)) {
+    if (auto bad = check_owner(st.st_uid, *expected, name)) {
+      owner_refusal = std::move(*bad);
+      info.foreign_owner = true;
+    }
+  } else {
+    owner_refusal = "segment " + info.name + ": " + owner_refusal;
+  }
+  auto refuse_owner = [&] {
+    info.status = attach_status::incompatible;
+    info.reason = owner_refusal;
+    return info;
+  };
   if (info.file_size < kSegmentHeaderSize) {
+    if (!owner_refusal.empty()) return refuse_owner();
     info.status = info.file_size == 0 ? attach_status::await : attach_status::incompatible;
     info.reason = "segment " + info.name + ": " + std::to_string(info.file_size) + " bytes, no complete header";
     return info;
   }
   std::byte* p = map_fd(fd, kSegmentHeaderSize, false);
   if (p == nullptr) {
+    if (!owner_refusal.empty()) return refuse_owner();
     info.status = attach_status::incompatible;
     info.reason = sys_error(name, "mmap");
     return info;
@@ -383,6 +493,7 @@ segment_info inspect_segment(std::string_view name) {
   info.writer_heartbeat_ns = h.writer_heartbeat_ns.load(std::memory_order_relaxed);
   info.writer_alive = seg.is_locked_by_other(lock_role::writer);
   info.reader_attached = seg.is_locked_by_other(lock_role::reader);
+  if (!owner_refusal.empty()) return refuse_owner();
   if (auto bad = check_header(h, info.file_size, info.kind, name)) {
     info.status = bad->first;
     info.reason = std::move(bad->second);

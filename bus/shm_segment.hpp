@@ -79,6 +79,29 @@ class segment_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// A segment that belongs to another uid than the expected one (another local user created
+/// the name first): refused before anything in it is trusted, locked, chmod-ed or written.
+/// Waiting or restarting does not help — the daemons exit 2 on it, like a refused config.
+class segment_owner_error : public segment_error {
+ public:
+  using segment_error::segment_error;
+};
+
+/// The environment variable naming the uid whose segments a reader trusts, for a consumer of
+/// another user's group-readable (0640) bus; readers trust only their own euid without it.
+inline constexpr const char* kBusUidVariable = "MDBUS_BUS_UID";
+
+/// "65534" → 65534; nullopt for anything but a decimal uid (no sign, no spaces, < 2^32 - 1).
+std::optional<uid_t> parse_uid(std::string_view text) noexcept;
+
+/// The uid a reader expects its segments to be owned by: MDBUS_BUS_UID when set, else the
+/// effective uid. nullopt (and `why`, one line) when MDBUS_BUS_UID is set but not a uid.
+std::optional<uid_t> expected_segment_owner(std::string* why = nullptr);
+
+/// The one-line refusal of segment `name` owned by `owner` where `expected` was wanted, or
+/// nullopt when they agree. Pure.
+std::optional<std::string> check_owner(uid_t owner, uid_t expected, std::string_view name);
+
 /// "mdbus.<bus>.<object>". Bus: [A-Za-z0-9_-]{1,64}; object: same plus '.', up to 128.
 /// Throws segment_error naming the bad part.
 std::string segment_name(std::string_view bus, std::string_view object);
@@ -126,18 +149,24 @@ class shm_segment {
   shm_segment& operator=(const shm_segment&) = delete;
   ~shm_segment() noexcept;
 
-  /// Writer side. Creates the segment, or adopts an existing one whose writer is dead and
-  /// whose header matches `spec` exactly (kind, size, geometry, version): the body is kept,
-  /// so a restarted writer resumes. A leftover that does not match is unlinked and
-  /// recreated. Takes the writer lock and bumps the writer epoch. Throws segment_error if
-  /// a live writer holds the segment or a system call fails.
+  /// Writer side. Creates the segment (O_EXCL), or adopts an existing one whose writer is
+  /// dead and whose header matches `spec` exactly (kind, size, geometry, version): the body
+  /// is kept, so a restarted writer resumes. A leftover that does not match is unlinked and
+  /// recreated. Takes the writer lock and bumps the writer epoch. An existing segment owned
+  /// by another uid than our effective one is refused first (segment_owner_error, naming
+  /// its owner): nothing of it is locked, chmod-ed, read or written. Throws segment_error
+  /// if a live writer holds the segment or a system call fails.
   static shm_segment create_or_adopt(const segment_spec& spec, bool* adopted = nullptr);
 
-  /// Reader side: one attempt, never throws for an absent or unfinished segment.
+  /// Reader side: one attempt, never throws for an absent or unfinished segment. A segment
+  /// whose owner (fstat) is not expected_segment_owner() is `incompatible` with
+  /// `foreign_owner` set, before its header is read; so is one whose size changed while
+  /// it was being attached (truncated by its owner).
   static attach_result try_open(std::string_view name, segment_kind kind, access_mode mode);
 
   /// Reader side: retries `await` until `wait_ms` passes, then throws segment_error with
-  /// the last reason; throws at once for `incompatible`.
+  /// the last reason; throws at once for `incompatible` (segment_owner_error for a segment
+  /// of another owner).
   static shm_segment open(std::string_view name, segment_kind kind, access_mode mode,
                           int wait_ms = 0);
 
@@ -154,6 +183,12 @@ class shm_segment {
   [[nodiscard]] const segment_header& header() const noexcept;
   [[nodiscard]] std::byte* body() noexcept { return base_ + kSegmentHeaderSize; }
   [[nodiscard]] const std::byte* body() const noexcept { return base_ + kSegmentHeaderSize; }
+
+  /// Whether the segment still covers the whole mapping (one fstat). False once its owner
+  /// has truncated it: touching the mapping past the new end then raises SIGBUS, which
+  /// nothing can prevent for a MAP_SHARED mapping (bus/README.md, "Truncation"). Cheap
+  /// enough for an idle loop, not for the hot path.
+  [[nodiscard]] bool mapping_intact() const noexcept;
 
   /// Writer: publish "still alive" (a plain store; call it from the main loop, e.g. every ms).
   void heartbeat(std::int64_t now_mono_ns) noexcept;
@@ -182,6 +217,7 @@ class shm_segment {
 struct attach_result {
   attach_status status = attach_status::await;
   std::string reason;  ///< empty for ok; one line naming the segment otherwise
+  bool foreign_owner = false;  ///< incompatible because another uid owns the segment
   shm_segment segment;  ///< valid only for ok
 };
 
@@ -194,6 +230,8 @@ struct segment_info {
   std::string reason;  ///< why not ok (permission denied, bad magic, ...)
   std::uint64_t file_size = 0;
   std::uint32_t mode = 0;  ///< permission bits
+  std::uint32_t owner_uid = 0;  ///< the segment file's owner (fstat, or stat when it does not open)
+  bool foreign_owner = false;   ///< owner is not expected_segment_owner(): `incompatible`, header untrusted
   std::uint32_t layout_version = 0;
   segment_kind kind{};
   std::int64_t creator_pid = 0;
@@ -210,7 +248,9 @@ struct segment_info {
 /// Names of every mdbus segment in /dev/shm (of one bus if `bus` is not empty), sorted.
 std::vector<std::string> list_segments(std::string_view bus = {});
 
-/// Reads any segment's header without trusting it and without taking a lock.
+/// Reads any segment's header without trusting it and without taking a lock. A segment of
+/// another owner than expected_segment_owner() is `incompatible` (its header fields are
+/// still filled in, for display only).
 segment_info inspect_segment(std::string_view name);
 
 /// Validates a mapped header against the file's real size and the expected kind.

@@ -120,7 +120,8 @@ venue_budget venue_budget::open_or_create(std::string_view bus, venue v, const v
       // replaced; anything else (another layout, another kind, no permission) may be in use
       // by other processes and is the supervisor's to remove.
       const segment_info i = inspect_segment(spec.name);
-      create = i.file_size > 0 && i.layout_version == 0 && !i.writer_alive && !i.permission_denied;
+      create = i.file_size > 0 && i.layout_version == 0 && !i.writer_alive && !i.permission_denied && !i.foreign_owner;
+      if (r.foreign_owner) throw segment_owner_error(r.reason);  // another user's: never ours to replace
       if (!create) throw segment_error(r.reason);
     }
     last = r.reason;

@@ -82,6 +82,9 @@ int main(int argc, char** argv) {
   } catch (const std::invalid_argument& e) {  // a symbol or channel the venue adapter refuses
     std::fprintf(stderr, "mdfeed: %s: %s\n", cfg.source.c_str(), e.what());
     return feed::kExitUsage;
+  } catch (const segment_owner_error& e) {  // another user took one of our segment names first
+    std::fprintf(stderr, "mdfeed %s/%s: %s\n", venue_name.c_str(), slot_name.c_str(), e.what());
+    return feed::kExitUsage;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mdfeed %s/%s: %s\n", venue_name.c_str(), slot_name.c_str(), e.what());
     return feed::kExitRuntime;

@@ -1,6 +1,8 @@
 #include "bus/shm_segment.hpp"
 
 #include "bus/clock.hpp"
+#include "support/impostor.hpp"
+#include "support/scoped_env.hpp"
 #include "support/unique_bus.hpp"
 
 #include <doctest/doctest.h>
@@ -243,4 +245,135 @@ TEST_CASE("remove unlinks the name, a mapped reader keeps its mapping") {
   CHECK(shm_segment::remove(spec.name));
   CHECK_FALSE(shm_segment::remove(spec.name));
   CHECK(r.header().magic == kSegmentMagic);
+}
+
+// ---- ownership (issue 17: a segment name another local user took first) -----------------------
+
+TEST_CASE("segment owners: uids parse strictly, MDBUS_BUS_UID names the trusted one, a mismatch is one line") {
+  CHECK(parse_uid("0") == uid_t{0});
+  CHECK(parse_uid("65534") == uid_t{65534});
+  CHECK(parse_uid("4294967294") == uid_t{4294967294U});
+  for (const char* bad : {"", "-1", "+5", " 5", "5 ", "12a", "4294967295", "99999999999", "0x10"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_uid(bad).has_value());
+  }
+  CHECK_FALSE(check_owner(1000, 1000, "mdbus.b.out").has_value());
+  CHECK(check_owner(65534, 1000, "mdbus.b.out") == "segment mdbus.b.out: owned by uid 65534, expected uid 1000, refused");
+  {
+    test::scoped_env unset(kBusUidVariable, std::nullopt);
+    CHECK(expected_segment_owner() == ::geteuid());
+  }
+  {
+    test::scoped_env set(kBusUidVariable, "4242");
+    CHECK(expected_segment_owner() == uid_t{4242});
+  }
+  {
+    test::scoped_env bad(kBusUidVariable, "nobody");
+    std::string why;
+    CHECK_FALSE(expected_segment_owner(&why).has_value());
+    CHECK(why == "MDBUS_BUS_UID=\"nobody\" is not a uid");
+  }
+}
+
+TEST_CASE("readers refuse a segment of another owner than MDBUS_BUS_UID names, before its header") {
+  test::unique_bus bus;
+  const auto spec = spec_for(bus.segment("seg"));
+  shm_segment w = shm_segment::create_or_adopt(spec);
+  const uid_t other = ::geteuid() + 1;
+  test::scoped_env trust_other(kBusUidVariable, std::to_string(other));
+  const std::string line = "segment " + spec.name + ": owned by uid " + std::to_string(::geteuid()) + ", expected uid " +
+                           std::to_string(other) + ", refused";
+  attach_result r = shm_segment::try_open(spec.name, segment_kind::control_block, access_mode::read_only);
+  CHECK(r.status == attach_status::incompatible);
+  CHECK(r.foreign_owner);
+  CHECK(r.reason == line);
+  CHECK_THROWS_WITH_AS(shm_segment::open(spec.name, segment_kind::control_block, access_mode::read_only), line.c_str(),
+                       segment_owner_error);
+  const segment_info i = inspect_segment(spec.name);
+  CHECK(i.status == attach_status::incompatible);
+  CHECK(i.foreign_owner);
+  CHECK(i.owner_uid == ::geteuid());
+  CHECK(i.reason == line);
+  CHECK(i.kind == segment_kind::control_block);  // still shown, never trusted
+}
+
+TEST_CASE("hijack: a segment another user created first is refused by its writer, naming the owner, untouched") {
+  test::require_root_or_skip("a segment of another user");
+  test::unique_bus bus;
+  const auto spec = spec_for(bus.segment("seg"));
+  const std::string line = "segment " + spec.name + ": owned by uid 65534, expected uid 0, refused";
+  for (const mode_t mode : {mode_t{0666}, mode_t{0600}}) {
+    INFO("impostor's mode " << std::oct << mode);
+    bus.remove_all();
+    // The impostor's file: world-writable or private, sized like ours, with its own bytes.
+    REQUIRE(test::run_as_impostor([&] {
+              const int fd = shm_open(("/" + spec.name).c_str(), O_RDWR | O_CREAT | O_EXCL, mode);
+              if (fd < 0 || fchmod(fd, mode) != 0 || ftruncate(fd, 4096) != 0) return 1;
+              return pwrite(fd, "impostor", 8, 0) == 8 ? 0 : 1;
+            }) == 0);
+    CHECK_THROWS_WITH_AS(shm_segment::create_or_adopt(spec), line.c_str(), segment_owner_error);
+    // Not chmod-ed, locked, resized or written: the file is as the impostor left it.
+    struct stat st {};
+    REQUIRE(stat(("/dev/shm/" + spec.name).c_str(), &st) == 0);
+    CHECK(st.st_uid == test::kImpostorUid);
+    CHECK((st.st_mode & 07777) == mode);
+    CHECK(st.st_size == 4096);
+    char head[9] = {};
+    const int fd = shm_open(("/" + spec.name).c_str(), O_RDONLY, 0);
+    REQUIRE(fd >= 0);
+    CHECK(pread(fd, head, 8, 0) == 8);
+    close(fd);
+    CHECK(std::string(head) == "impostor");
+    // Readers refuse it too, and so does inspection.
+    attach_result r = shm_segment::try_open(spec.name, segment_kind::control_block, access_mode::read_only);
+    CHECK(r.status == attach_status::incompatible);
+    CHECK(r.foreign_owner);
+    CHECK(inspect_segment(spec.name).owner_uid == test::kImpostorUid);
+  }
+}
+
+TEST_CASE("hijack: a well-formed segment of another user is refused by readers unless MDBUS_BUS_UID trusts its owner") {
+  test::require_root_or_skip("a segment of another user");
+  test::unique_bus bus;
+  auto spec = spec_for(bus.segment("seg"));
+  spec.mode = 0644;
+  REQUIRE(test::run_as_impostor([&] {
+            try {
+              shm_segment w = shm_segment::create_or_adopt(spec);  // exits at once: the segment stays
+              return 0;
+            } catch (const segment_error&) {
+              return 1;
+            }
+          }) == 0);
+  {
+    test::scoped_env own(kBusUidVariable, std::nullopt);
+    attach_result r = shm_segment::try_open(spec.name, segment_kind::control_block, access_mode::read_only);
+    CHECK(r.status == attach_status::incompatible);
+    CHECK(r.reason == "segment " + spec.name + ": owned by uid 65534, expected uid 0, refused");
+    const segment_info i = inspect_segment(spec.name);
+    CHECK(i.foreign_owner);
+    CHECK(i.owner_uid == test::kImpostorUid);
+  }
+  test::scoped_env trust(kBusUidVariable, "65534");
+  attach_result r = shm_segment::try_open(spec.name, segment_kind::control_block, access_mode::read_only);
+  CHECK(r.status == attach_status::ok);
+  CHECK(inspect_segment(spec.name).status == attach_status::ok);
+}
+
+TEST_CASE("a reader can tell that the owner truncated the segment under its mapping") {
+  test::unique_bus bus;
+  const auto spec = spec_for(bus.segment("seg"), 8192);
+  shm_segment w = shm_segment::create_or_adopt(spec);
+  shm_segment r = shm_segment::open(spec.name, segment_kind::control_block, access_mode::read_only);
+  CHECK(r.mapping_intact());
+  const int fd = shm_open(("/" + spec.name).c_str(), O_RDWR, 0);
+  REQUIRE(fd >= 0);
+  REQUIRE(ftruncate(fd, 4096) == 0);  // the owner shrinks it: pages past 4096 are gone for every mapping
+  close(fd);
+  CHECK_FALSE(r.mapping_intact());  // checked without touching the mapping (that would be SIGBUS)
+  CHECK_FALSE(w.mapping_intact());
+  // A new reader is refused: the header's size no longer matches the file.
+  attach_result again = shm_segment::try_open(spec.name, segment_kind::control_block, access_mode::read_only);
+  CHECK(again.status == attach_status::incompatible);
+  CHECK(again.reason.find("header says 8192 bytes but the segment is 4096") != std::string::npos);
 }

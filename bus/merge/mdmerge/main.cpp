@@ -16,7 +16,7 @@
 
 namespace {
 
-constexpr int kExitUsage = 2;    // bad command line or config
+constexpr int kExitUsage = 2;    // bad command line or config, or a segment of another user: a restart would refuse again
 constexpr int kExitRuntime = 1;  // could not set up the bus (e.g. another mdmerge owns the output ring)
 
 inline void cpu_relax() noexcept {
@@ -52,6 +52,11 @@ int main(int argc, char** argv) {
   std::unique_ptr<merge::merger> m;
   try {
     m = std::make_unique<merge::merger>(cfg);
+  } catch (const segment_owner_error& e) {
+    // Another user created one of the bus's segments first: refused, and the supervisor does
+    // not restart an exit 2 (no crash loop against a name that is not ours).
+    std::fprintf(stderr, "mdmerge: bus %s: %s\n", cfg.bus.c_str(), e.what());
+    return kExitUsage;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mdmerge: bus %s: %s\n", cfg.bus.c_str(), e.what());
     return kExitRuntime;

@@ -232,12 +232,14 @@ void supervisor::on_exit(child_process& p, const std::string& what, int status, 
     slot->rotating = false;
     if (slot->last_state == feeder_state::live && slot->left_live_mono == 0) slot->left_live_mono = now;
   }
-  // mdfeed's exit 2 is a refused configuration (an unknown or non-trading symbol, a control
-  // block of another config): a restart would refuse again, and the venue's budget would pay
-  // for every try. Its reason stays in its status block's last error (mdctl status).
-  if (slot != nullptr && status == 2 && !p.restart_requested) {
+  // Exit 2 is a refusal a restart would repeat: mdfeed's refused configuration (an unknown or
+  // non-trading symbol, a control block of another config; the venue's budget would pay for
+  // every try), or a segment of the bus that another user created first (mdfeed and mdmerge).
+  // A feeder's reason stays in its status block's last error (mdctl status); the merger's is
+  // its one stderr line, in this log.
+  if (status == 2 && !p.restart_requested) {
     p.state = child_process::phase::stopped;
-    log("%s refused its configuration (exit 2): not restarted; its last error says why", what.c_str());
+    log("%s refused its configuration or a segment (exit 2): not restarted; its last error says why", what.c_str());
     return;
   }
   if (p.restart_requested) {
@@ -809,6 +811,13 @@ std::string supervisor::handle(const std::string& request) {
       what = "feeder " + s->name;
     } else {
       return fail("process: \"" + process + "\" is not \"feeder\" or \"merger\"");
+    }
+    if (p->pid <= 0 && p->state == child_process::phase::stopped && !stopping_) {
+      // Stopped after a refusal (exit 2): the operator has fixed the cause (a config, a
+      // segment another user had taken); start it again.
+      log("start of %s requested (it was stopped, last %s)", what.c_str(), exit_text(p->last_exit).c_str());
+      start_process(*p, what);
+      return json{{"ok", true}, {"started", true}}.dump();
     }
     if (p->pid <= 0) return fail(what + " is not running (" + to_string(p->state) + ")");
     const pid_t old = p->pid;
