@@ -3,6 +3,7 @@
 #include "bus/clock.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <new>
@@ -72,6 +73,36 @@ std::string check_geometry(const broadcast_ring_geometry& g) {
   return {};
 }
 
+broadcast_control_words load_control_words(const broadcast_ring_control& c) noexcept {
+  broadcast_control_words w;
+  // acquire: pairs with the writer's release of reclaim; the head it stored before is visible,
+  // so the head loaded below is >= reclaim.
+  w.reclaim = c.reclaim.load(std::memory_order_acquire);
+  // acquire: pairs with the writer's release of last_frame, stored after that frame's head and
+  // next_seq, so those loaded below are at least as new.
+  w.last_frame = c.last_frame.load(std::memory_order_acquire);
+  w.head = c.head.load(std::memory_order_relaxed);
+  w.next_seq = c.next_seq.load(std::memory_order_relaxed);
+  return w;
+}
+
+std::string check_control(const broadcast_control_words& w) {
+  auto hex = [](std::uint64_t v) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+    return std::string(buf);
+  };
+  if (w.reclaim % kBroadcastFrameAlign != 0) return "reclaim " + hex(w.reclaim) + " is not a frame position";
+  if (w.head % kBroadcastFrameAlign != 0) return "head " + hex(w.head) + " is not a frame position";
+  if (w.last_frame != 0 && (w.last_frame - 1) % kBroadcastFrameAlign != 0)
+    return "last frame " + hex(w.last_frame - 1) + " is not a frame position";
+  if (w.reclaim > w.head) return "reclaim " + hex(w.reclaim) + " is past head " + hex(w.head);
+  if (w.last_frame != 0 && w.last_frame - 1 >= w.head)
+    return "last frame " + hex(w.last_frame - 1) + " is not below head " + hex(w.head);
+  if (w.last_frame != 0 && w.next_seq == 0) return "a last frame but no sequence published";
+  return {};
+}
+
 broadcast_ring_writer broadcast_ring_writer::create(const std::string& name, const broadcast_ring_geometry& g,
                                                     mode_t mode) {
   if (auto why = check_geometry(g); !why.empty()) throw segment_error("segment " + name + ": " + why);
@@ -93,6 +124,7 @@ broadcast_ring_writer broadcast_ring_writer::create(const std::string& name, con
   w.reclaim_ = w.control_->reclaim.load(std::memory_order_relaxed);
   // A writer that died between publishing a stamp and storing head left frames that readers
   // may already have read: walk past them so their sequence numbers are never reused.
+  std::uint64_t last_frame = 0;
   for (int guard = 0; guard < 4; ++guard) {
     const std::uint64_t index = w.head_ & w.mask_;
     if (load_word(w.data_ + index) != w.seq_ + 1) break;
@@ -104,12 +136,15 @@ broadcast_ring_writer broadcast_ring_writer::create(const std::string& name, con
       continue;
     }
     if (length > g.max_payload) break;
-    w.control_->last_frame.store(w.head_ + 1, std::memory_order_relaxed);
+    last_frame = w.head_ + 1;
     w.head_ += frame_bytes(length);
     ++w.seq_;
   }
   w.control_->head.store(w.head_, std::memory_order_relaxed);
   w.control_->next_seq.store(w.seq_, std::memory_order_relaxed);
+  // release: stored after head and next_seq, as write() does; pairs with load_control_words'
+  // acquire, so an attaching reader never sees a last frame at or past the head.
+  if (last_frame != 0) w.control_->last_frame.store(last_frame, std::memory_order_release);
   return w;
 }
 
@@ -199,6 +234,11 @@ attach_status broadcast_ring_reader::try_open(const std::string& name, broadcast
   if (r.segment.size() != kBroadcastDataOffset + g.capacity) {
     reason = "segment " + name + ": size " + std::to_string(r.segment.size()) + " does not match capacity " +
              std::to_string(g.capacity);
+    return attach_status::incompatible;
+  }
+  const auto* control = std::launder(reinterpret_cast<const broadcast_ring_control*>(r.segment.body()));
+  if (auto why = check_control(load_control_words(*control)); !why.empty()) {
+    reason = "segment " + name + ": control block contradicts the ring: " + why;
     return attach_status::incompatible;
   }
   broadcast_ring_reader rd;

@@ -65,6 +65,24 @@ struct broadcast_ring_geometry {
 
 std::string check_geometry(const broadcast_ring_geometry& g);
 
+/// A ring's control words as a reader loads them before trusting the ring, in this order:
+/// reclaim and last_frame with acquire, then head and next_seq.
+struct broadcast_control_words {
+  std::uint64_t reclaim = 0;
+  std::uint64_t last_frame = 0;
+  std::uint64_t head = 0;
+  std::uint64_t next_seq = 0;
+};
+
+/// Loads `c` in the order above.
+broadcast_control_words load_control_words(const broadcast_ring_control& c) noexcept;
+
+/// Why these words cannot come from a writer of this layout ("" when they can): positions
+/// not frame-aligned, reclaim past head, a last frame at or past head, a last frame with no
+/// sequence published. Only rules a live writer keeps under any interleaving with the loads
+/// above, so a reader attaching to a busy ring is never refused by mistake. Pure.
+std::string check_control(const broadcast_control_words& w);
+
 class broadcast_ring_writer {
  public:
   broadcast_ring_writer() = default;
@@ -121,6 +139,8 @@ class broadcast_ring_reader {
   static attach_status try_open(const std::string& name, broadcast_ring_reader& out, std::string& reason,
                                 start_position start = start_position::newest,
                                 lap_policy policy = lap_policy::resume_oldest);
+  /// try_open checks the header, the geometry against the segment's size and the control
+  /// words (check_control) before it reads a frame: a ring that fails any is `incompatible`.
   /// Throwing form; waits up to wait_ms for the writer to create the ring.
   static broadcast_ring_reader open(const std::string& name, start_position start = start_position::newest,
                                     lap_policy policy = lap_policy::resume_oldest, int wait_ms = 0);

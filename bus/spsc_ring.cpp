@@ -22,6 +22,25 @@ std::string check_geometry(const spsc_ring_geometry& g) {
   return {};
 }
 
+spsc_control_words load_control_words(const spsc_ring_control& c) noexcept {
+  spsc_control_words w;
+  // acquire: pairs with the reader's release of tail, which follows its acquire of a head at
+  // least that far: the head loaded next is >= this tail.
+  w.tail = c.tail.load(std::memory_order_acquire);
+  // acquire: pairs with the writer's release of head.
+  w.head = c.head.load(std::memory_order_acquire);
+  return w;
+}
+
+std::string check_control(const spsc_control_words& w, const spsc_ring_geometry& g, bool tail_owned) {
+  if (w.tail % kSpscFrameAlign != 0) return "tail " + std::to_string(w.tail) + " is not a frame position";
+  if (w.head % kSpscFrameAlign != 0) return "head " + std::to_string(w.head) + " is not a frame position";
+  if (w.tail > w.head) return "tail " + std::to_string(w.tail) + " is past head " + std::to_string(w.head);
+  if (tail_owned && w.head - w.tail > g.capacity)
+    return "head " + std::to_string(w.head) + " is more than the capacity past tail " + std::to_string(w.tail);
+  return {};
+}
+
 spsc_ring_writer spsc_ring_writer::create(const std::string& name, const spsc_ring_geometry& g, mode_t mode) {
   if (auto why = check_geometry(g); !why.empty()) throw segment_error("segment " + name + ": " + why);
   segment_spec spec;
@@ -95,6 +114,12 @@ attach_status spsc_ring_reader::try_open(const std::string& name, spsc_ring_read
   }
   if (!r.segment.try_lock(lock_role::reader)) {
     reason = "segment " + name + ": already has a reader (SPSC: one consumer only)";
+    return attach_status::incompatible;
+  }
+  // The reader lock is ours, so tail is ours too: every rule of check_control applies.
+  const auto* control = std::launder(reinterpret_cast<const spsc_ring_control*>(r.segment.body()));
+  if (auto why = check_control(load_control_words(*control), g, true); !why.empty()) {
+    reason = "segment " + name + ": control block contradicts the ring: " + why;
     return attach_status::incompatible;
   }
   spsc_ring_reader rd;

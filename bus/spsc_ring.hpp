@@ -60,6 +60,22 @@ struct spsc_ring_geometry {
 /// Empty string if valid, else the reason.
 std::string check_geometry(const spsc_ring_geometry& g);
 
+/// A ring's positions as a reader loads them before trusting the ring: tail, then head
+/// (both acquire).
+struct spsc_control_words {
+  std::uint64_t tail = 0;
+  std::uint64_t head = 0;
+};
+
+/// Loads `c` in the order above.
+spsc_control_words load_control_words(const spsc_ring_control& c) noexcept;
+
+/// Why these positions cannot come from this ring's writer and reader ("" when they can): not
+/// frame-aligned, tail past head, and — when `tail_owned` (the caller holds the reader lock,
+/// so tail cannot move) — more than a ring's capacity unread. Only rules that hold under any
+/// interleaving with a live writer and reader. Pure.
+std::string check_control(const spsc_control_words& w, const spsc_ring_geometry& g, bool tail_owned);
+
 enum class spsc_read_status {
   ok,
   empty,

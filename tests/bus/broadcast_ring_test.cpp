@@ -11,6 +11,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -60,6 +61,36 @@ TEST_CASE("broadcast geometry is checked like the SPSC ring's") {
   CHECK(check_geometry(broadcast_ring_geometry{kCap, 1000}).empty());
   CHECK_FALSE(check_geometry(broadcast_ring_geometry{kCap, 1024}).empty());
   CHECK_FALSE(check_geometry(broadcast_ring_geometry{3000, 10}).empty());
+}
+
+TEST_CASE("control words: every state a writer leaves passes, positions no writer makes are refused") {
+  CHECK(check_control({}).empty());                              // created, nothing published
+  CHECK(check_control({0, 1, 128, 1}).empty());                  // one frame at 0
+  CHECK(check_control({512, 4097, 4224, 40}).empty());           // lapped once, reclaim moved
+  CHECK(check_control({0, 0, 128, 1}).empty());                  // a reader may load last_frame before the first store
+  CHECK(check_control({5, 1, 128, 1}) == "reclaim 0x5 is not a frame position");
+  CHECK(check_control({0, 1, 0xa5a5a5a5a5a5a5a5, 1}) == "head 0xa5a5a5a5a5a5a5a5 is not a frame position");
+  CHECK(check_control({0, 8, 128, 1}) == "last frame 0x7 is not a frame position");
+  CHECK(check_control({256, 1, 128, 1}) == "reclaim 0x100 is past head 0x80");
+  CHECK(check_control({0, 129, 128, 1}) == "last frame 0x80 is not below head 0x80");
+  CHECK(check_control({0, 1, 128, 0}) == "a last frame but no sequence published");
+}
+
+TEST_CASE("a reader refuses a ring whose control block contradicts it, before reading a frame") {
+  test::unique_bus bus;
+  auto w = broadcast_ring_writer::create(bus.segment("out"), {kCap, 256});
+  for (std::uint64_t i = 0; i < 5; ++i) write_fixed(w, i);
+  auto* control = reinterpret_cast<broadcast_ring_control*>(w.segment().body());
+  const std::uint64_t head = control->head.load();
+  control->reclaim.store(head + 16);  // garbage: past the head
+  broadcast_ring_reader r;
+  std::string why;
+  CHECK(broadcast_ring_reader::try_open(bus.segment("out"), r, why, start_position::oldest) == attach_status::incompatible);
+  CHECK(why == "segment " + bus.segment("out") + ": control block contradicts the ring: reclaim 0x290 is past head 0x280");
+  std::memset(static_cast<void*>(control), 0xa5, sizeof *control);  // all garbage
+  CHECK_THROWS_WITH_AS(broadcast_ring_reader::open(bus.segment("out")),
+                       doctest::Contains("control block contradicts the ring: reclaim 0xa5a5a5a5a5a5a5a5 is not a frame position"),
+                       segment_error);
 }
 
 TEST_CASE("readers start at the oldest frame or after the newest, and see frames in order") {

@@ -31,6 +31,27 @@ TEST_CASE("geometry is checked: power-of-two capacity, frames that fit a quarter
   CHECK(check_geometry(spsc_ring_geometry{std::uint64_t{1} << 50, 10}).find("absurd") != std::string::npos);
 }
 
+TEST_CASE("positions: what a writer and reader leave passes, what none makes is refused") {
+  const spsc_ring_geometry g{4096, 512};
+  CHECK(check_control({0, 0}, g, true).empty());
+  CHECK(check_control({4096, 8192}, g, true).empty());  // a full ring
+  CHECK(check_control({3, 8}, g, false) == "tail 3 is not a frame position");
+  CHECK(check_control({0, 12}, g, false) == "head 12 is not a frame position");
+  CHECK(check_control({16, 8}, g, false) == "tail 16 is past head 8");
+  CHECK(check_control({0, 8192}, g, false).empty());  // tail may have moved since it was loaded
+  CHECK(check_control({0, 8192}, g, true) == "head 8192 is more than the capacity past tail 0");
+}
+
+TEST_CASE("the reader refuses a ring whose positions no writer could have made") {
+  test::unique_bus bus;
+  auto w = spsc_ring_writer::create(bus.segment("r"), {4096, 512});
+  auto* control = reinterpret_cast<spsc_ring_control*>(w.segment().body());
+  control->tail.store(64);  // garbage: past the head (0)
+  CHECK_THROWS_WITH_AS(spsc_ring_reader::open(bus.segment("r")),
+                       ("segment " + bus.segment("r") + ": control block contradicts the ring: tail 64 is past head 0").c_str(),
+                       segment_error);
+}
+
 TEST_CASE("frames come out in order with their type and bytes, an empty ring says empty") {
   test::unique_bus bus;
   auto w = spsc_ring_writer::create(bus.segment("r"), {4096, 512});

@@ -23,6 +23,9 @@ spsc_observer spsc_observer::open(const std::string& name) {
   if (o.segment_.size() != kSpscDataOffset + o.geometry_.capacity)
     throw segment_error("segment " + name + ": size does not match capacity " + std::to_string(o.geometry_.capacity));
   o.control_ = std::launder(reinterpret_cast<const spsc_ring_control*>(o.segment_.body()));
+  // The merger moves tail meanwhile (we hold no lock): only the rules that hold regardless.
+  if (auto why = check_control(load_control_words(*o.control_), o.geometry_, false); !why.empty())
+    throw segment_error("segment " + name + ": control block contradicts the ring: " + why);
   o.data_ = o.segment_.base() + kSpscDataOffset;
   o.mask_ = o.geometry_.capacity - 1;
   // The writer may be past head by up to: a padding frame (< one frame), the frame, and the
