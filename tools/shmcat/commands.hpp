@@ -14,14 +14,22 @@ namespace mdbus::shmcat {
 
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitNoSuchSegment = 3;
-inline constexpr int kExitIncompatible = 4;
+inline constexpr int kExitIncompatible = 4;  ///< also: a geometry or control block refused, a segment truncated under us
 inline constexpr int kExitPermission = 5;
+inline constexpr int kExitForeignOwner = 6;  ///< owned by another uid than the expected one (--bus-uid)
 
 /// Set by the signal handler; every loop checks it.
 extern volatile std::sig_atomic_t g_stop;
 
 /// The exit code for a segment that did not open, after printing its one-line reason.
 int report_unusable(const segment_info& i);
+
+/// Names the segment whose mapping a SIGBUS would come from: the handler (installed by main)
+/// then prints one line naming it and exits kExitIncompatible instead of dying silently.
+void watch_for_truncation(const std::string& segment);
+/// The same line, for a follow loop that found the segment shorter than its mapping
+/// (shm_segment::mapping_intact); returns kExitIncompatible.
+int report_truncated(const std::string& segment);
 
 struct tail_options {
   bool follow = false;

@@ -10,6 +10,7 @@
 #include "bus/spsc_ring.hpp"
 #include "bus/venue_budget.hpp"
 #include "tools/shmcat/commands.hpp"
+#include "tools/shmcat/spsc_observer.hpp"
 
 // GCC 12 reports a false -Wnull-dereference inside CLI11's inlined string splitting.
 #pragma GCC diagnostic push
@@ -19,11 +20,14 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <iomanip>
 #include <iostream>
 #include <map>
 #include <optional>
 #include <thread>
+#include <unistd.h>
 
 using namespace mdbus;
 using namespace mdbus::shmcat;
@@ -35,7 +39,33 @@ volatile std::sig_atomic_t g_stop = 0;
 int report_unusable(const segment_info& i) {
   std::fprintf(stderr, "shmcat: %s\n", i.reason.c_str());
   if (i.permission_denied) return kExitPermission;
+  if (i.foreign_owner) return kExitForeignOwner;
   if (i.status == attach_status::await) return kExitNoSuchSegment;
+  return kExitIncompatible;
+}
+
+namespace {
+
+// The SIGBUS line, made before it is needed: the handler may only write(2) and _exit.
+char g_truncated_line[512] = "shmcat: a segment was truncated under the reader (SIGBUS)\n";
+std::size_t g_truncated_len = std::strlen(g_truncated_line);
+
+std::string truncated_text(const std::string& segment) {
+  return "shmcat: segment " + segment + ": truncated under the reader by its owner (its mapping is gone)\n";
+}
+
+}  // namespace
+
+void watch_for_truncation(const std::string& segment) {
+  const std::string line = truncated_text(segment);
+  if (line.size() >= sizeof g_truncated_line) return;  // keep the generic line
+  std::memcpy(g_truncated_line, line.c_str(), line.size() + 1);
+  g_truncated_len = line.size();
+}
+
+int report_truncated(const std::string& segment) {
+  std::fflush(stdout);
+  std::fputs(truncated_text(segment).c_str(), stderr);
   return kExitIncompatible;
 }
 
@@ -44,6 +74,13 @@ int report_unusable(const segment_info& i) {
 namespace {
 
 void on_signal(int) { g_stop = 1; }
+
+// A MAP_SHARED mapping whose file its owner shrank faults with SIGBUS on the next touch past
+// the new end; Linux cannot prevent that. Say so in one line and exit like any refused segment.
+void on_sigbus(int) {
+  (void)!::write(STDERR_FILENO, g_truncated_line, g_truncated_len);
+  ::_exit(kExitIncompatible);
+}
 
 /// "out", "mybus.out" or "mdbus.mybus.out" → full name; a bare object needs --bus.
 std::string resolve(const std::string& arg, const std::string& bus) {
@@ -72,21 +109,21 @@ int cmd_list(const std::string& bus, bool json) {
   if (!bus.empty() && names.empty()) return no_such_bus(bus);
   nlohmann::json out = nlohmann::json::array();
   if (!json)
-    std::printf("%-16s %-28s %-15s %10s %8s %-6s %-9s %8s\n", "BUS", "OBJECT", "KIND", "SIZE", "WRITER", "ALIVE",
-                "HEARTBEAT", "VERSION");
+    std::printf("%-16s %-28s %-15s %10s %8s %-6s %-9s %8s %6s\n", "BUS", "OBJECT", "KIND", "SIZE", "WRITER", "ALIVE",
+                "HEARTBEAT", "VERSION", "OWNER");
   for (const auto& name : names) {
     const segment_info i = inspect_segment(name);
     const std::string kind = i.status == attach_status::ok ? std::string(to_string(i.kind)) : "?";
     if (json) {
       out.push_back({{"name", i.name}, {"bus", i.bus}, {"object", i.object}, {"kind", kind}, {"size", i.file_size},
-                     {"writer_pid", i.writer_pid}, {"writer_alive", i.writer_alive},
+                     {"owner_uid", i.owner_uid}, {"writer_pid", i.writer_pid}, {"writer_alive", i.writer_alive},
                      {"heartbeat_age_ns", heartbeat_age_ns(i)}, {"layout_version", i.layout_version},
                      {"ok", i.status == attach_status::ok}, {"problem", i.reason}});
       continue;
     }
-    std::printf("%-16s %-28s %-15s %10llu %8lld %-6s %-9s %8u%s%s\n", i.bus.c_str(), i.object.c_str(), kind.c_str(),
+    std::printf("%-16s %-28s %-15s %10llu %8lld %-6s %-9s %8u %6u%s%s\n", i.bus.c_str(), i.object.c_str(), kind.c_str(),
                 static_cast<unsigned long long>(i.file_size), static_cast<long long>(i.writer_pid),
-                i.writer_alive ? "yes" : "no", age(i).c_str(), i.layout_version, i.reason.empty() ? "" : "  ! ",
+                i.writer_alive ? "yes" : "no", age(i).c_str(), i.layout_version, i.owner_uid, i.reason.empty() ? "" : "  ! ",
                 i.reason.c_str());
   }
   if (json) std::cout << out.dump() << "\n";
@@ -109,15 +146,54 @@ nlohmann::json related_counters(const segment_info& i) {
   return out;
 }
 
+/// A segment mapped read-only through its kind's own opener, which checks the geometry
+/// against the segment's size (and a ring's positions) before anything in the body is read.
+struct checked_segment {
+  broadcast_ring_reader ring;       // an output ring's mapping
+  shmcat::spsc_observer feeder;     // a feeder ring's mapping
+  shm_segment plain;                // any other kind's
+  [[nodiscard]] const shm_segment& get() const {
+    if (ring.segment().valid()) return ring.segment();
+    if (feeder.segment().valid()) return feeder.segment();
+    return plain;
+  }
+};
+
+/// Throws segment_error with the kind's refusal (exit 4).
+checked_segment open_checked(const std::string& name, segment_kind kind) {
+  checked_segment c;
+  if (kind == segment_kind::broadcast_ring) {
+    std::string why;
+    if (broadcast_ring_reader::try_open(name, c.ring, why, start_position::oldest) != attach_status::ok) throw segment_error(why);
+    return c;
+  }
+  if (kind == segment_kind::spsc_ring) {
+    c.feeder = shmcat::spsc_observer::open(name);
+    return c;
+  }
+  if (kind == segment_kind::reader_table) {
+    reader_table t;
+    std::string why;
+    const std::string ring = name.size() > kReaderTableSuffix.size() ? name.substr(0, name.size() - kReaderTableSuffix.size()) : name;
+    if (reader_table::try_open(ring, access_mode::read_only, t, why) != attach_status::ok) throw segment_error(why);
+  } else if (kind == segment_kind::counters) {
+    (void)counters_segment::open(name, access_mode::read_only);  // checks its capacity against the size
+  }
+  c.plain = shm_segment::open(name, kind, access_mode::read_only);
+  return c;
+}
+
 int cmd_info(const std::string& name, bool json) {
   const segment_info i = inspect_segment(name);
   if (i.status != attach_status::ok) return report_unusable(i);
   nlohmann::json j = {{"name", i.name}, {"kind", to_string(i.kind)}, {"size", i.file_size},
-                      {"mode", i.mode}, {"layout_version", i.layout_version}, {"creator_pid", i.creator_pid},
-                      {"creation_time_ns", i.creation_time_ns}, {"writer_pid", i.writer_pid},
-                      {"writer_epoch", i.writer_epoch}, {"writer_alive", i.writer_alive},
+                      {"mode", i.mode}, {"owner_uid", i.owner_uid}, {"layout_version", i.layout_version},
+                      {"creator_pid", i.creator_pid}, {"creation_time_ns", i.creation_time_ns},
+                      {"writer_pid", i.writer_pid}, {"writer_epoch", i.writer_epoch}, {"writer_alive", i.writer_alive},
                       {"heartbeat_age_ns", heartbeat_age_ns(i)}};
-  const auto seg = shm_segment::open(name, i.kind, access_mode::read_only);
+  watch_for_truncation(name);
+  const checked_segment checked = open_checked(name, i.kind);
+  const shm_segment& seg = checked.get();
   std::uint32_t reader_slots = 0;
   const std::uint64_t capacity = i.geometry[0];
   auto percent = [&](std::uint64_t bytes) { return capacity ? 100.0 * static_cast<double>(bytes) / static_cast<double>(capacity) : 0.0; };
@@ -198,6 +274,7 @@ int cmd_counters(const std::string& bus, bool watch, double interval_s, bool jso
   const segment_info i = inspect_segment(name);
   if (i.status == attach_status::await && list_segments(bus).empty()) return no_such_bus(bus);
   if (i.status != attach_status::ok) return report_unusable(i);
+  watch_for_truncation(name);
   auto counters = counters_segment::open(name, access_mode::read_only);
   std::map<std::uint32_t, std::int64_t> last;
   std::int64_t last_t = mono_ns();
@@ -250,6 +327,9 @@ int main(int argc, char** argv) {
   std::string bus;
   bool json = false;
   app.add_option("--bus", bus, "bus name, so segments can be named by object alone");
+  std::string bus_uid;
+  app.add_option("--bus-uid", bus_uid,
+                 "trust segments owned by this uid (another user's group-readable bus); default: our own, or $MDBUS_BUS_UID");
   app.add_flag("--json", json, "JSON output (one document, or one line per record/refresh)");
 
   auto* list = app.add_subcommand("list", "every mdbus segment on the machine (or of --bus)");
@@ -271,8 +351,20 @@ int main(int argc, char** argv) {
   tail->add_option("--type", to.type, "trade | bbo | book_delta | book_snapshot | book | gap | slot_status");
   CLI11_PARSE(app, argc, argv);
 
+  if (!bus_uid.empty()) {
+    if (!parse_uid(bus_uid)) {
+      std::fprintf(stderr, "shmcat: --bus-uid \"%s\": not a uid\n", bus_uid.c_str());
+      return kExitUsage;
+    }
+    ::setenv(kBusUidVariable, bus_uid.c_str(), 1);  // every opener in this process reads it
+  }
+  if (std::string why; !expected_segment_owner(&why)) {
+    std::fprintf(stderr, "shmcat: %s\n", why.c_str());
+    return kExitUsage;
+  }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  std::signal(SIGBUS, on_sigbus);
   try {
     if (*list) return cmd_list(bus, json);
     if (*info) return cmd_info(resolve(seg, bus), json);

@@ -111,8 +111,12 @@ int tail_output_ring(const std::string& name, const tail_options& o, const recor
   out.go_live();
   if (!o.follow) return corrupt ? kExitIncompatible : 0;
   while (g_stop == 0) {
-    handle(c.wait(100'000'000));  // backoff: a quiet ring costs almost no CPU
+    const poll_result r = c.wait(100'000'000);  // backoff: a quiet ring costs almost no CPU
+    handle(r);
     out.flush();
+    // A quiet moment is the time to look: the owner may have shrunk the segment (a SIGBUS
+    // on the next touch past its end would say the same, from the handler).
+    if (r.status == poll_status::empty && !c.segment().mapping_intact()) return report_truncated(name);
   }
   return 0;
 }
@@ -162,6 +166,7 @@ int tail_feeder_ring(const std::string& name, const tail_options& o, const recor
       continue;
     }
     out.flush();
+    if (!obs.segment().mapping_intact()) return report_truncated(name);
     idle(rounds);
   }
   return 0;
@@ -172,6 +177,7 @@ int tail_feeder_ring(const std::string& name, const tail_options& o, const recor
 int cmd_tail(const std::string& name, const tail_options& o) {
   const segment_info i = inspect_segment(name);
   if (i.status != attach_status::ok) return report_unusable(i);
+  watch_for_truncation(name);
   record_filter filter;
   try {
     if (!o.venue.empty()) filter.venue_name(o.venue);

@@ -13,7 +13,12 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <fcntl.h>
+#include <optional>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <cstdio>
 #include <thread>
 
@@ -226,6 +231,35 @@ TEST_CASE("shmcat tail -f reports a lap inline with the records lost, then carri
   CHECK(1 + missed + (lines.size() - 2) == 201);
   tail.signal(SIGTERM);
   CHECK(tail.wait(10'000) == 0);
+}
+
+TEST_CASE("shmcat tail -f of a ring its owner truncates says so in one line and exits 4, no SIGBUS death") {
+  test::unique_bus bus;
+  const test::scratch_file scratch(bus.name(), "trunc");
+  for (const std::string object : {"out", "feed.okx.A"}) {
+    INFO(object);
+    const std::string name = bus.segment(object);
+    std::optional<broadcast_ring_writer> out;
+    std::optional<spsc_ring_writer> feed;
+    if (object == "out") {
+      out.emplace(broadcast_ring_writer::create(name, {1 << 16, 4096}));
+      publish(*out, make_trade(1, "BTCUSDT"));
+    } else {
+      feed.emplace(spsc_ring_writer::create(name, {1 << 16, 4096}));
+    }
+    test::child tail({"/bin/sh", "-c", "exec " + kShmcat + " tail -f " + name + " > " + scratch.path + " 2>&1"});
+    REQUIRE(eventually([&] { return has_mapped(tail.pid(), name); }));
+    // The owner shrinks the segment under the live reader (a buggy writer or a cleanup script).
+    const int fd = shm_open(("/" + name).c_str(), O_RDWR, 0);
+    REQUIRE(fd >= 0);
+    REQUIRE(ftruncate(fd, 0) == 0);
+    close(fd);
+    CHECK(tail.wait(10'000) == 4);
+    const std::string log = read_file(scratch.path);
+    const std::string line = "shmcat: segment " + name + ": truncated under the reader by its owner (its mapping is gone)\n";
+    CHECK(log.size() >= line.size());
+    CHECK(log.substr(log.size() - std::min(log.size(), line.size())) == line);
+  }
 }
 
 TEST_CASE("shmcat tail of a feeder ring is read-only: the merger keeps its lock and every frame") {

@@ -6,6 +6,7 @@
 #include "bus/records.hpp"
 #include "bus/spsc_ring.hpp"
 #include "bus/venue_budget.hpp"
+#include "support/impostor.hpp"
 #include "support/run_capture.hpp"
 #include "support/spawn.hpp"
 #include "support/unique_bus.hpp"
@@ -17,6 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -312,4 +315,111 @@ TEST_CASE("shmcat counters --watch refreshes with rates until stopped") {
   }));
   text.signal(SIGINT);
   CHECK(text.wait(10'000) == 0);
+}
+
+// ---- refused headers, geometries and owners (issue 17) -------------------------------------------
+
+TEST_CASE("shmcat info exits 4 with one line for a geometry its kind refuses, never printing it") {
+  test::unique_bus bus;
+  SUBCASE("output ring") {
+    auto w = broadcast_ring_writer::create(bus.segment("out"), {1 << 16, 4096});
+    reinterpret_cast<segment_header*>(w.segment().base())->geometry[0] = 3000;  // not a power of two
+    const auto r = test::run_capture(cmd("info " + bus.segment("out")));
+    CHECK(r.status == 4);
+    CHECK(r.out == "shmcat: segment " + bus.segment("out") + ": capacity 3000 must be a power of two >= 4096\n");
+  }
+  SUBCASE("output ring whose capacity does not match its size") {
+    auto w = broadcast_ring_writer::create(bus.segment("out"), {1 << 16, 4096});
+    reinterpret_cast<segment_header*>(w.segment().base())->geometry[0] = 1 << 15;
+    const auto r = test::run_capture(cmd("--json info " + bus.segment("out")));
+    CHECK(r.status == 4);
+    CHECK(r.out.find("does not match capacity 32768") != std::string::npos);
+    CHECK(r.out.find('{') == std::string::npos);  // no JSON document: nothing was printed from it
+  }
+  SUBCASE("feeder ring") {
+    auto w = spsc_ring_writer::create(bus.segment("feed"), {4096, 512});
+    reinterpret_cast<segment_header*>(w.segment().base())->geometry[1] = 4000;  // a frame larger than a quarter
+    const auto r = test::run_capture(cmd("info " + bus.segment("feed")));
+    CHECK(r.status == 4);
+    CHECK(r.out.find("max_payload 4000 must be >= 1 and one frame must fit in a quarter") != std::string::npos);
+    CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 1);
+  }
+  SUBCASE("output ring with a garbage control block") {
+    auto w = broadcast_ring_writer::create(bus.segment("out"), {1 << 16, 4096});
+    std::memset(static_cast<void*>(w.segment().body()), 0xa5, sizeof(broadcast_ring_control));
+    const auto r = test::run_capture(cmd("info " + bus.segment("out")));
+    CHECK(r.status == 4);
+    CHECK(r.out == "shmcat: segment " + bus.segment("out") +
+                       ": control block contradicts the ring: reclaim 0xa5a5a5a5a5a5a5a5 is not a frame position\n");
+  }
+}
+
+TEST_CASE("shmcat tail of a ring with a garbage control block prints no record and exits 4") {
+  test::unique_bus bus;
+  auto w = broadcast_ring_writer::create(bus.segment("out"), {1 << 16, 4096});
+  for (std::uint64_t i = 0; i < 5; ++i) publish(w, make_trade(i, "BTCUSDT"));
+  auto* control = reinterpret_cast<broadcast_ring_control*>(w.segment().body());
+  control->reclaim.store(control->head.load() + 64);  // past the head: no writer does that
+  const auto r = test::run_capture(kShmcat + " tail " + bus.segment("out") + " 2>/dev/null");
+  CHECK(r.status == 4);
+  CHECK(r.out.empty());
+  const auto e = test::run_capture(cmd("tail " + bus.segment("out")));
+  CHECK(e.out.find("control block contradicts the ring: reclaim") != std::string::npos);
+  CHECK(std::count(e.out.begin(), e.out.end(), '\n') == 1);
+
+  auto f = spsc_ring_writer::create(bus.segment("feed"), {4096, 512});
+  reinterpret_cast<spsc_ring_control*>(f.segment().body())->head.store(13);
+  const auto t = test::run_capture(cmd("tail " + bus.segment("feed")));
+  CHECK(t.status == 4);
+  CHECK(t.out == "shmcat: segment " + bus.segment("feed") + ": control block contradicts the ring: head 13 is not a frame position\n");
+}
+
+TEST_CASE("shmcat --bus-uid and MDBUS_BUS_UID must be uids") {
+  test::unique_bus bus;
+  auto w = broadcast_ring_writer::create(bus.segment("out"), {4096, 256});
+  const auto r = test::run_capture(cmd("--bus-uid nobody info " + bus.segment("out")));
+  CHECK(r.status == 2);
+  CHECK(r.out == "shmcat: --bus-uid \"nobody\": not a uid\n");
+  const auto e = test::run_capture("MDBUS_BUS_UID=x " + cmd("info " + bus.segment("out")));
+  CHECK(e.status == 2);
+  CHECK(e.out == "shmcat: MDBUS_BUS_UID=\"x\" is not a uid\n");
+  // Trusting a uid that does not own the ring refuses it: exit 6, naming both.
+  const std::string other = std::to_string(::geteuid() + 1);
+  const auto o = test::run_capture(cmd("--bus-uid " + other + " info " + bus.segment("out")));
+  CHECK(o.status == 6);
+  CHECK(o.out == "shmcat: segment " + bus.segment("out") + ": owned by uid " + std::to_string(::geteuid()) +
+                     ", expected uid " + other + ", refused\n");
+}
+
+TEST_CASE("hijack: shmcat refuses a well-formed ring another user made under our bus name, unless --bus-uid trusts it") {
+  test::require_root_or_skip("a ring of another user");
+  test::unique_bus bus;
+  const std::string ring = bus.segment("out");
+  REQUIRE(test::run_as_impostor([&] {
+            try {
+              auto w = broadcast_ring_writer::create(ring, {1 << 16, 4096}, 0644);  // readable by all, like a real ring
+              for (std::uint64_t i = 0; i < 3; ++i)
+                if (!w.write(static_cast<std::uint32_t>(trade_record::kType), record_bytes(make_trade(i, "FAKEUSDT")))) return 1;
+              return 0;
+            } catch (const segment_error&) {
+              return 1;
+            }
+          }) == 0);
+  const std::string line = "shmcat: segment " + ring + ": owned by uid 65534, expected uid 0, refused\n";
+  for (const std::string sub : {"info ", "tail ", "tail -f "}) {
+    INFO(sub);
+    const auto r = test::run_capture(cmd(sub + ring));
+    CHECK(r.status == 6);
+    CHECK(r.out == line);  // one line, no record
+  }
+  const auto l = test::run_capture(cmd("list --bus " + bus.name()));
+  CHECK(l.status == 0);
+  CHECK(l.out.find("65534  ! segment " + ring + ": owned by uid 65534") != std::string::npos);
+  // A consumer of that user's bus says whose segments it trusts.
+  const auto t = test::run_capture(kShmcat + " --bus-uid 65534 --json info " + ring);
+  REQUIRE(t.status == 0);
+  CHECK(nlohmann::json::parse(t.out)["owner_uid"] == 65534);
+  const auto e = test::run_capture("MDBUS_BUS_UID=65534 " + kShmcat + " --json tail " + ring);
+  CHECK(e.status == 0);
+  CHECK(json_lines(e.out).size() == 3);
 }
