@@ -8,6 +8,7 @@
 #include "fake_supervisor.hpp"
 #include "status_samples.hpp"
 #include "support/eventually.hpp"
+#include "support/impostor.hpp"
 #include "support/private_runtime_dir.hpp"
 #include "support/spawn.hpp"
 #include "support/temp_dir.hpp"
@@ -253,6 +254,21 @@ TEST_CASE("permission denied: a supervisor socket of another user") {
   CHECK(r.status == mdctl::kExitPermission);
   check_one_error_line(r, "permission denied: " + sock + " (a supervisor of another user?)");
   CHECK(sup.requests().empty());
+}
+
+TEST_CASE("hijack: a socket answered by another user gets nothing: exit 5, one line naming its uid and pid") {
+  test::require_root_or_skip("a listener of another user");
+  const test::impostor_dir dir("mdctl", 0755);  // another user got to the path first
+  const std::string sock = dir.file("ctl");
+  test::impostor_listener impostor(sock);
+  REQUIRE(impostor.listening());
+  const result r = run({"restart", "merger", "--socket", sock});
+  CHECK(r.status == mdctl::kExitPermission);
+  check_one_error_line(r, "refused: " + sock + " is answered by uid 65534 (pid " + std::to_string(impostor.pid()) +
+                              "), not by this user (uid 0); nothing sent");
+  // The impostor saw the connection end without a byte of the request.
+  REQUIRE(test::eventually([&] { return impostor.reports().first >= 1; }, std::chrono::seconds(10)));
+  CHECK(impostor.reports().second == 0);
 }
 
 // ---- replies that are not replies ---------------------------------------------------------------
