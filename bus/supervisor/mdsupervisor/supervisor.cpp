@@ -12,6 +12,7 @@
 #include <ctime>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -558,7 +559,14 @@ void supervisor::shutdown() {
   server_.reset();
   if (!options_.keep_shm) {
     std::size_t n = 0;
-    for (const auto& name : list_segments(cfg_.bus)) n += shm_segment::remove(name) ? 1 : 0;
+    for (const auto& name : list_segments(cfg_.bus)) {
+      // Another user's segment under our bus name is not ours to remove, even for root.
+      if (struct stat st {}; ::stat(("/dev/shm/" + name).c_str(), &st) == 0 && st.st_uid != ::geteuid()) {
+        log("left %s: owned by uid %u, not ours", name.c_str(), static_cast<unsigned>(st.st_uid));
+        continue;
+      }
+      n += shm_segment::remove(name) ? 1 : 0;
+    }
     log("removed %zu segment(s) of bus %s", n, cfg_.bus.c_str());
   } else {
     log("kept the segments of bus %s (--keep-shm)", cfg_.bus.c_str());
