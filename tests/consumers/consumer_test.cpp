@@ -3,6 +3,8 @@
 // live writer thread), the idle policies, and the one-line errors of open().
 #include "consumers/consumer.hpp"
 
+#include "support/impostor.hpp"
+#include "support/scoped_env.hpp"
 #include "support/unique_bus.hpp"
 
 #include <doctest/doctest.h>
@@ -493,4 +495,28 @@ TEST_CASE("consumer open names the problem: no such bus, version mismatch, permi
     CHECK(c.geometry().capacity == 4096);
     CHECK_FALSE(c.segment().writable());
   }
+}
+
+TEST_CASE("hijack: a consumer refuses a well-formed ring another user made under its bus name, unless MDBUS_BUS_UID trusts it") {
+  test::require_root_or_skip("a ring of another user");
+  test::unique_bus bus;
+  REQUIRE(test::run_as_impostor([&] {
+            try {
+              auto w = broadcast_ring_writer::create(bus.segment("out"), {1 << 16, 4096}, 0644);
+              return 0;
+            } catch (const segment_error&) {
+              return 1;
+            }
+          }) == 0);
+  consumer_options o;
+  o.bus = bus.name();
+  o.register_reader = false;
+  {
+    test::scoped_env own(kBusUidVariable, std::nullopt);
+    CHECK_THROWS_WITH_AS(consumer::open(o), ("segment " + bus.segment("out") + ": owned by uid 65534, expected uid 0, refused").c_str(),
+                         segment_error);
+  }
+  test::scoped_env trust(kBusUidVariable, "65534");
+  consumer c = consumer::open(o);
+  CHECK(c.poll().status == poll_status::empty);
 }
