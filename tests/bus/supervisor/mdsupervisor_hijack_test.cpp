@@ -8,6 +8,7 @@
 #include "bus/shm_segment.hpp"
 #include "support/eventually.hpp"
 #include "support/impostor.hpp"
+#include "support/kill_mentioning.hpp"
 #include "support/private_runtime_dir.hpp"
 #include "support/read_file.hpp"
 #include "support/spawn.hpp"
@@ -25,11 +26,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 
 using namespace mdbus;
@@ -54,19 +52,6 @@ std::string write_config(const std::string& path, const std::string& bus, const 
   return path;
 }
 
-/// Kills whatever is left of the supervisor's children (their own process group outlives a
-/// failed test): every process whose command line names the test's private config.
-void kill_processes_mentioning(const std::string& needle) {
-  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-    const std::string pid = e.path().filename();
-    if (pid.find_first_not_of("0123456789") != std::string::npos || std::stoi(pid) == ::getpid()) continue;
-    std::ifstream in(e.path() / "cmdline", std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (ss.str().find(needle) != std::string::npos) ::kill(std::stoi(pid), SIGKILL);
-  }
-}
-
 /// The supervisor process and its log; stopped (SIGTERM, then leftovers killed) at the end.
 struct supervisor_run {
   std::string config, log_path;
@@ -80,7 +65,7 @@ struct supervisor_run {
       proc.signal(SIGTERM);
       (void)proc.wait(20000);
     }
-    kill_processes_mentioning(config);
+    test::kill_processes_mentioning(config);  // the children outlive a failed test
   }
   [[nodiscard]] std::string log() const { return test::read_file(log_path); }
 };

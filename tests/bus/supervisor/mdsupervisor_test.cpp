@@ -6,6 +6,7 @@
 
 #include "bus/counters.hpp"
 #include "bus/feeder_block.hpp"
+#include "tests/support/kill_mentioning.hpp"
 #include "tests/support/read_file.hpp"
 #include "tools/mdctl/control_client.hpp"
 #include "tests/feeders/mdfeed/mdfeed_test_support.hpp"
@@ -81,20 +82,6 @@ std::string write_config(const std::string& path, const std::string& bus, int po
               {"venues", venues}};
   std::ofstream(path) << cfg.dump(2);
   return path;
-}
-
-/// SIGKILLs every process whose command line mentions `needle` (the test's private config
-/// path): the supervisor's children live in their own process group and outlive a killed
-/// supervisor on purpose, so a failed test must not leave them behind.
-void kill_processes_mentioning(const std::string& needle) {
-  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-    const std::string pid = e.path().filename();
-    if (pid.find_first_not_of("0123456789") != std::string::npos || std::stoi(pid) == ::getpid()) continue;
-    std::ifstream in(e.path() / "cmdline", std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (ss.str().find(needle) != std::string::npos) ::kill(std::stoi(pid), SIGKILL);
-  }
 }
 
 /// The supervisor process, its log, its readiness. Stopped (SIGTERM: it stops its children)
