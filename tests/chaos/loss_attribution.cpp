@@ -5,8 +5,9 @@
 
 namespace mdbus::chaos {
 
-slot_event from_marker(venue v, slot_id slot, slot_state state, std::int64_t time_ns) noexcept {
+slot_event from_marker(venue v, slot_id slot, slot_state state, slot_reason reason, std::int64_t time_ns) noexcept {
   slot_event e;
+  e.reason = reason;
   e.v = v;
   e.slot = slot;
   e.time_ns = time_ns;

@@ -20,10 +20,11 @@ struct slot_event {
   slot_id slot = slot_id::none;
   kind what = kind::not_up;
   std::int64_t time_ns = 0;  ///< CLOCK_REALTIME
+  slot_reason reason = slot_reason::none;  ///< the marker's (remote_close: the venue cut the line)
 };
 
 /// A slot-status marker as a slot event.
-[[nodiscard]] slot_event from_marker(venue v, slot_id slot, slot_state state, std::int64_t time_ns) noexcept;
+[[nodiscard]] slot_event from_marker(venue v, slot_id slot, slot_state state, slot_reason reason, std::int64_t time_ns) noexcept;
 
 struct lost_event {
   venue v = venue::unknown;

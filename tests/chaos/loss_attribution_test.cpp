@@ -82,8 +82,9 @@ TEST_CASE("loss attribution: a loss while a slot carried the venue is unexplaine
 }
 
 TEST_CASE("loss attribution: markers map to slot events") {
-  CHECK(from_marker(venue::okx, slot_id::a, slot_state::up, 1).what == slot_event::kind::up);
-  CHECK(from_marker(venue::okx, slot_id::a, slot_state::rotating, 1).what == slot_event::kind::rotating);
+  CHECK(from_marker(venue::okx, slot_id::a, slot_state::up, slot_reason::none, 1).what == slot_event::kind::up);
+  CHECK(from_marker(venue::okx, slot_id::a, slot_state::rotating, slot_reason::age_limit, 1).what == slot_event::kind::rotating);
   for (const slot_state s : {slot_state::connecting, slot_state::syncing, slot_state::down})
-    CHECK(from_marker(venue::okx, slot_id::b, s, 1).what == slot_event::kind::not_up);
+    CHECK(from_marker(venue::okx, slot_id::b, s, slot_reason::remote_close, 1).what == slot_event::kind::not_up);
+  CHECK(from_marker(venue::okx, slot_id::b, slot_state::down, slot_reason::remote_close, 1).reason == slot_reason::remote_close);
 }

@@ -55,9 +55,19 @@ namespace {
 
 std::FILE* g_log = stdout;
 
+/// When the harness started, on both clocks (the fault log counts from it).
+std::int64_t run_start_mono_ns() {
+  static const std::int64_t t = mono_ns();
+  return t;
+}
+std::int64_t run_start_wall_ns() {
+  static const std::int64_t t = wall_ns() - (mono_ns() - run_start_mono_ns());
+  return t;
+}
+
 void say(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void say(const char* fmt, ...) {
-  static const std::int64_t start = mono_ns();
+  const std::int64_t start = run_start_mono_ns();
   va_list ap;
   va_start(ap, fmt);
   std::fprintf(g_log, "[%7.2f s] ", static_cast<double>(mono_ns() - start) / 1e9);
@@ -434,7 +444,7 @@ int main(int argc, char** argv) {
       if (record_view::parse(e.payload, r) != record_status::ok) continue;
       const record_header& h = r.header();
       if (h.type == record_type::slot_status) {
-        if (const auto ss = r.slot_status()) slot_events.push_back(chaos::from_marker(h.venue_id, h.slot, ss->state, h.receive_time_ns));
+        if (const auto ss = r.slot_status()) slot_events.push_back(chaos::from_marker(h.venue_id, h.slot, ss->state, ss->reason, h.receive_time_ns));
         continue;
       }
       ++records;
@@ -486,15 +496,15 @@ int main(int argc, char** argv) {
     // Every loss must fall in a time when no slot of its venue was up, and no such time may
     // have begun with a rotation (make-before-break: a rotation waits for a carrying partner).
     const chaos::attribution who = chaos::attribute(slot_events, cut_both, lost_events);
-    std::int64_t t0 = 0;
-    for (const auto& se : slot_events) t0 = t0 == 0 ? se.time_ns : std::min(t0, se.time_ns);
-    std::printf("\n%-8s %9s %9s %6s  %s\n", "outage", "at (s)", "ms", "lost", "began with");
+    // Times on the fault log's clock (seconds since the harness started).
+    const std::int64_t t0 = run_start_wall_ns();
+    std::printf("\n%-8s %9s %9s %6s  %s\n", "outage", "at (s)", "ms", "lost", "began with (the venue's last carrying slot went)");
     for (const auto& o : who.outages) {
       static constexpr const char* kWhat[] = {"up", "down", "rotation", "kill -9 by the harness"};
-      std::printf("%-8s %9.2f %9s %6zu  %s/%s %s%s\n", std::string(to_string(o.v)).c_str(), static_cast<double>(o.start_ns - t0) / 1e9,
+      std::printf("%-8s %9.2f %9s %6zu  %s/%s %s (%s)%s\n", std::string(to_string(o.v)).c_str(), static_cast<double>(o.start_ns - t0) / 1e9,
                   o.end_ns == 0 ? "-" : std::to_string((o.end_ns - o.start_ns) / 1'000'000).c_str(), o.lost,
                   std::string(to_string(o.v)).c_str(), std::string(to_string(o.began_by.slot)).c_str(),
-                  kWhat[static_cast<int>(o.began_by.what)],
+                  kWhat[static_cast<int>(o.began_by.what)], std::string(to_string(o.began_by.reason)).c_str(),
                   o.by_rotation ? "  <- A ROTATION LEFT THE VENUE WITHOUT A LINE"
                                 : (o.harness_cut_both ? " (the harness cut both slots)" : " (faults on both slots)"));
     }

@@ -431,6 +431,10 @@ json supervisor::status_json() {
     o["msgs_per_s"] = s.msgs_per_s;
     o["rotation_due"] = s.rotating ? json(std::string(to_string(s.rotation_reason)))
                                    : s.pending != slot_reason::none ? json(std::string(to_string(s.pending))) : json(nullptr);
+    // A pending rotation held at the rotation gate: why (rotation_gate.hpp).
+    o["rotation_waits"] = !s.rotating && s.pending != slot_reason::none && s.gate_reason == s.pending && s.gate_logged != gate_verdict::go
+                              ? json(std::string(to_string(s.gate_logged)))
+                              : json(nullptr);
     proactive += s.proactive;
     forced += s.forced;
     timed += s.reconnect_count;

@@ -136,6 +136,13 @@ TEST_CASE("cells say what a human needs: ages, rotation, share, signed lag, reco
   CHECK(table.find("reconnects 16 proactive / 3 forced · avg 95.2 ms · max 1210.0 ms") != std::string::npos);
 }
 
+TEST_CASE("a rotation held at the rotation gate says why") {
+  json st = json::parse(mdbus::test::kFourSlotStatus);
+  for (auto& s : st["slots"])
+    if (s["venue"] == "okx" && s["slot"] == "A") s["rotation_waits"] = "partner not live";
+  CHECK(row_of(format_status(st), "okx/A").find("due: operator, held: partner not live") != std::string::npos);
+}
+
 TEST_CASE("no age limit: next rotation is \"—\", and a down slot shows its reason") {
   json st = json::parse(mdbus::test::kFourSlotStatus);
   st["slots"][1]["state"] = "down";
