@@ -185,7 +185,8 @@ void supervisor::observe(slot_runtime& s, std::int64_t now, std::int64_t elapsed
   s.last_connections = connections;
   // Reconnections the supervisor did not ask for: the venue's cuts, network errors, watchdogs.
   const std::uint64_t total = reconnects - std::min(reconnects, s.base_reconnects);
-  const std::uint64_t forced = total > s.proactive ? total - s.proactive : 0;
+  const std::uint64_t asked = s.proactive + s.rotations_cut_short;
+  const std::uint64_t forced = total > asked ? total - asked : 0;
   if (forced != s.forced) {
     s.forced = forced;
     s.c_forced.set(static_cast<std::int64_t>(forced));
@@ -331,6 +332,7 @@ void supervisor::begin_rotation(slot_runtime& s, std::int64_t now) {
   s.rotating = true;
   s.rotation_started_mono = now;
   s.rotation_connections_before = s.last_connections;
+  s.rotation_reconnects_before = s.status.fields().reconnects.load(std::memory_order_relaxed);
   const std::int64_t connected = s.status.fields().connect_time_ns.load(std::memory_order_relaxed);
   log("rotating %s (%s): connection age %.1f s", s.name.c_str(), std::string(to_string(s.rotation_reason)).c_str(),
       connected > 0 ? static_cast<double>(wall_ns() - connected) / 1e9 : 0.0);

@@ -106,6 +106,8 @@ class supervisor {
     bool rotating = false;
     std::int64_t rotation_started_mono = 0;
     std::uint64_t rotation_connections_before = 0;
+    std::uint64_t rotation_reconnects_before = 0;  ///< the status block's reconnects when the rotation began
+    std::uint64_t rotations_cut_short = 0;         ///< rotations whose reconnect began, then the process died
     slot_reason rotation_reason = slot_reason::none;
     std::uint64_t live_connections_seen = 0;  ///< connections this supervisor saw go live
     std::uint64_t live_connection = 0;        ///< the status block's connection number last seen live

@@ -157,6 +157,11 @@ void supervisor::on_exit(child_process& p, const std::string& what, const exit_c
   const std::int64_t now = mono_ns();
   if (slot != nullptr) {
     note_down_in_ring(*slot, slot_reason::process_exit, "feeder process exited");
+    // A rotation cut short by the death: its reconnect, if the feeder had begun it, was asked
+    // for (not forced), though it never went live.
+    if (slot->rotating && slot->status.segment().valid() &&
+        slot->status.fields().reconnects.load(std::memory_order_relaxed) > slot->rotation_reconnects_before)
+      ++slot->rotations_cut_short;
     slot->rotating = false;
     if (slot->last_state == feeder_state::live && slot->left_live_mono == 0) slot->left_live_mono = now;
   }

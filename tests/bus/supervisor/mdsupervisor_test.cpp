@@ -65,7 +65,7 @@ TEST_CASE("mdsupervisor: planned cuts pre-empted by rotations, switchover and ki
   for (const char* slot : {"A", "B"}) {
     const json s = slot_status(st, "binance", slot);
     INFO("binance/", slot, ": ", s.dump());
-    CHECK(s["forced_reconnects"] == 0);
+    CHECK_MESSAGE(s["forced_reconnects"] == 0, "supervisor log: " << sup.log());
     CHECK(s["restarts"] == (std::string(slot) == "A" ? 1 : 0));
   }
   CHECK(slot_status(st, "okx", "A")["forced_reconnects"] == 0);

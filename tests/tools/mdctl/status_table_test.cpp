@@ -77,9 +77,9 @@ TEST_CASE("the sample status of PROTOCOL.md renders as this table") {
   const std::string expected =
       "bus sim · supervisor pid 1234 · up 1m21s · config config/sim.json · metrics :9464 · 2025-11-24 16:00:00 UTC\n"
       "\n"
-      "SLOT       PROCESS       STATE  AGE   NEXT ROTATION  MSGS/S  FIRST  LAG µs  RECONN (P/F)  RESTARTS  LAST ERROR\n"
-      "binance/A  running 1240  live   40s  due: age_limit   812.5    61%   -12.0       4 (3/1)         0\n"
-      "merger     running 1238                                                                          0\n"
+      "SLOT       PROCESS       STATE  AGE                           NEXT ROTATION  MSGS/S  FIRST  LAG µs  RECONN (P/F)  RESTARTS  LAST ERROR\n"
+      "binance/A  running 1240  live   40s  due: age_limit, held: partner not live   812.5    61%   -12.0       4 (3/1)         0\n"
+      "merger     running 1238                                                                                                  0\n"
       "\n"
       "totals     published 123456 · duplicates 120001 · gaps 0 · data-loss events 0 · ring overflows 0\n"
       "           reconnects 6 proactive / 2 forced · avg 180.5 ms · max 402.0 ms\n";
