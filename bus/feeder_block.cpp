@@ -178,6 +178,13 @@ feeder_state feeder_status_reader::state() const noexcept {
   return static_cast<feeder_state>(status_->state.load(std::memory_order_acquire));
 }
 
+bool feeder_status_reader::writer_alive() const noexcept { return segment_.is_locked_by_other(lock_role::writer); }
+
+feeder_state feeder_status_reader::observed_state() const noexcept {
+  const feeder_state written = state();
+  return written == feeder_state::stopped || writer_alive() ? written : feeder_state::down;
+}
+
 std::uint64_t feeder_status_reader::ack_word() const noexcept {
   // acquire: pairs with ack()'s release; the command's effects on the block are visible.
   return status_->ack_word.load(std::memory_order_acquire);
@@ -209,8 +216,10 @@ feeder_status_snapshot feeder_status_reader::snapshot() const {
   const auto& g = segment_.header().geometry;
   s.venue_id = static_cast<venue>(g[0]);
   s.slot = static_cast<slot_id>(g[1]);
-  s.state = state();
-  s.reason = static_cast<slot_reason>(f.reason.load(std::memory_order_relaxed));
+  s.writer_alive = writer_alive();
+  s.state = observed_state();
+  s.reason = s.writer_alive || s.state == feeder_state::stopped ? static_cast<slot_reason>(f.reason.load(std::memory_order_relaxed))
+                                                                : slot_reason::process_exit;
   s.state_since_ns = f.state_since_ns.load(std::memory_order_relaxed);
   s.pid = f.pid.load(std::memory_order_relaxed);
   s.start_time_ns = f.start_time_ns.load(std::memory_order_relaxed);

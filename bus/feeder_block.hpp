@@ -237,7 +237,8 @@ class feeder_status_writer {
 struct feeder_status_snapshot {
   venue venue_id = venue::unknown;
   slot_id slot = slot_id::none;
-  feeder_state state = feeder_state::starting;
+  feeder_state state = feeder_state::starting;  ///< observed (feeder_status_reader::observed_state)
+  bool writer_alive = false;                    ///< the block's writer holds its lock
   slot_reason reason = slot_reason::none;
   std::int64_t state_since_ns = 0, pid = 0, start_time_ns = 0, connect_time_ns = 0, last_message_ns = 0;
   std::uint64_t connections = 0, reconnects = 0;
@@ -265,8 +266,14 @@ class feeder_status_reader {
   static feeder_status_reader open(const std::string& name, int wait_ms = 0);
 
   [[nodiscard]] const feeder_status& fields() const noexcept { return *status_; }
-  /// acquire: pairs with set_state's release.
+  /// acquire: pairs with set_state's release. What the feeder last wrote: a feeder killed
+  /// with SIGKILL leaves "live" here for ever; see observed_state.
   [[nodiscard]] feeder_state state() const noexcept;
+  /// Whether the block's writer still holds its lock (the kernel drops it when the writer dies).
+  [[nodiscard]] bool writer_alive() const noexcept;
+  /// The state as observed, not as self-reported: state() while the writer is alive; down
+  /// once it is gone, unless it said "stopped" on its way out.
+  [[nodiscard]] feeder_state observed_state() const noexcept;
   /// acquire: pairs with ack()'s release.
   [[nodiscard]] std::uint64_t ack_word() const noexcept;
   /// The last error text; retries while the feeder is rewriting it (bounded: returns

@@ -383,6 +383,7 @@ bus_config parse_config(std::string_view text, const std::string& source, const 
     ss.health_window_ms = sr.integer("health_window_ms", false, ss.health_window_ms, 100, 3'600'000);
     ss.health_min_rate_percent = sr.integer("health_min_rate_percent", false, ss.health_min_rate_percent, 0, 100);
     ss.health_min_partner_rate = sr.integer("health_min_partner_rate", false, ss.health_min_partner_rate, 0, 10'000'000);
+    ss.rotation_sync_wait_ms = sr.integer("rotation_sync_wait_ms", false, ss.rotation_sync_wait_ms, 0, 3'600'000);
     sr.finish();
   }
 

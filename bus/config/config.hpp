@@ -112,6 +112,10 @@ struct supervisor_settings {
   std::int64_t health_window_ms = 3'000;
   std::int64_t health_min_rate_percent = 10;
   std::int64_t health_min_partner_rate = 20;
+  /// A planned rotation waits for its partner to be alive, live, delivering and in step
+  /// (rotation_gate.hpp); a partner that is all but in step on every stream is waited for
+  /// this long at most, then the rotation goes. A dead or not-live partner is waited for.
+  std::int64_t rotation_sync_wait_ms = 10'000;
 };
 
 struct bus_config {

@@ -171,6 +171,11 @@ class arbiter {
   /// Identity and stats of stream `index` < stream_count().
   [[nodiscard]] stream_id stream_key_at(std::size_t index) const noexcept;
   [[nodiscard]] const stream_stats& stream_at(std::size_t index) const noexcept { return streams_[index].stats; }
+  /// Whether `slot` delivers stream `index` in step (what it sent since its last reset was
+  /// published or a duplicate of what was): the supervisor's rotation gate counts these.
+  [[nodiscard]] bool in_step_at(std::size_t index, slot_id slot) const noexcept {
+    return (slot == slot_id::a || slot == slot_id::b) && streams_[index].in_step[slot == slot_id::b ? 1 : 0];
+  }
   /// Whether stream `index` is a book stream waiting for its snapshot.
   [[nodiscard]] bool awaiting_snapshot(std::size_t index) const noexcept { return streams_[index].awaiting_snapshot; }
 

@@ -198,6 +198,7 @@ std::size_t merger::poll_once(std::int64_t now_mono_ns, std::size_t batch) noexc
         if (const auto ss = v.slot_status()) {
           // A new connection (or none): the slot must show it is in step again.
           if (ss->state != slot_state::up) arbiter_.slot_reset(in.v, in.slot);
+          else in.live_marker_ns = v.header().receive_time_ns;
           log("%s/%s: %s (%s) %s", std::string(to_string(in.v)).c_str(), std::string(to_string(in.slot)).c_str(),
               std::string(to_string(ss->state)).c_str(), std::string(to_string(ss->reason)).c_str(),
               std::string(ss->reason_text_view()).c_str());
@@ -318,6 +319,8 @@ void merger::register_counters() {
       static constexpr const char* kBucketNames[kLeadBuckets] = {"lt_1us", "lt_10us", "lt_100us", "lt_1ms",
                                                                  "lt_10ms", "lt_100ms", "ge_100ms"};
       for (std::size_t b = 0; b < kLeadBuckets; ++b) c.lead_hist[b] = reg(p + "lead_" + kBucketNames[b]);
+      c.streams_in_step = gauge(p + "streams_in_step");
+      c.live_marker_ns = gauge(p + "live_marker_ns");
       slot_counters_.push_back(c);
     }
     for (std::size_t i = 0; i < arbiter_.stream_count(); ++i) {
@@ -368,11 +371,12 @@ void merger::update_counters() {
     c.ring_overflows.set(static_cast<std::int64_t>(in.overflows_seen));
     // Sum this venue slot's streams (every stream, configured or not).
     const std::size_t s = in.slot == slot_id::b ? 1 : 0;
-    std::uint64_t first = 0, dups = 0, samples = 0;
+    std::uint64_t first = 0, dups = 0, samples = 0, in_step = 0;
     std::int64_t sum = 0, max = 0;
     std::array<std::uint64_t, kLeadBuckets> hist{};
     for (std::size_t k = 0; k < arbiter_.stream_count(); ++k) {
       if (arbiter_.stream_key_at(k).v != in.v) continue;
+      if (arbiter_.in_step_at(k, in.slot)) ++in_step;
       const stream_stats& st = arbiter_.stream_at(k);
       first += st.published[s];
       dups += st.duplicates[s];
@@ -387,6 +391,10 @@ void merger::update_counters() {
     c.lead_sum_ns.set(sum);
     c.lead_max_ns.set_max(max);
     for (std::size_t b = 0; b < kLeadBuckets; ++b) c.lead_hist[b].set(static_cast<std::int64_t>(hist[b]));
+    // In-step count before the marker: a gate that reads the marker first, then the count,
+    // never pairs a new marker with an older connection's count.
+    c.streams_in_step.set(static_cast<std::int64_t>(in_step));
+    c.live_marker_ns.set(in.live_marker_ns);
   }
   totals_.malformed.set(static_cast<std::int64_t>(malformed));
   for (auto& c : stream_counters_) {

@@ -80,6 +80,7 @@ class merger final : merge_output {
     std::uint64_t malformed = 0;
     std::int64_t overflow_until_ns = 0;  ///< gaps until then are blamed on a full feeder ring
     std::string last_wait_reason;
+    std::int64_t live_marker_ns = 0;  ///< receive time of the last "up" slot status read from this ring
   };
   /// A shared counter this process adds its own total to: what a predecessor (a merger
   /// that died) counted stays in, so totals survive restarts.
@@ -93,6 +94,9 @@ class merger final : merge_output {
     total frames, malformed, first_arrivals, duplicates, lead_samples, lead_sum_ns, ring_overflows;
     counter lead_max_ns;
     std::array<total, kLeadBuckets> lead_hist;
+    // Gauges for the supervisor's rotation gate (rotation_gate.hpp).
+    counter streams_in_step;  ///< streams of the venue this slot delivers in step
+    counter live_marker_ns;   ///< CLOCK_REALTIME of the slot's last "went live" marker read
   };
   struct stream_counters {
     std::size_t index = 0;  ///< in the arbiter

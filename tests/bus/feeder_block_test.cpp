@@ -7,8 +7,11 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <csignal>
+#include <cstdio>
 #include <string>
 #include <thread>
+#include <sys/wait.h>
 #include <unistd.h>
 
 using namespace mdbus;
@@ -101,6 +104,49 @@ TEST_CASE("feeder status block: a restarted feeder adopts the block, keeps the t
   CHECK(s.messages == 42);
   CHECK(s.state == feeder_state::starting);
   CHECK(r.segment().header().writer_epoch.load() == 2);
+}
+
+TEST_CASE("feeder status block: a writer killed with SIGKILL leaves live in its block, and the block reads as down") {
+  unique_bus bus;
+  const auto name = feeder_status_name(bus.name(), venue::okx, slot_id::a);
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  std::fflush(nullptr);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {  // the feeder: live, then killed where it stands
+    auto w = feeder_status_writer::create(name, venue::okx, slot_id::a);
+    w.set_state(feeder_state::live, slot_reason::startup, 7);
+    (void)!::write(ready[1], "x", 1);
+    for (;;) ::pause();
+  }
+  char c = 0;
+  REQUIRE(::read(ready[0], &c, 1) == 1);
+  auto r = feeder_status_reader::open(name);
+  CHECK(r.writer_alive());
+  CHECK(r.observed_state() == feeder_state::live);
+  CHECK(r.snapshot().state == feeder_state::live);
+  REQUIRE(::kill(child, SIGKILL) == 0);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  ::close(ready[0]);
+  ::close(ready[1]);
+  // What it wrote, and what is observed.
+  CHECK(r.state() == feeder_state::live);
+  CHECK(!r.writer_alive());
+  CHECK(r.observed_state() == feeder_state::down);
+  const auto s = r.snapshot();
+  CHECK(s.state == feeder_state::down);
+  CHECK(!s.writer_alive);
+  CHECK(s.reason == slot_reason::process_exit);
+  // A feeder that stops cleanly says so on its way out: stopped stays stopped.
+  {
+    auto w = feeder_status_writer::create(name, venue::okx, slot_id::a);
+    w.set_state(feeder_state::stopped, slot_reason::operator_request, 8);
+    CHECK(r.observed_state() == feeder_state::stopped);
+  }
+  CHECK(r.observed_state() == feeder_state::stopped);
+  CHECK(r.snapshot().reason == slot_reason::operator_request);
 }
 
 TEST_CASE("feeder status block: openers refuse the wrong kind and a block for another slot") {

@@ -12,6 +12,7 @@
 #include "bus/counters.hpp"
 #include "bus/records.hpp"
 #include "bus/shm_segment.hpp"
+#include "tests/chaos/loss_attribution.hpp"
 #include "tests/support/read_file.hpp"
 #include "tests/support/truth_streams.hpp"
 #include "tools/mdctl/control_client.hpp"
@@ -54,9 +55,19 @@ namespace {
 
 std::FILE* g_log = stdout;
 
+/// When the harness started, on both clocks (the fault log counts from it).
+std::int64_t run_start_mono_ns() {
+  static const std::int64_t t = mono_ns();
+  return t;
+}
+std::int64_t run_start_wall_ns() {
+  static const std::int64_t t = wall_ns() - (mono_ns() - run_start_mono_ns());
+  return t;
+}
+
 void say(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void say(const char* fmt, ...) {
-  static const std::int64_t start = mono_ns();
+  const std::int64_t start = run_start_mono_ns();
   va_list ap;
   va_start(ap, fmt);
   std::fprintf(g_log, "[%7.2f s] ", static_cast<double>(mono_ns() - start) / 1e9);
@@ -163,6 +174,7 @@ struct verdict {
   std::size_t expected = 0, delivered = 0, lost = 0, covered = 0, duplicated = 0, out_of_order = 0, gaps = 0;
   std::size_t books_without_snapshot = 0;  ///< book gap records not followed by a snapshot before the next delta
   std::string first_problem;
+  std::vector<std::uint64_t> lost_seqs;
 };
 
 verdict verify_stream(const std::vector<std::uint64_t>& truth, const std::vector<out_item>& out, bool strict, bool book) {
@@ -192,6 +204,7 @@ verdict verify_stream(const std::vector<std::uint64_t>& truth, const std::vector
   }
   v.expected = c.expected;
   v.lost = c.lost;
+  v.lost_seqs = c.lost_seqs;
   v.duplicated = c.duplicated;
   v.out_of_order = c.out_of_order;
   for (const std::uint64_t seq : c.lost_seqs) {
@@ -310,6 +323,8 @@ int main(int argc, char** argv) {
     };
     auto fault = [&](const json& f) { return test::http_request(x.control_port(), "POST", "/fault", f.dump()).json(); };
     std::map<std::string, int> done;
+    std::vector<chaos::slot_event> kills;                  // the harness's SIGKILLs of feeders: no marker says when
+    std::vector<std::pair<venue, std::int64_t>> cut_both;  // the harness's cuts of both slots of a venue
     const std::int64_t end = mono_ns() + static_cast<std::int64_t>(minutes * 60e9);
     bool both_cut_done = false;
     while (mono_ns() < end) {
@@ -321,6 +336,7 @@ int main(int argc, char** argv) {
       std::string action;
       if (halfway && !both_cut_done) {
         action = "both slots of " + v + " cut at once";
+        cut_both.emplace_back(v == "okx" ? venue::okx : venue::binance, wall_ns());
         fault({{"type", "drop_venue"}, {"venue", v}});
         both_cut_done = true;
       } else {
@@ -367,6 +383,8 @@ int main(int argc, char** argv) {
             const auto& s = st["slots"][pick(st["slots"].size())];
             if (!s["pid"].is_number()) continue;
             action = "kill -9 feeder " + s["venue"].get<std::string>() + "/" + s["slot"].get<std::string>();
+            kills.push_back({s["venue"] == "okx" ? venue::okx : venue::binance, s["slot"] == "A" ? slot_id::a : slot_id::b,
+                             chaos::slot_event::kind::killed, wall_ns()});
             ::kill(s["pid"].get<int>(), SIGKILL);
             break;
           }
@@ -413,6 +431,7 @@ int main(int argc, char** argv) {
 
     // ---- verify -----------------------------------------------------------------------
     std::map<stream_ref, std::vector<out_item>> out;
+    std::vector<chaos::slot_event> slot_events = kills;
     std::uint64_t laps = 0, records = 0;
     recording::recording_reader rec(work + "/recording");
     recording::entry e;
@@ -424,7 +443,10 @@ int main(int argc, char** argv) {
       record_view r;
       if (record_view::parse(e.payload, r) != record_status::ok) continue;
       const record_header& h = r.header();
-      if (h.type == record_type::slot_status) continue;
+      if (h.type == record_type::slot_status) {
+        if (const auto ss = r.slot_status()) slot_events.push_back(chaos::from_marker(h.venue_id, h.slot, ss->state, ss->reason, h.receive_time_ns));
+        continue;
+      }
       ++records;
       const stream_ref k{h.venue_id, h.channel_id, std::string(h.symbol_view())};
       if (h.type == record_type::gap) {
@@ -437,7 +459,13 @@ int main(int argc, char** argv) {
       }
     }
     const std::set<stream_ref> wanted = test::test_bus_streams();
-    std::map<stream_ref, std::vector<std::uint64_t>> truth = test::read_truth(truth_path, wanted);
+    std::map<stream_ref, std::vector<std::uint64_t>> truth;
+    std::map<stream_ref, std::map<std::uint64_t, std::int64_t>> generated;  // seq -> exsim's generation time
+    test::for_each_truth_event(truth_path, wanted, [&](const stream_ref& k, const auto& te) {
+      truth[k].push_back(static_cast<std::uint64_t>(te.last_seq));
+      generated[k][static_cast<std::uint64_t>(te.last_seq)] = te.gen_time_ns;
+    });
+    std::vector<chaos::lost_event> lost_events;
     std::printf("\n%-28s %9s %9s %6s %8s %5s %5s %5s  %s\n", "stream", "expected", "delivered", "lost", "covered", "dup",
                 "order", "gaps", "verdict");
     bool ok = laps == 0;
@@ -445,6 +473,7 @@ int main(int argc, char** argv) {
     for (const auto& k : wanted) {
       const bool strict = holes_detectable(k.c);
       const verdict v = verify_stream(truth[k], out[k], strict, is_book(k.c));
+      for (const std::uint64_t seq : v.lost_seqs) lost_events.push_back({k.v, name_of(k), generated[k][seq]});
       const bool good = v.first_problem.empty() && v.delivered > 0;
       ok = ok && good;
       std::printf("%-28s %9zu %9zu %6zu %8zu %5zu %5zu %5zu  %s%s\n", name_of(k).c_str(), v.expected, v.delivered, v.lost,
@@ -464,8 +493,30 @@ int main(int argc, char** argv) {
     for (const auto& [k, n] : done) faults += (faults.empty() ? "" : ", ") + k + " x" + std::to_string(n);
     std::printf("\nfaults: %s\nrecorded records: %llu, recorder laps: %llu\n", faults.c_str(),
                 static_cast<unsigned long long>(records), static_cast<unsigned long long>(laps));
-    std::printf("mdchaos: %s\n", ok ? "PASS: no silent loss, no duplicate, every loss covered by a gap record"
-                                    : "FAIL: see the streams above (work dir kept)");
+    // Every loss must fall in a time when no slot of its venue was up, and no such time may
+    // have begun with a rotation (make-before-break: a rotation waits for a carrying partner).
+    const chaos::attribution who = chaos::attribute(slot_events, cut_both, lost_events);
+    // Times on the fault log's clock (seconds since the harness started).
+    const std::int64_t t0 = run_start_wall_ns();
+    std::printf("\n%-8s %9s %9s %6s  %s\n", "outage", "at (s)", "ms", "lost", "began with (the venue's last carrying slot went)");
+    for (const auto& o : who.outages) {
+      static constexpr const char* kWhat[] = {"up", "down", "rotation", "kill -9 by the harness"};
+      std::printf("%-8s %9.2f %9s %6zu  %s/%s %s (%s)%s\n", std::string(to_string(o.v)).c_str(), static_cast<double>(o.start_ns - t0) / 1e9,
+                  o.end_ns == 0 ? "-" : std::to_string((o.end_ns - o.start_ns) / 1'000'000).c_str(), o.lost,
+                  std::string(to_string(o.v)).c_str(), std::string(to_string(o.began_by.slot)).c_str(),
+                  kWhat[static_cast<int>(o.began_by.what)], std::string(to_string(o.began_by.reason)).c_str(),
+                  o.by_rotation ? "  <- A ROTATION LEFT THE VENUE WITHOUT A LINE"
+                                : (o.harness_cut_both ? " (the harness cut both slots)" : " (faults on both slots)"));
+    }
+    for (std::size_t i = 0; i < who.unexplained.size() && i < 10; ++i)
+      std::printf("unexplained loss: %s at %.3f s, while a slot of its venue was up\n", who.unexplained[i].stream.c_str(),
+                  static_cast<double>(who.unexplained[i].time_ns - t0) / 1e9);
+    std::printf("losses: %zu, in outages of both slots: %zu, unexplained: %zu; outages begun by a rotation: %zu\n",
+                lost_events.size(), lost_events.size() - who.unexplained.size(), who.unexplained.size(), who.rotation_outages());
+    ok = ok && who.ok();
+    std::printf("mdchaos: %s\n", ok ? "PASS: no silent loss, no duplicate, every loss covered by a gap record and inside a "
+                                        "both-slot outage, none begun by a rotation"
+                                      : "FAIL: see the streams and outages above (work dir kept)");
     result = ok ? 0 : 1;
     if (!ok) keep = true;
   }

@@ -27,6 +27,15 @@ struct output_log {
   std::map<stream_ref, std::vector<std::uint64_t>> seqs;
   std::vector<std::string> gaps;
   std::map<std::string, std::uint64_t> slot_statuses;  ///< "binance down remote_close" -> count
+  /// Every slot-status marker in output order: who, what, and when its writer stamped it.
+  struct marker {
+    venue v;
+    slot_id slot;
+    slot_state state;
+    slot_reason reason;
+    std::int64_t time_ns;  ///< receive_time_ns: CLOCK_REALTIME at the feeder (or supervisor) that wrote it
+  };
+  std::vector<marker> markers;
   std::map<stream_ref, std::int64_t> first_snapshot_ns;  ///< publish time of each book stream's first snapshot
   std::uint64_t records = 0, snapshots = 0, laps = 0, stamped_wrong = 0;
 
@@ -50,6 +59,7 @@ struct output_log {
         const auto st = *v.slot_status();
         ++slot_statuses[std::string(to_string(h.venue_id)) + " " + std::string(to_string(st.state)) + " " +
                         std::string(to_string(st.reason))];
+        markers.push_back({h.venue_id, h.slot, st.state, st.reason, h.receive_time_ns});
         continue;
       }
       ++records;

@@ -142,6 +142,8 @@ std::string connected_text(const json& s) {
 std::string rotation_text(const json& s) {
   if (auto due = text(s, "rotation_due"); due && !due->empty()) {
     if (due->ends_with("_request")) due->resize(due->size() - 8);  // "operator_request" → "operator"
+    // Held at the rotation gate: the partner cannot carry the venue yet, and why.
+    if (auto held = text(s, "rotation_waits"); held && !held->empty()) return "due: " + *due + ", held: " + *held;
     return "due: " + *due;
   }
   const auto ms = integer(s, "next_rotation_ms");

@@ -5,6 +5,7 @@
 #include "bus/broadcast_ring.hpp"
 #include "bus/clock.hpp"
 #include "bus/counters.hpp"
+#include "bus/feeder_block.hpp"
 #include "bus/reader_table.hpp"
 #include "bus/shm_segment.hpp"
 #include "bus/spsc_ring.hpp"
@@ -237,6 +238,14 @@ int cmd_info(const std::string& name, bool json) {
     if (!ring_ok) j["readers_note"] = "ring " + ring + " does not open: lag figures are against 0";
   } else if (i.kind == segment_kind::counters) {
     j["max_counters"] = i.geometry[0];
+  } else if (i.kind == segment_kind::status_block) {
+    // A feeder's status block: its state as written, and as observed — a feeder killed with
+    // SIGKILL leaves "live" written for ever; with its writer gone the block reads as down.
+    const feeder_status_reader r = feeder_status_reader::open(name);
+    const feeder_status_snapshot s = r.snapshot();
+    j.update({{"feeder_state_written", std::string(to_string(r.state()))}, {"feeder_state", std::string(to_string(s.state))},
+              {"feeder_reason", std::string(to_string(s.reason))}, {"feeder_pid", s.pid}, {"connections", s.connections},
+              {"messages", s.messages}, {"records", s.records}});
   } else if (i.kind == segment_kind::venue_budget) {
     // "mdbus.<bus>.budget.<venue>": the venue's shared REST budget and connection pace.
     const auto dot = name.rfind('.');

@@ -27,26 +27,6 @@ constexpr std::int64_t kMs = 1'000'000;
 constexpr std::int64_t kObserveEveryNs = 10 * kMs;
 constexpr std::int64_t kSampleEveryNs = 1'000 * kMs;
 constexpr std::int64_t kRotationGiveUpNs = 60'000 * kMs;  // a rotation not live again by then is over (logged)
-constexpr std::int64_t kStartupGraceNs = 2'000 * kMs;      // heartbeats are judged only after this
-constexpr std::int64_t kHeartbeatCheckEveryNs = 250 * kMs;  // inspecting a segment maps it: not every tick
-
-std::string exit_text(int status) {
-  if (status >= 128) return "killed by signal " + std::to_string(status - 128) + " (" + strsignal(status - 128) + ")";
-  return "exit status " + std::to_string(status);
-}
-
-/// Whether `pid` is a running process. A zombie (exited, not reaped: an adopted process's
-/// parent is not us, and in a container pid 1 may never reap) is not.
-bool pid_exists(pid_t pid) {
-  if (pid <= 0 || (::kill(pid, 0) != 0 && errno != EPERM)) return false;
-  std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
-  if (f == nullptr) return false;
-  char line[512] = {};
-  const bool read = std::fgets(line, sizeof line, f) != nullptr;
-  std::fclose(f);
-  const char* paren = read ? std::strrchr(line, ')') : nullptr;  // state follows "(comm) "
-  return paren == nullptr || paren[1] == '\0' || paren[2] != 'Z';
-}
 
 json null_or(bool has, double v) { return has ? json(v) : json(nullptr); }
 
@@ -121,69 +101,6 @@ void supervisor::log(const char* fmt, ...) {
   std::fflush(stderr);
 }
 
-void supervisor::start_process(child_process& p, const std::string& what) {
-  std::vector<char*> args;
-  for (auto& a : p.argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  // Their own process group: a Ctrl-C at the terminal reaches the supervisor only, which then
-  // stops the children in order (feeders drain first, the merger last).
-  posix_spawnattr_setpgroup(&attr, 0);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  sigset_t dfl;
-  sigemptyset(&dfl);
-  sigaddset(&dfl, SIGTERM);
-  sigaddset(&dfl, SIGINT);
-  sigaddset(&dfl, SIGPIPE);
-  posix_spawnattr_setsigdefault(&attr, &dfl);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, args[0], nullptr, &attr, args.data(), environ);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    log("cannot start %s (%s): %s", what.c_str(), p.argv[0].c_str(), std::strerror(rc));
-    p.pid = -1;
-    p.state = child_process::phase::restarting;
-    p.restart_at_mono = mono_ns() + cfg_.supervisor.restart_backoff_max_ms * kMs;
-    return;
-  }
-  p.pid = pid;
-  p.pid_gauge.set(pid);
-  p.adopted = false;
-  p.state = child_process::phase::running;
-  p.started_mono = mono_ns();
-  log("started %s: pid %d", what.c_str(), static_cast<int>(pid));
-}
-
-bool supervisor::adopt(child_process& p, const std::string& what) {
-  // The pid a predecessor recorded (its counters live on in the segment), if that process
-  // still runs the same program (not a reused pid).
-  const auto pid = static_cast<pid_t>(p.pid_gauge.get());
-  if (!pid_exists(pid)) return false;
-  std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/cmdline").c_str(), "r");
-  if (f == nullptr) return false;
-  char cmd[4096] = {};
-  const std::size_t n = std::fread(cmd, 1, sizeof cmd - 1, f);
-  std::fclose(f);
-  if (n == 0 || std::string(cmd) != p.argv[0]) return false;
-  p.pid = pid;
-  p.adopted = true;
-  p.state = child_process::phase::adopted;
-  p.started_mono = mono_ns();
-  log("adopted %s: pid %d (running before this supervisor)", what.c_str(), static_cast<int>(pid));
-  return true;
-}
-
-void supervisor::adopt_existing() {
-  // A supervisor that was killed leaves its children running: take them over instead of
-  // starting second copies (which their segments' writer locks would refuse anyway).
-  for (auto& s : slots_) adopt(s->proc, "feeder " + s->name);
-  adopt(merger_, "merger");
-}
-
 void supervisor::start() {
   if (cfg_.supervisor.metrics_port >= 0) {
     metrics_ = std::make_unique<metrics_server>(cfg_.supervisor.metrics_port, [this] { return metrics_text(); });
@@ -196,140 +113,6 @@ void supervisor::start() {
   if (merger_.pid <= 0) start_process(merger_, "merger");
   log("bus %s: %zu feeder slot(s) and the merger under supervision; control socket %s", cfg_.bus.c_str(), slots_.size(),
       cfg_.supervisor.control_socket.c_str());
-}
-
-// ---- processes ---------------------------------------------------------------------------
-
-void supervisor::note_down_in_ring(const slot_runtime& s, slot_reason why, const char* text) {
-  // The feeder is gone, so its ring has no writer: borrow the writer role for one record, so
-  // the merger (and the consumers after it) see the slot go down where it happened.
-  try {
-    auto w = spsc_ring_writer::create(feeder_ring_name(cfg_.bus, s.v, s.s),
-                                      {cfg_.rings.feeder_bytes, cfg_.rings.feeder_max_frame}, cfg_.segment_mode);
-    auto r = make_record<slot_status_record>();
-    r.header.venue_id = s.v;
-    r.header.slot = s.s;
-    r.header.receive_time_ns = wall_ns();
-    r.state = slot_state::down;
-    r.reason = why;
-    r.set_reason_text(text);
-    (void)w.try_write(static_cast<std::uint32_t>(record_type::slot_status), record_bytes(r));
-  } catch (const segment_error& e) {
-    log("%s: could not mark the slot down in its ring: %s", s.name.c_str(), e.what());
-  }
-}
-
-void supervisor::on_exit(child_process& p, const std::string& what, int status, slot_runtime* slot) {
-  p.pid = -1;
-  p.pid_gauge.set(0);
-  p.last_exit = status;
-  if (stopping_) {
-    p.state = child_process::phase::stopped;
-    return;
-  }
-  const std::int64_t now = mono_ns();
-  if (slot != nullptr) {
-    note_down_in_ring(*slot, slot_reason::process_exit, "feeder process exited");
-    slot->rotating = false;
-    if (slot->last_state == feeder_state::live && slot->left_live_mono == 0) slot->left_live_mono = now;
-  }
-  // Exit 2 is a refusal a restart would repeat: mdfeed's refused configuration (an unknown or
-  // non-trading symbol, a control block of another config; the venue's budget would pay for
-  // every try), or a segment of the bus that another user created first (mdfeed and mdmerge).
-  // A feeder's reason stays in its status block's last error (mdctl status); the merger's is
-  // its one stderr line, in this log.
-  if (status == 2 && !p.restart_requested) {
-    p.state = child_process::phase::stopped;
-    log("%s refused its configuration or a segment (exit 2): not restarted; its last error says why", what.c_str());
-    return;
-  }
-  if (p.restart_requested) {
-    p.restart_requested = false;
-    ++p.operator_restarts;
-    log("%s exited (%s) for the requested restart", what.c_str(), exit_text(status).c_str());
-    p.state = child_process::phase::restarting;
-    p.restart_at_mono = now;
-    return;
-  }
-  ++p.restarts;
-  const std::int64_t window = cfg_.supervisor.crash_loop_window_ms * kMs;
-  p.quick_deaths = now - p.started_mono < window ? p.quick_deaths + 1 : 1;
-  p.recent[p.recent_next] = now;
-  p.recent_next = (p.recent_next + 1) % p.recent.size();
-  const auto in_window = std::count_if(p.recent.begin(), p.recent.end(), [&](std::int64_t t) { return t != 0 && now - t < window; });
-  // The first death restarts at once; more in a row wait min, 2 min, 4 min, ... up to max.
-  std::int64_t delay = 0;
-  if (p.quick_deaths > 1) {
-    delay = cfg_.supervisor.restart_backoff_min_ms * kMs;
-    for (std::uint32_t i = 2; i < p.quick_deaths && delay < cfg_.supervisor.restart_backoff_max_ms * kMs; ++i) delay *= 2;
-    delay = std::min(delay, cfg_.supervisor.restart_backoff_max_ms * kMs);
-  }
-  if (in_window >= cfg_.supervisor.crash_loop_restarts && !p.crash_loop) {
-    p.crash_loop = true;
-    log("CRASH LOOP: %s restarted %lld times within %lld ms (last: %s); restarts go on every <= %lld ms", what.c_str(),
-        static_cast<long long>(in_window), static_cast<long long>(cfg_.supervisor.crash_loop_window_ms),
-        exit_text(status).c_str(), static_cast<long long>(cfg_.supervisor.restart_backoff_max_ms));
-  }
-  log("%s died (%s); restart %s", what.c_str(), exit_text(status).c_str(),
-      delay == 0 ? "now" : ("in " + std::to_string(delay / kMs) + " ms").c_str());
-  p.state = child_process::phase::restarting;
-  p.restart_at_mono = now + delay;
-  if (slot != nullptr) slot->c_restarts.set(static_cast<std::int64_t>(p.restarts));
-  else c_merger_restarts_.set(static_cast<std::int64_t>(p.restarts));
-}
-
-void supervisor::reap() {
-  for (;;) {
-    int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
-    if (pid <= 0) break;
-    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    if (pid == merger_.pid) {
-      on_exit(merger_, "merger", code, nullptr);
-      continue;
-    }
-    for (auto& s : slots_)
-      if (pid == s->proc.pid) on_exit(s->proc, "feeder " + s->name, code, s.get());
-  }
-  // Adopted processes are not our children: their end shows as a vanished pid.
-  if (merger_.adopted && merger_.pid > 0 && !pid_exists(merger_.pid)) on_exit(merger_, "merger (adopted)", 0, nullptr);
-  for (auto& s : slots_)
-    if (s->proc.adopted && s->proc.pid > 0 && !pid_exists(s->proc.pid)) on_exit(s->proc, "feeder " + s->name + " (adopted)", 0, s.get());
-}
-
-void supervisor::check_processes(std::int64_t now) {
-  const std::int64_t limit = cfg_.supervisor.heartbeat_timeout_ms * kMs;
-  const std::int64_t window = cfg_.supervisor.crash_loop_window_ms * kMs;
-  const bool check_heartbeats = now - last_heartbeat_check_mono_ >= kHeartbeatCheckEveryNs;
-  if (check_heartbeats) last_heartbeat_check_mono_ = now;
-  auto hung = [&](child_process& p, const std::string& segment, const std::string& what) {
-    if (!check_heartbeats || p.pid <= 0 || now - p.started_mono < std::max(limit, kStartupGraceNs)) return;
-    const auto info = inspect_segment(segment);
-    if (info.status != attach_status::ok || !info.writer_alive) return;
-    if (now - info.writer_heartbeat_ns <= limit) return;
-    log("%s: heartbeat %lld ms old (limit %lld ms): hung, killing pid %d", what.c_str(),
-        static_cast<long long>((now - info.writer_heartbeat_ns) / kMs), static_cast<long long>(limit / kMs),
-        static_cast<int>(p.pid));
-    ::kill(p.pid, SIGKILL);
-  };
-  for (auto& s : slots_) {
-    child_process& p = s->proc;
-    if (p.state == child_process::phase::restarting && now >= p.restart_at_mono) {
-      // A paused slot stays down across a restart of its process.
-      const bool has_flag = std::find(p.argv.begin(), p.argv.end(), "--start-down") != p.argv.end();
-      if (s->paused && !has_flag) p.argv.push_back("--start-down");
-      if (!s->paused && has_flag) p.argv.erase(std::find(p.argv.begin(), p.argv.end(), "--start-down"));
-      start_process(p, "feeder " + s->name);
-    }
-    if (p.crash_loop && p.pid > 0 && now - p.started_mono > window) {
-      p.crash_loop = false;
-      log("feeder %s: no longer in a crash loop (up %lld s)", s->name.c_str(), static_cast<long long>((now - p.started_mono) / 1'000'000'000));
-    }
-    hung(p, feeder_status_name(cfg_.bus, s->v, s->s), "feeder " + s->name);
-  }
-  if (merger_.state == child_process::phase::restarting && now >= merger_.restart_at_mono) start_process(merger_, "merger");
-  if (merger_.crash_loop && merger_.pid > 0 && now - merger_.started_mono > window) merger_.crash_loop = false;
-  hung(merger_, segment_name(cfg_.bus, "out"), "merger");
 }
 
 // ---- slots -------------------------------------------------------------------------------
@@ -353,7 +136,12 @@ void supervisor::observe(slot_runtime& s, std::int64_t now, std::int64_t elapsed
     s.status_open = true;
   }
   const feeder_status& f = s.status.fields();
-  const feeder_state st = s.status.state();
+  // Observed, not self-reported: a feeder killed with SIGKILL leaves "live" in its block,
+  // but the kernel drops its writer lock with it. No writer: down (or stopped, if it said
+  // so on its way out); and look the block up by name again next time, in case the next
+  // writer replaces it.
+  const feeder_state st = s.status.observed_state();
+  if (!s.status.writer_alive()) s.status_open = false;
   const std::uint64_t connections = f.connections.load(std::memory_order_relaxed);
   const std::uint64_t reconnects = f.reconnects.load(std::memory_order_relaxed);
   const std::uint64_t notices = f.venue_notices.load(std::memory_order_relaxed);
@@ -383,7 +171,6 @@ void supervisor::observe(slot_runtime& s, std::int64_t now, std::int64_t elapsed
     }
     if (s.pending == slot_reason::age_limit && connections != s.pending_connection) {
       s.pending = slot_reason::none;  // planned for a connection that is gone: the new one has its own age
-      s.pending_logged = false;
     }
     if (s.rotating && connections > s.rotation_connections_before) {
       s.rotating = false;
@@ -399,7 +186,8 @@ void supervisor::observe(slot_runtime& s, std::int64_t now, std::int64_t elapsed
   s.last_connections = connections;
   // Reconnections the supervisor did not ask for: the venue's cuts, network errors, watchdogs.
   const std::uint64_t total = reconnects - std::min(reconnects, s.base_reconnects);
-  const std::uint64_t forced = total > s.proactive ? total - s.proactive : 0;
+  const std::uint64_t asked = s.proactive + s.rotations_cut_short;
+  const std::uint64_t forced = total > asked ? total - asked : 0;
   if (forced != s.forced) {
     s.forced = forced;
     s.c_forced.set(static_cast<std::int64_t>(forced));
@@ -474,29 +262,78 @@ void supervisor::plan_rotations(std::int64_t now) {
       }
     }
     if (s.pending == slot_reason::none) continue;
-    // Make-before-break: only while the partner slot is live (and not rotating itself), so
-    // the venue always keeps a synced connection.
+    if (s.gate_reason != s.pending) {
+      s.gate_reason = s.pending;
+      s.gate_since_mono = now;
+      s.gate_logged = gate_verdict::go;
+    }
+    // Make-before-break: the partner must carry the venue while this slot is cut. Judged
+    // on what is observed right now (its process, writer lock, heartbeat, deliveries and
+    // the merger's view), just before the command goes out: a partner killed a moment ago
+    // still reads "live" in its status block.
     slot_runtime* p = partner(s);
-    const bool partner_ok = p == nullptr || (p->last_state == feeder_state::live && !p->rotating && !p->paused);
-    if (!partner_ok) {
-      if (!s.pending_logged) {
-        log("rotation of %s (%s) waits: its partner %s is not live", s.name.c_str(), std::string(to_string(s.pending)).c_str(),
-            p->name.c_str());
-        s.pending_logged = true;
+    gate_limits limits;
+    limits.sync_wait_max_ns = cfg_.supervisor.rotation_sync_wait_ms * kMs;
+    const rotation_view view = gate_view(s, p, now);
+    const gate_verdict verdict = rotation_gate(view, limits);
+    const std::string why(to_string(s.pending));
+    if (!may_cut(verdict)) {
+      if (verdict != s.gate_logged) {
+        log("rotation of %s (%s) waits: %s (%s; in step on %u of the %u streams %s is)", s.name.c_str(), why.c_str(),
+            std::string(to_string(verdict)).c_str(), p != nullptr ? p->name.c_str() : "-", view.partner_in_step,
+            view.self_in_step, s.name.c_str());
+        s.gate_logged = verdict;
       }
       continue;
+    }
+    if (verdict == gate_verdict::go_after_wait) {
+      log("rotation of %s (%s): %s live and delivering but in step on %u of %u streams after %lld ms: rotating anyway",
+          s.name.c_str(), why.c_str(), p->name.c_str(), view.partner_in_step, view.self_in_step,
+          static_cast<long long>(view.waited_ns / kMs));
+    } else if (s.gate_logged != gate_verdict::go) {
+      log("rotation of %s (%s): %s ready after %lld ms", s.name.c_str(), why.c_str(), p != nullptr ? p->name.c_str() : "-",
+          static_cast<long long>(view.waited_ns / kMs));
     }
     begin_rotation(s, now);
   }
 }
 
+rotation_view supervisor::gate_view(const slot_runtime& s, const slot_runtime* p, std::int64_t now) {
+  auto prefix = [](const slot_runtime& x) {
+    return "merge." + std::string(to_string(x.v)) + "." + std::string(to_string(x.s)) + ".";
+  };
+  rotation_view v;
+  v.has_partner = p != nullptr;
+  v.waited_ns = now - s.gate_since_mono;
+  if (s.status_open) v.self_last_message_ns = s.status.fields().last_message_ns.load(std::memory_order_relaxed);
+  v.self_interval_ns = s.msgs_per_s > 0 ? static_cast<std::int64_t>(1e9 / s.msgs_per_s) : 0;
+  v.self_in_step = static_cast<std::uint32_t>(std::max<std::int64_t>(0, counter_value(prefix(s) + "streams_in_step")));
+  if (p == nullptr) return v;
+  v.partner_process = process_running(p->proc);
+  v.partner_rotating = p->rotating;
+  v.partner_paused = p->paused;
+  if (!p->status_open) return v;  // no status block to judge: as dead
+  const shm_segment& seg = p->status.segment();
+  v.partner_locked = p->status.writer_alive();
+  v.partner_heartbeat_age_ns = now - seg.header().writer_heartbeat_ns.load(std::memory_order_relaxed);
+  v.partner_state = p->status.state();
+  const feeder_status& f = p->status.fields();
+  v.partner_last_message_ns = f.last_message_ns.load(std::memory_order_relaxed);
+  // The marker before the count: the merger sets the count first (merger::update_counters).
+  const std::int64_t marker = counter_value(prefix(*p) + "live_marker_ns");
+  v.partner_in_step = static_cast<std::uint32_t>(std::max<std::int64_t>(0, counter_value(prefix(*p) + "streams_in_step")));
+  v.merger_saw_partner_live = marker > 0 && marker >= f.state_since_ns.load(std::memory_order_relaxed);
+  return v;
+}
+
 void supervisor::begin_rotation(slot_runtime& s, std::int64_t now) {
   s.rotation_reason = s.pending;
   s.pending = slot_reason::none;
-  s.pending_logged = false;
+  s.gate_reason = slot_reason::none;
   s.rotating = true;
   s.rotation_started_mono = now;
   s.rotation_connections_before = s.last_connections;
+  s.rotation_reconnects_before = s.status.fields().reconnects.load(std::memory_order_relaxed);
   const std::int64_t connected = s.status.fields().connect_time_ns.load(std::memory_order_relaxed);
   log("rotating %s (%s): connection age %.1f s", s.name.c_str(), std::string(to_string(s.rotation_reason)).c_str(),
       connected > 0 ? static_cast<double>(wall_ns() - connected) / 1e9 : 0.0);
@@ -604,6 +441,10 @@ json supervisor::status_json() {
     o["msgs_per_s"] = s.msgs_per_s;
     o["rotation_due"] = s.rotating ? json(std::string(to_string(s.rotation_reason)))
                                    : s.pending != slot_reason::none ? json(std::string(to_string(s.pending))) : json(nullptr);
+    // A pending rotation held at the rotation gate: why (rotation_gate.hpp).
+    o["rotation_waits"] = !s.rotating && s.pending != slot_reason::none && s.gate_reason == s.pending && s.gate_logged != gate_verdict::go
+                              ? json(std::string(to_string(s.gate_logged)))
+                              : json(nullptr);
     proactive += s.proactive;
     forced += s.forced;
     timed += s.reconnect_count;
@@ -611,7 +452,7 @@ json supervisor::status_json() {
     max_ms = std::max(max_ms, s.reconnect_max_ms);
     if (s.status_open) {
       const feeder_status_snapshot f = s.status.snapshot();
-      o["state"] = std::string(to_string(f.state));
+      o["state"] = std::string(to_string(f.state));  // observed: a block whose writer is gone reads as down
       o["reason"] = std::string(to_string(f.reason));
       const bool live = f.state == feeder_state::live && f.connect_time_ns > 0;
       o["connected_ms"] = live ? (wall - f.connect_time_ns) / kMs : 0;
@@ -629,8 +470,9 @@ json supervisor::status_json() {
       o["last_error"] = f.last_error;
       overflows += f.ring_overflows;
     } else {
-      o["state"] = "starting";
-      o["reason"] = "none";
+      // Closed after its writer went away (observe() opens it again by name): as last observed.
+      o["state"] = s.base_known ? std::string(to_string(s.last_state)) : std::string("starting");
+      o["reason"] = s.base_known ? "process_exit" : "none";
       o["connected_ms"] = 0;
       o["next_rotation_ms"] = nullptr;
       o["reconnects"] = 0;
@@ -823,7 +665,7 @@ std::string supervisor::handle(const std::string& request) {
     if (p->pid <= 0 && p->state == child_process::phase::stopped && !stopping_) {
       // Stopped after a refusal (exit 2): the operator has fixed the cause (a config, a
       // segment another user had taken); start it again.
-      log("start of %s requested (it was stopped, last %s)", what.c_str(), exit_text(p->last_exit).c_str());
+      log("start of %s requested (it was stopped, last %s)", what.c_str(), describe(p->last_exit).c_str());
       start_process(*p, what);
       return json{{"ok", true}, {"started", true}}.dump();
     }

@@ -9,6 +9,8 @@
 #include "bus/counters.hpp"
 #include "bus/feeder_block.hpp"
 #include "bus/supervisor/mdsupervisor/control_server.hpp"
+#include "bus/supervisor/mdsupervisor/process_exit.hpp"
+#include "bus/supervisor/mdsupervisor/rotation_gate.hpp"
 #include "bus/supervisor/metrics_server.hpp"
 
 #include <nlohmann/json.hpp>
@@ -35,8 +37,9 @@ struct child_process {
   enum class phase : std::uint8_t { starting, running, restarting, stopped, adopted };
   std::vector<std::string> argv;
   pid_t pid = -1;
+  int pidfd = -1;                  ///< readable once the process ended (-1: none; then kill(pid, 0) and /proc)
   phase state = phase::starting;
-  bool adopted = false;            ///< not our child: found running when we started (liveness by kill(pid, 0))
+  bool adopted = false;            ///< not our child: found running when we started (its end seen on its pidfd)
   std::uint64_t restarts = 0;      ///< restarts after deaths and hangs (not operator restarts)
   counter pid_gauge;               ///< supervisor.<process>.pid in the counters segment: how a restarted supervisor finds it
   std::uint64_t operator_restarts = 0;
@@ -47,8 +50,11 @@ struct child_process {
   std::size_t recent_next = 0;
   bool crash_loop = false;
   bool restart_requested = false;  ///< operator restart: no backoff, not counted as a death
-  int last_exit = 0;               ///< exit status, 128 + signal
+  exit_cause last_exit;            ///< how it ended last
 };
+
+/// Whether the process runs: its pidfd has not turned readable (a zombie has ended too).
+[[nodiscard]] bool process_running(const child_process& p) noexcept;
 
 [[nodiscard]] const char* to_string(child_process::phase p) noexcept;
 
@@ -94,10 +100,14 @@ class supervisor {
     std::int64_t live_since_mono = 0;
     // Rotation.
     slot_reason pending = slot_reason::none;  ///< a rotation is due for this reason
-    bool pending_logged = false;
+    gate_verdict gate_logged = gate_verdict::go;  ///< the gate's verdict last logged for the pending rotation
+    slot_reason gate_reason = slot_reason::none;  ///< the pending reason the wait below is for
+    std::int64_t gate_since_mono = 0;             ///< when the rotation was first held at the gate
     bool rotating = false;
     std::int64_t rotation_started_mono = 0;
     std::uint64_t rotation_connections_before = 0;
+    std::uint64_t rotation_reconnects_before = 0;  ///< the status block's reconnects when the rotation began
+    std::uint64_t rotations_cut_short = 0;         ///< rotations whose reconnect began, then the process died
     slot_reason rotation_reason = slot_reason::none;
     std::uint64_t live_connections_seen = 0;  ///< connections this supervisor saw go live
     std::uint64_t live_connection = 0;        ///< the status block's connection number last seen live
@@ -123,12 +133,14 @@ class supervisor {
 
   void start_process(child_process& p, const std::string& what);
   void reap();
-  void on_exit(child_process& p, const std::string& what, int status, slot_runtime* slot);
+  void on_exit(child_process& p, const std::string& what, const exit_cause& cause, slot_runtime* slot);
   void check_processes(std::int64_t now);
   void observe(slot_runtime& s, std::int64_t now, std::int64_t elapsed_ms);
   void plan_rotations(std::int64_t now);
   void sample_rates(std::int64_t now);
   void begin_rotation(slot_runtime& s, std::int64_t now);
+  /// The partner seen afresh (process, writer lock, heartbeat, deliveries, the merger's view).
+  [[nodiscard]] rotation_view gate_view(const slot_runtime& s, const slot_runtime* p, std::int64_t now);
   slot_runtime* partner(const slot_runtime& s) noexcept;
   slot_runtime* find_slot(const std::string& venue_name, const std::string& slot_name) noexcept;
   void note_down_in_ring(const slot_runtime& s, slot_reason why, const char* text);

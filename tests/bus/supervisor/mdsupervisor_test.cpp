@@ -4,111 +4,10 @@
 // the control socket's errors, adoption after the supervisor itself is killed, and shutdown.
 #include <doctest/doctest.h>
 
-#include "bus/counters.hpp"
-#include "bus/feeder_block.hpp"
-#include "tests/support/kill_mentioning.hpp"
-#include "tests/support/read_file.hpp"
-#include "tools/mdctl/control_client.hpp"
-#include "tests/feeders/mdfeed/mdfeed_test_support.hpp"
-#include "tests/support/run_capture.hpp"
-#include "tests/support/spawn.hpp"
-#include "tests/support/truth_compare.hpp"
-
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
+#include "tests/bus/supervisor/supervisor_test_support.hpp"
 
 using namespace mdbus;
 using namespace mdbus::test;
-
-namespace {
-
-std::string supervisor_binary() { return MDSUPERVISOR_BINARY; }
-
-/// Running (not a zombie: an orphaned grandchild may never be reaped in a container).
-bool running(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(in, line)) return false;
-  const auto paren = line.rfind(')');
-  return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] != 'Z';
-}
-
-
-/// One request on the control socket (mdctl's client); the parsed response.
-json ctl(const std::string& socket_path, const json& request) {
-  mdctl::control_client c({socket_path, ""}, std::chrono::seconds(5));
-  return c.request(nlohmann::ordered_json::parse(request.dump())).value;
-}
-
-json slot_status(const json& status, const std::string& venue_name, const std::string& slot) {
-  for (const auto& s : status["slots"])
-    if (s["venue"] == venue_name && s["slot"] == slot) return s;
-  FAIL("no slot " << venue_name << "/" << slot);
-  return {};
-}
-
-struct bus_setup {
-  json binance_policy = json::object();
-  json okx_policy = json::object();
-  bool binance = true;
-  json supervisor = json::object();
-};
-
-std::string write_config(const std::string& path, const std::string& bus, int port, int binance_rest_port, int okx_rest_port, const std::string& socket_path,
-                         const bus_setup& b) {
-  json ep = {{"host", "127.0.0.1"}, {"port", port}, {"tls", true}, {"server_name", "localhost"},
-             {"ca_file", exsim_cert_dir() + "/ca.pem"}};
-  json brest = ep, orest = ep;  // exsim's REST listeners: the stream port serves no REST
-  brest["port"] = binance_rest_port;
-  orest["port"] = okx_rest_port;
-  auto policy = [](const json& extra) {
-    json p = {{"reconnect_min_ms", 50}, {"reconnect_max_ms", 500}, {"connect_timeout_ms", 5000}, {"drain_timeout_ms", 500}};
-    for (auto& [k, v] : extra.items()) p[k] = v;
-    return p;
-  };
-  json sv = {{"control_socket", socket_path}, {"restart_backoff_min_ms", 100}, {"heartbeat_timeout_ms", 3000}};
-  for (auto& [k, v] : b.supervisor.items()) sv[k] = v;
-  json venues = {{"okx",
-                  {{"endpoint", ep}, {"rest_endpoint", orest}, {"symbols", {"BTC-USDT", "ETH-USDT"}}, {"channels", {"trades", "books", "bbo-tbt"}},
-                   {"slots", {"A", "B"}}, {"policy", policy(b.okx_policy)}}}};
-  if (b.binance)
-    venues["binance"] = {{"endpoint", ep}, {"rest_endpoint", brest}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"trade", "aggTrade", "depth@100ms"}},
-                         {"slots", {"A", "B"}}, {"policy", policy(b.binance_policy)}};
-  json cfg = {{"bus", bus},
-              {"rings", {{"feeder_bytes", 8 << 20}, {"output_bytes", 64 << 20}}},
-              {"merge", {{"hole_fill_ms", 200}, {"idle", "backoff"}, {"idle_sleep_max_us", 200}}},
-              {"supervisor", sv},
-              {"venues", venues}};
-  std::ofstream(path) << cfg.dump(2);
-  return path;
-}
-
-/// The supervisor process, its log, its readiness. Stopped (SIGTERM: it stops its children)
-/// when the test ends, whatever happened; leftovers are killed.
-struct supervisor_process {
-  std::string config;
-  std::string log_path;
-  std::unique_ptr<child> proc;
-  bool leave_children = false;  ///< the test killed the supervisor on purpose: its children are adopted next
-  supervisor_process(std::string config_path, std::string log) : config(std::move(config_path)), log_path(std::move(log)) {
-    proc = std::make_unique<child>(std::vector<std::string>{supervisor_binary(), "--config", config}, log_path);
-    REQUIRE_MESSAGE(eventually([&] { return read_file(log_path).find("MDSUPERVISOR_READY") != std::string::npos; }, 20s),
-                    "supervisor ready; log: " << read_file(log_path));
-  }
-  supervisor_process(const supervisor_process&) = delete;
-  supervisor_process& operator=(const supervisor_process&) = delete;
-  ~supervisor_process() {
-    if (proc->running()) {
-      proc->signal(SIGTERM);
-      (void)proc->wait(20000);
-    }
-    if (!leave_children) kill_processes_mentioning(config);
-  }
-  [[nodiscard]] std::string log() const { return read_file(log_path); }
-};
-
-}  // namespace
 
 TEST_CASE("mdsupervisor: planned cuts pre-empted by rotations, switchover and kill -9 under load, nothing lost") {
   unique_bus bus;
@@ -152,6 +51,7 @@ TEST_CASE("mdsupervisor: planned cuts pre-empted by rotations, switchover and ki
   }, 5s));
   const auto restart_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killed_at).count();
   CHECK(restart_ms < 1000);
+  CHECK(sup.log().find("feeder binance/A died (killed by SIGKILL (signal 9)); restart now") != std::string::npos);
 
   // Five planned cuts of each Binance slot, all pre-empted.
   REQUIRE_MESSAGE(eventually([&] {
@@ -165,7 +65,7 @@ TEST_CASE("mdsupervisor: planned cuts pre-empted by rotations, switchover and ki
   for (const char* slot : {"A", "B"}) {
     const json s = slot_status(st, "binance", slot);
     INFO("binance/", slot, ": ", s.dump());
-    CHECK(s["forced_reconnects"] == 0);
+    CHECK_MESSAGE(s["forced_reconnects"] == 0, "supervisor log: " << sup.log());
     CHECK(s["restarts"] == (std::string(slot) == "A" ? 1 : 0));
   }
   CHECK(slot_status(st, "okx", "A")["forced_reconnects"] == 0);
@@ -183,7 +83,8 @@ TEST_CASE("mdsupervisor: planned cuts pre-empted by rotations, switchover and ki
   // The output caught up with the truth through whichever slot delivered first; the last
   // rotation's marker sits in the other slot's ring, which the merger may not have read yet
   // (2 cores, a whole parallel test run): wait for it, with a deadline.
-  const int rotations = slot_status(st, "binance", "A")["proactive_rotations"].get<int>() + slot_status(st, "binance", "B")["proactive_rotations"].get<int>();
+  const std::uint64_t rotations = slot_status(st, "binance", "A")["proactive_rotations"].get<std::uint64_t>() +
+                                  slot_status(st, "binance", "B")["proactive_rotations"].get<std::uint64_t>();
   CHECK(eventually([&] {
     out.poll();
     return out.slot_statuses["binance rotating age_limit"] >= rotations;
@@ -344,6 +245,11 @@ TEST_CASE("mdsupervisor: control errors, one supervisor per bus, adoption after 
     const json s = slot_status(ctl(sock, {{"cmd", "status"}}), "okx", "B");
     return s["process"] == "running" && s["pid"] != slot_status(after, "okx", "B")["pid"];
   }, 10s));
+  // Told as it is: not "exit status 0" (its wait status went to its real parent, not to us),
+  // but what is known: it ended while its status block still said it was live.
+  CHECK(sup->log().find("feeder okx/B (adopted) died (ended, exit status unknown (not our child): its status block says live: "
+                        "it did not stop cleanly (a signal or a crash))") != std::string::npos);
+  CHECK(sup->log().find("(adopted) died (exit status 0)") == std::string::npos);
   sup->proc->signal(SIGTERM);
   CHECK(sup->proc->wait(20000) == 0);
   CHECK(!running(before["merger"]["pid"].get<int>()));  // the adopted merger was stopped too

@@ -77,9 +77,9 @@ TEST_CASE("the sample status of PROTOCOL.md renders as this table") {
   const std::string expected =
       "bus sim · supervisor pid 1234 · up 1m21s · config config/sim.json · metrics :9464 · 2025-11-24 16:00:00 UTC\n"
       "\n"
-      "SLOT       PROCESS       STATE  AGE   NEXT ROTATION  MSGS/S  FIRST  LAG µs  RECONN (P/F)  RESTARTS  LAST ERROR\n"
-      "binance/A  running 1240  live   40s  due: age_limit   812.5    61%   -12.0       4 (3/1)         0\n"
-      "merger     running 1238                                                                          0\n"
+      "SLOT       PROCESS       STATE  AGE                           NEXT ROTATION  MSGS/S  FIRST  LAG µs  RECONN (P/F)  RESTARTS  LAST ERROR\n"
+      "binance/A  running 1240  live   40s  due: age_limit, held: partner not live   812.5    61%   -12.0       4 (3/1)         0\n"
+      "merger     running 1238                                                                                                  0\n"
       "\n"
       "totals     published 123456 · duplicates 120001 · gaps 0 · data-loss events 0 · ring overflows 0\n"
       "           reconnects 6 proactive / 2 forced · avg 180.5 ms · max 402.0 ms\n";
@@ -134,6 +134,13 @@ TEST_CASE("cells say what a human needs: ages, rotation, share, signed lag, reco
   CHECK(table.find("published 987654321 · duplicates 987000000 · gaps 1 · data-loss events 1 · ring overflows 2") !=
         std::string::npos);
   CHECK(table.find("reconnects 16 proactive / 3 forced · avg 95.2 ms · max 1210.0 ms") != std::string::npos);
+}
+
+TEST_CASE("a rotation held at the rotation gate says why") {
+  json st = json::parse(mdbus::test::kFourSlotStatus);
+  for (auto& s : st["slots"])
+    if (s["venue"] == "okx" && s["slot"] == "A") s["rotation_waits"] = "partner not live";
+  CHECK(row_of(format_status(st), "okx/A").find("due: operator, held: partner not live") != std::string::npos);
 }
 
 TEST_CASE("no age limit: next rotation is \"—\", and a down slot shows its reason") {

@@ -2,6 +2,7 @@
 #include "bus/broadcast_ring.hpp"
 #include "bus/clock.hpp"
 #include "bus/counters.hpp"
+#include "bus/feeder_block.hpp"
 #include "bus/reader_table.hpp"
 #include "bus/records.hpp"
 #include "bus/spsc_ring.hpp"
@@ -107,6 +108,31 @@ TEST_CASE("shmcat info reports a venue budget: its limits, what was granted and 
   CHECK(j.contains("rest_in_use"));
   CHECK(j["http_429"] == 0);
   CHECK(j["connect_granted"] == 1);
+}
+
+TEST_CASE("shmcat info shows a feeder status block's state as written and as observed: a dead writer's live reads as down") {
+  test::unique_bus bus;
+  const std::string name = feeder_status_name(bus.name(), venue::okx, slot_id::b);
+  auto info = [&] {
+    const auto r = test::run_capture(kShmcat + " --json info " + name);
+    REQUIRE(r.status == 0);
+    return nlohmann::json::parse(r.out);
+  };
+  {
+    auto w = feeder_status_writer::create(name, venue::okx, slot_id::b);
+    w.set_state(feeder_state::live, slot_reason::none, wall_ns());
+    bump(w.fields().messages, 5);
+    const auto j = info();
+    CHECK(j["kind"] == "status_block");
+    CHECK(j["feeder_state"] == "live");
+    CHECK(j["feeder_state_written"] == "live");
+    CHECK(j["messages"] == 5);
+  }  // the writer goes without a word (its lock with it), as a killed feeder does
+  const auto j = info();
+  CHECK(j["feeder_state_written"] == "live");
+  CHECK(j["feeder_state"] == "down");
+  CHECK(j["feeder_reason"] == "process_exit");
+  CHECK(j["writer_alive"] == false);
 }
 
 TEST_CASE("shmcat info reports the output ring's positions, frames held and fill") {

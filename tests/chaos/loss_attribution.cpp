@@ -1,0 +1,83 @@
+#include "tests/chaos/loss_attribution.hpp"
+
+#include <algorithm>
+#include <map>
+
+namespace mdbus::chaos {
+
+slot_event from_marker(venue v, slot_id slot, slot_state state, slot_reason reason, std::int64_t time_ns) noexcept {
+  slot_event e;
+  e.reason = reason;
+  e.v = v;
+  e.slot = slot;
+  e.time_ns = time_ns;
+  e.what = state == slot_state::up         ? slot_event::kind::up
+           : state == slot_state::rotating ? slot_event::kind::rotating
+                                           : slot_event::kind::not_up;
+  return e;
+}
+
+std::size_t attribution::rotation_outages() const noexcept {
+  return static_cast<std::size_t>(std::count_if(outages.begin(), outages.end(), [](const outage& o) { return o.by_rotation; }));
+}
+
+attribution attribute(std::vector<slot_event> events, const std::vector<std::pair<venue, std::int64_t>>& cut_both,
+                      const std::vector<lost_event>& lost, const attribution_margins& m) {
+  // Time order; at one instant, what takes a slot away before what brings one back.
+  std::stable_sort(events.begin(), events.end(), [](const slot_event& a, const slot_event& b) {
+    if (a.time_ns != b.time_ns) return a.time_ns < b.time_ns;
+    return (a.what != slot_event::kind::up) > (b.what != slot_event::kind::up);
+  });
+  attribution r;
+  struct venue_state {
+    std::map<slot_id, bool> up;
+    bool seen_up = false;
+    bool out = false;
+  };
+  std::map<venue, venue_state> state;
+  auto carrying = [](const venue_state& s) {
+    return std::count_if(s.up.begin(), s.up.end(), [](const auto& kv) { return kv.second; });
+  };
+  for (const slot_event& e : events) {
+    venue_state& s = state[e.v];
+    const bool was = carrying(s) > 0;
+    s.up[e.slot] = e.what == slot_event::kind::up;
+    const bool is = carrying(s) > 0;
+    if (e.what == slot_event::kind::up) s.seen_up = true;
+    if (was && !is && s.seen_up) {
+      outage o;
+      o.v = e.v;
+      o.start_ns = e.time_ns;
+      o.began_by = e;
+      o.by_rotation = e.what == slot_event::kind::rotating;
+      for (const auto& [cv, t] : cut_both)
+        if (cv == e.v && e.time_ns >= t && e.time_ns - t <= m.cut_both_ns) o.harness_cut_both = true;
+      r.outages.push_back(o);
+      s.out = true;
+    } else if (!was && is && s.out) {
+      for (auto it = r.outages.rbegin(); it != r.outages.rend(); ++it)
+        if (it->v == e.v) {
+          it->end_ns = e.time_ns;
+          break;
+        }
+      s.out = false;
+    }
+  }
+  for (const lost_event& l : lost) {
+    outage* found = nullptr;
+    for (outage& o : r.outages) {
+      if (o.v != l.v) continue;
+      const bool after_start = l.time_ns >= o.start_ns - m.before_ns;
+      const bool before_end = o.end_ns == 0 || l.time_ns <= o.end_ns + m.after_ns;
+      if (after_start && before_end) {
+        found = &o;
+        break;
+      }
+    }
+    if (found != nullptr) ++found->lost;
+    else r.unexplained.push_back(l);
+  }
+  return r;
+}
+
+}  // namespace mdbus::chaos
