@@ -86,7 +86,7 @@ TEST_CASE("ensure_private_dir creates the directory 0700, accepts our own, refus
                                               std::to_string(::geteuid()) + ", mode 0777), refused");
 }
 
-TEST_CASE("hijack: a socket directory another user made first is refused, naming its owner uid and mode") {
+TEST_CASE("hijack: ensure_private_dir refuses a directory another user made first, naming its owner uid and mode") {
   test::require_root_or_skip("a directory of another user");
   const test::impostor_dir taken("rtdir", 0700);
   CHECK(ensure_private_dir(taken.str(), true) ==
