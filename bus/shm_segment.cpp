@@ -217,6 +217,7 @@ shm_segment shm_segment::create_or_adopt(const segment_spec& spec, bool* adopted
                         " is smaller than the header");
   const std::string path = shm_path(spec.name);
   // A few rounds: another process may unlink or create the name between our calls.
+  int unsized_waits = 0;  // ms waited on a size-0 segment (a creator between shm_open and its lock)
   for (int attempt = 0; attempt < 8; ++attempt) {
     bool created = true;
     int fd = shm_open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, spec.mode);
@@ -240,9 +241,27 @@ shm_segment shm_segment::create_or_adopt(const segment_spec& spec, bool* adopted
       struct stat st {};
       if (fstat(fd, &st) != 0) throw segment_error(sys_error(spec.name, "fstat"));
       if (auto why = check_owner(st.st_uid, ::geteuid(), spec.name)) throw segment_owner_error(*why);
+      // Size 0: its creator is between shm_open and its lock (it sizes the file only while
+      // holding the lock). Taking the lock now would make us judge its fresh file a leftover
+      // and unlink it under it; wait for it instead — up to 100 ms, then it is abandoned.
+      if (st.st_size == 0 && unsized_waits < 100) {
+        ++unsized_waits;
+        --attempt;
+        seg = shm_segment();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));  // set-up path
+        continue;
+      }
     }
 
-    if (!seg.try_lock(lock_role::writer)) {
+    // Our own fresh file can be locked by nobody else but a prober that gives it back at
+    // once (one that took it before the wait above existed, or saw it at size 0 too late):
+    // retry briefly rather than report a live writer that is not there.
+    bool locked = seg.try_lock(lock_role::writer);
+    for (int i = 0; !locked && created && i < 50; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      locked = seg.try_lock(lock_role::writer);
+    }
+    if (!locked) {
       std::string who;
       struct stat st{};
       if (fstat(fd, &st) == 0 && static_cast<std::size_t>(st.st_size) >= kSegmentHeaderSize) {
@@ -373,6 +392,7 @@ attach_result shm_segment::try_open(std::string_view name, segment_kind kind, ac
     if (bad->first == attach_status::await && !seg.is_locked_by_other(lock_role::writer)) {
       r.status = attach_status::incompatible;
       r.reason = "segment " + std::string(name) + ": abandoned by its creator before it was finished";
+      r.abandoned = true;
     } else {
       r.status = bad->first;
       r.reason = std::move(bad->second);

@@ -218,6 +218,7 @@ struct attach_result {
   attach_status status = attach_status::await;
   std::string reason;  ///< empty for ok; one line naming the segment otherwise
   bool foreign_owner = false;  ///< incompatible because another uid owns the segment
+  bool abandoned = false;      ///< incompatible because, at that look, it was sized, unfinished and had no writer
   shm_segment segment;  ///< valid only for ok
 };
 

@@ -263,7 +263,8 @@ TEST_CASE("processes starting at once all open one segment: exactly one creates 
         auto b = venue_budget::open_or_create(bus.name(), venue::okx, lim);
         (void)b.try_rest(1);
         return 0;
-      } catch (const segment_error&) {
+      } catch (const segment_error& e) {
+        std::fprintf(stderr, "child %d: %s\n", static_cast<int>(::getpid()), e.what());
         return 1;
       }
     });
