@@ -138,6 +138,10 @@ void merger::try_attach(input& in, std::int64_t now_mono_ns) {
     if (st == attach_status::ok) {
       in.attached = true;
       in.overflows_seen = in.reader.overflows();
+      // A slot that went live before this merger attached wrote its "up" marker for an
+      // earlier reader: what this one counts in step from here is this connection's (the
+      // backlog's older markers reset it as they are read), so the rotation gate may trust it.
+      in.live_marker_ns = wall_ns();
       log("input %s/%s attached: %s (backlog %llu bytes)", std::string(to_string(in.v)).c_str(),
           std::string(to_string(in.slot)).c_str(), in.ring_name.c_str(),
           static_cast<unsigned long long>(in.reader.backlog()));

@@ -80,7 +80,7 @@ class merger final : merge_output {
     std::uint64_t malformed = 0;
     std::int64_t overflow_until_ns = 0;  ///< gaps until then are blamed on a full feeder ring
     std::string last_wait_reason;
-    std::int64_t live_marker_ns = 0;  ///< receive time of the last "up" slot status read from this ring
+    std::int64_t live_marker_ns = 0;  ///< receive time of the last "up" slot status read from this ring (or of the attach)
   };
   /// A shared counter this process adds its own total to: what a predecessor (a merger
   /// that died) counted stays in, so totals survive restarts.

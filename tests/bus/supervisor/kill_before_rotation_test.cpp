@@ -124,13 +124,7 @@ TEST_CASE("mdsupervisor: a feeder killed a few ms before its partner's planned r
     std::swap(victim, rotor);
   }
 
-  REQUIRE(http_request(x.control_port(), "POST", "/market", R"({"paused":true})").json()["ok"] == true);
-  std::map<stream_ref, std::vector<std::uint64_t>> truth;
-  REQUIRE_MESSAGE(output_caught_up(out, truth_path, wanted, truth, [](auto pred) { return eventually(pred, 30s); }),
-                  "the output catches up with the truth");
-  const truth_totals totals = check_against_truth(truth, out, wanted);
-  CHECK(out.gaps.empty());
-  for (const auto& g : out.gaps) MESSAGE("gap: ", g);
+  const truth_totals totals = freeze_and_check_truth(x, out, truth_path, wanted);
   CHECK(out.slot_statuses["okx down process_exit"] == static_cast<std::uint64_t>(rounds));
   const std::string log = sup.log();
   CHECK(log.find("waits: partner process gone") != std::string::npos);

@@ -72,13 +72,7 @@ TEST_CASE("mdsupervisor: planned cuts pre-empted by rotations, switchover and ki
   CHECK(slot_status(st, "okx", "B")["forced_reconnects"] == 0);
   CHECK(st["totals"]["gaps"] == 0);
 
-  REQUIRE(http_request(x.control_port(), "POST", "/market", R"({"paused":true})").json()["ok"] == true);
-  std::map<stream_ref, std::vector<std::uint64_t>> truth;
-  REQUIRE_MESSAGE(output_caught_up(out, truth_path, wanted, truth, [](auto pred) { return eventually(pred, 30s); }),
-                  "the output catches up with the truth");
-  const truth_totals totals = check_against_truth(truth, out, wanted);
-  CHECK(out.gaps.empty());
-  for (const auto& g : out.gaps) MESSAGE("gap: ", g);
+  const truth_totals totals = freeze_and_check_truth(x, out, truth_path, wanted);
   // The venue never cut a connection for its age: every cut was the supervisor's rotation.
   // The output caught up with the truth through whichever slot delivered first; the last
   // rotation's marker sits in the other slot's ring, which the merger may not have read yet

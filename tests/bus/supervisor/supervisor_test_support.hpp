@@ -105,4 +105,19 @@ struct supervisor_process {
   [[nodiscard]] std::string log() const { return read_file(log_path); }
 };
 
+/// Freezes exsim's market, waits (30 s at most) until the output has caught up with the
+/// truth, and checks every wanted stream against it: nothing lost, doubled or out of order,
+/// and no gap record. Returns the sums.
+inline truth_totals freeze_and_check_truth(exsim_process& x, output_log& out, const std::string& truth_path,
+                                           const std::set<stream_ref>& wanted) {
+  REQUIRE(http_request(x.control_port(), "POST", "/market", R"({"paused":true})").json()["ok"] == true);
+  std::map<stream_ref, std::vector<std::uint64_t>> truth;
+  REQUIRE_MESSAGE(output_caught_up(out, truth_path, wanted, truth, [](auto pred) { return eventually(pred, 30s); }),
+                  "the output catches up with the truth");
+  const truth_totals totals = check_against_truth(truth, out, wanted);
+  CHECK(out.gaps.empty());
+  for (const auto& g : out.gaps) MESSAGE("gap: ", g);
+  return totals;
+}
+
 }  // namespace mdbus::test
