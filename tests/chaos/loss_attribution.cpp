@@ -26,22 +26,26 @@ attribution attribute(std::vector<slot_event> events, const std::vector<std::pai
   // Time order; at one instant, what takes a slot away before what brings one back.
   std::stable_sort(events.begin(), events.end(), [](const slot_event& a, const slot_event& b) {
     if (a.time_ns != b.time_ns) return a.time_ns < b.time_ns;
-    return (a.what != slot_event::kind::up) > (b.what != slot_event::kind::up);
+    auto takes = [](const slot_event& x) { return x.what != slot_event::kind::up && x.what != slot_event::kind::stall_end; };
+    return takes(a) > takes(b);
   });
   attribution r;
   struct venue_state {
     std::map<slot_id, bool> up;
+    int stalled = 0;  ///< connections the harness holds stalled
     bool seen_up = false;
     bool out = false;
   };
   std::map<venue, venue_state> state;
   auto carrying = [](const venue_state& s) {
-    return std::count_if(s.up.begin(), s.up.end(), [](const auto& kv) { return kv.second; });
+    return std::count_if(s.up.begin(), s.up.end(), [](const auto& kv) { return kv.second; }) - s.stalled;
   };
   for (const slot_event& e : events) {
     venue_state& s = state[e.v];
     const bool was = carrying(s) > 0;
-    s.up[e.slot] = e.what == slot_event::kind::up;
+    if (e.what == slot_event::kind::stall_begin) ++s.stalled;
+    else if (e.what == slot_event::kind::stall_end) s.stalled = std::max(0, s.stalled - 1);
+    else s.up[e.slot] = e.what == slot_event::kind::up;
     const bool is = carrying(s) > 0;
     if (e.what == slot_event::kind::up) s.seen_up = true;
     if (was && !is && s.seen_up) {

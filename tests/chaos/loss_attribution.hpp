@@ -15,7 +15,9 @@
 namespace mdbus::chaos {
 
 struct slot_event {
-  enum class kind : std::uint8_t { up, not_up, rotating, killed };
+  /// stall_begin / stall_end: the harness stalled one connection of the venue (which slot's it
+  /// cannot tell): while it lasts, the venue has one carrying slot fewer.
+  enum class kind : std::uint8_t { up, not_up, rotating, killed, stall_begin, stall_end };
   venue v = venue::unknown;
   slot_id slot = slot_id::none;
   kind what = kind::not_up;

@@ -81,6 +81,24 @@ TEST_CASE("loss attribution: a loss while a slot carried the venue is unexplaine
   CHECK(!r.ok());
 }
 
+TEST_CASE("loss attribution: a stall of the venue's only carrying line is an outage while it lasts, not while a second line carries") {
+  auto e = started();
+  e.push_back(ev(slot_id::a, slot_event::kind::not_up, 3000));       // A down (its reconnect paced)
+  e.push_back(ev(slot_id::none, slot_event::kind::stall_begin, 3100));  // the harness stalls a line: B's
+  e.push_back(ev(slot_id::none, slot_event::kind::stall_end, 4600));
+  e.push_back(ev(slot_id::a, slot_event::kind::up, 5000));
+  e.push_back(ev(slot_id::none, slot_event::kind::stall_begin, 9000));  // both up: one stalled, one carries
+  e.push_back(ev(slot_id::none, slot_event::kind::stall_end, 10500));
+  const attribution r = attribute(e, {}, {loss(4000), loss(9500)});
+  REQUIRE(r.outages.size() == 1);
+  CHECK(r.outages[0].began_by.what == slot_event::kind::stall_begin);
+  CHECK(r.outages[0].start_ns == 3100 * kMs);
+  CHECK(r.outages[0].end_ns == 4600 * kMs);
+  CHECK(r.outages[0].lost == 1);
+  REQUIRE(r.unexplained.size() == 1);
+  CHECK(r.unexplained[0].time_ns == 9500 * kMs);
+}
+
 TEST_CASE("loss attribution: markers map to slot events") {
   CHECK(from_marker(venue::okx, slot_id::a, slot_state::up, slot_reason::none, 1).what == slot_event::kind::up);
   CHECK(from_marker(venue::okx, slot_id::a, slot_state::rotating, slot_reason::age_limit, 1).what == slot_event::kind::rotating);

@@ -258,11 +258,15 @@ int main(int argc, char** argv) {
       say("cannot generate test certificates");
       return 2;
     }
-    // exsim's venue cuts on a compressed clock: Binance's age limit at 6 s (the supervisor
-    // rotates at 4.5 s), OKX's idle cut at 4 s (the feeders ping after 1 s of silence).
+    // exsim's venue cuts on a compressed clock: Binance's age limit at 20 s (the supervisor
+    // rotates at 15 s), OKX's idle cut at 4 s (the feeders ping after 1 s of silence). Not
+    // shorter: every rotation is a connection attempt, and the bus keeps inside Binance's
+    // documented 300 attempts per 5 min per IP (its budget: 150, a burst of 75, then one per
+    // 4 s). With 6 s ages the two slots alone needed 27 a minute; with the faults' reconnects
+    // the budget ran dry after ~290 s and reconnects waited seconds for it.
     test::exsim_process x({"--tls-cert", work + "/certs/server.pem", "--tls-key", work + "/certs/server.key", "--rate",
                            std::to_string(rate), "--seed", std::to_string(seed), "--truth-log", truth_path,
-                           "--binance-max-age-ms", "6000", "--okx-idle-timeout-ms", "4000"});
+                           "--binance-max-age-ms", "20000", "--okx-idle-timeout-ms", "4000"});
     json ep = {{"host", "127.0.0.1"}, {"port", x.venue_port()}, {"tls", true}, {"server_name", "localhost"},
                {"ca_file", work + "/certs/ca.pem"}};
     json brest = ep, orest = ep;  // exsim's REST listeners: the stream port serves no REST
@@ -271,8 +275,8 @@ int main(int argc, char** argv) {
     json policy = {{"reconnect_min_ms", 50}, {"reconnect_max_ms", 1000}, {"connect_timeout_ms", 3000},
                    {"drain_timeout_ms", 500}, {"keepalive_ms", 1000}, {"pong_timeout_ms", 2000}, {"no_data_ms", 5000}};
     json bpol = policy;
-    bpol["max_age_ms"] = 6000;
-    bpol["rotate_margin_ms"] = 1500;
+    bpol["max_age_ms"] = 20000;
+    bpol["rotate_margin_ms"] = 5000;
     json cfg = {{"bus", bus},
                 {"rings", {{"feeder_bytes", 16 << 20}, {"output_bytes", 128 << 20}}},
                 {"merge", {{"hole_fill_ms", 100}, {"idle", "backoff"}, {"idle_sleep_max_us", 200}}},
@@ -323,7 +327,7 @@ int main(int argc, char** argv) {
     };
     auto fault = [&](const json& f) { return test::http_request(x.control_port(), "POST", "/fault", f.dump()).json(); };
     std::map<std::string, int> done;
-    std::vector<chaos::slot_event> kills;                  // the harness's SIGKILLs of feeders: no marker says when
+    std::vector<chaos::slot_event> kills;                  // the harness's SIGKILLs of feeders and stalls: no marker says when
     std::vector<std::pair<venue, std::int64_t>> cut_both;  // the harness's cuts of both slots of a venue
     const std::int64_t end = mono_ns() + static_cast<std::int64_t>(minutes * 60e9);
     bool both_cut_done = false;
@@ -354,6 +358,12 @@ int main(int argc, char** argv) {
           case 2:
             if (ids.empty()) continue;
             action = "stall one " + v + " connection for 1.5 s";
+            {
+              const venue sv = v == "okx" ? venue::okx : venue::binance;
+              const std::int64_t at = wall_ns();
+              kills.push_back({sv, slot_id::none, chaos::slot_event::kind::stall_begin, at});
+              kills.push_back({sv, slot_id::none, chaos::slot_event::kind::stall_end, at + 1'500'000'000});
+            }
             fault({{"type", "stall"}, {"conn", ids[pick(ids.size())]}, {"ms", 1500}});
             break;
           case 3:
@@ -500,7 +510,7 @@ int main(int argc, char** argv) {
     const std::int64_t t0 = run_start_wall_ns();
     std::printf("\n%-8s %9s %9s %6s  %s\n", "outage", "at (s)", "ms", "lost", "began with (the venue's last carrying slot went)");
     for (const auto& o : who.outages) {
-      static constexpr const char* kWhat[] = {"up", "down", "rotation", "kill -9 by the harness"};
+      static constexpr const char* kWhat[] = {"up", "down", "rotation", "kill -9 by the harness", "stalled by the harness", "-"};
       std::printf("%-8s %9.2f %9s %6zu  %s/%s %s (%s)%s\n", std::string(to_string(o.v)).c_str(), static_cast<double>(o.start_ns - t0) / 1e9,
                   o.end_ns == 0 ? "-" : std::to_string((o.end_ns - o.start_ns) / 1'000'000).c_str(), o.lost,
                   std::string(to_string(o.v)).c_str(), std::string(to_string(o.began_by.slot)).c_str(),
