@@ -32,20 +32,30 @@ attribution attribute(std::vector<slot_event> events, const std::vector<std::pai
   attribution r;
   struct venue_state {
     std::map<slot_id, bool> up;
-    int stalled = 0;  ///< connections the harness holds stalled
+    std::map<slot_id, bool> stalled;  ///< a slot's line the harness holds stalled
+    int stalled_unknown = 0;          ///< stalled lines of no known slot
     bool seen_up = false;
     bool out = false;
   };
   std::map<venue, venue_state> state;
   auto carrying = [](const venue_state& s) {
-    return std::count_if(s.up.begin(), s.up.end(), [](const auto& kv) { return kv.second; }) - s.stalled;
+    long n = 0;
+    for (const auto& [slot, up] : s.up)
+      if (up && !(s.stalled.count(slot) != 0 && s.stalled.at(slot))) ++n;
+    return n - s.stalled_unknown;
   };
   for (const slot_event& e : events) {
     venue_state& s = state[e.v];
     const bool was = carrying(s) > 0;
-    if (e.what == slot_event::kind::stall_begin) ++s.stalled;
-    else if (e.what == slot_event::kind::stall_end) s.stalled = std::max(0, s.stalled - 1);
-    else s.up[e.slot] = e.what == slot_event::kind::up;
+    const bool stall = e.what == slot_event::kind::stall_begin || e.what == slot_event::kind::stall_end;
+    if (stall && e.slot == slot_id::none) {
+      s.stalled_unknown = std::max(0, s.stalled_unknown + (e.what == slot_event::kind::stall_begin ? 1 : -1));
+    } else if (stall) {
+      s.stalled[e.slot] = e.what == slot_event::kind::stall_begin;
+    } else {
+      s.up[e.slot] = e.what == slot_event::kind::up;
+      s.stalled[e.slot] = false;  // the stalled line is gone (down, rotated, killed) or replaced (up)
+    }
     const bool is = carrying(s) > 0;
     if (e.what == slot_event::kind::up) s.seen_up = true;
     if (was && !is && s.seen_up) {

@@ -15,8 +15,10 @@
 namespace mdbus::chaos {
 
 struct slot_event {
-  /// stall_begin / stall_end: the harness stalled one connection of the venue (which slot's it
-  /// cannot tell): while it lasts, the venue has one carrying slot fewer.
+  /// stall_begin / stall_end: the harness stalled one connection of the venue. With a slot:
+  /// that slot's line (it does not carry until the stall ends or the slot's line changes: any
+  /// other event of the slot). With slot_id::none (the harness could not tell whose): while it
+  /// lasts, the venue has one carrying slot fewer.
   enum class kind : std::uint8_t { up, not_up, rotating, killed, stall_begin, stall_end };
   venue v = venue::unknown;
   slot_id slot = slot_id::none;

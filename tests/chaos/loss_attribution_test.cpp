@@ -99,6 +99,48 @@ TEST_CASE("loss attribution: a stall of the venue's only carrying line is an out
   CHECK(r.unexplained[0].time_ns == 9500 * kMs);
 }
 
+TEST_CASE("loss attribution: a rotation of the slot whose own line is stalled leaves its partner carrying (CI, 2026-12-05)") {
+  // The CI run that failed: binance/B's line stalled by the harness, then B's planned rotation.
+  // Counted against the venue (whose line unknown), A up + B rotating − one stall = no line:
+  // "a rotation left the venue without a line", though A carried throughout.
+  auto e = started();
+  e.push_back(ev(slot_id::b, slot_event::kind::stall_begin, 2000));
+  e.push_back(ev(slot_id::b, slot_event::kind::rotating, 2600));
+  e.push_back(ev(slot_id::b, slot_event::kind::up, 2603));  // B's new line: the stall held the old one
+  e.push_back(ev(slot_id::a, slot_event::kind::not_up, 2800));  // A goes: B's new line carries
+  e.push_back(ev(slot_id::b, slot_event::kind::stall_end, 3500));
+  const attribution r = attribute(e, {}, {});
+  CHECK(r.outages.empty());
+  CHECK(r.ok());
+}
+
+TEST_CASE("loss attribution: a rotation while the partner's line is stalled is an outage by rotation") {
+  auto e = started();
+  e.push_back(ev(slot_id::a, slot_event::kind::stall_begin, 2000));
+  e.push_back(ev(slot_id::b, slot_event::kind::rotating, 2600));
+  e.push_back(ev(slot_id::a, slot_event::kind::stall_end, 3500));
+  e.push_back(ev(slot_id::b, slot_event::kind::up, 3700));
+  const attribution r = attribute(e, {}, {loss(3000)});
+  REQUIRE(r.outages.size() == 1);
+  CHECK(r.outages[0].by_rotation);
+  CHECK(r.outages[0].start_ns == 2600 * kMs);
+  CHECK(r.outages[0].end_ns == 3500 * kMs);
+  CHECK(r.outages[0].lost == 1);
+  CHECK(!r.ok());
+}
+
+TEST_CASE("loss attribution: a slot's stall ends with its line (down), not later when the harness's timer runs out") {
+  auto e = started();
+  e.push_back(ev(slot_id::b, slot_event::kind::stall_begin, 2000));
+  e.push_back(ev(slot_id::b, slot_event::kind::not_up, 2200));  // the stalled line cut
+  e.push_back(ev(slot_id::b, slot_event::kind::up, 2400));      // a new one
+  e.push_back(ev(slot_id::a, slot_event::kind::not_up, 2500));  // A goes while B's new line carries
+  e.push_back(ev(slot_id::b, slot_event::kind::stall_end, 3500));
+  e.push_back(ev(slot_id::a, slot_event::kind::up, 3600));
+  const attribution r = attribute(e, {}, {});
+  CHECK(r.outages.empty());
+}
+
 TEST_CASE("loss attribution: markers map to slot events") {
   CHECK(from_marker(venue::okx, slot_id::a, slot_state::up, slot_reason::none, 1).what == slot_event::kind::up);
   CHECK(from_marker(venue::okx, slot_id::a, slot_state::rotating, slot_reason::age_limit, 1).what == slot_event::kind::rotating);

@@ -149,6 +149,35 @@ json ctl(const std::string& socket_path, const json& request) {
   }
 }
 
+/// Whose line of `venue_name` a stall that just began holds: the one slot that reads live
+/// while its last message grows old (≥ 300 ms) as its partner's stays young. Looks for up to
+/// 1.2 s (the stall lasts 1.5 s); slot_id::none when no single slot stands out.
+slot_id stalled_slot(const std::string& socket_path, const std::string& venue_name) {
+  constexpr std::int64_t kQuietMs = 300;
+  slot_id found = slot_id::none;
+  wait_for(
+      [&] {
+        const json st = ctl(socket_path, {{"cmd", "status"}});
+        if (st.value("ok", false) != true) return false;
+        int quiet = 0, others = 0;
+        slot_id q = slot_id::none;
+        for (const auto& s : st["slots"]) {
+          if (s["venue"] != venue_name) continue;
+          const bool live = s["state"] == "live" && s["last_message_age_ms"].is_number();
+          if (live && s["last_message_age_ms"].get<std::int64_t>() >= kQuietMs) {
+            ++quiet;
+            q = s["slot"] == "A" ? slot_id::a : slot_id::b;
+          } else if (live) {
+            ++others;
+          }
+        }
+        if (quiet == 1 && others >= 1) found = q;
+        return found != slot_id::none;
+      },
+      1200);
+  return found;
+}
+
 // ---- verification ----------------------------------------------------------------------
 
 using test::name_of;
@@ -361,10 +390,15 @@ int main(int argc, char** argv) {
             {
               const venue sv = v == "okx" ? venue::okx : venue::binance;
               const std::int64_t at = wall_ns();
-              kills.push_back({sv, slot_id::none, chaos::slot_event::kind::stall_begin, at});
-              kills.push_back({sv, slot_id::none, chaos::slot_event::kind::stall_end, at + 1'500'000'000});
+              fault({{"type", "stall"}, {"conn", ids[pick(ids.size())]}, {"ms", 1500}});
+              // exsim cannot tell whose line it stalled; the slots' status can: the stalled
+              // slot reads live with a growing last_message_age_ms while its partner's stays
+              // small. Unidentified (not live, or both quiet): counted against the venue.
+              const slot_id whose = stalled_slot(sock, v);
+              kills.push_back({sv, whose, chaos::slot_event::kind::stall_begin, at});
+              kills.push_back({sv, whose, chaos::slot_event::kind::stall_end, at + 1'500'000'000});
+              if (whose != slot_id::none) action += " (" + v + "/" + std::string(to_string(whose)) + "'s line)";
             }
-            fault({{"type", "stall"}, {"conn", ids[pick(ids.size())]}, {"ms", 1500}});
             break;
           case 3:
             if (ids.empty()) continue;

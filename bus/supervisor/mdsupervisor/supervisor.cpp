@@ -456,6 +456,8 @@ json supervisor::status_json() {
       o["reason"] = std::string(to_string(f.reason));
       const bool live = f.state == feeder_state::live && f.connect_time_ns > 0;
       o["connected_ms"] = live ? (wall - f.connect_time_ns) / kMs : 0;
+      // How long the line has been quiet: a stalled line reads live with a growing age.
+      o["last_message_age_ms"] = f.last_message_ns > 0 ? json(std::max<std::int64_t>(0, (wall - f.last_message_ns) / kMs)) : json(nullptr);
       const auto& pol = s.vc->policy;
       if (live && pol.max_age_ms > 0) {
         const std::int64_t lifetime = (pol.max_age_ms - pol.rotate_margin_ms) * kMs;
@@ -474,6 +476,7 @@ json supervisor::status_json() {
       o["state"] = s.base_known ? std::string(to_string(s.last_state)) : std::string("starting");
       o["reason"] = s.base_known ? "process_exit" : "none";
       o["connected_ms"] = 0;
+      o["last_message_age_ms"] = nullptr;
       o["next_rotation_ms"] = nullptr;
       o["reconnects"] = 0;
       o["parse_errors"] = 0;
