@@ -120,11 +120,12 @@ venue_budget venue_budget::open_or_create(std::string_view bus, venue v, const v
       // replaced; anything else (another layout, another kind, no permission) may be in use
       // by other processes and is the supervisor's to remove.
       const segment_info i = inspect_segment(spec.name);
-      create = i.file_size > 0 && i.layout_version == 0 && !i.writer_alive && !i.permission_denied && !i.foreign_owner;
+      const bool ours = !i.permission_denied && !i.foreign_owner;
+      create = ours && i.file_size > 0 && i.layout_version == 0 && !i.writer_alive;
       if (r.foreign_owner) throw segment_owner_error(r.reason);  // another user's: never ours to replace
       // "Abandoned" was one look; a second that finds a writer, or the version stored, saw a
       // creator at work (racing openers): look again rather than fail.
-      const bool racing = r.abandoned && !i.foreign_owner && !i.permission_denied && (i.writer_alive || i.layout_version != 0);
+      const bool racing = ours && r.abandoned && (i.writer_alive || i.layout_version != 0);
       if (!create && !racing) throw segment_error(r.reason);
     }
     last = r.reason;

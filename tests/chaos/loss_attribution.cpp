@@ -30,18 +30,19 @@ attribution attribute(std::vector<slot_event> events, const std::vector<std::pai
     return takes(a) > takes(b);
   });
   attribution r;
+  struct line {
+    bool up = false;
+    bool stalled = false;  ///< the harness holds it stalled
+  };
   struct venue_state {
-    std::map<slot_id, bool> up;
-    std::map<slot_id, bool> stalled;  ///< a slot's line the harness holds stalled
-    int stalled_unknown = 0;          ///< stalled lines of no known slot
+    std::map<slot_id, line> slots;
+    int stalled_unknown = 0;  ///< stalled lines of no known slot
     bool seen_up = false;
     bool out = false;
   };
   std::map<venue, venue_state> state;
   auto carrying = [](const venue_state& s) {
-    long n = 0;
-    for (const auto& [slot, up] : s.up)
-      if (up && !(s.stalled.count(slot) != 0 && s.stalled.at(slot))) ++n;
+    const auto n = std::count_if(s.slots.begin(), s.slots.end(), [](const auto& kv) { return kv.second.up && !kv.second.stalled; });
     return n - s.stalled_unknown;
   };
   for (const slot_event& e : events) {
@@ -51,10 +52,10 @@ attribution attribute(std::vector<slot_event> events, const std::vector<std::pai
     if (stall && e.slot == slot_id::none) {
       s.stalled_unknown = std::max(0, s.stalled_unknown + (e.what == slot_event::kind::stall_begin ? 1 : -1));
     } else if (stall) {
-      s.stalled[e.slot] = e.what == slot_event::kind::stall_begin;
+      s.slots[e.slot].stalled = e.what == slot_event::kind::stall_begin;
     } else {
-      s.up[e.slot] = e.what == slot_event::kind::up;
-      s.stalled[e.slot] = false;  // the stalled line is gone (down, rotated, killed) or replaced (up)
+      // Any other event: the stalled line is gone (down, rotated, killed) or replaced (up).
+      s.slots[e.slot] = {e.what == slot_event::kind::up, false};
     }
     const bool is = carrying(s) > 0;
     if (e.what == slot_event::kind::up) s.seen_up = true;

@@ -9,6 +9,7 @@
 // streams, followed by a snapshot); no duplicate, nothing out of order. Exit 1 otherwise
 // (the table says which stream and what). Exit 2: the harness could not run.
 #include "bus/clock.hpp"
+#include "bus/config/config.hpp"
 #include "bus/counters.hpp"
 #include "bus/records.hpp"
 #include "bus/shm_segment.hpp"
@@ -149,6 +150,9 @@ json ctl(const std::string& socket_path, const json& request) {
   }
 }
 
+/// One of the harness's venue names ("binance", "okx": its own list and the status's).
+venue venue_named(const std::string& name) { return venue_from_string(name).value(); }
+
 /// Whose line of `venue_name` a stall that just began holds: the one slot that reads live
 /// while its last message grows old (≥ 300 ms) as its partner's stays young. Looks for up to
 /// 1.2 s (the stall lasts 1.5 s); slot_id::none when no single slot stands out.
@@ -166,7 +170,7 @@ slot_id stalled_slot(const std::string& socket_path, const std::string& venue_na
           const bool live = s["state"] == "live" && s["last_message_age_ms"].is_number();
           if (live && s["last_message_age_ms"].get<std::int64_t>() >= kQuietMs) {
             ++quiet;
-            q = s["slot"] == "A" ? slot_id::a : slot_id::b;
+            q = config::slot_from_string(s["slot"].get<std::string>());
           } else if (live) {
             ++others;
           }
@@ -369,7 +373,7 @@ int main(int argc, char** argv) {
       std::string action;
       if (halfway && !both_cut_done) {
         action = "both slots of " + v + " cut at once";
-        cut_both.emplace_back(v == "okx" ? venue::okx : venue::binance, wall_ns());
+        cut_both.emplace_back(venue_named(v), wall_ns());
         fault({{"type", "drop_venue"}, {"venue", v}});
         both_cut_done = true;
       } else {
@@ -388,7 +392,7 @@ int main(int argc, char** argv) {
             if (ids.empty()) continue;
             action = "stall one " + v + " connection for 1.5 s";
             {
-              const venue sv = v == "okx" ? venue::okx : venue::binance;
+              const venue sv = venue_named(v);
               const std::int64_t at = wall_ns();
               fault({{"type", "stall"}, {"conn", ids[pick(ids.size())]}, {"ms", 1500}});
               // exsim cannot tell whose line it stalled; the slots' status can: the stalled
@@ -427,7 +431,7 @@ int main(int argc, char** argv) {
             const auto& s = st["slots"][pick(st["slots"].size())];
             if (!s["pid"].is_number()) continue;
             action = "kill -9 feeder " + s["venue"].get<std::string>() + "/" + s["slot"].get<std::string>();
-            kills.push_back({s["venue"] == "okx" ? venue::okx : venue::binance, s["slot"] == "A" ? slot_id::a : slot_id::b,
+            kills.push_back({venue_named(s["venue"].get<std::string>()), config::slot_from_string(s["slot"].get<std::string>()),
                              chaos::slot_event::kind::killed, wall_ns()});
             ::kill(s["pid"].get<int>(), SIGKILL);
             break;
