@@ -94,6 +94,14 @@ class broadcast_ring_writer {
   /// Publish one frame (type != 0). False only if payload > max_payload. Never waits.
   [[nodiscard]] bool write(std::uint32_t type, std::span<const std::byte> payload) noexcept;
 
+  /// After a batch of writes: wakes the readers that sleep on the ring's doorbell (the reader
+  /// table's first line), if any — a fence and one load when none does (doorbell.hpp).
+  void notify() noexcept {
+    if (doorbell_line* d = readers_.doorbell()) doorbell_ring(*d);
+  }
+  /// From an idle path: clears the doorbell bits of readers that died asleep (reader_table).
+  std::uint32_t sweep_dead_sleepers() noexcept { return readers_.sweep_dead_sleepers(); }
+
   [[nodiscard]] shm_segment& segment() noexcept { return segment_; }
   [[nodiscard]] std::uint64_t next_seq() const noexcept { return seq_; }
   [[nodiscard]] std::uint64_t head() const noexcept { return head_; }

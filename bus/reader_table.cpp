@@ -45,7 +45,8 @@ void reader_table::bind(shm_segment seg) {
                         std::to_string(n) + " reader slots");
   segment_ = std::move(seg);
   slots_ = static_cast<std::uint32_t>(n);
-  slot_ = std::launder(reinterpret_cast<reader_slot*>(segment_.body()));
+  doorbell_ = std::launder(reinterpret_cast<doorbell_line*>(segment_.body()));
+  slot_ = std::launder(reinterpret_cast<reader_slot*>(segment_.body() + sizeof(doorbell_line)));
 }
 
 reader_table reader_table::create(const std::string& ring_name, mode_t mode, std::uint32_t slots) {
@@ -104,6 +105,27 @@ std::vector<reader_entry> reader_table::readers() const {
   return out;
 }
 
+std::uint32_t reader_table::sweep_dead_sleepers() noexcept {
+  if (doorbell_ == nullptr || !segment_.writable()) return 0;
+  const std::int64_t self = getpid();
+  std::uint64_t bits = doorbell_->sleepers.load(std::memory_order_relaxed);
+  std::uint32_t freed = 0;
+  for (std::uint32_t i = 0; bits != 0 && i < slots_ && i < kDoorbellReaders; ++i, bits >>= 1) {
+    if ((bits & 1) == 0) continue;
+    reader_slot& s = slot_[i];
+    std::int64_t seen = s.pid.load(std::memory_order_relaxed);
+    const std::int64_t owner = seen < 0 ? -seen : seen;
+    if (owner == self || (owner != 0 && counters_segment::pid_alive(owner))) continue;
+    // The claim CAS of reader_registration::claim: whoever wins owns the slot and its bit.
+    if (!s.pid.compare_exchange_strong(seen, -self, std::memory_order_acq_rel, std::memory_order_relaxed)) continue;
+    doorbell_->sleepers.fetch_and(~(std::uint64_t{1} << i), std::memory_order_relaxed);
+    // release: pairs with a claimant's acquire CAS of the free slot.
+    s.pid.store(0, std::memory_order_release);
+    ++freed;
+  }
+  return freed;
+}
+
 reader_registration::reader_registration(reader_registration&& other) noexcept
     : table_(std::move(other.table_)), slot_(other.slot_), pid_(other.pid_), index_(other.index_) {
   other.slot_ = nullptr;
@@ -142,6 +164,8 @@ reader_registration reader_registration::claim(const std::string& ring_name, std
       s.missed_frames.store(0, std::memory_order_relaxed);
       s.update_ns.store(mono_ns(), std::memory_order_relaxed);
       store_name(s, name);
+      // A reader that died asleep in this slot left its doorbell bit set; we are not asleep.
+      if (i < kDoorbellReaders) t.doorbell_->sleepers.fetch_and(~(std::uint64_t{1} << i), std::memory_order_relaxed);
       // release: the reset line is complete; pairs with readers()' acquire of the pid.
       s.pid.store(self, std::memory_order_release);
       reader_registration r;

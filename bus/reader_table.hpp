@@ -23,10 +23,17 @@
 /// about a cycle; only when a tool has just read the line does the next store fetch it back.
 /// No reader ever touches another's line, and the ring writer touches none.
 ///
+/// Doorbell: the table's first line (before the slots) is the ring's doorbell (doorbell.hpp):
+/// the ring writer rings it after each batch, and a reader in idle mode `wait` sleeps on it
+/// under the bit of its slot (slots 0..63; a reader in a higher slot, or unregistered, cannot
+/// sleep and backs off instead). Consumers map the ring read-only, so the line that they write
+/// to announce their sleep lives here, in the segment they map read-write.
+///
 /// Limits: pids are those of the readers' pid namespace (readers and tools must share it);
 /// a dead reader's pid reused by an unrelated process makes its slot look alive until that
 /// process ends (the update time then stops moving, which tools show); a reader still
 /// registered but unreaped (a zombie) counts as alive.
+#include "bus/doorbell.hpp"
 #include "bus/shm_segment.hpp"
 
 #include <atomic>
@@ -63,7 +70,7 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 /// "<ring name>.readers".
 [[nodiscard]] std::string reader_table_name(std::string_view ring_name);
 [[nodiscard]] constexpr std::uint64_t reader_table_size(std::uint32_t slots) noexcept {
-  return kSegmentHeaderSize + std::uint64_t{slots} * sizeof(reader_slot);
+  return kSegmentHeaderSize + sizeof(doorbell_line) + std::uint64_t{slots} * sizeof(reader_slot);
 }
 
 /// What a tool sees of one registered slot.
@@ -101,12 +108,23 @@ class reader_table {
   [[nodiscard]] const shm_segment& segment() const noexcept { return segment_; }
   [[nodiscard]] bool valid() const noexcept { return slot_ != nullptr; }
 
+  /// The ring's doorbell (the line before the slots); nullptr when not mapped.
+  [[nodiscard]] doorbell_line* doorbell() noexcept { return doorbell_; }
+  [[nodiscard]] const doorbell_line* doorbell() const noexcept { return doorbell_; }
+
+  /// Writer side (read-write mapping), from an idle path: frees the slot of every reader that
+  /// died asleep (its doorbell bit still set, its pid gone), with the same CAS a new reader
+  /// claims such a slot with, and clears its bit, so the writer stops waking nobody. Returns
+  /// the slots freed.
+  std::uint32_t sweep_dead_sleepers() noexcept;
+
  private:
   friend class reader_registration;
   void bind(shm_segment seg);
 
   shm_segment segment_;
-  reader_slot* slot_ = nullptr;  ///< slots_ lines after the header
+  doorbell_line* doorbell_ = nullptr;  ///< the line after the header
+  reader_slot* slot_ = nullptr;  ///< slots_ lines after the doorbell
   std::uint32_t slots_ = 0;
 };
 
@@ -132,6 +150,12 @@ class reader_registration {
 
   [[nodiscard]] bool valid() const noexcept { return slot_ != nullptr; }
   [[nodiscard]] std::uint32_t slot() const noexcept { return index_; }
+  /// The ring's doorbell and this reader's bit on it; nullptr / 0 when this reader cannot
+  /// sleep on it (not registered, or a slot beyond kDoorbellReaders).
+  [[nodiscard]] doorbell_line* doorbell() noexcept { return sleeper_bit() != 0 ? table_.doorbell_ : nullptr; }
+  [[nodiscard]] std::uint64_t sleeper_bit() const noexcept {
+    return slot_ != nullptr && index_ < kDoorbellReaders ? std::uint64_t{1} << index_ : 0;
+  }
 
   // Relaxed stores to this reader's own line: nothing is published with them, tools read
   // each field on its own.

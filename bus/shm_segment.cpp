@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <dirent.h>
 #include <chrono>
 #include <cstdio>
@@ -26,8 +27,14 @@ std::string shm_path(std::string_view name) { return "/" + std::string(name); }
 
 /// stat of /dev/shm/<name> (where Linux keeps shm_open's names), for a segment that does
 /// not open: who owns it is what the refusal line must say.
+/// The path is built on the stack: idle paths of the hot processes call this (no allocation).
 bool stat_by_name(std::string_view name, struct stat& st) noexcept {
-  return ::stat(("/dev/shm/" + std::string(name)).c_str(), &st) == 0;
+  char path[sizeof("/dev/shm/") + NAME_MAX];
+  if (name.size() > NAME_MAX) return false;
+  std::memcpy(path, "/dev/shm/", 9);
+  std::memcpy(path + 9, name.data(), name.size());
+  path[9 + name.size()] = '\0';
+  return ::stat(path, &st) == 0;
 }
 
 /// " (owned by uid U, mode 0MMM)" for a segment that exists but does not open, else "".
@@ -75,6 +82,7 @@ std::string_view to_string(segment_kind k) noexcept {
     case segment_kind::control_block: return "control_block";
     case segment_kind::reader_table: return "reader_table";
     case segment_kind::venue_budget: return "venue_budget";
+    case segment_kind::doorbell: return "doorbell";
   }
   return "unknown";
 }
@@ -186,6 +194,17 @@ const segment_header& shm_segment::header() const noexcept {
 bool shm_segment::mapping_intact() const noexcept {
   struct stat st {};
   return fd_ >= 0 && fstat(fd_, &st) == 0 && static_cast<std::uint64_t>(st.st_size) >= size_;
+}
+
+bool shm_segment::exists(std::string_view name) noexcept {
+  struct stat st {};
+  return stat_by_name(name, st);
+}
+
+bool shm_segment::replaced_by_name() const noexcept {
+  struct stat mine {}, named {};
+  if (fd_ < 0 || fstat(fd_, &mine) != 0 || !stat_by_name(name_, named)) return false;
+  return mine.st_ino != named.st_ino || mine.st_dev != named.st_dev;
 }
 
 bool shm_segment::try_lock(lock_role role) noexcept {

@@ -27,7 +27,7 @@ inline constexpr std::uint64_t kSegmentMagic = 0x4745'5353'5542'4D44ULL;
 
 /// Version of every shared-memory layout in this build (segment header and each kind's
 /// control block). Bump on any layout change: old and new builds then refuse each other.
-inline constexpr std::uint32_t kLayoutVersion = 3;
+inline constexpr std::uint32_t kLayoutVersion = 4;  // 4: reader tables begin with the ring's doorbell
 
 enum class segment_kind : std::uint32_t {
   spsc_ring = 1,
@@ -35,7 +35,8 @@ enum class segment_kind : std::uint32_t {
   counters = 3,
   status_block = 4,
   control_block = 5,
-  reader_table = 6,  ///< `<broadcast ring>.readers`: each reader's position, for tools
+  reader_table = 6,  ///< `<broadcast ring>.readers`: each reader's position, for tools; the ring's doorbell
+  doorbell = 7,      ///< `merge.bell`: the line feeders ring to wake the merger (doorbell.hpp)
   venue_budget = 16, ///< `budget.<venue>`: one REST budget and connection pace per venue (venue_budget.hpp)
 };
 
@@ -172,6 +173,9 @@ class shm_segment {
 
   /// shm_unlink; true if it existed. Mapped users keep their mapping.
   static bool remove(std::string_view name) noexcept;
+  /// Whether a segment of this name exists (one stat(), no allocation: for idle paths that
+  /// look for a segment before they try to open it).
+  [[nodiscard]] static bool exists(std::string_view name) noexcept;
 
   [[nodiscard]] bool valid() const noexcept { return base_ != nullptr; }
   [[nodiscard]] std::byte* base() noexcept { return base_; }
@@ -189,6 +193,10 @@ class shm_segment {
   /// nothing can prevent for a MAP_SHARED mapping (bus/README.md, "Truncation"). Cheap
   /// enough for an idle loop, not for the hot path.
   [[nodiscard]] bool mapping_intact() const noexcept;
+
+  /// Whether the segment's name now refers to another file than the one mapped (its owner
+  /// replaced it): one stat() and one fstat(). False when the name is gone or on error.
+  [[nodiscard]] bool replaced_by_name() const noexcept;
 
   /// Writer: publish "still alive" (a plain store; call it from the main loop, e.g. every ms).
   void heartbeat(std::int64_t now_mono_ns) noexcept;

@@ -60,6 +60,7 @@ spsc_ring_writer spsc_ring_writer::create(const std::string& name, const spsc_ri
   // so walk published headers from there to the zero word that ends them; a half-written
   // frame past it was never published and is simply overwritten.
   w.head_ = w.control_->head.load(std::memory_order_relaxed);
+  w.rung_head_ = w.head_;
   w.cached_tail_ = w.control_->tail.load(std::memory_order_acquire);
   for (std::uint64_t walked = 0; walked < g.capacity;) {
     const std::uint64_t index = w.head_ & w.mask_;

@@ -15,6 +15,7 @@
 /// Full ring: the write fails, the drop is counted in the segment (`overflows`), and the
 /// caller carries on — the feeder never blocks on the merger.
 #include "bus/detail/align.hpp"
+#include "bus/doorbell.hpp"
 #include "bus/shm_segment.hpp"
 
 #include <atomic>
@@ -134,6 +135,19 @@ class spsc_ring_writer {
   /// claim + copy + commit. False when dropped (full or oversize, both counted).
   [[nodiscard]] bool try_write(std::uint32_t type, std::span<const std::byte> payload) noexcept;
 
+  /// The doorbell the reader sleeps on (the merger's input bell, doorbell.hpp), or nullptr.
+  /// The writer keeps the pointer only: whoever mapped the bell keeps it mapped.
+  void attach_doorbell(doorbell_line* bell) noexcept { bell_ = bell; }
+  /// After a batch of commits: wakes the reader if it sleeps (a fence and one load when it
+  /// does not). Commits do not ring by themselves, so a batch pays the fence once; with
+  /// nothing committed since the last notify it does nothing at all (a sleeping reader is
+  /// not woken for nothing).
+  void notify() noexcept {
+    if (bell_ == nullptr || head_ == rung_head_) return;
+    rung_head_ = head_;
+    doorbell_ring(*bell_);
+  }
+
   [[nodiscard]] shm_segment& segment() noexcept { return segment_; }
   [[nodiscard]] const spsc_ring_geometry& geometry() const noexcept { return geometry_; }
   [[nodiscard]] std::uint64_t overflows() const noexcept;
@@ -148,6 +162,8 @@ class spsc_ring_writer {
   std::uint64_t cached_tail_ = 0;  // last tail we loaded; reloaded only when we look full
   std::uint64_t claim_pos_ = 0;    // position of the claimed frame's header
   std::uint32_t claim_len_ = 0;
+  doorbell_line* bell_ = nullptr;  // the reader's doorbell, rung by notify()
+  std::uint64_t rung_head_ = 0;    // head_ at the last notify()
 };
 
 class spsc_ring_reader {

@@ -2,6 +2,9 @@
 //   ring_peer spsc-writer  <segment> <frames> <max_len>
 //   ring_peer bcast-writer <segment> <frames> <max_len> <progress-segment> <fast-readers>
 //   ring_peer bcast-reader <segment> <frames> <max_len> <progress-segment> <slot> <slow 0|1>
+//   ring_peer spsc-bell-writer <segment> <bell> <frames> <max_len>
+//     writes bursts of 1..8 frames, rings the bell after each, and pauses between bursts for
+//     0..200 µs (sleeping or spinning), so the reader falls asleep often and at every point.
 // Readers check every frame they receive against the deterministic pattern and print
 // "frames=<n> laps=<l> missed=<m> bad=<b>"; exit 0 when their accounting adds up.
 //
@@ -10,11 +13,14 @@
 // progress segment) where only the fast readers report. The slow reader is not counted
 // there, so it is lapped for certain.
 #include "bus/broadcast_ring.hpp"
+#include "bus/doorbell.hpp"
 #include "bus/spsc_ring.hpp"
 #include "support/frame_pattern.hpp"
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -43,6 +49,45 @@ int spsc_writer(const std::string& name, std::uint64_t frames, std::uint32_t max
     test::fill_pattern(dst, i);
     w.commit(1, len);
     ++i;
+  }
+  return 0;
+}
+
+int spsc_bell_writer(const std::string& name, const std::string& bell_name, std::uint64_t frames, std::uint32_t max_len) {
+  auto w = spsc_ring_writer::create(name, {1 << 20, max_len});
+  doorbell_segment bell;
+  std::string why;
+  for (int i = 0; doorbell_segment::try_open(bell_name, bell, why) != attach_status::ok; ++i) {
+    if (i == 10'000) throw std::runtime_error("no doorbell: " + why);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  w.attach_doorbell(bell.line());
+  std::uint64_t rng = 0x9e3779b97f4a7c15ULL;
+  for (std::uint64_t i = 0; i < frames;) {
+    rng = test::splitmix64(rng);
+    const std::uint64_t burst = 1 + rng % 8;
+    for (std::uint64_t k = 0; k < burst && i < frames;) {
+      const std::uint32_t len = test::pattern_length(i, max_len);
+      auto dst = w.try_claim(len);
+      if (dst.empty()) {
+        w.notify();
+        std::this_thread::yield();
+        continue;
+      }
+      test::fill_pattern(dst, i);
+      w.commit(1, len);
+      ++i;
+      ++k;
+    }
+    w.notify();
+    const auto pause = std::chrono::microseconds((rng >> 8) % 200);
+    if ((rng >> 16) % 2) {
+      std::this_thread::sleep_for(pause);
+    } else {
+      const auto until = std::chrono::steady_clock::now() + pause;
+      while (std::chrono::steady_clock::now() < until) {
+      }
+    }
   }
   return 0;
 }
@@ -115,6 +160,8 @@ int main(int argc, char** argv) {
   try {
     if (a.size() == 5 && a[1] == "spsc-writer")
       return spsc_writer(a[2], std::stoull(a[3]), static_cast<std::uint32_t>(std::stoul(a[4])));
+    if (a.size() == 6 && a[1] == "spsc-bell-writer")
+      return spsc_bell_writer(a[2], a[3], std::stoull(a[4]), static_cast<std::uint32_t>(std::stoul(a[5])));
     if (a.size() == 7 && a[1] == "bcast-writer")
       return bcast_writer(a[2], std::stoull(a[3]), static_cast<std::uint32_t>(std::stoul(a[4])), a[5],
                           std::stoi(a[6]));
