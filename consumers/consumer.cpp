@@ -185,10 +185,46 @@ poll_result consumer::poll_ring() noexcept {
   }
 }
 
+poll_result consumer::wait_on_doorbell(doorbell_line& bell, std::int64_t now, std::int64_t deadline,
+                                       const idle_policy& idle) noexcept {
+  // The longest single sleep: the reader table's update time (tools' "alive, idle") moves at
+  // least this often while the bus is quiet.
+  constexpr std::int64_t kMaxSleepNs = 100'000'000;
+  const std::uint64_t bit = registration_.sleeper_bit();
+  poll_result r;
+  for (;;) {
+    // Spin: a record that follows within spin_ns costs no system call on either side.
+    for (const std::int64_t spin_until = now + idle.spin_ns; now < spin_until && now < deadline; now = mono_ns()) {
+      cpu_relax();
+      r = poll();
+      if (r.status != poll_status::empty) return r;
+    }
+    if (now >= deadline) return r;
+    // Announce, look once more (the merger may have published after our last poll and seen
+    // no sleeper), and only then sleep (bus/doorbell.hpp).
+    const std::uint32_t key = doorbell_prepare(bell, bit);
+    r = poll();
+    if (r.status != poll_status::empty) {
+      doorbell_cancel(bell, bit);
+      return r;
+    }
+    registration_.touch(now);  // idle but alive
+    const std::int64_t left = deadline - now;
+    ++stats_.sleeps;
+    const doorbell_wake_reason why = doorbell_sleep(bell, bit, key, left < kMaxSleepNs ? left : kMaxSleepNs);
+    r = poll();
+    if (r.status != poll_status::empty || why == doorbell_wake_reason::signal) return r;
+    now = mono_ns();
+  }
+}
+
 poll_result consumer::wait(std::int64_t timeout_ns, const idle_policy& idle) noexcept {
   poll_result r = poll();
   if (r.status != poll_status::empty || timeout_ns <= 0) return r;
-  const std::int64_t deadline = mono_ns() + timeout_ns;
+  const std::int64_t start = mono_ns();
+  const std::int64_t deadline = start + timeout_ns;
+  if (idle.mode == idle_mode::wait)
+    if (doorbell_line* bell = registration_.doorbell()) return wait_on_doorbell(*bell, start, deadline, idle);
   std::uint32_t spins = 0, yields = 0;
   std::int64_t sleep_ns = 1000;
   for (;;) {
@@ -199,6 +235,7 @@ poll_result consumer::wait(std::int64_t timeout_ns, const idle_policy& idle) noe
       case idle_mode::yield:
         sched_yield();
         break;
+      case idle_mode::wait:  // no doorbell to sleep on (not registered, or slot >= 64): back off
       case idle_mode::backoff:
         if (spins < idle.spins) {
           ++spins;

@@ -18,7 +18,9 @@
 /// with exact counts, never silently skipped.
 ///
 /// Hot path (poll, wait, visit_record): no allocation, no exception, no lock. poll() makes no
-/// system call; wait() sleeps only in idle_mode::backoff after its spin and yield phases.
+/// system call; wait() makes one only to sleep (FUTEX_WAIT in idle_mode::wait, nanosleep in
+/// backoff) after its spin phase. The merger never blocks on a consumer: it makes a system
+/// call (FUTEX_WAKE) only in a batch after which some consumer sleeps.
 #include "bus/broadcast_ring.hpp"
 #include "bus/records.hpp"
 #include "consumers/record_filter.hpp"
@@ -29,20 +31,25 @@
 
 namespace mdbus {
 
-/// How wait() idles while the ring is empty. Nothing wakes a reader (the writer never makes
-/// a system call, by design), so the choice is CPU against wake-up latency:
+/// How wait() idles while the ring is empty:
+/// wait      — (the default) poll for spin_ns, then sleep in the kernel on the ring's
+///             doorbell until the merger publishes (bus/doorbell.hpp): no CPU while the bus
+///             is quiet, woken within the scheduler's wake-up time (~5-20 µs on a loaded
+///             machine) of a publication. Needs a reader-table slot below 64 (registration);
+///             without one wait() behaves as backoff.
 /// busy_spin — one core at 100 %, the record is seen within ~100 ns of its publication;
 /// yield     — sched_yield between polls: 100 % of a core unless other threads want it;
 /// backoff   — spin, then yield, then sleep with the pause doubling from 1 µs up to
 ///             max_sleep_ns: near-zero CPU when idle, latency up to max_sleep_ns (plus the
 ///             kernel's timer slack, ~50 µs) for the first record after a quiet period.
-enum class idle_mode : std::uint8_t { busy_spin, yield, backoff };
+enum class idle_mode : std::uint8_t { busy_spin, yield, backoff, wait };
 
 struct idle_policy {
-  idle_mode mode = idle_mode::backoff;
+  idle_mode mode = idle_mode::wait;
   std::uint32_t spins = 2000;           ///< empty polls before yielding (backoff)
   std::uint32_t yields = 50;            ///< sched_yield calls before sleeping (backoff)
   std::int64_t max_sleep_ns = 250'000;  ///< longest single sleep (backoff)
+  std::int64_t spin_ns = 5'000;         ///< wait: how long to poll before sleeping on the doorbell
 };
 
 struct consumer_options {
@@ -90,6 +97,7 @@ struct consumer_stats {
   std::uint64_t missed_bytes = 0;
   std::uint64_t bad_records = 0;
   std::uint64_t corrupt = 0;
+  std::uint64_t sleeps = 0;         ///< wait(): sleeps on the doorbell (idle_mode::wait)
 };
 
 class consumer {
@@ -114,7 +122,8 @@ class consumer {
   [[nodiscard]] poll_result poll() noexcept;
 
   /// poll() until something other than `empty` arrives or `timeout_ns` passes (then empty),
-  /// idling per `idle`. A timeout of 0 is one poll.
+  /// idling per `idle`. A timeout of 0 is one poll. In idle_mode::wait a signal that
+  /// interrupts the sleep also returns empty (so a stop flag set by a handler is seen at once).
   [[nodiscard]] poll_result wait(std::int64_t timeout_ns, const idle_policy& idle = {}) noexcept;
 
   /// Frames published that this consumer has not read yet (filtered ones included).
@@ -140,6 +149,9 @@ class consumer {
   /// copying its body; otherwise copy the whole frame. Never hands out unvalidated bytes.
   broadcast_read_result read_next(std::span<std::byte> buf) noexcept;
   void publish_progress(poll_status s) noexcept;
+  /// wait() in idle_mode::wait with a doorbell: spin, announce, look again, sleep.
+  poll_result wait_on_doorbell(doorbell_line& bell, std::int64_t now, std::int64_t deadline,
+                               const idle_policy& idle) noexcept;
 
   broadcast_ring_reader reader_;
   consumer_options options_;

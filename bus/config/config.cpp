@@ -242,6 +242,24 @@ const venue_config* bus_config::find(venue v) const noexcept {
   return nullptr;
 }
 
+std::string_view to_string(idle_mode m) noexcept {
+  switch (m) {
+    case idle_mode::spin: return "spin";
+    case idle_mode::backoff: return "backoff";
+    case idle_mode::wait: return "wait";
+  }
+  return "?";
+}
+
+bool idle_mode_from_string(std::string_view s, idle_mode& out) noexcept {
+  for (const idle_mode m : {idle_mode::spin, idle_mode::backoff, idle_mode::wait})
+    if (s == to_string(m)) {
+      out = m;
+      return true;
+    }
+  return false;
+}
+
 slot_id slot_from_string(std::string_view s) noexcept {
   if (s == "A") return slot_id::a;
   if (s == "B") return slot_id::b;
@@ -349,15 +367,12 @@ bus_config parse_config(std::string_view text, const std::string& source, const 
     object_reader mr(*m, "merge", source);
     c.merge.hole_fill_ms = mr.integer("hole_fill_ms", false, c.merge.hole_fill_ms, 0, 60'000);
     c.merge.resync_retry_ms = mr.integer("resync_retry_ms", false, c.merge.resync_retry_ms, 10, 3'600'000);
-    const std::string idle = mr.string("idle", false, "spin");
-    if (idle == "spin") {
-      c.merge.idle = idle_mode::spin;
-    } else if (idle == "backoff") {
-      c.merge.idle = idle_mode::backoff;
-    } else {
-      mr.fail("merge.idle", in_quotes(idle) + " must be \"spin\" (busy-poll) or \"backoff\" (low CPU)");
-    }
+    const std::string idle = mr.string("idle", false, "wait");
+    if (!idle_mode_from_string(idle, c.merge.idle))
+      mr.fail("merge.idle", in_quotes(idle) +
+                                " must be \"wait\" (sleep until a feeder rings), \"spin\" (busy-poll) or \"backoff\" (timed pauses)");
     c.merge.idle_sleep_max_us = mr.integer("idle_sleep_max_us", false, c.merge.idle_sleep_max_us, 1, 100'000);
+    c.merge.idle_spin_us = mr.integer("idle_spin_us", false, c.merge.idle_spin_us, 0, 1'000'000);
     c.merge.hold_bytes_per_stream = mr.integer("hold_bytes_per_stream", false, c.merge.hold_bytes_per_stream, 0, std::int64_t{1} << 30);
     c.merge.hold_records_per_stream = mr.integer("hold_records_per_stream", false, c.merge.hold_records_per_stream, 0, 1 << 20);
     mr.finish();

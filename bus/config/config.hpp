@@ -84,16 +84,21 @@ struct ring_sizes {
 
 /// How the merger waits for input.
 enum class idle_mode : std::uint8_t {
-  spin,     ///< busy-poll: lowest latency, one core at 100 %
+  spin,     ///< busy-poll: lowest latency on a core of its own, one core at 100 %
   backoff,  ///< spin briefly, then sleep with growing pauses up to idle_sleep_max_us: low CPU
+  wait,     ///< poll for idle_spin_us, then sleep on the input doorbell until a feeder rings
 };
+[[nodiscard]] std::string_view to_string(idle_mode m) noexcept;
+/// "spin", "backoff", "wait" → `out`; false for anything else.
+[[nodiscard]] bool idle_mode_from_string(std::string_view s, idle_mode& out) noexcept;
 
 /// The merger's settings (section "merge", every field optional).
 struct merge_settings {
   std::int64_t hole_fill_ms = 3;         ///< how long a hole on one slot waits for the other
   std::int64_t resync_retry_ms = 2'000;  ///< a book waiting for its snapshot asks again this often
-  idle_mode idle = idle_mode::spin;
+  idle_mode idle = idle_mode::wait;
   std::int64_t idle_sleep_max_us = 1'000;  ///< backoff: longest pause between polls
+  std::int64_t idle_spin_us = 5;           ///< wait: how long to poll before sleeping
   std::int64_t hold_bytes_per_stream = 256 * 1024;  ///< room for records behind a hole, per stream
   std::int64_t hold_records_per_stream = 1024;
 };

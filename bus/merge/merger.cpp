@@ -14,6 +14,7 @@ namespace {
 constexpr std::int64_t kAttachEveryNs = 100'000'000;   // look for missing feeder rings
 constexpr std::int64_t kCountersEveryNs = 100'000'000;  // refresh the shared counters
 constexpr std::int64_t kOverflowBlameNs = 1'000'000'000;
+constexpr std::int64_t kSweepEveryNs = 1'000'000'000;  // free the doorbell bits of consumers that died asleep
 constexpr int kLogLinesPerSecond = 50;
 constexpr std::uint32_t kMaxCounters = 4096;
 
@@ -59,6 +60,7 @@ merger::merger(const config::bus_config& cfg, std::FILE* log)
     }
   }
   out_ = broadcast_ring_writer::create(output_name_, g, cfg.segment_mode);
+  bell_ = doorbell_segment::create(merge_doorbell_name(cfg.bus), cfg.segment_mode);
   prime_from_output();
   register_counters();
   arbiter_.finish_priming(mono_ns());
@@ -222,6 +224,11 @@ std::size_t merger::poll_once(std::int64_t now_mono_ns, std::size_t batch) noexc
     }
   }
   if (now_mono_ns >= arbiter_.next_deadline()) arbiter_.tick(now_mono_ns);
+  if (out_.next_seq() != notified_seq_) {
+    // One doorbell ring per pass, not per record: the fence is paid once per batch.
+    notified_seq_ = out_.next_seq();
+    out_.notify();
+  }
   return taken;
 }
 
@@ -430,6 +437,11 @@ void merger::housekeeping(std::int64_t now_mono_ns) {
       in.overflows_seen = o;
       in.overflow_until_ns = now_mono_ns + kOverflowBlameNs;
     }
+  }
+  if (now_mono_ns >= next_sweep_ns_) {
+    next_sweep_ns_ = now_mono_ns + kSweepEveryNs;
+    if (const std::uint32_t n = out_.sweep_dead_sleepers())
+      log("output doorbell: freed %u reader slot(s) of consumers that died asleep", n);
   }
   if (now_mono_ns >= next_counters_ns_) {
     next_counters_ns_ = now_mono_ns + kCountersEveryNs;

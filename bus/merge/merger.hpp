@@ -19,6 +19,7 @@
 /// * Counters (`mdbus.<bus>.counters`; created here when no supervisor made it): totals,
 ///   per venue slot, and per configured stream and slot, refreshed by housekeeping().
 #include "bus/broadcast_ring.hpp"
+#include "bus/doorbell.hpp"
 #include "bus/config/config.hpp"
 #include "bus/counters.hpp"
 #include "bus/feeder_block.hpp"
@@ -57,6 +58,8 @@ class merger final : merge_output {
   [[nodiscard]] std::size_t inputs_configured() const noexcept { return inputs_.size(); }
   [[nodiscard]] std::uint64_t primed() const noexcept { return arbiter_.stats().primed; }
   [[nodiscard]] const std::string& output_name() const noexcept { return output_name_; }
+  /// The doorbell the feeders ring (`merge.bell`): mdmerge's idle mode `wait` sleeps on it.
+  [[nodiscard]] doorbell_line& input_doorbell() noexcept { return *bell_.line(); }
   /// One line: published, duplicates, gaps, ... (for the log at exit).
   [[nodiscard]] std::string summary() const;
 
@@ -120,6 +123,9 @@ class merger final : merge_output {
   std::FILE* log_;
   std::string output_name_;
   broadcast_ring_writer out_;
+  doorbell_segment bell_;             ///< merge.bell: feeders ring it, mdmerge sleeps on it
+  std::uint64_t notified_seq_ = 0;    ///< out_.next_seq() when the output doorbell was last rung
+  std::int64_t next_sweep_ns_ = 0;    ///< next sweep of readers that died asleep
   std::unique_ptr<std::uint64_t[]> scratch_;  ///< one output frame, 8-aligned
   std::size_t scratch_bytes_ = 0;
   arbiter arbiter_;

@@ -13,6 +13,10 @@ namespace {
 
 constexpr std::int64_t kMs = 1'000'000;
 // Log keys beyond the parse_error reasons (which use their own values).
+// The merger's doorbell: looked for every 100 ms until it exists, then checked for a
+// replacement once a second (a replaced bell costs the merger at most its 20 ms sleep cap).
+constexpr std::int64_t kBellAttachEveryNs = 100 * kMs;
+constexpr std::int64_t kBellCheckEveryNs = 1'000 * kMs;
 constexpr unsigned kKeyNotice = 16;
 constexpr unsigned kKeyVenueError = 17;
 constexpr unsigned kKeyPace = 23;  // feeder_stale.cpp has 22
@@ -63,6 +67,7 @@ feeder::feeder(const config::bus_config& cfg, const feeder_options& options)
       name_(slot_name(options.venue_id, options.slot)),
       ring_(spsc_ring_writer::create(feeder_ring_name(cfg.bus, options.venue_id, options.slot),
                                      {cfg.rings.feeder_bytes, cfg.rings.feeder_max_frame}, cfg.segment_mode)),
+      bell_name_(merge_doorbell_name(cfg.bus)),
       status_(feeder_status_writer::create(feeder_status_name(cfg.bus, options.venue_id, options.slot), options.venue_id,
                                            options.slot, cfg.segment_mode)),
       control_name_(feeder_control_name(cfg.bus, options.venue_id, options.slot)),
@@ -282,7 +287,10 @@ void feeder::on_message(simdjson::padded_string_view data, bool binary, std::int
   }
   record_now_ = now;  // the stale watch's clock for the records this message commits
   const parse_result r = adapter_->parse(data, first_byte_ns, sink_);
-  if (r.records > 0) bump(f.records, r.records);
+  if (r.records > 0) {
+    bump(f.records, r.records);
+    ring_.notify();  // once per message: the merger, if asleep, wakes for this message's records
+  }
   f.ring_overflows.store(sink_.dropped(), std::memory_order_relaxed);
   if (r.event == control_event::pong) {
     bump(f.pongs_received);
@@ -365,6 +373,24 @@ void feeder::on_tick() noexcept {
   advance_instruments(now);
   advance_resyncs(now);
   check_watchdogs(now);
+  attend_doorbell(now);
+  // Records written outside on_message (snapshots, slot status, from commands and REST
+  // answers) wake the merger here at the latest.
+  ring_.notify();
+}
+
+void feeder::attend_doorbell(std::int64_t now) noexcept {
+  if (now < next_bell_check_) return;
+  next_bell_check_ = now + (bell_.valid() ? kBellCheckEveryNs : kBellAttachEveryNs);
+  if (bell_.valid() ? !bell_.replaced() : !shm_segment::exists(bell_name_)) return;  // no allocation
+  try {
+    doorbell_segment fresh;
+    std::string why;
+    if (doorbell_segment::try_open(bell_name_, fresh, why) != attach_status::ok) return;  // no merger yet
+    bell_ = std::move(fresh);
+    ring_.attach_doorbell(bell_.line());
+  } catch (...) {  // a string allocation on this idle path: try again on a later tick
+  }
 }
 
 void feeder::check_watchdogs(std::int64_t now) noexcept {

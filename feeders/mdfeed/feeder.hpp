@@ -31,6 +31,7 @@
 /// counters; it never allocates, throws or makes a system call (log lines are rate-limited).
 #include "bus/config/config.hpp"
 #include "bus/feeder_block.hpp"
+#include "bus/doorbell.hpp"
 #include "bus/spsc_ring.hpp"
 #include "bus/venue_budget.hpp"
 #include "feeders/mdfeed/backoff.hpp"
@@ -92,6 +93,8 @@ class feeder final : private ws_events, private rest_events, private snapshot_ob
   void on_pong() noexcept override;
   void on_closed(const close_info& info) noexcept override;
   void on_tick() noexcept override;
+  /// Attaches the merger's doorbell when it appears, re-attaches when it was replaced.
+  void attend_doorbell(std::int64_t now) noexcept;
   // rest_events, snapshot_observer (feeder_resync.cpp)
   void on_rest_done(std::size_t lane, const rest_result& r) noexcept override;
   void on_snapshot_committed(const book_record& r) noexcept override;
@@ -172,6 +175,11 @@ class feeder final : private ws_events, private rest_events, private snapshot_ob
   feeder_options options_;
   std::string name_;  ///< "binance/A" for log lines
   spsc_ring_writer ring_;
+  /// The merger's input doorbell (bus/doorbell.hpp), rung after each message's records;
+  /// attached on the tick once the merger has made it, re-attached if it was replaced.
+  doorbell_segment bell_;
+  std::string bell_name_;
+  std::int64_t next_bell_check_ = 0;
   feeder_status_writer status_;
   feeder_control_reader control_;
   std::string control_name_;

@@ -391,12 +391,15 @@ TEST_CASE("consumer wait returns a record another thread publishes, and idles ch
   test::unique_bus bus;
   auto w = broadcast_ring_writer::create(bus.segment("out"), {1 << 16, 4096});
   auto c = consumer::open(options_for(bus, start_position::newest));
-  for (const idle_mode mode : {idle_mode::busy_spin, idle_mode::yield, idle_mode::backoff}) {
+  for (const idle_mode mode : {idle_mode::busy_spin, idle_mode::yield, idle_mode::backoff, idle_mode::wait}) {
     CAPTURE(static_cast<int>(mode));
     std::atomic<bool> waiting{false};
     std::thread t([&] {
       while (!waiting.load()) std::this_thread::yield();
+      // Long enough for a waiting consumer to be asleep on the doorbell, not still spinning.
+      std::this_thread::sleep_for(std::chrono::milliseconds(mode == idle_mode::wait ? 5 : 0));
       publish(w, make_trade(venue::binance, "BTCUSDT", 42));
+      w.notify();
     });
     waiting = true;
     const poll_result r = c.wait(20'000'000'000, idle_policy{mode, 100, 10, 100'000});
@@ -404,21 +407,68 @@ TEST_CASE("consumer wait returns a record another thread publishes, and idles ch
     REQUIRE(r.status == poll_status::record);
     CHECK(r.record.header().seq == 42);
   }
-  // Nothing comes: wait returns empty at the timeout, and backoff spends little CPU doing it.
-  rusage before{}, after{};
-  getrusage(RUSAGE_THREAD, &before);
-  const auto t0 = std::chrono::steady_clock::now();
-  CHECK(c.wait(300'000'000).status == poll_status::empty);
-  const auto elapsed = std::chrono::steady_clock::now() - t0;
-  getrusage(RUSAGE_THREAD, &after);
-  CHECK(elapsed >= std::chrono::milliseconds(300));
+  CHECK(c.stats().sleeps >= 1);  // the wait-mode round slept on the doorbell, and was rung
+  // Nothing comes: wait returns empty at the timeout; backoff spends little CPU doing it, wait
+  // (the default) next to none: it sleeps in the kernel until the timeout.
   auto cpu_us = [](const rusage& u) {
     return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1'000'000LL + u.ru_utime.tv_usec + u.ru_stime.tv_usec;
   };
-  const auto used = cpu_us(after) - cpu_us(before);
-  MESSAGE("backoff wait: " << used << " us of CPU in 300 ms");
-  CHECK(used < 100'000);  // < 1/3 of a core; a busy spin would use all of it
+  for (const idle_mode mode : {idle_mode::backoff, idle_mode::wait}) {
+    CAPTURE(static_cast<int>(mode));
+    idle_policy idle;
+    idle.mode = mode;
+    rusage before{}, after{};
+    getrusage(RUSAGE_THREAD, &before);
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(c.wait(300'000'000, idle).status == poll_status::empty);
+    const auto elapsed = std::chrono::steady_clock::now() - t0;
+    getrusage(RUSAGE_THREAD, &after);
+    CHECK(elapsed >= std::chrono::milliseconds(300));
+    const auto used = cpu_us(after) - cpu_us(before);
+    MESSAGE(std::string_view(mode == idle_mode::wait ? "wait" : "backoff") << " idle: " << used << " us of CPU in 300 ms");
+    if (mode == idle_mode::backoff)
+      CHECK(used < 100'000);  // < 1/3 of a core; a busy spin would use all of it
+    else
+      CHECK(used < 15'000);  // < 5 %: a few 100 ms sleeps, each after 5 µs of spinning
+  }
   CHECK(c.wait(0).status == poll_status::empty);
+}
+
+TEST_CASE("waiting consumers on one ring: every one is woken for every burst, none waits out its timeout") {
+  test::unique_bus bus;
+  auto w = broadcast_ring_writer::create(bus.segment("out"), {1 << 20, 4096});
+  constexpr int kConsumers = 3;
+  constexpr std::uint64_t kBursts = 300;
+  std::vector<consumer> cs;
+  for (int i = 0; i < kConsumers; ++i) cs.push_back(consumer::open(options_for(bus, start_position::oldest)));
+  std::atomic<int> done{0};
+  std::vector<std::uint64_t> got(kConsumers, 0), timeouts(kConsumers, 0);
+  std::vector<std::thread> readers;
+  for (int i = 0; i < kConsumers; ++i)
+    readers.emplace_back([&, i] {
+      idle_policy idle;  // wait, 5 µs spin
+      while (got[i] < kBursts * 4) {
+        // 10 s: far longer than the test; a lost wake-up shows as a wait that times out.
+        const poll_result r = cs[i].wait(10'000'000'000, idle);
+        if (r.status == poll_status::record) ++got[i];
+        else if (r.status == poll_status::empty) ++timeouts[i];
+        else break;
+      }
+      done.fetch_add(1);
+    });
+  // Bursts of 4 with pauses long enough for the readers to fall asleep between most of them.
+  for (std::uint64_t b = 0; b < kBursts; ++b) {
+    for (std::uint64_t k = 0; k < 4; ++k) publish(w, make_trade(venue::binance, "BTCUSDT", b * 4 + k));
+    w.notify();
+    std::this_thread::sleep_for(std::chrono::microseconds(b % 3 == 0 ? 300 : 20));
+  }
+  for (auto& t : readers) t.join();
+  for (int i = 0; i < kConsumers; ++i) {
+    CAPTURE(i);
+    CHECK(got[i] == kBursts * 4);
+    CHECK(timeouts[i] == 0);
+    CHECK(cs[i].stats().sleeps > 0);  // they did sleep (and were woken)
+  }
 }
 
 TEST_CASE("consumer reports a frame that is not a valid record and carries on after it") {

@@ -110,6 +110,7 @@ int main(int argc, char** argv) {
         auto gap = make_record<gap_record>();
         gap.header.publish_time_ns = restamp ? wall_ns() : m.last_publish_ns;
         if (w.write(static_cast<std::uint32_t>(record_type::gap), record_bytes(gap))) ++published;
+        w.notify();  // consumers sleeping on the ring's doorbell (idle mode wait)
         continue;
       }
       buf.assign(e.payload.begin(), e.payload.end());
@@ -131,6 +132,7 @@ int main(int argc, char** argv) {
         ++published;
       else
         ++refused;  // larger than this ring's max_payload (a smaller ring than the recorded one)
+      w.notify();  // consumers sleeping on the ring's doorbell (idle mode wait)
       if ((published & 1023) == 0) w.segment().heartbeat(mono_ns());
     }
   } catch (const std::exception& ex) {

@@ -1,5 +1,5 @@
 // mdmerge — the bus's merger: every feeder ring in, one arbitrated output ring out.
-//   mdmerge --config config/sim.json [--idle spin|backoff]
+//   mdmerge --config config/sim.json [--idle wait|spin|backoff]
 // See bus/merge/README.md for what it does, its segments, counters and exit codes.
 #include "bus/clock.hpp"
 #include "bus/merge/merger.hpp"
@@ -34,8 +34,8 @@ int main(int argc, char** argv) {
   CLI::App app{"mdmerge: hot-hot arbitration of an mdbus bus's feeder rings into its output ring"};
   std::string config_path, idle;
   app.add_option("-c,--config", config_path, "JSON config file (config/sim.json, config/live.json)")->required();
-  app.add_option("--idle", idle, "override merge.idle: spin (busy-poll) or backoff (low CPU)")
-      ->check(CLI::IsMember({"spin", "backoff"}));
+  app.add_option("--idle", idle, "override merge.idle: wait (sleep until a feeder rings), spin (busy-poll) or backoff (timed pauses)")
+      ->check(CLI::IsMember({"wait", "spin", "backoff"}));
   CLI11_PARSE(app, argc, argv);
 
   config::bus_config cfg;
@@ -45,8 +45,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "mdmerge: %s\n", e.what());
     return kExitUsage;
   }
-  if (idle == "spin") cfg.merge.idle = config::idle_mode::spin;
-  if (idle == "backoff") cfg.merge.idle = config::idle_mode::backoff;
+  if (!idle.empty()) (void)config::idle_mode_from_string(idle, cfg.merge.idle);
   install_stop_signals();
 
   std::unique_ptr<merge::merger> m;
@@ -64,19 +63,25 @@ int main(int argc, char** argv) {
   std::printf("mdmerge: bus %s: output %s, %zu input ring(s) configured (%zu attached), %zu streams, %llu records read back, idle %s\n",
               cfg.bus.c_str(), m->output_name().c_str(), m->inputs_configured(), m->inputs_attached(),
               m->arb().stream_count(), static_cast<unsigned long long>(m->primed()),
-              cfg.merge.idle == config::idle_mode::spin ? "spin" : "backoff");
+              std::string(config::to_string(cfg.merge.idle)).c_str());
   std::printf("MDMERGE_READY {\"bus\":\"%s\",\"output\":\"%s\",\"primed\":%llu}\n", cfg.bus.c_str(),
               m->output_name().c_str(), static_cast<unsigned long long>(m->primed()));
   std::fflush(stdout);
 
   constexpr std::int64_t kHousekeepingNs = 1'000'000;  // 1 ms
-  const bool backoff = cfg.merge.idle == config::idle_mode::backoff;
+  // wait: the longest sleep on the doorbell, so the heartbeat (supervisor limit >= 100 ms)
+  // and the periodic attach / counters run while no feeder rings.
+  constexpr std::int64_t kMaxDoorbellSleepNs = 20'000'000;
+  const config::idle_mode mode = cfg.merge.idle;
   const std::int64_t max_sleep_ns = cfg.merge.idle_sleep_max_us * 1000;
+  const std::int64_t spin_ns = cfg.merge.idle_spin_us * 1000;
+  doorbell_line& bell = m->input_doorbell();
   std::int64_t sleep_ns = 0;
   std::uint32_t idle_passes = 0;
+  std::int64_t idle_since = 0;
   std::int64_t next_housekeeping = 0;
   while (stop_requested == 0) {
-    const std::int64_t now = mono_ns();
+    std::int64_t now = mono_ns();
     const std::size_t n = m->poll_once(now);
     if (now >= next_housekeeping) {
       next_housekeeping = now + kHousekeepingNs;
@@ -87,13 +92,31 @@ int main(int argc, char** argv) {
       sleep_ns = 0;
       continue;
     }
-    if (!backoff || ++idle_passes < 256) {
+    if (idle_passes++ == 0) idle_since = now;
+    if (mode == config::idle_mode::spin || (mode == config::idle_mode::backoff && idle_passes < 256) ||
+        (mode == config::idle_mode::wait && now - idle_since < spin_ns)) {
       cpu_relax();
       continue;
     }
-    // Low-CPU mode: pauses double from 10 µs up to the configured maximum while idle.
-    sleep_ns = sleep_ns == 0 ? 10'000 : std::min(sleep_ns * 2, max_sleep_ns);
     const std::int64_t until_deadline = m->arb().next_deadline() - now;
+    if (mode == config::idle_mode::wait) {
+      // Announce, look once more (a feeder may have published after the last pass and seen
+      // no sleeper), and only then sleep: doorbell.hpp.
+      const std::uint32_t key = doorbell_prepare(bell, kMergerSleeperBit);
+      now = mono_ns();
+      if (m->poll_once(now) > 0) {
+        doorbell_cancel(bell, kMergerSleeperBit);
+        idle_passes = 0;
+        continue;
+      }
+      const std::int64_t until_housekeeping = next_housekeeping + kMaxDoorbellSleepNs - kHousekeepingNs - now;
+      (void)doorbell_sleep(bell, kMergerSleeperBit, key,
+                           std::max<std::int64_t>(1'000, std::min(until_deadline, until_housekeeping)));
+      idle_passes = 0;  // woken: spin again before the next sleep
+      continue;
+    }
+    // backoff: pauses double from 10 µs up to the configured maximum while idle.
+    sleep_ns = sleep_ns == 0 ? 10'000 : std::min(sleep_ns * 2, max_sleep_ns);
     const std::int64_t pause = std::max<std::int64_t>(1'000, std::min(sleep_ns, until_deadline));
     timespec ts{static_cast<time_t>(pause / 1'000'000'000), static_cast<long>(pause % 1'000'000'000)};
     nanosleep(&ts, nullptr);

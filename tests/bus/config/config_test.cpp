@@ -307,7 +307,8 @@ TEST_CASE("config: a file that is missing or not JSON gets one line naming it") 
 TEST_CASE("config: merge and supervisor sections, their defaults and their errors") {
   const bus_config d = parse_config(kMinimal, "cfg.json");
   CHECK(d.merge.hole_fill_ms == 3);
-  CHECK(d.merge.idle == idle_mode::spin);
+  CHECK(d.merge.idle == idle_mode::wait);  // the default since the doorbells (issue 19)
+  CHECK(d.merge.idle_spin_us == 5);
   CHECK(d.supervisor.control_socket == default_runtime_dir() + "/t1.ctl");  // never a shared /tmp path
   CHECK(d.supervisor.control_socket.rfind("/tmp/mdbus.", 0) != 0);
   CHECK(d.supervisor.metrics_port == -1);
@@ -317,11 +318,24 @@ TEST_CASE("config: merge and supervisor sections, their defaults and their error
   const bus_config c = parse_config(with, "cfg.json");
   CHECK(c.merge.hole_fill_ms == 50);
   CHECK(c.merge.idle == idle_mode::backoff);
+  const bus_config w = parse_config(replace(kMinimal, R"("bus": "t1",)", R"("bus": "t1", "merge": {"idle": "wait", "idle_spin_us": 0},)"), "cfg.json");
+  CHECK(w.merge.idle == idle_mode::wait);
+  CHECK(w.merge.idle_spin_us == 0);
+  CHECK(error_of(replace(kMinimal, R"("bus": "t1",)", R"("bus": "t1", "merge": {"idle_spin_us": -1},)"))
+            .find("cfg.json: merge.idle_spin_us:") == 0);
+  for (const idle_mode m : {idle_mode::spin, idle_mode::backoff, idle_mode::wait}) {
+    idle_mode back = idle_mode::spin;
+    CHECK(idle_mode_from_string(to_string(m), back));
+    CHECK(back == m);
+  }
+  idle_mode unchanged = idle_mode::backoff;
+  CHECK_FALSE(idle_mode_from_string("Wait", unchanged));
+  CHECK(unchanged == idle_mode::backoff);
   CHECK(c.supervisor.control_socket == "/run/x.ctl");
   CHECK(c.supervisor.metrics_port == 0);
   CHECK(c.supervisor.health_window_ms == 500);
   CHECK(error_of(replace(kMinimal, R"("bus": "t1",)", R"("bus": "t1", "merge": {"idle": "nap"},)")) ==
-        R"(cfg.json: merge.idle: "nap" must be "spin" (busy-poll) or "backoff" (low CPU))");
+        R"(cfg.json: merge.idle: "nap" must be "wait" (sleep until a feeder rings), "spin" (busy-poll) or "backoff" (timed pauses))");
   CHECK(error_of(replace(kMinimal, R"("bus": "t1",)", R"("bus": "t1", "supervisor": {"metrics_port": 70000},)"))
             .find("cfg.json: supervisor.metrics_port:") == 0);
   CHECK(error_of(replace(kMinimal, R"("bus": "t1",)", R"("bus": "t1", "supervisor": {"restart": 1},)")) ==
