@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/exsim/server.hpp"
+#include "tools/exsim/server_detail.hpp"
 
 namespace mdbus::exsim {
 namespace {
@@ -109,7 +110,7 @@ void server::okx_subscribe(connection& c, const json& arg, const std::string& id
     // Flushes a pending books update to the current subscribers first (publish), then the
     // snapshot's seqId is exactly the prevSeqId of the next update this connection gets.
     if (auto snap = okx_.subscribe_snapshot(si->id, now_ms_, meta)) {
-      if (truth_) truth_->append(*si, *snap, meta, c.id, now_ms_ * 1'000'000);
+      if (truth_) truth_->append(*si, *snap, meta, c.id, detail::real_ns());
       ++events_;
       send_reply(c, *snap);
     }

@@ -201,7 +201,7 @@ void server::start() {
 void server::run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed))
     if (lws_service(ctx_, 0) < 0) break;
-  if (truth_) truth_->flush();
+  if (truth_) truth_->flush(real_ns());
 }
 
 void server::wake() noexcept {
@@ -219,7 +219,7 @@ void server::on_tick() {
   housekeeping();
   flush_dirty();
   if (truth_ && now_us_ - last_flush_us_ >= 20'000) {
-    truth_->flush();
+    truth_->flush(real_ns());
     last_flush_us_ = now_us_;
   }
   lws_sul_schedule(ctx_, 0, &timer_->sul, tick_trampoline, cfg_.tick_us);
@@ -303,7 +303,7 @@ void server::housekeeping() {
 void server::publish(std::uint16_t stream_id, std::string_view payload, const event_meta& meta) {
   ++events_;
   const stream_info& si = registry_.at(stream_id);
-  if (truth_) truth_->append(si, payload, meta, 0, now_ms_ * 1'000'000);
+  if (truth_) truth_->append(si, payload, meta, 0, real_ns());  // stamped again at its socket write (truth_writer.hpp)
   auto& subs = subscribers_[stream_id];
   if (subs.empty()) return;
   bool wrapped = false;
@@ -411,6 +411,8 @@ int server::write_connection(lws* wsi, connection& c) {
   const std::size_t n = out.size() - c.pre();
   // Whole pre-framed ws frames as raw bytes: lws buffers what the socket does not take and
   // sends nothing else on this connection until that is drained, so frames never interleave.
+  // The events in these bytes leave exsim now: their truth entries take this time (exact, ns).
+  if (truth_ && truth_->has_unstamped()) truth_->stamp_written(real_ns());
   if (lws_write(wsi, reinterpret_cast<unsigned char*>(out.data() + c.pre()), n, LWS_WRITE_RAW) < 0) return -1;
   c.bytes_written += n;
   c.clear_output();

@@ -73,7 +73,10 @@ struct truth_entry {
   std::int64_t last_seq;
   std::int64_t prev_seq;
   std::int64_t event_time_ms;  ///< the payload's event time (Binance E, OKX ts)
-  std::int64_t gen_time_ns;    ///< CLOCK_REALTIME when exsim generated the event
+  /// CLOCK_REALTIME (ns) when exsim wrote the event to a socket: the first connection write
+  /// after its generation, stamped just before the write call; its generation time if no
+  /// write followed within 5 ms (no subscriber). Exact: no tick millisecond in it.
+  std::int64_t gen_time_ns;
   std::uint64_t payload_hash;
   std::uint32_t payload_len;
   std::uint32_t conn_id;      ///< 0 for fanned-out events, else the one connection it went to

@@ -48,7 +48,8 @@ truth_writer::truth_writer(const std::string& path, const stream_registry& strea
 }
 
 truth_writer::~truth_writer() {
-  flush();
+  unstamped_ = buf_.size();  // never written: they keep their generation time
+  write_out(buf_.size());
   if (file_ != nullptr) std::fclose(file_);
 }
 
@@ -69,18 +70,30 @@ void truth_writer::append(const stream_info& s, std::string_view payload, const 
   e.channel = static_cast<std::uint8_t>(s.channel_id);
   e.flags = meta.flags;
   buf_.push_back(e);
-  if (buf_.size() >= kFlushEntries) flush();
+  // A full buffer goes out as far as it is stamped (the rest waits for its write).
+  if (buf_.size() >= kFlushEntries && unstamped_ > 0) write_out(unstamped_);
 }
 
-void truth_writer::flush() noexcept {
-  if (buf_.empty() || file_ == nullptr) return;
-  const bool ok = std::fwrite(buf_.data(), sizeof(truth_entry), buf_.size(), file_) == buf_.size() &&
-                  std::fflush(file_) == 0;
+void truth_writer::stamp(std::int64_t now_ns) noexcept {
+  for (std::size_t i = unstamped_; i < buf_.size(); ++i) buf_[i].gen_time_ns = now_ns;
+  unstamped_ = buf_.size();
+}
+
+void truth_writer::flush(std::int64_t now_ns) noexcept {
+  // Unstamped entries are in generation order: those no write followed in time go as they are.
+  while (unstamped_ < buf_.size() && now_ns - buf_[unstamped_].gen_time_ns >= kUnwrittenAfterNs) ++unstamped_;
+  write_out(unstamped_);
+}
+
+void truth_writer::write_out(std::size_t n) noexcept {
+  if (n == 0 || file_ == nullptr) return;
+  const bool ok = std::fwrite(buf_.data(), sizeof(truth_entry), n, file_) == n && std::fflush(file_) == 0;
   if (!ok && !failed_) {
     failed_ = true;
     std::fprintf(stderr, "exsim: truth log %s: write failed: %s\n", path_.c_str(), std::strerror(errno));
   }
-  buf_.clear();
+  buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(n));
+  unstamped_ -= n;
 }
 
 }  // namespace mdbus::exsim
