@@ -1,19 +1,26 @@
 // e2e_bench: end-to-end latency of the whole bus against the floor of a bare client.
 //
 // exsim over TLS on loopback (with its truth log) -> two mdfeed slots per venue -> mdmerge
-// -> this process's consumer (consumer API, busy-poll), all under mdsupervisor with a
+// -> this process's consumer (consumer API, idle mode wait by default), all under mdsupervisor with a
 // generated config; in the same run a floor process (bench/e2e_floor.hpp: one libwebsockets
 // client, same streams, nothing else). Every record and every floor message is matched to
 // exsim's truth entry of the same event (stream, sequence) and its gen_time_ns. Per target
 // rate (venue messages/s reaching one subscriber): percentiles of receive - gen_time for the
 // bus and the floor, the exact per-event difference bus - floor, the bus's own stages from
-// the stamps each record carries, and CPU per process. See bench/RESULTS.md.
+// the stamps each record carries, and CPU per process; rate 0: an idle bus's CPU. Options
+// change the idle strategies (wait, backoff, spin), pin mdmerge and the consumer to cores
+// (machines with cores to spare), or raise their scheduling priority. See bench/RESULTS.md.
+#include <sched.h>
 #include <signal.h>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <optional>
 #include <thread>
 
 #pragma GCC diagnostic push
@@ -45,15 +52,29 @@ void sleep_checked(double seconds) {
   }
 }
 
+void pin_to_cpu(pid_t pid, int cpu, const char* what) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (::sched_setaffinity(pid, sizeof set, &set) != 0)
+    throw std::runtime_error(std::string("cannot pin ") + what + " to CPU " + std::to_string(cpu) + ": " + std::strerror(errno));
+}
+
 struct options {
   bool quick = false;
   double seconds = 10;
   double warmup = 3;
   std::vector<double> rates = {10000, 50000};
-  std::string merge_idle = "spin";
-  int merge_sleep_us = 200;  // backoff's longest pause, as config/sim.json
-  std::string consumer_idle = "spin";
+  std::string merge_idle = "wait";
+  int merge_sleep_us = 200;  // backoff's longest pause
+  int spin_us = 5;           // wait: how long the merger and the consumer poll before sleeping
+  std::string consumer_idle = "wait";
+  int pin_merger = -1, pin_consumer = -1;  // CPU to pin to, or -1
+  int slice_us = 0;                        // sched_setattr slice (EEVDF, Linux >= 6.12) for mdmerge and the consumer thread
+  bool fifo = false;                       // SCHED_FIFO 1 for mdmerge and the consumer thread (needs CAP_SYS_NICE)
   bool floor_last = false;
+  std::string ccxt_modules = CCXT_MODULES;  // node_modules holding ccxt; "" or missing: no ccxt client
+  double ccxt_max_rate = 10000;             // ccxt is stopped before the first rate above this
   bool keep = false;
 };
 
@@ -67,7 +88,7 @@ std::string write_config(const std::string& path, const std::string& bus, int po
   const json cfg = {
       {"bus", bus},
       {"rings", {{"feeder_bytes", 8 << 20}, {"output_bytes", 64 << 20}}},
-      {"merge", {{"hole_fill_ms", 3}, {"idle", o.merge_idle}, {"idle_sleep_max_us", o.merge_sleep_us}}},
+      {"merge", {{"hole_fill_ms", 3}, {"idle", o.merge_idle}, {"idle_sleep_max_us", o.merge_sleep_us}, {"idle_spin_us", o.spin_us}}},
       {"supervisor", {{"control_socket", dir + "/ctl.sock"}}},
       {"venues",
        {{"binance",
@@ -105,7 +126,7 @@ void print_row(const char* name, const percentiles& p) {
 
 struct rate_summary {
   double target = 0, asked = 0, msgs = 0;
-  percentiles bus, floor, diff;
+  percentiles bus, floor, diff, hops, ccxt, bus_trades;
   bool complete = false;
   std::vector<std::pair<std::string, double>> cpu;
 };
@@ -118,10 +139,21 @@ int main(int argc, char** argv) {
   app.add_flag("--quick", o.quick, "short run: 2 s windows, 1 s warm-up");
   app.add_option("--seconds", o.seconds, "measurement window per rate (s)");
   app.add_option("--warmup", o.warmup, "warm-up after each rate change (s)");
-  app.add_option("--rates", o.rates, "target venue messages/s to one subscriber, e.g. 10000,50000")->delimiter(',');
-  app.add_option("--merge-idle", o.merge_idle, "mdmerge idle mode: spin or backoff")->check(CLI::IsMember({"spin", "backoff"}));
+  app.add_option("--rates", o.rates, "target venue messages/s to one subscriber, e.g. 10000,50000; 0: an idle bus (CPU only)")->delimiter(',');
+  app.add_option("--merge-idle", o.merge_idle, "mdmerge idle mode: wait (doorbell), spin or backoff")
+      ->check(CLI::IsMember({"wait", "spin", "backoff"}));
   app.add_option("--merge-sleep-us", o.merge_sleep_us, "mdmerge backoff: longest pause between polls (us)")->check(CLI::Range(1, 100000));
-  app.add_option("--consumer-idle", o.consumer_idle, "consumer: spin (busy-poll) or backoff")->check(CLI::IsMember({"spin", "backoff"}));
+  app.add_option("--spin-us", o.spin_us, "wait: how long the merger and the consumer poll before sleeping (us)")->check(CLI::Range(0, 1000000));
+  app.add_option("--consumer-idle", o.consumer_idle, "consumer: wait (doorbell), spin (busy-poll) or backoff")
+      ->check(CLI::IsMember({"wait", "spin", "backoff"}));
+  app.add_option("--pin-merger", o.pin_merger, "pin mdmerge to this CPU (machines with cores to spare)")->check(CLI::Range(0, 1023));
+  app.add_option("--pin-consumer", o.pin_consumer, "pin the consumer thread to this CPU")->check(CLI::Range(0, 1023));
+  app.add_option("--slice-us", o.slice_us, "request this scheduler slice (us) for mdmerge and the consumer thread (EEVDF, Linux >= 6.12: a shorter slice is woken sooner)")->check(CLI::Range(0, 100000));
+  app.add_flag("--fifo", o.fifo, "run mdmerge and the consumer thread SCHED_FIFO 1 (needs CAP_SYS_NICE)");
+  app.add_option("--ccxt-modules", o.ccxt_modules, "node_modules directory with the ccxt package (default: the ccxt "
+                 "conformance test's cache); empty: run no ccxt client");
+  app.add_option("--ccxt-max-rate", o.ccxt_max_rate, "stop the ccxt client before the first rate above this (node cannot keep "
+                 "up with much more, and its CPU then starves the rest of a 2-core machine)");
   app.add_flag("--floor-last", o.floor_last, "connect the floor after the feeders (exsim then writes its copy last)");
   app.add_flag("--keep", o.keep, "keep the temp directory (logs, truth log, config)");
   CLI11_PARSE(app, argc, argv);
@@ -175,6 +207,21 @@ int main(int argc, char** argv) {
     const int binance_rest_port = ready.at("binance_rest_port");
     const int okx_rest_port = ready.at("okx_rest_port");
     const auto exsim_status = [&] { return mdbus::test::http_request(control_port, "GET", "/status").json(); };
+    // Frames exsim has queued for the three measured subscribers of each venue (the floor and
+    // the two slots); ccxt's connections, which carry trade streams only, are left out.
+    const auto subscribers_queued = [&] {
+      const json conns = mdbus::test::http_request(control_port, "GET", "/connections").json();
+      double n = 0;
+      for (const auto& c : conns) {
+        bool trades_only = true;
+        for (const auto& st : c["streams"]) {
+          const std::string name = st.get<std::string>();
+          trades_only = trades_only && (name.ends_with("@trade") || name.starts_with("trades:"));
+        }
+        if (!trades_only) n += c["frames_queued"].get<double>();
+      }
+      return n;
+    };
     const auto set_rate = [&](double r) {
       mdbus::test::http_request(control_port, "POST", "/market", json{{"rate", r}}.dump());
     };
@@ -237,6 +284,44 @@ int main(int argc, char** argv) {
     });
     if (!o.floor_last) start_floor();
 
+    // ccxt pro, side by side (bench/ccxt_trades.cjs): trades on both venues, connected after
+    // the floor and before the feeders, so exsim writes its copies before the bus's.
+    const std::string ccxt_out = dir + "/ccxt.txt";
+    std::optional<program> ccxt;
+    std::ifstream ccxt_in;
+    const bool want_ccxt = !o.ccxt_modules.empty() && std::filesystem::exists(o.ccxt_modules + "/ccxt");
+    if (!o.ccxt_modules.empty() && !want_ccxt)
+      std::printf("no ccxt client: %s/ccxt not found (ctest -R ccxt_conformance installs it; or --ccxt-modules)\n",
+                  o.ccxt_modules.c_str());
+    if (want_ccxt) {
+      ccxt.emplace(std::vector<std::string>{"/usr/bin/env", "NODE_PATH=" + o.ccxt_modules,
+                                            "NODE_EXTRA_CA_CERTS=" + dir + "/certs/ca.pem",
+                                            "EXSIM_VENUE_PORT=" + std::to_string(venue_port),
+                                            "EXSIM_BINANCE_REST_PORT=" + std::to_string(binance_rest_port),
+                                            "EXSIM_OKX_REST_PORT=" + std::to_string(okx_rest_port), "CCXT_OUT=" + ccxt_out,
+                                            "node", MDBUS_SOURCE_DIR "/bench/ccxt_trades.cjs"},
+                   dir + "/ccxt.log", SIGTERM, 3000);
+      (void)wait_ready_line(*ccxt, dir + "/ccxt.log", "CCXT_READY", 60000);
+      ccxt_in.open(ccxt_out);
+    }
+    // ccxt's trades as truth streams: its (venue, exchange symbol) -> the trade stream's id.
+    const auto ccxt_stream = [&](const std::string& v, const std::string& sym) -> int {
+      for (const auto& w : wanted)
+        if ((v == "binance" && w.v == venue::binance && w.c == channel::binance_trade && w.symbol == sym) ||
+            (v == "okx" && w.v == venue::okx && w.c == channel::okx_trades && w.symbol == sym))
+          return w.id;
+      return -1;
+    };
+    const auto read_ccxt = [&](std::vector<client_sample>& out) {
+      std::string v, sym;
+      std::int64_t id = 0, ns = 0;
+      ccxt_in.clear();
+      while (ccxt_in >> v >> sym >> id >> ns) {
+        const int st = ccxt_stream(v, sym);
+        if (st >= 0) out.push_back({id, ns, static_cast<std::uint16_t>(st)});
+      }
+    };
+
     const std::string config = write_config(dir + "/bus.json", bus, venue_port, binance_rest_port, okx_rest_port, dir, o);
     const std::string sup_log = dir + "/supervisor.log";
     program supervisor({MDSUPERVISOR_BINARY, "--config", config, "--mdfeed", MDFEED_BINARY, "--mdmerge", MDMERGE_BINARY},
@@ -260,7 +345,10 @@ int main(int argc, char** argv) {
     co.bus = bus;
     co.open_wait_ms = 10000;
     co.reader_name = "e2e_bench";
-    bus_reader reader(consumer::open(co), wanted, capacity, o.consumer_idle == "spin" ? idle_mode::busy_spin : idle_mode::backoff);
+    idle_policy consumer_idle;
+    consumer_idle.mode = o.consumer_idle == "spin" ? idle_mode::busy_spin : o.consumer_idle == "backoff" ? idle_mode::backoff : idle_mode::wait;
+    consumer_idle.spin_ns = std::int64_t{o.spin_us} * 1000;
+    bus_reader reader(consumer::open(co), wanted, capacity, consumer_idle);
     for (const auto deadline = std::chrono::steady_clock::now() + 20s; !reader.seen_all();) {
       if (std::chrono::steady_clock::now() >= deadline) throw std::runtime_error("not every stream reached the consumer in 20 s");
       sleep_checked(0.05);
@@ -271,6 +359,7 @@ int main(int argc, char** argv) {
       std::vector<measured> m;
       m.push_back({"exsim", "/proc/" + std::to_string(exsim.pid()) + "/stat"});
       m.push_back({"floor (lws client)", "/proc/" + std::to_string(floor_pid) + "/stat"});
+      if (ccxt) m.push_back({"ccxt (node)", "/proc/" + std::to_string(ccxt->pid()) + "/stat"});
       for (const auto& s : st["slots"])
         m.push_back({"mdfeed " + s["venue"].get<std::string>() + "/" + s["slot"].get<std::string>(),
                      "/proc/" + std::to_string(s["pid"].get<int>()) + "/stat"});
@@ -281,14 +370,40 @@ int main(int argc, char** argv) {
       return m;
     };
 
-    std::printf("e2e_bench: bus %s, merge idle %s%s, consumer %s, floor connected %s the feeders; %.0f s windows after %.0f s warm-up\n",
-                bus.c_str(), o.merge_idle.c_str(),
-                o.merge_idle == "backoff" ? (" (pauses up to " + std::to_string(o.merge_sleep_us) + " us)").c_str() : "",
-                o.consumer_idle == "spin" ? "busy-poll" : "backoff (wait(), pauses up to 250 us)",
+    const auto idle_text = [&](const std::string& mode) {
+      if (mode == "backoff") return "backoff (pauses up to " + std::to_string(mode == o.merge_idle ? o.merge_sleep_us : 250) + " us)";
+      if (mode == "wait") return "wait (doorbell, " + std::to_string(o.spin_us) + " us spin first)";
+      return std::string("spin (busy-poll)");
+    };
+    // Pinning: for machines with cores to spare; on a 2-core box the two pinned processes
+    // share their cores with everything else.
+    if (o.pin_merger >= 0) pin_to_cpu(status["merger"]["pid"].get<pid_t>(), o.pin_merger, "mdmerge");
+    if (o.pin_consumer >= 0) pin_to_cpu(reader.tid(), o.pin_consumer, "the consumer thread");
+    if (o.slice_us > 0 || o.fifo) {
+      for (const pid_t p : {status["merger"]["pid"].get<pid_t>(), reader.tid()}) {
+        struct {
+          std::uint32_t size;
+          std::uint32_t sched_policy;
+          std::uint64_t sched_flags;
+          std::int32_t sched_nice;
+          std::uint32_t sched_priority;
+          std::uint64_t sched_runtime, sched_deadline, sched_period;
+        } a{};
+        a.size = sizeof a;
+        a.sched_policy = o.fifo ? SCHED_FIFO : SCHED_OTHER;
+        a.sched_priority = o.fifo ? 1 : 0;
+        a.sched_runtime = std::uint64_t(o.slice_us) * 1000;
+        if (::syscall(SYS_sched_setattr, p, &a, 0) != 0) throw std::runtime_error(std::string("sched_setattr: ") + std::strerror(errno));
+      }
+    }
+    std::printf("e2e_bench: bus %s, merge idle %s, consumer %s%s%s, floor connected %s the feeders; %.0f s windows after %.0f s warm-up\n",
+                bus.c_str(), idle_text(o.merge_idle).c_str(), idle_text(o.consumer_idle).c_str(),
+                o.pin_merger >= 0 ? (", mdmerge pinned to CPU " + std::to_string(o.pin_merger)).c_str() : "",
+                o.pin_consumer >= 0 ? (", consumer pinned to CPU " + std::to_string(o.pin_consumer)).c_str() : "",
                 o.floor_last ? "after" : "before", o.seconds, o.warmup);
-    std::printf("latency = receive (CLOCK_REALTIME) - exsim gen_time_ns of the same event; gen_time_ns is the wall-clock\n"
-                "millisecond of the exsim timer tick that generated it (truncated to the ms), so every 'from gen' figure\n"
-                "carries 0..1 ms of that truncation; 'bus - floor' pairs the same event's two receive stamps (exact).\n\n");
+    std::printf("latency = receive (CLOCK_REALTIME) - exsim gen_time_ns of the same event; gen_time_ns is exsim's wall clock (ns)\n"
+                "just before its first socket write of the event (all subscribers' copies go out one connection after another\n"
+                "from there); 'bus - floor' pairs the same event's two receive stamps (exact).\n\n");
     std::vector<rate_summary> summary;
     double per_action = 0;  // messages to one subscriber per market action, learned as we go
     std::size_t bus_from = 0, floor_from = 0;
@@ -298,17 +413,47 @@ int main(int argc, char** argv) {
                     fs.failed.load() != 0 ? fs.error : "mdsupervisor exited");
         break;
       }
+      if (ccxt && target > o.ccxt_max_rate) {
+        (void)ccxt->stop(SIGTERM);
+        ccxt.reset();
+        std::printf("(ccxt client stopped: the rates from here on are above --ccxt-max-rate %.0f)\n\n", o.ccxt_max_rate);
+      }
+      if (target <= 0) {
+        // An idle bus: exsim generates nothing (its connections stay open, pings and all);
+        // what each process costs doing nothing.
+        set_rate(0);
+        sleep_checked(o.warmup);
+        std::vector<measured> procs = processes(supervisor_request(sock, {{"cmd", "status"}}));
+        for (auto& p : procs) p.cpu0 = cpu_seconds(p.stat_path);
+        const auto c0 = std::chrono::steady_clock::now();
+        sleep_checked(o.seconds);
+        const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
+        rate_summary rs;
+        std::printf("## target 0 msgs/s: an idle bus (exsim rate 0), %.1f s\n\n| process | CPU, %% of one core |\n|---|---:|\n", dt);
+        for (auto& p : procs) {
+          const double pct = (cpu_seconds(p.stat_path) - p.cpu0) / dt * 100;
+          rs.cpu.emplace_back(p.label, pct);
+          std::printf("| %s | %.2f |\n", p.label.c_str(), pct);
+        }
+        std::printf("\n");
+        rs.complete = true;
+        summary.push_back(rs);
+        std::fflush(stdout);
+        continue;
+      }
       // Calibrate: the action rate that gives `target` messages/s to one subscriber, counted
       // where exsim generates them (frames fanned out / 3 subscribers: the floor and the two
-      // slots), so a path that cannot keep up does not push the rate higher still.
+      // slots; ccxt's trade connections, when it runs, counted out by their share), so a path
+      // that cannot keep up does not push the rate higher still.
       double asked = per_action > 0 ? target / per_action : target / 1.5;
       for (int i = 0;; ++i) {
         set_rate(asked);
         sleep_checked(o.quick ? 0.5 : 1.0);
         const json a = exsim_status();
+        const double qa = subscribers_queued();
         sleep_checked(o.quick ? 0.7 : 1.5);
         const json b = exsim_status();
-        const double frames = (b["frames_fanned"].get<double>() - a["frames_fanned"].get<double>()) / 3;
+        const double frames = (subscribers_queued() - qa) / 3;
         const double actions = b["actions"].get<double>() - a["actions"].get<double>();
         if (frames <= 0 || actions <= 0) throw std::runtime_error("exsim generates nothing");
         per_action = frames / actions;
@@ -325,6 +470,11 @@ int main(int argc, char** argv) {
       floor_from = fs.count.load(std::memory_order_acquire);
       bus_from = reader.count();
       const auto laps0 = reader.laps.load(), gaps0 = reader.gaps.load(), slots0 = reader.slot_statuses.load();
+      std::vector<client_sample> ccxt_s;
+      if (ccxt) {
+        read_ccxt(ccxt_s);  // what came before the window
+        ccxt_s.clear();
+      }
       fs.recording.store(1);
       reader.record(true);
       sleep_checked(0.2);
@@ -343,7 +493,8 @@ int main(int argc, char** argv) {
       sleep_checked(0.5);
       fs.recording.store(0);
       reader.record(false);
-      sleep_checked(0.1);  // exsim flushes its truth log every 20 ms
+      sleep_checked(0.1);  // exsim flushes its truth log every 20 ms (ccxt_trades.cjs its lines every 50 ms)
+      if (ccxt) read_ccxt(ccxt_s);
       const json st1 = supervisor_request(sock, {{"cmd", "status"}});
 
       truth_window tw;
@@ -352,6 +503,8 @@ int main(int argc, char** argv) {
       const std::size_t fn = fs.count.load(std::memory_order_acquire);  // acquire: pairs with the floor's release of count
       wl.match(tw, reader.samples() + bus_from, reader.count() - bus_from, fs.samples() + floor_from, fn - floor_from,
                stream_venue, t0, t1);
+      client_comparison cc;
+      if (ccxt) cc.match(tw, ccxt_s, reader.samples() + bus_from, reader.count() - bus_from, fs.samples() + floor_from, fn - floor_from);
 
       const double actions = (x1["actions"].get<double>() - x0["actions"].get<double>()) / dt;
       const double fanned = (x1["frames_fanned"].get<double>() - x0["frames_fanned"].get<double>()) / dt;
@@ -391,8 +544,17 @@ int main(int argc, char** argv) {
       print_row("winning feeder receive - floor receive", percentiles::of(wl.feeder_minus_floor));
       print_row("feeder receive -> merger publish", percentiles::of(wl.feeder_to_publish));
       print_row("merger publish -> consumer", percentiles::of(wl.publish_to_consumer));
+      rs.hops = percentiles::of(wl.feeder_to_consumer);
+      print_row("feeder receive -> consumer (the bus's hops)", rs.hops);
       print_row("bus: gen -> consumer, window's 1st second", percentiles::of(wl.bus_first_second));
       print_row("bus: gen -> consumer, window's last second", percentiles::of(wl.bus_last_second));
+      if (ccxt) {
+        rs.ccxt = percentiles::of(cc.client_minus_floor);
+        rs.bus_trades = percentiles::of(cc.bus_minus_floor);
+        print_row("ccxt pro (node): gen -> watchTrades", percentiles::of(cc.client_from_gen));
+        print_row("ccxt - floor, same trade", rs.ccxt);
+        print_row("bus - floor, the same trades", rs.bus_trades);
+      }
       std::printf("| **ratio bus / floor** | | %s | %s | %s | |\n\n", ratio(rs.bus.p50, rs.floor.p50).c_str(),
                   ratio(rs.bus.p99, rs.floor.p99).c_str(), ratio(rs.bus.p999, rs.floor.p999).c_str());
       std::printf("| process | CPU, %% of one core |\n|---|---:|\n");
@@ -415,13 +577,35 @@ int main(int argc, char** argv) {
     set_rate(0);
 
     std::printf("## summary\n\n| target msgs/s | achieved msgs/s | sustained | bus p50 / p99 / p99.9 us | floor p50 / p99 / p99.9 us "
-                "| ratio p50 / p99 / p99.9 | bus - floor p50 / p99 / p99.9 us |\n|---:|---:|:---:|---|---|---|---|\n");
-    for (const auto& s : summary)
-      std::printf("| %.0f | %.0f | %s | %s / %s / %s | %s / %s / %s | %s / %s / %s | %s / %s / %s |\n", s.target, s.msgs,
-                  s.complete ? "yes" : "NO", us(s.bus.p50).c_str(), us(s.bus.p99).c_str(), us(s.bus.p999).c_str(),
-                  us(s.floor.p50).c_str(), us(s.floor.p99).c_str(), us(s.floor.p999).c_str(), ratio(s.bus.p50, s.floor.p50).c_str(),
-                  ratio(s.bus.p99, s.floor.p99).c_str(), ratio(s.bus.p999, s.floor.p999).c_str(), us(s.diff.p50).c_str(),
-                  us(s.diff.p99).c_str(), us(s.diff.p999).c_str());
+                "| ratio p50 / p99 / p99.9 | bus - floor p50 / p99 / p99.9 us | feeder receive -> consumer p50 / p99 us "
+                "| CPU %% mdmerge / consumer thread |\n|---:|---:|:---:|---|---|---|---|---|---|\n");
+    const auto cpu_of = [](const rate_summary& s, const std::string& label) {
+      for (const auto& [l, pct] : s.cpu)
+        if (l == label) return pct;
+      return 0.0;
+    };
+    for (const auto& s : summary) {
+      const double merge_cpu = cpu_of(s, "mdmerge"), consumer_cpu = cpu_of(s, "e2e_bench (consumer thread)");
+      if (s.target <= 0) {
+        std::printf("| 0 (idle) | 0 | | | | | | | %.2f / %.2f |\n", merge_cpu, consumer_cpu);
+        continue;
+      }
+      std::printf("| %.0f | %.0f | %s | %s / %s / %s | %s / %s / %s | %s / %s / %s | %s / %s / %s | %s / %s | %.1f / %.1f |\n",
+                  s.target, s.msgs, s.complete ? "yes" : "NO", us(s.bus.p50).c_str(), us(s.bus.p99).c_str(),
+                  us(s.bus.p999).c_str(), us(s.floor.p50).c_str(), us(s.floor.p99).c_str(), us(s.floor.p999).c_str(),
+                  ratio(s.bus.p50, s.floor.p50).c_str(), ratio(s.bus.p99, s.floor.p99).c_str(),
+                  ratio(s.bus.p999, s.floor.p999).c_str(), us(s.diff.p50).c_str(), us(s.diff.p99).c_str(),
+                  us(s.diff.p999).c_str(), us(s.hops.p50).c_str(), us(s.hops.p99).c_str(), merge_cpu, consumer_cpu);
+    }
+    if (want_ccxt) {
+      std::printf("\nccxt pro on the same exsim, same run, the same trades (Binance trade, OKX trades; BTC, ETH), us:\n\n"
+                  "| target msgs/s | trades | ccxt - floor p50 / p99 | bus - floor p50 / p99 | bus / ccxt at p50 (over the floor) |\n"
+                  "|---:|---:|---|---|---:|\n");
+      for (const auto& s : summary)
+        if (s.target > 0 && s.ccxt.n > 0)
+          std::printf("| %.0f | %zu | %s / %s | %s / %s | %s |\n", s.target, s.ccxt.n, us(s.ccxt.p50).c_str(), us(s.ccxt.p99).c_str(),
+                      us(s.bus_trades.p50).c_str(), us(s.bus_trades.p99).c_str(), ratio(s.bus_trades.p50, s.ccxt.p50).c_str());
+    }
     std::fflush(stdout);
 
     reader.stop();

@@ -89,6 +89,7 @@ struct window_latencies {
   std::vector<std::int64_t> feeder_minus_floor;     ///< same event: winning feeder's receive - floor receive
   std::vector<std::int64_t> feeder_to_publish;      ///< merger publish - feeder receive
   std::vector<std::int64_t> publish_to_consumer;    ///< consumer receive - merger publish
+  std::vector<std::int64_t> feeder_to_consumer;     ///< consumer receive - winning feeder's receive (the bus's own hops)
   std::vector<std::int64_t> bus_last_second;        ///< bus latency of the events of the window's last second
   std::vector<std::int64_t> bus_first_second;
 
@@ -129,6 +130,7 @@ struct window_latencies {
       if (g->second < t0 + 1'000'000'000) bus_first_second.push_back(lat);
       feeder_to_publish.push_back(s.publish_ns - s.feeder_ns);
       publish_to_consumer.push_back(s.recv_ns - s.publish_ns);
+      feeder_to_consumer.push_back(s.recv_ns - s.feeder_ns);
       const auto v = static_cast<std::size_t>(stream_venue.at(s.stream));
       if (v < 3 && (s.slot == slot_id::a || s.slot == slot_id::b)) ++first_arrivals[v][static_cast<std::size_t>(s.slot)];
       const auto f = floor_recv.find(k);
@@ -138,6 +140,50 @@ struct window_latencies {
       feeder_minus_floor.push_back(s.feeder_ns - f->second);
     }
     bus_matched = seen.size();
+  }
+};
+
+/// One trade as a third-party client (ccxt) delivered it: truth stream, trade id, receive time.
+struct client_sample {
+  std::int64_t seq;
+  std::int64_t recv_ns;
+  std::uint16_t stream;
+};
+
+/// The same events through a third-party client, the bus and the floor: per event in the
+/// window that all three got, client - floor and bus - floor.
+struct client_comparison {
+  std::uint64_t client_events = 0;  ///< the client's trades that are events of the window
+  std::uint64_t all_three = 0;
+  std::vector<std::int64_t> client_minus_floor, bus_minus_floor, client_from_gen;
+
+  void match(const truth_window& t, const std::vector<client_sample>& client, const bus_sample* bus_s, std::size_t bus_n,
+             const floor_sample* floor_s, std::size_t floor_n) {
+    std::unordered_map<std::uint64_t, std::int64_t> got;  // event -> client receive
+    for (const client_sample& c : client) {
+      const auto k = event_key(c.stream, c.seq);
+      const auto g = t.gen_ns.find(k);
+      if (g == t.gen_ns.end() || !got.emplace(k, c.recv_ns).second) continue;
+      client_from_gen.push_back(c.recv_ns - g->second);
+    }
+    client_events = got.size();
+    std::unordered_map<std::uint64_t, std::int64_t> floor_recv, bus_recv;
+    for (std::size_t i = 0; i < floor_n; ++i) {
+      const auto k = event_key(floor_s[i].stream, floor_s[i].seq);
+      if (got.count(k) != 0) floor_recv.emplace(k, floor_s[i].recv_ns);
+    }
+    for (std::size_t i = 0; i < bus_n; ++i) {
+      const auto k = event_key(bus_s[i].stream, bus_s[i].seq);
+      if (got.count(k) != 0) bus_recv.emplace(k, bus_s[i].recv_ns);
+    }
+    for (const auto& [k, c] : got) {
+      const auto f = floor_recv.find(k);
+      const auto b = bus_recv.find(k);
+      if (f == floor_recv.end() || b == bus_recv.end()) continue;
+      ++all_three;
+      client_minus_floor.push_back(c - f->second);
+      bus_minus_floor.push_back(b->second - f->second);
+    }
   }
 };
 

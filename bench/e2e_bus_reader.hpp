@@ -47,12 +47,12 @@ inline std::vector<wanted_stream> wanted_streams() {
   return w;
 }
 
-/// The bench's consumer on its own thread: busy-polls the output ring, stamps CLOCK_REALTIME
+/// The bench's consumer on its own thread: waits on the output ring (the idle policy given), stamps CLOCK_REALTIME
 /// at receipt, and while `recording` keeps (stream, seq, stamps) of every data record.
 class bus_reader {
  public:
-  bus_reader(consumer c, const std::vector<wanted_stream>& w, std::size_t capacity, idle_mode mode)
-      : c_(std::move(c)), wanted_(w), samples_(capacity), mode_(mode), seen_(w.size()) {
+  bus_reader(consumer c, const std::vector<wanted_stream>& w, std::size_t capacity, idle_policy idle)
+      : c_(std::move(c)), wanted_(w), samples_(capacity), idle_(idle), seen_(w.size()) {
     for (auto& s : seen_) s.store(false);
     thread_ = std::thread([this] { run(); });
   }
@@ -81,10 +81,8 @@ class bus_reader {
 
   void run() {
     tid_.store(static_cast<pid_t>(::syscall(SYS_gettid)));
-    idle_policy idle;
-    idle.mode = mode_ == idle_mode::busy_spin ? idle_mode::busy_spin : idle_mode::backoff;
     while (!stop_.load(std::memory_order_relaxed)) {
-      const poll_result r = c_.wait(20'000'000, idle);
+      const poll_result r = c_.wait(20'000'000, idle_);
       const std::int64_t now = wall_ns();
       switch (r.status) {
         case poll_status::record: on_record(r.record.header(), now); break;
@@ -128,7 +126,7 @@ class bus_reader {
   consumer c_;
   std::vector<wanted_stream> wanted_;
   std::vector<bus_sample> samples_;
-  idle_mode mode_;
+  idle_policy idle_;
   std::vector<std::atomic<bool>> seen_;
   std::atomic<std::size_t> count_{0};
   std::atomic<bool> recording_{false}, stop_{false};

@@ -5,6 +5,7 @@
 // What each measurement does and why, and the recorded figures: bench/RESULTS.md.
 #include "bus/broadcast_ring.hpp"
 #include "bus/clock.hpp"
+#include "bus/doorbell.hpp"
 #include "bus/shm_segment.hpp"
 #include "bus/spsc_ring.hpp"
 
@@ -398,6 +399,91 @@ latency_stats latency_spsc(const options& o, const std::string& bus) {
   return summarize("spsc ring", std::move(samples));
 }
 
+/// A reader in idle mode `wait` with no spin (bus/doorbell.hpp): announce, look again, sleep
+/// until the writer rings. Returns with the frame peeked; counts the sleeps.
+spsc_read_status peek_or_sleep(spsc_ring_reader& r, spsc_frame& f, doorbell_line& bell, std::uint64_t& sleeps,
+                               spin_guard& guard) {
+  for (;;) {
+    spsc_read_status s = r.peek(f);
+    if (s != spsc_read_status::empty) return s;
+    const std::uint32_t key = doorbell_prepare(bell, kMergerSleeperBit);
+    s = r.peek(f);
+    if (s != spsc_read_status::empty) {
+      doorbell_cancel(bell, kMergerSleeperBit);
+      return s;
+    }
+    ++sleeps;
+    (void)doorbell_sleep(bell, kMergerSleeperBit, key, 100'000'000);
+    guard.check();
+  }
+}
+
+/// The SPSC ping-pong with both readers asleep on a doorbell between frames: each one-way
+/// figure is a writer's publish + ring (FUTEX_WAKE) -> the sleeping reader scheduled and
+/// returning with the frame. Fewer rounds: each takes tens of microseconds.
+latency_stats latency_spsc_wait(const options& o, const std::string& bus, std::uint64_t& sleeps_out) {
+  scoped_unlink names{{segment_name(bus, "lat-wait-ab"), segment_name(bus, "lat-wait-ba"),
+                       segment_name(bus, "lat-wait-ab.bell"), segment_name(bus, "lat-wait-ba.bell")}};
+  options w_o = o;
+  w_o.rounds = std::min<std::uint64_t>(o.rounds, 20'000);
+  w_o.warmup = std::min<std::uint64_t>(o.warmup, 2'000);
+  const spsc_ring_geometry g{o.ring_bytes, kLargePayload};
+  const std::uint32_t len = o.payload;
+  const std::uint64_t total = total_round_trips(w_o);
+  // Created before the fork: both processes share the two lines.
+  doorbell_segment bell_ab = doorbell_segment::create(names.names[2]);
+  doorbell_segment bell_ba = doorbell_segment::create(names.names[3]);
+  std::vector<std::uint64_t> samples;
+  std::uint64_t parent_sleeps = 0;
+  run_pair(
+      w_o, "spsc wait latency",
+      [&] {
+        spin_guard guard("spsc wait latency");
+        auto w = spsc_ring_writer::create(names.names[0], g);
+        w.attach_doorbell(bell_ab.line());
+        auto r = spsc_ring_reader::open(names.names[1], kOpenWaitMs);
+        payload_source src(len);
+        parent_wait_ready_go(guard);
+        auto send = [&](std::uint64_t seq) {
+          std::span<std::byte> dst;
+          while ((dst = w.try_claim(len)).data() == nullptr) guard();
+          std::memcpy(dst.data(), src.stamp(seq).data(), len);
+          w.commit(kFrameType, len);
+          w.notify();
+        };
+        samples = time_round_trips(w_o, send, [&](std::uint64_t seq) {
+          spsc_frame f;
+          if (peek_or_sleep(r, f, *bell_ba.line(), parent_sleeps, guard) != spsc_read_status::ok)
+            throw bench_error("spsc wait latency: corrupt reply ring");
+          check_echo("spsc wait latency", seq_of(f.payload.data()), f.payload.size(), seq, len);
+          r.release();
+        });
+      },
+      [&] {
+        spin_guard guard("spsc wait latency");
+        auto w = spsc_ring_writer::create(names.names[1], g);
+        w.attach_doorbell(bell_ba.line());
+        auto r = spsc_ring_reader::open(names.names[0], kOpenWaitMs);
+        std::uint64_t sleeps = 0;
+        child_ready_wait_go(guard);
+        for (std::uint64_t seq = 0; seq < total; ++seq) {
+          spsc_frame f;
+          if (peek_or_sleep(r, f, *bell_ab.line(), sleeps, guard) != spsc_read_status::ok)
+            throw bench_error("spsc wait latency: corrupt request ring");
+          check_echo("spsc wait latency", seq_of(f.payload.data()), f.payload.size(), seq, len);
+          std::span<std::byte> dst;
+          while ((dst = w.try_claim(len)).data() == nullptr) guard();
+          std::memcpy(dst.data(), f.payload.data(), len);
+          w.commit(kFrameType, len);
+          r.release();
+          w.notify();
+        }
+        g_ctl->result.received = sleeps;
+      });
+  sleeps_out = parent_sleeps + g_ctl->result.received;
+  return summarize("spsc ring, reader asleep", std::move(samples));
+}
+
 /// Spins until a frame arrives; returns its length. Any status but ok/empty is a failure.
 std::uint32_t read_broadcast(const char* what, broadcast_ring_reader& r, std::span<std::byte> buf, spin_guard& guard) {
   for (;;) {
@@ -539,18 +625,26 @@ throughput_stats finish_throughput(std::string name, std::uint32_t len, std::uin
   return {std::move(name), len, frames, static_cast<double>(r.end_ns - t0) / 1e9, full};
 }
 
-throughput_stats throughput_spsc(const options& o, const std::string& bus, std::uint32_t len, std::uint64_t frames) {
-  scoped_unlink names{{segment_name(bus, "tp-spsc")}};
+/// notify_every: 0, no doorbell (the ring alone); n, a doorbell attached and rung after
+/// every n frames with nobody asleep on it (the writer's cost of the doorbells: a fence and
+/// a load per ring; a feeder rings once per WebSocket message, the merger once per poll).
+throughput_stats throughput_spsc(const options& o, const std::string& bus, std::uint32_t len, std::uint64_t frames,
+                                 std::uint32_t notify_every = 0) {
+  scoped_unlink names{{segment_name(bus, "tp-spsc"), segment_name(bus, "tp-spsc.bell")}};
   const spsc_ring_geometry g{o.ring_bytes, kLargePayload};
   std::int64_t t0 = 0;
   std::uint64_t full = 0;
+  doorbell_segment bell;
+  if (notify_every != 0) bell = doorbell_segment::create(names.names[1]);
   run_pair(
       o, "spsc throughput",
       [&] {
         spin_guard guard("spsc throughput");
         auto w = spsc_ring_writer::create(names.names[0], g);
+        if (notify_every != 0) w.attach_doorbell(bell.line());
         payload_source src(len);
         t0 = parent_wait_ready_go(guard);
+        std::uint32_t since_notify = 0;
         for (std::uint64_t seq = 0; seq < frames; ++seq) {
           std::span<std::byte> dst;
           while ((dst = w.try_claim(len)).data() == nullptr) {  // never drop: spin until room
@@ -559,7 +653,12 @@ throughput_stats throughput_spsc(const options& o, const std::string& bus, std::
           }
           std::memcpy(dst.data(), src.stamp(seq).data(), len);
           w.commit(kFrameType, len);
+          if (notify_every != 0 && ++since_notify == notify_every) {
+            w.notify();
+            since_notify = 0;
+          }
         }
+        if (notify_every != 0 && bell.line()->wakes.load() != 0) throw bench_error("spsc throughput: a wake with nobody asleep");
         if (w.overflows() != full)
           throw bench_error("spsc throughput: ring counted " + std::to_string(w.overflows()) + " full claims, we saw " +
                             std::to_string(full));
@@ -581,7 +680,8 @@ throughput_stats throughput_spsc(const options& o, const std::string& bus, std::
         spsc_frame extra;
         if (r.peek(extra) != spsc_read_status::empty) throw bench_error("spsc throughput: frames beyond the count");
       });
-  return finish_throughput("spsc ring", len, frames, t0, full);
+  return finish_throughput(notify_every == 0 ? "spsc ring" : "spsc + bell/" + std::to_string(notify_every), len, frames, t0,
+                           full);
 }
 
 throughput_stats throughput_broadcast(const options& o, const std::string& bus, std::uint32_t len,
@@ -761,13 +861,77 @@ throughput_stats throughput_mq(const options& o, const std::string& bus, std::ui
 
 // ---- report ----------------------------------------------------------------------------
 
+struct writer_costs {
+  double plain[2], every[2], batch[2];  // [0] spsc, [1] broadcast; ns per frame
+};
+
+/// ns per frame of publishing `frames` 64 B frames, ringing a doorbell nobody sleeps on
+/// every `notify_every` frames (0: no doorbell). SPSC: the same thread reads each frame
+/// back right away (the ring never fills; both variants pay the same read); broadcast: the
+/// writer alone (it never waits for readers).
+double publish_ns(const std::string& bus, int ring, std::uint32_t notify_every, std::uint64_t frames) {
+  const std::string name = segment_name(bus, "tp-spsc"), bell_name = segment_name(bus, "tp-spsc.bell");
+  scoped_unlink names{{name, name + ".readers", bell_name}};
+  doorbell_segment bell = doorbell_segment::create(bell_name);
+  payload_source src(kSmallPayload);
+  std::uint32_t since = 0;
+  std::int64_t t0 = 0, t1 = 0;
+  if (ring == 0) {
+    auto w = spsc_ring_writer::create(name, {1 << 16, kLargePayload});
+    auto r = spsc_ring_reader::open(name);
+    if (notify_every != 0) w.attach_doorbell(bell.line());
+    t0 = mono_ns();
+    for (std::uint64_t seq = 0; seq < frames; ++seq) {
+      if (!w.try_write(kFrameType, src.stamp(seq))) throw bench_error("writer cost: spsc full");
+      if (notify_every != 0 && ++since == notify_every) {
+        w.notify();
+        since = 0;
+      }
+      spsc_frame f;
+      if (r.peek(f) != spsc_read_status::ok) throw bench_error("writer cost: spsc read");
+      r.release();
+    }
+    t1 = mono_ns();
+  } else {
+    auto w = broadcast_ring_writer::create(name, {1 << 20, kLargePayload});
+    doorbell_line* d = notify_every != 0 ? bell.line() : nullptr;
+    t0 = mono_ns();
+    for (std::uint64_t seq = 0; seq < frames; ++seq) {
+      if (!w.write(kFrameType, src.stamp(seq))) throw bench_error("writer cost: broadcast write refused");
+      if (d != nullptr && ++since == notify_every) {
+        w.notify();  // the ring's own bell (its reader table); nobody sleeps there either
+        since = 0;
+      }
+    }
+    t1 = mono_ns();
+  }
+  if (bell.line()->wakes.load() != 0) throw bench_error("writer cost: a wake with nobody asleep");
+  return static_cast<double>(t1 - t0) / static_cast<double>(frames);
+}
+
+writer_costs writer_cost(const options& o, const std::string& bus) {
+  writer_costs c{};
+  const std::uint64_t frames = o.quick ? 2'000'000 : 10'000'000;
+  for (int k = 0; k < 2; ++k) {
+    c.plain[k] = c.every[k] = c.batch[k] = 1e300;
+    for (int rep = 0; rep < 5; ++rep) {
+      c.plain[k] = std::min(c.plain[k], publish_ns(bus, k, 0, frames));
+      c.every[k] = std::min(c.every[k], publish_ns(bus, k, 1, frames));
+      c.batch[k] = std::min(c.batch[k], publish_ns(bus, k, 16, frames));
+    }
+  }
+  return c;
+}
+
 const char* verdict(bool met) { return met ? "MET" : "MISSED"; }
 
 int run(const options& o) {
   pin_to(o.cpu_a);
   const std::string bus = "bench-" + std::to_string(getpid());
   for (const char* obj : {"lat-spsc-ab", "lat-spsc-ba", "lat-bcast-ab", "lat-bcast-ba", "lat-bcast-ab.readers",
-                          "lat-bcast-ba.readers", "mq-ab", "mq-ba", "tp-spsc", "tp-bcast", "tp-bcast.readers", "mq-tp"})
+                          "lat-bcast-ba.readers", "mq-ab", "mq-ba", "tp-spsc", "tp-bcast", "tp-bcast.readers", "mq-tp",
+                          "lat-wait-ab", "lat-wait-ba", "lat-wait-ab.bell", "lat-wait-ba.bell", "tp-spsc.bell",
+                          "tp-spsc.readers"})
     g_shm_paths.push_back("/" + segment_name(bus, obj));
   struct exit_cleanup {
     ~exit_cleanup() { unlink_all(); }
@@ -804,12 +968,29 @@ int run(const options& o) {
   lat.push_back(latency_spsc(o, bus));
   lat.push_back(latency_broadcast(o, bus));
   lat.push_back(latency_mq(o, bus));
+  std::uint64_t wait_sleeps = 0;
+  lat.push_back(latency_spsc_wait(o, bus, wait_sleeps));
   const double floor_p50 = lat[0].p50;
   std::printf("one-way hop latency, ns (round trip / 2, one sample per round trip, %u B payload)\n", o.payload);
   std::printf("  %-22s %9s %9s %9s %9s %10s\n", "path", "p50", "p99", "p99.9", "max", "p50/floor");
   for (const auto& l : lat)
     std::printf("  %-22s %9.1f %9.1f %9.1f %9.1f %9.2fx\n", l.name.c_str(), l.p50, l.p99, l.p999, l.max,
                 l.p50 / floor_p50);
+  std::printf("  (reader asleep: %llu sleeps in %llu hops; wake-up = FUTEX_WAKE + the scheduler, next to the spinning hop)\n",
+              static_cast<unsigned long long>(wait_sleeps),
+              static_cast<unsigned long long>(2 * (std::min<std::uint64_t>(o.rounds, 20'000) +
+                                                   std::min<std::uint64_t>(o.warmup, 2'000) + 1)));
+  std::fflush(stdout);
+
+  // The writer's cost of the doorbells with nobody asleep (ns per published frame, one
+  // process, no reader: the publish alone), plain and with the bell rung after every frame
+  // and after every 16, interleaved, best of 5 each.
+  const writer_costs wc = writer_cost(o, bus);
+  std::printf("\nwriter publish cost with a doorbell and no sleeper, 64 B frames, ns/frame (best of 5, one process)\n");
+  std::printf("  %-18s %10s %18s %10s %18s %10s\n", "ring", "plain", "bell every frame", "ratio", "bell every 16", "ratio");
+  for (int k = 0; k < 2; ++k)
+    std::printf("  %-18s %10.2f %18.2f %9.2fx %18.2f %9.2fx\n", k == 0 ? "spsc (write+read)" : "broadcast (write)",
+                wc.plain[k], wc.every[k], wc.every[k] / wc.plain[k], wc.batch[k], wc.batch[k] / wc.plain[k]);
   std::fflush(stdout);
 
   struct per_size {
