@@ -12,27 +12,19 @@
 const fs = require('fs');
 const { performance } = require('perf_hooks');
 const ccxt = require('ccxt');
+// every URL at exsim, path kept: nothing can reach the internet
+const { retarget } = require('../tests/tools/exsim/ccxt/retarget.cjs');
 
 const venuePort = Number(process.env.EXSIM_VENUE_PORT);
 const restPort = { binance: Number(process.env.EXSIM_BINANCE_REST_PORT), okx: Number(process.env.EXSIM_OKX_REST_PORT) };
 const out = fs.openSync(process.env.CCXT_OUT, 'w');
 const symbols = ['BTC/USDT', 'ETH/USDT'];
 
-// Every REST and WebSocket base URL pointed at exsim, path kept: nothing can reach the internet.
-function retarget(node, rest) {
-  for (const k of Object.keys(node)) {
-    if (typeof node[k] === 'string') {
-      node[k] = node[k].replace(/^(https|wss):\/\/[^/]+/, (m, scheme) => `${scheme}://127.0.0.1:${scheme === 'wss' ? venuePort : rest}`);
-    } else if (node[k] && typeof node[k] === 'object') {
-      retarget(node[k], rest);
-    }
-  }
-}
 
 const binance = new ccxt.pro.binance({ options: { fetchMarkets: { types: ['spot'] } } });
 const okx = new ccxt.pro.okx({ options: { fetchMarkets: { types: ['spot'] } } });
-retarget(binance.urls.api, restPort.binance);
-retarget(okx.urls.api, restPort.okx);
+retarget(binance.urls.api, venuePort, restPort.binance);
+retarget(okx.urls.api, venuePort, restPort.okx);
 const venues = [binance, okx];
 
 // Wall clock in ns as a BigInt: timeOrigin (ms since the epoch, fractional) + now() (ms since

@@ -349,56 +349,6 @@ latency_stats latency_floor(const options& o) {
   return summarize("cache-line floor", std::move(samples));
 }
 
-latency_stats latency_spsc(const options& o, const std::string& bus) {
-  scoped_unlink names{{segment_name(bus, "lat-spsc-ab"), segment_name(bus, "lat-spsc-ba")}};
-  const spsc_ring_geometry g{o.ring_bytes, kLargePayload};
-  const std::uint32_t len = o.payload;
-  const std::uint64_t total = total_round_trips(o);
-  std::vector<std::uint64_t> samples;
-  run_pair(
-      o, "spsc latency",
-      [&] {
-        spin_guard guard("spsc latency");
-        auto w = spsc_ring_writer::create(names.names[0], g);
-        auto r = spsc_ring_reader::open(names.names[1], kOpenWaitMs);
-        payload_source src(len);
-        parent_wait_ready_go(guard);
-        auto send = [&](std::uint64_t seq) {
-          std::span<std::byte> dst;
-          while ((dst = w.try_claim(len)).data() == nullptr) guard();
-          std::memcpy(dst.data(), src.stamp(seq).data(), len);
-          w.commit(kFrameType, len);
-        };
-        samples = time_round_trips(o, send, [&](std::uint64_t seq) {
-          spsc_frame f;
-          spsc_read_status s;
-          while ((s = r.peek(f)) == spsc_read_status::empty) guard();
-          if (s != spsc_read_status::ok) throw bench_error("spsc latency: corrupt reply ring");
-          check_echo("spsc latency", seq_of(f.payload.data()), f.payload.size(), seq, len);
-          r.release();
-        });
-      },
-      [&] {
-        spin_guard guard("spsc latency");
-        auto w = spsc_ring_writer::create(names.names[1], g);
-        auto r = spsc_ring_reader::open(names.names[0], kOpenWaitMs);
-        child_ready_wait_go(guard);
-        for (std::uint64_t seq = 0; seq < total; ++seq) {
-          spsc_frame f;
-          spsc_read_status s;
-          while ((s = r.peek(f)) == spsc_read_status::empty) guard();
-          if (s != spsc_read_status::ok) throw bench_error("spsc latency: corrupt request ring");
-          check_echo("spsc latency", seq_of(f.payload.data()), f.payload.size(), seq, len);
-          std::span<std::byte> dst;
-          while ((dst = w.try_claim(len)).data() == nullptr) guard();
-          std::memcpy(dst.data(), f.payload.data(), len);  // a hop reads the whole frame
-          w.commit(kFrameType, len);
-          r.release();
-        }
-      });
-  return summarize("spsc ring", std::move(samples));
-}
-
 /// A reader in idle mode `wait` with no spin (bus/doorbell.hpp): announce, look again, sleep
 /// until the writer rings. Returns with the frame peeked; counts the sleeps.
 spsc_read_status peek_or_sleep(spsc_ring_reader& r, spsc_frame& f, doorbell_line& bell, std::uint64_t& sleeps,
@@ -418,70 +368,88 @@ spsc_read_status peek_or_sleep(spsc_ring_reader& r, spsc_frame& f, doorbell_line
   }
 }
 
-/// The SPSC ping-pong with both readers asleep on a doorbell between frames: each one-way
-/// figure is a writer's publish + ring (FUTEX_WAKE) -> the sleeping reader scheduled and
-/// returning with the frame. Fewer rounds: each takes tens of microseconds.
-latency_stats latency_spsc_wait(const options& o, const std::string& bus, std::uint64_t& sleeps_out) {
-  scoped_unlink names{{segment_name(bus, "lat-wait-ab"), segment_name(bus, "lat-wait-ba"),
-                       segment_name(bus, "lat-wait-ab.bell"), segment_name(bus, "lat-wait-ba.bell")}};
-  options w_o = o;
-  w_o.rounds = std::min<std::uint64_t>(o.rounds, 20'000);
-  w_o.warmup = std::min<std::uint64_t>(o.warmup, 2'000);
+/// The SPSC ping-pong. Spinning (`asleep` false): both sides poll — the ring's hop. Asleep:
+/// both sides in idle mode `wait` without the spin, each writer ringing its reader's doorbell
+/// after the commit, so each one-way figure is publish + ring (FUTEX_WAKE) -> the sleeping
+/// reader scheduled and back with the frame; fewer rounds, each takes tens of microseconds.
+/// `sleeps` (asleep only): how many times the two readers slept.
+latency_stats latency_spsc(const options& o, const std::string& bus, bool asleep = false, std::uint64_t* sleeps = nullptr) {
+  const char* what = asleep ? "spsc wait latency" : "spsc latency";
+  const std::string ab = asleep ? "lat-wait-ab" : "lat-spsc-ab", ba = asleep ? "lat-wait-ba" : "lat-spsc-ba";
+  scoped_unlink names{{segment_name(bus, ab), segment_name(bus, ba), segment_name(bus, ab + ".bell"), segment_name(bus, ba + ".bell")}};
+  options lo = o;
+  if (asleep) {
+    lo.rounds = std::min<std::uint64_t>(o.rounds, 20'000);
+    lo.warmup = std::min<std::uint64_t>(o.warmup, 2'000);
+  }
   const spsc_ring_geometry g{o.ring_bytes, kLargePayload};
   const std::uint32_t len = o.payload;
-  const std::uint64_t total = total_round_trips(w_o);
+  const std::uint64_t total = total_round_trips(lo);
   // Created before the fork: both processes share the two lines.
-  doorbell_segment bell_ab = doorbell_segment::create(names.names[2]);
-  doorbell_segment bell_ba = doorbell_segment::create(names.names[3]);
+  doorbell_segment bell_ab, bell_ba;
+  if (asleep) {
+    bell_ab = doorbell_segment::create(names.names[2]);
+    bell_ba = doorbell_segment::create(names.names[3]);
+  }
   std::vector<std::uint64_t> samples;
   std::uint64_t parent_sleeps = 0;
+  // One side: write to `out`, read from `in`, the reader's bell `in_bell` (asleep only).
+  struct side {
+    spsc_ring_writer w;
+    spsc_ring_reader r;
+    doorbell_line* in_bell;
+    std::uint64_t sleeps = 0;
+    void send(std::span<const std::byte> bytes, spin_guard& guard) {
+      std::span<std::byte> dst;
+      while ((dst = w.try_claim(static_cast<std::uint32_t>(bytes.size()))).data() == nullptr) guard();
+      std::memcpy(dst.data(), bytes.data(), bytes.size());
+      w.commit(kFrameType, static_cast<std::uint32_t>(bytes.size()));
+      w.notify();  // no bell attached when spinning: nothing
+    }
+    spsc_read_status receive(spsc_frame& f, spin_guard& guard) {
+      if (in_bell != nullptr) return peek_or_sleep(r, f, *in_bell, sleeps, guard);
+      spsc_read_status st;
+      while ((st = r.peek(f)) == spsc_read_status::empty) guard();
+      return st;
+    }
+  };
+  const auto make_side = [&](const std::string& out, const std::string& in, doorbell_segment& out_bell, doorbell_segment& in_bell) {
+    side sd{spsc_ring_writer::create(out, g), spsc_ring_reader::open(in, kOpenWaitMs), in_bell.line()};
+    if (asleep) sd.w.attach_doorbell(out_bell.line());
+    return sd;
+  };
   run_pair(
-      w_o, "spsc wait latency",
+      lo, what,
       [&] {
-        spin_guard guard("spsc wait latency");
-        auto w = spsc_ring_writer::create(names.names[0], g);
-        w.attach_doorbell(bell_ab.line());
-        auto r = spsc_ring_reader::open(names.names[1], kOpenWaitMs);
+        spin_guard guard(what);
+        side me = make_side(names.names[0], names.names[1], bell_ab, bell_ba);
         payload_source src(len);
         parent_wait_ready_go(guard);
-        auto send = [&](std::uint64_t seq) {
-          std::span<std::byte> dst;
-          while ((dst = w.try_claim(len)).data() == nullptr) guard();
-          std::memcpy(dst.data(), src.stamp(seq).data(), len);
-          w.commit(kFrameType, len);
-          w.notify();
-        };
-        samples = time_round_trips(w_o, send, [&](std::uint64_t seq) {
-          spsc_frame f;
-          if (peek_or_sleep(r, f, *bell_ba.line(), parent_sleeps, guard) != spsc_read_status::ok)
-            throw bench_error("spsc wait latency: corrupt reply ring");
-          check_echo("spsc wait latency", seq_of(f.payload.data()), f.payload.size(), seq, len);
-          r.release();
-        });
+        samples = time_round_trips(
+            lo, [&](std::uint64_t seq) { me.send(src.stamp(seq), guard); },
+            [&](std::uint64_t seq) {
+              spsc_frame f;
+              if (me.receive(f, guard) != spsc_read_status::ok) throw bench_error(std::string(what) + ": corrupt reply ring");
+              check_echo(what, seq_of(f.payload.data()), f.payload.size(), seq, len);
+              me.r.release();
+            });
+        parent_sleeps = me.sleeps;
       },
       [&] {
-        spin_guard guard("spsc wait latency");
-        auto w = spsc_ring_writer::create(names.names[1], g);
-        w.attach_doorbell(bell_ba.line());
-        auto r = spsc_ring_reader::open(names.names[0], kOpenWaitMs);
-        std::uint64_t sleeps = 0;
+        spin_guard guard(what);
+        side me = make_side(names.names[1], names.names[0], bell_ba, bell_ab);
         child_ready_wait_go(guard);
         for (std::uint64_t seq = 0; seq < total; ++seq) {
           spsc_frame f;
-          if (peek_or_sleep(r, f, *bell_ab.line(), sleeps, guard) != spsc_read_status::ok)
-            throw bench_error("spsc wait latency: corrupt request ring");
-          check_echo("spsc wait latency", seq_of(f.payload.data()), f.payload.size(), seq, len);
-          std::span<std::byte> dst;
-          while ((dst = w.try_claim(len)).data() == nullptr) guard();
-          std::memcpy(dst.data(), f.payload.data(), len);
-          w.commit(kFrameType, len);
-          r.release();
-          w.notify();
+          if (me.receive(f, guard) != spsc_read_status::ok) throw bench_error(std::string(what) + ": corrupt request ring");
+          check_echo(what, seq_of(f.payload.data()), f.payload.size(), seq, len);
+          me.send(f.payload, guard);  // a hop reads the whole frame
+          me.r.release();
         }
-        g_ctl->result.received = sleeps;
+        g_ctl->result.received = me.sleeps;
       });
-  sleeps_out = parent_sleeps + g_ctl->result.received;
-  return summarize("spsc ring, reader asleep", std::move(samples));
+  if (sleeps != nullptr) *sleeps = parent_sleeps + g_ctl->result.received;
+  return summarize(asleep ? "spsc ring, reader asleep" : "spsc ring", std::move(samples));
 }
 
 /// Spins until a frame arrives; returns its length. Any status but ok/empty is a failure.
@@ -969,7 +937,7 @@ int run(const options& o) {
   lat.push_back(latency_broadcast(o, bus));
   lat.push_back(latency_mq(o, bus));
   std::uint64_t wait_sleeps = 0;
-  lat.push_back(latency_spsc_wait(o, bus, wait_sleeps));
+  lat.push_back(latency_spsc(o, bus, true, &wait_sleeps));
   const double floor_p50 = lat[0].p50;
   std::printf("one-way hop latency, ns (round trip / 2, one sample per round trip, %u B payload)\n", o.payload);
   std::printf("  %-22s %9s %9s %9s %9s %10s\n", "path", "p50", "p99", "p99.9", "max", "p50/floor");

@@ -90,7 +90,6 @@ struct result {
 /// One step of thread i if it can take one (false: blocked on a fence, a lock or the futex).
 bool step(world& w, int i, const options& o) {
   thread_state& s = w.t[i];
-  const std::uint8_t bit = static_cast<std::uint8_t>(1u << (i - 1));
   if (i == 0) {
     switch (s.pc) {
       case w_publish:
@@ -122,6 +121,7 @@ bool step(world& w, int i, const options& o) {
         return false;
     }
   }
+  const auto bit = static_cast<std::uint8_t>(1u << (i - 1));  // reader i's bit in `sleepers`
   switch (s.pc) {
     case r_poll: {
       const std::uint8_t h = w.load(i, head);

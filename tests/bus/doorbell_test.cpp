@@ -35,12 +35,18 @@ std::int64_t now_ns() {
 
 void on_signal(int) {}
 
+/// A merger's input bell under a unique bus name, and its line.
+struct bell_fixture {
+  test::unique_bus bus;
+  doorbell_segment bell = doorbell_segment::create(merge_doorbell_name(bus.name()));
+  doorbell_line& d = *bell.line();
+};
+
 }  // namespace
 
 TEST_CASE("a sleeper times out when nothing rings, and withdraws its bit") {
-  test::unique_bus bus;
-  auto bell = doorbell_segment::create(merge_doorbell_name(bus.name()));
-  doorbell_line& d = *bell.line();
+  bell_fixture f;
+  doorbell_line& d = f.d;
   const std::uint32_t key = doorbell_prepare(d, kMergerSleeperBit);
   CHECK(d.sleepers.load() == kMergerSleeperBit);
   const std::int64_t t0 = now_ns();
@@ -51,9 +57,8 @@ TEST_CASE("a sleeper times out when nothing rings, and withdraws its bit") {
 }
 
 TEST_CASE("a writer with nobody asleep neither wakes nor moves the epoch, and cancel withdraws the bit") {
-  test::unique_bus bus;
-  auto bell = doorbell_segment::create(merge_doorbell_name(bus.name()));
-  doorbell_line& d = *bell.line();
+  bell_fixture f;
+  doorbell_line& d = f.d;
   for (int i = 0; i < 1000; ++i) doorbell_ring(d);
   CHECK(d.wakes.load() == 0);
   CHECK(d.epoch.load() == 0);
@@ -65,9 +70,8 @@ TEST_CASE("a writer with nobody asleep neither wakes nor moves the epoch, and ca
 }
 
 TEST_CASE("a ring between announcing and sleeping is not lost: the sleep returns at once") {
-  test::unique_bus bus;
-  auto bell = doorbell_segment::create(merge_doorbell_name(bus.name()));
-  doorbell_line& d = *bell.line();
+  bell_fixture f;
+  doorbell_line& d = f.d;
   const std::uint32_t key = doorbell_prepare(d, kMergerSleeperBit);
   doorbell_ring(d);  // the writer saw the bit: the epoch moves
   CHECK(d.wakes.load() == 1);
@@ -78,9 +82,8 @@ TEST_CASE("a ring between announcing and sleeping is not lost: the sleep returns
 }
 
 TEST_CASE("a sleeping thread is woken by a ring from another thread, and by a signal") {
-  test::unique_bus bus;
-  auto bell = doorbell_segment::create(merge_doorbell_name(bus.name()));
-  doorbell_line& d = *bell.line();
+  bell_fixture f;
+  doorbell_line& d = f.d;
   {
     std::atomic<bool> asleep{false};
     doorbell_wake_reason why = doorbell_wake_reason::timeout;

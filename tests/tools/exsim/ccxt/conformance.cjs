@@ -13,6 +13,7 @@ const fs = require('fs');
 const http = require('http');
 const https = require('https');
 const ccxt = require('ccxt');
+const { retarget } = require('./retarget.cjs');  // every URL at exsim: nothing can reach the internet
 
 const venuePort = Number(process.env.EXSIM_VENUE_PORT);
 const controlPort = Number(process.env.EXSIM_CONTROL_PORT);
@@ -42,17 +43,6 @@ function control(method, path, body) {
   });
 }
 
-// Every REST and WebSocket base URL of the venue is pointed at exsim, path kept, so nothing
-// ccxt does can reach the internet: a call exsim does not serve fails the test instead.
-function retarget(node, rest) {
-  for (const k of Object.keys(node)) {
-    if (typeof node[k] === 'string') {
-      node[k] = node[k].replace(/^(https|wss):\/\/[^/]+/, (m, scheme) => `${scheme}://127.0.0.1:${scheme === 'wss' ? venuePort : rest}`);
-    } else if (node[k] && typeof node[k] === 'object') {
-      retarget(node[k], rest);
-    }
-  }
-}
 
 function instrument(ex) {
   // Record what ccxt asks for: REST requests and WebSocket subscribe messages.
@@ -78,8 +68,8 @@ function instrument(ex) {
 
 const binance = new ccxt.pro.binance({ options: { fetchMarkets: { types: ['spot'] } } });
 const okx = new ccxt.pro.okx({ options: { fetchMarkets: { types: ['spot'] } } });
-retarget(binance.urls.api, restPort.binance);
-retarget(okx.urls.api, restPort.okx);
+retarget(binance.urls.api, venuePort, restPort.binance);
+retarget(okx.urls.api, venuePort, restPort.okx);
 const venues = [binance, okx];
 venues.forEach(instrument);
 
