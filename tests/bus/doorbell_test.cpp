@@ -35,6 +35,22 @@ std::int64_t now_ns() {
 
 void on_signal(int) {}
 
+/// A thread that announces bit 2 on a bell and sleeps (10 s at most); constructed once the
+/// bit is set. join() before reading `why`.
+struct sleeper {
+  std::atomic<bool> asleep{false};
+  doorbell_wake_reason why = doorbell_wake_reason::timeout;
+  std::thread t;
+  explicit sleeper(doorbell_line& d)
+      : t([this, &d] {
+          const std::uint32_t key = doorbell_prepare(d, 2);
+          asleep = true;
+          why = doorbell_sleep(d, 2, key, 10'000'000'000);
+        }) {
+    while (!asleep) std::this_thread::yield();
+  }
+};
+
 /// A merger's input bell under a unique bus name, and its line.
 struct bell_fixture {
   test::unique_bus bus;
@@ -85,43 +101,29 @@ TEST_CASE("a sleeping thread is woken by a ring from another thread, and by a si
   bell_fixture f;
   doorbell_line& d = f.d;
   {
-    std::atomic<bool> asleep{false};
-    doorbell_wake_reason why = doorbell_wake_reason::timeout;
-    std::thread t([&] {
-      const std::uint32_t key = doorbell_prepare(d, 2);
-      asleep = true;
-      why = doorbell_sleep(d, 2, key, 10'000'000'000);
-    });
-    while (!asleep) std::this_thread::yield();
+    sleeper s(d);
     // The bit is set before `asleep`: ringing now wakes it, whether or not it is in the
     // kernel yet (if not, the epoch moved and its FUTEX_WAIT returns at once).
     doorbell_ring(d);
-    t.join();
-    CHECK(why == doorbell_wake_reason::rung);
+    s.t.join();
+    CHECK(s.why == doorbell_wake_reason::rung);
   }
   {
     struct sigaction sa{};
     sa.sa_handler = on_signal;  // no SA_RESTART: the futex returns EINTR
     struct sigaction old{};
     sigaction(SIGUSR1, &sa, &old);
-    std::atomic<bool> asleep{false};
-    doorbell_wake_reason why = doorbell_wake_reason::timeout;
-    std::thread t([&] {
-      const std::uint32_t key = doorbell_prepare(d, 2);
-      asleep = true;
-      why = doorbell_sleep(d, 2, key, 10'000'000'000);
-    });
-    while (!asleep) std::this_thread::yield();
+    sleeper s(d);
     // Signal until it is out (the first one may land before it entered the kernel).
-    const pthread_t h = t.native_handle();
+    const pthread_t h = s.t.native_handle();
     const auto deadline = std::chrono::steady_clock::now() + 5s;
     while (d.sleepers.load() != 0 && std::chrono::steady_clock::now() < deadline) {
       pthread_kill(h, SIGUSR1);
       std::this_thread::sleep_for(1ms);
     }
-    t.join();
+    s.t.join();
     sigaction(SIGUSR1, &old, nullptr);
-    CHECK(why == doorbell_wake_reason::signal);
+    CHECK(s.why == doorbell_wake_reason::signal);
   }
 }
 
