@@ -34,9 +34,10 @@ namespace mdbus {
 /// How wait() idles while the ring is empty:
 /// wait      — (the default) poll for spin_ns, then sleep in the kernel on the ring's
 ///             doorbell until the merger publishes (bus/doorbell.hpp): no CPU while the bus
-///             is quiet, woken within the scheduler's wake-up time (~5-20 µs on a loaded
-///             machine) of a publication. Needs a reader-table slot below 64 (registration);
-///             without one wait() behaves as backoff.
+///             is quiet, woken within the scheduler's wake-up time of a publication (~11 µs
+///             between idle cores, ring_bench; tens to hundreds of µs when every core is
+///             busy: bench/RESULTS.md, e2e). Needs a reader-table slot below 64
+///             (registration); without one wait() behaves as backoff.
 /// busy_spin — one core at 100 %, the record is seen within ~100 ns of its publication;
 /// yield     — sched_yield between polls: 100 % of a core unless other threads want it;
 /// backoff   — spin, then yield, then sleep with the pause doubling from 1 µs up to
