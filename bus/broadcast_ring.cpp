@@ -142,6 +142,7 @@ broadcast_ring_writer broadcast_ring_writer::create(const std::string& name, con
   }
   w.control_->head.store(w.head_, std::memory_order_relaxed);
   w.control_->next_seq.store(w.seq_, std::memory_order_relaxed);
+  w.rung_seq_ = w.seq_;
   // release: stored after head and next_seq, as write() does; pairs with load_control_words'
   // acquire, so an attaching reader never sees a last frame at or past the head.
   if (last_frame != 0) w.control_->last_frame.store(last_frame, std::memory_order_release);

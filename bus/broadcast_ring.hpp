@@ -95,9 +95,13 @@ class broadcast_ring_writer {
   [[nodiscard]] bool write(std::uint32_t type, std::span<const std::byte> payload) noexcept;
 
   /// After a batch of writes: wakes the readers that sleep on the ring's doorbell (the reader
-  /// table's first line), if any — a fence and one load when none does (doorbell.hpp).
+  /// table's first line), if any — a fence and one load when none does (doorbell.hpp). With
+  /// nothing written since the last notify it does nothing at all, as the SPSC writer's.
   void notify() noexcept {
-    if (doorbell_line* d = readers_.doorbell()) doorbell_ring(*d);
+    doorbell_line* d = readers_.doorbell();
+    if (d == nullptr || seq_ == rung_seq_) return;
+    rung_seq_ = seq_;
+    doorbell_ring(*d);
   }
   /// From an idle path: clears the doorbell bits of readers that died asleep (reader_table).
   std::uint32_t sweep_dead_sleepers() noexcept { return readers_.sweep_dead_sleepers(); }
@@ -118,6 +122,7 @@ class broadcast_ring_writer {
   std::uint64_t mask_ = 0;
   std::uint64_t head_ = 0;
   std::uint64_t seq_ = 0;
+  std::uint64_t rung_seq_ = 0;  // seq_ at the last notify()
   std::uint64_t reclaim_ = 0;
 };
 

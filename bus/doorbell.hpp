@@ -4,7 +4,7 @@
 /// the futex-based condition variables of the Linux kernel and glibc) on one cache line in
 /// shared memory:
 ///
-///   reader (doorbell_prepare → look at its rings once more → doorbell_sleep or _cancel):
+///   reader (doorbell_wait: doorbell_prepare → look at its rings once more → doorbell_sleep or _cancel):
 ///     set its bit in `sleepers` (seq_cst RMW); fence (seq_cst); key = epoch (acquire);
 ///     look at the rings again; still empty → FUTEX_WAIT on `epoch` while it equals key;
 ///     then clear its bit.
@@ -92,6 +92,7 @@ inline void doorbell_ring(doorbell_line& d) noexcept {
 [[nodiscard]] std::uint32_t doorbell_prepare(doorbell_line& d, std::uint64_t bit) noexcept;
 
 enum class doorbell_wake_reason : std::uint8_t {
+  looked,    ///< doorbell_wait only: the second look found something; no sleep
   rung,      ///< a writer rang (or the epoch had already moved: a frame came meanwhile)
   timeout,   ///< nothing rang before the timeout
   signal,    ///< a signal interrupted the sleep
@@ -104,6 +105,19 @@ doorbell_wake_reason doorbell_sleep(doorbell_line& d, std::uint64_t bit, std::ui
 /// Reader: withdraws `bit` without sleeping (the second look found something).
 inline void doorbell_cancel(doorbell_line& d, std::uint64_t bit) noexcept {
   d.sleepers.fetch_and(~bit, std::memory_order_relaxed);
+}
+
+/// Reader, its rings found empty: the whole protocol in one call — announce `bit`, call
+/// `look()` (true: something came; the caller keeps what it found), and sleep only if it
+/// found nothing. Returns `looked` without sleeping, else why the sleep ended.
+template <class Look>
+doorbell_wake_reason doorbell_wait(doorbell_line& d, std::uint64_t bit, std::int64_t timeout_ns, Look&& look) {
+  const std::uint32_t key = doorbell_prepare(d, bit);
+  if (look()) {
+    doorbell_cancel(d, bit);
+    return doorbell_wake_reason::looked;
+  }
+  return doorbell_sleep(d, bit, key, timeout_ns);
 }
 
 /// The merger's input doorbell, `mdbus.<bus>.merge.bell` (kind doorbell): one line the

@@ -202,16 +202,14 @@ poll_result consumer::wait_on_doorbell(doorbell_line& bell, std::int64_t now, st
     if (now >= deadline) return r;
     // Announce, look once more (the merger may have published after our last poll and seen
     // no sleeper), and only then sleep (bus/doorbell.hpp).
-    const std::uint32_t key = doorbell_prepare(bell, bit);
-    r = poll();
-    if (r.status != poll_status::empty) {
-      doorbell_cancel(bell, bit);
-      return r;
-    }
     registration_.touch(now);  // idle but alive
     const std::int64_t left = deadline - now;
+    const doorbell_wake_reason why = doorbell_wait(bell, bit, left < kMaxSleepNs ? left : kMaxSleepNs, [&] {
+      r = poll();
+      return r.status != poll_status::empty;
+    });
+    if (why == doorbell_wake_reason::looked) return r;
     ++stats_.sleeps;
-    const doorbell_wake_reason why = doorbell_sleep(bell, bit, key, left < kMaxSleepNs ? left : kMaxSleepNs);
     r = poll();
     if (r.status != poll_status::empty || why == doorbell_wake_reason::signal) return r;
     now = mono_ns();

@@ -124,7 +124,6 @@ class merger final : merge_output {
   std::string output_name_;
   broadcast_ring_writer out_;
   doorbell_segment bell_;             ///< merge.bell: feeders ring it, mdmerge sleeps on it
-  std::uint64_t notified_seq_ = 0;    ///< out_.next_seq() when the output doorbell was last rung
   std::int64_t next_sweep_ns_ = 0;    ///< next sweep of readers that died asleep
   std::unique_ptr<std::uint64_t[]> scratch_;  ///< one output frame, 8-aligned
   std::size_t scratch_bytes_ = 0;

@@ -181,14 +181,12 @@ TEST_CASE("across processes: a sleeping SPSC reader misses no frame and no wake-
     };
     if (r.poll(on_frame, 64) > 0) continue;
     // The merger's way to sleep: announce, look once more, sleep only if still empty.
-    const std::uint32_t key = doorbell_prepare(d, kMergerSleeperBit);
-    if (r.poll(on_frame, 64) > 0) {
-      doorbell_cancel(d, kMergerSleeperBit);
-      continue;
-    }
-    ++sleeps;
     // 10 s: a wait that ends by timeout while the writer is running is a lost wake-up.
-    if (doorbell_sleep(d, kMergerSleeperBit, key, 10'000'000'000) == doorbell_wake_reason::timeout) ++timeouts;
+    const doorbell_wake_reason why =
+        doorbell_wait(d, kMergerSleeperBit, 10'000'000'000, [&] { return r.poll(on_frame, 64) > 0; });
+    if (why == doorbell_wake_reason::looked) continue;
+    ++sleeps;
+    if (why == doorbell_wake_reason::timeout) ++timeouts;
   }
   CHECK(writer.wait(30'000) == 0);
   CHECK(next == kFrames);
@@ -232,11 +230,14 @@ TEST_CASE("a reader killed asleep on a ring's doorbell is swept: its slot freed,
   CHECK(table.readers().size() == 1);
   CHECK(table.doorbell()->sleepers.load() != 0);  // the dead reader's bit
   const std::uint64_t wakes = table.doorbell()->wakes.load();
+  const std::byte frame[8]{};
+  REQUIRE(w.write(1, frame));
   w.notify();  // a useless wake-up: nobody is there
   CHECK(table.doorbell()->wakes.load() == wakes + 1);
   CHECK(w.sweep_dead_sleepers() == 1);
   CHECK(table.doorbell()->sleepers.load() == 0);
   CHECK(table.readers().empty());  // the slot is free again
+  REQUIRE(w.write(1, frame));
   w.notify();
   CHECK(table.doorbell()->wakes.load() == wakes + 1);
   CHECK(w.sweep_dead_sleepers() == 0);

@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
   std::int64_t idle_since = 0;
   std::int64_t next_housekeeping = 0;
   while (stop_requested == 0) {
-    std::int64_t now = mono_ns();
+    const std::int64_t now = mono_ns();
     const std::size_t n = m->poll_once(now);
     if (now >= next_housekeeping) {
       next_housekeeping = now + kHousekeepingNs;
@@ -102,17 +102,10 @@ int main(int argc, char** argv) {
     if (mode == config::idle_mode::wait) {
       // Announce, look once more (a feeder may have published after the last pass and seen
       // no sleeper), and only then sleep: doorbell.hpp.
-      const std::uint32_t key = doorbell_prepare(bell, kMergerSleeperBit);
-      now = mono_ns();
-      if (m->poll_once(now) > 0) {
-        doorbell_cancel(bell, kMergerSleeperBit);
-        idle_passes = 0;
-        continue;
-      }
       const std::int64_t until_housekeeping = next_housekeeping + kMaxDoorbellSleepNs - kHousekeepingNs - now;
-      (void)doorbell_sleep(bell, kMergerSleeperBit, key,
-                           std::max<std::int64_t>(1'000, std::min(until_deadline, until_housekeeping)));
-      idle_passes = 0;  // woken: spin again before the next sleep
+      (void)doorbell_wait(bell, kMergerSleeperBit, std::max<std::int64_t>(1'000, std::min(until_deadline, until_housekeeping)),
+                          [&] { return m->poll_once(mono_ns()) > 0; });
+      idle_passes = 0;  // found something or woken: spin again before the next sleep
       continue;
     }
     // backoff: pauses double from 10 µs up to the configured maximum while idle.
