@@ -370,17 +370,18 @@ int main(int argc, char** argv) {
       return m;
     };
 
-    const auto idle_text = [&](const std::string& mode) {
-      if (mode == "backoff") return "backoff (pauses up to " + std::to_string(mode == o.merge_idle ? o.merge_sleep_us : 250) + " us)";
+    const auto idle_text = [&](const std::string& mode, int backoff_pause_us) {
+      if (mode == "backoff") return "backoff (pauses up to " + std::to_string(backoff_pause_us) + " us)";
       if (mode == "wait") return "wait (doorbell, " + std::to_string(o.spin_us) + " us spin first)";
       return std::string("spin (busy-poll)");
     };
     // Pinning: for machines with cores to spare; on a 2-core box the two pinned processes
     // share their cores with everything else.
-    if (o.pin_merger >= 0) pin_to_cpu(status["merger"]["pid"].get<pid_t>(), o.pin_merger, "mdmerge");
+    const pid_t merger_pid = status["merger"]["pid"].get<pid_t>();
+    if (o.pin_merger >= 0) pin_to_cpu(merger_pid, o.pin_merger, "mdmerge");
     if (o.pin_consumer >= 0) pin_to_cpu(reader.tid(), o.pin_consumer, "the consumer thread");
     if (o.slice_us > 0 || o.fifo) {
-      for (const pid_t p : {status["merger"]["pid"].get<pid_t>(), reader.tid()}) {
+      for (const pid_t p : {merger_pid, reader.tid()}) {
         struct {
           std::uint32_t size;
           std::uint32_t sched_policy;
@@ -397,7 +398,8 @@ int main(int argc, char** argv) {
       }
     }
     std::printf("e2e_bench: bus %s, merge idle %s, consumer %s%s%s, floor connected %s the feeders; %.0f s windows after %.0f s warm-up\n",
-                bus.c_str(), idle_text(o.merge_idle).c_str(), idle_text(o.consumer_idle).c_str(),
+                bus.c_str(), idle_text(o.merge_idle, o.merge_sleep_us).c_str(),
+                idle_text(o.consumer_idle, static_cast<int>(consumer_idle.max_sleep_ns / 1000)).c_str(),
                 o.pin_merger >= 0 ? (", mdmerge pinned to CPU " + std::to_string(o.pin_merger)).c_str() : "",
                 o.pin_consumer >= 0 ? (", consumer pinned to CPU " + std::to_string(o.pin_consumer)).c_str() : "",
                 o.floor_last ? "after" : "before", o.seconds, o.warmup);
@@ -442,8 +444,8 @@ int main(int argc, char** argv) {
         continue;
       }
       // Calibrate: the action rate that gives `target` messages/s to one subscriber, counted
-      // where exsim generates them (frames fanned out / 3 subscribers: the floor and the two
-      // slots; ccxt's trade connections, when it runs, counted out by their share), so a path
+      // where exsim generates them (frames queued / 3 subscribers: the floor and the two
+      // slots, from exsim's per-connection counts: ccxt's connections are left out), so a path
       // that cannot keep up does not push the rate higher still.
       double asked = per_action > 0 ? target / per_action : target / 1.5;
       for (int i = 0;; ++i) {

@@ -356,14 +356,10 @@ spsc_read_status peek_or_sleep(spsc_ring_reader& r, spsc_frame& f, doorbell_line
   for (;;) {
     spsc_read_status s = r.peek(f);
     if (s != spsc_read_status::empty) return s;
-    const std::uint32_t key = doorbell_prepare(bell, kMergerSleeperBit);
-    s = r.peek(f);
-    if (s != spsc_read_status::empty) {
-      doorbell_cancel(bell, kMergerSleeperBit);
+    if (doorbell_wait(bell, kMergerSleeperBit, 100'000'000, [&] { return (s = r.peek(f)) != spsc_read_status::empty; }) ==
+        doorbell_wake_reason::looked)
       return s;
-    }
     ++sleeps;
-    (void)doorbell_sleep(bell, kMergerSleeperBit, key, 100'000'000);
     guard.check();
   }
 }
@@ -593,26 +589,18 @@ throughput_stats finish_throughput(std::string name, std::uint32_t len, std::uin
   return {std::move(name), len, frames, static_cast<double>(r.end_ns - t0) / 1e9, full};
 }
 
-/// notify_every: 0, no doorbell (the ring alone); n, a doorbell attached and rung after
-/// every n frames with nobody asleep on it (the writer's cost of the doorbells: a fence and
-/// a load per ring; a feeder rings once per WebSocket message, the merger once per poll).
-throughput_stats throughput_spsc(const options& o, const std::string& bus, std::uint32_t len, std::uint64_t frames,
-                                 std::uint32_t notify_every = 0) {
-  scoped_unlink names{{segment_name(bus, "tp-spsc"), segment_name(bus, "tp-spsc.bell")}};
+throughput_stats throughput_spsc(const options& o, const std::string& bus, std::uint32_t len, std::uint64_t frames) {
+  scoped_unlink names{{segment_name(bus, "tp-spsc")}};
   const spsc_ring_geometry g{o.ring_bytes, kLargePayload};
   std::int64_t t0 = 0;
   std::uint64_t full = 0;
-  doorbell_segment bell;
-  if (notify_every != 0) bell = doorbell_segment::create(names.names[1]);
   run_pair(
       o, "spsc throughput",
       [&] {
         spin_guard guard("spsc throughput");
         auto w = spsc_ring_writer::create(names.names[0], g);
-        if (notify_every != 0) w.attach_doorbell(bell.line());
         payload_source src(len);
         t0 = parent_wait_ready_go(guard);
-        std::uint32_t since_notify = 0;
         for (std::uint64_t seq = 0; seq < frames; ++seq) {
           std::span<std::byte> dst;
           while ((dst = w.try_claim(len)).data() == nullptr) {  // never drop: spin until room
@@ -621,12 +609,7 @@ throughput_stats throughput_spsc(const options& o, const std::string& bus, std::
           }
           std::memcpy(dst.data(), src.stamp(seq).data(), len);
           w.commit(kFrameType, len);
-          if (notify_every != 0 && ++since_notify == notify_every) {
-            w.notify();
-            since_notify = 0;
-          }
         }
-        if (notify_every != 0 && bell.line()->wakes.load() != 0) throw bench_error("spsc throughput: a wake with nobody asleep");
         if (w.overflows() != full)
           throw bench_error("spsc throughput: ring counted " + std::to_string(w.overflows()) + " full claims, we saw " +
                             std::to_string(full));
@@ -648,8 +631,7 @@ throughput_stats throughput_spsc(const options& o, const std::string& bus, std::
         spsc_frame extra;
         if (r.peek(extra) != spsc_read_status::empty) throw bench_error("spsc throughput: frames beyond the count");
       });
-  return finish_throughput(notify_every == 0 ? "spsc ring" : "spsc + bell/" + std::to_string(notify_every), len, frames, t0,
-                           full);
+  return finish_throughput("spsc ring", len, frames, t0, full);
 }
 
 throughput_stats throughput_broadcast(const options& o, const std::string& bus, std::uint32_t len,
@@ -862,11 +844,10 @@ double publish_ns(const std::string& bus, int ring, std::uint32_t notify_every, 
     t1 = mono_ns();
   } else {
     auto w = broadcast_ring_writer::create(name, {1 << 20, kLargePayload});
-    doorbell_line* d = notify_every != 0 ? bell.line() : nullptr;
     t0 = mono_ns();
     for (std::uint64_t seq = 0; seq < frames; ++seq) {
       if (!w.write(kFrameType, src.stamp(seq))) throw bench_error("writer cost: broadcast write refused");
-      if (d != nullptr && ++since == notify_every) {
+      if (notify_every != 0 && ++since == notify_every) {
         w.notify();  // the ring's own bell (its reader table); nobody sleeps there either
         since = 0;
       }
