@@ -25,10 +25,11 @@
 ///
 /// Why a fence on the writer and not membarrier(): the asymmetric alternative (writers
 /// plain, the sleeping reader forcing a barrier on every core with
-/// MEMBARRIER_CMD_GLOBAL_EXPEDITED) measured 24 µs per sleep on our 2-vCPU machines when the
-/// other core runs a writer (an IPI into a busy vCPU), against ~6 ns for the writer's mfence.
-/// The fence is paid once per batch (a feeder's WebSocket message, a merger poll), not per
-/// frame: a ring's per-frame publish cost is unchanged (bench/RESULTS.md, ring_bench).
+/// MEMBARRIER_CMD_GLOBAL_EXPEDITED) interrupts every core on each sleep — an IPI into a busy
+/// vCPU, costlier in a one-off trial than the wake-up it protects — against one locked
+/// instruction (~5-7 ns) for the writer's fence. The fence is paid once per ring (after a
+/// feeder's WebSocket message, a merger poll pass), not per frame written: the ring's write
+/// is unchanged; what ringing costs per frame: bench/RESULTS.md, ring_bench "Doorbells".
 ///
 /// Readers are bits of the 64-bit `sleepers` mask: the merger is bit 0 of its input bell;
 /// a consumer is the bit of its reader-table slot (slots 0..63). A reader that dies while
