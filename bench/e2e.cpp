@@ -28,6 +28,7 @@
 #include <CLI/CLI.hpp>
 #pragma GCC diagnostic pop
 
+#include "bus/sched_slice.hpp"
 #include "bus/stop_signal.hpp"
 #include "bench/e2e_analysis.hpp"
 #include "bench/e2e_bus_reader.hpp"
@@ -70,7 +71,7 @@ struct options {
   int spin_us = 5;           // wait: how long the merger and the consumer poll before sleeping
   std::string consumer_idle = "wait";
   int pin_merger = -1, pin_consumer = -1;  // CPU to pin to, or -1
-  int slice_us = 0;                        // sched_setattr slice (EEVDF, Linux >= 6.12) for mdmerge and the consumer thread
+  int slice_us = 100;                      // scheduling.wake_slice_us for mdmerge and the feeders, and the consumer thread's slice (0: the kernel's default)
   bool fifo = false;                       // SCHED_FIFO 1 for mdmerge and the consumer thread (needs CAP_SYS_NICE)
   bool floor_last = false;
   std::string ccxt_modules = CCXT_MODULES;  // node_modules holding ccxt; "" or missing: no ccxt client
@@ -90,6 +91,7 @@ std::string write_config(const std::string& path, const std::string& bus, int po
       {"rings", {{"feeder_bytes", 8 << 20}, {"output_bytes", 64 << 20}}},
       {"merge", {{"hole_fill_ms", 3}, {"idle", o.merge_idle}, {"idle_sleep_max_us", o.merge_sleep_us}, {"idle_spin_us", o.spin_us}}},
       {"supervisor", {{"control_socket", dir + "/ctl.sock"}}},
+      {"scheduling", {{"wake_slice_us", o.slice_us}}},
       {"venues",
        {{"binance",
          {{"endpoint", ep}, {"rest_endpoint", brest}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"trade", "aggTrade", "bookTicker", "depth@100ms"}},
@@ -148,7 +150,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"wait", "spin", "backoff"}));
   app.add_option("--pin-merger", o.pin_merger, "pin mdmerge to this CPU (machines with cores to spare)")->check(CLI::Range(0, 1023));
   app.add_option("--pin-consumer", o.pin_consumer, "pin the consumer thread to this CPU")->check(CLI::Range(0, 1023));
-  app.add_option("--slice-us", o.slice_us, "request this scheduler slice (us) for mdmerge and the consumer thread (EEVDF, Linux >= 6.12: a shorter slice is woken sooner)")->check(CLI::Range(0, 100000));
+  app.add_option("--slice-us", o.slice_us, "scheduler slice (us) of mdmerge, the feeders (scheduling.wake_slice_us) and the consumer thread (EEVDF, Linux >= 6.12: a shorter slice preempts sooner on wake-up); 0: the kernel's default")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
   app.add_flag("--fifo", o.fifo, "run mdmerge and the consumer thread SCHED_FIFO 1 (needs CAP_SYS_NICE)");
   app.add_option("--ccxt-modules", o.ccxt_modules, "node_modules directory with the ccxt package (default: the ccxt "
                  "conformance test's cache); empty: run no ccxt client");
@@ -157,6 +161,11 @@ int main(int argc, char** argv) {
   app.add_flag("--floor-last", o.floor_last, "connect the floor after the feeders (exsim then writes its copy last)");
   app.add_flag("--keep", o.keep, "keep the temp directory (logs, truth log, config)");
   CLI11_PARSE(app, argc, argv);
+  if (o.slice_us != 0 && o.slice_us < kMinWakeSliceUs) {
+    std::fprintf(stderr, "e2e_bench: --slice-us %d: must be 0 or %lld..%lld\n", o.slice_us, static_cast<long long>(kMinWakeSliceUs),
+                 static_cast<long long>(kMaxWakeSliceUs));
+    return 2;
+  }
   if (o.quick) {
     if (app.count("--seconds") == 0) o.seconds = 2;
     if (app.count("--warmup") == 0) o.warmup = 1;
@@ -380,29 +389,25 @@ int main(int argc, char** argv) {
     const pid_t merger_pid = status["merger"]["pid"].get<pid_t>();
     if (o.pin_merger >= 0) pin_to_cpu(merger_pid, o.pin_merger, "mdmerge");
     if (o.pin_consumer >= 0) pin_to_cpu(reader.tid(), o.pin_consumer, "the consumer thread");
-    if (o.slice_us > 0 || o.fifo) {
+    if (o.fifo) {
       for (const pid_t p : {merger_pid, reader.tid()}) {
-        struct {
-          std::uint32_t size;
-          std::uint32_t sched_policy;
-          std::uint64_t sched_flags;
-          std::int32_t sched_nice;
-          std::uint32_t sched_priority;
-          std::uint64_t sched_runtime, sched_deadline, sched_period;
-        } a{};
-        a.size = sizeof a;
-        a.sched_policy = o.fifo ? SCHED_FIFO : SCHED_OTHER;
-        a.sched_priority = o.fifo ? 1 : 0;
-        a.sched_runtime = std::uint64_t(o.slice_us) * 1000;
-        if (::syscall(SYS_sched_setattr, p, &a, 0) != 0) throw std::runtime_error(std::string("sched_setattr: ") + std::strerror(errno));
+        sched_param sp{};
+        sp.sched_priority = 1;
+        if (::sched_setscheduler(p, SCHED_FIFO, &sp) != 0) throw std::runtime_error(std::string("sched_setscheduler: ") + std::strerror(errno));
       }
+    } else if (o.slice_us > 0) {  // mdmerge and the feeders asked for theirs (scheduling.wake_slice_us)
+      const wake_slice_outcome ws = request_wake_slice(reader.tid(), o.slice_us);
+      if (!ws.applied) std::printf("e2e_bench: the consumer thread's slice: %s\n", ws.problem.c_str());
     }
-    std::printf("e2e_bench: bus %s, merge idle %s, consumer %s%s%s, floor connected %s the feeders; %.0f s windows after %.0f s warm-up\n",
+    const std::string sched_text = o.fifo ? ", mdmerge and consumer SCHED_FIFO 1"
+                                   : o.slice_us > 0 ? ", scheduler slice " + std::to_string(o.slice_us) + " us (mdmerge, feeders, consumer)"
+                                                    : ", the kernel's default slice";
+    std::printf("e2e_bench: bus %s, merge idle %s, consumer %s%s%s%s, floor connected %s the feeders; %.0f s windows after %.0f s warm-up\n",
                 bus.c_str(), idle_text(o.merge_idle, o.merge_sleep_us).c_str(),
                 idle_text(o.consumer_idle, static_cast<int>(consumer_idle.max_sleep_ns / 1000)).c_str(),
                 o.pin_merger >= 0 ? (", mdmerge pinned to CPU " + std::to_string(o.pin_merger)).c_str() : "",
                 o.pin_consumer >= 0 ? (", consumer pinned to CPU " + std::to_string(o.pin_consumer)).c_str() : "",
-                o.floor_last ? "after" : "before", o.seconds, o.warmup);
+                sched_text.c_str(), o.floor_last ? "after" : "before", o.seconds, o.warmup);
     std::printf("latency = receive (CLOCK_REALTIME) - exsim gen_time_ns of the same event; gen_time_ns is exsim's wall clock (ns)\n"
                 "just before its first socket write of the event (all subscribers' copies go out one connection after another\n"
                 "from there); 'bus - floor' pairs the same event's two receive stamps (exact).\n\n");

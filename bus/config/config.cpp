@@ -2,6 +2,7 @@
 
 #include "bus/broadcast_ring.hpp"
 #include "bus/runtime_dir.hpp"
+#include "bus/sched_slice.hpp"
 #include "bus/spsc_ring.hpp"
 
 #include <algorithm>
@@ -379,6 +380,16 @@ bus_config parse_config(std::string_view text, const std::string& source, const 
     if (static_cast<std::uint64_t>(c.merge.hold_bytes_per_stream) < c.rings.feeder_max_frame && c.merge.hold_bytes_per_stream != 0)
       mr.fail("merge.hold_bytes_per_stream", "must be 0 or at least rings.feeder_max_frame (" +
                                                  std::to_string(c.rings.feeder_max_frame) + "), so any record can wait in a hole");
+  }
+
+  if (const json* sc = r.get("scheduling", false)) {
+    object_reader scr(*sc, "scheduling", source);
+    c.scheduling.wake_slice_us = scr.integer("wake_slice_us", false, c.scheduling.wake_slice_us, 0, kMaxWakeSliceUs);
+    scr.finish();
+    if (c.scheduling.wake_slice_us != 0 && c.scheduling.wake_slice_us < kMinWakeSliceUs)
+      scr.fail("scheduling.wake_slice_us", std::to_string(c.scheduling.wake_slice_us) + " must be 0 (the kernel's default) or " +
+                                               std::to_string(kMinWakeSliceUs) + ".." + std::to_string(kMaxWakeSliceUs) +
+                                               " (the kernel clamps a slice to that range)");
   }
 
   // A private runtime directory, never a shared /tmp path (bus/runtime_dir.hpp).

@@ -123,6 +123,15 @@ struct supervisor_settings {
   std::int64_t rotation_sync_wait_ms = 10'000;
 };
 
+/// How the bus's own processes ask to be scheduled (section "scheduling", every field optional).
+struct scheduling_settings {
+  /// EEVDF slice (µs) that mdmerge and every mdfeed request for their thread at start
+  /// (bus/sched_slice.hpp): 0 leaves the kernel's default (~0.7–3 ms); 100..100000 makes a
+  /// thread woken by a doorbell or a socket preempt a busy core at once instead of waiting
+  /// for the running task's slice to end. Linux 6.12+; older kernels ignore it (logged).
+  std::int64_t wake_slice_us = 100;
+};
+
 struct bus_config {
   std::string source;  ///< file the config came from (for messages)
   std::string bus;     ///< segment name component: [A-Za-z0-9_-]{1,64}
@@ -130,6 +139,7 @@ struct bus_config {
   ring_sizes rings;
   merge_settings merge;
   supervisor_settings supervisor;
+  scheduling_settings scheduling;
   std::vector<venue_config> venues;
 
   /// The venue's section, or nullptr when the file does not configure it.

@@ -1,6 +1,7 @@
 // mdfeed — one feeder slot: a venue WebSocket connection normalised into the slot's SPSC ring.
 //   mdfeed --config config/sim.json --venue binance --slot A
 // See README.md in this folder for the options, the segments and the exit codes.
+#include "bus/sched_slice.hpp"
 #include "bus/stop_signal.hpp"
 #include "feeders/mdfeed/alloc_counter.hpp"
 #include "feeders/mdfeed/feeder.hpp"
@@ -73,6 +74,15 @@ int main(int argc, char** argv) {
   if (!tls_pool && feed::allocation_counting())
     std::fprintf(stderr, "mdfeed: OpenSSL had allocated before main(): its TLS 1.3 reads will call malloc\n");
   install_stop_signals();
+  if (cfg.scheduling.wake_slice_us > 0) {
+    const wake_slice_outcome ws = request_wake_slice(0, cfg.scheduling.wake_slice_us);
+    if (ws.applied)
+      std::printf("mdfeed %s/%s: scheduler slice %lld us (scheduling.wake_slice_us)\n", venue_name.c_str(), slot_name.c_str(),
+                  static_cast<long long>(cfg.scheduling.wake_slice_us));
+    else
+      std::fprintf(stderr, "mdfeed %s/%s: scheduling.wake_slice_us %lld not applied: %s\n", venue_name.c_str(), slot_name.c_str(),
+                   static_cast<long long>(cfg.scheduling.wake_slice_us), ws.problem.c_str());
+  }
   try {
     feed::feeder f(cfg, options);
     return f.run();

@@ -3,6 +3,7 @@
 // See bus/merge/README.md for what it does, its segments, counters and exit codes.
 #include "bus/clock.hpp"
 #include "bus/merge/merger.hpp"
+#include "bus/sched_slice.hpp"
 #include "bus/stop_signal.hpp"
 
 // GCC 12 reports a false -Wnull-dereference inside CLI11's inlined string splitting.
@@ -64,6 +65,15 @@ int main(int argc, char** argv) {
               cfg.bus.c_str(), m->output_name().c_str(), m->inputs_configured(), m->inputs_attached(),
               m->arb().stream_count(), static_cast<unsigned long long>(m->primed()),
               std::string(config::to_string(cfg.merge.idle)).c_str());
+  if (cfg.scheduling.wake_slice_us > 0) {
+    const wake_slice_outcome ws = request_wake_slice(0, cfg.scheduling.wake_slice_us);
+    if (ws.applied)
+      std::printf("mdmerge: bus %s: scheduler slice %lld us (scheduling.wake_slice_us)\n", cfg.bus.c_str(),
+                  static_cast<long long>(cfg.scheduling.wake_slice_us));
+    else
+      std::fprintf(stderr, "mdmerge: bus %s: scheduling.wake_slice_us %lld not applied: %s\n", cfg.bus.c_str(),
+                   static_cast<long long>(cfg.scheduling.wake_slice_us), ws.problem.c_str());
+  }
   std::printf("MDMERGE_READY {\"bus\":\"%s\",\"output\":\"%s\",\"primed\":%llu}\n", cfg.bus.c_str(),
               m->output_name().c_str(), static_cast<unsigned long long>(m->primed()));
   std::fflush(stdout);

@@ -304,6 +304,21 @@ TEST_CASE("config: a file that is missing or not JSON gets one line naming it") 
   CHECK(error_of("[1, 2]") == "cfg.json: (top level): must be an object");
 }
 
+TEST_CASE("config: scheduling.wake_slice_us: default 100, 0 or the kernel's 100..100000 range") {
+  CHECK(parse_config(kMinimal, "cfg.json").scheduling.wake_slice_us == 100);
+  const auto with = [](const std::string& v) {
+    return replace(kMinimal, R"("bus": "t1",)", R"("bus": "t1", "scheduling": {"wake_slice_us": )" + v + "},");
+  };
+  CHECK(parse_config(with("0"), "cfg.json").scheduling.wake_slice_us == 0);
+  CHECK(parse_config(with("250"), "cfg.json").scheduling.wake_slice_us == 250);
+  CHECK(error_of(with("50")) ==
+        "cfg.json: scheduling.wake_slice_us: 50 must be 0 (the kernel's default) or 100..100000 (the kernel clamps a slice to that range)");
+  CHECK(error_of(with("100001")).find("cfg.json: scheduling.wake_slice_us:") == 0);
+  CHECK(error_of(with("-1")).find("cfg.json: scheduling.wake_slice_us:") == 0);
+  CHECK(error_of(replace(kMinimal, R"("bus": "t1",)", R"("bus": "t1", "scheduling": {"slice": 100},)"))
+            .find("cfg.json: scheduling.slice: unknown key") == 0);
+}
+
 TEST_CASE("config: merge and supervisor sections, their defaults and their errors") {
   const bus_config d = parse_config(kMinimal, "cfg.json");
   CHECK(d.merge.hole_fill_ms == 3);

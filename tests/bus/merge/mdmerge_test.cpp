@@ -10,6 +10,7 @@
 #include "bus/counters.hpp"
 #include "bus/feeder_block.hpp"
 #include "bus/records.hpp"
+#include "bus/sched_slice.hpp"
 #include "tests/support/read_file.hpp"
 #include "tests/feeders/mdfeed/mdfeed_test_support.hpp"
 #include "tests/support/spawn.hpp"
@@ -150,7 +151,7 @@ TEST_CASE("mdmerge: staggered cuts and a SIGKILLed merger lose nothing and doubl
   for (auto& f : feeders) CHECK(f->stop() == 0);
 }
 
-TEST_CASE("mdmerge: a bad config is one line and exit 2, a second merger on the bus is refused with exit 1") {
+TEST_CASE("mdmerge: a bad config is one line and exit 2, a second merger on the bus is refused with exit 1, the scheduler slice is logged") {
   unique_bus bus;
   temp_dir dir;
   {
@@ -166,6 +167,12 @@ TEST_CASE("mdmerge: a bad config is one line and exit 2, a second merger on the 
   const std::string config = write_bus_config(dir.file("bus.json"), bus.name(), 9, 10, 11, 3);
   child first({mdmerge_binary(), "--config", config}, dir.file("first.log"));
   REQUIRE(eventually([&] { return read_file(dir.file("first.log")).find("MDMERGE_READY") != std::string::npos; }));
+  // scheduling.wake_slice_us (default 100): applied and logged, or one line saying why not.
+  if (current_slice_ns(first.pid()) == 100'000) {
+    CHECK(read_file(dir.file("first.log")).find("scheduler slice 100 us (scheduling.wake_slice_us)") != std::string::npos);
+  } else {
+    CHECK(read_file(dir.file("first.log")).find("scheduling.wake_slice_us 100 not applied: ") != std::string::npos);
+  }
   child second({mdmerge_binary(), "--config", config}, dir.file("second.log"));
   CHECK(second.wait(10000) == 1);
   const std::string t = read_file(dir.file("second.log"));
