@@ -6,6 +6,7 @@
 // them with a pong echoing the payload (libwebsockets does this by itself), so there is no
 // application-level keepalive text.
 #include "bus/venue_budget_core.hpp"
+#include "bus/venues/binance.hpp"
 #include "feeders/adapter_support.hpp"
 #include "feeders/venue_adapter.hpp"
 
@@ -25,22 +26,9 @@ using namespace detail;
 // ---------------------------------------------------------------------------------------
 // Stream names: "<symbol lowercase>@<suffix>".
 
-/// The channel a combined-stream suffix names; unknown for streams we do not decode
-/// (kline_1m, ticker, …).
-channel channel_of_suffix(std::string_view s) noexcept {
-  if (s == "trade") return channel::binance_trade;
-  if (s == "aggTrade") return channel::binance_agg_trade;
-  if (s == "bookTicker") return channel::binance_book_ticker;
-  if (!s.starts_with("depth")) return channel::unknown;
-  if (s.ends_with("@100ms")) {
-    s.remove_suffix(6);
-  } else if (s.ends_with("@1000ms")) {
-    s.remove_suffix(7);
-  }
-  if (s == "depth") return channel::binance_depth;
-  if (s == "depth5" || s == "depth10" || s == "depth20") return channel::binance_depth_partial;
-  return channel::unknown;
-}
+/// The channel a combined-stream suffix names (the venue descriptor's grammar); unknown for
+/// streams we do not decode (kline_1m, ticker, …).
+channel channel_of_suffix(std::string_view s) noexcept { return venues::binance().parse_channel(s).id; }
 
 char ascii_upper(char c) noexcept { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
 char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -54,44 +42,39 @@ void set_upper_symbol(stream_stamp& st, std::string_view lower) noexcept {
   st.set_symbol({buf, n});
 }
 
-/// Symbols go into URLs and stream names: refuse anything that would change their meaning.
+/// Symbols go into URLs and stream names: only the venue's grammar (its descriptor:
+/// upper-case letters and digits, as the config spells them).
 void check_symbol(std::string_view sym) {
-  if (sym.empty()) throw std::invalid_argument("binance: empty symbol");
-  for (const char c : sym) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-    if (!ok) throw std::invalid_argument("binance: symbol '" + std::string(sym) + "' has a character not allowed in a stream name");
-  }
+  if (std::string why = venues::binance().symbol_problem(sym); !why.empty()) throw std::invalid_argument("binance: " + why);
 }
 
 std::string stream_name(const subscription& sub) {
   check_symbol(sub.symbol);
-  std::string name;
-  for (const char c : sub.symbol) name.push_back(ascii_lower(c));
-  const std::string_view v = sub.variant;
   auto refuse = [&](const char* why) {
     return std::invalid_argument("binance: " + std::string(to_string(sub.ch)) + " " + sub.symbol + ": " + why +
                                  " (variant '" + sub.variant + "')");
   };
+  // The suffix from (channel, variant); the descriptor's grammar must read it back the same.
+  std::string suffix;
   switch (sub.ch) {
     case channel::binance_trade:
     case channel::binance_agg_trade:
     case channel::binance_book_ticker:
-      if (!v.empty()) throw refuse("takes no variant");
-      name.append("@").append(to_string(sub.ch));
-      return name;
     case channel::binance_depth:
-      if (!v.empty() && v != "100ms" && v != "1000ms") throw refuse("variant must be empty, 100ms or 1000ms");
-      name.append("@depth");
-      if (!v.empty()) name.append("@").append(v);
-      return name;
-    case channel::binance_depth_partial:
-      name.append("@depth").append(v);
-      if (channel_of_suffix(std::string_view(name).substr(name.find('@') + 1)) != channel::binance_depth_partial)
-        throw refuse("variant must be 5, 10 or 20, optionally @100ms or @1000ms");
-      return name;
-    default: break;
+      suffix = sub.ch == channel::binance_depth ? "depth" : std::string(to_string(sub.ch));
+      if (!sub.variant.empty()) suffix.append("@").append(sub.variant);
+      break;
+    case channel::binance_depth_partial: suffix = "depth" + sub.variant; break;
+    default: throw refuse("not a Binance channel");
   }
-  throw refuse("not a Binance channel");
+  const parsed_channel p = venues::binance().parse_channel(suffix);
+  if (p.id != sub.ch || p.variant != sub.variant)
+    throw refuse(sub.ch == channel::binance_depth_partial ? "variant must be 5, 10 or 20, optionally @100ms or @1000ms"
+                 : sub.ch == channel::binance_depth       ? "variant must be empty, 100ms or 1000ms"
+                                                          : "takes no variant");
+  std::string name;
+  for (const char c : sub.symbol) name.push_back(ascii_lower(c));
+  return name.append("@").append(suffix);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 // "ping" with the text "pong"; the feeder sends keepalive_text() after its configured
 // quiet period and reconnects when parse() reports no control_event::pong in time.
 #include "bus/venue_budget_core.hpp"
+#include "bus/venues/okx.hpp"
 #include "feeders/adapter_support.hpp"
 #include "feeders/venue_adapter.hpp"
 
@@ -42,12 +43,10 @@ channel okx_channel(std::string_view s) noexcept {
 /// books and books-l2-tbt say in `action` whether data is a snapshot or an update.
 bool has_action(channel c) noexcept { return c == channel::okx_books || c == channel::okx_books_l2_tbt; }
 
+/// instIds go into subscription arguments and REST queries: only the venue's grammar (its
+/// descriptor: upper-case parts joined by '-', as the config spells them).
 void check_inst_id(std::string_view inst) {
-  if (inst.empty()) throw std::invalid_argument("okx: empty instId");
-  for (const char c : inst) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-    if (!ok) throw std::invalid_argument("okx: instId '" + std::string(inst) + "' has a character OKX ids do not use");
-  }
+  if (std::string why = venues::okx().symbol_problem(inst); !why.empty()) throw std::invalid_argument("okx: " + why);
 }
 
 /// An error or notice code: OKX sends strings ("60012"); accept a bare number too.

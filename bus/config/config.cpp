@@ -4,6 +4,7 @@
 #include "bus/runtime_dir.hpp"
 #include "bus/sched_slice.hpp"
 #include "bus/spsc_ring.hpp"
+#include "bus/venues/registry.hpp"
 
 #include <algorithm>
 #include <fstream>
@@ -102,23 +103,11 @@ class object_reader {
   std::set<std::string, std::less<>> seen_;
 };
 
-bool all_of_chars(std::string_view s, bool allow_dash) {
-  return std::all_of(s.begin(), s.end(), [&](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (allow_dash && c == '-');
-  });
-}
-
-/// Venue spelling rules (VENUES.md): Binance symbols are upper-case letters and digits
-/// ("BTCUSDT"); OKX instIds are dash-separated upper-case parts ("BTC-USDT", "BTC-USD-SWAP").
+/// A symbol as the venue spells it (its descriptor's grammar) that fits a record's symbol field.
 std::string symbol_problem(venue v, std::string_view s) {
-  if (s.empty()) return "empty symbol";
   if (s.size() > kSymbolCapacity) return in_quotes(s) + " is longer than " + std::to_string(kSymbolCapacity) + " characters";
-  if (v == venue::binance && !all_of_chars(s, false))
-    return in_quotes(s) + " is not a Binance symbol (upper-case letters and digits, e.g. \"BTCUSDT\")";
-  if (v == venue::okx && (!all_of_chars(s, true) || s.find('-') == std::string_view::npos || s.front() == '-' ||
-                          s.back() == '-' || s.find("--") != std::string_view::npos))
-    return in_quotes(s) + " is not an OKX instId (upper-case parts joined by '-', e.g. \"BTC-USDT\")";
-  return {};
+  const venue_descriptor* d = find_venue(v);
+  return d == nullptr ? "unknown venue" : d->symbol_problem(s);
 }
 
 endpoint read_endpoint(object_reader& parent, const char* key, const std::string& base_dir) {
@@ -141,7 +130,8 @@ endpoint read_endpoint(object_reader& parent, const char* key, const std::string
 
 venue_policy read_policy(object_reader& parent, venue v) {
   venue_policy p;
-  if (v == venue::okx) p.max_age_ms = 0;  // OKX has no connection age limit, only the idle cut
+  const venue_descriptor& d = *find_venue(v);
+  p.max_age_ms = d.timing.max_age_ms;  // the venue's own age limit (its descriptor), 0: none
   const json* j = parent.get("policy", false);
   if (j == nullptr) return p;
   object_reader r(*j, parent.at("policy"), parent.source());
@@ -165,10 +155,12 @@ venue_policy read_policy(object_reader& parent, venue v) {
   if (p.max_age_ms > 0 && p.rotate_margin_ms >= p.max_age_ms)
     r.fail(r.at("rotate_margin_ms"), std::to_string(p.rotate_margin_ms) + " must be below max_age_ms " +
                                          std::to_string(p.max_age_ms));
-  // VENUES.md, OKX connection: the server closes a connection silent for 30 s; the
+  // The venue cuts a connection silent for idle_cut_ms (its descriptor: OKX 30 s); the
   // keepalive must go out before that.
-  if (v == venue::okx && p.keepalive_ms >= 30'000)
-    r.fail(r.at("keepalive_ms"), std::to_string(p.keepalive_ms) + " must be below 30000 (OKX closes a connection after 30 s of silence)");
+  if (d.timing.idle_cut_ms > 0 && p.keepalive_ms >= d.timing.idle_cut_ms)
+    r.fail(r.at("keepalive_ms"), std::to_string(p.keepalive_ms) + " must be below " + std::to_string(d.timing.idle_cut_ms) + " (" +
+                                     std::string(d.title) + " closes a connection after " +
+                                     std::to_string(d.timing.idle_cut_ms / 1000) + " s of silence)");
   return p;
 }
 
@@ -206,7 +198,7 @@ venue_config read_venue(const json& j, const std::string& path, venue v, const s
     if (auto why = login_only_reason(v, name); !why.empty()) r.fail(at, why);
     channel_spec c = parse_channel(v, name);
     if (c.id == channel::unknown)
-      r.fail(at, std::string("unknown ") + (v == venue::binance ? "Binance" : "OKX") + " channel " + in_quotes(name));
+      r.fail(at, "unknown " + std::string(find_venue(v)->title) + " channel " + in_quotes(name));
     for (const auto& other : vc.channels)
       if (other.name == name) r.fail(at, in_quotes(name) + " listed twice");
     vc.channels.push_back(std::move(c));
@@ -270,38 +262,17 @@ slot_id slot_from_string(std::string_view s) noexcept {
 channel_spec parse_channel(venue v, std::string_view name) {
   channel_spec c;
   c.name = std::string(name);
-  if (v == venue::okx) {
-    if (const auto ch = channel_from_string(venue::okx, name)) c.id = *ch;
-    return c;
-  }
-  if (v != venue::binance) return c;
-  // Binance stream suffixes (VENUES.md, payloads table): the update speed rides after '@'.
-  std::string_view base = name;
-  std::string_view speed;
-  if (const auto at = name.find('@'); at != std::string_view::npos) {
-    base = name.substr(0, at);
-    speed = name.substr(at + 1);
-    if (speed != "100ms" && speed != "1000ms") return c;
-  }
-  if (base == "trade" || base == "aggTrade" || base == "bookTicker") {
-    if (!speed.empty()) return c;
-    c.id = *channel_from_string(venue::binance, base);
-  } else if (base == "depth") {
-    c.id = channel::binance_depth;
-    c.variant = std::string(speed);
-  } else if (base == "depth5" || base == "depth10" || base == "depth20") {
-    c.id = channel::binance_depth_partial;
-    c.variant = std::string(base.substr(5));
-    if (!speed.empty()) c.variant.append("@").append(speed);
+  if (const venue_descriptor* d = find_venue(v)) {
+    const parsed_channel p = d->parse_channel(name);
+    c.id = p.id;
+    c.variant = std::string(p.variant);
   }
   return c;
 }
 
 std::string login_only_reason(venue v, std::string_view name) {
-  if (v == venue::okx && (name == "books-l2-tbt" || name == "books50-l2-tbt"))
-    return in_quotes(name) + " needs a logged-in connection (OKX answers a public subscription with 60011 \"Please log in\"); "
-           "use \"books\" (400 levels, 100 ms) or \"bbo-tbt\"";
-  return {};
+  const venue_descriptor* d = find_venue(v);
+  return d == nullptr ? std::string() : d->login_only_reason(name);
 }
 
 std::uint64_t config_identity(const bus_config& c, const venue_config& v) noexcept {
@@ -417,9 +388,9 @@ bus_config parse_config(std::string_view text, const std::string& source, const 
   if (!venues->is_object() || venues->empty()) r.fail("venues", "must be an object with at least one venue");
   for (const auto& [key, value] : venues->items()) {
     const std::string path = "venues." + key;
-    const auto v = venue_from_string(key);
-    if (!v) r.fail(path, "unknown venue (known: binance, okx)");
-    c.venues.push_back(read_venue(value, path, *v, source, base_dir));
+    const venue_descriptor* d = find_venue(std::string_view(key));
+    if (d == nullptr) r.fail(path, "unknown venue (known: " + known_venue_names() + ")");
+    c.venues.push_back(read_venue(value, path, d->id, source, base_dir));
   }
   r.finish();
   return c;

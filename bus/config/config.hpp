@@ -166,14 +166,15 @@ struct bus_config {
 [[nodiscard]] slot_id slot_from_string(std::string_view s) noexcept;
 
 /// The venue's channel spelling → (channel, variant); unknown spelling → channel::unknown.
-/// Binance: trade, aggTrade, bookTicker, depth[@100ms|@1000ms], depth5|10|20[@100ms|@1000ms].
-/// OKX: trades, tickers, bbo-tbt, books, books5 (books-l2-tbt / books50-l2-tbt need a login:
+/// The grammar is the venue's descriptor's (bus/venues/<venue>.cpp): Binance trade,
+/// aggTrade, bookTicker, depth[@100ms|@1000ms], depth5|10|20[@100ms|@1000ms]; OKX trades,
+/// tickers, bbo-tbt, books, books5 (books-l2-tbt / books50-l2-tbt need a login:
 /// login_only_reason() names why they are refused).
 [[nodiscard]] channel_spec parse_channel(venue v, std::string_view name);
 
-/// Why a channel spelling cannot be used on a public connection, or empty. OKX
-/// `books-l2-tbt` and `books50-l2-tbt` answer a public subscription with error 60011
-/// "Please log in" (OKX v5 docs "Order book channel", 2026-12: login required, VIP tiers).
+/// Why a channel spelling cannot be used on a public connection, or empty (the venue's
+/// descriptor; OKX `books-l2-tbt` and `books50-l2-tbt` answer a public subscription with
+/// error 60011 "Please log in", OKX v5 docs "Order book channel", 2026-12).
 [[nodiscard]] std::string login_only_reason(venue v, std::string_view name);
 
 }  // namespace mdbus::config

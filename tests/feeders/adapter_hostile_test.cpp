@@ -70,7 +70,7 @@ std::unique_ptr<venue_adapter> binance_subscribed() {
   auto a = make(venue::binance);
   const subscription subs[] = {{channel::binance_trade, "BTCUSDT", ""},
                                {channel::binance_agg_trade, "BTCUSDT", ""},
-                               {channel::binance_book_ticker, "btcusdt", ""},
+                               {channel::binance_book_ticker, "BTCUSDT", ""},
                                {channel::binance_depth, "BTCUSDT", "100ms"},
                                {channel::binance_depth_partial, "BTCUSDT", "5@100ms"}};
   a->set_subscriptions(subs);

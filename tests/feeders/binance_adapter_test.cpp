@@ -54,7 +54,7 @@ void check_stream(const record_header& h, channel ch, std::string_view symbol) {
 TEST_CASE("binance: ws_path puts every stream in one combined-stream URL") {
   auto a = make(venue::binance);
   const subscription subs[] = {{channel::binance_trade, "BTCUSDT", ""},
-                               {channel::binance_agg_trade, "ethusdt", ""},
+                               {channel::binance_agg_trade, "ETHUSDT", ""},
                                {channel::binance_book_ticker, "BTCUSDT", ""},
                                {channel::binance_depth, "BTCUSDT", "100ms"},
                                {channel::binance_depth, "BNBBTC", ""},
@@ -71,7 +71,7 @@ TEST_CASE("binance: ws_path puts every stream in one combined-stream URL") {
 
 TEST_CASE("binance: UNSUBSCRIBE names the streams, and only the diff depth resyncs, from a REST snapshot") {
   auto a = make(venue::binance);
-  const subscription subs[] = {{channel::binance_depth, "BTCUSDT", "100ms"}, {channel::binance_trade, "ethusdt", ""}};
+  const subscription subs[] = {{channel::binance_depth, "BTCUSDT", "100ms"}, {channel::binance_trade, "ETHUSDT", ""}};
   const auto msgs = a->unsubscribe_messages(subs);
   REQUIRE(msgs.size() == 1);
   CHECK(msgs[0] == R"({"method":"UNSUBSCRIBE","params":["btcusdt@depth@100ms","ethusdt@trade"],"id":1})");
@@ -86,7 +86,7 @@ TEST_CASE("binance: UNSUBSCRIBE names the streams, and only the diff depth resyn
   const resync_plan depth = a->resync_plan_for(channel::binance_depth);
   CHECK(depth.method == resync_method::rest_snapshot);
   CHECK(depth.rest_depth == 1000);
-  CHECK(a->snapshot_path({channel::binance_depth, "btcusdt", "100ms"}, depth.rest_depth) == "/api/v3/depth?symbol=BTCUSDT&limit=1000");
+  CHECK(a->snapshot_path({channel::binance_depth, "BTCUSDT", "100ms"}, depth.rest_depth) == "/api/v3/depth?symbol=BTCUSDT&limit=1000");
   CHECK(a->resync_plan_for(channel::binance_depth_partial).method == resync_method::none);
   CHECK(a->resync_plan_for(channel::binance_book_ticker).method == resync_method::none);
   CHECK(a->resync_plan_for(channel::okx_books).method == resync_method::none);
@@ -102,11 +102,17 @@ TEST_CASE("binance: bad subscriptions are refused at set-up") {
   CHECK_THROWS_AS(path({channel::okx_books, "BTCUSDT", ""}), std::invalid_argument);
   CHECK_THROWS_AS(path({channel::binance_trade, "BTC/USDT", ""}), std::invalid_argument);
   CHECK_THROWS_AS(path({channel::binance_trade, "", ""}), std::invalid_argument);
+  // One symbol grammar, the venue descriptor's: the adapter refuses what the config refuses,
+  // in the same words (it used to take lower case, '_' and '-').
+  CHECK_THROWS_WITH_AS(path({channel::binance_trade, "btcusdt", ""}),
+                       R"(binance: "btcusdt" is not a Binance symbol (upper-case letters and digits, e.g. "BTCUSDT"))",
+                       std::invalid_argument);
+  CHECK_THROWS_AS(path({channel::binance_trade, "BTC_USDT", ""}), std::invalid_argument);
 }
 
 TEST_CASE("binance: snapshot_path asks REST for the depth of one symbol") {
   auto a = make(venue::binance);
-  CHECK(a->snapshot_path({channel::binance_depth, "btcusdt", "100ms"}, 5000) == "/api/v3/depth?symbol=BTCUSDT&limit=5000");
+  CHECK(a->snapshot_path({channel::binance_depth, "BTCUSDT", "100ms"}, 5000) == "/api/v3/depth?symbol=BTCUSDT&limit=5000");
   CHECK_THROWS_AS((void)a->snapshot_path({channel::binance_depth, "BTCUSDT", ""}, 0), std::invalid_argument);
   CHECK_THROWS_AS((void)a->snapshot_path({channel::binance_trade, "BTCUSDT", ""}, 100), std::invalid_argument);
 }
@@ -514,7 +520,7 @@ TEST_CASE("binance: a message over max_message_bytes is refused unread") {
 
 TEST_CASE("binance: REST depth snapshot (1000 levels a side) → parts flagged from REST") {
   const std::string body = read_file(std::string(MDBUS_BENCH_DATA) + "/binance_rest_depth.json");
-  const subscription sub{channel::binance_depth, "btcusdt", "100ms"};
+  const subscription sub{channel::binance_depth, "BTCUSDT", "100ms"};
   SUBCASE("one record when it fits") {
     auto a = make(venue::binance);
     vector_sink sink;

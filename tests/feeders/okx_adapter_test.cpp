@@ -123,6 +123,11 @@ TEST_CASE("okx: bad subscriptions and snapshot paths are refused at set-up") {
   CHECK_THROWS_AS(path({channel::okx_books, "BTC-USDT", "5"}), std::invalid_argument);
   CHECK_THROWS_AS(path({channel::okx_books, R"(BTC"USDT)", ""}), std::invalid_argument);
   CHECK_THROWS_AS(path({channel::okx_books, "", ""}), std::invalid_argument);
+  // One instId grammar, the venue descriptor's, in the config's words.
+  CHECK_THROWS_WITH_AS(path({channel::okx_books, "btc-usdt", ""}),
+                       R"(okx: "btc-usdt" is not an OKX instId (upper-case parts joined by '-', e.g. "BTC-USDT"))",
+                       std::invalid_argument);
+  CHECK_THROWS_AS(path({channel::okx_books, "BTC_USDT", ""}), std::invalid_argument);
   CHECK(a->snapshot_path({channel::okx_books, "BTC-USDT", ""}, 400) == "/api/v5/market/books?instId=BTC-USDT&sz=400");
   CHECK_THROWS_AS((void)a->snapshot_path({channel::okx_trades, "BTC-USDT", ""}, 400), std::invalid_argument);
   CHECK_THROWS_AS((void)a->snapshot_path({channel::okx_books, "BTC-USDT", ""}, 401), std::invalid_argument);

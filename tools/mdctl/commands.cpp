@@ -1,5 +1,6 @@
 #include "tools/mdctl/commands.hpp"
 
+#include "bus/venues/registry.hpp"
 #include "tools/mdctl/status_table.hpp"
 
 #include <algorithm>
@@ -48,6 +49,12 @@ std::string old_pid(const nlohmann::json& reply) {
 }
 
 }  // namespace
+
+std::vector<std::string> all_venue_names() {
+  std::vector<std::string> out;
+  for (const venue_descriptor* d : all_venues()) out.emplace_back(d->name);
+  return out;
+}
 
 std::string check_venue(std::string_view name, const known_names& known) {
   return known.venues[venue_index(name, known)];

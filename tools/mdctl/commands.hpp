@@ -27,9 +27,13 @@ struct slot_ref {
 
 /// Venues and slots a name is checked against: every venue the bus knows, slots A and B; with a
 /// config, only what that config configures (`source` names it in messages).
+/// Every venue the bus knows (the venue descriptors, bus/venues/registry.hpp), by name.
+[[nodiscard]] std::vector<std::string> all_venue_names();
+
 struct known_names {
-  std::vector<std::string> venues{"binance", "okx"};
-  std::vector<std::vector<std::string>> slots{{"A", "B"}, {"A", "B"}};  ///< per venue, same order
+  std::vector<std::string> venues = all_venue_names();
+  std::vector<std::vector<std::string>> slots =
+      std::vector<std::vector<std::string>>(venues.size(), {"A", "B"});  ///< per venue, same order
   std::string source;  ///< config file, or empty
 };
 

@@ -1,0 +1,100 @@
+#pragma once
+/// What the bus knows about a venue, as data: one descriptor per venue, in one place
+/// (bus/venues/<venue>.hpp/.cpp). Config validation, the feeders' adapters and the merger's
+/// sequence rules read it instead of naming venues themselves (issue 14, STYLE rule 8).
+///
+/// So far a descriptor holds the venue's name, its symbol grammar, its channel grammar (the
+/// spellings a config and a venue's stream names use), the channels that need a login, the
+/// sequence rule of each channel including how the first delta joins a snapshot, and the
+/// venue's own connection timing (age limit, idle cut). Endpoints, limits and REST weights
+/// still live in the config and the adapters.
+#include "bus/venue.hpp"
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace mdbus {
+
+/// How the merger tells a duplicate from a hole on one stream: DESIGN.md's arbitration
+/// table. The rule comes from the channel; the record's header flags say which sequence
+/// fields it actually carries (bus/merge/sequence_rule.hpp weakens the rule to them).
+enum class sequence_rule : std::uint8_t {
+  /// Ids count up by one per message (Binance trade `t`, aggTrade `a`):
+  /// duplicate when id <= last, hole when id > last + 1.
+  consecutive,
+  /// Each message covers first..last ids (Binance diff depth `U`..`u`):
+  /// duplicate when u <= last, hole when U > last + 1.
+  range,
+  /// Each message names its predecessor (OKX books, books-l2-tbt, bbo-tbt `seqId`/`prevSeqId`;
+  /// Binance futures `pu`): duplicate when seq <= last, hole when prev != last.
+  chained,
+  /// Ids only increase, gaps are normal (Binance bookTicker `u`, OKX trades `tradeId`,
+  /// partial books): duplicate when id <= last, holes not detectable.
+  increasing,
+  /// No sequence at all (OKX tickers): duplicate when the same event time and content were
+  /// published within a bounded window.
+  content,
+};
+
+/// How the first delta after a snapshot joins it — each venue documents its own rule, and it
+/// is not the chain rule (the snapshot is not a message of the stream).
+enum class join_rule : std::uint8_t {
+  /// The chain rule applies unchanged from the snapshot's sequence.
+  chain,
+  /// Binance spot diff depth (web-socket-streams.md "How to manage a local order book
+  /// correctly", as corrected 2025-11-12): drop events with u <= lastUpdateId; the first kept
+  /// one covers the snapshot, U <= lastUpdateId + 1 <= u. The `range` rule already reads so.
+  covers,
+  /// OKX books after the snapshot push was delisted (OKX v5 "Order book channel" and the
+  /// changelog "Delist initial snapshot and checksum field in order book channels", production
+  /// from August 2026): the first update applied has prevSeqId <= snapshot seqId < seqId;
+  /// updates with seqId <= snapshot seqId are covered by the snapshot. A pushed snapshot's
+  /// first update (prevSeqId == its seqId) satisfies the same rule.
+  straddles,
+};
+
+/// One channel of a venue: how the merger sequences it.
+struct channel_rule {
+  channel id = channel::unknown;
+  sequence_rule rule = sequence_rule::content;
+  join_rule join = join_rule::chain;
+};
+
+/// A channel spelling read by the venue's grammar: the bus channel and the venue's flavour of
+/// it (Binance "100ms" for depth@100ms, "20@100ms" for depth20@100ms; empty otherwise). The
+/// variant views the spelling it was read from.
+struct parsed_channel {
+  channel id = channel::unknown;
+  std::string_view variant;
+};
+
+/// The venue's own connection rules (its documentation; the config's defaults and limits).
+struct venue_timing {
+  std::int64_t max_age_ms = 0;   ///< the venue cuts a connection this old (0: no limit)
+  std::int64_t idle_cut_ms = 0;  ///< the venue cuts a connection silent this long (0: none); keepalive must go out before
+  std::string_view max_age_source;   ///< the doc section that says so
+  std::string_view idle_cut_source;
+};
+
+struct venue_descriptor {
+  venue id = venue::unknown;
+  std::string_view name;   ///< config key, segment and log spelling ("binance")
+  std::string_view title;  ///< for messages ("Binance")
+  std::string_view symbol_example;   ///< "BTCUSDT"
+  std::string_view channel_spellings;  ///< for messages: the channels a config may name
+  std::span<const channel_rule> channels;
+  venue_timing timing;
+  /// Why `symbol` is not a symbol of this venue as the config and the records spell it, or
+  /// empty. Never allocates for a valid symbol.
+  std::string (*symbol_problem)(std::string_view symbol) = nullptr;
+  /// The venue's channel spelling (config, stream-name suffix) → channel and variant;
+  /// channel::unknown when the grammar does not know it. noexcept, no allocation: it is
+  /// on the feeders' message path.
+  parsed_channel (*parse_channel)(std::string_view spelling) noexcept = nullptr;
+  /// Why a channel spelling cannot be used on a public connection, or empty.
+  std::string (*login_only_reason)(std::string_view spelling) = nullptr;
+};
+
+}  // namespace mdbus

@@ -1,0 +1,62 @@
+#include "bus/venues/binance.hpp"
+
+namespace mdbus::venues {
+namespace {
+
+bool upper_or_digit(char c) noexcept { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+
+/// rest-api.md "Exchange information": symbols are upper-case letters and digits
+/// ("BTCUSDT"); stream names use them in lower case (the adapter lowers them).
+std::string symbol_problem(std::string_view s) {
+  if (s.empty()) return "empty symbol";
+  for (const char c : s)
+    if (!upper_or_digit(c))
+      return "\"" + std::string(s) + "\" is not a Binance symbol (upper-case letters and digits, e.g. \"BTCUSDT\")";
+  return {};
+}
+
+/// web-socket-streams.md, the stream names we decode: <symbol>@trade, @aggTrade,
+/// @bookTicker, @depth[@100ms|@1000ms], @depth5|10|20[@100ms|@1000ms]. The update speed
+/// rides after a second '@'.
+parsed_channel parse_channel(std::string_view name) noexcept {
+  std::string_view base = name;
+  std::string_view speed;
+  if (const auto at = name.find('@'); at != std::string_view::npos) {
+    base = name.substr(0, at);
+    speed = name.substr(at + 1);
+    if (speed != "100ms" && speed != "1000ms") return {};
+  }
+  if (base == "trade") return speed.empty() ? parsed_channel{channel::binance_trade, {}} : parsed_channel{};
+  if (base == "aggTrade") return speed.empty() ? parsed_channel{channel::binance_agg_trade, {}} : parsed_channel{};
+  if (base == "bookTicker") return speed.empty() ? parsed_channel{channel::binance_book_ticker, {}} : parsed_channel{};
+  if (base == "depth") return {channel::binance_depth, speed};
+  if (base == "depth5" || base == "depth10" || base == "depth20") return {channel::binance_depth_partial, name.substr(5)};
+  return {};
+}
+
+std::string login_only_reason(std::string_view) { return {}; }  // every spot market stream is public
+
+constinit const venue_descriptor kBinance{
+    .id = venue::binance,
+    .name = "binance",
+    .title = "Binance",
+    .symbol_example = "BTCUSDT",
+    .channel_spellings = "trade, aggTrade, bookTicker, depth[@100ms|@1000ms], depth5|10|20[@100ms|@1000ms]",
+    .channels = kBinanceChannels,
+    // web-socket-streams.md "General WSS information": "A single connection to
+    // stream.binance.com is only valid for 24 hours; expect to be disconnected at the 24 hour
+    // mark". No idle cut: the server pings every 20 s and wants a pong within a minute.
+    .timing = {.max_age_ms = 86'400'000,
+               .idle_cut_ms = 0,
+               .max_age_source = "Binance web-socket-streams.md, General WSS information (2026-12)",
+               .idle_cut_source = {}},
+    .symbol_problem = symbol_problem,
+    .parse_channel = parse_channel,
+    .login_only_reason = login_only_reason,
+};
+
+}  // namespace
+
+const venue_descriptor& binance() noexcept { return kBinance; }
+
+}  // namespace mdbus::venues

@@ -1,0 +1,130 @@
+// The venue descriptors (bus/venues/): one place per venue for its name, symbol and channel
+// grammar, login-only channels, sequence and join rules and connection timing. What the
+// config, the adapters and the merger read from them is checked here against the venues'
+// documented rules; the readers' own tests (config_test, the adapter tests, arbiter_test)
+// check that they use them.
+#include "bus/merge/sequence_rule.hpp"
+#include "bus/venues/registry.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+using namespace mdbus;
+
+TEST_CASE("venue descriptors: found by id and by name, each declaring only its own channels") {
+  REQUIRE(all_venues().size() == 2);
+  CHECK(known_venue_names() == "binance, okx");
+  for (const venue_descriptor* d : all_venues()) {
+    CAPTURE(d->name);
+    CHECK(find_venue(d->id) == d);
+    CHECK(find_venue(d->name) == d);
+    CHECK(to_string(d->id) == d->name);  // the record layout's spelling agrees
+    CHECK(d->symbol_problem(d->symbol_example).empty());
+    CHECK_FALSE(d->channels.empty());
+    for (const channel_rule& r : d->channels) {
+      CAPTURE(to_string(r.id));
+      CHECK(venue_of(r.id) == d->id);
+      const channel_rule* found = find_channel_rule(r.id);  // the merger's index: a copy of the entry
+      REQUIRE(found != nullptr);
+      CHECK(found->id == r.id);
+      CHECK(found->rule == r.rule);
+      CHECK(found->join == r.join);
+    }
+  }
+  CHECK(find_venue(venue::unknown) == nullptr);
+  CHECK(find_venue("Binance") == nullptr);
+  CHECK(find_venue("") == nullptr);
+  CHECK(find_channel_rule(channel::unknown) == nullptr);
+  CHECK(find_channel_rule(static_cast<channel>(200)) == nullptr);
+}
+
+TEST_CASE("venue descriptors: the sequence and join rule of every channel (DESIGN.md's arbitration table)") {
+  using merge::join_rule_for_channel;
+  using merge::rule_for_channel;
+  CHECK(rule_for_channel(channel::binance_trade) == sequence_rule::consecutive);
+  CHECK(rule_for_channel(channel::binance_agg_trade) == sequence_rule::consecutive);
+  CHECK(rule_for_channel(channel::binance_depth) == sequence_rule::range);
+  CHECK(rule_for_channel(channel::binance_book_ticker) == sequence_rule::increasing);
+  CHECK(rule_for_channel(channel::binance_depth_partial) == sequence_rule::increasing);
+  CHECK(rule_for_channel(channel::okx_trades) == sequence_rule::increasing);
+  CHECK(rule_for_channel(channel::okx_tickers) == sequence_rule::content);
+  CHECK(rule_for_channel(channel::okx_bbo_tbt) == sequence_rule::chained);
+  CHECK(rule_for_channel(channel::okx_books) == sequence_rule::chained);
+  CHECK(rule_for_channel(channel::okx_books5) == sequence_rule::increasing);
+  CHECK(rule_for_channel(channel::okx_books_l2_tbt) == sequence_rule::chained);
+  CHECK(rule_for_channel(channel::unknown) == sequence_rule::content);
+  CHECK(join_rule_for_channel(channel::binance_depth) == join_rule::covers);
+  CHECK(join_rule_for_channel(channel::okx_books) == join_rule::straddles);
+  CHECK(join_rule_for_channel(channel::okx_books_l2_tbt) == join_rule::straddles);
+  CHECK(join_rule_for_channel(channel::okx_bbo_tbt) == join_rule::chain);
+  CHECK(join_rule_for_channel(channel::binance_trade) == join_rule::chain);
+  static_assert(merge::rule_for_channel(channel::binance_depth) == sequence_rule::range, "a constant expression");
+}
+
+TEST_CASE("venue descriptors: Binance's channel grammar (stream-name suffixes), with the variant as written") {
+  const venue_descriptor& b = *find_venue(venue::binance);
+  struct row {
+    const char* spelling;
+    channel id;
+    const char* variant;
+  };
+  for (const row& r : {row{"trade", channel::binance_trade, ""}, row{"aggTrade", channel::binance_agg_trade, ""},
+                       row{"bookTicker", channel::binance_book_ticker, ""}, row{"depth", channel::binance_depth, ""},
+                       row{"depth@100ms", channel::binance_depth, "100ms"}, row{"depth@1000ms", channel::binance_depth, "1000ms"},
+                       row{"depth5", channel::binance_depth_partial, "5"},
+                       row{"depth20@100ms", channel::binance_depth_partial, "20@100ms"},
+                       row{"depth10@1000ms", channel::binance_depth_partial, "10@1000ms"}}) {
+    CAPTURE(r.spelling);
+    const parsed_channel p = b.parse_channel(r.spelling);
+    CHECK(p.id == r.id);
+    CHECK(p.variant == r.variant);
+  }
+  for (const char* bad : {"", "trade@100ms", "depth@250ms", "depth15", "depth5@", "kline_1m", "Trade", "depth@100ms@100ms",
+                          "depthPartial", "trades", "books"}) {
+    CAPTURE(bad);
+    CHECK(b.parse_channel(bad).id == channel::unknown);
+  }
+  CHECK(b.login_only_reason("depth").empty());
+}
+
+TEST_CASE("venue descriptors: OKX's channel grammar and its login-only channels") {
+  const venue_descriptor& o = *find_venue(venue::okx);
+  for (const channel c : {channel::okx_trades, channel::okx_tickers, channel::okx_bbo_tbt, channel::okx_books, channel::okx_books5,
+                          channel::okx_books_l2_tbt}) {
+    CHECK(o.parse_channel(to_string(c)).id == c);
+    CHECK(o.parse_channel(to_string(c)).variant.empty());
+  }
+  CHECK(o.parse_channel("trade").id == channel::unknown);
+  CHECK(o.parse_channel("books50-l2-tbt").id == channel::unknown);
+  CHECK(o.login_only_reason("books-l2-tbt").find("60011") != std::string::npos);
+  CHECK(o.login_only_reason("books50-l2-tbt").find("60011") != std::string::npos);
+  CHECK(o.login_only_reason("books").empty());
+}
+
+TEST_CASE("venue descriptors: symbol grammars as the venues spell instruments") {
+  const venue_descriptor& b = *find_venue(venue::binance);
+  const venue_descriptor& o = *find_venue(venue::okx);
+  for (const char* good : {"BTCUSDT", "1000SHIBUSDT", "BNBBTC"}) CHECK(b.symbol_problem(good).empty());
+  for (const char* bad : {"", "btcusdt", "BTC-USDT", "BTC_USDT", "BTC/USDT", "BTC USDT"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(b.symbol_problem(bad).empty());
+  }
+  for (const char* good : {"BTC-USDT", "BTC-USDT-SWAP", "BTC-USD-250328"}) CHECK(o.symbol_problem(good).empty());
+  for (const char* bad : {"", "BTCUSDT", "btc-usdt", "-BTC", "BTC-", "BTC--USDT", "BTC_USDT", "BTC\"-USDT"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(o.symbol_problem(bad).empty());
+  }
+  CHECK(b.symbol_problem("btcusdt") == R"("btcusdt" is not a Binance symbol (upper-case letters and digits, e.g. "BTCUSDT"))");
+}
+
+TEST_CASE("venue descriptors: connection timing as the venues document it") {
+  const venue_descriptor& b = *find_venue(venue::binance);
+  const venue_descriptor& o = *find_venue(venue::okx);
+  CHECK(b.timing.max_age_ms == 86'400'000);  // 24 h
+  CHECK(b.timing.idle_cut_ms == 0);
+  CHECK_FALSE(b.timing.max_age_source.empty());
+  CHECK(o.timing.max_age_ms == 0);
+  CHECK(o.timing.idle_cut_ms == 30'000);  // 30 s of silence
+  CHECK_FALSE(o.timing.idle_cut_source.empty());
+}
