@@ -142,7 +142,10 @@ TEST_CASE("config: omitted optional fields take their documented defaults") {
   CHECK(v.ep.ca_file == "/etc/ssl/certs/ca-certificates.crt");  // verification on, system trust
   CHECK(v.ep.server_name == "127.0.0.1");
   CHECK(v.slots == std::vector<slot_id>{slot_id::a, slot_id::b});
-  CHECK(v.policy.max_age_ms == 0);  // OKX: no age limit
+  CHECK(v.policy.max_age_ms == 0);  // OKX: no age limit (its venue descriptor)
+  const bus_config b = parse_config(replace(kMinimal, "\"okx\": {", kBinance), "cfg.json");
+  REQUIRE(b.find(venue::binance) != nullptr);
+  CHECK(b.find(venue::binance)->policy.max_age_ms == 86'400'000);  // Binance: 24 h (its venue descriptor)
   CHECK(v.policy.keepalive_ms == 25000);
   CHECK(v.policy.no_data_ms == 30000);
   CHECK(v.policy.reconnect_min_ms == 250);
