@@ -19,6 +19,7 @@
 #include "bus/records.hpp"
 #include "bus/shm_segment.hpp"
 #include "bus/venue.hpp"
+#include "bus/venues/registry.hpp"
 
 #include <atomic>
 #include <cstddef>
@@ -158,9 +159,9 @@ static_assert(offsetof(feeder_status, resync_requests) == 10 * kCacheLine);
 static_assert(sizeof(feeder_status) == 11 * kCacheLine);
 static_assert(alignof(feeder_status) == kCacheLine);
 
-/// Resync request slots: one per (configured symbol, channel id). Channel ids are < 32
-/// (venue.hpp), so 128 symbols per venue fit.
-inline constexpr std::size_t kResyncChannelsPerSymbol = 32;
+/// Resync request slots: one per (configured symbol, channel position in its venue's
+/// descriptor, < kMaxChannelsPerVenue), so 128 symbols per venue fit.
+inline constexpr std::size_t kResyncChannelsPerSymbol = kMaxChannelsPerVenue;
 inline constexpr std::size_t kResyncSymbols = 128;
 inline constexpr std::size_t kResyncStreams = kResyncSymbols * kResyncChannelsPerSymbol;
 
@@ -168,8 +169,9 @@ inline constexpr std::size_t kResyncStreams = kResyncSymbols * kResyncChannelsPe
 /// configured symbol list (merger and feeder read the same config). kResyncStreams when the
 /// symbol index is out of range.
 [[nodiscard]] constexpr std::size_t resync_index(std::size_t symbol_index, channel c) noexcept {
-  if (symbol_index >= kResyncSymbols) return kResyncStreams;
-  return symbol_index * kResyncChannelsPerSymbol + (static_cast<std::size_t>(c) % kResyncChannelsPerSymbol);
+  const std::size_t position = channel_position(c);
+  if (symbol_index >= kResyncSymbols || position >= kResyncChannelsPerSymbol) return kResyncStreams;
+  return symbol_index * kResyncChannelsPerSymbol + position;
 }
 
 /// The control block body: the command word on its own line, then the resync requests.

@@ -27,7 +27,7 @@ inline constexpr std::uint64_t kSegmentMagic = 0x4745'5353'5542'4D44ULL;
 
 /// Version of every shared-memory layout in this build (segment header and each kind's
 /// control block). Bump on any layout change: old and new builds then refuse each other.
-inline constexpr std::uint32_t kLayoutVersion = 4;  // 4: reader tables begin with the ring's doorbell
+inline constexpr std::uint32_t kLayoutVersion = 5;  // 5: resync slots by a channel's position in its venue descriptor; 4: reader tables begin with the ring's doorbell
 
 enum class segment_kind : std::uint32_t {
   spsc_ring = 1,

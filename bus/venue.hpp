@@ -14,7 +14,8 @@ enum class venue : std::uint8_t {
   okx = 2,      ///< OKX v5 public
 };
 
-/// One enumerator per (venue, channel kind). Binance values 1..15, OKX 16..31.
+/// One enumerator per (venue, channel kind). Which venue declares which is its descriptor's
+/// business (bus/venues/); the numbers only have to be unique and stable.
 enum class channel : std::uint8_t {
   unknown = 0,
   binance_trade = 1,          ///< <sym>@trade, sequence `t`
@@ -45,14 +46,6 @@ constexpr std::optional<venue> venue_from_string(std::string_view s) noexcept {
   return std::nullopt;
 }
 
-/// The venue a channel belongs to.
-constexpr venue venue_of(channel c) noexcept {
-  const auto n = static_cast<std::uint8_t>(c);
-  if (n >= 1 && n <= 15) return venue::binance;
-  if (n >= 16 && n <= 31) return venue::okx;
-  return venue::unknown;
-}
-
 /// The venue's own name for the channel (Binance stream suffix, OKX channel name).
 constexpr std::string_view to_string(channel c) noexcept {
   switch (c) {
@@ -72,12 +65,8 @@ constexpr std::string_view to_string(channel c) noexcept {
   return "unknown";
 }
 
-constexpr std::optional<channel> channel_from_string(venue v, std::string_view s) noexcept {
-  for (std::uint8_t n = 1; n < 32; ++n) {
-    const auto c = static_cast<channel>(n);
-    if (venue_of(c) == v && to_string(c) == s) return c;
-  }
-  return std::nullopt;
-}
+// Which venue declares a channel, its position there and its spelling back to the channel are
+// the venue descriptors' (bus/venues/registry.hpp: venue_of, channel_position,
+// channel_from_string): no numeric range here says which venue a channel belongs to.
 
 }  // namespace mdbus

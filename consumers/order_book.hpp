@@ -27,6 +27,7 @@
 #include "bus/decimal.hpp"
 #include "bus/records.hpp"
 #include "bus/okx_checksum.hpp"
+#include "bus/venues/registry.hpp"
 
 #include <algorithm>
 #include <array>

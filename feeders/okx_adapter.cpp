@@ -7,7 +7,7 @@
 // "ping" with the text "pong"; the feeder sends keepalive_text() after its configured
 // quiet period and reconnects when parse() reports no control_event::pong in time.
 #include "bus/venue_budget_core.hpp"
-#include "bus/venues/okx.hpp"
+#include "bus/venues/registry.hpp"
 #include "feeders/adapter_support.hpp"
 #include "feeders/venue_adapter.hpp"
 

@@ -1,4 +1,4 @@
-#include "bus/venues/okx.hpp"
+#include "bus/venues/registry.hpp"
 
 namespace mdbus::venues {
 namespace {

@@ -28,9 +28,13 @@ TEST_CASE("feeder block names follow mdbus.<bus>.feed.<venue>.<slot>[.status|.co
 TEST_CASE("feeder block layouts: a status block is eleven cache lines, a control block one plus the resync table") {
   CHECK(kFeederStatusSize == 128 + 704);
   CHECK(kFeederControlSize == 128 + 64 + 4096 * 8);
-  CHECK(resync_index(0, channel::binance_depth) == 4);
-  CHECK(resync_index(2, channel::okx_books) == 2 * 32 + 19);
+  // A stream's slot: its symbol's position times 32, plus its channel's position in the
+  // venue's descriptor (Binance depth is the 4th channel, OKX books the 4th).
+  CHECK(resync_index(0, channel::binance_depth) == 3);
+  CHECK(resync_index(2, channel::okx_books) == 2 * 32 + 3);
   CHECK(resync_index(kResyncSymbols, channel::okx_books) == kResyncStreams);
+  CHECK(resync_index(0, channel::unknown) == kResyncStreams);
+  CHECK(resync_index(0, static_cast<channel>(200)) == kResyncStreams);  // declared by no venue
   CHECK(kFeederErrorSlots >= 11);  // every feed::parse_error reason has a slot
 }
 

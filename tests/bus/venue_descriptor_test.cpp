@@ -39,6 +39,25 @@ TEST_CASE("venue descriptors: found by id and by name, each declaring only its o
   CHECK(find_channel_rule(static_cast<channel>(200)) == nullptr);
 }
 
+TEST_CASE("venue descriptors: which venue declares a channel, its position there, its spelling back") {
+  for (const channel_table& t : kChannelTables) {
+    for (std::size_t i = 0; i < t.rules.size(); ++i) {
+      const channel c = t.rules[i].id;
+      CAPTURE(to_string(c));
+      CHECK(venue_of(c) == t.id);
+      CHECK(channel_position(c) == i);
+      CHECK(channel_from_string(t.id, to_string(c)) == c);
+      for (const channel_table& other : kChannelTables)
+        if (other.id != t.id) CHECK_FALSE(channel_from_string(other.id, to_string(c)).has_value());
+    }
+  }
+  CHECK(venue_of(channel::unknown) == venue::unknown);
+  CHECK(venue_of(static_cast<channel>(200)) == venue::unknown);
+  CHECK(channel_position(channel::unknown) == kMaxChannelsPerVenue);
+  CHECK_FALSE(channel_from_string(venue::unknown, "trade").has_value());
+  static_assert(venue_of(channel::okx_books) == venue::okx, "a constant expression");
+}
+
 TEST_CASE("venue descriptors: the sequence and join rule of every channel (DESIGN.md's arbitration table)") {
   using merge::join_rule_for_channel;
   using merge::rule_for_channel;

@@ -3,6 +3,7 @@
 // subscribed to what the recording subscribed to: the validation refuses nothing the venues
 // really send. Frames of streams no subscription can name (kline_1m, USD-M's depth@0ms) are
 // unknown_stream, as they were before; every other frame decodes with no error.
+#include "bus/venues/registry.hpp"
 #include "feeders/venue_adapter.hpp"
 #include "tests/feeders/adapter_test_support.hpp"
 

@@ -3,6 +3,7 @@
 // snapshots of a reconnecting slot, split snapshots — and a property test over random
 // interleavings of two lossy copies of a ground-truth stream.
 #include "bus/merge/arbiter.hpp"
+#include "bus/venues/registry.hpp"
 
 #include <doctest/doctest.h>
 
