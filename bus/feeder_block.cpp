@@ -97,11 +97,15 @@ feeder_status_writer feeder_status_writer::create(const std::string& name, venue
   const std::int64_t now = wall_ns();
   // A fresh block is zero-filled; an adopted one keeps its counters (totals across restarts)
   // but describes the new process.
-  f.pid.store(getpid(), std::memory_order_relaxed);
   f.start_time_ns.store(now, std::memory_order_relaxed);
   f.connect_time_ns.store(0, std::memory_order_relaxed);
   f.ack_result.store(static_cast<std::uint32_t>(command_result::none), std::memory_order_relaxed);
   w.set_state(feeder_state::starting, slot_reason::startup, now);
+  // The pid last, with release: adopting took the writer lock and beat the heartbeat before
+  // this block's state was ours, so for a moment a killed writer's "live" looks alive. A
+  // reader that acquires our pid also sees our "starting" (or a later state of ours): the
+  // supervisor trusts a state only under its own child's pid (rotation_gate.hpp).
+  f.pid.store(getpid(), std::memory_order_release);
   return w;
 }
 

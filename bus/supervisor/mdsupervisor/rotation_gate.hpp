@@ -21,7 +21,7 @@ struct rotation_view {
   bool partner_process = false;   ///< its process runs: our child not reaped, or an adopted one's pidfd not readable
   bool partner_locked = false;    ///< its status block's writer lock is held by someone
   std::int64_t partner_heartbeat_age_ns = 0;  ///< now − the status block's writer heartbeat (CLOCK_MONOTONIC)
-  feeder_state partner_state = feeder_state::starting;  ///< its status block (trusted only with the three above)
+  feeder_state partner_state = feeder_state::starting;  ///< its status block (trusted only with the three above, and only once the block names our child's pid)
   bool partner_rotating = false;  ///< the supervisor's own bookkeeping
   bool partner_paused = false;
   /// CLOCK_REALTIME of the partner's and this slot's last message (status blocks).

@@ -316,8 +316,12 @@ rotation_view supervisor::gate_view(const slot_runtime& s, const slot_runtime* p
   const shm_segment& seg = p->status.segment();
   v.partner_locked = p->status.writer_alive();
   v.partner_heartbeat_age_ns = now - seg.header().writer_heartbeat_ns.load(std::memory_order_relaxed);
-  v.partner_state = p->status.state();
   const feeder_status& f = p->status.fields();
+  // A restarted feeder adopts the block (lock, heartbeat) a moment before it resets the
+  // state a killed writer left at "live"; its pid is written last (feeder_block.cpp), so the
+  // state counts only once the block names the process we know.
+  const bool state_is_ours = f.pid.load(std::memory_order_acquire) == static_cast<std::int64_t>(p->proc.pid);
+  v.partner_state = state_is_ours ? p->status.state() : feeder_state::starting;
   v.partner_last_message_ns = f.last_message_ns.load(std::memory_order_relaxed);
   // The marker before the count: the merger sets the count first (merger::update_counters).
   const std::int64_t marker = counter_value(prefix(*p) + "live_marker_ns");
