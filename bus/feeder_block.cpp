@@ -10,7 +10,7 @@
 namespace mdbus {
 namespace {
 
-bool valid_venue(std::uint64_t v) noexcept { return v == static_cast<std::uint64_t>(venue::binance) || v == static_cast<std::uint64_t>(venue::okx); }
+bool valid_venue(std::uint64_t v) noexcept { return v <= 0xff && find_venue(static_cast<venue>(v)) != nullptr; }
 bool valid_slot(std::uint64_t s) noexcept { return s == static_cast<std::uint64_t>(slot_id::a) || s == static_cast<std::uint64_t>(slot_id::b); }
 
 segment_spec block_spec(const std::string& name, segment_kind kind, std::uint64_t size, venue v, slot_id s,

@@ -65,25 +65,21 @@ std::uint32_t scaled_budget(std::uint32_t documented, double fraction) noexcept 
   return v < 1.0 ? 1u : static_cast<std::uint32_t>(v);
 }
 
+namespace {
+rate_limit pace_limit(const documented_pace& p, double fraction) noexcept {
+  return {p.calendar_window ? window_kind::fixed : window_kind::sliding, scaled_budget(p.units, fraction), p.window_ms * kMs};
+}
+}  // namespace
+
 venue_limits venue_limits_for(venue v, double rest_fraction, double connect_fraction) noexcept {
-  switch (v) {
-    case venue::binance:
-      return {{window_kind::fixed, scaled_budget(kBinanceRestWeightPerMinute, rest_fraction), 60 * kSecond},
-              {window_kind::sliding, scaled_budget(kBinanceConnectsPer5Min, connect_fraction), 300 * kSecond}};
-    case venue::okx:
-      return {{window_kind::sliding, scaled_budget(kOkxBooksPer2s, rest_fraction), 2 * kSecond},
-              {window_kind::sliding, scaled_budget(kOkxConnectsPerSecond, connect_fraction), kSecond}};
-    case venue::unknown: break;
-  }
+  if (const venue_descriptor* d = find_venue(v))
+    return {pace_limit(d->limits.rest, rest_fraction), pace_limit(d->limits.connect, connect_fraction)};
   return {{window_kind::sliding, 1, kSecond}, {window_kind::sliding, 1, kSecond}};
 }
 
 venue_limits default_venue_limits(venue v) noexcept {
-  switch (v) {
-    case venue::binance: return venue_limits_for(v, kBinanceRestFraction, kBinanceConnectFraction);
-    case venue::okx: return venue_limits_for(v, kOkxRestFraction, kOkxConnectFraction);
-    case venue::unknown: break;
-  }
+  if (const venue_descriptor* d = find_venue(v))
+    return venue_limits_for(v, d->limits.rest.our_fraction, d->limits.connect.our_fraction);
   return venue_limits_for(v, 1.0, 1.0);
 }
 

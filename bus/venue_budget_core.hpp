@@ -20,6 +20,7 @@
 ///   alignment, the process clocks' order or the interleaving of processes (proof in
 ///   venue_budget_core.cpp). Used where a venue's window is not documented as calendar-aligned.
 #include "bus/venue.hpp"
+#include "bus/venues/registry.hpp"
 
 #include <cstdint>
 
@@ -51,28 +52,8 @@ inline constexpr std::uint32_t kMaxBudget = 1u << 30;
 /// floor(documented × fraction), at least 1. `fraction` in (0, 1]; out-of-range → 1.
 [[nodiscard]] std::uint32_t scaled_budget(std::uint32_t documented, double fraction) noexcept;
 
-// ---- The venues' documented figures (VENUES.md, "REST: hosts, budgets, trade history" and
-// the Connection sections; checked 2026-12 against the venues' docs) ----
-
-/// Binance spot rest-api.md "LIMITS" / "General Info on Limits" (2026): REQUEST_WEIGHT 6000
-/// per 1 MINUTE per IP, counted per calendar minute (the X-MBX-USED-WEIGHT-1M header).
-inline constexpr std::uint32_t kBinanceRestWeightPerMinute = 6000;
-/// Binance spot web-socket-streams.md "WebSocket Limits" (2026): 300 connection attempts per
-/// 5 minutes per IP.
-inline constexpr std::uint32_t kBinanceConnectsPer5Min = 300;
-/// OKX v5 "Market data / Get order book" (2026): GET /api/v5/market/books, 40 requests per
-/// 2 s per IP. The budget's unit is one books request; other endpoints cost okx_rest_cost().
-inline constexpr std::uint32_t kOkxBooksPer2s = 40;
-/// OKX v5 "Public data / Get instruments" (2026): 20 requests per 2 s per IP.
-inline constexpr std::uint32_t kOkxInstrumentsPer2s = 20;
-/// OKX v5 "WebSocket / Connect" (2026): 3 connection requests per second per IP.
-inline constexpr std::uint32_t kOkxConnectsPerSecond = 3;
-
-/// Default fractions of the documented limits the bus allows itself (see default_venue_limits).
-inline constexpr double kBinanceRestFraction = 0.5;
-inline constexpr double kBinanceConnectFraction = 0.5;
-inline constexpr double kOkxRestFraction = 0.75;
-inline constexpr double kOkxConnectFraction = 0.75;
+// The venues' documented figures and REST weights are in their descriptors' headers
+// (bus/venues/binance.hpp, bus/venues/okx.hpp); the descriptors' `limits` carry the paces.
 
 /// The venue's limits scaled by our fractions:
 /// * Binance REST: fixed calendar minute, 50 % → 3000 weight. Half, because a fixed window
@@ -88,35 +69,11 @@ inline constexpr double kOkxConnectFraction = 0.75;
 ///   other programs and in-flight requests.
 /// * OKX connect: sliding, 75 % of 3/s rounds down to 2 per any closed 1 s interval (B 1,
 ///   one more every 1 s).
-/// Unknown venue: a conservative 1 unit per second for both.
+/// Unknown venue: a conservative 1 unit per second for both. The figures and fractions are
+/// the venue descriptor's `limits`.
 [[nodiscard]] venue_limits default_venue_limits(venue v) noexcept;
 /// The same with other fractions (config), each in (0, 1].
 [[nodiscard]] venue_limits venue_limits_for(venue v, double rest_fraction, double connect_fraction) noexcept;
-
-/// Binance spot rest-api.md "Order book" (2026): GET /api/v3/depth weight by `limit`:
-/// 1-100 → 5, 101-500 → 25, 501-1000 → 50, 1001-5000 → 250. limit <= 0 means the default
-/// 100; above 5000 (refused by Binance) counts as 250.
-[[nodiscard]] constexpr std::uint32_t binance_depth_weight(int limit) noexcept {
-  if (limit <= 0) limit = 100;
-  if (limit <= 100) return 5;
-  if (limit <= 500) return 25;
-  if (limit <= 1000) return 50;
-  return 250;
-}
-/// Binance spot rest-api.md "Exchange information" (2026): weight 20.
-inline constexpr std::uint32_t kBinanceExchangeInfoWeight = 20;
-/// VENUES.md "REST" (2026-12): historicalTrades weight 25, aggTrades weight 4.
-inline constexpr std::uint32_t kBinanceHistoricalTradesWeight = 25;
-inline constexpr std::uint32_t kBinanceAggTradesWeight = 4;
-
-/// OKX limits are per endpoint; one budget in books-request units covers them all: an
-/// endpoint allowing `documented_per_2s` requests costs ceil(40 / documented_per_2s) units,
-/// so no mix of endpoints exceeds any endpoint's own limit (instruments: 2 units → at most
-/// 15 per 2 s at 75 %). 0 → the books cost 1.
-[[nodiscard]] constexpr std::uint32_t okx_rest_cost(std::uint32_t documented_per_2s) noexcept {
-  if (documented_per_2s == 0 || documented_per_2s >= kOkxBooksPer2s) return 1;
-  return (kOkxBooksPer2s + documented_per_2s - 1) / documented_per_2s;
-}
 
 // ---- Decisions ----
 

@@ -5,9 +5,10 @@
 ///
 /// So far a descriptor holds the venue's name, its symbol grammar, its channel grammar (the
 /// spellings a config and a venue's stream names use), the channels that need a login, the
-/// sequence rule of each channel including how the first delta joins a snapshot, and the
-/// venue's own connection timing (age limit, idle cut). Endpoints, limits and REST weights
-/// still live in the config and the adapters.
+/// sequence rule of each channel including how the first delta joins a snapshot, the
+/// venue's own connection timing (age limit, idle cut), its REST and connection-attempt
+/// limits; the venue's header holds its REST weights. Endpoints still live in the config, the
+/// stream paths and message limits in the adapters.
 #include "bus/venue.hpp"
 
 #include <cstdint>
@@ -78,6 +79,23 @@ struct venue_timing {
   std::string_view idle_cut_source;
 };
 
+/// A documented pace: at most `units` per `window_ms`, counted per calendar window of the
+/// venue's clock (`calendar_window`) or over any interval; `our_fraction` of it is what the
+/// bus allows itself by default (bus/venue_budget_core.hpp says why each fraction).
+struct documented_pace {
+  bool calendar_window = false;
+  std::uint32_t units = 0;
+  std::int64_t window_ms = 0;
+  double our_fraction = 1.0;
+  std::string_view source;  ///< the doc section
+};
+
+/// The venue's per-IP limits that every process of a bus shares (bus/venue_budget.hpp).
+struct venue_pace {
+  documented_pace rest;     ///< REST units (Binance request weight; OKX books-request units)
+  documented_pace connect;  ///< WebSocket connection attempts
+};
+
 struct venue_descriptor {
   venue id = venue::unknown;
   std::string_view name;   ///< config key, segment and log spelling ("binance")
@@ -86,6 +104,7 @@ struct venue_descriptor {
   std::string_view channel_spellings;  ///< for messages: the channels a config may name
   std::span<const channel_rule> channels;
   venue_timing timing;
+  venue_pace limits;
   /// Why `symbol` is not a symbol of this venue as the config and the records spell it, or
   /// empty. Never allocates for a valid symbol.
   std::string (*symbol_problem)(std::string_view symbol) = nullptr;

@@ -3,6 +3,36 @@
 /// web-socket-streams.md and rest-api.md as of 2026-12 (feeders/CONFORMANCE.md).
 #include "bus/venue_descriptor.hpp"
 
+#include <cstdint>
+
+namespace mdbus {
+
+// The venue's documented limits and REST weights (the REST budget, bus/venue_budget.hpp).
+/// Binance spot rest-api.md "LIMITS" / "General Info on Limits" (2026): REQUEST_WEIGHT 6000
+/// per 1 MINUTE per IP, counted per calendar minute (the X-MBX-USED-WEIGHT-1M header).
+inline constexpr std::uint32_t kBinanceRestWeightPerMinute = 6000;
+/// Binance spot web-socket-streams.md "WebSocket Limits" (2026): 300 connection attempts per
+/// 5 minutes per IP.
+inline constexpr std::uint32_t kBinanceConnectsPer5Min = 300;
+
+/// Binance spot rest-api.md "Order book" (2026): GET /api/v3/depth weight by `limit`:
+/// 1-100 → 5, 101-500 → 25, 501-1000 → 50, 1001-5000 → 250. limit <= 0 means the default
+/// 100; above 5000 (refused by Binance) counts as 250.
+[[nodiscard]] constexpr std::uint32_t binance_depth_weight(int limit) noexcept {
+  if (limit <= 0) limit = 100;
+  if (limit <= 100) return 5;
+  if (limit <= 500) return 25;
+  if (limit <= 1000) return 50;
+  return 250;
+}
+/// Binance spot rest-api.md "Exchange information" (2026): weight 20.
+inline constexpr std::uint32_t kBinanceExchangeInfoWeight = 20;
+/// VENUES.md "REST" (2026-12): historicalTrades weight 25, aggTrades weight 4.
+inline constexpr std::uint32_t kBinanceHistoricalTradesWeight = 25;
+inline constexpr std::uint32_t kBinanceAggTradesWeight = 4;
+
+}  // namespace mdbus
+
 namespace mdbus::venues {
 
 /// web-socket-streams.md: trade `t` and aggTrade `a` count up by one; diff depth carries

@@ -3,6 +3,30 @@
 /// ("WebSocket", "Order book channel", "Trades channel") as of 2026-12 (feeders/CONFORMANCE.md).
 #include "bus/venue_descriptor.hpp"
 
+#include <cstdint>
+
+namespace mdbus {
+
+// The venue's documented limits and REST weights (the REST budget, bus/venue_budget.hpp).
+/// OKX v5 "Market data / Get order book" (2026): GET /api/v5/market/books, 40 requests per
+/// 2 s per IP. The budget's unit is one books request; other endpoints cost okx_rest_cost().
+inline constexpr std::uint32_t kOkxBooksPer2s = 40;
+/// OKX v5 "Public data / Get instruments" (2026): 20 requests per 2 s per IP.
+inline constexpr std::uint32_t kOkxInstrumentsPer2s = 20;
+/// OKX v5 "WebSocket / Connect" (2026): 3 connection requests per second per IP.
+inline constexpr std::uint32_t kOkxConnectsPerSecond = 3;
+
+/// OKX limits are per endpoint; one budget in books-request units covers them all: an
+/// endpoint allowing `documented_per_2s` requests costs ceil(40 / documented_per_2s) units,
+/// so no mix of endpoints exceeds any endpoint's own limit (instruments: 2 units → at most
+/// 15 per 2 s at 75 %). 0 → the books cost 1.
+[[nodiscard]] constexpr std::uint32_t okx_rest_cost(std::uint32_t documented_per_2s) noexcept {
+  if (documented_per_2s == 0 || documented_per_2s >= kOkxBooksPer2s) return 1;
+  return (kOkxBooksPer2s + documented_per_2s - 1) / documented_per_2s;
+}
+
+}  // namespace mdbus
+
 namespace mdbus::venues {
 
 /// books, books-l2-tbt and bbo-tbt chain seqId on prevSeqId; books join a REST snapshot by

@@ -147,3 +147,28 @@ TEST_CASE("venue descriptors: connection timing as the venues document it") {
   CHECK(o.timing.idle_cut_ms == 30'000);  // 30 s of silence
   CHECK_FALSE(o.timing.idle_cut_source.empty());
 }
+
+TEST_CASE("venue descriptors: REST and connection limits, documented and with our fraction") {
+  for (const venue_descriptor* d : all_venues()) {
+    CAPTURE(d->name);
+    for (const documented_pace* p : {&d->limits.rest, &d->limits.connect}) {
+      CHECK(p->units > 0);
+      CHECK(p->window_ms > 0);
+      CHECK(p->our_fraction > 0.0);
+      CHECK(p->our_fraction <= 1.0);
+      CHECK_FALSE(p->source.empty());
+    }
+    CHECK_FALSE(d->limits.connect.calendar_window);  // attempts are paced over any interval
+  }
+  const venue_descriptor& b = *find_venue(venue::binance);
+  CHECK(b.limits.rest.calendar_window);  // X-MBX-USED-WEIGHT-1M counts per calendar minute
+  CHECK(b.limits.rest.units == 6000);
+  CHECK(b.limits.rest.window_ms == 60'000);
+  CHECK(b.limits.connect.units == 300);
+  CHECK(b.limits.connect.window_ms == 300'000);
+  const venue_descriptor& o = *find_venue(venue::okx);
+  CHECK(o.limits.rest.units == 40);  // books requests per 2 s
+  CHECK(o.limits.rest.window_ms == 2'000);
+  CHECK(o.limits.connect.units == 3);
+  CHECK(o.limits.connect.window_ms == 1'000);
+}
