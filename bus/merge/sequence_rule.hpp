@@ -17,13 +17,11 @@ using mdbus::join_rule;
 using mdbus::sequence_rule;
 
 [[nodiscard]] constexpr sequence_rule rule_for_channel(channel c) noexcept {
-  const channel_rule* r = find_channel_rule(c);
-  return r != nullptr ? r->rule : sequence_rule::content;
+  return venue_of(c) != venue::unknown ? channel_rule_of(c).rule : sequence_rule::content;
 }
 
 [[nodiscard]] constexpr join_rule join_rule_for_channel(channel c) noexcept {
-  const channel_rule* r = find_channel_rule(c);
-  return r != nullptr ? r->join : join_rule::chain;
+  return venue_of(c) != venue::unknown ? channel_rule_of(c).join : join_rule::chain;
 }
 
 /// The rule for one record: the channel's rule, weakened to what the header carries.

@@ -62,6 +62,12 @@ static_assert(channels_declared_once(),
   return e.owner == venue::unknown ? nullptr : &e.rule;
 }
 
+/// The rule entry of a channel by value (default-constructed, id unknown, for a channel no
+/// venue declares): no pointer, so it folds in every constant expression.
+[[nodiscard]] constexpr channel_rule channel_rule_of(channel c) noexcept {
+  return detail::kChannelIndex[static_cast<std::uint8_t>(c)].rule;
+}
+
 /// The venue that declares the channel (venue::unknown for none).
 [[nodiscard]] constexpr venue venue_of(channel c) noexcept { return detail::kChannelIndex[static_cast<std::uint8_t>(c)].owner; }
 
