@@ -198,7 +198,8 @@ venue_config read_venue(const json& j, const std::string& path, venue v, const s
     if (auto why = login_only_reason(v, name); !why.empty()) r.fail(at, why);
     channel_spec c = parse_channel(v, name);
     if (c.id == channel::unknown)
-      r.fail(at, "unknown " + std::string(find_venue(v)->title) + " channel " + in_quotes(name));
+      r.fail(at, "unknown " + std::string(find_venue(v)->title) + " channel " + in_quotes(name) + " (known: " +
+                     std::string(find_venue(v)->channel_spellings) + ")");
     for (const auto& other : vc.channels)
       if (other.name == name) r.fail(at, in_quotes(name) + " listed twice");
     vc.channels.push_back(std::move(c));

@@ -2,7 +2,7 @@
 /// The one JSON configuration every mdbus process reads (DESIGN.md, "Configuration"): bus
 /// name, segment mode, ring sizes, and per venue the endpoint, symbols, channels, slots and
 /// connection policy. Every field is validated on load; an error is one line naming the file
-/// and the field (`config/sim.json: venues.okx.channels[2]: unknown OKX channel "bookz"`).
+/// and the field (`config/sim.json: venues.okx.channels[2]: unknown OKX channel "bookz" (known: trades, tickers, bbo-tbt, books, books5)`).
 /// Unknown keys are errors, so a typo never silently falls back to a default.
 ///
 /// Loading allocates and throws: a set-up path, never the hot path.

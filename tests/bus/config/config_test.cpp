@@ -155,10 +155,10 @@ TEST_CASE("config: omitted optional fields take their documented defaults") {
 
 TEST_CASE("config: an unknown channel names file, field path and value") {
   CHECK(error_of(replace(kMinimal, R"("bbo-tbt")", R"("bookz")")) ==
-        R"(cfg.json: venues.okx.channels[2]: unknown OKX channel "bookz")");
+        R"(cfg.json: venues.okx.channels[2]: unknown OKX channel "bookz" (known: trades, tickers, bbo-tbt, books, books5))");
   CHECK(error_of(replace(kMinimal, "\"okx\": {", kBinance + std::string(""))).empty());
   CHECK(error_of(replace(replace(kMinimal, "\"okx\": {", kBinance), R"(["trade"])", R"(["trade", "kline"])")) ==
-        R"(cfg.json: venues.binance.channels[1]: unknown Binance channel "kline")");
+        R"(cfg.json: venues.binance.channels[1]: unknown Binance channel "kline" (known: trade, aggTrade, bookTicker, depth[@100ms|@1000ms], depth5|10|20[@100ms|@1000ms]))");
 }
 
 TEST_CASE("config: Binance channel spellings map to channel and variant") {
