@@ -12,6 +12,7 @@ enum class venue : std::uint8_t {
   unknown = 0,
   binance = 1,  ///< Binance spot
   okx = 2,      ///< OKX v5 public
+  binance_usdm = 3,  ///< Binance USD-M futures (perpetuals)
 };
 
 /// One enumerator per (venue, channel kind). Which venue declares which is its descriptor's
@@ -29,12 +30,18 @@ enum class channel : std::uint8_t {
   okx_books = 19,             ///< books (400 levels), seqId/prevSeqId
   okx_books5 = 20,            ///< books5 snapshots, seqId
   okx_books_l2_tbt = 21,      ///< books-l2-tbt, seqId/prevSeqId
+  usdm_trade = 32,            ///< Binance USD-M <sym>@trade, sequence `t`
+  usdm_agg_trade = 33,        ///< Binance USD-M <sym>@aggTrade, sequence `a`
+  usdm_book_ticker = 34,      ///< Binance USD-M <sym>@bookTicker, sequence `u` (state, latest wins)
+  usdm_depth = 35,            ///< Binance USD-M <sym>@depth[@500ms|@100ms|@0ms], chained on `pu`
+  usdm_depth_partial = 36,    ///< Binance USD-M <sym>@depth5/10/20[@...], top levels with `u`
 };
 
 constexpr std::string_view to_string(venue v) noexcept {
   switch (v) {
     case venue::binance: return "binance";
     case venue::okx: return "okx";
+    case venue::binance_usdm: return "binance_usdm";
     case venue::unknown: break;
   }
   return "unknown";
@@ -43,6 +50,7 @@ constexpr std::string_view to_string(venue v) noexcept {
 constexpr std::optional<venue> venue_from_string(std::string_view s) noexcept {
   if (s == "binance") return venue::binance;
   if (s == "okx") return venue::okx;
+  if (s == "binance_usdm") return venue::binance_usdm;
   return std::nullopt;
 }
 
@@ -60,6 +68,11 @@ constexpr std::string_view to_string(channel c) noexcept {
     case channel::okx_books: return "books";
     case channel::okx_books5: return "books5";
     case channel::okx_books_l2_tbt: return "books-l2-tbt";
+    case channel::usdm_trade: return "trade";
+    case channel::usdm_agg_trade: return "aggTrade";
+    case channel::usdm_book_ticker: return "bookTicker";
+    case channel::usdm_depth: return "depth";
+    case channel::usdm_depth_partial: return "depthPartial";
     case channel::unknown: break;
   }
   return "unknown";

@@ -3,12 +3,13 @@
 /// (bus/venues/<venue>.hpp/.cpp). Config validation, the feeders' adapters and the merger's
 /// sequence rules read it instead of naming venues themselves (issue 14, STYLE rule 8).
 ///
-/// So far a descriptor holds the venue's name, its symbol grammar, its channel grammar (the
-/// spellings a config and a venue's stream names use), the channels that need a login, the
-/// sequence rule of each channel including how the first delta joins a snapshot, the
-/// venue's own connection timing (age limit, idle cut), its REST and connection-attempt
-/// limits; the venue's header holds its REST weights. Endpoints still live in the config, the
-/// stream paths and message limits in the adapters.
+/// A descriptor holds the venue's name, its production endpoints (stream and REST host, the
+/// config's defaults), its symbol grammar, its channel grammar (the spellings a config and a
+/// venue's stream names use), the channels that need a login, each channel's stream route
+/// (the URL path that serves it) and sequence rule including how the first delta joins a
+/// snapshot, the venue's own connection timing (age limit, idle cut), its REST and
+/// connection-attempt limits; the venue's header holds its REST weights. Message-rate limits
+/// are still the adapters'.
 #include "bus/venue.hpp"
 
 #include <cstdint>
@@ -54,6 +55,12 @@ enum class join_rule : std::uint8_t {
   /// updates with seqId <= snapshot seqId are covered by the snapshot. A pushed snapshot's
   /// first update (prevSeqId == its seqId) satisfies the same rule.
   straddles,
+  /// Binance USD-M diff depth (derivatives docs, "How to manage a local order book correctly",
+  /// 2026-12): drop events with u < lastUpdateId; the first processed one has
+  /// U <= lastUpdateId <= u; from then each event's pu must equal the previous event's u. The
+  /// first event does not chain on pu (its pu is an id before the snapshot); an event whose pu
+  /// names lastUpdateId itself follows it too.
+  spans,
 };
 
 /// One channel of a venue: how the merger sequences it.
@@ -61,6 +68,19 @@ struct channel_rule {
   channel id = channel::unknown;
   sequence_rule rule = sequence_rule::content;
   join_rule join = join_rule::chain;
+  /// The URL path prefix that serves the channel's streams: Binance USD-M "/public" (depth,
+  /// bookTicker) or "/market" (trades, markPrice) since 2026-04-23; empty where a venue has
+  /// one path for all. One connection serves one route.
+  std::string_view route;
+};
+
+/// The venue's production hosts: what a config that names no endpoint connects to.
+struct venue_endpoints {
+  std::string_view stream_host;
+  std::uint16_t stream_port = 443;
+  std::string_view rest_host;
+  std::uint16_t rest_port = 443;
+  std::string_view source;  ///< the doc section
 };
 
 /// A channel spelling read by the venue's grammar: the bus channel and the venue's flavour of
@@ -102,6 +122,7 @@ struct venue_descriptor {
   std::string_view title;  ///< for messages ("Binance")
   std::string_view symbol_example;   ///< "BTCUSDT"
   std::string_view channel_spellings;  ///< for messages: the channels a config may name
+  venue_endpoints endpoints;
   std::span<const channel_rule> channels;
   venue_timing timing;
   venue_pace limits;

@@ -9,6 +9,7 @@ namespace mdbus::feed {
 namespace detail {
 std::unique_ptr<venue_adapter> make_binance_adapter(const adapter_options& options);
 std::unique_ptr<venue_adapter> make_okx_adapter(const adapter_options& options);
+std::unique_ptr<venue_adapter> make_binance_usdm_adapter(const adapter_options& options);
 }  // namespace detail
 
 namespace {
@@ -21,6 +22,7 @@ struct registry_entry {
 constexpr registry_entry kAdapters[] = {
     {venue::binance, &detail::make_binance_adapter},
     {venue::okx, &detail::make_okx_adapter},
+    {venue::binance_usdm, &detail::make_binance_usdm_adapter},
 };
 
 }  // namespace

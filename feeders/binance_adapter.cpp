@@ -1,13 +1,16 @@
-// Binance spot public market data: combined streams (web-socket-streams.md) and the REST
-// depth snapshot (rest-api.md "Order book"). Field meanings and sequence rules are in
-// /work/shared/VENUES.md; the record mapping is in bus/records.hpp.
+// The Binance protocol both Binance venues speak (binance_family.hpp): combined streams on a
+// URL path (spot web-socket-streams.md; USD-M "WebSocket Market Streams", routed paths since
+// 2026-04-23), control messages, the REST depth snapshot. Then Binance spot's own data: its
+// channels, REST paths and instrument list (rest-api.md). Field meanings and sequence rules
+// are in /work/shared/VENUES.md; the record mapping is in bus/records.hpp.
 //
-// Keepalive: the server sends WebSocket ping frames every 20 s and the transport answers
-// them with a pong echoing the payload (libwebsockets does this by itself), so there is no
-// application-level keepalive text.
-#include "bus/venue_budget_core.hpp"
+// Keepalive: the server sends WebSocket ping frames (spot every 20 s, USD-M every 3 min) and
+// the transport answers them with a pong echoing the payload (libwebsockets does this by
+// itself), so there is no application-level keepalive text.
 #include "bus/venues/binance.hpp"
+#include "bus/venues/registry.hpp"
 #include "feeders/adapter_support.hpp"
+#include "feeders/binance_family.hpp"
 #include "feeders/venue_adapter.hpp"
 
 #include <algorithm>
@@ -22,13 +25,10 @@ std::unique_ptr<venue_adapter> make_binance_adapter(const adapter_options& optio
 namespace {
 
 using namespace detail;
+using namespace detail::binance;
 
 // ---------------------------------------------------------------------------------------
 // Stream names: "<symbol lowercase>@<suffix>".
-
-/// The channel a combined-stream suffix names (the venue descriptor's grammar); unknown for
-/// streams we do not decode (kline_1m, ticker, …).
-channel channel_of_suffix(std::string_view s) noexcept { return venues::binance().parse_channel(s).id; }
 
 char ascii_upper(char c) noexcept { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
 char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -44,362 +44,89 @@ void set_upper_symbol(stream_stamp& st, std::string_view lower) noexcept {
 
 /// Symbols go into URLs and stream names: only the venue's grammar (its descriptor:
 /// upper-case letters and digits, as the config spells them).
-void check_symbol(std::string_view sym) {
-  if (std::string why = venues::binance().symbol_problem(sym); !why.empty()) throw std::invalid_argument("binance: " + why);
+void check_symbol(const venue_descriptor& d, std::string_view sym) {
+  if (std::string why = d.symbol_problem(sym); !why.empty()) throw std::invalid_argument(std::string(d.name) + ": " + why);
 }
 
-std::string stream_name(const subscription& sub) {
-  check_symbol(sub.symbol);
-  auto refuse = [&](const char* why) {
-    return std::invalid_argument("binance: " + std::string(to_string(sub.ch)) + " " + sub.symbol + ": " + why +
-                                 " (variant '" + sub.variant + "')");
+std::string stream_name(const binance_family& fam, const subscription& sub) {
+  const venue_descriptor& d = fam.descriptor();
+  check_symbol(d, sub.symbol);
+  auto refuse = [&](std::string_view why) {
+    return std::invalid_argument(std::string(d.name) + ": " + std::string(to_string(sub.ch)) + " " + sub.symbol + ": " +
+                                 std::string(why) + " (variant '" + sub.variant + "')");
   };
   // The suffix from (channel, variant); the descriptor's grammar must read it back the same.
   std::string suffix;
-  switch (sub.ch) {
-    case channel::binance_trade:
-    case channel::binance_agg_trade:
-    case channel::binance_book_ticker:
-    case channel::binance_depth:
-      suffix = sub.ch == channel::binance_depth ? "depth" : std::string(to_string(sub.ch));
-      if (!sub.variant.empty()) suffix.append("@").append(sub.variant);
-      break;
-    case channel::binance_depth_partial: suffix = "depth" + sub.variant; break;
-    default: throw refuse("not a Binance channel");
+  if (sub.ch == channel::unknown || venue_of(sub.ch) != d.id) throw refuse("not a " + std::string(d.title) + " channel");
+  if (sub.ch == fam.depth_partial) {
+    suffix = "depth" + sub.variant;
+  } else {
+    suffix = sub.ch == fam.depth ? "depth" : std::string(to_string(sub.ch));
+    if (!sub.variant.empty()) suffix.append("@").append(sub.variant);
   }
-  const parsed_channel p = venues::binance().parse_channel(suffix);
+  const parsed_channel p = d.parse_channel(suffix);
   if (p.id != sub.ch || p.variant != sub.variant)
-    throw refuse(sub.ch == channel::binance_depth_partial ? "variant must be 5, 10 or 20, optionally @100ms or @1000ms"
-                 : sub.ch == channel::binance_depth       ? "variant must be empty, 100ms or 1000ms"
-                                                          : "takes no variant");
+    throw refuse(sub.ch == fam.depth_partial ? fam.partial_variants : sub.ch == fam.depth ? fam.depth_variants : "takes no variant");
   std::string name;
   for (const char c : sub.symbol) name.push_back(ascii_lower(c));
   return name.append("@").append(suffix);
 }
 
-// ---------------------------------------------------------------------------------------
-// Events. Each reads one event object in any field order, ignores unknown fields, and
-// writes its record only once the whole object has been read and checked.
-
-/// The symbol from the event's `s`: it names the stream on a raw connection; in a combined
-/// stream it must agree with the stream name (web-socket-streams.md: stream names are
-/// `<symbol>@…` with the symbol in lower case, `s` is the symbol), or the event belongs to
-/// another stream than the wrapper says.
-failure take_symbol(od::value& v, stream_stamp& st, std::string_view what) noexcept {
-  std::string_view s;
-  if (const parse_error e = read_string(v, s); e != parse_error::none) return {e, what};
-  if (!st.has_symbol) {
-    st.set_symbol(s);
-    return kOk;
+/// The URL path that serves these streams (the descriptor's route, "" or "/public"): one
+/// connection serves one route.
+std::string_view route_of(const binance_family& fam, std::span<const subscription> subs) {
+  std::string_view route;
+  for (std::size_t i = 0; i < subs.size(); ++i) {
+    const channel_rule* r = find_channel_rule(subs[i].ch);
+    const std::string_view mine = r != nullptr ? r->route : std::string_view{};
+    if (i > 0 && mine != route)
+      throw std::invalid_argument(std::string(fam.descriptor().name) + ": " + std::string(to_string(subs[0].ch)) + " (" +
+                                  std::string(route) + ") and " + std::string(to_string(subs[i].ch)) + " (" +
+                                  std::string(mine) + ") are served on different paths: one connection serves one path");
+    route = mine;
   }
-  if (!st.same_symbol(s)) return {parse_error::unknown_stream, "s differs from the stream name"};
-  return kOk;
-}
-
-/// `e` inside an event must be the stream's own event type (web-socket-streams.md payloads:
-/// "e":"trade", "aggTrade", "depthUpdate"; futures "bookTicker").
-failure check_event_type(od::value& v, std::string_view expected, std::string_view what) noexcept {
-  std::string_view e;
-  if (const parse_error pe = read_string(v, e); pe != parse_error::none) return {pe, what};
-  if (e != expected) return {parse_error::unexpected_shape, "e differs from the stream's event type"};
-  return kOk;
-}
-
-/// A quantity: a decimal string, never negative.
-parse_error read_qty(od::value& v, decimal& out) noexcept {
-  const parse_error e = read_decimal(v, out);
-  if (e == parse_error::none && out.mantissa < 0) return parse_error::bad_number;
-  return e;
-}
-
-/// A trade happened at a price and for a quantity: both > 0 (a negative quantity is
-/// already bad_number).
-failure check_trade(decimal px, decimal qty, std::string_view px_name, std::string_view qty_name) noexcept {
-  if (px.mantissa <= 0) return {parse_error::invalid_value, px_name};
-  if (qty.mantissa == 0) return {parse_error::invalid_value, qty_name};
-  return kOk;
-}
-
-/// One side of a best bid/offer: a present side (quantity > 0) has a price > 0; an empty
-/// one may read 0/0. A negative price is never one.
-bool side_ok(decimal px, decimal qty) noexcept { return px.mantissa > 0 || (px.mantissa == 0 && qty.mantissa == 0); }
-
-failure parse_trade(od::object& data, stream_stamp& st, record_writer& w) noexcept {
-  static constexpr std::string_view kNames[] = {"trade.E", "trade.t", "trade.p", "trade.q", "trade.m", "trade.s", "trade.e"};
-  auto r = make_record<trade_record>();
-  decimal px;
-  decimal qty;
-  bool buyer_maker = false;
-  unsigned seen = 0;
-  const failure f = for_each_field(data, [&](od::raw_json_string key, od::value& v) -> failure {
-    parse_error e = parse_error::none;
-    int bit = -1;
-    switch (short_key(key)) {
-      case 'E': bit = 0; break;
-      case 't': bit = 1; break;
-      case 'p': bit = 2; break;
-      case 'q': bit = 3; break;
-      case 'm': bit = 4; break;
-      case 's': bit = 5; break;
-      case 'e': bit = 6; break;
-      default: return kOk;
-    }
-    if (seen & (1U << bit)) return duplicate(kNames[bit]);
-    seen |= 1U << bit;
-    switch (bit) {
-      case 0: e = read_ms_time(v, r.header.venue_time_ns); break;
-      case 1: e = read_u64(v, r.header.seq); break;
-      case 2: e = read_decimal(v, px); break;
-      case 3: e = read_qty(v, qty); break;
-      case 4: e = read_bool(v, buyer_maker); break;
-      case 5: return take_symbol(v, st, kNames[5]);
-      default: return check_event_type(v, "trade", kNames[6]);
-    }
-    if (e != parse_error::none) return {e, kNames[bit]};
-    return kOk;
-  });
-  if (f) return f;
-  if (const failure m = missing(seen | (st.has_symbol ? 0x20U : 0U), 0x3FU, kNames)) return m;
-  if (const failure c = check_trade(px, qty, kNames[2], kNames[3])) return c;
-  r.header.flags = kHeaderHasSeq;
-  r.set_px(px);
-  r.set_qty(qty);
-  r.trade_count = 1;
-  // m: the buyer is the maker, so the seller took liquidity.
-  r.aggressor = buyer_maker ? aggressor_side::sell : aggressor_side::buy;
-  st.apply(r.header);
-  return w.write(r);
-}
-
-failure parse_agg_trade(od::object& data, stream_stamp& st, record_writer& w) noexcept {
-  static constexpr std::string_view kNames[] = {"aggTrade.E", "aggTrade.a", "aggTrade.p", "aggTrade.q", "aggTrade.f",
-                                                "aggTrade.l", "aggTrade.m", "aggTrade.s", "aggTrade.e"};
-  auto r = make_record<trade_record>();
-  decimal px;
-  decimal qty;
-  bool buyer_maker = false;
-  unsigned seen = 0;
-  const failure f = for_each_field(data, [&](od::raw_json_string key, od::value& v) -> failure {
-    parse_error e = parse_error::none;
-    int bit = -1;
-    switch (short_key(key)) {
-      case 'E': bit = 0; break;
-      case 'a': bit = 1; break;
-      case 'p': bit = 2; break;
-      case 'q': bit = 3; break;
-      case 'f': bit = 4; break;
-      case 'l': bit = 5; break;
-      case 'm': bit = 6; break;
-      case 's': bit = 7; break;
-      case 'e': bit = 8; break;
-      default: return kOk;
-    }
-    if (seen & (1U << bit)) return duplicate(kNames[bit]);
-    seen |= 1U << bit;
-    switch (bit) {
-      case 0: e = read_ms_time(v, r.header.venue_time_ns); break;
-      case 1: e = read_u64(v, r.header.seq); break;
-      case 2: e = read_decimal(v, px); break;
-      case 3: e = read_qty(v, qty); break;
-      case 4: e = read_u64(v, r.first_trade_id); break;
-      case 5: e = read_u64(v, r.last_trade_id); break;
-      case 6: e = read_bool(v, buyer_maker); break;
-      case 7: return take_symbol(v, st, kNames[7]);
-      default: return check_event_type(v, "aggTrade", kNames[8]);
-    }
-    if (e != parse_error::none) return {e, kNames[bit]};
-    return kOk;
-  });
-  if (f) return f;
-  if (const failure m = missing(seen | (st.has_symbol ? 0x80U : 0U), 0xFFU, kNames)) return m;
-  if (const failure c = check_trade(px, qty, kNames[2], kNames[3])) return c;
-  // web-socket-streams.md "Aggregate Trade Streams": f is the first trade id, l the last.
-  if (r.first_trade_id > r.last_trade_id) return {parse_error::invalid_value, "aggTrade: f > l"};
-  r.header.flags = kHeaderHasSeq | kHeaderHasFirstSeq;
-  r.header.first_seq = r.first_trade_id;
-  r.set_px(px);
-  r.set_qty(qty);
-  r.trade_count = r.last_trade_id - r.first_trade_id < UINT32_MAX
-                      ? static_cast<std::uint32_t>(r.last_trade_id - r.first_trade_id + 1)
-                      : 0;
-  r.aggressor = buyer_maker ? aggressor_side::sell : aggressor_side::buy;
-  st.apply(r.header);
-  return w.write(r);
-}
-
-failure parse_book_ticker(od::object& data, stream_stamp& st, record_writer& w) noexcept {
-  static constexpr std::string_view kNames[] = {"bookTicker.u", "bookTicker.b", "bookTicker.B", "bookTicker.a",
-                                                "bookTicker.A", "bookTicker.s", "bookTicker.E", "bookTicker.e"};
-  auto r = make_record<bbo_record>();
-  decimal bid_px, bid_qty, ask_px, ask_qty;
-  unsigned seen = 0;
-  const failure f = for_each_field(data, [&](od::raw_json_string key, od::value& v) -> failure {
-    parse_error e = parse_error::none;
-    int bit = -1;
-    switch (short_key(key)) {
-      case 'u': bit = 0; break;
-      case 'b': bit = 1; break;
-      case 'B': bit = 2; break;
-      case 'a': bit = 3; break;
-      case 'A': bit = 4; break;
-      case 's': bit = 5; break;
-      case 'E': bit = 6; break;  // spot sends no event time; USD-M futures does
-      case 'e': bit = 7; break;  // futures only
-      default: return kOk;
-    }
-    if (seen & (1U << bit)) return duplicate(kNames[bit]);
-    seen |= 1U << bit;
-    switch (bit) {
-      case 0: e = read_u64(v, r.header.seq); break;
-      case 1: e = read_decimal(v, bid_px); break;
-      case 2: e = read_qty(v, bid_qty); break;
-      case 3: e = read_decimal(v, ask_px); break;
-      case 4: e = read_qty(v, ask_qty); break;
-      case 5: return take_symbol(v, st, kNames[5]);
-      case 6: e = read_ms_time(v, r.header.venue_time_ns); break;
-      default: return check_event_type(v, "bookTicker", kNames[7]);
-    }
-    if (e != parse_error::none) return {e, kNames[bit]};
-    return kOk;
-  });
-  if (f) return f;
-  if (const failure m = missing(seen | (st.has_symbol ? 0x20U : 0U), 0x3FU, kNames)) return m;
-  if (!side_ok(bid_px, bid_qty)) return {parse_error::invalid_value, "bookTicker.b <= 0"};
-  if (!side_ok(ask_px, ask_qty)) return {parse_error::invalid_value, "bookTicker.a <= 0"};
-  r.header.flags = kHeaderHasSeq;
-  r.bid = make_level(book_side::bid, bid_px, bid_qty);
-  r.ask = make_level(book_side::ask, ask_px, ask_qty);
-  st.apply(r.header);
-  return w.write(r);
-}
-
-failure parse_depth(od::object& data, stream_stamp& st, record_writer& w, level_buffer& levels) noexcept {
-  static constexpr std::string_view kNames[] = {"depthUpdate.E", "depthUpdate.U", "depthUpdate.u", "depthUpdate.b",
-                                                "depthUpdate.a", "depthUpdate.s", "depthUpdate.e", "depthUpdate.pu"};
-  auto r = make_book_record(record_type::book_delta);
-  const std::size_t begin = levels.size();
-  unsigned seen = 0;
-  const failure f = for_each_field(data, [&](od::raw_json_string key, od::value& v) -> failure {
-    parse_error e = parse_error::none;
-    int bit = -1;
-    switch (short_key(key)) {
-      case 'E': bit = 0; break;
-      case 'U': bit = 1; break;
-      case 'u': bit = 2; break;
-      case 'b': bit = 3; break;
-      case 'a': bit = 4; break;
-      case 's': bit = 5; break;
-      case 'e': bit = 6; break;
-      case '\0':
-        if (!key_is(key, "pu")) return kOk;  // USD-M futures: the previous event's u, the chain to check
-        bit = 7;
-        break;
-      default: return kOk;
-    }
-    if (seen & (1U << bit)) return duplicate(kNames[bit]);
-    seen |= 1U << bit;
-    switch (bit) {
-      case 0: e = read_ms_time(v, r.header.venue_time_ns); break;
-      case 1: e = read_u64(v, r.header.first_seq); break;
-      case 2: e = read_u64(v, r.header.seq); break;
-      case 3: return read_levels(v, book_side::bid, levels);
-      case 4: return read_levels(v, book_side::ask, levels);
-      case 5: return take_symbol(v, st, kNames[5]);
-      case 6: return check_event_type(v, "depthUpdate", kNames[6]);
-      default: e = read_i64(v, r.header.prev_seq); break;
-    }
-    if (e != parse_error::none) return {e, kNames[bit]};
-    return kOk;
-  });
-  if (f) return f;
-  if (const failure m = missing(seen | (st.has_symbol ? 0x20U : 0U), 0x3FU, kNames)) return m;
-  // web-socket-streams.md "Diff. Depth Stream": U is the first update id of the event, u the
-  // final one, so U <= u (U == u for a single update).
-  if (r.header.first_seq > r.header.seq) return {parse_error::invalid_value, "depthUpdate: U > u"};
-  r.header.flags = kHeaderHasSeq | kHeaderHasFirstSeq | ((seen & 0x80U) != 0 ? kHeaderHasPrevSeq : 0);
-  st.apply(r.header);
-  return w.write_book(r, levels.levels().subspan(begin));
-}
-
-/// Partial depth and the REST snapshot share a shape: lastUpdateId, bids, asks.
-failure parse_depth_snapshot(od::object& data, stream_stamp& st, record_writer& w, level_buffer& levels,
-                             std::uint8_t extra_flags, std::string_view* venue_msg) noexcept {
-  static constexpr std::string_view kNames[] = {"depth.lastUpdateId", "depth.bids", "depth.asks", "depth.E"};
-  auto r = make_book_record(record_type::book_snapshot);
-  const std::size_t begin = levels.size();
-  unsigned seen = 0;
-  bool venue_error = false;
-  const failure f = for_each_field(data, [&](od::raw_json_string key, od::value& v) -> failure {
-    int bit = -1;
-    if (key_is(key, "lastUpdateId")) {
-      bit = 0;
-    } else if (key_is(key, "bids")) {
-      bit = 1;
-    } else if (key_is(key, "asks")) {
-      bit = 2;
-    } else if (key_is(key, "E")) {  // futures only
-      bit = 3;
-    } else if (venue_msg != nullptr && key_is(key, "code")) {  // REST error {"code":-1121,"msg":"Invalid symbol."}
-      venue_error = true;
-      return kOk;
-    } else if (venue_msg != nullptr && key_is(key, "msg")) {
-      (void)read_string(v, *venue_msg);
-      return kOk;
-    } else {
-      return kOk;
-    }
-    if (seen & (1U << bit)) return duplicate(kNames[bit]);
-    seen |= 1U << bit;
-    parse_error e = parse_error::none;
-    switch (bit) {
-      case 0: e = read_u64(v, r.header.seq); break;
-      case 1: return read_levels(v, book_side::bid, levels);
-      case 2: return read_levels(v, book_side::ask, levels);
-      default: e = read_ms_time(v, r.header.venue_time_ns); break;
-    }
-    if (e != parse_error::none) return {e, kNames[bit]};
-    return kOk;
-  });
-  if (f) return f;
-  if (venue_error) return {parse_error::venue_error, *venue_msg};
-  if (const failure m = missing(seen, 0x7U, kNames)) return m;
-  r.header.flags = static_cast<std::uint8_t>(kHeaderHasSeq | extra_flags);
-  st.apply(r.header);
-  return w.write_book(r, levels.levels().subspan(begin));
+  return route;
 }
 
 // ---------------------------------------------------------------------------------------
 
 class binance_adapter final : public venue_adapter {
  public:
-  explicit binance_adapter(const adapter_options& options)
-      : options_(options),
+  binance_adapter(const binance_family& family, const adapter_options& options)
+      : fam_(family),
+        desc_(family.descriptor()),
+        options_(options),
         parser_(options.max_message_bytes),
         levels_(max_levels_in(options.max_message_bytes)),
         stage_(options.max_message_bytes),
         levels_per_record_(book_levels_per_record(options.max_record_bytes)) {
     // Warm-up happens here: the parser's buffers for the largest message we accept.
     if (const auto e = parser_.allocate(options.max_message_bytes))
-      throw std::runtime_error(std::string("binance adapter: cannot allocate the JSON parser: ") + simdjson::error_message(e));
+      throw std::runtime_error(std::string(desc_.name) + " adapter: cannot allocate the JSON parser: " + simdjson::error_message(e));
   }
 
-  [[nodiscard]] venue id() const noexcept override { return venue::binance; }
+  [[nodiscard]] venue id() const noexcept override { return desc_.id; }
 
+  /// "<route>/stream?streams=a/b": the streams in the URL, so no SUBSCRIBE message counts
+  /// against the venue's incoming-message limit (spot 5/s, USD-M 10/s). USD-M routes by path
+  /// since 2026-04-23 ("WebSocket Market Streams": /public for depth and bookTicker, /market
+  /// for trades; a stream on a path that does not route it stays silent): every stream of one
+  /// connection must share its path (the config keeps them so).
   [[nodiscard]] std::string ws_path(std::span<const subscription> subs) const override {
-    // Streams in the URL: no SUBSCRIBE message, so nothing counts against the 5 msg/s limit.
-    std::string path = "/stream";
+    std::string path(route_of(fam_, subs));
+    path.append("/stream");
     char sep = '?';
     for (const auto& sub : subs) {
       path.push_back(sep);
       if (sep == '?') path.append("streams=");
       sep = '/';
-      path.append(stream_name(sub));
+      path.append(stream_name(fam_, sub));
     }
     return path;
   }
 
   [[nodiscard]] std::vector<std::string> subscribe_messages(std::span<const subscription> subs) const override {
-    for (const auto& sub : subs) (void)stream_name(sub);  // same validation as ws_path
+    (void)ws_path(subs);  // same validation
     return {};
   }
 
@@ -420,14 +147,14 @@ class binance_adapter final : public venue_adapter {
     return {control_message("UNSUBSCRIBE", subs, 1), control_message("SUBSCRIBE", subs, 2)};
   }
 
-  static std::string control_message(std::string_view method, std::span<const subscription> subs, int id) {
+  [[nodiscard]] std::string control_message(std::string_view method, std::span<const subscription> subs, int id) const {
     std::string msg = R"({"method":")";
     msg.append(method).append(R"(","params":[)");
     char sep = ' ';
     for (const auto& sub : subs) {
       if (sep == ',') msg.push_back(',');
       sep = ',';
-      msg.append("\"").append(stream_name(sub)).append("\"");
+      msg.append("\"").append(stream_name(fam_, sub)).append("\"");
     }
     msg.append(R"(],"id":)").append(std::to_string(id)).append("}");
     return msg;
@@ -441,7 +168,7 @@ class binance_adapter final : public venue_adapter {
     for (const auto& sub : subs) {
       // The combined stream echoes the name we subscribed to (web-socket-streams.md: "Combined
       // stream events are wrapped as follows: {"stream":"<streamName>","data":<rawPayload>}").
-      table.add(0, stream_name(sub), sub.ch);
+      table.add(0, stream_name(fam_, sub), sub.ch);
       std::string upper;
       for (const char c : sub.symbol) upper.push_back(ascii_upper(c));
       table.add(static_cast<std::uint8_t>(sub.ch), upper, sub.ch);  // a raw stream's event type and s
@@ -453,43 +180,32 @@ class binance_adapter final : public venue_adapter {
   [[nodiscard]] parse_result parse(simdjson::padded_string_view message, std::int64_t receive_ns,
                                    record_sink& sink) noexcept override;
 
-  /// rest-api.md "Exchange information" (2026-12): GET /api/v3/exchangeInfo?symbols=["A","B"],
-  /// weight 20; each symbol's "status" must be "TRADING". An unknown symbol in the list fails
-  /// the whole query with 400 / -1121 "Invalid symbol.": then each symbol is asked alone.
+  /// The venue's instrument list for these symbols (binance_family::instruments_path).
   [[nodiscard]] std::string instruments_path(std::span<const std::string> symbols) const override {
-    std::string path = "/api/v3/exchangeInfo?symbol";
-    if (symbols.size() == 1) {
-      check_symbol(symbols[0]);
-      return path.append("=").append(symbols[0]);
-    }
-    path.append("s=%5B");  // the JSON array, URL-encoded: [ " , ]
-    for (std::size_t i = 0; i < symbols.size(); ++i) {
-      check_symbol(symbols[i]);
-      if (i > 0) path.append("%2C");
-      path.append("%22").append(symbols[i]).append("%22");
-    }
-    return path.append("%5D");
+    for (const auto& sym : symbols) check_symbol(desc_, sym);
+    return fam_.instruments_path(symbols);
   }
-  [[nodiscard]] std::uint32_t instruments_cost() const noexcept override { return kBinanceExchangeInfoWeight; }
+  [[nodiscard]] std::uint32_t instruments_cost() const noexcept override { return fam_.instruments_cost; }
   [[nodiscard]] instrument_check check_instruments(int status, std::string_view body,
                                                    std::span<const std::string> symbols) const override;
 
   [[nodiscard]] std::string snapshot_path(const subscription& sub, int depth) const override {
-    if (sub.ch != channel::binance_depth) throw std::invalid_argument("binance: REST snapshots are for the depth channel");
-    check_symbol(sub.symbol);
-    if (depth < 1 || depth > 5000) throw std::invalid_argument("binance: snapshot depth must be 1..5000");
-    std::string path = "/api/v3/depth?symbol=";
+    const std::string venue_name(desc_.name);
+    if (sub.ch != fam_.depth) throw std::invalid_argument(venue_name + ": REST snapshots are for the depth channel");
+    check_symbol(desc_, sub.symbol);
+    if (!fam_.depth_limit_ok(depth))
+      throw std::invalid_argument(venue_name + ": " + std::string(fam_.depth_path) + " does not take limit " + std::to_string(depth));
+    std::string path(fam_.depth_path);
+    path.append("?symbol=");
     for (const char c : sub.symbol) path.push_back(ascii_upper(c));
     path.append("&limit=").append(std::to_string(depth));
     return path;
   }
 
-  /// The diff depth stream joins a REST snapshot by the documented U/u procedure (VENUES.md,
-  /// "Local order book"; the merger applies it). 1000 levels: request weight 50 of the
-  /// 6000/min, against 250 for 5000. Partial depth is a snapshot in every message.
+  /// The diff depth stream joins a REST snapshot by the venue's documented procedure (its
+  /// descriptor's join rule; the merger applies it). Partial depth is a snapshot in every message.
   [[nodiscard]] resync_plan resync_plan_for(channel c) const noexcept override {
-    // rest-api.md "Order book" (2026-12): weight 50 for limit 501-1000.
-    if (c == channel::binance_depth) return {resync_method::rest_snapshot, 1000, binance_depth_weight(1000)};
+    if (c == fam_.depth) return {resync_method::rest_snapshot, fam_.resync_depth, fam_.depth_weight(fam_.resync_depth)};
     return {};
   }
 
@@ -505,14 +221,14 @@ class binance_adapter final : public venue_adapter {
 
   failure on_event(channel ch, od::object& data, stream_stamp& st, record_writer& w) noexcept {
     st.channel_id = ch;
-    switch (ch) {
-      case channel::binance_trade: return parse_trade(data, st, w);
-      case channel::binance_agg_trade: return parse_agg_trade(data, st, w);
-      case channel::binance_book_ticker: return parse_book_ticker(data, st, w);
-      case channel::binance_depth: return parse_depth(data, st, w, levels_);
-      case channel::binance_depth_partial: return parse_depth_snapshot(data, st, w, levels_, 0, nullptr);
-      default: break;
-    }
+    if (ch == channel::unknown) return {parse_error::unknown_stream, "stream not decoded"};
+    if (ch == fam_.trade) return parse_trade(data, st, w);
+    if (ch == fam_.agg_trade) return parse_agg_trade(data, st, w);
+    if (ch == fam_.book_ticker) return parse_book_ticker(data, st, w);
+    if (ch == fam_.depth) return parse_depth(data, st, w, levels_, fam_.diff_shape);
+    if (ch == fam_.depth_partial)
+      return fam_.partial_is_depth_update ? parse_depth(data, st, w, levels_, depth_shape::top_levels)
+                                          : parse_depth_snapshot(data, st, w, levels_, 0, nullptr);
     return {parse_error::unknown_stream, "stream not decoded"};
   }
 
@@ -528,7 +244,7 @@ class binance_adapter final : public venue_adapter {
     if (filter_) {
       ch = subscribed_.find(0, stream);
     } else if (at != std::string_view::npos) {
-      ch = channel_of_suffix(stream.substr(at + 1));
+      ch = desc_.parse_channel(stream.substr(at + 1)).id;  // the descriptor's grammar; unknown for kline_1m, …
     }
     if (ch == channel::unknown) return {parse_error::unknown_stream, stream};
     set_upper_symbol(st, stream.substr(0, at));
@@ -544,6 +260,8 @@ class binance_adapter final : public venue_adapter {
     return result_of(w, f, ev);
   }
 
+  const binance_family& fam_;
+  const venue_descriptor& desc_;
   adapter_options options_;
   od::parser parser_;
   level_buffer levels_;
@@ -566,7 +284,7 @@ parse_result binance_adapter::parse(simdjson::padded_string_view message, std::i
   if (const failure f = root_object(doc, obj)) return result_of(w, f);
 
   stream_stamp st;
-  st.venue_id = venue::binance;
+  st.venue_id = desc_.id;
   st.slot = options_.slot;
   st.receive_ns = receive_ns;
 
@@ -643,18 +361,20 @@ parse_result binance_adapter::parse_raw(od::document& doc, std::string_view firs
                                         stream_stamp& st, record_writer& w) noexcept {
   channel ch = channel::unknown;
   if (first_key == "u" || event == "bookTicker") {  // spot sends no e; USD-M futures does
-    ch = channel::binance_book_ticker;
+    ch = fam_.book_ticker;
   } else if (first_key == "lastUpdateId") {
     // Partial depth names no symbol: only the combined stream's name tells streams apart.
     return result_of(w, {parse_error::unknown_stream, "partial depth outside a combined stream"});
   } else if (event == "serverShutdown") {
     return result_of(w, kOk, control_event::going_away);
   } else if (event == "trade") {
-    ch = channel::binance_trade;
+    ch = fam_.trade;
   } else if (event == "aggTrade") {
-    ch = channel::binance_agg_trade;
+    ch = fam_.agg_trade;
   } else if (event == "depthUpdate") {
-    ch = channel::binance_depth;
+    // Diff depth. (USD-M partial depth is a depthUpdate too: a raw stream cannot tell the two
+    // apart, only a combined stream's name can, which is what ws_path asks for.)
+    ch = fam_.depth;
   } else {
     return result_of(w, {parse_error::unknown_stream, event});
   }
@@ -673,15 +393,14 @@ parse_result binance_adapter::parse_snapshot(const subscription& sub, simdjson::
                                              std::int64_t receive_ns, record_sink& sink) noexcept {
   record_writer w(sink, stage_, levels_per_record_);
   levels_.clear();
-  if (sub.ch != channel::binance_depth)
-    return result_of(w, {parse_error::unknown_stream, "REST snapshots are for the depth channel"});
+  if (sub.ch != fam_.depth) return result_of(w, {parse_error::unknown_stream, "REST snapshots are for the depth channel"});
   if (body.length() > options_.max_message_bytes) return result_of(w, {parse_error::message_too_large, "body too large"});
   od::document doc;
   if (const auto e = parser_.iterate(body).get(doc)) return result_of(w, {from_simdjson(e, parse_error::not_json), "not JSON"});
   od::object root;
   if (const failure f = root_object(doc, root)) return result_of(w, f);
   stream_stamp st;
-  st.venue_id = venue::binance;
+  st.venue_id = desc_.id;
   st.channel_id = sub.ch;
   st.slot = options_.slot;
   st.receive_ns = receive_ns;
@@ -710,7 +429,7 @@ instrument_check binance_adapter::check_instruments(int status, std::string_view
       if (status == 400 && doc["code"].get(code) == simdjson::SUCCESS && code == -1121) {
         if (symbols.size() == 1) {
           out.result = instrument_check::outcome::refused;
-          out.problems.push_back("\"" + symbols[0] + "\" is not listed by Binance (exchangeInfo: -1121 Invalid symbol)");
+          out.problems.push_back("\"" + symbols[0] + "\" is not listed by " + std::string(desc_.title) + " (exchangeInfo: -1121 Invalid symbol)");
         } else {
           out.result = instrument_check::outcome::ask_each;
         }
@@ -724,7 +443,7 @@ instrument_check binance_adapter::check_instruments(int status, std::string_view
       out.problems.push_back("exchangeInfo answer has no symbols array");
       return out;
     }
-    check_listed(listed, symbols, {"Binance", "exchangeInfo", "symbol", "status", "TRADING"}, out.problems);
+    check_listed(listed, symbols, {desc_.title.data(), "exchangeInfo", "symbol", "status", "TRADING"}, out.problems);
   } catch (const std::exception& e) {  // allocation failure
     out.problems.assign(1, std::string("exchangeInfo: ") + e.what());
     return out;
@@ -736,9 +455,60 @@ instrument_check binance_adapter::check_instruments(int status, std::string_view
 }  // namespace
 
 namespace detail {
-std::unique_ptr<venue_adapter> make_binance_adapter(const adapter_options& options) {
-  return std::make_unique<binance_adapter>(options);
+
+std::unique_ptr<venue_adapter> make_binance_family_adapter(const binance_family& family, const adapter_options& options) {
+  return std::make_unique<binance_adapter>(family, options);
 }
+
+namespace {
+
+/// rest-api.md "Exchange information" (2026-12): GET /api/v3/exchangeInfo?symbols=["A","B"],
+/// weight 20; each symbol's "status" must be "TRADING". An unknown symbol in the list fails
+/// the whole query with 400 / -1121 "Invalid symbol.": then each symbol is asked alone
+/// (check_instruments answers ask_each).
+std::string spot_instruments_path(std::span<const std::string> symbols) {
+  std::string path = "/api/v3/exchangeInfo?symbol";
+  if (symbols.size() == 1) return path.append("=").append(symbols[0]);
+  path.append("s=%5B");  // the JSON array, URL-encoded: [ " , ]
+  for (std::size_t i = 0; i < symbols.size(); ++i) {
+    if (i > 0) path.append("%2C");
+    path.append("%22").append(symbols[i]).append("%22");
+  }
+  return path.append("%5D");
+}
+
+/// rest-api.md "Order book" (2026-12): limit 1..5000.
+bool spot_depth_limit_ok(int limit) noexcept { return limit >= 1 && limit <= 5000; }
+std::uint32_t spot_depth_weight(int limit) noexcept { return binance_depth_weight(limit); }
+
+/// Binance spot: its channels, diff depth with U/u (joined by covering lastUpdateId + 1),
+/// partial depth as {lastUpdateId, bids, asks}, GET /api/v3/depth. The resync asks for 1000
+/// levels: weight 50 of the 6000/min, against 250 for 5000.
+constexpr binance_family kSpot{
+    .descriptor = &venues::binance,
+    .trade = channel::binance_trade,
+    .agg_trade = channel::binance_agg_trade,
+    .book_ticker = channel::binance_book_ticker,
+    .depth = channel::binance_depth,
+    .depth_partial = channel::binance_depth_partial,
+    .diff_shape = binance::depth_shape::spot_diff,
+    .partial_is_depth_update = false,
+    .depth_variants = "variant must be empty, 100ms or 1000ms",
+    .partial_variants = "variant must be 5, 10 or 20, optionally @100ms or @1000ms",
+    .depth_path = "/api/v3/depth",
+    .resync_depth = 1000,
+    .depth_weight = &spot_depth_weight,
+    .depth_limit_ok = &spot_depth_limit_ok,
+    .instruments_path = &spot_instruments_path,
+    .instruments_cost = kBinanceExchangeInfoWeight,
+};
+
+}  // namespace
+
+std::unique_ptr<venue_adapter> make_binance_adapter(const adapter_options& options) {
+  return make_binance_family_adapter(kSpot, options);
+}
+
 }  // namespace detail
 
 }  // namespace mdbus::feed

@@ -110,10 +110,21 @@ std::string symbol_problem(venue v, std::string_view s) {
   return d == nullptr ? "unknown venue" : d->symbol_problem(s);
 }
 
-endpoint read_endpoint(object_reader& parent, const char* key, const std::string& base_dir) {
-  const json* j = parent.get(key, true);
-  object_reader r(*j, parent.at(key), parent.source());
+/// `key` ("endpoint", "rest_endpoint"), or the venue's production host from its descriptor
+/// when the section names none: TLS on the documented port, the system CA bundle.
+endpoint read_endpoint(object_reader& parent, const char* key, const std::string& base_dir, std::string_view default_host,
+                       std::uint16_t default_port) {
+  const json* j = parent.get(key, false);
   endpoint ep;
+  if (j == nullptr) {
+    ep.host = std::string(default_host);
+    ep.port = default_port;
+    ep.tls = true;
+    ep.ca_file = kSystemCaBundle;
+    ep.server_name = ep.host;
+    return ep;
+  }
+  object_reader r(*j, parent.at(key), parent.source());
   ep.host = r.string("host", true);
   if (ep.host.empty()) r.fail(r.at("host"), "must not be empty");
   ep.port = static_cast<std::uint16_t>(r.integer("port", true, 0, 1, 65535));
@@ -169,8 +180,16 @@ venue_config read_venue(const json& j, const std::string& path, venue v, const s
   object_reader r(j, path, source);
   venue_config vc;
   vc.id = v;
-  vc.ep = read_endpoint(r, "endpoint", base_dir);
-  vc.rest_ep = read_endpoint(r, "rest_endpoint", base_dir);
+  const venue_descriptor& d = *find_venue(v);
+  // Both hosts omitted: the venue's production hosts (its descriptor). One given: the other is
+  // required too, so a config aimed at a simulator never sends half its traffic to the venue.
+  const bool production = r.get("endpoint", false) == nullptr && r.get("rest_endpoint", false) == nullptr;
+  if (!production) {
+    (void)r.get("endpoint", true);
+    (void)r.get("rest_endpoint", true);
+  }
+  vc.ep = read_endpoint(r, "endpoint", base_dir, d.endpoints.stream_host, d.endpoints.stream_port);
+  vc.rest_ep = read_endpoint(r, "rest_endpoint", base_dir, d.endpoints.rest_host, d.endpoints.rest_port);
   // One lws context per feeder carries one TLS trust for the stream and the REST host.
   if (vc.rest_ep.tls != vc.ep.tls)
     r.fail(r.at("rest_endpoint") + ".tls", "must equal endpoint.tls (one TLS setting per feeder)");
@@ -202,6 +221,14 @@ venue_config read_venue(const json& j, const std::string& path, venue v, const s
                      std::string(find_venue(v)->channel_spellings) + ")");
     for (const auto& other : vc.channels)
       if (other.name == name) r.fail(at, in_quotes(name) + " listed twice");
+    // One connection serves one URL path (Binance USD-M routes /public and /market since
+    // 2026-04-23; a stream on the other path stays silent): a feeder holds one connection.
+    const std::string_view route = channel_rule_of(c.id).route;
+    if (!vc.channels.empty() && channel_rule_of(vc.channels.front().id).route != route)
+      r.fail(at, in_quotes(name) + " is served on " + std::string(route) + ", " + in_quotes(vc.channels.front().name) +
+                     " on " + std::string(channel_rule_of(vc.channels.front().id).route) + ": one " + std::string(d.title) +
+                     " connection serves one path and a feeder slot holds one connection: configure one path's channels (" +
+                     std::string(d.channel_spellings) + ")");
     vc.channels.push_back(std::move(c));
   }
 

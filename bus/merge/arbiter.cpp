@@ -145,11 +145,24 @@ arbiter::verdict arbiter::judge(stream_state& s, const record_view& r) const noe
       // snapshot may start before it).
       return h.first_seq <= s.last + 1 ? verdict::next : verdict::hole;
     case sequence_rule::chained: {
-      if (s.joining && h.type == record_type::book_delta && join_rule_for_channel(h.channel_id) == join_rule::straddles) {
-        // The first update after a snapshot (sequence_rule.hpp, join_rule::straddles): older
-        // updates are covered by the snapshot; the first applied one straddles its seqId.
-        if (h.seq <= s.last) return verdict::duplicate;
-        return h.prev_seq <= static_cast<std::int64_t>(s.last) ? verdict::next : verdict::hole;
+      if (s.joining && h.type == record_type::book_delta) {
+        const join_rule join = join_rule_for_channel(h.channel_id);
+        if (join == join_rule::straddles) {
+          // The first update after a snapshot (venue_descriptor.hpp, join_rule::straddles):
+          // older updates are covered by the snapshot; the first applied one straddles its seqId.
+          if (h.seq <= s.last) return verdict::duplicate;
+          return h.prev_seq <= static_cast<std::int64_t>(s.last) ? verdict::next : verdict::hole;
+        }
+        if (join == join_rule::spans && (h.flags & kHeaderHasFirstSeq) != 0) {
+          // Binance USD-M (join_rule::spans): events with u <= lastUpdateId are in the
+          // snapshot; the first one after it has U <= lastUpdateId < u, whatever its pu (the
+          // event before it may have ended well before the snapshot); or it chains on the
+          // snapshot's id itself (pu == lastUpdateId, when the snapshot ended at an event's u).
+          if (h.seq <= s.last) return verdict::duplicate;
+          const bool spans = h.first_seq <= s.last;
+          const bool follows = h.prev_seq >= 0 && static_cast<std::uint64_t>(h.prev_seq) == s.last;
+          return spans || follows ? verdict::next : verdict::hole;
+        }
       }
       const bool follows = h.prev_seq >= 0 && static_cast<std::uint64_t>(h.prev_seq) == s.last;
       // OKX maintenance resets seqId below prevSeqId; the message still names our last.

@@ -1,9 +1,8 @@
 #include "bus/venues/binance.hpp"
+#include "bus/venues/grammar.hpp"
 
 namespace mdbus::venues {
 namespace {
-
-bool upper_or_digit(char c) noexcept { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 
 /// rest-api.md "Exchange information": symbols are upper-case letters and digits
 /// ("BTCUSDT"); stream names use them in lower case (the adapter lowers them).
@@ -42,6 +41,11 @@ constinit const venue_descriptor kBinance{
     .title = "Binance",
     .symbol_example = "BTCUSDT",
     .channel_spellings = "trade, aggTrade, bookTicker, depth[@100ms|@1000ms], depth5|10|20[@100ms|@1000ms]",
+    .endpoints = {.stream_host = "stream.binance.com",
+                  .stream_port = 9443,
+                  .rest_host = "api.binance.com",
+                  .rest_port = 443,
+                  .source = "Binance web-socket-streams.md, General WSS information; rest-api.md, General API Information (2026-12)"},
     .channels = kBinanceChannels,
     // web-socket-streams.md "General WSS information": "A single connection to
     // stream.binance.com is only valid for 24 hours; expect to be disconnected at the 24 hour

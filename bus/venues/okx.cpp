@@ -1,9 +1,8 @@
 #include "bus/venues/registry.hpp"
+#include "bus/venues/grammar.hpp"
 
 namespace mdbus::venues {
 namespace {
-
-bool upper_or_digit(char c) noexcept { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 
 /// OKX v5 "Get instruments": instId is upper-case parts joined by '-' ("BTC-USDT",
 /// "BTC-USDT-SWAP", "BTC-USD-250328").
@@ -38,6 +37,11 @@ constinit const venue_descriptor kOkx{
     .title = "OKX",
     .symbol_example = "BTC-USDT",
     .channel_spellings = "trades, tickers, bbo-tbt, books, books5",
+    .endpoints = {.stream_host = "ws.okx.com",
+                  .stream_port = 8443,
+                  .rest_host = "www.okx.com",
+                  .rest_port = 443,
+                  .source = "OKX v5 API, Overview: WebSocket, Production Trading Services; REST (2026-12)"},
     .channels = kOkxChannels,
     // OKX v5 "WebSocket / Connect": no age limit; "If there's no data return after
     // connecting/subscribing, the connection will break after 30 seconds" — hence a

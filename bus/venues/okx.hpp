@@ -33,12 +33,12 @@ namespace mdbus::venues {
 /// straddling its seqId; trades' tradeId and books5's seqId only increase; tickers carry no
 /// sequence.
 inline constexpr channel_rule kOkxChannels[] = {
-    {channel::okx_trades, sequence_rule::increasing, join_rule::chain},
-    {channel::okx_tickers, sequence_rule::content, join_rule::chain},
-    {channel::okx_bbo_tbt, sequence_rule::chained, join_rule::chain},
-    {channel::okx_books, sequence_rule::chained, join_rule::straddles},
-    {channel::okx_books5, sequence_rule::increasing, join_rule::chain},
-    {channel::okx_books_l2_tbt, sequence_rule::chained, join_rule::straddles},
+    {channel::okx_trades, sequence_rule::increasing, join_rule::chain, {}},
+    {channel::okx_tickers, sequence_rule::content, join_rule::chain, {}},
+    {channel::okx_bbo_tbt, sequence_rule::chained, join_rule::chain, {}},
+    {channel::okx_books, sequence_rule::chained, join_rule::straddles, {}},
+    {channel::okx_books5, sequence_rule::increasing, join_rule::chain, {}},
+    {channel::okx_books_l2_tbt, sequence_rule::chained, join_rule::straddles, {}},
 };
 
 [[nodiscard]] const venue_descriptor& okx() noexcept;

@@ -5,7 +5,7 @@
 namespace mdbus {
 
 std::span<const venue_descriptor* const> all_venues() noexcept {
-  static const std::array<const venue_descriptor*, 2> all{&venues::binance(), &venues::okx()};
+  static const std::array<const venue_descriptor*, 3> all{&venues::binance(), &venues::okx(), &venues::binance_usdm()};
   return all;
 }
 

@@ -3,6 +3,7 @@
 /// venue's own descriptor (bus/venues/<venue>.hpp/.cpp) and its feeder adapter.
 #include "bus/venue_descriptor.hpp"
 #include "bus/venues/binance.hpp"
+#include "bus/venues/binance_usdm.hpp"
 #include "bus/venues/okx.hpp"
 
 #include <array>
@@ -21,7 +22,8 @@ struct channel_table {
   std::span<const channel_rule> rules;
 };
 inline constexpr channel_table kChannelTables[] = {{venue::binance, venues::kBinanceChannels},
-                                                   {venue::okx, venues::kOkxChannels}};
+                                                   {venue::okx, venues::kOkxChannels},
+                                                   {venue::binance_usdm, venues::kUsdmChannels}};
 
 /// A venue declares at most this many channels: a feeder control block has a resync slot per
 /// (symbol, channel position) (bus/feeder_block.hpp).
@@ -93,7 +95,7 @@ static_assert(channels_declared_once(),
 [[nodiscard]] const venue_descriptor* find_venue(venue v) noexcept;
 /// The descriptor named `name` ("binance"), or nullptr.
 [[nodiscard]] const venue_descriptor* find_venue(std::string_view name) noexcept;
-/// "binance, okx": for messages naming what is known.
+/// "binance, okx, binance_usdm": for messages naming what is known.
 [[nodiscard]] std::string known_venue_names();
 
 }  // namespace mdbus

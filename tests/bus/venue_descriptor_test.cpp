@@ -13,8 +13,8 @@
 using namespace mdbus;
 
 TEST_CASE("venue descriptors: found by id and by name, each declaring only its own channels") {
-  REQUIRE(all_venues().size() == 2);
-  CHECK(known_venue_names() == "binance, okx");
+  REQUIRE(all_venues().size() == 3);
+  CHECK(known_venue_names() == "binance, okx, binance_usdm");
   for (const venue_descriptor* d : all_venues()) {
     CAPTURE(d->name);
     CHECK(find_venue(d->id) == d);
@@ -48,7 +48,7 @@ TEST_CASE("venue descriptors: which venue declares a channel, its position there
       CHECK(channel_position(c) == i);
       CHECK(channel_from_string(t.id, to_string(c)) == c);
       for (const channel_table& other : kChannelTables)
-        if (other.id != t.id) CHECK_FALSE(channel_from_string(other.id, to_string(c)).has_value());
+        if (other.id != t.id) CHECK(channel_from_string(other.id, to_string(c)) != c);  // "trade" is spot's and USD-M's
     }
   }
   CHECK(venue_of(channel::unknown) == venue::unknown);
@@ -78,6 +78,12 @@ TEST_CASE("venue descriptors: the sequence and join rule of every channel (DESIG
   CHECK(join_rule_for_channel(channel::okx_books_l2_tbt) == join_rule::straddles);
   CHECK(join_rule_for_channel(channel::okx_bbo_tbt) == join_rule::chain);
   CHECK(join_rule_for_channel(channel::binance_trade) == join_rule::chain);
+  CHECK(rule_for_channel(channel::usdm_trade) == sequence_rule::consecutive);
+  CHECK(rule_for_channel(channel::usdm_agg_trade) == sequence_rule::consecutive);
+  CHECK(rule_for_channel(channel::usdm_book_ticker) == sequence_rule::increasing);
+  CHECK(rule_for_channel(channel::usdm_depth) == sequence_rule::chained);
+  CHECK(rule_for_channel(channel::usdm_depth_partial) == sequence_rule::increasing);
+  CHECK(join_rule_for_channel(channel::usdm_depth) == join_rule::spans);
   static_assert(merge::rule_for_channel(channel::binance_depth) == sequence_rule::range, "a constant expression");
 }
 
@@ -171,4 +177,54 @@ TEST_CASE("venue descriptors: REST and connection limits, documented and with ou
   CHECK(o.limits.rest.window_ms == 2'000);
   CHECK(o.limits.connect.units == 3);
   CHECK(o.limits.connect.window_ms == 1'000);
+}
+
+TEST_CASE("venue descriptors: Binance USD-M's grammar, routed paths and limits (USD-M Futures docs, 2026-12)") {
+  const venue_descriptor& u = *find_venue("binance_usdm");
+  CHECK(u.id == venue::binance_usdm);
+  CHECK(u.endpoints.stream_host == "fstream.binance.com");
+  CHECK(u.endpoints.rest_host == "fapi.binance.com");
+  // Change log 2026-04-23: depth and bookTicker on /public, trades on /market.
+  CHECK(channel_rule_of(channel::usdm_depth).route == "/public");
+  CHECK(channel_rule_of(channel::usdm_depth_partial).route == "/public");
+  CHECK(channel_rule_of(channel::usdm_book_ticker).route == "/public");
+  CHECK(channel_rule_of(channel::usdm_agg_trade).route == "/market");
+  CHECK(channel_rule_of(channel::usdm_trade).route == "/market");
+  for (const channel_rule& r : find_venue(venue::binance)->channels) CHECK(r.route.empty());
+  for (const channel_rule& r : find_venue(venue::okx)->channels) CHECK(r.route.empty());
+  struct row {
+    const char* spelling;
+    channel id;
+    const char* variant;
+  };
+  for (const row& r : {row{"trade", channel::usdm_trade, ""}, row{"aggTrade", channel::usdm_agg_trade, ""},
+                       row{"bookTicker", channel::usdm_book_ticker, ""}, row{"depth", channel::usdm_depth, ""},
+                       row{"depth@500ms", channel::usdm_depth, "500ms"}, row{"depth@100ms", channel::usdm_depth, "100ms"},
+                       row{"depth@0ms", channel::usdm_depth, "0ms"}, row{"depth5", channel::usdm_depth_partial, "5"},
+                       row{"depth20@0ms", channel::usdm_depth_partial, "20@0ms"}}) {
+    CAPTURE(r.spelling);
+    CHECK(u.parse_channel(r.spelling).id == r.id);
+    CHECK(u.parse_channel(r.spelling).variant == r.variant);
+  }
+  for (const char* bad : {"depth@1000ms", "markPrice", "kline_1m", "depth15", "trade@100ms", ""}) {
+    CAPTURE(bad);
+    CHECK(u.parse_channel(bad).id == channel::unknown);
+  }
+  CHECK(u.symbol_problem("BTCUSDT").empty());
+  CHECK(u.symbol_problem("BTCUSDT_261225").empty());
+  CHECK_FALSE(u.symbol_problem("btcusdt").empty());
+  CHECK_FALSE(u.symbol_problem("BTC-USDT").empty());
+  CHECK_FALSE(u.symbol_problem("_BTCUSDT").empty());
+  CHECK(u.limits.rest.units == 2400);
+  CHECK(u.limits.rest.calendar_window);
+  // "Order Book": 5..50 → 2, 100 → 5, 500 → 10 (the default), 1000 → 20.
+  CHECK(usdm_depth_weight(5) == 2);
+  CHECK(usdm_depth_weight(50) == 2);
+  CHECK(usdm_depth_weight(100) == 5);
+  CHECK(usdm_depth_weight(0) == 10);
+  CHECK(usdm_depth_weight(500) == 10);
+  CHECK(usdm_depth_weight(1000) == 20);
+  CHECK(usdm_depth_limit_ok(1000));
+  CHECK_FALSE(usdm_depth_limit_ok(5000));
+  CHECK_FALSE(usdm_depth_limit_ok(200));
 }

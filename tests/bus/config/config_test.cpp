@@ -84,9 +84,11 @@ TEST_CASE("config: the shipped sim.json and live.json load") {
   for (const auto& v : sim.venues) CHECK(v.rest_ep.port != v.ep.port);
 }
 
-TEST_CASE("config: rest_endpoint is required, has the endpoint's shape, and shares its TLS trust") {
+TEST_CASE("config: rest_endpoint is required with an endpoint, has the endpoint's shape, and shares its TLS trust") {
   CHECK(error_of(replace(kMinimal, R"("rest_endpoint": {"host": "127.0.0.2", "port": 9446},)", "")) ==
         "cfg.json: venues.okx.rest_endpoint: missing (required)");
+  CHECK(error_of(replace(kMinimal, R"("endpoint": {"host": "127.0.0.1", "port": 9443},)", "")) ==
+        "cfg.json: venues.okx.endpoint: missing (required)");
   CHECK(error_of(replace(kMinimal, R"("port": 9446)", R"("port": 0)")) ==
         "cfg.json: venues.okx.rest_endpoint.port: 0 is outside [1, 65535]");
   CHECK(error_of(replace(kMinimal, R"("port": 9446)", R"("port": 9446, "tls": false)")) ==
@@ -195,7 +197,7 @@ TEST_CASE("config: unknown keys are errors at every level") {
   CHECK(error_of(replace(kMinimal, R"("bus": "t1",)", R"("bus": "t1", "rings": {"feeder_byte": 4096},)")) ==
         "cfg.json: rings.feeder_byte: unknown key");
   CHECK(error_of(replace(kMinimal, R"("okx": {)", R"("kraken": {}, "okx": {)")) ==
-        "cfg.json: venues.kraken: unknown venue (known: binance, okx)");
+        "cfg.json: venues.kraken: unknown venue (known: binance, okx, binance_usdm)");
 }
 
 TEST_CASE("config: missing required fields are named") {
@@ -360,4 +362,46 @@ TEST_CASE("config: merge and supervisor sections, their defaults and their error
         "cfg.json: supervisor.restart: unknown key");
   CHECK(error_of(replace(kMinimal, R"("bus": "t1",)", R"("bus": "t1", "merge": {"hold_bytes_per_stream": 100},)"))
             .find("merge.hold_bytes_per_stream: must be 0 or at least rings.feeder_max_frame") != std::string::npos);
+}
+
+TEST_CASE("config: a venue section without endpoints connects to the venue's production hosts (its descriptor)") {
+  const bus_config c = parse_config(R"({"bus": "t1", "venues": {
+      "binance_usdm": {"symbols": ["BTCUSDT"], "channels": ["depth@100ms", "bookTicker"]},
+      "okx": {"symbols": ["BTC-USDT"], "channels": ["books"]}}})",
+                                    "cfg.json");
+  const venue_config& u = *c.find(venue::binance_usdm);
+  CHECK(u.ep.host == "fstream.binance.com");
+  CHECK(u.ep.port == 443);
+  CHECK(u.ep.tls);
+  CHECK(u.ep.server_name == "fstream.binance.com");
+  CHECK(u.rest_ep.host == "fapi.binance.com");
+  CHECK(u.rest_ep.ca_file == u.ep.ca_file);
+  CHECK_FALSE(u.ep.ca_file.empty());
+  CHECK(u.policy.max_age_ms == 86'400'000);  // "A single connection is only valid for 24 hours"
+  const venue_config& o = *c.find(venue::okx);
+  CHECK(o.ep.host == "ws.okx.com");
+  CHECK(o.ep.port == 8443);
+  CHECK(o.rest_ep.host == "www.okx.com");
+}
+
+TEST_CASE("config: Binance USD-M channels of one routed path per section, spelled its way") {
+  auto cfg = [](const std::string& channels) {
+    return R"({"bus": "t1", "venues": {"binance_usdm": {"symbols": ["BTCUSDT", "ETHUSDT_261225"], "channels": )" + channels +
+           "}}}";
+  };
+  CHECK(error_of(cfg(R"(["depth@0ms", "depth20@100ms", "bookTicker"])")).empty());
+  CHECK(error_of(cfg(R"(["aggTrade", "trade"])")).empty());
+  CHECK(error_of(cfg(R"(["depth@100ms", "aggTrade"])")) ==
+        "cfg.json: venues.binance_usdm.channels[1]: \"aggTrade\" is served on /market, \"depth@100ms\" on /public: one "
+        "Binance USD-M connection serves one path and a feeder slot holds one connection: configure one path's channels "
+        "(trade, aggTrade (/market); bookTicker, depth[@500ms|@100ms|@0ms], depth5|10|20[@500ms|@100ms|@0ms] (/public))");
+  CHECK(error_of(cfg(R"(["depth@1000ms"])")).find("unknown Binance USD-M channel \"depth@1000ms\"") != std::string::npos);
+  CHECK(error_of(R"({"bus": "t1", "venues": {"binance_usdm": {"symbols": ["btcusdt"], "channels": ["trade"]}}})")
+            .find("is not a Binance USD-M symbol") != std::string::npos);
+  const channel_spec d = parse_channel(venue::binance_usdm, "depth@0ms");
+  CHECK(d.id == channel::usdm_depth);
+  CHECK(d.variant == "0ms");
+  CHECK(parse_channel(venue::binance_usdm, "depth10@500ms").id == channel::usdm_depth_partial);
+  CHECK(parse_channel(venue::binance_usdm, "depth10@500ms").variant == "10@500ms");
+  CHECK(parse_channel(venue::binance, "depth@0ms").id == channel::unknown);  // a USD-M speed, not spot's
 }

@@ -1,0 +1,79 @@
+#include "bus/venues/binance_usdm.hpp"
+#include "bus/venues/grammar.hpp"
+
+namespace mdbus::venues {
+namespace {
+
+/// "Exchange Information": perpetual symbols are upper-case letters and digits ("BTCUSDT");
+/// delivery contracts add "_" and the date ("BTCUSDT_251226"). Stream names use them in lower case.
+std::string symbol_problem(std::string_view s) {
+  if (s.empty()) return "empty symbol";
+  bool ok = s.front() != '_' && s.back() != '_' && s.find("__") == std::string_view::npos;
+  for (const char c : s) ok = ok && (upper_or_digit(c) || c == '_');
+  if (ok) return {};
+  return "\"" + std::string(s) +
+         "\" is not a Binance USD-M symbol (upper-case letters and digits, \"_<date>\" for delivery, e.g. \"BTCUSDT\")";
+}
+
+/// "WebSocket Market Streams", the stream names we decode: <symbol>@trade, @aggTrade,
+/// @bookTicker, @depth[@500ms|@100ms|@0ms], @depth5|10|20[@500ms|@100ms|@0ms] (250 ms without a
+/// speed). @0ms is what the captures subscribe to (hftbacktest_usdm: btcusdt@depth@0ms).
+parsed_channel parse_channel(std::string_view name) noexcept {
+  std::string_view base = name;
+  std::string_view speed;
+  if (const auto at = name.find('@'); at != std::string_view::npos) {
+    base = name.substr(0, at);
+    speed = name.substr(at + 1);
+    if (speed != "500ms" && speed != "100ms" && speed != "0ms") return {};
+  }
+  if (base == "trade") return speed.empty() ? parsed_channel{channel::usdm_trade, {}} : parsed_channel{};
+  if (base == "aggTrade") return speed.empty() ? parsed_channel{channel::usdm_agg_trade, {}} : parsed_channel{};
+  if (base == "bookTicker") return speed.empty() ? parsed_channel{channel::usdm_book_ticker, {}} : parsed_channel{};
+  if (base == "depth") return {channel::usdm_depth, speed};
+  if (base == "depth5" || base == "depth10" || base == "depth20") return {channel::usdm_depth_partial, name.substr(5)};
+  return {};
+}
+
+std::string login_only_reason(std::string_view) { return {}; }  // every market stream is public
+
+constinit const venue_descriptor kBinanceUsdm{
+    .id = venue::binance_usdm,
+    .name = "binance_usdm",
+    .title = "Binance USD-M",
+    .symbol_example = "BTCUSDT",
+    .channel_spellings = "trade, aggTrade (/market); bookTicker, depth[@500ms|@100ms|@0ms], "
+                         "depth5|10|20[@500ms|@100ms|@0ms] (/public)",
+    // "WebSocket Market Streams": wss://fstream.binance.com, routed paths /public and /market
+    // (change log 2026-04-23); REST https://fapi.binance.com ("General Info").
+    .endpoints = {.stream_host = "fstream.binance.com",
+                  .stream_port = 443,
+                  .rest_host = "fapi.binance.com",
+                  .rest_port = 443,
+                  .source = "Binance USD-M Futures, WebSocket Market Streams; General Info (2026-12)"},
+    .channels = kUsdmChannels,
+    // "WebSocket Market Streams": "A single connection is only valid for 24 hours"; the server
+    // pings every 3 minutes and wants a pong within 10. No idle cut.
+    .timing = {.max_age_ms = 86'400'000,
+               .idle_cut_ms = 0,
+               .max_age_source = "Binance USD-M Futures, WebSocket Market Streams (2026-12)",
+               .idle_cut_source = {}},
+    .limits = {.rest = {.calendar_window = true,
+                        .units = kUsdmRestWeightPerMinute,
+                        .window_ms = 60'000,
+                        .our_fraction = 0.5,
+                        .source = "Binance USD-M Futures, General Info: Limits (2026-12)"},
+               .connect = {.calendar_window = false,
+                           .units = kUsdmConnectsPer5Min,
+                           .window_ms = 300'000,
+                           .our_fraction = 0.5,
+                           .source = "Binance USD-M Futures, WebSocket Market Streams (2026-12)"}},
+    .symbol_problem = symbol_problem,
+    .parse_channel = parse_channel,
+    .login_only_reason = login_only_reason,
+};
+
+}  // namespace
+
+const venue_descriptor& binance_usdm() noexcept { return kBinanceUsdm; }
+
+}  // namespace mdbus::venues

@@ -1,0 +1,32 @@
+#pragma once
+/// The Binance event payloads shared by the Binance venues' adapters (spot and USD-M): one
+/// parser per event shape, each writing at most one record (a book record may be split)
+/// through the record writer. Internal to feeders/.
+#include "feeders/adapter_support.hpp"
+
+#include <cstdint>
+#include <string_view>
+
+namespace mdbus::feed::detail::binance {
+
+/// Which depthUpdate a venue sends on a stream.
+enum class depth_shape : std::uint8_t {
+  spot_diff,   ///< spot diff depth: U, u (pu read when present)
+  usdm_diff,   ///< USD-M diff depth: U, u and pu, the chain (required)
+  top_levels,  ///< USD-M partial depth: a depthUpdate with U, u, pu whose levels are the top N: a snapshot
+};
+
+/// trade: e, E, s, t, p, q, m (spot also M, USD-M X: ignored).
+failure parse_trade(od::object& data, stream_stamp& st, record_writer& w) noexcept;
+/// aggTrade: e, E, s, a, p, q, f, l, m.
+failure parse_agg_trade(od::object& data, stream_stamp& st, record_writer& w) noexcept;
+/// bookTicker: u, s, b, B, a, A (USD-M also e, E, T).
+failure parse_book_ticker(od::object& data, stream_stamp& st, record_writer& w) noexcept;
+/// depthUpdate: e, E, s, U, u, b, a (USD-M also T, pu).
+failure parse_depth(od::object& data, stream_stamp& st, record_writer& w, level_buffer& levels, depth_shape shape) noexcept;
+/// lastUpdateId, bids, asks (USD-M REST also E, T): spot partial depth and the REST snapshots.
+/// `venue_msg` non-null: a REST body, whose {"code":…,"msg":…} is a venue_error naming msg.
+failure parse_depth_snapshot(od::object& data, stream_stamp& st, record_writer& w, level_buffer& levels,
+                             std::uint8_t extra_flags, std::string_view* venue_msg) noexcept;
+
+}  // namespace mdbus::feed::detail::binance
