@@ -1,10 +1,10 @@
 // parse_bench: parse + normalise throughput of the venue adapters (simdjson on-demand,
 // feeders/) against the same normalisation written the straightforward way with
-// nlohmann/json, on recorded Binance and OKX payloads, in one run. Both write the same
+// nlohmann/json, on recorded Binance spot, OKX and Binance USD-M payloads, in one run. Both write the same
 // records through the same record writer; the run first checks that they produce the same
 // bytes for every message, so the comparison is of parsing alone.
 //
-//   parse_bench [--binance FILE] [--okx FILE] [--seconds S] [--profile simdjson|nlohmann]
+//   parse_bench [--binance FILE] [--okx FILE] [--usdm FILE] [--seconds S] [--profile simdjson|nlohmann]
 //
 // Input files hold one WebSocket text message per line (bench/data/*.jsonl); capture lines
 // with a receive-time prefix ("<epoch>: {…}" or "<ns> {…}") are accepted too, and lines
@@ -113,19 +113,37 @@ bool levels_of(const json* arr, book_side side, std::vector<book_level>& out) {
 
 constexpr failure kBad{parse_error::unexpected_shape, "nlohmann: bad message"};
 
+/// The stream kind, spelled as spot's channel (both Binance venues share the kinds).
 channel binance_channel(std::string_view s) {
   if (s == "trade") return channel::binance_trade;
   if (s == "aggTrade") return channel::binance_agg_trade;
   if (s == "bookTicker") return channel::binance_book_ticker;
-  if (s.ends_with("@100ms")) s.remove_suffix(6);
-  else if (s.ends_with("@1000ms")) s.remove_suffix(7);
+  for (const std::string_view speed : {"@1000ms", "@500ms", "@100ms", "@0ms"})
+    if (s.ends_with(speed)) {
+      s.remove_suffix(speed.size());
+      break;
+    }
   if (s == "depth") return channel::binance_depth;
   if (s == "depth5" || s == "depth10" || s == "depth20") return channel::binance_depth_partial;
   return channel::unknown;
 }
 
+/// The USD-M channel of a kind.
+channel usdm_channel(channel kind) {
+  switch (kind) {
+    case channel::binance_trade: return channel::usdm_trade;
+    case channel::binance_agg_trade: return channel::usdm_agg_trade;
+    case channel::binance_book_ticker: return channel::usdm_book_ticker;
+    case channel::binance_depth: return channel::usdm_depth;
+    case channel::binance_depth_partial: return channel::usdm_depth_partial;
+    default: return channel::unknown;
+  }
+}
+
 class nlohmann_binance {
  public:
+  explicit nlohmann_binance(venue v) : v_(v) {}
+
   parse_result parse(std::string_view msg, record_sink& sink) {
     record_writer w(sink, book_levels_per_record(kMaxRecordSize));
     parse_result res;
@@ -159,9 +177,10 @@ class nlohmann_binance {
     const auto at = name.find('@');
     const channel ch = at == std::string::npos ? channel::unknown : binance_channel(std::string_view(name).substr(at + 1));
     if (ch == channel::unknown) return {parse_error::unknown_stream, "unknown stream"};
+    const bool usdm = v_ == venue::binance_usdm;
     stream_stamp st;
-    st.venue_id = venue::binance;
-    st.channel_id = ch;
+    st.venue_id = v_;
+    st.channel_id = usdm ? usdm_channel(ch) : ch;
     st.receive_ns = kReceiveNs;
     std::string sym = name.substr(0, at);
     for (auto& c : sym) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
@@ -218,8 +237,12 @@ class nlohmann_binance {
         st.apply(r.header);
         return w.write(r);
       }
+      case channel::binance_depth_partial:
+        if (!usdm) return spot_partial(d, st, w);
+        [[fallthrough]];  // USD-M partial depth is a depthUpdate whose levels are the top N: a snapshot
       case channel::binance_depth: {
-        auto r = make_book_record(record_type::book_delta);
+        const bool partial = ch == channel::binance_depth_partial;
+        auto r = make_book_record(partial ? record_type::book_snapshot : record_type::book_delta);
         levels_.clear();
         const json* e = field(d, "E");
         const json* U = field(d, "U");
@@ -229,22 +252,18 @@ class nlohmann_binance {
             !levels_of(field(d, "a"), book_side::ask, levels_))
           return kBad;
         r.header.flags = kHeaderHasSeq | kHeaderHasFirstSeq;
-        if (const json* pu = field(d, "pu")) {
+        const json* pu = field(d, "pu");
+        if (usdm && pu == nullptr) return kBad;
+        if (pu != nullptr) {
           if (!pu->is_number_integer()) return kBad;
           r.header.prev_seq = pu->get<std::int64_t>();
           r.header.flags |= kHeaderHasPrevSeq;
         }
-        st.apply(r.header);
-        return w.write_book(r, levels_);
-      }
-      case channel::binance_depth_partial: {
-        auto r = make_book_record(record_type::book_snapshot);
-        levels_.clear();
-        const json* id = field(d, "lastUpdateId");
-        if (!id || !u64_of(*id, r.header.seq) || !levels_of(field(d, "bids"), book_side::bid, levels_) ||
-            !levels_of(field(d, "asks"), book_side::ask, levels_))
-          return kBad;
-        r.header.flags = kHeaderHasSeq;
+        if (partial) {
+          r.header.flags = kHeaderHasSeq;
+          r.header.first_seq = 0;
+          r.header.prev_seq = -1;
+        }
         st.apply(r.header);
         return w.write_book(r, levels_);
       }
@@ -253,6 +272,19 @@ class nlohmann_binance {
     return kBad;
   }
 
+  failure spot_partial(const json& d, stream_stamp& st, record_writer& w) {
+    auto r = make_book_record(record_type::book_snapshot);
+    levels_.clear();
+    const json* id = field(d, "lastUpdateId");
+    if (!id || !u64_of(*id, r.header.seq) || !levels_of(field(d, "bids"), book_side::bid, levels_) ||
+        !levels_of(field(d, "asks"), book_side::ask, levels_))
+      return kBad;
+    r.header.flags = kHeaderHasSeq;
+    st.apply(r.header);
+    return w.write_book(r, levels_);
+  }
+
+  venue v_;
   std::vector<book_level> levels_;
 };
 
@@ -513,10 +545,12 @@ measurement measure(const dataset& d, double min_seconds, Pass&& pass) {
 int main(int argc, char** argv) {
   std::string binance_path = std::string(MDBUS_BENCH_DATA) + "/binance_spot.jsonl";
   std::string okx_path = std::string(MDBUS_BENCH_DATA) + "/okx_v5.jsonl";
+  std::string usdm_path = std::string(MDBUS_BENCH_DATA) + "/binance_usdm.jsonl";
   double seconds = 2.0;
   CLI::App app{"parse_bench: venue adapter parse+normalise throughput, simdjson on-demand vs nlohmann/json"};
   app.add_option("--binance", binance_path, "Binance spot messages, one per line")->capture_default_str();
   app.add_option("--okx", okx_path, "OKX v5 public messages, one per line")->capture_default_str();
+  app.add_option("--usdm", usdm_path, "Binance USD-M messages, one per line")->capture_default_str();
   app.add_option("--seconds", seconds, "minimum measuring time per venue and implementation")->capture_default_str();
   std::string profile;
   app.add_option("--profile", profile, "only run this implementation for S seconds (for perf), no comparison")
@@ -524,16 +558,21 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    const dataset data[2] = {load(binance_path), load(okx_path)};
-    const venue venues[2] = {venue::binance, venue::okx};
+    constexpr int kSets = 3;
+    const dataset data[kSets] = {load(binance_path), load(okx_path), load(usdm_path)};
+    const venue venues[kSets] = {venue::binance, venue::okx, venue::binance_usdm};
     adapter_options options;
-    std::unique_ptr<venue_adapter> adapters[2] = {make_adapter(venue::binance, options), make_adapter(venue::okx, options)};
-    nlohmann_binance nb;
+    std::unique_ptr<venue_adapter> adapters[kSets] = {make_adapter(venue::binance, options), make_adapter(venue::okx, options),
+                                                      make_adapter(venue::binance_usdm, options)};
+    nlohmann_binance nb(venue::binance);
+    nlohmann_binance nu(venue::binance_usdm);
     nlohmann_okx no;
-    auto baseline = [&](int v, std::string_view msg, record_sink& s) { return v == 0 ? nb.parse(msg, s) : no.parse(msg, s); };
+    auto baseline = [&](int v, std::string_view msg, record_sink& s) {
+      return v == 0 ? nb.parse(msg, s) : v == 1 ? no.parse(msg, s) : nu.parse(msg, s);
+    };
 
     if (!profile.empty()) {
-      for (int v = 0; v < 2; ++v) {
+      for (int v = 0; v < kSets; ++v) {
         null_sink sink;
         const auto m = measure(data[v], seconds, [&] {
           std::uint64_t n = 0;
@@ -544,7 +583,7 @@ int main(int argc, char** argv) {
           }
           return n;
         });
-        std::printf("%-8s %-10s %10.1f MB/s best pass, %.1f MB/s median\n", std::string(to_string(venues[v])).c_str(),
+        std::printf("%-12s %-10s %10.1f MB/s best pass, %.1f MB/s median\n", std::string(to_string(venues[v])).c_str(),
                     profile.c_str(), m.mb_per_s(m.best()), m.mb_per_s(m.median()));
       }
       return 0;
@@ -552,7 +591,7 @@ int main(int argc, char** argv) {
 
     // Same records, byte for byte, before anything is timed.
     bool identical = true;
-    for (int v = 0; v < 2; ++v) {
+    for (int v = 0; v < kSets; ++v) {
       std::size_t mismatches = 0, errors = 0;
       for (std::size_t i = 0; i < data[v].text.size(); ++i) {
         keep_sink a, b;
@@ -563,18 +602,18 @@ int main(int argc, char** argv) {
           if (mismatches++ < 3) std::fprintf(stderr, "mismatch on %s line %zu\n", data[v].name.c_str(), i + 1);
         }
       }
-      std::printf("%-8s %-22s %6zu msgs %9zu bytes  %zu not decoded (unknown streams)  records %s\n",
+      std::printf("%-12s %-22s %6zu msgs %9zu bytes  %zu not decoded (unknown streams)  records %s\n",
                   std::string(to_string(venues[v])).c_str(), data[v].name.c_str(), data[v].text.size(), data[v].bytes,
                   errors, mismatches == 0 ? "identical" : "DIFFER");
       identical = identical && mismatches == 0;
     }
 
-    std::printf("\n%-8s %-10s %11s %13s %10s %13s %8s\n", "venue", "impl", "MB/s best", "msgs/s best", "ns/msg",
+    std::printf("\n%-12s %-10s %11s %13s %10s %13s %8s\n", "venue", "impl", "MB/s best", "msgs/s best", "ns/msg",
                 "MB/s median", "passes");
     // Totals weigh each venue by its bytes: the time per byte of each, not a mean of two rates.
-    double both_s[2] = {0, 0}, both_n[2] = {0, 0};  // best, median seconds for both data sets
+    double both_s[2] = {0, 0}, both_n[2] = {0, 0};  // best, median seconds over all data sets
     std::uint64_t both_bytes = 0, both_msgs = 0;
-    for (int v = 0; v < 2; ++v) {
+    for (int v = 0; v < kSets; ++v) {
       null_sink sink;
       const auto s = measure(data[v], seconds, [&] {
         std::uint64_t n = 0;
@@ -588,11 +627,11 @@ int main(int argc, char** argv) {
       });
       const std::string name(to_string(venues[v]));
       for (const auto& [impl, m] : {std::pair{"simdjson", &s}, std::pair{"nlohmann", &n}}) {
-        std::printf("%-8s %-10s %11.1f %13.0f %10.1f %13.1f %8zu\n", name.c_str(), impl, m->mb_per_s(m->best()),
+        std::printf("%-12s %-10s %11.1f %13.0f %10.1f %13.1f %8zu\n", name.c_str(), impl, m->mb_per_s(m->best()),
                     m->msgs_per_s(m->best()), 1e9 / m->msgs_per_s(m->best()), m->mb_per_s(m->median()),
                     m->pass_seconds.size());
       }
-      std::printf("%-8s %-10s %10.1fx %13s %10s %12.1fx\n", name.c_str(), "ratio", s.mb_per_s(s.best()) / n.mb_per_s(n.best()),
+      std::printf("%-12s %-10s %10.1fx %13s %10s %12.1fx\n", name.c_str(), "ratio", s.mb_per_s(s.best()) / n.mb_per_s(n.best()),
                   "", "", s.mb_per_s(s.median()) / n.mb_per_s(n.median()));
       both_s[0] += s.best();
       both_s[1] += s.median();
@@ -603,10 +642,10 @@ int main(int argc, char** argv) {
     }
     const auto mbs = [&](double sec) { return static_cast<double>(both_bytes) / sec / 1e6; };
     const auto mps = [&](double sec) { return static_cast<double>(both_msgs) / sec; };
-    std::printf("%-8s %-10s %11.1f %13.0f %10s %13.1f\n", "both", "simdjson", mbs(both_s[0]), mps(both_s[0]), "", mbs(both_s[1]));
-    std::printf("%-8s %-10s %11.1f %13.0f %10s %13.1f\n", "both", "nlohmann", mbs(both_n[0]), mps(both_n[0]), "", mbs(both_n[1]));
+    std::printf("%-12s %-10s %11.1f %13.0f %10s %13.1f\n", "all", "simdjson", mbs(both_s[0]), mps(both_s[0]), "", mbs(both_s[1]));
+    std::printf("%-12s %-10s %11.1f %13.0f %10s %13.1f\n", "all", "nlohmann", mbs(both_n[0]), mps(both_n[0]), "", mbs(both_n[1]));
     const double ratio = both_n[0] / both_s[0];
-    std::printf("%-8s %-10s %10.1fx %13s %10s %12.1fx\n", "both", "ratio", ratio, "", "", both_n[1] / both_s[1]);
+    std::printf("%-12s %-10s %10.1fx %13s %10s %12.1fx\n", "all", "ratio", ratio, "", "", both_n[1] / both_s[1]);
     std::printf("\ntargets (best pass): simdjson >= 1000 MB/s: %s (%.0f); >= 10x nlohmann: %s (%.1fx)\n",
                 mbs(both_s[0]) >= 1000 ? "met" : "NOT met", mbs(both_s[0]), ratio >= 10 ? "met" : "NOT met", ratio);
     return identical ? 0 : 1;

@@ -1,8 +1,9 @@
 // Every frame of the real captures in MDBUS_CAPTURES (SOURCES.txt there: cryptofeed and
 // hftbacktest recordings of Binance spot, Binance USD-M and OKX) replayed through an adapter
 // subscribed to what the recording subscribed to: the validation refuses nothing the venues
-// really send. Frames of streams no subscription can name (kline_1m, USD-M's depth@0ms) are
-// unknown_stream, as they were before; every other frame decodes with no error.
+// really send. Frames of streams no subscription can name (kline_1m) are
+// unknown_stream; every other frame decodes with no error. The USD-M captures replay through
+// the binance_usdm venue's adapter.
 #include "bus/venues/registry.hpp"
 #include "feeders/venue_adapter.hpp"
 #include "tests/feeders/adapter_test_support.hpp"
@@ -57,24 +58,16 @@ capture load(const std::string& name) {
   return c;
 }
 
-/// The subscription a Binance stream name stands for, if one can name it.
-std::optional<subscription> binance_sub(std::string_view stream) {
+/// The subscription a Binance stream name stands for on venue `v` (its descriptor's grammar),
+/// if one can name it.
+std::optional<subscription> binance_sub(venue v, std::string_view stream) {
   const auto at = stream.find('@');
   if (at == std::string_view::npos) return std::nullopt;
   std::string symbol(stream.substr(0, at));
   for (char& ch : symbol) ch = static_cast<char>(ch >= 'a' && ch <= 'z' ? ch - 'a' + 'A' : ch);
-  const std::string_view s = stream.substr(at + 1);
-  if (s == "trade") return subscription{channel::binance_trade, symbol, ""};
-  if (s == "aggTrade") return subscription{channel::binance_agg_trade, symbol, ""};
-  if (s == "bookTicker") return subscription{channel::binance_book_ticker, symbol, ""};
-  if (s == "depth") return subscription{channel::binance_depth, symbol, ""};
-  if (s == "depth@100ms" || s == "depth@1000ms") return subscription{channel::binance_depth, symbol, std::string(s.substr(6))};
-  for (const std::string_view n : {"5", "10", "20"}) {
-    const std::string base = "depth" + std::string(n);
-    if (s == base) return subscription{channel::binance_depth_partial, symbol, std::string(n)};
-    if (s.starts_with(base + "@")) return subscription{channel::binance_depth_partial, symbol, std::string(s.substr(5))};
-  }
-  return std::nullopt;  // kline_1m, depth@0ms (USD-M): not a spot subscription
+  const parsed_channel p = find_venue(v)->parse_channel(stream.substr(at + 1));
+  if (p.id == channel::unknown) return std::nullopt;  // kline_1m; spot: depth@0ms (a USD-M speed)
+  return subscription{p.id, symbol, std::string(p.variant)};
 }
 
 std::string stream_of(const std::string& frame) {
@@ -89,7 +82,7 @@ struct tally {
 
 /// Replays a Binance capture; subscriptions from its URL when recorded, else from the stream
 /// names it holds (hftbacktest records no URL).
-tally replay_binance(const std::string& name) {
+tally replay_binance(const std::string& name, venue v, channel depth) {
   const capture c = load(name);
   std::vector<subscription> subs;
   std::set<std::string> names;
@@ -105,9 +98,9 @@ tally replay_binance(const std::string& name) {
       if (const auto s = stream_of(f); !s.empty()) names.insert(s);
   }
   for (const auto& n : names)
-    if (const auto sub = binance_sub(n)) subs.push_back(*sub);
+    if (const auto sub = binance_sub(v, n)) subs.push_back(*sub);
   REQUIRE(!subs.empty());
-  auto a = make(venue::binance);
+  auto a = make(v);
   a->set_subscriptions(subs);
   tally t;
   vector_sink sink;
@@ -119,14 +112,14 @@ tally replay_binance(const std::string& name) {
     const std::string stream = stream_of(f);
     if (stream.empty()) {  // hftbacktest's one REST depth snapshot
       REQUIRE(f.find("\"lastUpdateId\"") != std::string::npos);
-      const auto r = parse_snapshot(*a, {channel::binance_depth, "BTCUSDT", ""}, f, sink);
+      const auto r = parse_snapshot(*a, {depth, "BTCUSDT", ""}, f, sink);
       CHECK(r.error == parse_error::none);
       CHECK(r.records >= 1);
       t.records += r.records;
       continue;
     }
     const auto r = parse(*a, f, sink);
-    if (!binance_sub(stream)) {
+    if (!binance_sub(v, stream)) {
       CHECK(r.error == parse_error::unknown_stream);
       ++t.unsubscribable;
       continue;
@@ -144,25 +137,28 @@ tally replay_binance(const std::string& name) {
 
 TEST_CASE("adapter captures: every Binance spot frame of a subscribed stream decodes with no error") {
   if (!have_captures()) return;
-  const tally cf = replay_binance("cryptofeed_BINANCE.ws.1.0");
+  const tally cf = replay_binance("cryptofeed_BINANCE.ws.1.0", venue::binance, channel::binance_depth);
   CHECK(cf.frames == 265);
   CHECK(cf.unsubscribable == 2);  // kline_1m
   CHECK(cf.records == 263);
-  const tally hb = replay_binance("hftbacktest_spot_btcusdt_20240808.head3000.txt");
+  const tally hb = replay_binance("hftbacktest_spot_btcusdt_20240808.head3000.txt", venue::binance, channel::binance_depth);
   CHECK(hb.frames == 3000);
   CHECK(hb.unsubscribable == 0);
 }
 
 TEST_CASE("adapter captures: every Binance USD-M frame of a subscribed stream decodes with no error") {
-  // USD-M is not a venue of its own yet; its trade, aggTrade, bookTicker and depth@100ms
-  // frames share the spot adapter (pu, T and E are read or skipped).
+  // The binance_usdm venue's adapter: trade, aggTrade, bookTicker, depth@100ms and depth@0ms
+  // with pu (and the spot adapter refuses what only USD-M names).
   if (!have_captures()) return;
-  const tally cf = replay_binance("cryptofeed_BINANCE_FUTURES.ws.1.0");
+  const tally cf = replay_binance("cryptofeed_BINANCE_FUTURES.ws.1.0", venue::binance_usdm, channel::usdm_depth);
   CHECK(cf.frames == 1535);
   CHECK(cf.unsubscribable == 67);  // kline_1m
-  const tally hb = replay_binance("hftbacktest_usdm_btcusdt_20240808.head3000.txt");
+  CHECK(cf.records == 1535 - 67);
+  const tally hb = replay_binance("hftbacktest_usdm_btcusdt_20240808.head3000.txt", venue::binance_usdm, channel::usdm_depth);
   CHECK(hb.frames == 3000);
-  CHECK(hb.unsubscribable > 0);  // depth@0ms: a USD-M speed no spot subscription names
+  CHECK(hb.unsubscribable == 0);  // depth@0ms is a USD-M speed
+  CHECK(hb.records == 3000);      // one each: the REST snapshot (1000 levels a side) fits one record
+  CHECK_FALSE(binance_sub(venue::binance, "btcusdt@depth@0ms").has_value());
 }
 
 TEST_CASE("adapter captures: every OKX frame decodes with no error under the recorded subscriptions") {
@@ -202,13 +198,14 @@ TEST_CASE("adapter captures: every OKX frame decodes with no error under the rec
 TEST_CASE("adapter captures: bench data: every line decodes with subscriptions set, as without") {
   // bench/data is cut from the captures (make_data.sh); parse_bench runs it without
   // subscriptions, mdfeed with them: both must see the same records.
-  for (const venue v : {venue::binance, venue::okx}) {
-    const auto lines =
-        read_lines(std::string(MDBUS_BENCH_DATA) + (v == venue::binance ? "/binance_spot.jsonl" : "/okx_v5.jsonl"));
+  for (const venue v : {venue::binance, venue::okx, venue::binance_usdm}) {
+    const auto lines = read_lines(std::string(MDBUS_BENCH_DATA) + (v == venue::binance  ? "/binance_spot.jsonl"
+                                                                   : v == venue::okx ? "/okx_v5.jsonl"
+                                                                                     : "/binance_usdm.jsonl"));
     std::vector<subscription> subs;
     for (const auto& l : lines) {
-      if (v == venue::binance) {
-        if (const auto s = binance_sub(stream_of(l))) subs.push_back(*s);
+      if (v != venue::okx) {
+        if (const auto s = binance_sub(v, stream_of(l))) subs.push_back(*s);
       } else if (const auto at = l.find(R"("arg":{"channel":")"); at != std::string::npos) {
         const std::size_t ch = at + 18;
         const std::size_t inst = l.find(R"("instId":")", ch) + 10;
