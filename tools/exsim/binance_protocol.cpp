@@ -1,5 +1,10 @@
-// Binance spot WebSocket protocol (web-socket-streams.md): raw /ws/<stream> and combined
-// /stream?streams=a/b/c endpoints, and the live control methods with id/result replies.
+// Binance WebSocket protocol, spot (web-socket-streams.md): raw /ws/<stream> and combined
+// /stream?streams=a/b/c endpoints, and the live control methods with id/result replies; USD-M
+// ("WebSocket Market Streams", routed paths since 2026-04-23): the same under /public and
+// /market, where a stream of the other path is accepted and stays silent ("Streams belonging
+// to /market or /private will not push data on unrouted connections"; observed the same for a
+// /market stream named on /public). On exsim's one venue port the unrouted /ws and /stream
+// paths are spot's (stream.binance.com): USD-M is served on its routed paths only.
 #include <nlohmann/json.hpp>
 
 #include "tools/exsim/server.hpp"
@@ -45,9 +50,19 @@ std::string json_position(std::string_view text, std::size_t byte) {
 
 }  // namespace
 
-bool server::binance_parse_path(const std::string& path, const std::string& query,
+bool server::binance_parse_path(const std::string& full_path, const std::string& query, venue& v, std::string& route,
                                 std::vector<std::uint16_t>& streams, bool& combined) const {
   std::vector<std::string> names;
+  v = venue::binance;
+  route.clear();
+  std::string path = full_path;
+  for (const char* r : {"/public", "/market"})
+    if (!cfg_.usdm.instruments.empty() && path.rfind(std::string(r) + "/", 0) == 0) {
+      v = venue::binance_usdm;
+      route = r;
+      path.erase(0, route.size());
+    }
+  const binance_config& bc = v == venue::binance_usdm ? cfg_.usdm : cfg_.binance;
   if (path == "/ws" || path == "/ws/") {
     combined = false;
   } else if (path.rfind("/ws/", 0) == 0) {
@@ -60,13 +75,13 @@ bool server::binance_parse_path(const std::string& path, const std::string& quer
   } else {
     return false;
   }
-  if (names.size() > static_cast<std::size_t>(cfg_.binance.max_streams)) return false;
+  if (names.size() > static_cast<std::size_t>(bc.max_streams)) return false;
   // The venue accepts any name in the path and pushes nothing for one that is not a stream:
   // clients dial a placeholder (ccxt: /ws/0, /ws/1, …) and SUBSCRIBE afterwards.
   // web-socket-streams.md "General WSS information" / "Live Subscribing/Unsubscribing" (2026-07).
   for (const auto& n : names) {
-    const stream_info* si = registry_.find(n);
-    if (si != nullptr && si->venue_id == venue::binance) streams.push_back(si->id);
+    const stream_info* si = registry_.find(v, n);
+    if (si != nullptr && si->route == route) streams.push_back(si->id);
   }
   return true;
 }
@@ -114,13 +129,14 @@ void server::binance_message(connection& c, std::string_view text) {
       }
       // A well-formed name that is no stream is acknowledged and delivers nothing, as on the
       // venue (web-socket-streams.md lists no error for unknown stream names, 2026-07).
-      const stream_info* si = registry_.find(p.get<std::string>());
-      if (si != nullptr && si->venue_id == venue::binance) ids.push_back(si->id);
+      // USD-M: a stream of the other routed path is acknowledged and delivers nothing.
+      const stream_info* si = registry_.find(c.venue_id, p.get<std::string>());
+      if (si != nullptr && si->route == c.route) ids.push_back(si->id);
     }
+    const int max_streams = (c.venue_id == venue::binance_usdm ? cfg_.usdm : cfg_.binance).max_streams;
     if (method == "SUBSCRIBE") {
-      if (c.streams.size() + ids.size() > static_cast<std::size_t>(cfg_.binance.max_streams)) {
-        send_reply(c, error_reply(2, "Invalid request: too many streams (limit " +
-                                         std::to_string(cfg_.binance.max_streams) + ")", id));
+      if (c.streams.size() + ids.size() > static_cast<std::size_t>(max_streams)) {
+        send_reply(c, error_reply(2, "Invalid request: too many streams (limit " + std::to_string(max_streams) + ")", id));
         return;
       }
       // The reply goes first; events follow from the next fan-out on.

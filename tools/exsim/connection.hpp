@@ -63,6 +63,7 @@ class connection {
   // Identity and protocol state, read and written by the server.
   const std::uint32_t id;
   const venue venue_id;
+  std::string route;  ///< Binance USD-M: the routed path it connected on ("/public", "/market")
   std::string path;                      ///< request path and query as the client sent them
   bool combined = false;                 ///< Binance: wrap events as {"stream":..,"data":..}
   std::vector<std::uint16_t> streams;    ///< subscribed stream ids

@@ -218,6 +218,7 @@ json server::status_json() const {
           {"control_port", control_port_},
           {"binance_rest_port", binance_rest_port_},
           {"okx_rest_port", okx_rest_port_},
+          {"usdm_rest_port", usdm_rest_port_},
           {"rest_on_stream_port", cfg_.rest_on_stream_port},
           {"limits", limits_json()},
           {"tls", cfg_.tls},

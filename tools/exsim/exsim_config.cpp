@@ -135,6 +135,23 @@ std::vector<std::string> listed_only(std::vector<instrument_config>& instruments
   return names;
 }
 
+binance_config usdm_defaults() {
+  binance_config b;
+  b.futures = true;
+  b.ping_interval_ms = 180'000;
+  b.pong_timeout_ms = 600'000;
+  b.max_incoming_per_s = 10;
+  b.depth_interval_ms = 250;
+  b.depth_fast_interval_ms = 100;
+  b.depth_mid_interval_ms = 500;
+  b.rest_port = 9447;
+  b.weight_limit = 2400;
+  // No documented connection-attempt limit for fstream (checked 2026-12): spot's figure, off
+  // unless configured.
+  b.connect_limit = 0;
+  return b;
+}
+
 exsim_config default_config() {
   exsim_config c;
   c.binance.instruments = {instrument_for("BTCUSDT"), instrument_for("ETHUSDT")};
@@ -148,7 +165,7 @@ void apply_config_json(exsim_config& cfg, const json& j, const std::string& orig
   check_keys(j,
              {"host", "port", "control_port", "tls", "tls_cert", "tls_key", "seed", "rate", "truth_log",
               "queue_limit_bytes", "close_slow", "tick_us", "rest_on_stream_port", "connect_limits", "quiet", "binance",
-              "okx"},
+              "okx", "binance_usdm"},
              top);
   read_field(j, "host", cfg.host, top);
   read_field(j, "port", cfg.port, top);
@@ -173,14 +190,17 @@ void apply_config_json(exsim_config& cfg, const json& j, const std::string& orig
       cfg.quiet[sym] = v;
     }
   }
-  if (const auto it = j.find("binance"); it != j.end()) {
-    const std::string w = top + "binance.";
-    if (!it->is_object()) throw config_error(top + "binance: expected an object");
+  for (const char* key : {"binance", "binance_usdm"}) {
+    const auto it = j.find(key);
+    if (it == j.end()) continue;
+    const std::string w = top + key + ".";
+    if (!it->is_object()) throw config_error(top + key + ": expected an object");
     check_keys(*it,
                {"symbols", "max_age_ms", "ping_interval_ms", "pong_timeout_ms", "max_incoming_per_s", "max_streams",
-                "depth_interval_ms", "depth_fast_interval_ms", "halted", "rest_port", "weight_limit", "weight_window_ms", "ban_ms", "connect_limit", "connect_window_ms"},
+                "depth_interval_ms", "depth_fast_interval_ms", "depth_mid_interval_ms", "halted", "rest_port", "weight_limit",
+                "weight_window_ms", "ban_ms", "connect_limit", "connect_window_ms"},
                w);
-    auto& b = cfg.binance;
+    auto& b = std::string_view(key) == "binance" ? cfg.binance : cfg.usdm;
     if (it->contains("symbols")) b.instruments = read_instruments(it->at("symbols"), w + "symbols");
     read_field(*it, "max_age_ms", b.max_age_ms, w);
     read_field(*it, "ping_interval_ms", b.ping_interval_ms, w);
@@ -189,6 +209,7 @@ void apply_config_json(exsim_config& cfg, const json& j, const std::string& orig
     read_field(*it, "max_streams", b.max_streams, w);
     read_field(*it, "depth_interval_ms", b.depth_interval_ms, w);
     read_field(*it, "depth_fast_interval_ms", b.depth_fast_interval_ms, w);
+    read_field(*it, "depth_mid_interval_ms", b.depth_mid_interval_ms, w);
     if (it->contains("halted")) b.halted = read_names(it->at("halted"), w + "halted");
     read_field(*it, "rest_port", b.rest_port, w);
     read_field(*it, "weight_limit", b.weight_limit, w);
@@ -246,20 +267,34 @@ void validate(const exsim_config& cfg) {
   need(cfg.control_port >= -1 && cfg.control_port <= 65535, "control_port: must be -1..65535");
   need(cfg.binance.rest_port >= -1 && cfg.binance.rest_port <= 65535, "binance.rest_port: must be -1..65535");
   need(cfg.okx.rest_port >= -1 && cfg.okx.rest_port <= 65535, "okx.rest_port: must be -1..65535");
+  need(cfg.usdm.rest_port >= -1 && cfg.usdm.rest_port <= 65535, "binance_usdm.rest_port: must be -1..65535");
   // Two listeners on one fixed port cannot both bind; say which, rather than lws's bind error.
   const std::pair<const char*, int> ports[] = {{"port", cfg.port},
                                                {"control_port", cfg.control_port},
                                                {"binance.rest_port", cfg.binance.rest_port},
-                                               {"okx.rest_port", cfg.okx.rest_port}};
+                                               {"okx.rest_port", cfg.okx.rest_port},
+                                               {"binance_usdm.rest_port", cfg.usdm.instruments.empty() ? -1 : cfg.usdm.rest_port}};
   for (std::size_t i = 0; i < std::size(ports); ++i)
     for (std::size_t k = 0; k < i; ++k)
       need(ports[i].second <= 0 || ports[i].second != ports[k].second,
            std::string(ports[i].first) + ": " + std::to_string(ports[i].second) + " is also " + ports[k].first);
-  need(cfg.binance.weight_limit > 0, "binance.weight_limit: must be > 0");
-  need(cfg.binance.weight_window_ms > 0, "binance.weight_window_ms: must be > 0");
-  need(cfg.binance.ban_ms > 0, "binance.ban_ms: must be > 0");
-  need(cfg.binance.connect_limit >= 0 && cfg.binance.connect_window_ms > 0,
-       "binance.connect_limit: must be >= 0 (0: off) with connect_window_ms > 0");
+  for (const auto& [name, b] : {std::pair<std::string, const binance_config*>{"binance", &cfg.binance},
+                               std::pair<std::string, const binance_config*>{"binance_usdm", &cfg.usdm}}) {
+    need(b->weight_limit > 0, name + ".weight_limit: must be > 0");
+    need(b->weight_window_ms > 0, name + ".weight_window_ms: must be > 0");
+    need(b->ban_ms > 0, name + ".ban_ms: must be > 0");
+    need(b->connect_limit >= 0 && b->connect_window_ms > 0,
+         name + ".connect_limit: must be >= 0 (0: off) with connect_window_ms > 0");
+    need(b->max_age_ms > 0, name + ".max_age_ms: must be > 0");
+    need(b->ping_interval_ms > 0, name + ".ping_interval_ms: must be > 0");
+    need(b->pong_timeout_ms > 0, name + ".pong_timeout_ms: must be > 0");
+    need(b->max_streams > 0, name + ".max_streams: must be > 0");
+    need(b->depth_interval_ms > 0 && b->depth_fast_interval_ms > 0 && b->depth_mid_interval_ms > 0,
+         name + ".depth_interval_ms: must be > 0");
+    need(b->max_incoming_per_s >= 0, name + ".max_incoming_per_s: must be >= 0 (0: no limit)");
+    for (const auto& i : b->instruments)
+      need(i.symbol.find('-') == std::string::npos, name + ".symbols: '" + i.symbol + "' is not a Binance symbol");
+  }
   need(cfg.okx.books_rest_limit >= 0 && cfg.okx.books_rest_window_ms > 0,
        "okx.books_rest_limit: must be >= 0 (0: off) with books_rest_window_ms > 0");
   need(cfg.okx.connect_limit >= 0 && cfg.okx.connect_window_ms > 0,
@@ -268,7 +303,7 @@ void validate(const exsim_config& cfg) {
        "okx.subscribe_limit: must be >= 0 (0: off) with subscribe_window_ms > 0");
   for (const auto& [sym, secs] : cfg.quiet) {
     bool known = false;
-    for (const auto* list : {&cfg.binance.instruments, &cfg.okx.instruments})
+    for (const auto* list : {&cfg.binance.instruments, &cfg.okx.instruments, &cfg.usdm.instruments})
       for (const auto& i : *list) known = known || i.symbol == sym;
     need(known, "quiet." + sym + ": not a configured symbol");
     need(secs >= 0 && secs <= 86400, "quiet." + sym + ": seconds must be 0..86400");
@@ -282,26 +317,17 @@ void validate(const exsim_config& cfg) {
     need(file_exists(cfg.tls_cert), "tls_cert: no such file: " + cfg.tls_cert);
     need(file_exists(cfg.tls_key), "tls_key: no such file: " + cfg.tls_key);
   }
-  need(cfg.binance.max_age_ms > 0, "binance.max_age_ms: must be > 0");
-  need(cfg.binance.ping_interval_ms > 0, "binance.ping_interval_ms: must be > 0");
-  need(cfg.binance.pong_timeout_ms > 0, "binance.pong_timeout_ms: must be > 0");
-  need(cfg.binance.max_streams > 0, "binance.max_streams: must be > 0");
-  need(cfg.binance.depth_interval_ms > 0 && cfg.binance.depth_fast_interval_ms > 0,
-       "binance.depth_interval_ms: must be > 0");
-  need(cfg.binance.max_incoming_per_s >= 0, "binance.max_incoming_per_s: must be >= 0 (0: no limit)");
   need(cfg.okx.idle_timeout_ms > 0, "okx.idle_timeout_ms: must be > 0");
   need(cfg.okx.book_heartbeat_ms >= 0, "okx.book_heartbeat_ms: must be >= 0 (0: off)");
   need(cfg.okx.books_interval_ms > 0, "okx.books_interval_ms: must be > 0");
   need(cfg.okx.tickers_interval_ms > 0, "okx.tickers_interval_ms: must be > 0");
-  for (const auto* list : {&cfg.binance.instruments, &cfg.okx.instruments})
+  for (const auto* list : {&cfg.binance.instruments, &cfg.okx.instruments, &cfg.usdm.instruments})
     for (const auto& i : *list) {
       need(!i.symbol.empty() && i.symbol.size() < 16, "symbols: symbol '" + i.symbol + "' must be 1..15 chars");
       need(i.price_scale >= 0 && i.price_scale <= 8, "symbols." + i.symbol + ".price_scale: must be 0..8");
       need(i.qty_scale >= 0 && i.qty_scale <= 8, "symbols." + i.symbol + ".qty_scale: must be 0..8");
       need(i.start_price > 1000, "symbols." + i.symbol + ".start_price: must be > 1000 ticks");
     }
-  for (const auto& i : cfg.binance.instruments)
-    need(i.symbol.find('-') == std::string::npos, "binance.symbols: '" + i.symbol + "' is not a Binance symbol");
   // A listed-only symbol is never streamed: it must not also be a streamed one.
   auto streamed = [](const std::vector<instrument_config>& v, const std::string& s) {
     for (const auto& i : v)
@@ -320,6 +346,25 @@ void validate(const exsim_config& cfg) {
     need(i.symbol.find('-') != std::string::npos, "okx.symbols: '" + i.symbol + "' is not an OKX instId");
 }
 
+static json binance_json(const binance_config& b) {
+  return {{"symbols", instruments_json(b.instruments)},
+          {"max_age_ms", b.max_age_ms},
+          {"ping_interval_ms", b.ping_interval_ms},
+          {"pong_timeout_ms", b.pong_timeout_ms},
+          {"max_incoming_per_s", b.max_incoming_per_s},
+          {"max_streams", b.max_streams},
+          {"depth_interval_ms", b.depth_interval_ms},
+          {"depth_fast_interval_ms", b.depth_fast_interval_ms},
+          {"depth_mid_interval_ms", b.depth_mid_interval_ms},
+          {"halted", b.halted},
+          {"rest_port", b.rest_port},
+          {"weight_limit", b.weight_limit},
+          {"weight_window_ms", b.weight_window_ms},
+          {"ban_ms", b.ban_ms},
+          {"connect_limit", b.connect_limit},
+          {"connect_window_ms", b.connect_window_ms}};
+}
+
 json to_json(const exsim_config& cfg) {
   return {{"host", cfg.host},
           {"port", cfg.port},
@@ -336,22 +381,8 @@ json to_json(const exsim_config& cfg) {
           {"rest_on_stream_port", cfg.rest_on_stream_port},
           {"connect_limits", cfg.connect_limits},
           {"quiet", cfg.quiet},
-          {"binance",
-           {{"symbols", instruments_json(cfg.binance.instruments)},
-            {"max_age_ms", cfg.binance.max_age_ms},
-            {"ping_interval_ms", cfg.binance.ping_interval_ms},
-            {"pong_timeout_ms", cfg.binance.pong_timeout_ms},
-            {"max_incoming_per_s", cfg.binance.max_incoming_per_s},
-            {"max_streams", cfg.binance.max_streams},
-            {"depth_interval_ms", cfg.binance.depth_interval_ms},
-            {"depth_fast_interval_ms", cfg.binance.depth_fast_interval_ms},
-            {"halted", cfg.binance.halted},
-            {"rest_port", cfg.binance.rest_port},
-            {"weight_limit", cfg.binance.weight_limit},
-            {"weight_window_ms", cfg.binance.weight_window_ms},
-            {"ban_ms", cfg.binance.ban_ms},
-            {"connect_limit", cfg.binance.connect_limit},
-            {"connect_window_ms", cfg.binance.connect_window_ms}}},
+          {"binance", binance_json(cfg.binance)},
+          {"binance_usdm", binance_json(cfg.usdm)},
           {"okx",
            {{"symbols", instruments_json(cfg.okx.instruments)},
             {"idle_timeout_ms", cfg.okx.idle_timeout_ms},

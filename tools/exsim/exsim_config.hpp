@@ -25,8 +25,12 @@ struct instrument_config {
   std::int64_t start_price = 6183763;  ///< initial mid, in ticks
 };
 
-/// Binance spot behaviour (web-socket-streams.md "General WSS information").
+/// Binance spot behaviour (web-socket-streams.md "General WSS information"); the same struct
+/// with usdm_defaults() describes Binance USD-M futures ("WebSocket Market Streams").
 struct binance_config {
+  /// USD-M futures: routed paths (/public, /market), depth with pu and ids that skip, partial
+  /// depth as depthUpdate events, bookTicker with e/E/T, /fapi/v1 REST.
+  bool futures = false;
   std::vector<instrument_config> instruments;
   std::int64_t max_age_ms = 24LL * 3600 * 1000;  ///< a connection lives at most this long
   std::int64_t ping_interval_ms = 20000;         ///< server ping frame period
@@ -35,6 +39,7 @@ struct binance_config {
   int max_streams = 1024;                        ///< streams per connection
   std::int64_t depth_interval_ms = 1000;         ///< @depth / @depthN
   std::int64_t depth_fast_interval_ms = 100;     ///< @depth@100ms / @depthN@100ms
+  std::int64_t depth_mid_interval_ms = 500;      ///< USD-M @depth@500ms / @depthN@500ms (@0ms: every change)
   /// Listed in exchangeInfo with status BREAK, never streamed (instruments.hpp).
   std::vector<std::string> halted;
   /// REST listener (api.binance.com is its own host): 0 = any free port, -1 = off.
@@ -45,6 +50,12 @@ struct binance_config {
   int connect_limit = 300;                       ///< WebSocket connection attempts per IP per window
   std::int64_t connect_window_ms = 300000;       ///< (web-socket-streams.md: 300 per 5 minutes)
 };
+
+/// Binance USD-M's documented behaviour (USDⓈ-M Futures "WebSocket Market Streams", "General
+/// Info: Limits", 2026-12): 24 h connections, a ping every 3 minutes, a pong within 10, 10
+/// incoming messages per second, @depth every 250 ms, REST weight 2400 per minute. No symbols:
+/// USD-M is served only when symbols are configured.
+binance_config usdm_defaults();
 
 /// OKX v5 public behaviour.
 struct okx_config {
@@ -87,9 +98,10 @@ struct exsim_config {
   std::map<std::string, double> quiet;
   binance_config binance;
   okx_config okx;
+  binance_config usdm = usdm_defaults();  ///< config key "binance_usdm"
 };
 
-/// The built-in defaults: BTCUSDT/ETHUSDT on Binance, BTC-USDT/ETH-USDT on OKX.
+/// The built-in defaults: BTCUSDT/ETHUSDT on Binance, BTC-USDT/ETH-USDT on OKX, no USD-M.
 exsim_config default_config();
 
 /// Parameters for a symbol given only by name (known majors get realistic scales).

@@ -48,8 +48,8 @@ int server::rest_callback(lws* wsi, int reason_int, session* s, void* in, std::s
     case LWS_CALLBACK_HTTP: {
       if (now_us_ < refuse_until_us_) return -1;
       const std::string path(static_cast<const char*>(in), len);
-      if (v == venue::binance)
-        binance_rest(wsi, s, path);
+      if (v == venue::binance || v == venue::binance_usdm)
+        binance_rest(wsi, s, path, v);
       else
         okx_rest(wsi, s, path);
       return 0;

@@ -222,6 +222,49 @@ bool serve_binance_reference(const exsim_config& cfg, const std::string& path, c
   return true;
 }
 
+// USDⓈ-M Futures "Exchange Information" (GET /fapi/v1/exchangeInfo, 2026-12): every symbol at
+// once (no filter parameter), perpetuals with contractType PERPETUAL; streamed symbols TRADING,
+// usdm.halted ones SETTLING. The precisions are the instrument's (prices "61800.30").
+bool serve_usdm_reference(const exsim_config& cfg, const std::string& path, const query_lookup&, std::int64_t now_ms,
+                          rest_reply& out) {
+  if (path == "/fapi/v1/exchangeInfo") {
+    ojson list = ojson::array();
+    auto add = [&](const instrument_config& i, const char* status) {
+      const auto [base, quote] = binance_assets(i.symbol);
+      list.push_back(ojson{{"symbol", i.symbol},
+                           {"pair", i.symbol},
+                           {"contractType", "PERPETUAL"},
+                           {"status", status},
+                           {"baseAsset", base},
+                           {"quoteAsset", quote},
+                           {"marginAsset", quote},
+                           {"pricePrecision", i.price_scale},
+                           {"quantityPrecision", i.qty_scale},
+                           {"filters", ojson::array({ojson{{"filterType", "PRICE_FILTER"},
+                                                           {"tickSize", decimal_string(1, i.price_scale, i.price_scale)}},
+                                                     ojson{{"filterType", "LOT_SIZE"},
+                                                           {"stepSize", decimal_string(1, i.qty_scale, i.qty_scale)}}})}});
+    };
+    for (const auto& i : cfg.usdm.instruments) add(i, "TRADING");
+    for (const auto& h : cfg.usdm.halted) add(instrument_for(h), "SETTLING");
+    out = reply(200, ojson{{"timezone", "UTC"},
+                           {"serverTime", now_ms},
+                           {"rateLimits", ojson::array({ojson{{"rateLimitType", "REQUEST_WEIGHT"},
+                                                              {"interval", "MINUTE"},
+                                                              {"intervalNum", 1},
+                                                              {"limit", cfg.usdm.weight_limit}}})},
+                           {"exchangeFilters", ojson::array()},
+                           {"symbols", list}});
+  } else if (path == "/fapi/v1/ping") {
+    out = {200, "{}"};
+  } else if (path == "/fapi/v1/time") {
+    out = reply(200, ojson{{"serverTime", now_ms}});
+  } else {
+    return false;
+  }
+  return true;
+}
+
 bool serve_okx_reference(const exsim_config& cfg, const std::string& path, const query_lookup& query,
                          std::int64_t now_ms, rest_reply& out) {
   if (path == "/api/v5/public/instruments") {

@@ -32,6 +32,11 @@ using query_lookup = std::function<std::string(const char* name)>;
 [[nodiscard]] bool serve_okx_reference(const exsim_config& cfg, const std::string& path, const query_lookup& query,
                                        std::int64_t now_ms, rest_reply& out);
 
+/// Binance USD-M `GET /fapi/v1/exchangeInfo` (every symbol, PERPETUAL), `/fapi/v1/ping`,
+/// `/fapi/v1/time`. Streamed symbols are `TRADING`; `binance_usdm.halted` ones `SETTLING`.
+[[nodiscard]] bool serve_usdm_reference(const exsim_config& cfg, const std::string& path, const query_lookup& query,
+                                        std::int64_t now_ms, rest_reply& out);
+
 /// Base and quote asset of a Binance symbol ("BTCUSDT" → "BTC", "USDT"), by the longest
 /// known quote-asset suffix; a symbol with none splits before its last 4 characters.
 [[nodiscard]] std::pair<std::string, std::string> binance_assets(const std::string& symbol);

@@ -45,7 +45,9 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 0;
   double rate = 0;
   std::string cert, key, truth;
-  std::vector<std::string> bsyms, osyms;
+  std::vector<std::string> bsyms, osyms, usyms;
+  int u_rest = 0;
+  std::int64_t u_age = 0;
   std::int64_t b_age = 0, b_ping = 0, b_pong = 0, o_idle = 0, o_hb = 0;
   int b_incoming = 0;
   std::size_t qlimit = 0;
@@ -70,6 +72,16 @@ int main(int argc, char** argv) {
     c.okx.instruments.clear();
     for (const auto& s : v) c.okx.instruments.push_back(mdbus::exsim::instrument_for(s));
   });
+  flag_value("--usdm-symbols", usyms,
+             "Binance USD-M perpetuals (default none: USD-M is served, on /public and /market, only when given)",
+             [](exsim_config& c, auto& v) {
+               c.usdm.instruments.clear();
+               for (const auto& s : v) c.usdm.instruments.push_back(mdbus::exsim::instrument_for(s));
+             });
+  flag_value("--usdm-rest-port", u_rest, "Binance USD-M REST port (fapi), same TLS setting (default 9447; 0 = any free port, -1 = off)",
+             [](exsim_config& c, auto& v) { c.usdm.rest_port = v; });
+  flag_value("--usdm-max-age-ms", u_age, "Binance USD-M maximum connection age (venue: 86400000)",
+             [](exsim_config& c, auto& v) { c.usdm.max_age_ms = v; });
   flag_value("--binance-max-age-ms", b_age, "Binance maximum connection age (venue: 86400000)",
              [](exsim_config& c, auto& v) { c.binance.max_age_ms = v; });
   flag_value("--binance-ping-interval-ms", b_ping, "Binance server ping period (venue: 20000)",
@@ -202,13 +214,18 @@ int main(int argc, char** argv) {
                 ws.c_str(), base.c_str(), rest_urls(srv.binance_rest_port(), "/api/v3/depth").c_str());
     std::printf("exsim: okx%s: %s%s/ws/v5/public %s\n", os.c_str(), ws.c_str(), base.c_str(),
                 rest_urls(srv.okx_rest_port(), "/api/v5/market/books").c_str());
+    if (!cfg.usdm.instruments.empty())
+      std::printf("exsim: binance_usdm: %s%s/public/stream?streams=a/b (depth, bookTicker)  %s%s/market/stream?streams=a/b "
+                  "(trade, aggTrade) %s\n",
+                  ws.c_str(), base.c_str(), ws.c_str(), base.c_str(), rest_urls(srv.usdm_rest_port(), "/fapi/v1/depth").c_str());
     if (srv.control_port() > 0)
       std::printf("exsim: control http://127.0.0.1:%d (GET /status, GET /connections, POST /fault, POST /market)\n",
                   srv.control_port());
     // One machine-readable line for scripts and tests that start exsim on port 0.
     std::printf("EXSIM_READY {\"venue_port\":%d,\"control_port\":%d,\"binance_rest_port\":%d,\"okx_rest_port\":%d,"
-                "\"tls\":%s}\n",
-                srv.venue_port(), srv.control_port(), srv.binance_rest_port(), srv.okx_rest_port(), cfg.tls ? "true" : "false");
+                "\"usdm_rest_port\":%d,\"tls\":%s}\n",
+                srv.venue_port(), srv.control_port(), srv.binance_rest_port(), srv.okx_rest_port(), srv.usdm_rest_port(),
+                cfg.tls ? "true" : "false");
     std::fflush(stdout);
 
     srv.run(g_stop);

@@ -6,6 +6,7 @@
 // api.binance.com, OKX REST www.okx.com; stream.binance.com and ws.okx.com serve no REST.
 #include <charconv>
 #include <cstring>
+#include <span>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
@@ -56,6 +57,20 @@ std::int64_t binance_depth_weight(lws* wsi) {
   return 250;
 }
 
+// USD-M "Order Book" (2026-12): limit 5-50: weight 2, 100: 5, 500 (the default): 10, 1000: 20.
+std::int64_t usdm_depth_weight(lws* wsi) {
+  const std::string text = query_arg(wsi, "limit");
+  long limit = 500;
+  if (!text.empty()) {
+    const auto r = std::from_chars(text.data(), text.data() + text.size(), limit);
+    if (r.ec != std::errc{} || r.ptr != text.data() + text.size() || limit <= 0) limit = 500;
+  }
+  if (limit <= 50) return 2;
+  if (limit <= 100) return 5;
+  if (limit <= 500) return 10;
+  return 20;
+}
+
 }  // namespace
 
 /// One row per Binance REST path: its request weight (rest-api.md, checked 2026-12) and the
@@ -78,7 +93,11 @@ struct server::okx_route {
 };
 
 std::string server::binance_depth(lws* wsi, int& status) {
-  return binance_.rest_depth(query_arg(wsi, "symbol"), query_arg(wsi, "limit"), status);
+  return binance_.rest_depth(query_arg(wsi, "symbol"), query_arg(wsi, "limit"), now_ms_, status);
+}
+
+std::string server::usdm_depth(lws* wsi, int& status) {
+  return usdm_.rest_depth(query_arg(wsi, "symbol"), query_arg(wsi, "limit"), now_ms_, status);
 }
 
 // Reference data general clients load first (ccxt: exchangeInfo, public/instruments):
@@ -86,7 +105,8 @@ std::string server::binance_depth(lws* wsi, int& status) {
 std::string server::reference(lws* wsi, int& status) {
   const query_lookup query = [wsi](const char* name) { return query_arg(wsi, name); };
   rest_reply r;
-  if (!serve_binance_reference(cfg_, rest_path_, query, now_ms_, r) && !serve_okx_reference(cfg_, rest_path_, query, now_ms_, r)) {
+  if (!serve_binance_reference(cfg_, rest_path_, query, now_ms_, r) && !serve_okx_reference(cfg_, rest_path_, query, now_ms_, r) &&
+      !serve_usdm_reference(cfg_, rest_path_, query, now_ms_, r)) {
     status = 404;
     return json{{"code", -1}, {"msg", "Not found: " + rest_path_}}.dump(-1, ' ', false, json::error_handler_t::replace);
   }
@@ -99,8 +119,8 @@ std::string server::okx_books(lws* wsi, int& status) {
   return okx_.rest_books(query_arg(wsi, "instId"), query_arg(wsi, "sz"), now_ms_);
 }
 
-void server::binance_rest(lws* wsi, session* s, const std::string& path) {
-  static const binance_route kRoutes[] = {
+void server::binance_rest(lws* wsi, session* s, const std::string& path, venue v) {
+  static const binance_route kSpotRoutes[] = {
       {"/api/v3/depth", 0, binance_depth_weight, &server::binance_depth},
       {"/api/v3/exchangeInfo", 20, nullptr, &server::reference},
       {"/api/v3/trades", 25, nullptr, nullptr},
@@ -109,26 +129,38 @@ void server::binance_rest(lws* wsi, session* s, const std::string& path) {
       {"/api/v3/ping", 1, nullptr, &server::reference},
       {"/api/v3/time", 1, nullptr, &server::reference},
   };
+  // USD-M (fapi.binance.com), "Market Data Endpoints" weights (2026-12).
+  static const binance_route kUsdmRoutes[] = {
+      {"/fapi/v1/depth", 0, usdm_depth_weight, &server::usdm_depth},
+      {"/fapi/v1/exchangeInfo", 1, nullptr, &server::reference},
+      {"/fapi/v1/historicalTrades", 20, nullptr, nullptr},
+      {"/fapi/v1/aggTrades", 20, nullptr, nullptr},
+      {"/fapi/v1/ping", 1, nullptr, &server::reference},
+      {"/fapi/v1/time", 1, nullptr, &server::reference},
+  };
+  const bool usdm = v == venue::binance_usdm;
+  const binance_config& bc = usdm ? cfg_.usdm : cfg_.binance;
+  binance_weight_budget& budget = usdm ? usdm_weight_ : binance_weight_;
   const binance_route* route = nullptr;
-  for (const auto& r : kRoutes)
+  for (const auto& r : usdm ? std::span<const binance_route>(kUsdmRoutes) : std::span<const binance_route>(kSpotRoutes))
     if (r.path == path && r.serve != nullptr) route = &r;
   const std::int64_t weight = route == nullptr ? 0 : route->weight_of != nullptr ? route->weight_of(wsi) : route->weight;
   // rest-api.md "LIMITS" (checked 2026-12): every answer carries X-MBX-USED-WEIGHT-1M, the
   // weight this IP used in the current window; 429 carries Retry-After; ignoring it → 418.
-  const rest_verdict v = binance_weight_.admit(peer_ip(wsi), weight, now_us_ / 1000);
-  http_headers headers = {{"x-mbx-used-weight-1m:", std::to_string(v.used)}};
-  if (v.status != 200) {
-    headers.emplace_back("retry-after:", std::to_string(v.retry_after_s));
-    const std::int64_t w = cfg_.binance.weight_window_ms;
+  const rest_verdict verdict = budget.admit(peer_ip(wsi), weight, now_us_ / 1000);
+  http_headers headers = {{"x-mbx-used-weight-1m:", std::to_string(verdict.used)}};
+  if (verdict.status != 200) {
+    headers.emplace_back("retry-after:", std::to_string(verdict.retry_after_s));
+    const std::int64_t w = bc.weight_window_ms;
     const std::string per = w % 60000 == 0 ? std::to_string(w / 60000) + " MINUTE" : std::to_string(w) + " MILLISECOND";
     const std::string msg =
-        v.status == 429
-            ? "Too much request weight used; current limit is " + std::to_string(cfg_.binance.weight_limit) +
+        verdict.status == 429
+            ? "Too much request weight used; current limit is " + std::to_string(bc.weight_limit) +
                   " request weight per " + per + ". Please use WebSocket Streams for live updates to avoid polling the API."
             : "Way too much request weight used; IP banned until " +
-                  std::to_string(now_ms_ + v.retry_after_s * 1000) +
+                  std::to_string(now_ms_ + verdict.retry_after_s * 1000) +
                   ". Please use WebSocket Streams for live updates to avoid bans.";
-    http_reply(wsi, s, v.status, json{{"code", -1003}, {"msg", msg}}.dump(), headers);
+    http_reply(wsi, s, verdict.status, json{{"code", -1003}, {"msg", msg}}.dump(), headers);
     return;
   }
   if (route == nullptr) {
@@ -177,7 +209,8 @@ void server::venue_http(lws* wsi, session* s, const std::string& path) {
   // The stream hosts serve no REST; --rest-on-stream-port keeps the old exsim (both venues'
   // REST on the stream port), counted against the same per-IP budgets as the REST listeners.
   if (cfg_.rest_on_stream_port) {
-    if (path.rfind("/api/v3/", 0) == 0) return binance_rest(wsi, s, path);
+    if (path.rfind("/api/v3/", 0) == 0) return binance_rest(wsi, s, path, venue::binance);
+    if (path.rfind("/fapi/v1/", 0) == 0) return binance_rest(wsi, s, path, venue::binance_usdm);
     if (path.rfind("/api/v5/", 0) == 0) return okx_rest(wsi, s, path);
   }
   http_reply(wsi, s, 404,

@@ -83,6 +83,10 @@ const lws_protocols kBinanceRestProtocols[] = {
     {"exsim-binance-rest", rest_trampoline<venue::binance>, sizeof(server::session), 0, 0, nullptr, 0},
     {nullptr, nullptr, 0, 0, 0, nullptr, 0},
 };
+const lws_protocols kUsdmRestProtocols[] = {
+    {"exsim-usdm-rest", rest_trampoline<venue::binance_usdm>, sizeof(server::session), 0, 0, nullptr, 0},
+    {nullptr, nullptr, 0, 0, 0, nullptr, 0},
+};
 const lws_protocols kOkxRestProtocols[] = {
     {"exsim-okx-rest", rest_trampoline<venue::okx>, sizeof(server::session), 0, 0, nullptr, 0},
     {nullptr, nullptr, 0, 0, 0, nullptr, 0},
@@ -114,9 +118,11 @@ std::string query_of(lws* wsi) {
 
 server::server(exsim_config cfg)
     : cfg_(std::move(cfg)),
-      binance_(cfg_, registry_, *this),
+      binance_(cfg_, cfg_.binance, registry_, *this),
       okx_(cfg_, registry_, *this),
+      usdm_(cfg_, cfg_.usdm, registry_, *this),
       binance_weight_(cfg_.binance.weight_limit, cfg_.binance.weight_window_ms, cfg_.binance.ban_ms),
+      usdm_weight_(cfg_.usdm.weight_limit, cfg_.usdm.weight_window_ms, cfg_.usdm.ban_ms),
       rate_(cfg_.rate) {
   subscribers_.resize(registry_.size());
   if (!cfg_.truth_log.empty()) truth_ = std::make_unique<truth_writer>(cfg_.truth_log, registry_, cfg_.seed, real_ns());
@@ -169,6 +175,9 @@ void server::start() {
   };
   binance_rest_vhost_ = rest_vhost("binance-rest", cfg_.binance.rest_port, kBinanceRestProtocols, binance_rest_port_);
   okx_rest_vhost_ = rest_vhost("okx-rest", cfg_.okx.rest_port, kOkxRestProtocols, okx_rest_port_);
+  // fapi.binance.com: only when USD-M is simulated (symbols configured).
+  if (!cfg_.usdm.instruments.empty())
+    usdm_rest_vhost_ = rest_vhost("usdm-rest", cfg_.usdm.rest_port, kUsdmRestProtocols, usdm_rest_port_);
 
   if (cfg_.control_port >= 0) {
     lws_context_creation_info c{};
@@ -186,7 +195,7 @@ void server::start() {
   // Quiet instruments: no market actions for their first seconds after start.
   const std::int64_t started = mono_us();
   quiet_until_us_.clear();
-  for (const auto* list : {&cfg_.binance.instruments, &cfg_.okx.instruments})
+  for (const auto* list : {&cfg_.binance.instruments, &cfg_.okx.instruments, &cfg_.usdm.instruments})
     for (const auto& inst : *list) {
       const auto it = cfg_.quiet.find(inst.symbol);
       quiet_until_us_.push_back(it == cfg_.quiet.end() ? 0 : started + static_cast<std::int64_t>(it->second * 1e6));
@@ -216,6 +225,7 @@ void server::on_tick() {
   step_market();
   binance_.on_timer(now_ms_);
   okx_.on_timer(now_ms_);
+  usdm_.on_timer(now_ms_);
   housekeeping();
   flush_dirty();
   if (truth_ && now_us_ - last_flush_us_ >= 20'000) {
@@ -242,7 +252,8 @@ void server::step_market() {
   const auto n = static_cast<std::uint64_t>(std::floor(due));
   actions_done_ += static_cast<double>(n);
   const std::size_t nb = binance_.instrument_count();
-  const std::size_t total = nb + okx_.instrument_count();
+  const std::size_t no = okx_.instrument_count();
+  const std::size_t total = nb + no + usdm_.instrument_count();
   if (total == 0) return;
   for (std::uint64_t k = 0; k < n; ++k) {
     const std::size_t i = next_instrument_++ % total;
@@ -251,14 +262,15 @@ void server::step_market() {
     if (quiet(i)) continue;
     if (i < nb)
       binance_.step(i, now_ms_);
-    else
+    else if (i < nb + no)
       okx_.step(i - nb, now_ms_);
+    else
+      usdm_.step(i - nb - no, now_ms_);
     ++actions_;
   }
 }
 
 void server::housekeeping() {
-  const auto& b = cfg_.binance;
   for (auto& [id, cp] : conns_) {
     connection& c = *cp;
     auto* wsi = static_cast<lws*>(c.wsi);
@@ -266,9 +278,11 @@ void server::housekeeping() {
       if (!c.close_abrupt) lws_callback_on_writable(wsi);
       continue;
     }
-    if (c.venue_id == venue::binance) {
+    if (c.venue_id == venue::binance || c.venue_id == venue::binance_usdm) {
       // web-socket-streams.md: a connection is only valid for 24 hours; ping every 20 s,
-      // disconnect when no pong within a minute (all compressed via config).
+      // disconnect when no pong within a minute (all compressed via config). USD-M "WebSocket
+      // Market Streams" (2026-12): 24 hours; a ping every 3 minutes, a pong within 10.
+      const auto& b = c.venue_id == venue::binance ? cfg_.binance : cfg_.usdm;
       if (now_us_ - c.opened_us >= b.max_age_ms * 1000) {
         c.request_close(1000, "max connection age", false);
       } else if (c.ping_outstanding_us != 0 && now_us_ - c.ping_outstanding_us >= b.pong_timeout_ms * 1000) {
@@ -343,7 +357,7 @@ connection* server::open_connection(lws* wsi, venue v, const std::string& path) 
   auto c = std::make_unique<connection>(next_conn_id_++, v, now_us_, LWS_PRE, cfg_.queue_limit_bytes, cfg_.close_slow);
   c->wsi = wsi;
   c->path = path;
-  c->next_ping_us = now_us_ + cfg_.binance.ping_interval_ms * 1000;
+  c->next_ping_us = now_us_ + (v == venue::binance_usdm ? cfg_.usdm : cfg_.binance).ping_interval_ms * 1000;
   c->rx_window_us = now_us_;
   connection* raw = c.get();
   conns_.emplace(raw->id, std::move(c));
@@ -371,12 +385,15 @@ bool server::admit_connection(lws* wsi, venue v) {
   // "Connection limit: 3 requests per second (based on IP)". Every upgrade request counts,
   // refused ones too; over the limit the handshake gets HTTP 429.
   const bool okx = v == venue::okx;
-  const int limit = okx ? cfg_.okx.connect_limit : cfg_.binance.connect_limit;
-  const std::int64_t window = okx ? cfg_.okx.connect_window_ms : cfg_.binance.connect_window_ms;
+  const std::size_t k = okx ? 1 : v == venue::binance_usdm ? 2 : 0;
+  const binance_config& bc = v == venue::binance_usdm ? cfg_.usdm : cfg_.binance;
+  const int limit = okx ? cfg_.okx.connect_limit : bc.connect_limit;
+  const std::int64_t window = okx ? cfg_.okx.connect_window_ms : bc.connect_window_ms;
+  if (limit == 0) return true;  // USD-M documents none
   char ip[64] = {0};
   lws_get_peer_simple(wsi, ip, sizeof ip);
-  if (connect_attempts_[okx ? 1 : 0][ip].admit(now_us_ / 1000, limit, window, true)) return true;
-  ++connect_refused_[okx ? 1 : 0];
+  if (connect_attempts_[k][ip].admit(now_us_ / 1000, limit, window, true)) return true;
+  ++connect_refused_[k];
   lws_return_http_status(wsi, 429, okx ? R"({"code":"50011","msg":"Too Many Requests"})"
                                        : R"({"code":-1003,"msg":"Too many connection attempts."})");
   return false;
@@ -436,11 +453,16 @@ int server::venue_callback(lws* wsi, int reason_int, session* s, void* in, std::
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
       if (now_us_ < refuse_until_us_) return 1;
       const std::string path = header(wsi, WSI_TOKEN_GET_URI);
-      if (!admit_connection(wsi, path == "/ws/v5/public" ? venue::okx : venue::binance)) return 1;
-      if (path == "/ws/v5/public") return 0;
+      if (path == "/ws/v5/public") return admit_connection(wsi, venue::okx) ? 0 : 1;
       std::vector<std::uint16_t> streams;
       bool combined = false;
-      return binance_parse_path(path, query_of(wsi), streams, combined) ? 0 : 1;
+      venue v = venue::unknown;
+      std::string route;
+      if (!binance_parse_path(path, query_of(wsi), v, route, streams, combined)) {
+        (void)admit_connection(wsi, venue::binance);  // an attempt all the same
+        return 1;
+      }
+      return admit_connection(wsi, v) ? 0 : 1;
     }
 
     case LWS_CALLBACK_ESTABLISHED: {
@@ -453,8 +475,11 @@ int server::venue_callback(lws* wsi, int reason_int, session* s, void* in, std::
       }
       std::vector<std::uint16_t> streams;
       bool combined = false;
-      if (!binance_parse_path(path, query, streams, combined)) return -1;
-      s->conn = open_connection(wsi, venue::binance, full);
+      venue v = venue::unknown;
+      std::string route;
+      if (!binance_parse_path(path, query, v, route, streams, combined)) return -1;
+      s->conn = open_connection(wsi, v, full);
+      s->conn->route = route;
       s->conn->combined = combined;
       for (const auto id : streams) subscribe(*s->conn, id);
       return 0;
@@ -468,13 +493,14 @@ int server::venue_callback(lws* wsi, int reason_int, session* s, void* in, std::
       const std::string msg = std::move(c->rx_message);
       c->rx_message.clear();
       c->last_rx_us = now_us_;
-      if (c->venue_id == venue::binance) {
-        // Binance: 5 incoming messages per second (pings, pongs, control); more → disconnect.
+      if (c->venue_id == venue::binance || c->venue_id == venue::binance_usdm) {
+        // Binance: 5 incoming messages per second (pings, pongs, control; USD-M: 10); more → disconnect.
+        const int max_in = (c->venue_id == venue::binance ? cfg_.binance : cfg_.usdm).max_incoming_per_s;
         if (now_us_ - c->rx_window_us >= 1'000'000) {
           c->rx_window_us = now_us_;
           c->rx_in_window = 0;
         }
-        if (cfg_.binance.max_incoming_per_s > 0 && ++c->rx_in_window > cfg_.binance.max_incoming_per_s) {
+        if (max_in > 0 && ++c->rx_in_window > max_in) {
           c->request_close(1008, "Too many requests", false);
           mark_dirty(*c);
         } else {

@@ -43,6 +43,7 @@ class server final : public event_sink {
   /// REST listener ports; -1 when that listener is off.
   [[nodiscard]] int binance_rest_port() const noexcept { return binance_rest_port_; }
   [[nodiscard]] int okx_rest_port() const noexcept { return okx_rest_port_; }
+  [[nodiscard]] int usdm_rest_port() const noexcept { return usdm_rest_port_; }
   /// Services connections until `stop` becomes true (set it, then call wake()).
   void run(const std::atomic<bool>& stop);
   /// Wakes run() from another thread or a signal handler.
@@ -74,7 +75,9 @@ class server final : public event_sink {
   [[nodiscard]] connection* find_connection(std::uint32_t id);
 
   // Venue protocols (binance_protocol.cpp, okx_protocol.cpp).
-  [[nodiscard]] bool binance_parse_path(const std::string& path, const std::string& query,
+  /// Binance spot ("/ws/...", "/stream?streams=...") or USD-M on a routed path ("/public/...",
+  /// "/market/..."): which venue and route, the streams named, combined or raw. False: no such path.
+  [[nodiscard]] bool binance_parse_path(const std::string& path, const std::string& query, venue& v, std::string& route,
                                         std::vector<std::uint16_t>& streams, bool& combined) const;
   void binance_message(connection& c, std::string_view text);
   void okx_message(connection& c, std::string_view text);
@@ -82,17 +85,18 @@ class server final : public event_sink {
 
   // Connection-attempt limits (server.cpp): false = refuse this WebSocket upgrade with 429.
   [[nodiscard]] bool admit_connection(lws* wsi, venue v);
-  // Market: is instrument i (Binance first, then OKX) still in its quiet time?
+  // Market: is instrument i (Binance first, then OKX, then USD-M) still in its quiet time?
   [[nodiscard]] bool quiet(std::size_t i) const noexcept { return i < quiet_until_us_.size() && now_us_ < quiet_until_us_[i]; }
 
   // HTTP: REST (rest.cpp) and control (control.cpp).
   void venue_http(lws* wsi, session* s, const std::string& path);
   /// One dispatch function per venue REST listener: only that venue's paths, else 404.
-  void binance_rest(lws* wsi, session* s, const std::string& path);
+  void binance_rest(lws* wsi, session* s, const std::string& path, venue v);  // spot or USD-M
   void okx_rest(lws* wsi, session* s, const std::string& path);
   struct binance_route;
   struct okx_route;
   std::string binance_depth(lws* wsi, int& status);  // GET /api/v3/depth
+  std::string usdm_depth(lws* wsi, int& status);     // GET /fapi/v1/depth
   std::string okx_books(lws* wsi, int& status);      // GET /api/v5/market/books
   std::string reference(lws* wsi, int& status);      // exchangeInfo, ping, time, public/instruments (instruments.cpp)
   std::string rest_path_;                            ///< the REST path being served (for reference())
@@ -111,6 +115,7 @@ class server final : public event_sink {
   std::unique_ptr<truth_writer> truth_;
   binance_feed binance_;
   okx_feed okx_;
+  binance_feed usdm_;  ///< Binance USD-M: after spot, so spot keeps the shared stream names' first lookup
   std::vector<std::vector<connection*>> subscribers_;  ///< per stream id
   std::unordered_map<std::uint32_t, std::unique_ptr<connection>> conns_;
   std::vector<connection*> dirty_;
@@ -121,19 +126,22 @@ class server final : public event_sink {
   lws_vhost* control_vhost_ = nullptr;
   lws_vhost* binance_rest_vhost_ = nullptr;
   lws_vhost* okx_rest_vhost_ = nullptr;
+  lws_vhost* usdm_rest_vhost_ = nullptr;
   std::unique_ptr<timer_slot> timer_;
   int venue_port_ = 0;
   int control_port_ = 0;
   int binance_rest_port_ = -1;
   int okx_rest_port_ = -1;
+  int usdm_rest_port_ = -1;
 
   // Venue limits (rate_limits.hpp), per client IP.
   binance_weight_budget binance_weight_;
+  binance_weight_budget usdm_weight_;
   okx_request_budget okx_requests_;
-  std::map<std::string, sliding_counter> connect_attempts_[2];  ///< [0] Binance, [1] OKX; by IP
-  std::uint64_t connect_refused_[2] = {0, 0};
+  std::map<std::string, sliding_counter> connect_attempts_[3];  ///< [0] Binance, [1] OKX, [2] USD-M; by IP
+  std::uint64_t connect_refused_[3] = {0, 0, 0};
   std::uint64_t okx_subscribe_refused_ = 0;
-  std::vector<std::int64_t> quiet_until_us_;  ///< per instrument (Binance first, then OKX)
+  std::vector<std::int64_t> quiet_until_us_;  ///< per instrument (Binance first, then OKX, then USD-M)
 
   std::int64_t now_us_ = 0;    ///< CLOCK_MONOTONIC, refreshed per callback/tick
   std::int64_t now_ms_ = 0;    ///< CLOCK_REALTIME ms (venue event times)

@@ -21,6 +21,7 @@ struct stream_info {
   std::size_t instrument = 0;     ///< index in the venue feed's instrument list
   std::string symbol;             ///< "BTCUSDT", "BTC-USDT"
   std::string name;               ///< "btcusdt@depth@100ms", "books:BTC-USDT"
+  std::string route;              ///< Binance USD-M: the URL path that serves it ("/public", "/market"); else ""
 };
 
 /// Metadata of one generated event, for the truth log (see truth_format.hpp for meanings).
@@ -44,21 +45,32 @@ class stream_registry {
  public:
   std::uint16_t add(stream_info s) {
     s.id = static_cast<std::uint16_t>(streams_.size());
-    by_name_.emplace(s.name, s.id);
+    by_name_.emplace(s.name, s.id);  // the first venue's stream keeps a shared name (spot before USD-M)
+    by_venue_name_.emplace(key(s.venue_id, s.name), s.id);
     streams_.push_back(std::move(s));
     return streams_.back().id;
   }
+  /// The stream named `name` ("btcusdt@trade" is spot's and USD-M's: the first added, spot).
   [[nodiscard]] const stream_info* find(std::string_view name) const {
     const auto it = by_name_.find(std::string(name));
     return it == by_name_.end() ? nullptr : &streams_[it->second];
+  }
+  /// The stream of venue `v` named `name`.
+  [[nodiscard]] const stream_info* find(venue v, std::string_view name) const {
+    const auto it = by_venue_name_.find(key(v, name));
+    return it == by_venue_name_.end() ? nullptr : &streams_[it->second];
   }
   [[nodiscard]] const stream_info& at(std::uint16_t id) const { return streams_.at(id); }
   [[nodiscard]] std::size_t size() const noexcept { return streams_.size(); }
   [[nodiscard]] const std::vector<stream_info>& all() const noexcept { return streams_; }
 
  private:
+  static std::string key(venue v, std::string_view name) {
+    return std::to_string(static_cast<unsigned>(v)) + ":" + std::string(name);
+  }
   std::vector<stream_info> streams_;
   std::unordered_map<std::string, std::uint16_t> by_name_;
+  std::unordered_map<std::string, std::uint16_t> by_venue_name_;
 };
 
 }  // namespace mdbus::exsim

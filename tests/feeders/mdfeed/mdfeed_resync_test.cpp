@@ -63,6 +63,7 @@ struct resync_rig {
     setup.port = x.venue_port();
     setup.binance_rest_port = x.binance_rest_port();
     setup.okx_rest_port = x.okx_rest_port();
+    setup.usdm_rest_port = x.usdm_rest_port();
     setup.symbols = std::move(symbols);
     setup.channels = std::move(channels);
     const std::string name = feeder_control_name(bus.name(), v, slot_id::a);
@@ -416,5 +417,89 @@ TEST_CASE("mdfeed resync okx: a request made while the slot is down is served fr
   REQUIRE(r.until([&] { return check_join(r, s, "ETH-USDT") >= 3; }));
   CHECK(r.count(0, okx_rest_snapshot_of("BTC-USDT")) == 0);
   CHECK(r.snap().resync_failures == 0);
+  r.finish();
+}
+
+// ---- Binance USD-M -------------------------------------------------------------------------
+
+namespace {
+
+const std::vector<std::string> kUsdmArgs = {"--rate", "1000", "--usdm-symbols", "BTCUSDT", "ETHUSDT"};
+
+auto usdm_rest_snapshot_of(const std::string& sym) {
+  return [sym](const rec& r) { return is_book(r, record_type::book_snapshot, channel::usdm_depth, sym) && from_rest(r); };
+}
+
+/// The USD-M procedure ("How to manage a local order book correctly", 2026-12): after a
+/// snapshot with lastUpdateId L, the first event applied has U <= L <= u (or names L as its pu).
+bool usdm_joins(const resync_rig& r, std::uint64_t l, const std::string& sym) {
+  return r.find(0, [&](const rec& d) {
+           return is_book(d, record_type::book_delta, channel::usdm_depth, sym) &&
+                  ((d.first_seq <= l && l <= d.seq) || d.prev_seq == static_cast<std::int64_t>(l));
+         }) < r.records.size();
+}
+
+}  // namespace
+
+TEST_CASE("mdfeed binance_usdm: /public depth chains on pu with ids that skip, a resync is a /fapi/v1/depth snapshot the stream spans") {
+  resync_rig r(kUsdmArgs, "binance_usdm", {"BTCUSDT", "ETHUSDT"}, {"depth@100ms", "bookTicker"});
+  r.start();
+  REQUIRE(r.until([&] { return r.count(0, delta_of(channel::usdm_depth, "BTCUSDT")) >= 10; }));
+  // Every delta names the previous one's u as its pu; U is not the previous u + 1 throughout
+  // (USD-M's shared id space): pu is the chain, U is not.
+  std::uint64_t prev_u = 0;
+  std::size_t chained = 0, skipped = 0;
+  for (const rec& d : r.records) {
+    if (!delta_of(channel::usdm_depth, "BTCUSDT")(d)) continue;
+    CHECK((d.flags & kHeaderHasPrevSeq) != 0);
+    if (prev_u != 0) {
+      CHECK(d.prev_seq == static_cast<std::int64_t>(prev_u));
+      ++chained;
+      if (d.first_seq != prev_u + 1) ++skipped;
+    }
+    prev_u = d.seq;
+  }
+  CHECK(chained >= 9);
+  CHECK(skipped > 0);
+  CHECK(r.count(0, [](const rec& k) { return k.type == record_type::bbo && k.ch == channel::usdm_book_ticker; }) > 0);
+
+  const std::size_t p0 = r.records.size();
+  CHECK(r.request(0, channel::usdm_depth) == 1);
+  REQUIRE(r.until([&] { return r.find(p0, usdm_rest_snapshot_of("BTCUSDT")) < r.records.size(); }));
+  const std::uint64_t l = r.records[r.find(p0, usdm_rest_snapshot_of("BTCUSDT"))].seq;
+  INFO("lastUpdateId " << l);
+  REQUIRE(r.until([&] { return usdm_joins(r, l, "BTCUSDT"); }));
+  REQUIRE(eventually([&] { return r.snap().resyncs_done == 1; }, 5s));
+  const auto s = r.snap();
+  CHECK(s.resync_failures == 0);
+  CHECK(s.parse_errors_total == 0);
+  CHECK(s.reconnects == 0);
+  r.drain();
+  CHECK(r.count(0, usdm_rest_snapshot_of("ETHUSDT")) == 0);
+  INFO(r.log());
+  CHECK(r.log().find("/public/stream?streams=btcusdt@depth@100ms/btcusdt@bookTicker/ethusdt@depth@100ms/ethusdt@bookTicker") !=
+        std::string::npos);
+  CHECK(r.log().find("resync depth BTCUSDT: REST snapshot written") != std::string::npos);
+  r.finish();
+}
+
+TEST_CASE("mdfeed binance_usdm: /market trades and aggTrades flow with consecutive ids") {
+  resync_rig r(kUsdmArgs, "binance_usdm", {"BTCUSDT"}, {"trade", "aggTrade"});
+  r.start();
+  auto trades = [](channel ch) {
+    return [ch](const rec& k) { return k.type == record_type::trade && k.ch == ch && k.symbol == "BTCUSDT"; };
+  };
+  REQUIRE(r.until([&] { return r.count(0, trades(channel::usdm_trade)) >= 20 && r.count(0, trades(channel::usdm_agg_trade)) >= 5; }));
+  for (const channel ch : {channel::usdm_trade, channel::usdm_agg_trade}) {
+    std::uint64_t prev = 0;
+    for (const rec& k : r.records) {
+      if (!trades(ch)(k)) continue;
+      if (prev != 0) CHECK(k.seq == prev + 1);
+      prev = k.seq;
+    }
+  }
+  INFO(r.log());
+  CHECK(r.log().find("/market/stream?streams=btcusdt@trade/btcusdt@aggTrade") != std::string::npos);
+  CHECK(r.snap().parse_errors_total == 0);
   r.finish();
 }

@@ -53,6 +53,7 @@ struct feed_setup {
   int port = 0;
   int binance_rest_port = 0;  ///< exsim's REST listeners (the stream port serves no REST)
   int okx_rest_port = 0;
+  int usdm_rest_port = 0;
   std::vector<std::string> symbols;
   std::vector<std::string> channels;
   json policy = json::object();
@@ -68,7 +69,7 @@ inline std::string write_config(const std::string& path, const feed_setup& s) {
   json p = {{"reconnect_min_ms", 50}, {"reconnect_max_ms", 1000}, {"connect_timeout_ms", 5000}, {"drain_timeout_ms", 1000}};
   for (auto& [k, v] : s.policy.items()) p[k] = v;
   json rest = ep;
-  rest["port"] = s.venue == "okx" ? s.okx_rest_port : s.binance_rest_port;
+  rest["port"] = s.venue == "okx" ? s.okx_rest_port : s.venue == "binance_usdm" ? s.usdm_rest_port : s.binance_rest_port;
   if (rest["port"] == 0) rest["port"] = s.port;  // a test without exsim's REST listeners (no REST asked)
   json cfg = {{"bus", s.bus},
               {"venues", {{s.venue, {{"endpoint", ep}, {"rest_endpoint", rest}, {"symbols", s.symbols}, {"channels", s.channels}, {"policy", p}}}}}};

@@ -31,7 +31,7 @@ class exsim_process {
     int fds[2];
     if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
     std::vector<std::string> argv = {exsim_binary(),         "--port", "0", "--control-port", "0", "--binance-rest-port", "0",
-                                     "--okx-rest-port",       "0"};
+                                     "--okx-rest-port",       "0", "--usdm-rest-port", "0"};
     argv.insert(argv.end(), args.begin(), args.end());
     pid_ = fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
@@ -60,6 +60,7 @@ class exsim_process {
         control_port_ = j.at("control_port").get<int>();
         binance_rest_port_ = j.at("binance_rest_port").get<int>();
         okx_rest_port_ = j.at("okx_rest_port").get<int>();
+        usdm_rest_port_ = j.at("usdm_rest_port").get<int>();
         return;
       }
       int status = 0;
@@ -105,6 +106,8 @@ class exsim_process {
   /// The venues' REST listeners (-1 if the test turned one off).
   [[nodiscard]] int binance_rest_port() const noexcept { return binance_rest_port_; }
   [[nodiscard]] int okx_rest_port() const noexcept { return okx_rest_port_; }
+  /// -1 unless exsim was started with --usdm-symbols.
+  [[nodiscard]] int usdm_rest_port() const noexcept { return usdm_rest_port_; }
   [[nodiscard]] const std::string& output() {
     read_output(0);
     return output_;
@@ -127,6 +130,7 @@ class exsim_process {
   int control_port_ = 0;
   int binance_rest_port_ = -1;
   int okx_rest_port_ = -1;
+  int usdm_rest_port_ = -1;
   std::string output_;
 };
 
