@@ -50,6 +50,9 @@ struct bus_setup {
   json okx_policy = json::object();
   bool binance = true;
   json supervisor = json::object();
+  /// Binance USD-M beside spot: its /public depth@100ms and bookTicker, on exsim's fapi listener.
+  int usdm_rest_port = -1;  ///< -1: no binance_usdm section
+  json usdm_policy = json::object();
 };
 
 inline std::string write_config(const std::string& path, const std::string& bus, int port, int binance_rest_port, int okx_rest_port, const std::string& socket_path,
@@ -72,6 +75,12 @@ inline std::string write_config(const std::string& path, const std::string& bus,
   if (b.binance)
     venues["binance"] = {{"endpoint", ep}, {"rest_endpoint", brest}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"trade", "aggTrade", "depth@100ms"}},
                          {"slots", {"A", "B"}}, {"policy", policy(b.binance_policy)}};
+  if (b.usdm_rest_port > 0) {
+    json urest = ep;
+    urest["port"] = b.usdm_rest_port;
+    venues["binance_usdm"] = {{"endpoint", ep}, {"rest_endpoint", urest}, {"symbols", {"BTCUSDT", "ETHUSDT"}},
+                              {"channels", {"depth@100ms", "bookTicker"}}, {"slots", {"A", "B"}}, {"policy", policy(b.usdm_policy)}};
+  }
   json cfg = {{"bus", bus},
               {"rings", {{"feeder_bytes", 8 << 20}, {"output_bytes", 64 << 20}}},
               {"merge", {{"hole_fill_ms", 200}, {"idle", "backoff"}, {"idle_sleep_max_us", 200}}},
