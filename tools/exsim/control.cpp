@@ -252,7 +252,9 @@ json server::limits_json() const {
   json o = venue_limits(okx_requests_.stats(), okx_requests_.used_now(now), cfg_.okx.books_rest_limit, connect_refused_[1]);
   o["rest_weight_window_ms"] = cfg_.okx.books_rest_window_ms;
   o["subscribe_refused_limit"] = okx_subscribe_refused_;
-  return {{"binance", b}, {"okx", o}};
+  json u = venue_limits(usdm_weight_.stats(), usdm_weight_.used_now(now), cfg_.usdm.weight_limit, connect_refused_[2]);
+  u["rest_weight_window_ms"] = cfg_.usdm.weight_window_ms;
+  return {{"binance", b}, {"okx", o}, {"binance_usdm", u}};
 }
 
 json server::connections_json() const {

@@ -48,12 +48,14 @@ TEST_CASE("conformance: live.json with only its endpoints changed syncs every bo
   temp_dir dir;
   const std::string truth_path = dir.file("truth.bin");
   exsim_process x({"--tls-cert", exsim_cert_dir() + "/server.pem", "--tls-key", exsim_cert_dir() + "/server.key", "--rate",
-                   "300", "--seed", "13", "--truth-log", truth_path, "--quiet", "BTC-USDT:45", "--quiet", "ETH-USDT:45"});
+                   "300", "--seed", "13", "--truth-log", truth_path, "--quiet", "BTC-USDT:45", "--quiet", "ETH-USDT:45",
+                   "--usdm-symbols", "BTCUSDT", "ETHUSDT"});
 
   // config/live.json as shipped; only endpoints change (and the bus name, unique per test).
   json cfg = json::parse(read_file(std::string(MDBUS_CONFIG_DIR) + "/live.json"));
   cfg["bus"] = bus.name();
-  for (const char* v : {"binance", "okx"}) {
+  REQUIRE(cfg["venues"].size() == 3);  // Binance spot, OKX, Binance USD-M: every one is pointed at exsim
+  for (const char* v : {"binance", "okx", "binance_usdm"}) {
     auto& vc = cfg["venues"][v];
     for (const char* which : {"endpoint", "rest_endpoint"}) {
       vc[which]["host"] = "127.0.0.1";
@@ -61,7 +63,9 @@ TEST_CASE("conformance: live.json with only its endpoints changed syncs every bo
       vc[which]["ca_file"] = exsim_cert_dir() + "/ca.pem";
     }
     vc["endpoint"]["port"] = x.venue_port();
-    vc["rest_endpoint"]["port"] = std::string(v) == "okx" ? x.okx_rest_port() : x.binance_rest_port();
+    vc["rest_endpoint"]["port"] = std::string(v) == "okx"            ? x.okx_rest_port()
+                                  : std::string(v) == "binance_usdm" ? x.usdm_rest_port()
+                                                                     : x.binance_rest_port();
   }
   const std::string config = dir.file("live.json");
   std::ofstream(config) << cfg.dump(2);
@@ -97,6 +101,7 @@ TEST_CASE("conformance: live.json with only its endpoints changed syncs every bo
     for (channel c : {channel::binance_trade, channel::binance_agg_trade, channel::binance_depth}) wanted.insert({venue::binance, c, s});
   for (const char* s : {"BTC-USDT", "ETH-USDT"})
     for (channel c : {channel::okx_trades, channel::okx_books}) wanted.insert({venue::okx, c, s});
+  for (const char* s : {"BTCUSDT", "ETHUSDT"}) wanted.insert({venue::binance_usdm, channel::usdm_depth, s});
 
   // 75 s of the venues' real timings; the output is followed meanwhile (it is never lapped).
   const auto end = std::chrono::steady_clock::now() + 75s;
@@ -118,7 +123,7 @@ TEST_CASE("conformance: live.json with only its endpoints changed syncs every bo
   // Every book stream synced within 10 s of its first update.
   const auto first = first_event_ns(truth_path, wanted);
   for (const auto& s : wanted) {
-    if (s.c != channel::binance_depth && s.c != channel::okx_books) continue;
+    if (s.c != channel::binance_depth && s.c != channel::okx_books && s.c != channel::usdm_depth) continue;
     INFO(name_of(s));
     REQUIRE(first.count(s) == 1);
     REQUIRE(out.first_snapshot_ns.count(s) == 1);
@@ -134,7 +139,7 @@ TEST_CASE("conformance: live.json with only its endpoints changed syncs every bo
 
   // No forced reconnect, no watchdog trip, no stale resubscribe, no 429/418 answer.
   std::uint64_t okx_pings = 0;
-  for (const venue v : {venue::binance, venue::okx})
+  for (const venue v : {venue::binance, venue::okx, venue::binance_usdm})
     for (const slot_id sl : {slot_id::a, slot_id::b}) {
       feeder_status_reader r;
       std::string why;
@@ -153,7 +158,7 @@ TEST_CASE("conformance: live.json with only its endpoints changed syncs every bo
   CHECK(okx_pings >= 2);  // the quiet connections lived on their keepalives
   // exsim's own account: nobody went over a REST budget or a connection/subscribe limit.
   const json st = http_request(x.control_port(), "GET", "/status").json();
-  for (const char* v : {"binance", "okx"}) {
+  for (const char* v : {"binance", "okx", "binance_usdm"}) {
     const json& l = st["limits"][v];
     INFO(v, " limits: ", l.dump());
     CHECK(l["rest_429"] == 0);
