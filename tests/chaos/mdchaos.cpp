@@ -1,4 +1,5 @@
-// mdchaos — the zero-loss proof: the whole bus (mdsupervisor: two feeder slots per venue and
+// mdchaos — the zero-loss proof: the whole bus (mdsupervisor: two feeder slots per venue, Binance spot,
+// OKX and Binance USD-M perpetuals, and
 // the merger) against exsim at a steady load, faults injected at random but reproducible
 // times (seeded), the output ring recorded by mdrecord, and the recording verified against
 // exsim's ground truth stream by stream.
@@ -192,9 +193,9 @@ using test::stream_ref;
 /// increase) are checked for duplicates and order only.
 bool holes_detectable(channel c) {
   return c == channel::binance_trade || c == channel::binance_agg_trade || c == channel::binance_depth ||
-         c == channel::okx_books;
+         c == channel::okx_books || c == channel::usdm_depth;
 }
-bool is_book(channel c) { return c == channel::binance_depth || c == channel::okx_books; }
+bool is_book(channel c) { return c == channel::binance_depth || c == channel::okx_books || c == channel::usdm_depth; }
 
 struct out_item {
   enum kind_t { data, snapshot, gap } kind;
@@ -299,12 +300,14 @@ int main(int argc, char** argv) {
     // the budget ran dry after ~290 s and reconnects waited seconds for it.
     test::exsim_process x({"--tls-cert", work + "/certs/server.pem", "--tls-key", work + "/certs/server.key", "--rate",
                            std::to_string(rate), "--seed", std::to_string(seed), "--truth-log", truth_path,
-                           "--binance-max-age-ms", "20000", "--okx-idle-timeout-ms", "4000"});
+                           "--binance-max-age-ms", "20000", "--okx-idle-timeout-ms", "4000", "--usdm-symbols", "BTCUSDT",
+                           "ETHUSDT", "--usdm-max-age-ms", "20000"});
     json ep = {{"host", "127.0.0.1"}, {"port", x.venue_port()}, {"tls", true}, {"server_name", "localhost"},
                {"ca_file", work + "/certs/ca.pem"}};
-    json brest = ep, orest = ep;  // exsim's REST listeners: the stream port serves no REST
+    json brest = ep, orest = ep, urest = ep;  // exsim's REST listeners: the stream port serves no REST
     brest["port"] = x.binance_rest_port();
     orest["port"] = x.okx_rest_port();
+    urest["port"] = x.usdm_rest_port();
     json policy = {{"reconnect_min_ms", 50}, {"reconnect_max_ms", 1000}, {"connect_timeout_ms", 3000},
                    {"drain_timeout_ms", 500}, {"keepalive_ms", 1000}, {"pong_timeout_ms", 2000}, {"no_data_ms", 5000}};
     json bpol = policy;
@@ -320,7 +323,12 @@ int main(int argc, char** argv) {
                     {"slots", {"A", "B"}}, {"policy", bpol}}},
                   {"okx",
                    {{"endpoint", ep}, {"rest_endpoint", orest}, {"symbols", {"BTC-USDT", "ETH-USDT"}}, {"channels", {"trades", "books", "bbo-tbt"}},
-                    {"slots", {"A", "B"}}, {"policy", policy}}}}}};
+                    {"slots", {"A", "B"}}, {"policy", policy}}},
+                  // Binance USD-M perpetuals beside spot: /public depth chained on pu, joined to
+                  // /fapi/v1/depth snapshots; its connections cut at 20 s like spot's.
+                  {"binance_usdm",
+                   {{"endpoint", ep}, {"rest_endpoint", urest}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"depth@100ms"}},
+                    {"slots", {"A", "B"}}, {"policy", bpol}}}}}};
     const std::string config = work + "/bus.json";
     std::ofstream(config) << cfg.dump(2);
 
@@ -349,10 +357,10 @@ int main(int argc, char** argv) {
 
     std::mt19937_64 rng(seed);
     auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
-    const char* venues[] = {"binance", "okx"};
+    const char* venues[] = {"binance", "okx", "binance_usdm"};
     auto conns = [&](const std::string& venue_name) {
       std::vector<std::uint32_t> ids;
-      const std::string prefix = venue_name == "okx" ? "/ws/v5/public" : "/stream";
+      const std::string prefix = venue_name == "okx" ? "/ws/v5/public" : venue_name == "binance_usdm" ? "/public/stream" : "/stream";
       for (const auto& c : test::http_request(x.control_port(), "GET", "/connections").json())
         if (c["path"].get<std::string>().rfind(prefix, 0) == 0 && !(c.contains("closing") && c["closing"] == true))
           ids.push_back(c["id"].get<std::uint32_t>());
@@ -366,7 +374,7 @@ int main(int argc, char** argv) {
     bool both_cut_done = false;
     while (mono_ns() < end) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1500 + static_cast<int>(rng() % 2500)));
-      const std::string v = venues[pick(2)];
+      const std::string v = venues[pick(3)];
       const auto ids = conns(v);
       // Halfway through, once: both slots of a venue at the same moment (loss expected, covered).
       const bool halfway = mono_ns() > end - static_cast<std::int64_t>(minutes * 30e9);
@@ -379,6 +387,7 @@ int main(int argc, char** argv) {
       } else {
         switch (pick(11)) {
           case 10:
+            if (v == "binance_usdm") continue;  // USD-M documents no going-away notice
             action = "going-away notice from " + v;
             fault({{"type", "shutdown_notice"}, {"venue", v}});
             break;
@@ -506,7 +515,8 @@ int main(int argc, char** argv) {
         out[k].push_back({out_item::data, h.seq, 0, 0});
       }
     }
-    const std::set<stream_ref> wanted = test::test_bus_streams();
+    std::set<stream_ref> wanted = test::test_bus_streams();
+    for (const char* sym : {"BTCUSDT", "ETHUSDT"}) wanted.insert({venue::binance_usdm, channel::usdm_depth, sym});
     std::map<stream_ref, std::vector<std::uint64_t>> truth;
     std::map<stream_ref, std::map<std::uint64_t, std::int64_t>> generated;  // seq -> exsim's generation time
     test::for_each_truth_event(truth_path, wanted, [&](const stream_ref& k, const auto& te) {

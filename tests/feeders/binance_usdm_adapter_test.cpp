@@ -444,3 +444,10 @@ TEST_CASE("binance_usdm: payload shapes of the docs: partial depth is a depthUpd
     CHECK(r.error == parse_error::unknown_stream);
   }
 }
+
+TEST_CASE("binance_usdm: corrupted recorded messages never crash and never yield an invalid record") {
+  auto a = make(venue::binance_usdm);
+  corrupt_and_parse(*a, read_lines(kData + "/binance_usdm.jsonl"), 8);
+  a->set_subscriptions(std::vector<subscription>{{channel::usdm_depth, "BTCUSDT", "0ms"}, {channel::usdm_book_ticker, "BTCUSDT", ""}});
+  corrupt_and_parse(*a, read_lines(kData + "/binance_usdm.jsonl"), 2);
+}

@@ -138,7 +138,11 @@ json server::fault(const json& req, int& status) {
   }
   if (type == "drop_venue" || (type == "shutdown_notice" && req.contains("venue"))) {
     const auto v = venue_from_string(string_field(req, "venue", ""));
-    if (!v) throw bad_request(type + ": venue must be \"binance\" or \"okx\"");
+    if (!v) throw bad_request(type + ": venue must be \"binance\", \"okx\" or \"binance_usdm\"");
+    // USD-M documents no going-away notice ("WebSocket Market Streams", 2026-12): its servers
+    // just close. exsim does not invent one.
+    if (type == "shutdown_notice" && *v == venue::binance_usdm)
+      throw bad_request("shutdown_notice: Binance USD-M documents no going-away notice");
     for (auto& [id, c] : conns_)
       if (c->venue_id == *v) affected.push_back(id);
   } else {
@@ -149,6 +153,8 @@ json server::fault(const json& req, int& status) {
       status = 404;
       return {{"ok", false}, {"error", "no connection " + std::to_string(id)}};
     }
+    if (type == "shutdown_notice" && find_connection(static_cast<std::uint32_t>(id))->venue_id == venue::binance_usdm)
+      throw bad_request("shutdown_notice: Binance USD-M documents no going-away notice");
     affected.push_back(id);
   }
 
@@ -178,7 +184,7 @@ json server::fault(const json& req, int& status) {
     } else if (type == "malformed") {
       // A frame cut mid-event, as a broken proxy or a truncated write would deliver it.
       c.push_frame(ws_opcode::text,
-                   c.venue_id == venue::binance ? R"({"stream":"btcusdt@trade","data":{"e":"trade","E":17231612)"
+                   c.venue_id != venue::okx ? R"({"stream":"btcusdt@trade","data":{"e":"trade","E":17231612)"
                                                 : R"({"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":")",
                    now_us_);
     } else if (type == "oversized") {

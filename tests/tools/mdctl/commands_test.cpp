@@ -59,13 +59,13 @@ TEST_CASE("VENUE/SLOT is parsed and checked, errors name the bad part") {
   CHECK(parse_slot_ref("binance/A").str() == "binance/A");
 
   CHECK(usage_message([] { return parse_slot_ref("okx"); }) == "expected VENUE/SLOT (like okx/A), got \"okx\"");
-  CHECK(usage_message([] { return parse_slot_ref("bnance/A"); }) == "unknown venue \"bnance\" (known: binance, okx)");
+  CHECK(usage_message([] { return parse_slot_ref("bnance/A"); }) == "unknown venue \"bnance\" (known: binance, okx, binance_usdm)");
   CHECK(usage_message([] { return parse_slot_ref("okx/C"); }) == "unknown slot \"C\" in \"okx/C\" (slots of okx: A, B)");
   CHECK(usage_message([] { return parse_slot_ref("okx/a"); }) == "unknown slot \"a\" in \"okx/a\" (slots of okx: A, B)");
   CHECK(usage_message([] { return parse_slot_ref("okx/"); }) == "missing slot in \"okx/\" (slots of okx: A, B)");
-  CHECK(usage_message([] { return parse_slot_ref("/A"); }) == "missing venue (known: binance, okx)");
+  CHECK(usage_message([] { return parse_slot_ref("/A"); }) == "missing venue (known: binance, okx, binance_usdm)");
   CHECK(usage_message([] { return parse_slot_ref("okx/A/B"); }) == "unknown slot \"A/B\" in \"okx/A/B\" (slots of okx: A, B)");
-  CHECK(usage_message([] { return check_venue("OKX"); }) == "unknown venue \"OKX\" (known: binance, okx)");
+  CHECK(usage_message([] { return check_venue("OKX"); }) == "unknown venue \"OKX\" (known: binance, okx, binance_usdm)");
   CHECK(check_venue("binance") == "binance");
 }
 

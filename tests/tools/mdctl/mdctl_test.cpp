@@ -149,13 +149,13 @@ TEST_CASE("a wrong venue or slot is refused before connecting, naming the bad pa
   const std::string sock = dir.file("ctl");
   fake_supervisor sup(sock, {line(R"({"ok":true})")});
   const std::pair<std::vector<std::string>, std::string> cases[] = {
-      {{"switchover", "bnance"}, "unknown venue \"bnance\" (known: binance, okx)"},
+      {{"switchover", "bnance"}, "unknown venue \"bnance\" (known: binance, okx, binance_usdm)"},
       {{"rotate", "okx/C"}, "unknown slot \"C\" in \"okx/C\" (slots of okx: A, B)"},
-      {{"rotate", "kraken/A"}, "unknown venue \"kraken\" (known: binance, okx)"},
+      {{"rotate", "kraken/A"}, "unknown venue \"kraken\" (known: binance, okx, binance_usdm)"},
       {{"rotate", "okx"}, "expected VENUE/SLOT (like okx/A), got \"okx\""},
       {{"restart", "feeder", "okx/"}, "missing slot in \"okx/\" (slots of okx: A, B)"},
       {{"pause", "binance/b"}, "unknown slot \"b\" in \"binance/b\" (slots of binance: A, B)"},
-      {{"resume", "/A"}, "missing venue (known: binance, okx)"},
+      {{"resume", "/A"}, "missing venue (known: binance, okx, binance_usdm)"},
       {{"restart"}, "restart what? feeder VENUE/SLOT or merger"},
   };
   for (const auto& [args, message] : cases) {
