@@ -479,7 +479,6 @@ std::string spot_instruments_path(std::span<const std::string> symbols) {
 
 /// rest-api.md "Order book" (2026-12): limit 1..5000.
 bool spot_depth_limit_ok(int limit) noexcept { return limit >= 1 && limit <= 5000; }
-std::uint32_t spot_depth_weight(int limit) noexcept { return binance_depth_weight(limit); }
 
 /// Binance spot: its channels, diff depth with U/u (joined by covering lastUpdateId + 1),
 /// partial depth as {lastUpdateId, bids, asks}, GET /api/v3/depth. The resync asks for 1000
@@ -497,7 +496,7 @@ constexpr binance_family kSpot{
     .partial_variants = "variant must be 5, 10 or 20, optionally @100ms or @1000ms",
     .depth_path = "/api/v3/depth",
     .resync_depth = 1000,
-    .depth_weight = &spot_depth_weight,
+    .depth_weight = &binance_depth_weight,
     .depth_limit_ok = &spot_depth_limit_ok,
     .instruments_path = &spot_instruments_path,
     .instruments_cost = kBinanceExchangeInfoWeight,

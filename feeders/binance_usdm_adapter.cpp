@@ -23,8 +23,6 @@ std::unique_ptr<venue_adapter> make_binance_usdm_adapter(const adapter_options& 
 namespace {
 
 std::string usdm_instruments_path(std::span<const std::string>) { return "/fapi/v1/exchangeInfo"; }
-std::uint32_t usdm_depth_weight_of(int limit) noexcept { return usdm_depth_weight(limit); }
-bool usdm_depth_limit_of(int limit) noexcept { return usdm_depth_limit_ok(limit); }
 
 /// The resync asks for 1000 levels, the most /fapi/v1/depth gives: weight 20 of the 2400/min.
 constexpr binance_family kUsdm{
@@ -40,8 +38,8 @@ constexpr binance_family kUsdm{
     .partial_variants = "variant must be 5, 10 or 20, optionally @500ms, @100ms or @0ms",
     .depth_path = "/fapi/v1/depth",
     .resync_depth = 1000,
-    .depth_weight = &usdm_depth_weight_of,
-    .depth_limit_ok = &usdm_depth_limit_of,
+    .depth_weight = &usdm_depth_weight,
+    .depth_limit_ok = &usdm_depth_limit_ok,
     .instruments_path = &usdm_instruments_path,
     .instruments_cost = kUsdmExchangeInfoWeight,
 };

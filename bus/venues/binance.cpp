@@ -18,19 +18,9 @@ std::string symbol_problem(std::string_view s) {
 /// @bookTicker, @depth[@100ms|@1000ms], @depth5|10|20[@100ms|@1000ms]. The update speed
 /// rides after a second '@'.
 parsed_channel parse_channel(std::string_view name) noexcept {
-  std::string_view base = name;
-  std::string_view speed;
-  if (const auto at = name.find('@'); at != std::string_view::npos) {
-    base = name.substr(0, at);
-    speed = name.substr(at + 1);
-    if (speed != "100ms" && speed != "1000ms") return {};
-  }
-  if (base == "trade") return speed.empty() ? parsed_channel{channel::binance_trade, {}} : parsed_channel{};
-  if (base == "aggTrade") return speed.empty() ? parsed_channel{channel::binance_agg_trade, {}} : parsed_channel{};
-  if (base == "bookTicker") return speed.empty() ? parsed_channel{channel::binance_book_ticker, {}} : parsed_channel{};
-  if (base == "depth") return {channel::binance_depth, speed};
-  if (base == "depth5" || base == "depth10" || base == "depth20") return {channel::binance_depth_partial, name.substr(5)};
-  return {};
+  return parse_binance_stream(name, {channel::binance_trade, channel::binance_agg_trade, channel::binance_book_ticker,
+                                                   channel::binance_depth, channel::binance_depth_partial},
+                              {"100ms", "1000ms"});
 }
 
 std::string login_only_reason(std::string_view) { return {}; }  // every spot market stream is public

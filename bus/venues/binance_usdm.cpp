@@ -19,19 +19,9 @@ std::string symbol_problem(std::string_view s) {
 /// @bookTicker, @depth[@500ms|@100ms|@0ms], @depth5|10|20[@500ms|@100ms|@0ms] (250 ms without a
 /// speed). @0ms is what the captures subscribe to (hftbacktest_usdm: btcusdt@depth@0ms).
 parsed_channel parse_channel(std::string_view name) noexcept {
-  std::string_view base = name;
-  std::string_view speed;
-  if (const auto at = name.find('@'); at != std::string_view::npos) {
-    base = name.substr(0, at);
-    speed = name.substr(at + 1);
-    if (speed != "500ms" && speed != "100ms" && speed != "0ms") return {};
-  }
-  if (base == "trade") return speed.empty() ? parsed_channel{channel::usdm_trade, {}} : parsed_channel{};
-  if (base == "aggTrade") return speed.empty() ? parsed_channel{channel::usdm_agg_trade, {}} : parsed_channel{};
-  if (base == "bookTicker") return speed.empty() ? parsed_channel{channel::usdm_book_ticker, {}} : parsed_channel{};
-  if (base == "depth") return {channel::usdm_depth, speed};
-  if (base == "depth5" || base == "depth10" || base == "depth20") return {channel::usdm_depth_partial, name.substr(5)};
-  return {};
+  return parse_binance_stream(name, {channel::usdm_trade, channel::usdm_agg_trade, channel::usdm_book_ticker,
+                                                   channel::usdm_depth, channel::usdm_depth_partial},
+                              {"500ms", "100ms", "0ms"});
 }
 
 std::string login_only_reason(std::string_view) { return {}; }  // every market stream is public

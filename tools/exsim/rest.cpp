@@ -41,16 +41,23 @@ std::string peer_ip(lws* wsi) {
   return ip;
 }
 
+// The request's `limit`, or `fallback` when absent or not a positive integer (the venue's
+// default: such a request is answered 400 by the handler and costs the default weight).
+long limit_arg(lws* wsi, long fallback) {
+  const std::string text = query_arg(wsi, "limit");
+  long limit = fallback;
+  if (!text.empty()) {
+    const auto r = std::from_chars(text.data(), text.data() + text.size(), limit);
+    if (r.ec != std::errc{} || r.ptr != text.data() + text.size() || limit <= 0) limit = fallback;
+  }
+  return limit;
+}
+
 // Binance rest-api.md "Order book" (checked 2026-12): weight by limit — 1-100: 5,
 // 101-500: 25, 501-1000: 50, 1001-5000: 250; limit defaults to 100 (over 5000 is capped).
 // A limit that does not parse is answered 400 by the handler; it costs the default weight.
 std::int64_t binance_depth_weight(lws* wsi) {
-  const std::string text = query_arg(wsi, "limit");
-  long limit = 100;
-  if (!text.empty()) {
-    const auto r = std::from_chars(text.data(), text.data() + text.size(), limit);
-    if (r.ec != std::errc{} || r.ptr != text.data() + text.size() || limit <= 0) limit = 100;
-  }
+  const long limit = limit_arg(wsi, 100);
   if (limit <= 100) return 5;
   if (limit <= 500) return 25;
   if (limit <= 1000) return 50;
@@ -59,12 +66,7 @@ std::int64_t binance_depth_weight(lws* wsi) {
 
 // USD-M "Order Book" (2026-12): limit 5-50: weight 2, 100: 5, 500 (the default): 10, 1000: 20.
 std::int64_t usdm_depth_weight(lws* wsi) {
-  const std::string text = query_arg(wsi, "limit");
-  long limit = 500;
-  if (!text.empty()) {
-    const auto r = std::from_chars(text.data(), text.data() + text.size(), limit);
-    if (r.ec != std::errc{} || r.ptr != text.data() + text.size() || limit <= 0) limit = 500;
-  }
+  const long limit = limit_arg(wsi, 500);
   if (limit <= 50) return 2;
   if (limit <= 100) return 5;
   if (limit <= 500) return 10;
