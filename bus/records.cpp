@@ -23,7 +23,7 @@ record_status record_view::parse(std::span<const std::byte> frame, record_view& 
   if (h.version != kRecordLayoutVersion) return record_status::bad_version;
   const auto type_value = static_cast<std::uint8_t>(h.type);
   if (type_value < static_cast<std::uint8_t>(record_type::trade) ||
-      type_value > static_cast<std::uint8_t>(record_type::slot_status)) {
+      type_value > static_cast<std::uint8_t>(kLastRecordType)) {
     return record_status::unknown_type;
   }
   if (h.size > frame.size()) return record_status::truncated;
@@ -50,6 +50,7 @@ std::string_view to_string(record_type t) noexcept {
     case record_type::book_snapshot: return "book_snapshot";
     case record_type::gap: return "gap";
     case record_type::slot_status: return "slot_status";
+    case record_type::mark_funding: return "mark_funding";
   }
   return "unknown";
 }
@@ -210,6 +211,12 @@ std::string format_record(const record_view& r, std::size_t max_levels) {
       s += st->reason_text_view();
       s += '"';
     }
+  } else if (const auto mf = r.mark_funding()) {
+    if (mf->has(kHasMarkPx)) append(s, "mark", to_string(mf->mark_px()));
+    if (mf->has(kHasIndexPx)) append(s, "index", to_string(mf->index_px()));
+    if (mf->has(kHasSettlePx)) append(s, "settle", to_string(mf->settle_px()));
+    if (mf->has(kHasFundingRate)) append(s, "funding", to_string(mf->funding_rate()));
+    if (mf->has(kHasFundingTime)) append_number(s, "funding_time", mf->funding_time_ns);
   } else if (const auto bk = r.book()) {
     append_number(s, "levels", bk->level_count());
     append_number(s, "part", bk->fixed().part_index);

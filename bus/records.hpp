@@ -40,7 +40,11 @@ enum class record_type : std::uint8_t {
   book_snapshot = 4,
   gap = 5,
   slot_status = 6,
+  mark_funding = 7,  ///< perpetuals: mark price, index price, funding rate (appended in issue 14)
 };
+
+/// The highest record_type value: readers accept 1..kLastRecordType.
+inline constexpr record_type kLastRecordType = record_type::mark_funding;
 
 /// Which connection slot produced (feeder) or won (merger) the record.
 enum class slot_id : std::uint8_t { a = 0, b = 1, none = 0xFF };
@@ -339,6 +343,76 @@ static_assert(offsetof(slot_status_record, reason) == 81);
 static_assert(offsetof(slot_status_record, connection_epoch) == 84);
 static_assert(offsetof(slot_status_record, reason_text) == 88);
 
+/// mark_funding_record::fields bits: which values the venue's message carried. A value whose
+/// bit is clear is zero and means nothing (OKX mark-price carries only the mark price,
+/// funding-rate only the rate and its time; Binance sends "" for a delivery contract's rate).
+inline constexpr std::uint8_t kHasMarkPx = 0x01;
+inline constexpr std::uint8_t kHasIndexPx = 0x02;
+inline constexpr std::uint8_t kHasSettlePx = 0x04;     ///< Binance P, the estimated settle price
+inline constexpr std::uint8_t kHasFundingRate = 0x08;
+inline constexpr std::uint8_t kHasFundingTime = 0x10;  ///< when `funding_rate` is settled
+
+/// A perpetual's mark price, index price and funding rate (Binance USD-M markPrice: p, i, P, r,
+/// T; OKX mark-price: markPx; OKX funding-rate: fundingRate, fundingTime). Exact decimals, as
+/// the venue printed them. header.venue_time_ns is the venue's E / ts; no venue sequence (the
+/// merger tells the two slots' copies apart by event time and content).
+struct mark_funding_record {
+  static constexpr record_type kType = record_type::mark_funding;
+  record_header header;
+  std::int64_t mark_px_mantissa;
+  std::int64_t index_px_mantissa;
+  std::int64_t settle_px_mantissa;
+  std::int64_t funding_rate_mantissa;  ///< per funding interval, e.g. 0.00038167 (may be negative)
+  std::int64_t funding_time_ns;        ///< Binance T "next funding time", OKX fundingTime
+  std::int8_t mark_px_exponent;
+  std::int8_t index_px_exponent;
+  std::int8_t settle_px_exponent;
+  std::int8_t funding_rate_exponent;
+  std::uint8_t fields;  ///< kHasMarkPx | kHasIndexPx | kHasSettlePx | kHasFundingRate | kHasFundingTime
+  std::uint8_t pad[3];
+
+  [[nodiscard]] constexpr bool has(std::uint8_t field) const noexcept { return (fields & field) == field; }
+  [[nodiscard]] constexpr decimal mark_px() const noexcept { return {mark_px_mantissa, mark_px_exponent}; }
+  [[nodiscard]] constexpr decimal index_px() const noexcept { return {index_px_mantissa, index_px_exponent}; }
+  [[nodiscard]] constexpr decimal settle_px() const noexcept { return {settle_px_mantissa, settle_px_exponent}; }
+  [[nodiscard]] constexpr decimal funding_rate() const noexcept { return {funding_rate_mantissa, funding_rate_exponent}; }
+  constexpr void set_mark_px(decimal d) noexcept {
+    mark_px_mantissa = d.mantissa;
+    mark_px_exponent = d.exponent;
+    fields |= kHasMarkPx;
+  }
+  constexpr void set_index_px(decimal d) noexcept {
+    index_px_mantissa = d.mantissa;
+    index_px_exponent = d.exponent;
+    fields |= kHasIndexPx;
+  }
+  constexpr void set_settle_px(decimal d) noexcept {
+    settle_px_mantissa = d.mantissa;
+    settle_px_exponent = d.exponent;
+    fields |= kHasSettlePx;
+  }
+  constexpr void set_funding_rate(decimal d) noexcept {
+    funding_rate_mantissa = d.mantissa;
+    funding_rate_exponent = d.exponent;
+    fields |= kHasFundingRate;
+  }
+  constexpr void set_funding_time_ns(std::int64_t t) noexcept {
+    funding_time_ns = t;
+    fields |= kHasFundingTime;
+  }
+};
+static_assert(sizeof(mark_funding_record) == 128);
+static_assert(alignof(mark_funding_record) == 8);
+static_assert(std::is_trivially_copyable_v<mark_funding_record> && std::is_standard_layout_v<mark_funding_record>);
+static_assert(offsetof(mark_funding_record, mark_px_mantissa) == 80);
+static_assert(offsetof(mark_funding_record, index_px_mantissa) == 88);
+static_assert(offsetof(mark_funding_record, settle_px_mantissa) == 96);
+static_assert(offsetof(mark_funding_record, funding_rate_mantissa) == 104);
+static_assert(offsetof(mark_funding_record, funding_time_ns) == 112);
+static_assert(offsetof(mark_funding_record, mark_px_exponent) == 120);
+static_assert(offsetof(mark_funding_record, funding_rate_exponent) == 123);
+static_assert(offsetof(mark_funding_record, fields) == 124);
+
 /// Size of a fixed-size record type; 0 for the book types (size depends on the levels)
 /// and for unknown values.
 [[nodiscard]] constexpr std::size_t fixed_record_size(record_type t) noexcept {
@@ -347,6 +421,7 @@ static_assert(offsetof(slot_status_record, reason_text) == 88);
     case record_type::bbo: return sizeof(bbo_record);
     case record_type::gap: return sizeof(gap_record);
     case record_type::slot_status: return sizeof(slot_status_record);
+    case record_type::mark_funding: return sizeof(mark_funding_record);
     case record_type::book_delta:
     case record_type::book_snapshot: break;
   }
@@ -357,8 +432,8 @@ static_assert(offsetof(slot_status_record, reason_text) == 88);
   return t == record_type::book_delta || t == record_type::book_snapshot;
 }
 
-/// A zeroed fixed-size record (R = trade_record, bbo_record, gap_record or
-/// slot_status_record) with size, version and type set and no slot. Zeroing defines every
+/// A zeroed fixed-size record (R = trade_record, bbo_record, gap_record, slot_status_record or
+/// mark_funding_record) with size, version and type set and no slot. Zeroing defines every
 /// padding byte.
 template <class R>
 [[nodiscard]] constexpr R make_record() noexcept {
@@ -458,6 +533,7 @@ class record_view {
   [[nodiscard]] std::optional<bbo_record> bbo() const noexcept { return copy_as<bbo_record>(); }
   [[nodiscard]] std::optional<gap_record> gap() const noexcept { return copy_as<gap_record>(); }
   [[nodiscard]] std::optional<slot_status_record> slot_status() const noexcept { return copy_as<slot_status_record>(); }
+  [[nodiscard]] std::optional<mark_funding_record> mark_funding() const noexcept { return copy_as<mark_funding_record>(); }
   [[nodiscard]] std::optional<book_view> book() const noexcept {
     if (!is_book_type(header_.type) || bytes_.size() < sizeof(book_record)) return std::nullopt;
     book_record fixed;

@@ -30,11 +30,14 @@ enum class channel : std::uint8_t {
   okx_books = 19,             ///< books (400 levels), seqId/prevSeqId
   okx_books5 = 20,            ///< books5 snapshots, seqId
   okx_books_l2_tbt = 21,      ///< books-l2-tbt, seqId/prevSeqId
+  okx_mark_price = 22,        ///< mark-price, no sequence (state, pushed on change)
+  okx_funding_rate = 23,      ///< funding-rate (perpetual swaps), no sequence
   usdm_trade = 32,            ///< Binance USD-M <sym>@trade, sequence `t`
   usdm_agg_trade = 33,        ///< Binance USD-M <sym>@aggTrade, sequence `a`
   usdm_book_ticker = 34,      ///< Binance USD-M <sym>@bookTicker, sequence `u` (state, latest wins)
   usdm_depth = 35,            ///< Binance USD-M <sym>@depth[@500ms|@100ms|@0ms], chained on `pu`
   usdm_depth_partial = 36,    ///< Binance USD-M <sym>@depth5/10/20[@...], top levels with `u`
+  usdm_mark_price = 37,       ///< Binance USD-M <sym>@markPrice[@1s]: mark, index, funding; no sequence
 };
 
 constexpr std::string_view to_string(venue v) noexcept {
@@ -68,11 +71,14 @@ constexpr std::string_view to_string(channel c) noexcept {
     case channel::okx_books: return "books";
     case channel::okx_books5: return "books5";
     case channel::okx_books_l2_tbt: return "books-l2-tbt";
+    case channel::okx_mark_price: return "mark-price";
+    case channel::okx_funding_rate: return "funding-rate";
     case channel::usdm_trade: return "trade";
     case channel::usdm_agg_trade: return "aggTrade";
     case channel::usdm_book_ticker: return "bookTicker";
     case channel::usdm_depth: return "depth";
     case channel::usdm_depth_partial: return "depthPartial";
+    case channel::usdm_mark_price: return "markPrice";
     case channel::unknown: break;
   }
   return "unknown";

@@ -25,7 +25,7 @@ inline void cpu_relax() noexcept {
 bool header_plausible(const record_header& h, std::uint32_t length) noexcept {
   const auto t = static_cast<std::uint8_t>(h.type);
   if (h.version != kRecordLayoutVersion || t < static_cast<std::uint8_t>(record_type::trade) ||
-      t > static_cast<std::uint8_t>(record_type::slot_status) || h.size > length)
+      t > static_cast<std::uint8_t>(kLastRecordType) || h.size > length)
     return false;
   return is_book_type(h.type) ? h.size >= sizeof(book_record) : h.size == fixed_record_size(h.type);
 }

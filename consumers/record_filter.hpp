@@ -5,6 +5,7 @@
 /// no string building, no hashing, no allocation.
 #include "bus/records.hpp"
 #include "bus/venue.hpp"
+#include "bus/venues/registry.hpp"
 
 #include <array>
 #include <cstdint>
@@ -45,20 +46,20 @@ class record_filter {
   }
 
   /// Parsers for command lines and config ("binance", "okx"; "trade", "bbo", "book_delta",
-  /// "book_snapshot", "book" for both book types, "gap", "slot_status"; OKX/Binance channel
+  /// "book_snapshot", "book" for both book types, "gap", "slot_status", "mark_funding"; OKX/Binance channel
   /// names as in venue.hpp). Throw std::invalid_argument naming the bad word.
   record_filter& venue_name(std::string_view name) {
     const auto v = venue_from_string(name);
-    if (!v) throw std::invalid_argument("unknown venue '" + std::string(name) + "' (binance | okx)");
+    if (!v) throw std::invalid_argument("unknown venue '" + std::string(name) + "' (" + known_venue_names() + ")");
     return venue(*v);
   }
   record_filter& type_name(std::string_view name) {
     if (name == "book") return type(record_type::book_delta).type(record_type::book_snapshot);
-    for (unsigned t = 1; t <= static_cast<unsigned>(record_type::slot_status); ++t) {
+    for (unsigned t = 1; t <= static_cast<unsigned>(kLastRecordType); ++t) {
       if (to_string(static_cast<record_type>(t)) == name) return type(static_cast<record_type>(t));
     }
     throw std::invalid_argument("unknown record type '" + std::string(name) +
-                                "' (trade | bbo | book_delta | book_snapshot | book | gap | slot_status)");
+                                "' (trade | bbo | book_delta | book_snapshot | book | gap | slot_status | mark_funding)");
   }
 
   [[nodiscard]] bool empty() const noexcept {

@@ -191,12 +191,7 @@ bool record_writer::commit_book(const record_stage::entry& e) noexcept {
 failure record_writer::commit() noexcept {
   if (stage_ == nullptr) return kOk;
   for (const record_stage::entry& e : stage_->entries()) {
-    bool ok = true;
-    switch (e.type) {
-      case record_type::trade: ok = commit_fixed(e, sizeof(trade_record)); break;
-      case record_type::bbo: ok = commit_fixed(e, sizeof(bbo_record)); break;
-      default: ok = commit_book(e); break;
-    }
+    const bool ok = is_book_type(e.type) ? commit_book(e) : commit_fixed(e, fixed_record_size(e.type));
     if (!ok) return {parse_error::ring_full, "ring full"};
   }
   return kOk;

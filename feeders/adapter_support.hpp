@@ -335,11 +335,12 @@ struct stream_stamp {
 /// construction from the largest message: stage() refuses rather than grows.
 class record_stage {
  public:
-  static constexpr std::size_t kFixedBytes = std::max({sizeof(trade_record), sizeof(bbo_record), sizeof(book_record)});
+  static constexpr std::size_t kFixedBytes =
+      std::max({sizeof(trade_record), sizeof(bbo_record), sizeof(mark_funding_record), sizeof(book_record)});
   /// Trivial, so that allocating the array touches none of it: only the entries a message
   /// uses become resident (mdfeed's footprint test counts RSS).
   struct entry {
-    alignas(8) std::byte fixed[kFixedBytes];  ///< the record (trade, bbo) or a book record's fixed part
+    alignas(8) std::byte fixed[kFixedBytes];  ///< the record (trade, bbo, mark_funding) or a book record's fixed part
     const book_level* levels;                ///< book records only: levels, level_count
     std::size_t level_count;
     record_type type;

@@ -66,7 +66,10 @@ std::string stream_name(const binance_family& fam, const subscription& sub) {
   }
   const parsed_channel p = d.parse_channel(suffix);
   if (p.id != sub.ch || p.variant != sub.variant)
-    throw refuse(sub.ch == fam.depth_partial ? fam.partial_variants : sub.ch == fam.depth ? fam.depth_variants : "takes no variant");
+    throw refuse(sub.ch == fam.depth_partial ? fam.partial_variants
+                 : sub.ch == fam.depth       ? fam.depth_variants
+                 : sub.ch == fam.mark_price  ? "variant must be empty (every 3 s) or 1s"
+                                             : "takes no variant");
   std::string name;
   for (const char c : sub.symbol) name.push_back(ascii_lower(c));
   return name.append("@").append(suffix);
@@ -226,6 +229,7 @@ class binance_adapter final : public venue_adapter {
     if (ch == fam_.agg_trade) return parse_agg_trade(data, st, w);
     if (ch == fam_.book_ticker) return parse_book_ticker(data, st, w);
     if (ch == fam_.depth) return parse_depth(data, st, w, levels_, fam_.diff_shape);
+    if (ch == fam_.mark_price) return parse_mark_price(data, st, w);
     if (ch == fam_.depth_partial)
       return fam_.partial_is_depth_update ? parse_depth(data, st, w, levels_, depth_shape::top_levels)
                                           : parse_depth_snapshot(data, st, w, levels_, 0, nullptr);
@@ -371,6 +375,8 @@ parse_result binance_adapter::parse_raw(od::document& doc, std::string_view firs
     ch = fam_.trade;
   } else if (event == "aggTrade") {
     ch = fam_.agg_trade;
+  } else if (event == "markPriceUpdate" && fam_.mark_price != channel::unknown) {
+    ch = fam_.mark_price;
   } else if (event == "depthUpdate") {
     // Diff depth. (USD-M partial depth is a depthUpdate too: a raw stream cannot tell the two
     // apart, only a combined stream's name can, which is what ws_path asks for.)

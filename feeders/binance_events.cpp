@@ -307,3 +307,72 @@ failure parse_depth_snapshot(od::object& data, stream_stamp& st, record_writer& 
 }
 
 }  // namespace mdbus::feed::detail::binance
+
+namespace mdbus::feed::detail::binance {
+
+// USD-M "Mark Price Stream" (2026-12): {"e":"markPriceUpdate","E":…,"s":…,"p":mark,"i":index,
+// "P":estimated settle price,"r":funding rate,"T":next funding time}. A delivery contract sends
+// "r":"" and "T":0: no funding, so those fields stay absent from the record.
+failure parse_mark_price(od::object& data, stream_stamp& st, record_writer& w) noexcept {
+  static constexpr std::string_view kNames[] = {"markPrice.E", "markPrice.p", "markPrice.s", "markPrice.e",
+                                                "markPrice.i", "markPrice.P", "markPrice.r", "markPrice.T"};
+  auto r = make_record<mark_funding_record>();
+  decimal mark, index, settle, rate;
+  std::uint64_t funding_ms = 0;
+  bool has_rate = false;
+  unsigned seen = 0;
+  const failure f = for_each_field(data, [&](od::raw_json_string key, od::value& v) -> failure {
+    parse_error e = parse_error::none;
+    int bit = -1;
+    switch (short_key(key)) {
+      case 'E': bit = 0; break;
+      case 'p': bit = 1; break;
+      case 's': bit = 2; break;
+      case 'e': bit = 3; break;
+      case 'i': bit = 4; break;
+      case 'P': bit = 5; break;
+      case 'r': bit = 6; break;
+      case 'T': bit = 7; break;
+      default: return kOk;
+    }
+    if (seen & (1U << bit)) return duplicate(kNames[bit]);
+    seen |= 1U << bit;
+    switch (bit) {
+      case 0: e = read_ms_time(v, r.header.venue_time_ns); break;
+      case 1: e = read_decimal(v, mark); break;
+      case 2: return take_symbol(v, st, kNames[2]);
+      case 3: return check_event_type(v, "markPriceUpdate", kNames[3]);
+      case 4: e = read_decimal(v, index); break;
+      case 5: e = read_decimal(v, settle); break;
+      case 6: {
+        std::string_view text;
+        e = read_string(v, text);
+        if (e == parse_error::none && !text.empty()) {
+          has_rate = true;
+          if (!to_decimal_padded(text, rate)) e = parse_error::bad_number;
+        }
+        break;
+      }
+      default: e = read_u64(v, funding_ms); break;
+    }
+    if (e != parse_error::none) return {e, kNames[bit]};
+    return kOk;
+  });
+  if (f) return f;
+  // e, E, s (or the stream name) and p are what makes it a mark price.
+  if (const failure m = missing(seen | (st.has_symbol ? 0x4U : 0U), 0xFU, kNames)) return m;
+  if (mark.mantissa <= 0) return {parse_error::invalid_value, kNames[1]};
+  if ((seen & 0x10U) != 0 && index.mantissa <= 0) return {parse_error::invalid_value, kNames[4]};
+  if ((seen & 0x20U) != 0 && settle.mantissa < 0) return {parse_error::invalid_value, kNames[5]};
+  std::int64_t funding_ns = 0;
+  if (funding_ms != 0 && !ms_to_ns(funding_ms, funding_ns)) return {parse_error::bad_number, kNames[7]};
+  r.set_mark_px(mark);
+  if ((seen & 0x10U) != 0) r.set_index_px(index);
+  if ((seen & 0x20U) != 0) r.set_settle_px(settle);
+  if (has_rate) r.set_funding_rate(rate);
+  if (funding_ms != 0) r.set_funding_time_ns(funding_ns);
+  st.apply(r.header);
+  return w.write(r);
+}
+
+}  // namespace mdbus::feed::detail::binance

@@ -22,6 +22,8 @@ failure parse_trade(od::object& data, stream_stamp& st, record_writer& w) noexce
 failure parse_agg_trade(od::object& data, stream_stamp& st, record_writer& w) noexcept;
 /// bookTicker: u, s, b, B, a, A (USD-M also e, E, T).
 failure parse_book_ticker(od::object& data, stream_stamp& st, record_writer& w) noexcept;
+/// markPriceUpdate (USD-M): e, E, s, p, i, P, r, T → a mark_funding record.
+failure parse_mark_price(od::object& data, stream_stamp& st, record_writer& w) noexcept;
 /// depthUpdate: e, E, s, U, u, b, a (USD-M also T, pu).
 failure parse_depth(od::object& data, stream_stamp& st, record_writer& w, level_buffer& levels, depth_shape shape) noexcept;
 /// lastUpdateId, bids, asks (USD-M REST also E, T): spot partial depth and the REST snapshots.

@@ -25,6 +25,7 @@ struct binance_family {
   channel book_ticker = channel::unknown;
   channel depth = channel::unknown;
   channel depth_partial = channel::unknown;
+  channel mark_price = channel::unknown;  ///< USD-M markPrice
   binance::depth_shape diff_shape = binance::depth_shape::spot_diff;
   /// Partial depth as a lastUpdateId/bids/asks object (spot) or a depthUpdate event (USD-M).
   bool partial_is_depth_update = false;

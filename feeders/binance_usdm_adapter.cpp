@@ -11,6 +11,8 @@
 //   U != previous u + 1 in 760 of 764 events); the first event after a REST snapshot spans it,
 //   U <= lastUpdateId <= u (join_rule::spans, applied by the merger);
 // - partial depth is a depthUpdate event (U, u, pu and the top levels), not lastUpdateId/bids/asks;
+// - markPrice[@1s] ("Mark Price Stream", on /market): mark, index, estimated settle price,
+//   funding rate and next funding time, one mark_funding record per event;
 // - bookTicker carries e, E and T; aggTrade carries nq (ignored); trades carry X (ignored);
 // - REST GET /fapi/v1/depth on fapi.binance.com, limit 5..1000 from a fixed set, weight 2..20;
 //   the instrument list GET /fapi/v1/exchangeInfo has no symbol filter (weight 1).
@@ -32,6 +34,7 @@ constexpr binance_family kUsdm{
     .book_ticker = channel::usdm_book_ticker,
     .depth = channel::usdm_depth,
     .depth_partial = channel::usdm_depth_partial,
+    .mark_price = channel::usdm_mark_price,
     .diff_shape = binance::depth_shape::usdm_diff,
     .partial_is_depth_update = true,
     .depth_variants = "variant must be empty, 500ms, 100ms or 0ms",

@@ -1,5 +1,5 @@
 // OKX v5 public channels (docs "WebSocket > Public channel": trades, tickers, bbo-tbt,
-// books, books5, books-l2-tbt) and the REST order book (GET /api/v5/market/books). Field
+// books, books5, books-l2-tbt; "Public Data": mark-price, funding-rate in okx_events.cpp) and the REST order book (GET /api/v5/market/books). Field
 // meanings and sequence rules are in /work/shared/VENUES.md; the record mapping is in
 // bus/records.hpp.
 //
@@ -9,6 +9,7 @@
 #include "bus/venue_budget_core.hpp"
 #include "bus/venues/registry.hpp"
 #include "feeders/adapter_support.hpp"
+#include "feeders/okx_events.hpp"
 #include "feeders/venue_adapter.hpp"
 
 #include <stdexcept>
@@ -35,10 +36,16 @@ channel okx_channel(std::string_view s) noexcept {
     case 5: return s == "books" ? channel::okx_books : channel::unknown;
     case 6: return s == "trades" ? channel::okx_trades : s == "books5" ? channel::okx_books5 : channel::unknown;
     case 7: return s == "tickers" ? channel::okx_tickers : s == "bbo-tbt" ? channel::okx_bbo_tbt : channel::unknown;
-    case 12: return s == "books-l2-tbt" ? channel::okx_books_l2_tbt : channel::unknown;
+    case 10: return s == "mark-price" ? channel::okx_mark_price : channel::unknown;
+    case 12:
+      return s == "books-l2-tbt" ? channel::okx_books_l2_tbt : s == "funding-rate" ? channel::okx_funding_rate : channel::unknown;
     default: return channel::unknown;
   }
 }
+
+/// The instType an instId belongs to (OKX v5 "Get instruments"): perpetual swaps end in
+/// "-SWAP" ("BTC-USDT-SWAP"); everything else we stream is spot ("BTC-USDT").
+std::string_view inst_type_of(std::string_view inst_id) noexcept { return inst_id.ends_with("-SWAP") ? "SWAP" : "SPOT"; }
 
 /// books and books-l2-tbt say in `action` whether data is a snapshot or an update.
 bool has_action(channel c) noexcept { return c == channel::okx_books || c == channel::okx_books_l2_tbt; }
@@ -66,14 +73,7 @@ parse_error read_qty(od::value& v, decimal& out) noexcept {
 // Data elements. Each reads one element of `data` in any field order, ignores unknown
 // fields, and writes its record(s) once the element has been read whole.
 
-/// A data element's own instId (trades, tickers, books5 send one) must be the arg's: an
-/// element of another instrument does not belong to this stream.
-failure match_inst_id(od::value& v, const stream_stamp& st, std::string_view what) noexcept {
-  std::string_view s;
-  if (const parse_error e = read_string(v, s); e != parse_error::none) return {e, what};
-  if (!st.same_symbol(s)) return {parse_error::unknown_stream, "data instId differs from arg.instId"};
-  return kOk;
-}
+using okx::match_inst_id;
 
 /// One side of a best bid/offer: a present side (size > 0) has a price > 0; an empty one
 /// reads ""/"" (tickers) or 0/0. A negative price is never one.
@@ -360,12 +360,17 @@ class okx_adapter final : public venue_adapter {
   [[nodiscard]] parse_result parse(simdjson::padded_string_view message, std::int64_t receive_ns,
                                    record_sink& sink) noexcept override;
 
-  /// OKX v5 "Get instruments" (2026-12): GET /api/v5/public/instruments?instType=SPOT, 20
-  /// requests / 2 s; each instrument's "state" must be "live". One query lists every spot
-  /// instrument (a few hundred KB), whatever the number of configured symbols.
+  /// OKX v5 "Get instruments" (2026-12): GET /api/v5/public/instruments?instType=<type>, 20
+  /// requests / 2 s; each instrument's "state" must be "live". instType is required and one per
+  /// query: SPOT, or SWAP for perpetuals ("-SWAP" instIds). One query lists every instrument of
+  /// the type (a few hundred KB); a set mixing both types is asked instId by instId (check_instruments
+  /// answers ask_each), each query naming its instId.
   [[nodiscard]] std::string instruments_path(std::span<const std::string> symbols) const override {
     for (const auto& s : symbols) check_inst_id(s);
-    return "/api/v5/public/instruments?instType=SPOT";
+    std::string path = "/api/v5/public/instruments?instType=";
+    path.append(symbols.empty() ? "SPOT" : inst_type_of(symbols.front()));
+    if (symbols.size() == 1) path.append("&instId=").append(symbols.front());
+    return path;
   }
   [[nodiscard]] std::uint32_t instruments_cost() const noexcept override { return okx_rest_cost(kOkxInstrumentsPer2s); }
   [[nodiscard]] instrument_check check_instruments(int status, std::string_view body,
@@ -428,6 +433,9 @@ class okx_adapter final : public venue_adapter {
     if (venue_of(sub.ch) != venue::okx) throw std::invalid_argument("okx: " + std::string(to_string(sub.ch)) + " is not an OKX channel");
     if (!sub.variant.empty()) throw std::invalid_argument("okx: channel " + std::string(to_string(sub.ch)) + " takes no variant");
     check_inst_id(sub.symbol);
+    // "Funding rate channel": perpetual swaps only; OKX refuses any other instId.
+    if (sub.ch == channel::okx_funding_rate && inst_type_of(sub.symbol) != "SWAP")
+      throw std::invalid_argument("okx: funding-rate is for perpetual swaps (an instId ending in -SWAP), not \"" + sub.symbol + "\"");
   }
 
   /// The elements of `data` for the channel in `st`.
@@ -452,6 +460,8 @@ class okx_adapter final : public venue_adapter {
         case channel::okx_trades: f = parse_trade(obj, st, w); break;
         case channel::okx_tickers: f = parse_ticker(obj, st, w); break;
         case channel::okx_bbo_tbt: f = parse_bbo(obj, st, w, levels_); break;
+        case channel::okx_mark_price: f = okx::parse_mark_price(obj, st, w); break;
+        case channel::okx_funding_rate: f = okx::parse_funding_rate(obj, st, w); break;
         default: f = parse_book(obj, book_type, 0, st, w, levels_); break;
       }
       if (f) return f;
@@ -643,6 +653,13 @@ parse_result okx_adapter::parse_snapshot(const subscription& sub, simdjson::padd
 instrument_check okx_adapter::check_instruments(int status, std::string_view body,
                                                 std::span<const std::string> symbols) const {
   instrument_check out;
+  // One instType per query (instruments_path): a set mixing spot and swaps is asked one by one.
+  const std::string_view type = symbols.empty() ? std::string_view("SPOT") : inst_type_of(symbols.front());
+  for (const auto& sym : symbols)
+    if (inst_type_of(sym) != type) {
+      out.result = instrument_check::outcome::ask_each;
+      return out;
+    }
   try {
     simdjson::dom::parser p;
     const simdjson::padded_string padded(body);
@@ -661,7 +678,8 @@ instrument_check okx_adapter::check_instruments(int status, std::string_view bod
       out.problems.push_back("instruments answer has no data array");
       return out;
     }
-    check_listed(listed, symbols, {"OKX", "public/instruments SPOT", "instId", "state", "live"}, out.problems);
+    check_listed(listed, symbols, {"OKX", type == "SWAP" ? "public/instruments SWAP" : "public/instruments SPOT", "instId", "state", "live"},
+                 out.problems);
   } catch (const std::exception& e) {
     out.problems.assign(1, std::string("instruments: ") + e.what());
     return out;

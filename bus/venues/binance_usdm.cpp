@@ -17,10 +17,10 @@ std::string symbol_problem(std::string_view s) {
 
 /// "WebSocket Market Streams", the stream names we decode: <symbol>@trade, @aggTrade,
 /// @bookTicker, @depth[@500ms|@100ms|@0ms], @depth5|10|20[@500ms|@100ms|@0ms] (250 ms without a
-/// speed). @0ms is what the captures subscribe to (hftbacktest_usdm: btcusdt@depth@0ms).
+/// speed), @markPrice[@1s] (3 s or 1 s). @0ms is what the captures subscribe to (hftbacktest_usdm: btcusdt@depth@0ms).
 parsed_channel parse_channel(std::string_view name) noexcept {
   return parse_binance_stream(name, {channel::usdm_trade, channel::usdm_agg_trade, channel::usdm_book_ticker,
-                                                   channel::usdm_depth, channel::usdm_depth_partial},
+                                                   channel::usdm_depth, channel::usdm_depth_partial, channel::usdm_mark_price},
                               {"500ms", "100ms", "0ms"});
 }
 
@@ -31,7 +31,7 @@ constinit const venue_descriptor kBinanceUsdm{
     .name = "binance_usdm",
     .title = "Binance USD-M",
     .symbol_example = "BTCUSDT",
-    .channel_spellings = "trade, aggTrade (/market); bookTicker, depth[@500ms|@100ms|@0ms], "
+    .channel_spellings = "trade, aggTrade, markPrice[@1s] (/market); bookTicker, depth[@500ms|@100ms|@0ms], "
                          "depth5|10|20[@500ms|@100ms|@0ms] (/public)",
     // "WebSocket Market Streams": wss://fstream.binance.com, routed paths /public and /market
     // (change log 2026-04-23); REST https://fapi.binance.com ("General Info").

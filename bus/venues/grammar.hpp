@@ -13,14 +13,21 @@ namespace mdbus::venues {
 /// One Binance venue's channels, by stream kind.
 struct binance_stream_channels {
   channel trade, agg_trade, book_ticker, depth, depth_partial;
+  channel mark_price = channel::unknown;  ///< USD-M only
 };
 
 /// A Binance stream-name suffix: trade, aggTrade, bookTicker, depth[@<speed>],
-/// depth5|10|20[@<speed>], the speed one of `speeds` ("100ms"). The variant is the speed for
+/// depth5|10|20[@<speed>], the speed one of `speeds` ("100ms"), and where the venue has it
+/// markPrice[@1s] (USD-M "Mark Price Stream": 3 s, or 1 s; variant "1s"). The variant is the speed for
 /// depth ("100ms") and levels plus speed for partial depth ("20@100ms"); channel::unknown for
 /// anything else. noexcept, no allocation: the adapters parse stream names with it.
 [[nodiscard]] inline parsed_channel parse_binance_stream(std::string_view name, const binance_stream_channels& ch,
                                                          std::initializer_list<std::string_view> speeds) noexcept {
+  if (ch.mark_price != channel::unknown && name.starts_with("markPrice")) {
+    if (name == "markPrice") return {ch.mark_price, {}};
+    if (name == "markPrice@1s") return {ch.mark_price, name.substr(10)};
+    return {};
+  }
   std::string_view base = name;
   std::string_view speed;
   if (const auto at = name.find('@'); at != std::string_view::npos) {

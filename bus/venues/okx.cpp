@@ -36,7 +36,7 @@ constinit const venue_descriptor kOkx{
     .name = "okx",
     .title = "OKX",
     .symbol_example = "BTC-USDT",
-    .channel_spellings = "trades, tickers, bbo-tbt, books, books5",
+    .channel_spellings = "trades, tickers, bbo-tbt, books, books5, mark-price, funding-rate",
     .endpoints = {.stream_host = "ws.okx.com",
                   .stream_port = 8443,
                   .rest_host = "www.okx.com",

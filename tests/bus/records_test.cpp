@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -99,6 +100,9 @@ TEST_CASE("records: layout constants: sizes every process relies on") {
   CHECK(sizeof(book_record) == 96);
   CHECK(sizeof(gap_record) == 112);
   CHECK(sizeof(slot_status_record) == 136);
+  CHECK(sizeof(mark_funding_record) == 128);
+  CHECK(fixed_record_size(record_type::mark_funding) == 128);
+  CHECK(kLastRecordType == record_type::mark_funding);
   CHECK(kMaxBookLevelsPerRecord == 2726);
   CHECK(book_record_size(kMaxBookLevelsPerRecord) == 65520);
   CHECK(book_levels_per_record(95) == 0);
@@ -312,13 +316,13 @@ TEST_CASE("records: record_view refuses short, truncated, mislabelled and mis-si
     poke<std::uint8_t>(b, 2, version);
     CHECK(parse(b) == record_status::bad_version);
   }
-  for (std::uint8_t type : {0, 7, 255}) {
+  for (std::uint8_t type : {0, 8, 255}) {
     auto b = good;
     poke<std::uint8_t>(b, 3, type);
     CHECK(parse(b) == record_status::unknown_type);
   }
   // A trade labelled as another fixed type has the wrong size for it.
-  for (auto type : {record_type::bbo, record_type::gap, record_type::slot_status}) {
+  for (auto type : {record_type::bbo, record_type::gap, record_type::slot_status, record_type::mark_funding}) {
     auto b = good;
     poke(b, 3, type);
     CHECK(parse(b) == record_status::bad_size);
@@ -421,6 +425,39 @@ TEST_CASE("records: format_record gives one readable line") {
   CHECK(book_line.find("book_snapshot okx/books BTC-USDT") == 0);
   CHECK(book_line.find("levels=8 part=0 first last checksum=-123456789 bid:65432.00x0.00000001 ask:65432.01x0.00001001 ...+6") !=
         std::string::npos);
+}
+
+TEST_CASE("records: a mark_funding record round-trips at any alignment, says which values it holds, and prints only those") {
+  auto m = make_record<mark_funding_record>();
+  m.header.venue_id = venue::binance_usdm;
+  m.header.channel_id = channel::usdm_mark_price;
+  m.header.set_symbol("BTCUSDT");
+  m.header.venue_time_ns = 1562305380000LL * 1'000'000;
+  CHECK(m.fields == 0);
+  m.set_mark_px({1179415000000, -8});
+  m.set_index_px({1178462659091, -8});
+  m.set_funding_rate({-38167, -8});
+  m.set_funding_time_ns(1562306400000LL * 1'000'000);
+  CHECK(m.fields == (kHasMarkPx | kHasIndexPx | kHasFundingRate | kHasFundingTime));
+  CHECK_FALSE(m.has(kHasSettlePx));
+  std::vector<std::byte> buf(sizeof(m) + 3);
+  for (std::size_t offset = 0; offset < 4; ++offset) {
+    std::memcpy(buf.data() + offset, &m, sizeof(m));
+    record_view v;
+    REQUIRE(record_view::parse(std::span(buf).subspan(offset, sizeof(m)), v) == record_status::ok);
+    REQUIRE(v.mark_funding().has_value());
+    CHECK_FALSE(v.trade().has_value());
+    const mark_funding_record back = *v.mark_funding();
+    CHECK(std::memcmp(&back, &m, sizeof(m)) == 0);
+  }
+  record_view v;
+  REQUIRE(record_view::parse(record_bytes(m), v) == record_status::ok);
+  const std::string line = format_record(v);
+  INFO(line);
+  CHECK(line.find("mark_funding binance_usdm/markPrice BTCUSDT slot=none mark=11794.15000000 index=11784.62659091 "
+                  "funding=-0.00038167 funding_time=1562306400000000000 vt=1562305380000000000") == 0);
+  CHECK(line.find("settle") == std::string::npos);
+  CHECK(to_string(record_type::mark_funding) == "mark_funding");
 }
 
 TEST_CASE("records: enum names, with unknown for values no writer should produce") {

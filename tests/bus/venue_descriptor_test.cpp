@@ -201,12 +201,13 @@ TEST_CASE("venue descriptors: Binance USD-M's grammar, routed paths and limits (
                        row{"bookTicker", channel::usdm_book_ticker, ""}, row{"depth", channel::usdm_depth, ""},
                        row{"depth@500ms", channel::usdm_depth, "500ms"}, row{"depth@100ms", channel::usdm_depth, "100ms"},
                        row{"depth@0ms", channel::usdm_depth, "0ms"}, row{"depth5", channel::usdm_depth_partial, "5"},
-                       row{"depth20@0ms", channel::usdm_depth_partial, "20@0ms"}}) {
+                       row{"depth20@0ms", channel::usdm_depth_partial, "20@0ms"}, row{"markPrice", channel::usdm_mark_price, ""},
+                       row{"markPrice@1s", channel::usdm_mark_price, "1s"}}) {
     CAPTURE(r.spelling);
     CHECK(u.parse_channel(r.spelling).id == r.id);
     CHECK(u.parse_channel(r.spelling).variant == r.variant);
   }
-  for (const char* bad : {"depth@1000ms", "markPrice", "kline_1m", "depth15", "trade@100ms", ""}) {
+  for (const char* bad : {"depth@1000ms", "markPrice@3s", "markPrice@100ms", "kline_1m", "depth15", "trade@100ms", ""}) {
     CAPTURE(bad);
     CHECK(u.parse_channel(bad).id == channel::unknown);
   }

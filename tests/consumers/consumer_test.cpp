@@ -111,11 +111,17 @@ TEST_CASE("consumer reads every record type in order with typed access") {
   auto st = make_record<slot_status_record>();
   st.state = slot_state::rotating;
   publish(w, st);
+  auto mf = make_record<mark_funding_record>();
+  mf.header.venue_id = venue::binance_usdm;
+  mf.header.channel_id = channel::usdm_mark_price;
+  mf.set_mark_px({6183763, -2});
+  mf.set_funding_rate({-12, -6});
+  publish(w, mf);
 
   auto c = consumer::open(options_for(bus));
   CHECK(c.filter().empty());
   std::vector<std::string> seen;
-  for (int i = 0; i < 5; ++i) {
+  for (int i = 0; i < 6; ++i) {
     const poll_result r = c.poll();
     REQUIRE(r.status == poll_status::record);
     CHECK(r.seq == static_cast<std::uint64_t>(i));
@@ -141,11 +147,19 @@ TEST_CASE("consumer reads every record type in order with typed access") {
                                  CHECK(s.state == slot_state::rotating);
                                  seen.push_back("slot");
                                },
+                               [&](const mark_funding_record& m) {
+                                 CHECK(m.header.channel_id == channel::usdm_mark_price);
+                                 CHECK(m.mark_px() == decimal{6183763, -2});
+                                 CHECK(m.has(kHasFundingRate));
+                                 CHECK_FALSE(m.has(kHasIndexPx));
+                                 CHECK(m.funding_rate() == decimal{-12, -6});
+                                 seen.push_back("mark_funding");
+                               },
                            });
   }
-  CHECK(seen == std::vector<std::string>{"trade", "bbo", "book", "gap", "slot"});
+  CHECK(seen == std::vector<std::string>{"trade", "bbo", "book", "gap", "slot", "mark_funding"});
   CHECK(c.poll().status == poll_status::empty);
-  CHECK(c.stats().records == 5);
+  CHECK(c.stats().records == 6);
   CHECK(c.lag_frames() == 0);
   CHECK(c.writer_state(1'000'000'000'000) == writer_liveness::alive);
 }

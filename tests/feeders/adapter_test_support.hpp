@@ -61,6 +61,11 @@ class vector_sink final : public record_sink {
     REQUIRE(r.has_value());
     return *r;
   }
+  [[nodiscard]] mark_funding_record mark_funding(std::size_t i) const {
+    const auto r = view(i).mark_funding();
+    REQUIRE(r.has_value());
+    return *r;
+  }
   [[nodiscard]] book_view book(std::size_t i) const {
     const auto r = view(i).book();
     REQUIRE(r.has_value());

@@ -427,14 +427,6 @@ TEST_CASE("binance_usdm: payload shapes of the docs: partial depth is a depthUpd
     CHECK(t.trade_count == 6);
     CHECK(t.aggressor == aggressor_side::sell);
   }
-  SUBCASE("a stream we do not decode yet (markPrice) is unknown_stream") {
-    const parse_result r = parse(
-        *a,
-        R"({"stream":"btcusdt@markPrice@1s","data":{"e":"markPriceUpdate","E":1562305380000,"s":"BTCUSDT","p":"11794.15","i":"11784.62","P":"11784.25","r":"0.00038167","T":1562306400000}})",
-        sink);
-    CHECK(r.error == parse_error::unknown_stream);
-    CHECK(sink.size() == 0);
-  }
   SUBCASE("subscriptions set: another venue's stream name is refused") {
     a->set_subscriptions(std::vector<subscription>{{channel::usdm_depth, "BTCUSDT", "100ms"}});
     const parse_result r = parse(
@@ -450,4 +442,87 @@ TEST_CASE("binance_usdm: corrupted recorded messages never crash and never yield
   corrupt_and_parse(*a, read_lines(kData + "/binance_usdm.jsonl"), 8);
   a->set_subscriptions(std::vector<subscription>{{channel::usdm_depth, "BTCUSDT", "0ms"}, {channel::usdm_book_ticker, "BTCUSDT", ""}});
   corrupt_and_parse(*a, read_lines(kData + "/binance_usdm.jsonl"), 2);
+}
+
+// USD-M "Mark Price Stream" (2026-12): the docs' example, field by field.
+constexpr std::string_view kMarkPriceDoc =
+    R"({"e":"markPriceUpdate","E":1562305380000,"s":"BTCUSDT","p":"11794.15000000","i":"11784.62659091","P":"11784.25641265","r":"0.00038167","T":1562306400000})";
+
+TEST_CASE("binance_usdm: markPrice[@1s] → one mark_funding record with mark, index, settle price, funding rate and time") {
+  auto a = make(venue::binance_usdm);
+  vector_sink sink;
+  SUBCASE("the docs' example, in a combined stream on /market") {
+    const std::vector<subscription> subs{{channel::usdm_mark_price, "BTCUSDT", "1s"}, {channel::usdm_mark_price, "ETHUSDT", ""}};
+    CHECK(a->ws_path(subs) == "/market/stream?streams=btcusdt@markPrice@1s/ethusdt@markPrice");
+    a->set_subscriptions(subs);
+    const parse_result r = parse(*a, R"({"stream":"btcusdt@markPrice@1s","data":)" + std::string(kMarkPriceDoc) + "}", sink);
+    REQUIRE(r.error == parse_error::none);
+    REQUIRE(sink.size() == 1);
+    CHECK(sink.types[0] == record_type::mark_funding);
+    const mark_funding_record m = sink.mark_funding(0);
+    CHECK(m.header.venue_id == venue::binance_usdm);
+    CHECK(m.header.channel_id == channel::usdm_mark_price);
+    CHECK(m.header.symbol_view() == "BTCUSDT");
+    CHECK(m.header.flags == 0);  // no venue sequence: the merger dedups by time and content
+    CHECK(m.header.venue_time_ns == 1562305380000LL * 1'000'000);
+    CHECK(m.header.receive_time_ns == kReceiveNs);
+    CHECK(m.fields == (kHasMarkPx | kHasIndexPx | kHasSettlePx | kHasFundingRate | kHasFundingTime));
+    CHECK(same(m.mark_px(), "11794.15000000"));
+    CHECK(same(m.index_px(), "11784.62659091"));
+    CHECK(same(m.settle_px(), "11784.25641265"));
+    CHECK(same(m.funding_rate(), "0.00038167"));
+    CHECK(m.funding_time_ns == 1562306400000LL * 1'000'000);
+  }
+  SUBCASE("a raw stream (/market/ws/btcusdt@markPrice): the event names itself") {
+    REQUIRE(parse(*a, kMarkPriceDoc, sink).error == parse_error::none);
+    CHECK(sink.mark_funding(0).header.channel_id == channel::usdm_mark_price);
+    CHECK(sink.mark_funding(0).header.symbol_view() == "BTCUSDT");
+  }
+  SUBCASE("a delivery contract: \"r\":\"\" and \"T\":0 mean no funding, not a zero rate") {
+    REQUIRE(parse(*a,
+                  R"({"stream":"btcusdt_251226@markPrice","data":{"e":"markPriceUpdate","E":1596095725000,"s":"BTCUSDT_251226","p":"10934.62615417","P":"10962.17178236","i":"10933.62615417","r":"","T":0}})",
+                  sink)
+                .error == parse_error::none);
+    const mark_funding_record m = sink.mark_funding(0);
+    CHECK(m.fields == (kHasMarkPx | kHasIndexPx | kHasSettlePx));
+    CHECK_FALSE(m.has(kHasFundingRate));
+    CHECK(m.funding_rate_mantissa == 0);
+    CHECK(m.funding_time_ns == 0);
+  }
+  SUBCASE("a negative funding rate is a rate (shorts pay longs)") {
+    REQUIRE(parse(*a, R"({"e":"markPriceUpdate","E":1,"s":"BTCUSDT","p":"1.5","i":"1.4","P":"1.4","r":"-0.00012000","T":2})", sink)
+                .error == parse_error::none);
+    CHECK(same(sink.mark_funding(0).funding_rate(), "-0.00012000"));
+  }
+  SUBCASE("bad input: no mark price, a zero mark, a bad rate, the wrong event type: an error, no record") {
+    const std::pair<std::string_view, parse_error> bad[] = {
+        {R"({"stream":"btcusdt@markPrice","data":{"e":"markPriceUpdate","E":1,"s":"BTCUSDT","i":"1","r":"0.1","T":2}})",
+         parse_error::missing_field},
+        {R"({"stream":"btcusdt@markPrice","data":{"e":"markPriceUpdate","E":1,"s":"BTCUSDT","p":"0","T":2}})",
+         parse_error::invalid_value},
+        {R"({"stream":"btcusdt@markPrice","data":{"e":"markPriceUpdate","E":1,"s":"BTCUSDT","p":"1","r":"x","T":2}})",
+         parse_error::bad_number},
+        {R"({"stream":"btcusdt@markPrice","data":{"e":"markPriceUpdate","E":1,"s":"BTCUSDT","p":"1","r":0.1,"T":2}})",
+         parse_error::wrong_type},
+        {R"({"stream":"btcusdt@markPrice","data":{"e":"aggTrade","E":1,"s":"BTCUSDT","p":"1"}})", parse_error::unexpected_shape},
+        {R"({"stream":"btcusdt@markPrice","data":{"e":"markPriceUpdate","E":1,"s":"ETHUSDT","p":"1"}})", parse_error::unknown_stream},
+    };
+    for (const auto& [text, want] : bad) {
+      CAPTURE(text);
+      sink.clear();
+      CHECK(parse(*a, text, sink).error == want);
+      CHECK(sink.size() == 0);
+    }
+  }
+  SUBCASE("the grammar: markPrice and markPrice@1s only, on /market") {
+    CHECK_THROWS_AS((void)a->ws_path(std::vector<subscription>{{channel::usdm_mark_price, "BTCUSDT", "100ms"}}), std::invalid_argument);
+    CHECK_THROWS_AS((void)a->ws_path(std::vector<subscription>{{channel::usdm_mark_price, "BTCUSDT", ""},
+                                                               {channel::usdm_depth, "BTCUSDT", "100ms"}}),
+                    std::invalid_argument);  // /market and /public: two connections
+    CHECK(venues::binance_usdm().parse_channel("markPrice@1s").id == channel::usdm_mark_price);
+    CHECK(venues::binance_usdm().parse_channel("markPrice@1s").variant == "1s");
+    CHECK(venues::binance_usdm().parse_channel("markPrice@3s").id == channel::unknown);
+    CHECK(venues::binance().parse_channel("markPrice").id == channel::unknown);  // spot has none
+    CHECK(channel_rule_of(channel::usdm_mark_price).route == "/market");
+  }
 }

@@ -594,3 +594,86 @@ TEST_CASE("okx: corrupted recorded messages never crash and never yield an inval
   auto a = make(venue::okx, 1000);  // small records, so snapshots are split too
   corrupt_and_parse(*a, read_lines(std::string(MDBUS_BENCH_DATA) + "/okx_v5.jsonl"), 20);
 }
+
+// OKX v5 "Mark price channel" and "Funding rate channel" (2026-12): the docs' push examples.
+constexpr std::string_view kMarkPricePush =
+    R"({"arg":{"channel":"mark-price","instId":"BTC-USDT-SWAP"},"data":[{"instType":"SWAP","instId":"BTC-USDT-SWAP","markPx":"42310.6","ts":"1630049139746"}]})";
+constexpr std::string_view kFundingRatePush =
+    R"({"arg":{"channel":"funding-rate","instId":"BTC-USD-SWAP"},"data":[{"formulaType":"noRate","fundingRate":"0.0001875391284828","fundingTime":"1700726400000","impactValue":"","instId":"BTC-USD-SWAP","instType":"SWAP","interestRate":"0.0001","maxFundingRate":"0.00375","method":"current_period","minFundingRate":"-0.00375","nextFundingRate":"","nextFundingTime":"1700755200000","premium":"0.0001233824646391","settFundingRate":"0.0001699799259033","settState":"settled","ts":"1700724675402"}]})";
+
+TEST_CASE("okx: mark-price and funding-rate → mark_funding records carrying only what the channel sent") {
+  auto a = make(venue::okx);
+  vector_sink sink;
+  const std::vector<subscription> subs{{channel::okx_mark_price, "BTC-USDT-SWAP", ""}, {channel::okx_funding_rate, "BTC-USD-SWAP", ""}};
+  const auto msgs = a->subscribe_messages(subs);
+  REQUIRE(msgs.size() == 1);
+  CHECK(msgs[0] ==
+        R"({"id":"1","op":"subscribe","args":[{"channel":"mark-price","instId":"BTC-USDT-SWAP"},{"channel":"funding-rate","instId":"BTC-USD-SWAP"}]})");
+  a->set_subscriptions(subs);
+
+  REQUIRE(parse(*a, kMarkPricePush, sink).error == parse_error::none);
+  REQUIRE(sink.size() == 1);
+  mark_funding_record m = sink.mark_funding(0);
+  check_stream(m.header, channel::okx_mark_price, "BTC-USDT-SWAP");
+  CHECK(m.header.flags == 0);
+  CHECK(m.header.venue_time_ns == 1630049139746LL * 1'000'000);
+  CHECK(m.fields == kHasMarkPx);
+  CHECK(same(m.mark_px(), "42310.6"));
+
+  sink.clear();
+  REQUIRE(parse(*a, kFundingRatePush, sink).error == parse_error::none);
+  REQUIRE(sink.size() == 1);
+  m = sink.mark_funding(0);
+  check_stream(m.header, channel::okx_funding_rate, "BTC-USD-SWAP");
+  CHECK(m.header.venue_time_ns == 1700724675402LL * 1'000'000);
+  CHECK(m.fields == (kHasFundingRate | kHasFundingTime));
+  CHECK(same(m.funding_rate(), "0.0001875391284828"));
+  CHECK(m.funding_time_ns == 1700726400000LL * 1'000'000);
+
+  SUBCASE("bad elements: an error, no record") {
+    const std::pair<std::string_view, parse_error> bad[] = {
+        {R"({"arg":{"channel":"mark-price","instId":"BTC-USDT-SWAP"},"data":[{"instId":"BTC-USDT-SWAP","ts":"1"}]})",
+         parse_error::missing_field},
+        {R"({"arg":{"channel":"mark-price","instId":"BTC-USDT-SWAP"},"data":[{"instId":"BTC-USDT-SWAP","markPx":"-1","ts":"1"}]})",
+         parse_error::invalid_value},
+        {R"({"arg":{"channel":"mark-price","instId":"BTC-USDT-SWAP"},"data":[{"instId":"ETH-USDT-SWAP","markPx":"1","ts":"1"}]})",
+         parse_error::unknown_stream},
+        {R"({"arg":{"channel":"funding-rate","instId":"BTC-USD-SWAP"},"data":[{"fundingRate":"0.1","ts":"1"}]})",
+         parse_error::missing_field},
+        {R"({"arg":{"channel":"funding-rate","instId":"BTC-USD-SWAP"},"data":[{"fundingRate":"","fundingTime":"2","ts":"1"}]})",
+         parse_error::bad_number},
+        {R"({"arg":{"channel":"funding-rate","instId":"BTC-USD-SWAP"},"data":[{"fundingRate":"0.1","fundingTime":"0","ts":"1"}]})",
+         parse_error::invalid_value},
+    };
+    for (const auto& [text, want] : bad) {
+      CAPTURE(text);
+      sink.clear();
+      CHECK(parse(*a, text, sink).error == want);
+      CHECK(sink.size() == 0);
+    }
+  }
+}
+
+TEST_CASE("okx: funding-rate on a spot instId is refused at set-up, mark-price is not") {
+  auto a = make(venue::okx);
+  CHECK_THROWS_WITH_AS((void)a->subscribe_messages(std::vector<subscription>{{channel::okx_funding_rate, "BTC-USDT", ""}}),
+                       "okx: funding-rate is for perpetual swaps (an instId ending in -SWAP), not \"BTC-USDT\"", std::invalid_argument);
+  CHECK(a->subscribe_messages(std::vector<subscription>{{channel::okx_mark_price, "BTC-USDT", ""}}).size() == 1);
+}
+
+TEST_CASE("okx: perpetuals are checked against instType SWAP, spot against SPOT, a mix instId by instId") {
+  auto a = make(venue::okx);
+  const std::vector<std::string> swaps{"BTC-USDT-SWAP", "ETH-USDT-SWAP"};
+  const std::vector<std::string> mixed{"BTC-USDT", "BTC-USDT-SWAP"};
+  CHECK(a->instruments_path(swaps) == "/api/v5/public/instruments?instType=SWAP");
+  CHECK(a->instruments_path(std::span(swaps).first(1)) == "/api/v5/public/instruments?instType=SWAP&instId=BTC-USDT-SWAP");
+  CHECK(a->instruments_path(std::span(mixed).first(1)) == "/api/v5/public/instruments?instType=SPOT&instId=BTC-USDT");
+  const std::string swap_list =
+      R"({"code":"0","msg":"","data":[{"instId":"BTC-USDT-SWAP","instType":"SWAP","ctVal":"0.01","state":"live"},{"instId":"ETH-USDT-SWAP","instType":"SWAP","ctVal":"0.1","state":"live"}]})";
+  CHECK(a->check_instruments(200, swap_list, swaps).result == instrument_check::outcome::ok);
+  CHECK(a->check_instruments(200, swap_list, mixed).result == instrument_check::outcome::ask_each);
+  const auto refused = a->check_instruments(200, swap_list, std::vector<std::string>{"SOL-USDT-SWAP"});
+  CHECK(refused.result == instrument_check::outcome::refused);
+  REQUIRE(refused.problems.size() == 1);
+  CHECK(refused.problems[0] == R"("SOL-USDT-SWAP" is not listed by OKX (public/instruments SWAP))");
+}

@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "tools/exsim/decimal.hpp"
+#include "tools/exsim/mark_model.hpp"
 
 namespace mdbus::exsim {
 namespace {
@@ -86,6 +87,10 @@ binance_feed::binance_feed(const exsim_config& cfg, const binance_config& bc, st
                        speed == "@100ms", "/public");
         s.partials.push_back(p);
       }
+    if (f) {  // "Mark Price Stream": <symbol>@markPrice (3000 ms) or @markPrice@1s, on /market
+      s.marks.push_back({add("markPrice", channel::usdm_mark_price, 0, false, "/market"), bc.mark_interval_ms, 0});
+      s.marks.push_back({add("markPrice@1s", channel::usdm_mark_price, 0, true, "/market"), bc.mark_fast_interval_ms, 0});
+    }
     s.sent_bid = s.sim.book().best(side::bid).value_or(book_level{});
     s.sent_ask = s.sim.book().best(side::ask).value_or(book_level{});
   }
@@ -209,6 +214,11 @@ void binance_feed::on_timer(std::int64_t now_ms) {
         w->next_ms = now_ms + w->interval_ms;
         if (w->first_u != 0) flush_window(s, *w, now_ms);
       }
+    for (auto& m : s.marks)
+      if (now_ms >= m.next_ms) {
+        m.next_ms = now_ms + m.interval_ms;
+        publish_mark(s, m, now_ms);
+      }
     for (auto& p : s.partials)
       if (now_ms >= p.next_ms) {
         p.next_ms = now_ms + p.interval_ms;
@@ -302,6 +312,28 @@ void binance_feed::publish_partial(symbol_state& s, partial_stream& p, std::int6
   p.last_u = s.update_id;
   // Spot partial depth carries no event time; the truth entry records 0.
   sink_.publish(p.stream, b, {s.update_id, s.update_id, -1, bc_.futures ? now_ms : 0, kTruthSnapshot});
+}
+
+void binance_feed::publish_mark(symbol_state& s, const mark_stream& m, std::int64_t now_ms) {
+  // {"e":"markPriceUpdate","E":…,"s":…,"p":mark,"i":index,"P":estimated settle,"r":rate,"T":next funding}
+  // (USD-M "Mark Price Stream", 2026-12: prices and the rate with 8 decimals).
+  const mark_values v = mark_of(s.sim.book(), now_ms);
+  const int scale = s.sim.instrument().price_scale;
+  auto& b = buf_;
+  b.assign("{\"e\":\"markPriceUpdate\",\"E\":");
+  append_int(b, now_ms);
+  b.append(",\"s\":\"").append(s.sim.instrument().symbol).append("\",\"p\":\"");
+  append_decimal(b, v.mark, scale, kBinanceDecimals);
+  b.append("\",\"i\":\"");
+  append_decimal(b, v.index, scale, kBinanceDecimals);
+  b.append("\",\"P\":\"");
+  append_decimal(b, v.index, scale, kBinanceDecimals);
+  b.append("\",\"r\":\"");
+  append_decimal(b, v.funding_rate_e8, 8, kBinanceDecimals);
+  b.append("\",\"T\":");
+  append_int(b, v.funding_time_ms);
+  b.push_back('}');
+  sink_.publish(m.stream, b, {0, 0, -1, now_ms, 0});
 }
 
 std::string binance_feed::rest_depth(std::string_view symbol, std::string_view limit_text, std::int64_t now_ms,

@@ -8,7 +8,8 @@
 /// (U != previous u + 1: the id space is shared with other symbols), partial depth is a
 /// depthUpdate event, bookTicker carries e, E and T, trades carry X, aggTrade nq; speeds @depth
 /// (250 ms), @500ms, @100ms and @0ms (every change); each stream is routed on /public (depth,
-/// bookTicker) or /market (trades); REST GET /fapi/v1/depth.
+/// bookTicker) or /market (trades, markPrice); @markPrice[@1s] every 3 s or 1 s (mark_model.hpp);
+/// REST GET /fapi/v1/depth.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -60,6 +61,12 @@ class binance_feed {
     std::int64_t sent_update_id = -1;
     std::int64_t last_u = 0;  ///< USD-M: u of this stream's previous event (pu)
   };
+  /// USD-M @markPrice (3 s) or @markPrice@1s: mark_model.hpp's values on a fixed cadence.
+  struct mark_stream {
+    std::uint16_t stream = 0;
+    std::int64_t interval_ms = 0;
+    std::int64_t next_ms = 0;
+  };
   struct symbol_state {
     symbol_state(book_sim s, std::uint64_t id_seed) : sim(std::move(s)), ids(id_seed) {}
     book_sim sim;
@@ -71,12 +78,14 @@ class binance_feed {
     std::uint16_t trade_stream = 0, agg_stream = 0, ticker_stream = 0;
     depth_window slow, fast, mid, now;  ///< @depth, @100ms; USD-M also @500ms and @0ms (mid, now unused on spot)
     std::vector<partial_stream> partials;
+    std::vector<mark_stream> marks;  ///< USD-M only
     book_level sent_bid, sent_ask;  ///< top of book last sent on @bookTicker
   };
 
   void publish_trades(symbol_state& s, const market_action& a, std::int64_t now_ms);
   void flush_window(symbol_state& s, depth_window& w, std::int64_t now_ms);
   void publish_partial(symbol_state& s, partial_stream& p, std::int64_t now_ms);
+  void publish_mark(symbol_state& s, const mark_stream& m, std::int64_t now_ms);
   void px(std::string& out, const symbol_state& s, std::int64_t price) const;
   void qty(std::string& out, const symbol_state& s, std::int64_t lots) const;
 

@@ -197,7 +197,8 @@ void apply_config_json(exsim_config& cfg, const json& j, const std::string& orig
     if (!it->is_object()) throw config_error(top + key + ": expected an object");
     check_keys(*it,
                {"symbols", "max_age_ms", "ping_interval_ms", "pong_timeout_ms", "max_incoming_per_s", "max_streams",
-                "depth_interval_ms", "depth_fast_interval_ms", "depth_mid_interval_ms", "halted", "rest_port", "weight_limit",
+                "depth_interval_ms", "depth_fast_interval_ms", "depth_mid_interval_ms", "mark_interval_ms",
+                "mark_fast_interval_ms", "halted", "rest_port", "weight_limit",
                 "weight_window_ms", "ban_ms", "connect_limit", "connect_window_ms"},
                w);
     auto& b = std::string_view(key) == "binance" ? cfg.binance : cfg.usdm;
@@ -210,6 +211,8 @@ void apply_config_json(exsim_config& cfg, const json& j, const std::string& orig
     read_field(*it, "depth_interval_ms", b.depth_interval_ms, w);
     read_field(*it, "depth_fast_interval_ms", b.depth_fast_interval_ms, w);
     read_field(*it, "depth_mid_interval_ms", b.depth_mid_interval_ms, w);
+    read_field(*it, "mark_interval_ms", b.mark_interval_ms, w);
+    read_field(*it, "mark_fast_interval_ms", b.mark_fast_interval_ms, w);
     if (it->contains("halted")) b.halted = read_names(it->at("halted"), w + "halted");
     read_field(*it, "rest_port", b.rest_port, w);
     read_field(*it, "weight_limit", b.weight_limit, w);
@@ -223,7 +226,8 @@ void apply_config_json(exsim_config& cfg, const json& j, const std::string& orig
     if (!it->is_object()) throw config_error(top + "okx: expected an object");
     check_keys(*it,
                {"symbols", "idle_timeout_ms", "snapshot_on_subscribe", "checksum", "books_interval_ms",
-                "tickers_interval_ms", "book_heartbeat_ms", "suspended", "public_l2_tbt", "rest_port", "books_rest_limit", "books_rest_window_ms", "connect_limit", "connect_window_ms", "subscribe_limit", "subscribe_window_ms"},
+                "tickers_interval_ms", "book_heartbeat_ms", "mark_interval_ms", "mark_idle_interval_ms",
+                "funding_interval_ms", "suspended", "public_l2_tbt", "rest_port", "books_rest_limit", "books_rest_window_ms", "connect_limit", "connect_window_ms", "subscribe_limit", "subscribe_window_ms"},
                w);
     auto& o = cfg.okx;
     if (it->contains("symbols")) o.instruments = read_instruments(it->at("symbols"), w + "symbols");
@@ -233,6 +237,9 @@ void apply_config_json(exsim_config& cfg, const json& j, const std::string& orig
     read_field(*it, "books_interval_ms", o.books_interval_ms, w);
     read_field(*it, "tickers_interval_ms", o.tickers_interval_ms, w);
     read_field(*it, "book_heartbeat_ms", o.book_heartbeat_ms, w);
+    read_field(*it, "mark_interval_ms", o.mark_interval_ms, w);
+    read_field(*it, "mark_idle_interval_ms", o.mark_idle_interval_ms, w);
+    read_field(*it, "funding_interval_ms", o.funding_interval_ms, w);
     if (it->contains("suspended")) o.suspended = read_names(it->at("suspended"), w + "suspended");
     read_field(*it, "public_l2_tbt", o.public_l2_tbt, w);
     read_field(*it, "rest_port", o.rest_port, w);
@@ -291,6 +298,7 @@ void validate(const exsim_config& cfg) {
     need(b->max_streams > 0, name + ".max_streams: must be > 0");
     need(b->depth_interval_ms > 0 && b->depth_fast_interval_ms > 0 && b->depth_mid_interval_ms > 0,
          name + ".depth_interval_ms: must be > 0");
+    need(b->mark_interval_ms > 0 && b->mark_fast_interval_ms > 0, name + ".mark_interval_ms: must be > 0");
     need(b->max_incoming_per_s >= 0, name + ".max_incoming_per_s: must be >= 0 (0: no limit)");
     for (const auto& i : b->instruments)
       need(i.symbol.find('-') == std::string::npos, name + ".symbols: '" + i.symbol + "' is not a Binance symbol");
@@ -321,6 +329,9 @@ void validate(const exsim_config& cfg) {
   need(cfg.okx.book_heartbeat_ms >= 0, "okx.book_heartbeat_ms: must be >= 0 (0: off)");
   need(cfg.okx.books_interval_ms > 0, "okx.books_interval_ms: must be > 0");
   need(cfg.okx.tickers_interval_ms > 0, "okx.tickers_interval_ms: must be > 0");
+  need(cfg.okx.mark_interval_ms > 0 && cfg.okx.mark_idle_interval_ms >= cfg.okx.mark_interval_ms,
+       "okx.mark_interval_ms: must be > 0 and <= mark_idle_interval_ms");
+  need(cfg.okx.funding_interval_ms > 0, "okx.funding_interval_ms: must be > 0");
   for (const auto* list : {&cfg.binance.instruments, &cfg.okx.instruments, &cfg.usdm.instruments})
     for (const auto& i : *list) {
       need(!i.symbol.empty() && i.symbol.size() < 16, "symbols: symbol '" + i.symbol + "' must be 1..15 chars");

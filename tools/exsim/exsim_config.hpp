@@ -40,6 +40,8 @@ struct binance_config {
   std::int64_t depth_interval_ms = 1000;         ///< @depth / @depthN
   std::int64_t depth_fast_interval_ms = 100;     ///< @depth@100ms / @depthN@100ms
   std::int64_t depth_mid_interval_ms = 500;      ///< USD-M @depth@500ms / @depthN@500ms (@0ms: every change)
+  std::int64_t mark_interval_ms = 3000;          ///< USD-M @markPrice ("Mark Price Stream": 3000 ms)
+  std::int64_t mark_fast_interval_ms = 1000;     ///< USD-M @markPrice@1s
   /// Listed in exchangeInfo with status BREAK, never streamed (instruments.hpp).
   std::vector<std::string> halted;
   /// REST listener (api.binance.com is its own host): 0 = any free port, -1 = off.
@@ -67,6 +69,11 @@ struct okx_config {
   std::int64_t books_interval_ms = 100;      ///< books and books5 cadence
   std::int64_t tickers_interval_ms = 100;
   std::int64_t book_heartbeat_ms = 60000;    ///< empty books update after this long unchanged
+  /// mark-price ("Mark price channel": every 200 ms when the mark price changed, every 10 s otherwise).
+  std::int64_t mark_interval_ms = 200;
+  std::int64_t mark_idle_interval_ms = 10000;
+  /// funding-rate, -SWAP instIds only ("Funding rate channel": every 30 to 90 s).
+  std::int64_t funding_interval_ms = 30000;
   /// Listed in public/instruments with state "suspend", never streamed (instruments.hpp).
   std::vector<std::string> suspended;
   /// REST listener (www.okx.com is its own host): 0 = any free port, -1 = off.

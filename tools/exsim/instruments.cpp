@@ -155,7 +155,33 @@ rest_reply okx_error(int http, const char* code, const std::string& msg) {
   return reply(http, ojson{{"code", code}, {"msg", msg}, {"data", ojson::array()}});
 }
 
+/// OKX v5 "Get instruments" for a perpetual (instType SWAP): sizes are in contracts of ctVal
+/// ctValCcy each (BTC-USDT-SWAP 0.01 BTC, ETH-USDT-SWAP 0.1 ETH as on OKX; 1 otherwise); no base
+/// or quote currency, an underlying instead.
+ojson okx_swap_instrument(const listed& l) {
+  const std::string& id = l.inst.symbol;
+  const std::string uly = id.substr(0, id.size() - 5);  // "BTC-USDT"
+  const auto dash = uly.find('-');
+  const std::string base = uly.substr(0, dash);
+  const std::string lot = okx_dec(1, l.inst.qty_scale);
+  return ojson{
+      {"alias", ""},          {"auctionEndTime", ""},  {"baseCcy", ""},
+      {"category", "1"},      {"ctMult", "1"},         {"ctType", "linear"},
+      {"ctVal", okx_swap_ct_val(base)}, {"ctValCcy", base}, {"contTdSwTime", ""},
+      {"expTime", ""},        {"futureSettlement", false}, {"instFamily", uly},
+      {"instId", id},         {"instType", "SWAP"},    {"lever", "100"},
+      {"listTime", "1606468572000"}, {"lotSz", lot},   {"maxIcebergSz", "100000000"},
+      {"maxLmtAmt", "20000000"}, {"maxLmtSz", "100000000"}, {"maxMktAmt", ""},
+      {"maxMktSz", "12000"},  {"maxStopSz", "12000"},  {"maxTriggerSz", "100000000"},
+      {"maxTwapSz", "100000000"}, {"minSz", lot},      {"optType", ""},
+      {"openType", ""},       {"quoteCcy", ""},        {"tradeQuoteCcyList", ojson::array()},
+      {"settleCcy", uly.substr(dash + 1)}, {"state", l.status}, {"ruleType", "normal"},
+      {"stk", ""},            {"tickSz", okx_dec(1, l.inst.price_scale)}, {"uly", uly},
+  };
+}
+
 ojson okx_instrument(const listed& l) {
+  if (l.inst.symbol.ends_with("-SWAP")) return okx_swap_instrument(l);
   const std::string& id = l.inst.symbol;
   const auto dash = id.find('-');
   const std::string lot = okx_dec(1, l.inst.qty_scale);
@@ -186,9 +212,12 @@ rest_reply okx_instruments(const exsim_config& cfg, const query_lookup& query) {
   if (type == "OPTION" && query("uly").empty() && query("instFamily").empty())
     return okx_error(400, "50014", "Parameter uly can not be empty.");
   ojson data = ojson::array();
-  if (type == "SPOT") {  // exsim simulates spot instruments only; margin and derivatives list nothing
+  // exsim simulates spot instruments and perpetual swaps ("-SWAP"), each listed under its own
+  // instType; margin, futures and options list nothing.
+  if (type == "SPOT" || type == "SWAP") {
     for (const auto& l : okx_listing(cfg))
-      if (inst_id.empty() || inst_id == l.inst.symbol) data.push_back(okx_instrument(l));
+      if (l.inst.symbol.ends_with("-SWAP") == (type == "SWAP") && (inst_id.empty() || inst_id == l.inst.symbol))
+        data.push_back(okx_instrument(l));
   }
   if (!inst_id.empty() && data.empty()) return okx_error(200, "51001", "Instrument ID does not exist.");
   return reply(200, ojson{{"code", "0"}, {"msg", ""}, {"data", data}});

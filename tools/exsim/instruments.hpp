@@ -37,6 +37,12 @@ using query_lookup = std::function<std::string(const char* name)>;
 [[nodiscard]] bool serve_usdm_reference(const exsim_config& cfg, const std::string& path, const query_lookup& query,
                                         std::int64_t now_ms, rest_reply& out);
 
+/// The contract value exsim lists for an OKX perpetual of base currency `base` (OKX's own for
+/// BTC-USDT-SWAP, 0.01, and ETH-USDT-SWAP, 0.1; "1" otherwise).
+[[nodiscard]] inline std::string okx_swap_ct_val(const std::string& base) {
+  return base == "BTC" ? "0.01" : base == "ETH" ? "0.1" : "1";
+}
+
 /// Base and quote asset of a Binance symbol ("BTCUSDT" → "BTC", "USDT"), by the longest
 /// known quote-asset suffix; a symbol with none splits before its last 4 characters.
 [[nodiscard]] std::pair<std::string, std::string> binance_assets(const std::string& symbol);

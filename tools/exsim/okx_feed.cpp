@@ -6,6 +6,7 @@
 
 #include "bus/okx_checksum.hpp"
 #include "tools/exsim/decimal.hpp"
+#include "tools/exsim/mark_model.hpp"
 
 namespace mdbus::exsim {
 namespace {
@@ -51,6 +52,9 @@ okx_feed::okx_feed(const exsim_config& cfg, stream_registry& streams, event_sink
     s.books_stream = add(channel::okx_books, 0);
     s.books5_stream = add(channel::okx_books5, 5);
     s.l2_stream = add(channel::okx_books_l2_tbt, 0);
+    s.mark_stream = add(channel::okx_mark_price, 0);
+    s.swap = inst.symbol.ends_with("-SWAP");
+    if (s.swap) s.funding_stream = add(channel::okx_funding_rate, 0);  // "Funding rate channel": SWAP only
     s.sent_bid = s.sim.book().best(side::bid).value_or(book_level{});
     s.sent_ask = s.sim.book().best(side::ask).value_or(book_level{});
     s.last_px = s.open = s.high = s.low = inst.start_price;
@@ -234,6 +238,16 @@ void okx_feed::on_timer(std::int64_t now_ms) {
       s.tickers_next_ms = now_ms + cfg_.okx.tickers_interval_ms;
       if (s.ticker_dirty) publish_ticker(s, now_ms);
     }
+    // "Mark price channel": every 200 ms when the mark price changed, every 10 s otherwise.
+    if (now_ms >= s.mark_next_ms) {
+      s.mark_next_ms = now_ms + cfg_.okx.mark_interval_ms;
+      const std::int64_t mark = mark_of(s.sim.book(), now_ms).mark;
+      if (mark != s.mark_sent || now_ms - s.mark_sent_ms >= cfg_.okx.mark_idle_interval_ms) publish_mark(s, mark, now_ms);
+    }
+    if (s.swap && now_ms >= s.funding_next_ms) {
+      s.funding_next_ms = now_ms + cfg_.okx.funding_interval_ms;
+      publish_funding(s, now_ms);
+    }
   }
 }
 
@@ -319,6 +333,50 @@ void okx_feed::publish_ticker(inst_state& s, std::int64_t now_ms) {
   append_quoted_int(b, now_ms);
   b.append("}]}");
   sink_.publish(s.tickers_stream, b, {0, 0, -1, now_ms, 0});
+}
+
+void okx_feed::publish_mark(inst_state& s, std::int64_t mark, std::int64_t now_ms) {
+  s.mark_sent = mark;
+  s.mark_sent_ms = now_ms;
+  const auto& inst = s.sim.instrument();
+  auto& b = buf_;
+  b.clear();
+  arg(b, "mark-price", s);
+  b.append(",\"data\":[{\"instType\":\"").append(s.swap ? "SWAP" : "MARGIN").append("\",\"instId\":\"");
+  b.append(inst.symbol).append("\",\"markPx\":\"");
+  append_decimal(b, mark, inst.price_scale, 0);
+  b.append("\",\"ts\":");
+  append_quoted_int(b, now_ms);
+  b.append("}]}");
+  sink_.publish(s.mark_stream, b, {0, 0, -1, now_ms, 0});
+}
+
+void okx_feed::publish_funding(inst_state& s, std::int64_t now_ms) {
+  // "Funding rate channel" (2026-12) element, the fields in the docs' order.
+  const mark_values v = mark_of(s.sim.book(), now_ms);
+  const auto& inst = s.sim.instrument();
+  auto& b = buf_;
+  b.clear();
+  arg(b, "funding-rate", s);
+  auto rate = [&](const char* name, std::int64_t e8) {
+    b.append(",\"").append(name).append("\":\"");
+    append_decimal(b, e8, 8, 0);
+    b.push_back('"');
+  };
+  b.append(",\"data\":[{\"formulaType\":\"withRate\"");
+  rate("fundingRate", v.funding_rate_e8);
+  b.append(",\"fundingTime\":");
+  append_quoted_int(b, v.funding_time_ms);
+  b.append(",\"impactValue\":\"20000\",\"instId\":\"").append(inst.symbol).append("\",\"instType\":\"SWAP\"");
+  b.append(",\"interestRate\":\"0.0001\",\"maxFundingRate\":\"0.00375\",\"method\":\"current_period\"");
+  b.append(",\"minFundingRate\":\"-0.00375\",\"nextFundingRate\":\"\",\"nextFundingTime\":");
+  append_quoted_int(b, v.funding_time_ms + kFundingPeriodMs);
+  rate("premium", v.funding_rate_e8 - 10'000);
+  rate("settFundingRate", v.funding_rate_e8);
+  b.append(",\"settState\":\"settled\",\"ts\":");
+  append_quoted_int(b, now_ms);
+  b.append("}]}");
+  sink_.publish(s.funding_stream, b, {0, 0, -1, now_ms, 0});
 }
 
 std::string okx_feed::snapshot(const inst_state& s, const char* channel, std::int64_t seq, std::int64_t now_ms) const {

@@ -2,7 +2,8 @@
 /// OKX v5 public channels generated from the simulated market (OKX API v5 "WebSocket Public
 /// Channel"): trades, tickers, bbo-tbt, books (snapshot then 100 ms updates), books5 and
 /// books-l2-tbt, with seqId/prevSeqId chaining and the CRC32 checksum of the top 25 levels;
-/// plus REST GET /api/v5/market/books.
+/// "Public Data" mark-price (every instId) and funding-rate (-SWAP instIds), mark_model.hpp's
+/// values; plus REST GET /api/v5/market/books.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -52,6 +53,10 @@ class okx_feed {
     book_level sent_bid, sent_ask;  ///< bbo-tbt
     bool ticker_dirty = true;
     std::int64_t last_px = 0, last_sz = 0, open = 0, high = 0, low = 0, vol = 0, vol_ccy = 0;
+    std::uint16_t mark_stream = 0;
+    std::uint16_t funding_stream = 0xFFFF;  ///< -SWAP instIds only
+    std::int64_t mark_next_ms = 0, mark_sent_ms = 0, mark_sent = 0, funding_next_ms = 0;
+    bool swap = false;  ///< instId ends in -SWAP: a perpetual
   };
 
   void publish_trade(inst_state& s, const market_action& a, std::int64_t now_ms);
@@ -60,6 +65,8 @@ class okx_feed {
   void flush_books(inst_state& s, std::int64_t now_ms, bool heartbeat);
   void publish_books5(inst_state& s, std::int64_t now_ms);
   void publish_ticker(inst_state& s, std::int64_t now_ms);
+  void publish_mark(inst_state& s, std::int64_t mark, std::int64_t now_ms);
+  void publish_funding(inst_state& s, std::int64_t now_ms);
   void arg(std::string& b, const char* channel, const inst_state& s) const;
   void level(std::string& b, const inst_state& s, const book_level& l) const;
   void top_levels(std::string& b, const inst_state& s, side sd, std::size_t n) const;

@@ -52,6 +52,13 @@ std::string details(const record_view& r) {
     s = std::string(to_string(st->state)) + " " + std::string(to_string(st->reason)) + " epoch " +
         std::to_string(st->connection_epoch);
     if (!st->reason_text_view().empty()) s += " \"" + std::string(st->reason_text_view()) + "\"";
+  } else if (const auto mf = r.mark_funding()) {
+    auto add = [&s](const char* name, const std::string& v) { s.append(s.empty() ? "" : " ").append(name).append("=").append(v); };
+    if (mf->has(kHasMarkPx)) add("mark", to_string(mf->mark_px()));
+    if (mf->has(kHasIndexPx)) add("index", to_string(mf->index_px()));
+    if (mf->has(kHasSettlePx)) add("settle", to_string(mf->settle_px()));
+    if (mf->has(kHasFundingRate)) add("funding", to_string(mf->funding_rate()));
+    if (mf->has(kHasFundingTime)) add("at", time_of_day(mf->funding_time_ns));
   }
   return s;
 }
@@ -69,7 +76,7 @@ std::string format_line(const record_view& r, std::uint64_t frame_seq) {
   if ((h.flags & kHeaderSymbolTruncated) != 0) symbol += "~";
   if ((h.flags & kHeaderFromRest) != 0) symbol += " (rest)";
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%8llu %-15s %-8s %-12s %-16s %-13s %-4s %-22s ", static_cast<unsigned long long>(frame_seq),
+  std::snprintf(buf, sizeof buf, "%8llu %-15s %-12s %-12s %-16s %-13s %-4s %-22s ", static_cast<unsigned long long>(frame_seq),
                 time_of_day(t).c_str(), std::string(to_string(h.venue_id)).c_str(),
                 std::string(to_string(h.channel_id)).c_str(), symbol.c_str(), std::string(to_string(h.type)).c_str(),
                 std::string(to_string(h.slot)).c_str(), seq_text(h).c_str());
@@ -107,6 +114,13 @@ nlohmann::json record_json(const record_view& r, std::uint64_t frame) {
   } else if (const auto st = r.slot_status()) {
     j.update({{"state", to_string(st->state)}, {"reason", to_string(st->reason)}, {"connection_epoch", st->connection_epoch},
               {"reason_text", st->reason_text_view()}});
+  } else if (const auto mf = r.mark_funding()) {
+    // Only the values the venue sent: an absent one is not zero.
+    if (mf->has(kHasMarkPx)) j["mark_px"] = to_string(mf->mark_px());
+    if (mf->has(kHasIndexPx)) j["index_px"] = to_string(mf->index_px());
+    if (mf->has(kHasSettlePx)) j["settle_px"] = to_string(mf->settle_px());
+    if (mf->has(kHasFundingRate)) j["funding_rate"] = to_string(mf->funding_rate());
+    if (mf->has(kHasFundingTime)) j["funding_time_ns"] = mf->funding_time_ns;
   }
   return j;
 }

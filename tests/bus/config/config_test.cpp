@@ -157,7 +157,7 @@ TEST_CASE("config: omitted optional fields take their documented defaults") {
 
 TEST_CASE("config: an unknown channel names file, field path and value") {
   CHECK(error_of(replace(kMinimal, R"("bbo-tbt")", R"("bookz")")) ==
-        R"(cfg.json: venues.okx.channels[2]: unknown OKX channel "bookz" (known: trades, tickers, bbo-tbt, books, books5))");
+        R"(cfg.json: venues.okx.channels[2]: unknown OKX channel "bookz" (known: trades, tickers, bbo-tbt, books, books5, mark-price, funding-rate))");
   CHECK(error_of(replace(kMinimal, "\"okx\": {", kBinance + std::string(""))).empty());
   CHECK(error_of(replace(replace(kMinimal, "\"okx\": {", kBinance), R"(["trade"])", R"(["trade", "kline"])")) ==
         R"(cfg.json: venues.binance.channels[1]: unknown Binance channel "kline" (known: trade, aggTrade, bookTicker, depth[@100ms|@1000ms], depth5|10|20[@100ms|@1000ms]))");
@@ -394,7 +394,7 @@ TEST_CASE("config: Binance USD-M channels of one routed path per section, spelle
   CHECK(error_of(cfg(R"(["depth@100ms", "aggTrade"])")) ==
         "cfg.json: venues.binance_usdm.channels[1]: \"aggTrade\" is served on /market, \"depth@100ms\" on /public: one "
         "Binance USD-M connection serves one path and a feeder slot holds one connection: configure one path's channels "
-        "(trade, aggTrade (/market); bookTicker, depth[@500ms|@100ms|@0ms], depth5|10|20[@500ms|@100ms|@0ms] (/public))");
+        "(trade, aggTrade, markPrice[@1s] (/market); bookTicker, depth[@500ms|@100ms|@0ms], depth5|10|20[@500ms|@100ms|@0ms] (/public))");
   CHECK(error_of(cfg(R"(["depth@1000ms"])")).find("unknown Binance USD-M channel \"depth@1000ms\"") != std::string::npos);
   CHECK(error_of(R"({"bus": "t1", "venues": {"binance_usdm": {"symbols": ["btcusdt"], "channels": ["trade"]}}})")
             .find("is not a Binance USD-M symbol") != std::string::npos);
