@@ -86,6 +86,13 @@ struct stream_maker {
     r.bid.px_mantissa = px;
     return bytes_of(r);
   }
+  std::vector<std::byte> mark(std::int64_t time, std::int64_t mark_px, slot_id slot) const {
+    auto r = base<mark_funding_record>(slot);  // no venue sequence: deduplicated by time and content
+    r.header.venue_time_ns = time;
+    r.set_mark_px({mark_px, -2});
+    r.set_funding_rate({10000, -8});
+    return bytes_of(r);
+  }
   std::vector<std::byte> book(record_type type, std::uint64_t first, std::uint64_t seq, std::int64_t prev, slot_id slot,
                               std::uint8_t flags = kBookFirstPart | kBookLastPart, std::uint16_t part = 0) const {
     book_record fixed = make_book_record(type);
@@ -470,6 +477,22 @@ TEST_CASE("sequence-less tickers: the same event time and content is a duplicate
   for (std::int64_t t = 3000; t < 5000; t += 1000) h.offer(tk.ticker(t, 50, A), A);
   h.offer(tk.ticker(1000, 50, B), B);
   CHECK(h.out.items.size() == 6);
+}
+
+TEST_CASE("mark price and funding: both slots' copies of one push are one record, each push once, on every perpetual channel") {
+  for (const channel ch : {channel::usdm_mark_price, channel::okx_mark_price, channel::okx_funding_rate}) {
+    CAPTURE(ch);
+    harness h;
+    const stream_maker m{ch, "BTC-USDT-SWAP"};
+    h.offer(m.mark(1000, 6183763, A), A);
+    h.offer(m.mark(1000, 6183763, B), B);  // the other slot's copy
+    h.offer(m.mark(2000, 6183763, B), B);  // the next push, unchanged values: still a push
+    h.offer(m.mark(2000, 6183763, A), A);
+    h.offer(m.mark(3000, 6183770, A), A);
+    CHECK(h.out.items.size() == 3);
+    CHECK(h.arb.stats().duplicates == 2);
+    CHECK(h.arb.stats().gaps == 0);
+  }
 }
 
 TEST_CASE("a split snapshot: every part of the winning slot's copy once, none of the other's") {

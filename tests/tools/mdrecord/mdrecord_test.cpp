@@ -58,8 +58,16 @@ frame make_frame(std::uint64_t i, std::int64_t pub) {
     return frame{static_cast<std::uint32_t>(r.header.type), {b.begin(), b.end()}};
   };
   switch (i % 8) {
+    case 1: {
+      auto m = make_record<mark_funding_record>();
+      stamp(m.header, venue::binance_usdm, channel::usdm_mark_price, "BTCUSDT");
+      m.set_mark_px({static_cast<std::int64_t>(6543210 + i % 100), -2});
+      m.set_index_px({6543200, -2});
+      m.set_funding_rate({static_cast<std::int64_t>(i % 50) - 25, -8});
+      m.set_funding_time_ns(1'700'006'400'000'000'000);
+      return fixed(m);
+    }
     case 0:
-    case 1:
     case 2: {
       auto t = make_record<trade_record>();
       stamp(t.header, venue::binance, channel::binance_trade, "BTCUSDT");

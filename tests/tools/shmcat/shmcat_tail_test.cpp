@@ -142,11 +142,19 @@ TEST_CASE("shmcat tail --json carries every field of every record type, exactly 
   s.connection_epoch = 4;
   s.set_reason_text("max age 24h");
   publish(w, s);
+  auto m = make_record<mark_funding_record>();
+  m.header.venue_id = venue::binance_usdm;
+  m.header.channel_id = channel::usdm_mark_price;
+  m.header.set_symbol("BTCUSDT");
+  m.set_mark_px(dec("11794.15000000"));
+  m.set_funding_rate(dec("-0.00038167"));
+  m.set_funding_time_ns(1'562'306'400'000'000'000);
+  publish(w, m);
 
   const auto r = test::run_capture(kShmcat + " --json tail -n 100 " + bus.segment("out"));
   REQUIRE(r.status == 0);
   const auto j = json_lines(r.out);
-  REQUIRE(j.size() == 5);
+  REQUIRE(j.size() == 6);
   CHECK(j[0] == nlohmann::json{{"frame", 0}, {"type", "trade"}, {"venue", "binance"}, {"channel", "trade"},
                                {"symbol", "BTCUSDT"}, {"slot", "A"}, {"flags", kHeaderHasSeq}, {"seq", 42},
                                {"first_seq", 0}, {"prev_seq", 0}, {"venue_time_ns", t.header.venue_time_ns},
@@ -173,6 +181,14 @@ TEST_CASE("shmcat tail --json carries every field of every record type, exactly 
   CHECK(j[4]["reason"] == "age_limit");
   CHECK(j[4]["connection_epoch"] == 4);
   CHECK(j[4]["reason_text"] == "max age 24h");
+  CHECK(j[5]["type"] == "mark_funding");
+  CHECK(j[5]["venue"] == "binance_usdm");
+  CHECK(j[5]["channel"] == "markPrice");
+  CHECK(j[5]["mark_px"] == "11794.15000000");
+  CHECK(j[5]["funding_rate"] == "-0.00038167");
+  CHECK(j[5]["funding_time_ns"] == 1'562'306'400'000'000'000);
+  CHECK_FALSE(j[5].contains("index_px"));  // not sent is not zero
+  CHECK_FALSE(j[5].contains("settle_px"));
 
   // Text: one aligned line per record under a fixed column layout.
   const auto text = test::run_capture(kShmcat + " tail -n 100 " + bus.segment("out"));
@@ -180,12 +196,14 @@ TEST_CASE("shmcat tail --json carries every field of every record type, exactly 
   std::istringstream in(text.out);
   std::vector<std::string> rows;
   for (std::string line; std::getline(in, line);) rows.push_back(line);
-  REQUIRE(rows.size() == 5);
+  REQUIRE(rows.size() == 6);
   const auto type_col = rows[0].find("trade ", 40);
   CHECK(rows[1].find("bbo", 40) == type_col);
   CHECK(rows[2].find("book_snapshot") == type_col);
   CHECK(rows[3].find("gap ", 40) == type_col);
   CHECK(rows[4].find("slot_status") == type_col);
+  CHECK(rows[5].find("mark_funding") == type_col);  // binance_usdm fits the venue column
+  CHECK(rows[5].find("mark=11794.15000000 funding=-0.00038167 at=06:00:00.000000") != std::string::npos);
   CHECK(rows[0].find("22:13:20.001050") != std::string::npos);  // publish time, UTC
   CHECK(rows[0].find("40..42") != std::string::npos);
   CHECK(rows[2].find("checksum=-855196043") != std::string::npos);
