@@ -354,8 +354,9 @@ inline constexpr std::uint8_t kHasFundingTime = 0x10;  ///< when `funding_rate` 
 
 /// A perpetual's mark price, index price and funding rate (Binance USD-M markPrice: p, i, P, r,
 /// T; OKX mark-price: markPx; OKX funding-rate: fundingRate, fundingTime). Exact decimals, as
-/// the venue printed them. header.venue_time_ns is the venue's E / ts; no venue sequence (the
-/// merger tells the two slots' copies apart by event time and content).
+/// the venue printed them. header.venue_time_ns is the venue's E / ts. The venues send no id:
+/// header.seq is the event time in milliseconds (kHeaderHasSeq), which orders one stream's
+/// pushes, so the merger keeps the newest and drops the other slot's copy or a stale push.
 struct mark_funding_record {
   static constexpr record_type kType = record_type::mark_funding;
   record_header header;

@@ -30,14 +30,14 @@ enum class channel : std::uint8_t {
   okx_books = 19,             ///< books (400 levels), seqId/prevSeqId
   okx_books5 = 20,            ///< books5 snapshots, seqId
   okx_books_l2_tbt = 21,      ///< books-l2-tbt, seqId/prevSeqId
-  okx_mark_price = 22,        ///< mark-price, no sequence (state, pushed on change)
-  okx_funding_rate = 23,      ///< funding-rate (perpetual swaps), no sequence
+  okx_mark_price = 22,        ///< mark-price, ordered by ts (state, pushed on change)
+  okx_funding_rate = 23,      ///< funding-rate (perpetual swaps), ordered by ts
   usdm_trade = 32,            ///< Binance USD-M <sym>@trade, sequence `t`
   usdm_agg_trade = 33,        ///< Binance USD-M <sym>@aggTrade, sequence `a`
   usdm_book_ticker = 34,      ///< Binance USD-M <sym>@bookTicker, sequence `u` (state, latest wins)
   usdm_depth = 35,            ///< Binance USD-M <sym>@depth[@500ms|@100ms|@0ms], chained on `pu`
   usdm_depth_partial = 36,    ///< Binance USD-M <sym>@depth5/10/20[@...], top levels with `u`
-  usdm_mark_price = 37,       ///< Binance USD-M <sym>@markPrice[@1s]: mark, index, funding; no sequence
+  usdm_mark_price = 37,       ///< Binance USD-M <sym>@markPrice[@1s]: mark, index, funding; ordered by E
 };
 
 constexpr std::string_view to_string(venue v) noexcept {

@@ -41,15 +41,15 @@ namespace mdbus::venues {
 /// path that does not route it stays silent. Trade `t` and aggTrade `a` count up by one (the
 /// captures: 469 trades, 91 aggTrades, no gap); diff depth chains on `pu` and joins a REST
 /// snapshot by spanning it (join_rule::spans); bookTicker `u` and partial depth's `u` only
-/// increase. markPrice ("Mark Price Stream") carries no id: the two slots' copies of one push
-/// are told apart by event time and content.
+/// increase. markPrice ("Mark Price Stream") carries no id: its event time E orders its pushes
+/// (the record's seq), and a push older than the last one published is stale state.
 inline constexpr channel_rule kUsdmChannels[] = {
     {channel::usdm_trade, sequence_rule::consecutive, join_rule::chain, "/market"},
     {channel::usdm_agg_trade, sequence_rule::consecutive, join_rule::chain, "/market"},
     {channel::usdm_book_ticker, sequence_rule::increasing, join_rule::chain, "/public"},
     {channel::usdm_depth, sequence_rule::chained, join_rule::spans, "/public"},
     {channel::usdm_depth_partial, sequence_rule::increasing, join_rule::chain, "/public"},
-    {channel::usdm_mark_price, sequence_rule::content, join_rule::chain, "/market"},
+    {channel::usdm_mark_price, sequence_rule::increasing, join_rule::chain, "/market"},
 };
 
 [[nodiscard]] const venue_descriptor& binance_usdm() noexcept;

@@ -30,8 +30,9 @@ inline constexpr std::uint32_t kOkxConnectsPerSecond = 3;
 namespace mdbus::venues {
 
 /// books, books-l2-tbt and bbo-tbt chain seqId on prevSeqId; books join a REST snapshot by
-/// straddling its seqId; trades' tradeId and books5's seqId only increase; tickers, mark-price
-/// and funding-rate ("Public Data" channels) carry no sequence.
+/// straddling its seqId; trades' tradeId and books5's seqId only increase; tickers carry no
+/// sequence; mark-price and funding-rate ("Public Data") neither, but they are state, ordered by
+/// their ts (the record's seq): a push older than the last one published is stale.
 inline constexpr channel_rule kOkxChannels[] = {
     {channel::okx_trades, sequence_rule::increasing, join_rule::chain, {}},
     {channel::okx_tickers, sequence_rule::content, join_rule::chain, {}},
@@ -39,8 +40,8 @@ inline constexpr channel_rule kOkxChannels[] = {
     {channel::okx_books, sequence_rule::chained, join_rule::straddles, {}},
     {channel::okx_books5, sequence_rule::increasing, join_rule::chain, {}},
     {channel::okx_books_l2_tbt, sequence_rule::chained, join_rule::straddles, {}},
-    {channel::okx_mark_price, sequence_rule::content, join_rule::chain, {}},
-    {channel::okx_funding_rate, sequence_rule::content, join_rule::chain, {}},
+    {channel::okx_mark_price, sequence_rule::increasing, join_rule::chain, {}},
+    {channel::okx_funding_rate, sequence_rule::increasing, join_rule::chain, {}},
 };
 
 [[nodiscard]] const venue_descriptor& okx() noexcept;

@@ -301,7 +301,8 @@ int main(int argc, char** argv) {
     test::exsim_process x({"--tls-cert", work + "/certs/server.pem", "--tls-key", work + "/certs/server.key", "--rate",
                            std::to_string(rate), "--seed", std::to_string(seed), "--truth-log", truth_path,
                            "--binance-max-age-ms", "20000", "--okx-idle-timeout-ms", "4000", "--usdm-symbols", "BTCUSDT",
-                           "ETHUSDT", "--usdm-max-age-ms", "20000"});
+                           "ETHUSDT", "--usdm-max-age-ms", "20000", "--okx-symbols", "BTC-USDT", "ETH-USDT", "BTC-USDT-SWAP",
+                           "ETH-USDT-SWAP"});
     json ep = {{"host", "127.0.0.1"}, {"port", x.venue_port()}, {"tls", true}, {"server_name", "localhost"},
                {"ca_file", work + "/certs/ca.pem"}};
     json brest = ep, orest = ep, urest = ep;  // exsim's REST listeners: the stream port serves no REST
@@ -321,8 +322,11 @@ int main(int argc, char** argv) {
                  {{"binance",
                    {{"endpoint", ep}, {"rest_endpoint", brest}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"trade", "aggTrade", "depth@100ms"}},
                     {"slots", {"A", "B"}}, {"policy", bpol}}},
+                  // OKX spot and perpetual swaps side by side (-SWAP instIds, checked as instType
+                  // SWAP), with every instId's mark price.
                   {"okx",
-                   {{"endpoint", ep}, {"rest_endpoint", orest}, {"symbols", {"BTC-USDT", "ETH-USDT"}}, {"channels", {"trades", "books", "bbo-tbt"}},
+                   {{"endpoint", ep}, {"rest_endpoint", orest}, {"symbols", {"BTC-USDT", "ETH-USDT", "BTC-USDT-SWAP", "ETH-USDT-SWAP"}},
+                    {"channels", {"trades", "books", "bbo-tbt", "mark-price"}},
                     {"slots", {"A", "B"}}, {"policy", policy}}},
                   // Binance USD-M perpetuals beside spot: /public depth chained on pu, joined to
                   // /fapi/v1/depth snapshots; its connections cut at 20 s like spot's.
@@ -517,6 +521,9 @@ int main(int argc, char** argv) {
     }
     std::set<stream_ref> wanted = test::test_bus_streams();
     for (const char* sym : {"BTCUSDT", "ETHUSDT"}) wanted.insert({venue::binance_usdm, channel::usdm_depth, sym});
+    for (const char* sym : {"BTC-USDT-SWAP", "ETH-USDT-SWAP"})
+      for (const channel c : {channel::okx_trades, channel::okx_books, channel::okx_bbo_tbt}) wanted.insert({venue::okx, c, sym});
+    for (const char* sym : {"BTC-USDT", "ETH-USDT", "BTC-USDT-SWAP", "ETH-USDT-SWAP"}) wanted.insert({venue::okx, channel::okx_mark_price, sym});
     std::map<stream_ref, std::vector<std::uint64_t>> truth;
     std::map<stream_ref, std::map<std::uint64_t, std::int64_t>> generated;  // seq -> exsim's generation time
     test::for_each_truth_event(truth_path, wanted, [&](const stream_ref& k, const auto& te) {
@@ -524,7 +531,7 @@ int main(int argc, char** argv) {
       generated[k][static_cast<std::uint64_t>(te.last_seq)] = te.gen_time_ns;
     });
     std::vector<chaos::lost_event> lost_events;
-    std::printf("\n%-28s %9s %9s %6s %8s %5s %5s %5s  %s\n", "stream", "expected", "delivered", "lost", "covered", "dup",
+    std::printf("\n%-32s %9s %9s %6s %8s %5s %5s %5s  %s\n", "stream", "expected", "delivered", "lost", "covered", "dup",
                 "order", "gaps", "verdict");
     bool ok = laps == 0;
     verdict total;
@@ -534,7 +541,7 @@ int main(int argc, char** argv) {
       for (const std::uint64_t seq : v.lost_seqs) lost_events.push_back({k.v, name_of(k), generated[k][seq]});
       const bool good = v.first_problem.empty() && v.delivered > 0;
       ok = ok && good;
-      std::printf("%-28s %9zu %9zu %6zu %8zu %5zu %5zu %5zu  %s%s\n", name_of(k).c_str(), v.expected, v.delivered, v.lost,
+      std::printf("%-32s %9zu %9zu %6zu %8zu %5zu %5zu %5zu  %s%s\n", name_of(k).c_str(), v.expected, v.delivered, v.lost,
                   v.covered, v.duplicated, v.out_of_order, v.gaps, good ? "ok" : v.first_problem.c_str(),
                   strict ? "" : (v.lost > 0 ? " (holes undetectable on this stream: losses reported, not judged)" : ""));
       total.expected += v.expected;
@@ -545,7 +552,7 @@ int main(int argc, char** argv) {
       total.out_of_order += v.out_of_order;
       total.gaps += v.gaps;
     }
-    std::printf("%-28s %9zu %9zu %6zu %8zu %5zu %5zu %5zu\n", "total", total.expected, total.delivered, total.lost,
+    std::printf("%-32s %9zu %9zu %6zu %8zu %5zu %5zu %5zu\n", "total", total.expected, total.delivered, total.lost,
                 total.covered, total.duplicated, total.out_of_order, total.gaps);
     std::string faults;
     for (const auto& [k, n] : done) faults += (faults.empty() ? "" : ", ") + k + " x" + std::to_string(n);

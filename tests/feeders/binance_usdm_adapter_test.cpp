@@ -463,7 +463,8 @@ TEST_CASE("binance_usdm: markPrice[@1s] → one mark_funding record with mark, i
     CHECK(m.header.venue_id == venue::binance_usdm);
     CHECK(m.header.channel_id == channel::usdm_mark_price);
     CHECK(m.header.symbol_view() == "BTCUSDT");
-    CHECK(m.header.flags == 0);  // no venue sequence: the merger dedups by time and content
+    CHECK(m.header.flags == kHeaderHasSeq);  // no venue id: the event time orders the pushes
+    CHECK(m.header.seq == 1562305380000ULL);
     CHECK(m.header.venue_time_ns == 1562305380000LL * 1'000'000);
     CHECK(m.header.receive_time_ns == kReceiveNs);
     CHECK(m.fields == (kHasMarkPx | kHasIndexPx | kHasSettlePx | kHasFundingRate | kHasFundingTime));

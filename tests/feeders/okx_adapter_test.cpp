@@ -615,7 +615,8 @@ TEST_CASE("okx: mark-price and funding-rate → mark_funding records carrying on
   REQUIRE(sink.size() == 1);
   mark_funding_record m = sink.mark_funding(0);
   check_stream(m.header, channel::okx_mark_price, "BTC-USDT-SWAP");
-  CHECK(m.header.flags == 0);
+  CHECK(m.header.flags == kHeaderHasSeq);  // no id: ts orders the pushes
+  CHECK(m.header.seq == 1630049139746ULL);
   CHECK(m.header.venue_time_ns == 1630049139746LL * 1'000'000);
   CHECK(m.fields == kHasMarkPx);
   CHECK(same(m.mark_px(), "42310.6"));
@@ -626,6 +627,7 @@ TEST_CASE("okx: mark-price and funding-rate → mark_funding records carrying on
   m = sink.mark_funding(0);
   check_stream(m.header, channel::okx_funding_rate, "BTC-USD-SWAP");
   CHECK(m.header.venue_time_ns == 1700724675402LL * 1'000'000);
+  CHECK(m.header.seq == 1700724675402ULL);
   CHECK(m.fields == (kHasFundingRate | kHasFundingTime));
   CHECK(same(m.funding_rate(), "0.0001875391284828"));
   CHECK(m.funding_time_ns == 1700726400000LL * 1'000'000);

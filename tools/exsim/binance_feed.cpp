@@ -333,7 +333,7 @@ void binance_feed::publish_mark(symbol_state& s, const mark_stream& m, std::int6
   b.append("\",\"T\":");
   append_int(b, v.funding_time_ms);
   b.push_back('}');
-  sink_.publish(m.stream, b, {0, 0, -1, now_ms, 0});
+  sink_.publish(m.stream, b, {now_ms, now_ms, -1, now_ms, 0});  // no id: the event time orders the pushes
 }
 
 std::string binance_feed::rest_depth(std::string_view symbol, std::string_view limit_text, std::int64_t now_ms,

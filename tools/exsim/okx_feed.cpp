@@ -348,7 +348,7 @@ void okx_feed::publish_mark(inst_state& s, std::int64_t mark, std::int64_t now_m
   b.append("\",\"ts\":");
   append_quoted_int(b, now_ms);
   b.append("}]}");
-  sink_.publish(s.mark_stream, b, {0, 0, -1, now_ms, 0});
+  sink_.publish(s.mark_stream, b, {now_ms, now_ms, -1, now_ms, 0});  // no id: ts orders the pushes
 }
 
 void okx_feed::publish_funding(inst_state& s, std::int64_t now_ms) {
@@ -376,7 +376,7 @@ void okx_feed::publish_funding(inst_state& s, std::int64_t now_ms) {
   b.append(",\"settState\":\"settled\",\"ts\":");
   append_quoted_int(b, now_ms);
   b.append("}]}");
-  sink_.publish(s.funding_stream, b, {0, 0, -1, now_ms, 0});
+  sink_.publish(s.funding_stream, b, {now_ms, now_ms, -1, now_ms, 0});
 }
 
 std::string okx_feed::snapshot(const inst_state& s, const char* channel, std::int64_t seq, std::int64_t now_ms) const {

@@ -64,6 +64,7 @@ enum truth_flag : std::uint8_t {
 /// | okx_tickers | 0 | 0 | -1 |
 /// | okx_bbo_tbt, okx_books5 | seqId | seqId | -1 |
 /// | okx_books, okx_books_l2_tbt | seqId | seqId | prevSeqId (-1 on a snapshot) |
+/// | usdm_mark_price, okx_mark_price, okx_funding_rate | E / ts | E / ts | -1 (no id: the event time orders them) |
 /// `payload_hash` is truth_hash() of the exact bytes of the event as the venue frames it:
 /// Binance: the raw-stream payload (the value of "data" in the combined wrapper);
 /// OKX: the whole text message.
