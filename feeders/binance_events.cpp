@@ -306,10 +306,6 @@ failure parse_depth_snapshot(od::object& data, stream_stamp& st, record_writer& 
   return w.write_book(r, levels.levels().subspan(begin));
 }
 
-}  // namespace mdbus::feed::detail::binance
-
-namespace mdbus::feed::detail::binance {
-
 // USD-M "Mark Price Stream" (2026-12): {"e":"markPriceUpdate","E":…,"s":…,"p":mark,"i":index,
 // "P":estimated settle price,"r":funding rate,"T":next funding time}. A delivery contract sends
 // "r":"" and "T":0: no funding, so those fields stay absent from the record.

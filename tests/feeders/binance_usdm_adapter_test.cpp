@@ -527,3 +527,11 @@ TEST_CASE("binance_usdm: markPrice[@1s] → one mark_funding record with mark, i
     CHECK(channel_rule_of(channel::usdm_mark_price).route == "/market");
   }
 }
+
+TEST_CASE("binance_usdm: corrupted markPrice events never crash and never yield an invalid record") {
+  auto a = make(venue::binance_usdm);
+  corrupt_and_parse(*a,
+                    {R"({"stream":"btcusdt@markPrice@1s","data":)" + std::string(kMarkPriceDoc) + "}", std::string(kMarkPriceDoc),
+                     R"({"stream":"btcusdt_251226@markPrice","data":{"e":"markPriceUpdate","E":1596095725000,"s":"BTCUSDT_251226","p":"10934.62615417","P":"10962.17178236","i":"10933.62615417","r":"","T":0}})"},
+                    3000);
+}

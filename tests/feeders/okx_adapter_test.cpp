@@ -679,3 +679,8 @@ TEST_CASE("okx: perpetuals are checked against instType SWAP, spot against SPOT,
   REQUIRE(refused.problems.size() == 1);
   CHECK(refused.problems[0] == R"("SOL-USDT-SWAP" is not listed by OKX (public/instruments SWAP))");
 }
+
+TEST_CASE("okx: corrupted mark-price and funding-rate pushes never crash and never yield an invalid record") {
+  auto a = make(venue::okx);
+  corrupt_and_parse(*a, {std::string(kMarkPricePush), std::string(kFundingRatePush)}, 3000);
+}
