@@ -51,8 +51,29 @@ std::string_view to_string(record_type t) noexcept {
     case record_type::gap: return "gap";
     case record_type::slot_status: return "slot_status";
     case record_type::mark_funding: return "mark_funding";
+    case record_type::instrument: return "instrument";
   }
   return "unknown";
+}
+
+std::string_view to_string(instrument_kind k) noexcept {
+  switch (k) {
+    case instrument_kind::spot: return "spot";
+    case instrument_kind::perpetual: return "perpetual";
+    case instrument_kind::future: return "future";
+    case instrument_kind::option: return "option";
+    case instrument_kind::unknown: break;
+  }
+  return "unknown";
+}
+
+std::optional<decimal> base_quantity(const instrument_record& r, decimal contracts) noexcept {
+  if (!r.has(kHasContractValue)) return std::nullopt;
+  std::int64_t m = 0;
+  if (__builtin_mul_overflow(contracts.mantissa, r.contract_value_mantissa, &m)) return std::nullopt;
+  const int e = contracts.exponent + r.contract_value_exponent;
+  if (e < kMinDecimalExponent || e > kMaxDecimalExponent) return std::nullopt;
+  return decimal{m, static_cast<std::int8_t>(e)};
 }
 
 std::string_view to_string(slot_id s) noexcept {
@@ -217,6 +238,12 @@ std::string format_record(const record_view& r, std::size_t max_levels) {
     if (mf->has(kHasSettlePx)) append(s, "settle", to_string(mf->settle_px()));
     if (mf->has(kHasFundingRate)) append(s, "funding", to_string(mf->funding_rate()));
     if (mf->has(kHasFundingTime)) append_number(s, "funding_time", mf->funding_time_ns);
+  } else if (const auto in = r.instrument()) {
+    append(s, "kind", to_string(in->kind));
+    if (in->has(kHasContractValue)) append(s, "contract", to_string(in->contract_value()));
+    if (!in->contract_currency_view().empty()) append(s, "ccy", in->contract_currency_view());
+    if (in->has(kHasTickSize)) append(s, "tick", to_string(in->tick_size()));
+    if (in->has(kHasLotSize)) append(s, "lot", to_string(in->lot_size()));
   } else if (const auto bk = r.book()) {
     append_number(s, "levels", bk->level_count());
     append_number(s, "part", bk->fixed().part_index);

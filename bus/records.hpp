@@ -41,10 +41,11 @@ enum class record_type : std::uint8_t {
   gap = 5,
   slot_status = 6,
   mark_funding = 7,  ///< perpetuals: mark price, index price, funding rate (appended in issue 14)
+  instrument = 8,    ///< reference data: contract value, tick and lot size (appended in issue 14)
 };
 
 /// The highest record_type value: readers accept 1..kLastRecordType.
-inline constexpr record_type kLastRecordType = record_type::mark_funding;
+inline constexpr record_type kLastRecordType = record_type::instrument;
 
 /// Which connection slot produced (feeder) or won (merger) the record.
 enum class slot_id : std::uint8_t { a = 0, b = 1, none = 0xFF };
@@ -414,6 +415,83 @@ static_assert(offsetof(mark_funding_record, mark_px_exponent) == 120);
 static_assert(offsetof(mark_funding_record, funding_rate_exponent) == 123);
 static_assert(offsetof(mark_funding_record, fields) == 124);
 
+enum class instrument_kind : std::uint8_t { unknown = 0, spot = 1, perpetual = 2, future = 3, option = 4 };
+
+/// instrument_record::fields bits: which values the venue's instrument list gave.
+inline constexpr std::uint8_t kHasContractValue = 0x01;
+inline constexpr std::uint8_t kHasTickSize = 0x02;
+inline constexpr std::uint8_t kHasLotSize = 0x04;
+
+inline constexpr std::size_t kCurrencyCapacity = 16;
+
+/// An instrument's reference data, from the venue's instrument list at the feeder's start (OKX
+/// "Get instruments": ctVal, ctValCcy, tickSz, lotSz, instType). Sizes of a derivative's trades
+/// and book levels are in contracts; base quantity = contracts × contract_value (base_quantity()).
+/// header.channel_id is channel::reference; the feeder republishes the record every
+/// policy.reference_interval_ms, with header.seq the start of that interval on the wall clock
+/// (ms, kHeaderHasSeq): both slots' copies of one interval are one record, and a consumer that
+/// starts late has it within one interval. venue_time_ns 0: not a venue event.
+struct instrument_record {
+  static constexpr record_type kType = record_type::instrument;
+  record_header header;
+  std::int64_t contract_value_mantissa;  ///< base units per contract (OKX ctVal); spot: 1
+  std::int64_t tick_size_mantissa;
+  std::int64_t lot_size_mantissa;
+  std::int8_t contract_value_exponent;
+  std::int8_t tick_size_exponent;
+  std::int8_t lot_size_exponent;
+  instrument_kind kind;
+  std::uint8_t fields;  ///< kHasContractValue | kHasTickSize | kHasLotSize
+  std::uint8_t pad[3];
+  char contract_currency[kCurrencyCapacity];  ///< OKX ctValCcy ("BTC"), NUL-padded; empty when unknown
+
+  [[nodiscard]] constexpr bool has(std::uint8_t field) const noexcept { return (fields & field) == field; }
+  [[nodiscard]] constexpr decimal contract_value() const noexcept { return {contract_value_mantissa, contract_value_exponent}; }
+  [[nodiscard]] constexpr decimal tick_size() const noexcept { return {tick_size_mantissa, tick_size_exponent}; }
+  [[nodiscard]] constexpr decimal lot_size() const noexcept { return {lot_size_mantissa, lot_size_exponent}; }
+  constexpr void set_contract_value(decimal d) noexcept {
+    contract_value_mantissa = d.mantissa;
+    contract_value_exponent = d.exponent;
+    fields |= kHasContractValue;
+  }
+  constexpr void set_tick_size(decimal d) noexcept {
+    tick_size_mantissa = d.mantissa;
+    tick_size_exponent = d.exponent;
+    fields |= kHasTickSize;
+  }
+  constexpr void set_lot_size(decimal d) noexcept {
+    lot_size_mantissa = d.mantissa;
+    lot_size_exponent = d.exponent;
+    fields |= kHasLotSize;
+  }
+  /// Store `s` NUL-padded; false (nothing stored) when it does not fit.
+  bool set_contract_currency(std::string_view s) noexcept {
+    std::memset(contract_currency, 0, kCurrencyCapacity);
+    if (s.size() > kCurrencyCapacity) return false;
+    if (!s.empty()) std::memcpy(contract_currency, s.data(), s.size());
+    return true;
+  }
+  [[nodiscard]] std::string_view contract_currency_view() const noexcept {
+    const void* nul = std::memchr(contract_currency, 0, kCurrencyCapacity);
+    return {contract_currency,
+            nul ? static_cast<std::size_t>(static_cast<const char*>(nul) - contract_currency) : kCurrencyCapacity};
+  }
+};
+static_assert(sizeof(instrument_record) == 128);
+static_assert(alignof(instrument_record) == 8);
+static_assert(std::is_trivially_copyable_v<instrument_record> && std::is_standard_layout_v<instrument_record>);
+static_assert(offsetof(instrument_record, contract_value_mantissa) == 80);
+static_assert(offsetof(instrument_record, tick_size_mantissa) == 88);
+static_assert(offsetof(instrument_record, lot_size_mantissa) == 96);
+static_assert(offsetof(instrument_record, contract_value_exponent) == 104);
+static_assert(offsetof(instrument_record, kind) == 107);
+static_assert(offsetof(instrument_record, fields) == 108);
+static_assert(offsetof(instrument_record, contract_currency) == 112);
+
+/// `contracts` in the instrument's base unit: contracts × contract_value, exact. nullopt when
+/// the record has no contract value or the product does not fit a decimal.
+[[nodiscard]] std::optional<decimal> base_quantity(const instrument_record& r, decimal contracts) noexcept;
+
 /// Size of a fixed-size record type; 0 for the book types (size depends on the levels)
 /// and for unknown values.
 [[nodiscard]] constexpr std::size_t fixed_record_size(record_type t) noexcept {
@@ -423,6 +501,7 @@ static_assert(offsetof(mark_funding_record, fields) == 124);
     case record_type::gap: return sizeof(gap_record);
     case record_type::slot_status: return sizeof(slot_status_record);
     case record_type::mark_funding: return sizeof(mark_funding_record);
+    case record_type::instrument: return sizeof(instrument_record);
     case record_type::book_delta:
     case record_type::book_snapshot: break;
   }
@@ -433,8 +512,8 @@ static_assert(offsetof(mark_funding_record, fields) == 124);
   return t == record_type::book_delta || t == record_type::book_snapshot;
 }
 
-/// A zeroed fixed-size record (R = trade_record, bbo_record, gap_record, slot_status_record or
-/// mark_funding_record) with size, version and type set and no slot. Zeroing defines every
+/// A zeroed fixed-size record (R = trade_record, bbo_record, gap_record, slot_status_record,
+/// mark_funding_record or instrument_record) with size, version and type set and no slot. Zeroing defines every
 /// padding byte.
 template <class R>
 [[nodiscard]] constexpr R make_record() noexcept {
@@ -535,6 +614,7 @@ class record_view {
   [[nodiscard]] std::optional<gap_record> gap() const noexcept { return copy_as<gap_record>(); }
   [[nodiscard]] std::optional<slot_status_record> slot_status() const noexcept { return copy_as<slot_status_record>(); }
   [[nodiscard]] std::optional<mark_funding_record> mark_funding() const noexcept { return copy_as<mark_funding_record>(); }
+  [[nodiscard]] std::optional<instrument_record> instrument() const noexcept { return copy_as<instrument_record>(); }
   [[nodiscard]] std::optional<book_view> book() const noexcept {
     if (!is_book_type(header_.type) || bytes_.size() < sizeof(book_record)) return std::nullopt;
     book_record fixed;
@@ -564,6 +644,7 @@ class record_view {
 [[nodiscard]] std::string_view to_string(slot_state s) noexcept;
 [[nodiscard]] std::string_view to_string(slot_reason r) noexcept;
 [[nodiscard]] std::string_view to_string(record_status s) noexcept;
+[[nodiscard]] std::string_view to_string(instrument_kind k) noexcept;
 
 /// One line describing the record (shmcat, logs, test failures). Allocates: never on the
 /// hot path. Book records list at most `max_levels` levels, then "...+N".

@@ -38,8 +38,14 @@ enum class channel : std::uint8_t {
   usdm_depth = 35,            ///< Binance USD-M <sym>@depth[@500ms|@100ms|@0ms], chained on `pu`
   usdm_depth_partial = 36,    ///< Binance USD-M <sym>@depth5/10/20[@...], top levels with `u`
   usdm_mark_price = 37,       ///< Binance USD-M <sym>@markPrice[@1s]: mark, index, funding; ordered by E
+  /// Not a venue channel: the feeders' instrument records (reference data from the venue's
+  /// instrument list), one stream per symbol, of every venue. No descriptor declares it.
+  reference = 63,
 };
 
+/// The spelling of the layout's venue ids, for every process including those that do not link
+/// the descriptors (exsim, written apart from the bus). The descriptors' names must agree
+/// (`venue descriptors:` tests check each).
 constexpr std::string_view to_string(venue v) noexcept {
   switch (v) {
     case venue::binance: return "binance";
@@ -79,6 +85,7 @@ constexpr std::string_view to_string(channel c) noexcept {
     case channel::usdm_depth: return "depth";
     case channel::usdm_depth_partial: return "depthPartial";
     case channel::usdm_mark_price: return "markPrice";
+    case channel::reference: return "reference";
     case channel::unknown: break;
   }
   return "unknown";

@@ -8,7 +8,8 @@
 /// venue's stream names use), the channels that need a login, each channel's stream route
 /// (the URL path that serves it) and sequence rule including how the first delta joins a
 /// snapshot, the venue's own connection timing (age limit, idle cut), its REST and
-/// connection-attempt limits; the venue's header holds its REST weights. Message-rate limits
+/// connection-attempt limits, which channels serve which symbols; the venue's header holds its
+/// REST weights. Message-rate limits
 /// are still the adapters'.
 #include "bus/venue.hpp"
 
@@ -135,6 +136,9 @@ struct venue_descriptor {
   parsed_channel (*parse_channel)(std::string_view spelling) noexcept = nullptr;
   /// Why a channel spelling cannot be used on a public connection, or empty.
   std::string (*login_only_reason)(std::string_view spelling) = nullptr;
+  /// Why `channel` cannot be subscribed for `symbol` (OKX funding-rate: perpetual swaps only), or
+  /// empty. nullptr: every channel serves every symbol.
+  std::string (*subscription_problem)(channel c, std::string_view symbol) = nullptr;
 };
 
 }  // namespace mdbus

@@ -168,7 +168,7 @@ class consumer {
 
 /// Calls f with the typed record: f(const trade_record&), f(const bbo_record&),
 /// f(const book_view&) for both book types, f(const gap_record&), f(const slot_status_record&),
-/// f(const mark_funding_record&).
+/// f(const mark_funding_record&), f(const instrument_record&).
 /// `r` must be a view record_view::parse accepted (every view a consumer hands out is).
 template <class F>
 void visit_record(const record_view& r, F&& f) {
@@ -191,6 +191,9 @@ void visit_record(const record_view& r, F&& f) {
       break;
     case record_type::mark_funding:
       if (const auto m = r.mark_funding()) f(*m);
+      break;
+    case record_type::instrument:
+      if (const auto i = r.instrument()) f(*i);
       break;
   }
 }

@@ -46,7 +46,7 @@ class record_filter {
   }
 
   /// Parsers for command lines and config ("binance", "okx"; "trade", "bbo", "book_delta",
-  /// "book_snapshot", "book" for both book types, "gap", "slot_status", "mark_funding"; OKX/Binance channel
+  /// "book_snapshot", "book" for both book types, "gap", "slot_status", "mark_funding", "instrument"; OKX/Binance channel
   /// names as in venue.hpp). Throw std::invalid_argument naming the bad word.
   record_filter& venue_name(std::string_view name) {
     const auto v = venue_from_string(name);
@@ -59,7 +59,7 @@ class record_filter {
       if (to_string(static_cast<record_type>(t)) == name) return type(static_cast<record_type>(t));
     }
     throw std::invalid_argument("unknown record type '" + std::string(name) +
-                                "' (trade | bbo | book_delta | book_snapshot | book | gap | slot_status | mark_funding)");
+                                "' (trade | bbo | book_delta | book_snapshot | book | gap | slot_status | mark_funding | instrument)");
   }
 
   [[nodiscard]] bool empty() const noexcept {

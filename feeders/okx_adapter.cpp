@@ -433,9 +433,9 @@ class okx_adapter final : public venue_adapter {
     if (venue_of(sub.ch) != venue::okx) throw std::invalid_argument("okx: " + std::string(to_string(sub.ch)) + " is not an OKX channel");
     if (!sub.variant.empty()) throw std::invalid_argument("okx: channel " + std::string(to_string(sub.ch)) + " takes no variant");
     check_inst_id(sub.symbol);
-    // "Funding rate channel": perpetual swaps only; OKX refuses any other instId.
-    if (sub.ch == channel::okx_funding_rate && inst_type_of(sub.symbol) != "SWAP")
-      throw std::invalid_argument("okx: funding-rate is for perpetual swaps (an instId ending in -SWAP), not \"" + sub.symbol + "\"");
+    // "Funding rate channel": perpetual swaps only (the descriptor says which pairs OKX refuses).
+    if (std::string why = venues::okx().subscription_problem(sub.ch, sub.symbol); !why.empty())
+      throw std::invalid_argument("okx: " + why);
   }
 
   /// The elements of `data` for the channel in `st`.
@@ -650,6 +650,53 @@ parse_result okx_adapter::parse_snapshot(const subscription& sub, simdjson::padd
   return finish(w, kOk);
 }
 
+/// The reference data of `symbols` from a "Get instruments" answer (2026-12): instType,
+/// tickSz, lotSz, and for derivatives ctVal and ctValCcy ("Contract value", "Contract value
+/// currency"; sizes are in contracts). A spot instrument's size is in its base currency: contract
+/// value 1 of baseCcy. A value that is not a decimal is a problem (the answer is not used).
+std::vector<instrument_record> reference_of(simdjson::dom::array listed, std::span<const std::string> symbols,
+                                            std::vector<std::string>& problems) {
+  std::vector<instrument_record> out;
+  for (const auto& want : symbols)
+    for (auto e : listed) {
+      std::string_view id;
+      if (e["instId"].get(id) != simdjson::SUCCESS || id != want) continue;
+      auto r = make_record<instrument_record>();
+      r.header.venue_id = venue::okx;
+      r.header.channel_id = channel::reference;
+      r.header.set_symbol(id);
+      std::string_view inst_type, text;
+      if (e["instType"].get(inst_type) != simdjson::SUCCESS) inst_type = {};
+      r.kind = inst_type == "SPOT" ? instrument_kind::spot
+               : inst_type == "SWAP" ? instrument_kind::perpetual
+               : inst_type == "FUTURES" ? instrument_kind::future
+               : inst_type == "OPTION" ? instrument_kind::option
+                                       : instrument_kind::unknown;
+      auto value = [&](const char* key, void (instrument_record::*set)(decimal) noexcept) {
+        if (e[key].get(text) != simdjson::SUCCESS || text.empty()) return;
+        decimal d{};
+        if (parse_decimal(text, d) != parse_status::ok || d.mantissa <= 0) {
+          problems.push_back("\"" + want + "\": instruments " + key + " \"" + std::string(text) + "\" is not a positive decimal");
+          return;
+        }
+        (r.*set)(d);
+      };
+      value("tickSz", &instrument_record::set_tick_size);
+      value("lotSz", &instrument_record::set_lot_size);
+      if (r.kind == instrument_kind::spot) {
+        r.set_contract_value({1, 0});
+        if (e["baseCcy"].get(text) == simdjson::SUCCESS) (void)r.set_contract_currency(text);
+      } else {
+        value("ctVal", &instrument_record::set_contract_value);
+        if (e["ctValCcy"].get(text) == simdjson::SUCCESS) (void)r.set_contract_currency(text);
+      }
+      out.push_back(r);
+      break;
+    }
+  if (!problems.empty()) out.clear();
+  return out;
+}
+
 instrument_check okx_adapter::check_instruments(int status, std::string_view body,
                                                 std::span<const std::string> symbols) const {
   instrument_check out;
@@ -680,11 +727,13 @@ instrument_check okx_adapter::check_instruments(int status, std::string_view bod
     }
     check_listed(listed, symbols, {"OKX", type == "SWAP" ? "public/instruments SWAP" : "public/instruments SPOT", "instId", "state", "live"},
                  out.problems);
+    if (out.problems.empty()) out.instruments = reference_of(listed, symbols, out.problems);
   } catch (const std::exception& e) {
     out.problems.assign(1, std::string("instruments: ") + e.what());
     return out;
   }
   out.result = out.problems.empty() ? instrument_check::outcome::ok : instrument_check::outcome::refused;
+  if (!out.problems.empty()) out.instruments.clear();
   return out;
 }
 

@@ -108,6 +108,10 @@ struct instrument_check {
   };
   outcome result = outcome::retry;
   std::vector<std::string> problems;  ///< refused: "\"BTCUSDX\" is not listed by Binance"; retry: why
+  /// ok: the reference data the list gave for the symbols, one instrument record each (header:
+  /// venue and symbol only; the feeder stamps the rest when it publishes them). Empty when the
+  /// venue's list carries none the bus uses.
+  std::vector<instrument_record> instruments;
 };
 
 /// Where an adapter writes records. The feeder's implementation claims space in its SPSC

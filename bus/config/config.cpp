@@ -157,6 +157,7 @@ venue_policy read_policy(object_reader& parent, venue v) {
   p.reconnect_max_ms = r.integer("reconnect_max_ms", false, p.reconnect_max_ms, 1, kDay);
   p.connect_timeout_ms = r.integer("connect_timeout_ms", false, p.connect_timeout_ms, 1, kDay);
   p.drain_timeout_ms = r.integer("drain_timeout_ms", false, p.drain_timeout_ms, 0, kDay);
+  p.reference_interval_ms = r.integer("reference_interval_ms", false, p.reference_interval_ms, 0, kDay);
   p.max_message_bytes = static_cast<std::uint64_t>(
       r.integer("max_message_bytes", false, static_cast<std::int64_t>(p.max_message_bytes), 1024, 256LL << 20));
   r.finish();
@@ -231,6 +232,13 @@ venue_config read_venue(const json& j, const std::string& path, venue v, const s
                      std::string(d.channel_spellings) + ")");
     vc.channels.push_back(std::move(c));
   }
+  // A channel a venue does not serve for some symbol (OKX funding-rate: swaps only): one line
+  // naming the first such pair, before a feeder subscribes and the venue refuses it.
+  if (find_venue(v)->subscription_problem != nullptr)
+    for (std::size_t i = 0; i < vc.channels.size(); ++i)
+      for (const auto& s : vc.symbols)
+        if (auto why = find_venue(v)->subscription_problem(vc.channels[i].id, s); !why.empty())
+          r.fail(r.at("channels") + "[" + std::to_string(i) + "]", why + " (a section's channels apply to all its symbols)");
 
   if (const json* slots = r.get("slots", false)) {
     if (!slots->is_array() || slots->empty() || slots->size() > 2)

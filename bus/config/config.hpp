@@ -59,6 +59,8 @@ struct venue_policy {
   std::int64_t connect_timeout_ms = 10'000; ///< TCP + TLS + WebSocket handshake must finish in this
   std::int64_t drain_timeout_ms = 2'000;    ///< graceful close waits this long for the venue's close
   std::uint64_t max_message_bytes = 1 << 20;  ///< largest WebSocket message accepted (reassembly buffer)
+  /// The feeder republishes each symbol's instrument record (reference data) this often (0: never).
+  std::int64_t reference_interval_ms = 10'000;
 };
 
 struct venue_config {

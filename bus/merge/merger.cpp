@@ -27,7 +27,8 @@ arbiter_options options_from(const config::bus_config& cfg) {
   // Every configured stream, plus room for streams a feeder sends that the config does not
   // name (counted, merged all the same).
   std::size_t configured = 0;
-  for (const auto& v : cfg.venues) configured += v.symbols.size() * v.channels.size();
+  // (+1 per symbol: its instrument records, channel::reference).
+  for (const auto& v : cfg.venues) configured += v.symbols.size() * (v.channels.size() + 1);
   o.max_streams = configured + 64;
   return o;
 }
@@ -383,7 +384,9 @@ void merger::update_counters() {
     std::array<std::uint64_t, kLeadBuckets> hist{};
     for (std::size_t k = 0; k < arbiter_.stream_count(); ++k) {
       if (arbiter_.stream_key_at(k).v != in.v) continue;
-      if (arbiter_.in_step_at(k, in.slot)) ++in_step;
+      // Reference data (instrument records, every reference_interval_ms) is not a market
+      // stream: a rotation does not wait for it.
+      if (arbiter_.stream_key_at(k).c != channel::reference && arbiter_.in_step_at(k, in.slot)) ++in_step;
       const stream_stats& st = arbiter_.stream_at(k);
       first += st.published[s];
       dups += st.duplicates[s];

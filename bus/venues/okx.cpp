@@ -31,6 +31,14 @@ std::string login_only_reason(std::string_view name) {
   return {};
 }
 
+/// OKX v5 "Funding rate channel" (2026-12): perpetual swaps only (instType SWAP, instIds ending in
+/// "-SWAP"); OKX refuses the subscription for any other instId.
+std::string subscription_problem(channel c, std::string_view inst_id) {
+  if (c == channel::okx_funding_rate && !inst_id.ends_with("-SWAP"))
+    return "funding-rate is for perpetual swaps (an instId ending in -SWAP), not \"" + std::string(inst_id) + "\"";
+  return {};
+}
+
 constinit const venue_descriptor kOkx{
     .id = venue::okx,
     .name = "okx",
@@ -63,6 +71,7 @@ constinit const venue_descriptor kOkx{
     .symbol_problem = symbol_problem,
     .parse_channel = parse_channel,
     .login_only_reason = login_only_reason,
+    .subscription_problem = subscription_problem,
 };
 
 }  // namespace

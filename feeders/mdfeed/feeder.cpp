@@ -371,6 +371,7 @@ void feeder::on_tick() noexcept {
   if (options_.allocations != nullptr) f.allocations.store(options_.allocations(), std::memory_order_relaxed);
   f.ring_overflows.store(sink_.dropped(), std::memory_order_relaxed);
   advance_instruments(now);
+  publish_reference(now);
   advance_resyncs(now);
   check_watchdogs(now);
   attend_doorbell(now);

@@ -168,6 +168,11 @@ class feeder final : private ws_events, private rest_events, private snapshot_ob
   unsigned instruments_failures_ = 0;        ///< failed attempts in a row (backoff)
   std::size_t instruments_each_ = SIZE_MAX;  ///< asking symbol by symbol: the one being asked
   std::vector<std::string> instruments_problems_;
+  /// The symbols' reference data from the instrument check, republished every
+  /// policy.reference_interval_ms (publish_reference).
+  void publish_reference(std::int64_t now) noexcept;
+  std::vector<instrument_record> reference_;
+  std::int64_t next_reference_ = 0;  ///< monotonic
 
   config::venue_config venue_;
   std::uint64_t config_id_ = 0;  ///< config::config_identity: stamped in the status block, checked in the control block

@@ -70,6 +70,7 @@ void feeder::on_instruments_done(const rest_result& r) noexcept {
     }
     instruments_failures_ = 0;
     for (const auto& p : c.problems) instruments_problems_.push_back(p);
+    for (const auto& i : c.instruments) reference_.push_back(i);
     if (each && ++instruments_each_ < venue_.symbols.size()) return;  // the next symbol
     instruments_ = instruments_phase::done;
     if (!instruments_problems_.empty()) {
@@ -81,6 +82,26 @@ void feeder::on_instruments_done(const rest_result& r) noexcept {
   } catch (const std::exception& e) {
     instruments_retry(e.what(), now);
   }
+}
+
+void feeder::publish_reference(std::int64_t now) noexcept {
+  const std::int64_t interval_ms = venue_.policy.reference_interval_ms;
+  if (instruments_ != instruments_phase::done || reference_.empty() || interval_ms <= 0 || now < next_reference_) return;
+  next_reference_ = now + interval_ms * kMs;
+  // The interval on the wall clock both slots share: their copies of one interval carry the
+  // same seq, so the merger publishes one (bus/records.hpp instrument_record).
+  const std::int64_t wall = wall_ns();
+  const std::int64_t period_ms = wall / 1'000'000 / interval_ms * interval_ms;
+  std::uint64_t written = 0;
+  for (instrument_record r : reference_) {
+    r.header.slot = options_.slot;
+    r.header.seq = static_cast<std::uint64_t>(period_ms);
+    r.header.flags = static_cast<std::uint8_t>(r.header.flags | kHeaderHasSeq);
+    r.header.receive_time_ns = wall;
+    // A full ring counts it (ring_overflows); the next interval writes it again.
+    if (ring_.try_write(static_cast<std::uint32_t>(record_type::instrument), record_bytes(r))) ++written;
+  }
+  if (written > 0) bump(status_.fields().records, written);
 }
 
 void feeder::instruments_retry(const std::string& why, std::int64_t now) noexcept {

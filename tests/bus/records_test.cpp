@@ -102,7 +102,8 @@ TEST_CASE("records: layout constants: sizes every process relies on") {
   CHECK(sizeof(slot_status_record) == 136);
   CHECK(sizeof(mark_funding_record) == 128);
   CHECK(fixed_record_size(record_type::mark_funding) == 128);
-  CHECK(kLastRecordType == record_type::mark_funding);
+  CHECK(kLastRecordType == record_type::instrument);
+  CHECK(sizeof(instrument_record) == 128);
   CHECK(kMaxBookLevelsPerRecord == 2726);
   CHECK(book_record_size(kMaxBookLevelsPerRecord) == 65520);
   CHECK(book_levels_per_record(95) == 0);
@@ -316,13 +317,13 @@ TEST_CASE("records: record_view refuses short, truncated, mislabelled and mis-si
     poke<std::uint8_t>(b, 2, version);
     CHECK(parse(b) == record_status::bad_version);
   }
-  for (std::uint8_t type : {0, 8, 255}) {
+  for (std::uint8_t type : {0, 9, 255}) {
     auto b = good;
     poke<std::uint8_t>(b, 3, type);
     CHECK(parse(b) == record_status::unknown_type);
   }
   // A trade labelled as another fixed type has the wrong size for it.
-  for (auto type : {record_type::bbo, record_type::gap, record_type::slot_status, record_type::mark_funding}) {
+  for (auto type : {record_type::bbo, record_type::gap, record_type::slot_status, record_type::mark_funding, record_type::instrument}) {
     auto b = good;
     poke(b, 3, type);
     CHECK(parse(b) == record_status::bad_size);
@@ -458,6 +459,38 @@ TEST_CASE("records: a mark_funding record round-trips at any alignment, says whi
                   "funding=-0.00038167 funding_time=1562306400000000000 vt=1562305380000000000") == 0);
   CHECK(line.find("settle") == std::string::npos);
   CHECK(to_string(record_type::mark_funding) == "mark_funding");
+}
+
+TEST_CASE("records: an instrument record carries the contract value, and base_quantity converts contracts exactly") {
+  auto i = make_record<instrument_record>();
+  i.header.venue_id = venue::okx;
+  i.header.channel_id = channel::reference;
+  i.header.set_symbol("BTC-USDT-SWAP");
+  i.kind = instrument_kind::perpetual;
+  CHECK_FALSE(base_quantity(i, {1, 0}).has_value());  // no contract value: no conversion
+  i.set_contract_value({1, -2});
+  i.set_tick_size({1, -1});
+  i.set_lot_size({1, -2});
+  CHECK(i.set_contract_currency("BTC"));
+  CHECK_FALSE(i.set_contract_currency("A_CURRENCY_NAME_TOO_LONG"));
+  CHECK(i.contract_currency_view().empty());
+  CHECK(i.set_contract_currency("BTC"));
+  CHECK(same_representation(*base_quantity(i, {125, -1}), {125, -3}));  // 12.5 contracts of 0.01 BTC = 0.125 BTC
+  CHECK(base_quantity(i, {INT64_MAX, 0}).has_value());                  // 0.01 × max: the mantissa fits
+  i.set_contract_value({100, 0});
+  CHECK_FALSE(base_quantity(i, {INT64_MAX, 0}).has_value());            // overflows: refused, not wrapped
+  i.set_contract_value({1, -2});
+  CHECK_FALSE(base_quantity(i, {1, -127}).has_value());                 // exponent -129: out of range
+  record_view v;
+  REQUIRE(record_view::parse(record_bytes(i), v) == record_status::ok);
+  REQUIRE(v.instrument().has_value());
+  const instrument_record back = *v.instrument();
+  CHECK(std::memcmp(&back, &i, sizeof i) == 0);
+  const std::string line = format_record(v);
+  INFO(line);
+  CHECK(line.find("instrument okx/reference BTC-USDT-SWAP slot=none kind=perpetual contract=0.01 ccy=BTC tick=0.1 lot=0.01") == 0);
+  CHECK(to_string(instrument_kind::option) == "option");
+  CHECK(to_string(static_cast<instrument_kind>(9)) == "unknown");
 }
 
 TEST_CASE("records: enum names, with unknown for values no writer should produce") {

@@ -35,6 +35,16 @@ TEST_CASE("venue descriptors: found by id and by name, each declaring only its o
   CHECK(find_venue(venue::unknown) == nullptr);
   CHECK(find_venue("Binance") == nullptr);
   CHECK(find_venue("") == nullptr);
+  CHECK(to_string(venue::unknown) == "unknown");
+  CHECK(to_string(static_cast<venue>(200)) == "unknown");
+  CHECK(venue_from_string("binance_usdm").value_or(venue::unknown) == venue::binance_usdm);
+  CHECK_FALSE(venue_from_string("OKX").has_value());
+  // Which channel serves which symbol: OKX funding-rate is for perpetual swaps only.
+  CHECK(venues::okx().subscription_problem(channel::okx_funding_rate, "BTC-USDT-SWAP").empty());
+  CHECK_FALSE(venues::okx().subscription_problem(channel::okx_funding_rate, "BTC-USDT").empty());
+  CHECK(venues::okx().subscription_problem(channel::okx_mark_price, "BTC-USDT").empty());
+  const bool binance_serves_every_pair = venues::binance().subscription_problem == nullptr;
+  CHECK(binance_serves_every_pair);
   CHECK(find_channel_rule(channel::unknown) == nullptr);
   CHECK(find_channel_rule(static_cast<channel>(200)) == nullptr);
 }
@@ -84,6 +94,13 @@ TEST_CASE("venue descriptors: the sequence and join rule of every channel (DESIG
   CHECK(rule_for_channel(channel::usdm_depth) == sequence_rule::chained);
   CHECK(rule_for_channel(channel::usdm_depth_partial) == sequence_rule::increasing);
   CHECK(join_rule_for_channel(channel::usdm_depth) == join_rule::spans);
+  // Mark price and funding: state with no venue id, ordered by event time (the record's seq).
+  for (const channel c : {channel::usdm_mark_price, channel::okx_mark_price, channel::okx_funding_rate}) {
+    CAPTURE(c);
+    CHECK(rule_for_channel(c) == sequence_rule::increasing);
+    CHECK(join_rule_for_channel(c) == join_rule::chain);
+  }
+  CHECK(channel_rule_of(channel::usdm_mark_price).route == "/market");
   static_assert(merge::rule_for_channel(channel::binance_depth) == sequence_rule::range, "a constant expression");
 }
 

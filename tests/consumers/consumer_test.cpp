@@ -147,6 +147,7 @@ TEST_CASE("consumer reads every record type in order with typed access") {
                                  CHECK(s.state == slot_state::rotating);
                                  seen.push_back("slot");
                                },
+                               [&](const instrument_record&) { seen.push_back("instrument"); },
                                [&](const mark_funding_record& m) {
                                  CHECK(m.header.channel_id == channel::usdm_mark_price);
                                  CHECK(m.mark_px() == decimal{6183763, -2});

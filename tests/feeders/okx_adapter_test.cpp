@@ -674,6 +674,34 @@ TEST_CASE("okx: perpetuals are checked against instType SWAP, spot against SPOT,
       R"({"code":"0","msg":"","data":[{"instId":"BTC-USDT-SWAP","instType":"SWAP","ctVal":"0.01","state":"live"},{"instId":"ETH-USDT-SWAP","instType":"SWAP","ctVal":"0.1","state":"live"}]})";
   CHECK(a->check_instruments(200, swap_list, swaps).result == instrument_check::outcome::ok);
   CHECK(a->check_instruments(200, swap_list, mixed).result == instrument_check::outcome::ask_each);
+  // The reference data the list gives: one instrument record per symbol, for the feeder to publish.
+  const auto listed = a->check_instruments(
+      200,
+      R"({"code":"0","msg":"","data":[{"instId":"BTC-USDT-SWAP","instType":"SWAP","ctVal":"0.01","ctValCcy":"BTC","tickSz":"0.1","lotSz":"0.01","state":"live"},)"
+      R"({"instId":"ETH-USDT-SWAP","instType":"SWAP","ctVal":"0.1","ctValCcy":"ETH","tickSz":"0.01","lotSz":"0.01","state":"live"}]})",
+      swaps);
+  REQUIRE(listed.result == instrument_check::outcome::ok);
+  REQUIRE(listed.instruments.size() == 2);
+  CHECK(listed.instruments[1].header.symbol_view() == "ETH-USDT-SWAP");
+  CHECK(listed.instruments[1].header.channel_id == channel::reference);
+  CHECK(listed.instruments[1].kind == instrument_kind::perpetual);
+  CHECK(same(listed.instruments[1].contract_value(), "0.1"));
+  CHECK(listed.instruments[1].contract_currency_view() == "ETH");
+  CHECK(same(listed.instruments[1].tick_size(), "0.01"));
+  const auto spot = a->check_instruments(
+      200, R"({"code":"0","data":[{"instId":"BTC-USDT","instType":"SPOT","baseCcy":"BTC","ctVal":"","tickSz":"0.1","lotSz":"0.00000001","state":"live"}]})",
+      std::vector<std::string>{"BTC-USDT"});
+  REQUIRE(spot.instruments.size() == 1);
+  CHECK(spot.instruments[0].kind == instrument_kind::spot);
+  CHECK(same(spot.instruments[0].contract_value(), "1"));  // a spot size is in the base currency
+  CHECK(spot.instruments[0].contract_currency_view() == "BTC");
+  const auto bad = a->check_instruments(
+      200, R"({"code":"0","data":[{"instId":"BTC-USDT-SWAP","instType":"SWAP","ctVal":"-1","state":"live"}]})",
+      std::vector<std::string>{"BTC-USDT-SWAP"});
+  CHECK(bad.result == instrument_check::outcome::refused);
+  CHECK(bad.instruments.empty());
+  REQUIRE(bad.problems.size() == 1);
+  CHECK(bad.problems[0] == R"("BTC-USDT-SWAP": instruments ctVal "-1" is not a positive decimal)");
   const auto refused = a->check_instruments(200, swap_list, std::vector<std::string>{"SOL-USDT-SWAP"});
   CHECK(refused.result == instrument_check::outcome::refused);
   REQUIRE(refused.problems.size() == 1);

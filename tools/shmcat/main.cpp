@@ -357,7 +357,7 @@ int main(int argc, char** argv) {
   tail->add_option("-n,--lines", to.lines, "how many of the latest (matching) records first");
   tail->add_option("--venue", to.venue, "binance | okx");
   tail->add_option("--symbol", to.symbol, "exact symbol, as the venue writes it");
-  tail->add_option("--type", to.type, "trade | bbo | book_delta | book_snapshot | book | gap | slot_status | mark_funding");
+  tail->add_option("--type", to.type, "trade | bbo | book_delta | book_snapshot | book | gap | slot_status | mark_funding | instrument");
   CLI11_PARSE(app, argc, argv);
 
   if (!bus_uid.empty()) {

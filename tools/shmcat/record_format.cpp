@@ -59,6 +59,11 @@ std::string details(const record_view& r) {
     if (mf->has(kHasSettlePx)) add("settle", to_string(mf->settle_px()));
     if (mf->has(kHasFundingRate)) add("funding", to_string(mf->funding_rate()));
     if (mf->has(kHasFundingTime)) add("at", time_of_day(mf->funding_time_ns));
+  } else if (const auto in = r.instrument()) {
+    s = std::string(to_string(in->kind));
+    if (in->has(kHasContractValue)) s += " contract=" + to_string(in->contract_value()) + " " + std::string(in->contract_currency_view());
+    if (in->has(kHasTickSize)) s += " tick=" + to_string(in->tick_size());
+    if (in->has(kHasLotSize)) s += " lot=" + to_string(in->lot_size());
   }
   return s;
 }
@@ -121,6 +126,12 @@ nlohmann::json record_json(const record_view& r, std::uint64_t frame) {
     if (mf->has(kHasSettlePx)) j["settle_px"] = to_string(mf->settle_px());
     if (mf->has(kHasFundingRate)) j["funding_rate"] = to_string(mf->funding_rate());
     if (mf->has(kHasFundingTime)) j["funding_time_ns"] = mf->funding_time_ns;
+  } else if (const auto in = r.instrument()) {
+    j["kind"] = to_string(in->kind);
+    if (in->has(kHasContractValue)) j["contract_value"] = to_string(in->contract_value());
+    j["contract_currency"] = in->contract_currency_view();
+    if (in->has(kHasTickSize)) j["tick_size"] = to_string(in->tick_size());
+    if (in->has(kHasLotSize)) j["lot_size"] = to_string(in->lot_size());
   }
   return j;
 }

@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> types;
   bool busy = false, json = false;
   examples::add_common_options(app, opt, "seconds between reports");
-  app.add_option("--type", types, "only these record types (trade, bbo, book, book_delta, book_snapshot, gap, slot_status, mark_funding)");
+  app.add_option("--type", types, "only these record types (trade, bbo, book, book_delta, book_snapshot, gap, slot_status, mark_funding, instrument)");
   app.add_flag("--busy", busy, "busy-spin while waiting (lowest publish->consumer latency, one core at 100 %)");
   app.add_flag("--json", json, "print one JSON summary at the end instead of text reports");
   CLI11_PARSE(app, argc, argv);

@@ -111,6 +111,20 @@ TEST_CASE("config: OKX login-only channels are refused with one line naming the 
   }
 }
 
+TEST_CASE("config: OKX funding-rate is for perpetual swaps: a section with a spot instId is refused, one of swaps loads") {
+  CHECK(error_of(replace(kMinimal, R"("bbo-tbt")", R"("funding-rate")")) ==
+        "cfg.json: venues.okx.channels[2]: funding-rate is for perpetual swaps (an instId ending in -SWAP), not \"BTC-USDT\" "
+        "(a section's channels apply to all its symbols)");
+  const std::string swaps =
+      replace(replace(kMinimal, R"("bbo-tbt")", R"("funding-rate", "mark-price")"), R"(["BTC-USDT", "ETH-USDT"])",
+              R"(["BTC-USDT-SWAP", "ETH-USDT-SWAP"])");
+  CHECK(error_of(swaps).empty());
+  const bus_config c = parse_config(swaps, "cfg.json");
+  REQUIRE(c.venues[0].channels.size() == 4);  // trades, books, funding-rate, mark-price
+  CHECK(c.venues[0].channels[2].id == channel::okx_funding_rate);
+  CHECK(c.venues[0].channels[3].id == channel::okx_mark_price);
+}
+
 TEST_CASE("config: the config identity changes with what segments are laid out by, and only that") {
   const bus_config a = parse_config(kMinimal, "cfg.json");
   const std::uint64_t id = config_identity(a, a.venues[0]);

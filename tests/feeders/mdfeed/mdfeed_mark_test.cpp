@@ -11,6 +11,7 @@
 #include "tools/exsim/truth_reader.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 
 using namespace mdbus;
@@ -53,9 +54,14 @@ struct mark_run {
   std::function<void(const json&, std::map<std::pair<std::string, std::int64_t>, std::string>&)> expect;
   std::size_t per_stream = 3;  ///< records wanted on every stream
   std::string log_line;        ///< the feeder's log must say this
+  json policy = json::object();
 };
 
-void run(const mark_run& run) {
+/// A symbol's instrument records (reference data), in ring order.
+using instrument_log = std::map<std::string, std::vector<instrument_record>>;
+
+instrument_log run(const mark_run& run) {
+  instrument_log instruments;
   unique_bus bus;
   temp_dir dir;
   const std::string truth_path = dir.file("truth.bin");
@@ -83,11 +89,14 @@ void run(const mark_run& run) {
     s.usdm_rest_port = x.usdm_rest_port();
     s.symbols = run.symbols;
     s.channels = run.channels;
+    s.policy = run.policy;
     feeder_process f(write_config(dir.file("cfg.json"), s), run.venue, "A", dir.file("feeder.log"));
     ring_drain drain(feeder_ring_name(bus.name(), v, slot_id::a));
     auto on_record = [&](const record_view& r) {
       if (const auto m = r.mark_funding()) {
         ring[run.stream_of(m->header)].push_back({m->header.venue_time_ns / 1'000'000, values_of(*m)});
+      } else if (const auto i = r.instrument()) {
+        instruments[std::string(i->header.symbol_view())].push_back(*i);
       } else {
         ++other;
       }
@@ -154,6 +163,7 @@ void run(const mark_run& run) {
   MESSAGE(run.venue << ": " << matched << " mark_funding records on " << ring.size() << " streams matched the truth log, "
                     << value_checked << " value-checked against an independent client; " << other << " other records");
   CHECK(value_checked >= matched * 9 / 10);
+  return instruments;
 }
 
 }  // namespace
@@ -193,6 +203,7 @@ TEST_CASE("mdfeed okx: -SWAP instIds are checked as instType SWAP, mark-price an
   r.channels = {"mark-price", "funding-rate", "trades"};
   r.raw_path = "/ws/v5/public";
   r.log_line = "instrument check: all 2 symbols are listed and trading";
+  r.policy = {{"reference_interval_ms", 300}};
   json args = json::array();
   for (const auto& s : r.symbols)
     for (const char* c : {"mark-price", "funding-rate"}) args.push_back({{"channel", c}, {"instId", s}});
@@ -211,5 +222,26 @@ TEST_CASE("mdfeed okx: -SWAP instIds are checked as instType SWAP, mark-price an
       }
     }
   };
-  run(r);
+  const instrument_log instruments = run(r);
+  // The contract value from GET /api/v5/public/instruments?instType=SWAP, on the bus: one
+  // instrument record per instId, republished every reference_interval_ms (300 here).
+  REQUIRE(instruments.size() == 2);
+  for (const auto& [sym, recs] : instruments) {
+    INFO(sym);
+    REQUIRE(recs.size() >= 2);
+    const instrument_record& i = recs.front();
+    CHECK(i.header.venue_id == venue::okx);
+    CHECK(i.header.channel_id == channel::reference);
+    CHECK(i.header.slot == slot_id::a);
+    CHECK(i.kind == instrument_kind::perpetual);
+    CHECK(i.has(kHasContractValue | kHasTickSize | kHasLotSize));
+    CHECK(i.contract_value() == (sym == "BTC-USDT-SWAP" ? decimal{1, -2} : decimal{1, -1}));  // exsim lists OKX's own ctVal
+    CHECK(i.contract_currency_view() == (sym == "BTC-USDT-SWAP" ? "BTC" : "ETH"));
+    CHECK(*base_quantity(i, {25, 0}) == (sym == "BTC-USDT-SWAP" ? decimal{25, -2} : decimal{25, -1}));  // 25 contracts
+    for (std::size_t k = 1; k < recs.size(); ++k) {
+      CHECK(recs[k].header.seq > recs[k - 1].header.seq);  // each interval once, newer each time
+      CHECK(recs[k].header.seq % 300 == 0);
+      CHECK(std::memcmp(&recs[k].contract_value_mantissa, &i.contract_value_mantissa, 48) == 0);  // same values
+    }
+  }
 }

@@ -199,6 +199,7 @@ void run_against_truth(const venue_run& run) {
         ++slot_status;
         return;
       }
+      if (r.type() == record_type::instrument) return;  // reference data from REST, not a venue event
       const std::string stream = stream_of(r);
       channel_of[stream] = r.header().channel_id;
       seen s2{r.type(), r.header().seq, r.header().first_seq, r.header().prev_seq, r.header().venue_time_ns, r.header().flags, values_of(r)};
