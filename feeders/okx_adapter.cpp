@@ -1,5 +1,6 @@
 // OKX v5 public channels (docs "WebSocket > Public channel": trades, tickers, bbo-tbt,
-// books, books5, books-l2-tbt; "Public Data": mark-price, funding-rate in okx_events.cpp) and the REST order book (GET /api/v5/market/books). Field
+// books, books5, books-l2-tbt; "Public Data": mark-price, funding-rate in okx_events.cpp), the
+// REST order book (GET /api/v5/market/books) and the instrument list (reference data). Field
 // meanings and sequence rules are in /work/shared/VENUES.md; the record mapping is in
 // bus/records.hpp.
 //
