@@ -402,6 +402,12 @@ struct mark_funding_record {
     funding_time_ns = t;
     fields |= kHasFundingTime;
   }
+  /// header.seq := the event time in ms (kHeaderHasSeq): the order of a stream's pushes, which
+  /// carry no venue id. Call once header.venue_time_ns is set.
+  constexpr void order_by_event_time() noexcept {
+    header.seq = static_cast<std::uint64_t>(header.venue_time_ns / 1'000'000);
+    header.flags = static_cast<std::uint8_t>(header.flags | kHeaderHasSeq);
+  }
 };
 static_assert(sizeof(mark_funding_record) == 128);
 static_assert(alignof(mark_funding_record) == 8);

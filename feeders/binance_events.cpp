@@ -367,9 +367,7 @@ failure parse_mark_price(od::object& data, stream_stamp& st, record_writer& w) n
   if ((seen & 0x20U) != 0) r.set_settle_px(settle);
   if (has_rate) r.set_funding_rate(rate);
   if (funding_ms != 0) r.set_funding_time_ns(funding_ns);
-  // No id in the event: its time orders the stream (bus/records.hpp).
-  r.header.seq = static_cast<std::uint64_t>(r.header.venue_time_ns / 1'000'000);
-  r.header.flags = kHeaderHasSeq;
+  r.order_by_event_time();  // no id in the event (bus/records.hpp)
   st.apply(r.header);
   return w.write(r);
 }

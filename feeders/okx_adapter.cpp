@@ -44,10 +44,6 @@ channel okx_channel(std::string_view s) noexcept {
   }
 }
 
-/// The instType an instId belongs to (OKX v5 "Get instruments"): perpetual swaps end in
-/// "-SWAP" ("BTC-USDT-SWAP"); everything else we stream is spot ("BTC-USDT").
-std::string_view inst_type_of(std::string_view inst_id) noexcept { return inst_id.ends_with("-SWAP") ? "SWAP" : "SPOT"; }
-
 /// books and books-l2-tbt say in `action` whether data is a snapshot or an update.
 bool has_action(channel c) noexcept { return c == channel::okx_books || c == channel::okx_books_l2_tbt; }
 
@@ -369,7 +365,7 @@ class okx_adapter final : public venue_adapter {
   [[nodiscard]] std::string instruments_path(std::span<const std::string> symbols) const override {
     for (const auto& s : symbols) check_inst_id(s);
     std::string path = "/api/v5/public/instruments?instType=";
-    path.append(symbols.empty() ? "SPOT" : inst_type_of(symbols.front()));
+    path.append(symbols.empty() ? "SPOT" : venues::okx_inst_type(symbols.front()));
     if (symbols.size() == 1) path.append("&instId=").append(symbols.front());
     return path;
   }
@@ -702,9 +698,9 @@ instrument_check okx_adapter::check_instruments(int status, std::string_view bod
                                                 std::span<const std::string> symbols) const {
   instrument_check out;
   // One instType per query (instruments_path): a set mixing spot and swaps is asked one by one.
-  const std::string_view type = symbols.empty() ? std::string_view("SPOT") : inst_type_of(symbols.front());
+  const std::string_view type = symbols.empty() ? std::string_view("SPOT") : venues::okx_inst_type(symbols.front());
   for (const auto& sym : symbols)
-    if (inst_type_of(sym) != type) {
+    if (venues::okx_inst_type(sym) != type) {
       out.result = instrument_check::outcome::ask_each;
       return out;
     }

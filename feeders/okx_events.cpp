@@ -6,15 +6,6 @@
 #include "feeders/okx_events.hpp"
 
 namespace mdbus::feed::detail::okx {
-namespace {
-
-/// No id in the element: its ts orders the stream (bus/records.hpp).
-void stamp_order(mark_funding_record& r) noexcept {
-  r.header.seq = static_cast<std::uint64_t>(r.header.venue_time_ns / 1'000'000);
-  r.header.flags = kHeaderHasSeq;
-}
-
-}  // namespace
 
 failure parse_mark_price(od::object& obj, const stream_stamp& st, record_writer& w) noexcept {
   static constexpr std::string_view kNames[] = {"mark-price.markPx", "mark-price.ts", "mark-price.instId"};
@@ -39,7 +30,7 @@ failure parse_mark_price(od::object& obj, const stream_stamp& st, record_writer&
   if (const failure m = missing(seen, 0x3U, kNames)) return m;
   if (mark.mantissa <= 0) return {parse_error::invalid_value, "mark-price.markPx <= 0"};
   r.set_mark_px(mark);
-  stamp_order(r);
+  r.order_by_event_time();  // no id in the element (bus/records.hpp)
   st.apply(r.header);
   return w.write(r);
 }
@@ -75,7 +66,7 @@ failure parse_funding_rate(od::object& obj, const stream_stamp& st, record_write
   if (funding_ns <= 0) return {parse_error::invalid_value, "funding-rate.fundingTime <= 0"};
   r.set_funding_rate(rate);
   r.set_funding_time_ns(funding_ns);
-  stamp_order(r);
+  r.order_by_event_time();  // no id in the element (bus/records.hpp)
   st.apply(r.header);
   return w.write(r);
 }

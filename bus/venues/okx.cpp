@@ -34,7 +34,7 @@ std::string login_only_reason(std::string_view name) {
 /// OKX v5 "Funding rate channel" (2026-12): perpetual swaps only (instType SWAP, instIds ending in
 /// "-SWAP"); OKX refuses the subscription for any other instId.
 std::string subscription_problem(channel c, std::string_view inst_id) {
-  if (c == channel::okx_funding_rate && !inst_id.ends_with("-SWAP"))
+  if (c == channel::okx_funding_rate && okx_inst_type(inst_id) != "SWAP")
     return "funding-rate is for perpetual swaps (an instId ending in -SWAP), not \"" + std::string(inst_id) + "\"";
   return {};
 }

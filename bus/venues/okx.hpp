@@ -46,4 +46,10 @@ inline constexpr channel_rule kOkxChannels[] = {
 
 [[nodiscard]] const venue_descriptor& okx() noexcept;
 
+/// OKX v5 "Get instruments": the instType of an instId as the bus streams them — perpetual
+/// swaps end in "-SWAP" ("BTC-USDT-SWAP"), everything else is spot ("BTC-USDT").
+[[nodiscard]] constexpr std::string_view okx_inst_type(std::string_view inst_id) noexcept {
+  return inst_id.ends_with("-SWAP") ? "SWAP" : "SPOT";
+}
+
 }  // namespace mdbus::venues
