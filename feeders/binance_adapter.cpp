@@ -419,6 +419,57 @@ parse_result binance_adapter::parse_snapshot(const subscription& sub, simdjson::
   return finish(w, kOk);
 }
 
+/// The reference data of `symbols` from an exchangeInfo answer (spot rest-api.md and USD-M
+/// "Exchange Information", 2026-12). Both venues size orders and trades in the base asset, so
+/// the contract value is 1 `baseAsset`. The kind: no `contractType` is spot; PERPETUAL (and
+/// TRADIFI_PERPETUAL) a perpetual; any other (CURRENT_QUARTER, NEXT_QUARTER) a dated future.
+/// Tick and lot are PRICE_FILTER.tickSize and LOT_SIZE.stepSize; filters.md: a tickSize or
+/// stepSize of 0 disables that rule, so 0 is absent, not a value. Text that is not a decimal
+/// >= 0 is a problem (the answer is not used).
+std::vector<instrument_record> binance_reference_of(simdjson::dom::array listed, std::span<const std::string> symbols,
+                                                    venue id, std::vector<std::string>& problems) {
+  std::vector<instrument_record> out;
+  for (const auto& want : symbols)
+    for (auto e : listed) {
+      std::string_view sym;
+      if (e["symbol"].get(sym) != simdjson::SUCCESS || sym != want) continue;
+      auto r = make_record<instrument_record>();
+      r.header.venue_id = id;
+      r.header.channel_id = channel::reference;
+      r.header.set_symbol(sym);
+      std::string_view text;
+      if (e["contractType"].get(text) != simdjson::SUCCESS || text.empty())
+        r.kind = instrument_kind::spot;
+      else
+        r.kind = text == "PERPETUAL" || text == "TRADIFI_PERPETUAL" ? instrument_kind::perpetual : instrument_kind::future;
+      r.set_contract_value({1, 0});
+      if (e["baseAsset"].get(text) == simdjson::SUCCESS) (void)r.set_contract_currency(text);
+      simdjson::dom::array filters;
+      if (e["filters"].get(filters) == simdjson::SUCCESS)
+        for (auto f : filters) {
+          std::string_view type;
+          if (f["filterType"].get(type) != simdjson::SUCCESS) continue;
+          const char* key = type == "PRICE_FILTER" ? "tickSize" : type == "LOT_SIZE" ? "stepSize" : nullptr;
+          if (key == nullptr || f[key].get(text) != simdjson::SUCCESS) continue;
+          decimal d{};
+          if (parse_decimal(text, d) != parse_status::ok || d.mantissa < 0) {
+            problems.push_back("\"" + want + "\": exchangeInfo " + std::string(type) + "." + key + " \"" +
+                               std::string(text) + "\" is not a decimal >= 0");
+            continue;
+          }
+          if (d.mantissa == 0) continue;
+          if (type == "PRICE_FILTER")
+            r.set_tick_size(d);
+          else
+            r.set_lot_size(d);
+        }
+      out.push_back(r);
+      break;
+    }
+  if (!problems.empty()) out.clear();
+  return out;
+}
+
 instrument_check binance_adapter::check_instruments(int status, std::string_view body,
                                                     std::span<const std::string> symbols) const {
   instrument_check out;
@@ -450,6 +501,7 @@ instrument_check binance_adapter::check_instruments(int status, std::string_view
       return out;
     }
     check_listed(listed, symbols, {desc_.title.data(), "exchangeInfo", "symbol", "status", "TRADING"}, out.problems);
+    if (out.problems.empty()) out.instruments = binance_reference_of(listed, symbols, desc_.id, out.problems);
   } catch (const std::exception& e) {  // allocation failure
     out.problems.assign(1, std::string("exchangeInfo: ") + e.what());
     return out;

@@ -642,3 +642,46 @@ TEST_CASE("binance: corrupted recorded messages never crash and never yield an i
   auto a = make(venue::binance, 1000);  // small records, so snapshots are split too
   corrupt_and_parse(*a, read_lines(std::string(MDBUS_BENCH_DATA) + "/binance_spot.jsonl"), 20);
 }
+
+// rest-api.md "Exchange information" (2026-12): each symbol's filters; filters.md: PRICE_FILTER
+// tickSize and LOT_SIZE stepSize, either of which may be 0 ("disabled").
+TEST_CASE("binance: the instrument check gives each symbol's reference data: spot, 1 of the base asset, tick and step") {
+  auto a = make(venue::binance);
+  const std::string body =
+      R"({"timezone":"UTC","serverTime":1565246363776,"rateLimits":[],"exchangeFilters":[],"symbols":[)"
+      R"({"symbol":"ETHBTC","status":"TRADING","baseAsset":"ETH","baseAssetPrecision":8,"quoteAsset":"BTC",)"
+      R"("quotePrecision":8,"filters":[{"filterType":"PRICE_FILTER","minPrice":"0.00000100",)"
+      R"("maxPrice":"100000.00000000","tickSize":"0.00000100"},{"filterType":"LOT_SIZE","minQty":"0.00100000",)"
+      R"("maxQty":"100000.00000000","stepSize":"0.00100000"},{"filterType":"MARKET_LOT_SIZE","minQty":"0.00000000",)"
+      R"("maxQty":"1000.00000000","stepSize":"0.00000000"}]},)"
+      R"({"symbol":"BTCUSDT","status":"TRADING","baseAsset":"BTC","quoteAsset":"USDT","filters":[)"
+      R"({"filterType":"PRICE_FILTER","minPrice":"0","maxPrice":"0","tickSize":"0"},)"
+      R"({"filterType":"LOT_SIZE","minQty":"0.00001000","maxQty":"9000.00000000","stepSize":"0.00001000"}]}]})";
+  const std::vector<std::string> syms{"BTCUSDT", "ETHBTC"};
+  const instrument_check c = a->check_instruments(200, body, syms);
+  REQUIRE(c.result == instrument_check::outcome::ok);
+  REQUIRE(c.instruments.size() == 2);  // in the order of the symbols asked for
+  const instrument_record& btc = c.instruments[0];
+  CHECK(btc.header.symbol_view() == "BTCUSDT");
+  CHECK(btc.header.venue_id == venue::binance);
+  CHECK(btc.header.channel_id == channel::reference);
+  CHECK(btc.kind == instrument_kind::spot);
+  CHECK(same(btc.contract_value(), "1"));
+  CHECK(btc.contract_currency_view() == "BTC");
+  CHECK((btc.fields & kHasTickSize) == 0);  // tickSize 0: the rule is disabled
+  CHECK(same(btc.lot_size(), "0.00001000"));
+  const instrument_record& eth = c.instruments[1];
+  CHECK(eth.header.symbol_view() == "ETHBTC");
+  CHECK(same(eth.tick_size(), "0.00000100"));
+  CHECK(same(eth.lot_size(), "0.00100000"));  // LOT_SIZE, not MARKET_LOT_SIZE
+  CHECK(eth.contract_currency_view() == "ETH");
+
+  // A filter value that is not a decimal >= 0 refuses the symbol, in one line that names it.
+  std::string bad = body;
+  bad.replace(bad.find("0.00100000\"},"), 10, "-0.001");
+  const instrument_check b = a->check_instruments(200, bad, syms);
+  CHECK(b.result == instrument_check::outcome::refused);
+  CHECK(b.instruments.empty());
+  REQUIRE(b.problems.size() == 1);
+  CHECK(b.problems[0] == "\"ETHBTC\": exchangeInfo LOT_SIZE.stepSize \"-0.001\" is not a decimal >= 0");
+}

@@ -374,6 +374,31 @@ TEST_CASE("binance_usdm: REST on fapi: /fapi/v1/depth at 1000 levels (weight 20)
   CHECK(c.problems[0].find("Binance USD-M") != std::string::npos);
   CHECK(a->check_instruments(200, body, std::vector<std::string>{"BTCUSDT"}).result == instrument_check::outcome::ok);
 
+  // Reference data ("Exchange Information", 2026-12): contractType says perpetual or dated
+  // future; sizes are in the base asset (contract value 1 baseAsset); PRICE_FILTER.tickSize,
+  // LOT_SIZE.stepSize (not MARKET_LOT_SIZE's).
+  const std::string info =
+      R"({"timezone":"UTC","symbols":[{"symbol":"BLZUSDT","pair":"BLZUSDT","contractType":"PERPETUAL",)"
+      R"("deliveryDate":4133404800000,"onboardDate":1598252400000,"status":"TRADING","baseAsset":"BLZ",)"
+      R"("quoteAsset":"USDT","marginAsset":"USDT","pricePrecision":5,"quantityPrecision":0,"filters":[)"
+      R"({"filterType":"PRICE_FILTER","maxPrice":"300","minPrice":"0.0001","tickSize":"0.0001"},)"
+      R"({"filterType":"LOT_SIZE","maxQty":"10000000","minQty":"1","stepSize":"1"},)"
+      R"({"filterType":"MARKET_LOT_SIZE","maxQty":"590119","minQty":"1","stepSize":"10"}]},)"
+      R"({"symbol":"BTCUSDT_261225","pair":"BTCUSDT","contractType":"CURRENT_QUARTER","status":"TRADING",)"
+      R"("baseAsset":"BTC","quoteAsset":"USDT","filters":[{"filterType":"PRICE_FILTER","tickSize":"0.10"},)"
+      R"({"filterType":"LOT_SIZE","stepSize":"0.001"}]}]})";
+  const instrument_check r = a->check_instruments(200, info, std::vector<std::string>{"BLZUSDT", "BTCUSDT_261225"});
+  REQUIRE(r.result == instrument_check::outcome::ok);
+  REQUIRE(r.instruments.size() == 2);
+  CHECK(r.instruments[0].header.venue_id == venue::binance_usdm);
+  CHECK(r.instruments[0].kind == instrument_kind::perpetual);
+  CHECK(same(r.instruments[0].contract_value(), "1"));
+  CHECK(r.instruments[0].contract_currency_view() == "BLZ");
+  CHECK(same(r.instruments[0].tick_size(), "0.0001"));
+  CHECK(same(r.instruments[0].lot_size(), "1"));
+  CHECK(r.instruments[1].kind == instrument_kind::future);
+  CHECK(same(r.instruments[1].tick_size(), "0.10"));
+
   // The REST answer carries E and T besides lastUpdateId; an error body is a venue_error.
   vector_sink sink;
   REQUIRE(parse_snapshot(*a, depth, read_lines(kData + "/binance_usdm_session.txt")[54].substr(20), sink).error ==

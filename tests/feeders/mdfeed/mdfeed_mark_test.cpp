@@ -189,7 +189,25 @@ TEST_CASE("mdfeed binance_usdm: markPrice@1s on /market → mark_funding records
         "mark " + dec(d["p"].get<std::string>()) + " index " + dec(d["i"].get<std::string>()) + " settle " +
         dec(d["P"].get<std::string>()) + " rate " + dec(d["r"].get<std::string>()) + " at " + std::to_string(d["T"].get<std::int64_t>()) + " ";
   };
-  run(r);
+  r.policy = {{"reference_interval_ms", 300}};
+  const instrument_log instruments = run(r);
+  // From GET /fapi/v1/exchangeInfo: a perpetual (contractType PERPETUAL) sized in its base asset,
+  // tick and step from PRICE_FILTER and LOT_SIZE as exsim lists them (BTCUSDT 0.01 / 0.00001,
+  // ETHUSDT 0.01 / 0.0001), republished every reference_interval_ms.
+  REQUIRE(instruments.size() == 2);
+  for (const auto& [sym, recs] : instruments) {
+    INFO(sym);
+    REQUIRE(recs.size() >= 2);
+    const instrument_record& i = recs.front();
+    CHECK(i.header.venue_id == venue::binance_usdm);
+    CHECK(i.header.channel_id == channel::reference);
+    CHECK(i.kind == instrument_kind::perpetual);
+    CHECK(i.contract_value() == decimal{1, 0});
+    CHECK(i.contract_currency_view() == (sym == "BTCUSDT" ? "BTC" : "ETH"));
+    CHECK(i.tick_size() == decimal{1, -2});
+    CHECK(i.lot_size() == (sym == "BTCUSDT" ? decimal{1, -5} : decimal{1, -4}));
+    for (std::size_t k = 1; k < recs.size(); ++k) CHECK(recs[k].header.seq > recs[k - 1].header.seq);
+  }
 }
 
 TEST_CASE("mdfeed okx: -SWAP instIds are checked as instType SWAP, mark-price and funding-rate → mark_funding records") {
