@@ -63,20 +63,37 @@ counter counters_segment::register_counter(std::string_view label, std::uint32_t
   constexpr auto kFree = static_cast<std::uint32_t>(counter_state::free);
   constexpr auto kReserved = static_cast<std::uint32_t>(counter_state::reserved);
   constexpr auto kAllocated = static_cast<std::uint32_t>(counter_state::allocated);
-  // Take over our own or a dead owner's counter of the same name: its value carries on.
-  for (std::uint32_t i = 0; i < max_counters_; ++i) {
-    counter_metadata& m = meta_[i];
-    if (m.state.load(std::memory_order_acquire) != kAllocated || label_of(m) != label) continue;
-    std::int64_t owner = m.owner_pid.load(std::memory_order_relaxed);
-    if (owner == me) return counter(&values_[i].value, i);
-    // CAS: two restarted processes racing for the same label — one wins, the other allocates anew.
-    if (!pid_alive(owner) && m.owner_pid.compare_exchange_strong(owner, me, std::memory_order_acq_rel))
-      return counter(&values_[i].value, i);
+  if (!indexed_) {
+    // Once: every allocated label, the first slot of each (find() and the takeover agree).
+    for (std::uint32_t i = 0; i < max_counters_; ++i) {
+      const counter_metadata& m = meta_[i];
+      if (m.state.load(std::memory_order_acquire) == kAllocated) index_.emplace(std::string(label_of(m)), i);
+    }
+    indexed_ = true;
   }
-  for (std::uint32_t i = 0; i < max_counters_; ++i) {
+  // Take over our own or a dead owner's counter of the same name: its value carries on.
+  const std::string key(label);
+  if (const auto it = index_.find(key); it != index_.end()) {
+    const std::uint32_t i = it->second;
+    counter_metadata& m = meta_[i];
+    // The slot may have been released and reused under another label since it was indexed.
+    if (m.state.load(std::memory_order_acquire) == kAllocated && label_of(m) == label) {
+      std::int64_t owner = m.owner_pid.load(std::memory_order_relaxed);
+      if (owner == me) return counter(&values_[i].value, i);
+      // CAS: two restarted processes racing for the same label — one wins, the other allocates anew.
+      if (!pid_alive(owner) && m.owner_pid.compare_exchange_strong(owner, me, std::memory_order_acq_rel))
+        return counter(&values_[i].value, i);
+    }
+    index_.erase(it);
+  }
+  for (std::uint32_t k = 0; k < max_counters_; ++k) {
+    // From the slot after the last one we took, round once: slots are taken in order, so the
+    // ones before it are seldom free.
+    const std::uint32_t i = (free_hint_ + k) % max_counters_;
     counter_metadata& m = meta_[i];
     std::uint32_t expected = kFree;
     if (!m.state.compare_exchange_strong(expected, kReserved, std::memory_order_acquire)) continue;
+    free_hint_ = i + 1 == max_counters_ ? 0 : i + 1;
     m.type_id = type_id;
     m.owner_pid.store(me, std::memory_order_relaxed);
     m.registered_ns = wall_ns();
@@ -85,6 +102,7 @@ counter counters_segment::register_counter(std::string_view label, std::uint32_t
     values_[i].value.store(0, std::memory_order_relaxed);
     // release: publishes label, owner and the zeroed value; pairs with for_each's acquire.
     m.state.store(kAllocated, std::memory_order_release);
+    index_.insert_or_assign(key, i);
     return counter(&values_[i].value, i);
   }
   throw segment_error("segment " + segment_.name() + ": all " + std::to_string(max_counters_) +

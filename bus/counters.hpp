@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace mdbus {
 
@@ -86,6 +87,11 @@ class counters_segment {
 
   /// Register (or take over, see above) the counter named `label`. Throws segment_error if
   /// the label is empty or too long, the segment is full, or it is mapped read-only.
+  /// Constant time after the first call, which indexes the segment's labels once (a merger
+  /// registers ten counters per stream: thousands of streams must not cost a scan each).
+  /// Takeover finds the counters that existed at the first call (a restarted process's dead
+  /// predecessor's) and this process's own; a label another live process registers later is
+  /// its counter, not ours.
   counter register_counter(std::string_view label, std::uint32_t type_id = 0);
   /// Free the slot (the value is forgotten).
   void release(const counter& c) noexcept;
@@ -120,12 +126,18 @@ class counters_segment {
   counter_metadata* meta_ = nullptr;
   counter_value* values_ = nullptr;
   std::uint32_t max_counters_ = 0;
+  // Process-local, for register_counter: the labels of the allocated slots (indexed at the
+  // first registration, then ours as we add them), and where to look for a free slot next.
+  std::unordered_map<std::string, std::uint32_t> index_;
+  bool indexed_ = false;
+  std::uint32_t free_hint_ = 0;
 };
 
 /// Total segment size for `max_counters` slots.
 constexpr std::uint64_t counters_segment_size(std::uint64_t max_counters) noexcept {
   return kSegmentHeaderSize + max_counters * (sizeof(counter_metadata) + sizeof(counter_value));
 }
-inline constexpr std::uint32_t kMaxCountersLimit = 1 << 16;
+/// An absurd header beyond this is refused (320 bytes a counter: 84 MB, 26 000 streams).
+inline constexpr std::uint32_t kMaxCountersLimit = 1 << 18;
 
 }  // namespace mdbus

@@ -290,31 +290,37 @@ std::string claim_config_id(std::atomic<std::uint64_t>& stored, std::uint64_t wa
 
 }  // namespace
 
-feeder_control_writer feeder_control_writer::create(const std::string& name, venue v, slot_id s, mode_t mode,
-                                                    std::uint64_t config_id) {
-  feeder_control_writer w;
-  w.segment_ = shm_segment::create_or_adopt(block_spec(name, segment_kind::control_block, kFeederControlSize, v, s, 0, mode));
-  w.control_ = std::launder(reinterpret_cast<feeder_control*>(w.segment_.body()));
-  if (auto why = claim_config_id(w.control_->config_id, config_id, name); !why.empty()) throw segment_error(why);
-  return w;
-}
-
 namespace {
 
-/// Opens an existing control block for venue `v`, slot `s` and validates it (kind, size, that
-/// it was made for this venue and slot). One attempt.
-attach_status open_control_block(const std::string& name, venue v, slot_id s, access_mode mode, shm_segment& out,
-                                 std::string& reason, std::uint64_t config_id) {
+/// The resync table's symbol count must be 1..kMaxResyncSymbols.
+std::size_t checked_symbols(const std::string& name, std::size_t symbols) {
+  if (symbols == 0 || symbols > kMaxResyncSymbols)
+    throw segment_error("segment " + name + ": " + std::to_string(symbols) + " symbols; a control block holds 1.." +
+                        std::to_string(kMaxResyncSymbols));
+  return symbols;
+}
+
+/// Opens an existing control block for venue `v`, slot `s` and `symbols` symbols and validates
+/// it (kind, the size its geometry says, that it was made for this venue, slot and symbol
+/// count). One attempt.
+attach_status open_control_block(const std::string& name, venue v, slot_id s, std::size_t symbols, access_mode mode,
+                                 shm_segment& out, std::string& reason, std::uint64_t config_id) {
   attach_result r = shm_segment::try_open(name, segment_kind::control_block, mode);
   if (r.status != attach_status::ok) {
     reason = std::move(r.reason);
     return r.status;
   }
-  if (auto why = check_block(r.segment, kFeederControlSize, 0); !why.empty()) {
+  const auto& g = r.segment.header().geometry;
+  if (g[2] != symbols) {
+    reason = "segment " + name + ": made for another configuration (its resync table holds " + std::to_string(g[2]) +
+             " symbols, this process has " + std::to_string(symbols) +
+             "): the config was edited while the bus ran; stop the whole bus and start it again";
+    return attach_status::incompatible;
+  }
+  if (auto why = check_block(r.segment, feeder_control_size(symbols), symbols); !why.empty()) {
     reason = std::move(why);
     return attach_status::incompatible;
   }
-  const auto& g = r.segment.header().geometry;
   if (g[0] != static_cast<std::uint64_t>(v) || g[1] != static_cast<std::uint64_t>(s)) {
     reason = "segment " + name + ": made for another venue or slot";
     return attach_status::incompatible;
@@ -336,16 +342,27 @@ attach_status open_control_block(const std::string& name, venue v, slot_id s, ac
 
 }  // namespace
 
-feeder_control_writer feeder_control_writer::create_or_share(const std::string& name, venue v, slot_id s, mode_t mode,
-                                                             std::uint64_t config_id) {
+feeder_control_writer feeder_control_writer::create(const std::string& name, venue v, slot_id s, std::size_t symbols,
+                                                    mode_t mode, std::uint64_t config_id) {
+  checked_symbols(name, symbols);
+  feeder_control_writer w;
+  w.segment_ = shm_segment::create_or_adopt(
+      block_spec(name, segment_kind::control_block, feeder_control_size(symbols), v, s, symbols, mode));
+  w.control_ = std::launder(reinterpret_cast<feeder_control*>(w.segment_.body()));
+  if (auto why = claim_config_id(w.control_->config_id, config_id, name); !why.empty()) throw segment_error(why);
+  return w;
+}
+
+feeder_control_writer feeder_control_writer::create_or_share(const std::string& name, venue v, slot_id s,
+                                                             std::size_t symbols, mode_t mode, std::uint64_t config_id) {
   try {
-    return create(name, v, s, mode, config_id);
+    return create(name, v, s, symbols, mode, config_id);
   } catch (const segment_owner_error&) {
     throw;  // another user's block: nothing to share
   } catch (const segment_error&) {
     feeder_control_writer w;
     std::string why;
-    const attach_status st = open_control_block(name, v, s, access_mode::read_write, w.segment_, why, config_id);
+    const attach_status st = open_control_block(name, v, s, symbols, access_mode::read_write, w.segment_, why, config_id);
     if (st == attach_status::incompatible) throw segment_error(why);
     if (st != attach_status::ok) throw;
     w.control_ = std::launder(reinterpret_cast<feeder_control*>(w.segment_.body()));
@@ -368,23 +385,29 @@ std::uint64_t feeder_control_writer::current() const noexcept {
   return control_->command_word.load(std::memory_order_relaxed);  // we (or our CAS) wrote it
 }
 
-attach_status feeder_resync_requester::try_open(const std::string& name, venue v, slot_id s,
+attach_status feeder_resync_requester::try_open(const std::string& name, venue v, slot_id s, std::size_t symbols,
                                                feeder_resync_requester& out, std::string& reason, std::uint64_t config_id) {
-  const attach_status st = open_control_block(name, v, s, access_mode::read_write, out.segment_, reason, config_id);
-  if (st == attach_status::ok) out.control_ = std::launder(reinterpret_cast<feeder_control*>(out.segment_.body()));
+  const attach_status st = open_control_block(name, v, s, symbols, access_mode::read_write, out.segment_, reason, config_id);
+  if (st == attach_status::ok) {
+    out.control_ = std::launder(reinterpret_cast<feeder_control*>(out.segment_.body()));
+    out.slots_ = symbols * kResyncChannelsPerSymbol;
+  }
   return st;
 }
 
 std::uint64_t feeder_resync_requester::request(std::size_t index) noexcept {
-  if (control_ == nullptr || index >= kResyncStreams) return 0;
+  if (control_ == nullptr || index >= slots_) return 0;
   // release: pairs with the feeder's acquire in resync_generation().
-  return control_->resync[index].fetch_add(1, std::memory_order_release) + 1;
+  return resync_slots(control_)[index].fetch_add(1, std::memory_order_release) + 1;
 }
 
-attach_status feeder_control_reader::try_open(const std::string& name, venue v, slot_id s, feeder_control_reader& out,
-                                              std::string& reason, std::uint64_t config_id) {
-  const attach_status st = open_control_block(name, v, s, access_mode::read_only, out.segment_, reason, config_id);
-  if (st == attach_status::ok) out.control_ = std::launder(reinterpret_cast<const feeder_control*>(out.segment_.body()));
+attach_status feeder_control_reader::try_open(const std::string& name, venue v, slot_id s, std::size_t symbols,
+                                              feeder_control_reader& out, std::string& reason, std::uint64_t config_id) {
+  const attach_status st = open_control_block(name, v, s, symbols, access_mode::read_only, out.segment_, reason, config_id);
+  if (st == attach_status::ok) {
+    out.control_ = std::launder(reinterpret_cast<const feeder_control*>(out.segment_.body()));
+    out.slots_ = symbols * kResyncChannelsPerSymbol;
+  }
   return st;
 }
 

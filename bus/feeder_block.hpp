@@ -160,17 +160,20 @@ static_assert(sizeof(feeder_status) == 11 * kCacheLine);
 static_assert(alignof(feeder_status) == kCacheLine);
 
 /// Resync request slots: one per (configured symbol, channel position in its venue's
-/// descriptor, < kMaxChannelsPerVenue), so 128 symbols per venue fit.
+/// descriptor, < kMaxChannelsPerVenue). The table is sized at creation from the venue's symbol
+/// count (the control block's third geometry word), so a venue holds as many symbols as its
+/// config lists, up to kMaxResyncSymbols (a 16 MB block; an absurd header is refused).
 inline constexpr std::size_t kResyncChannelsPerSymbol = kMaxChannelsPerVenue;
-inline constexpr std::size_t kResyncSymbols = 128;
-inline constexpr std::size_t kResyncStreams = kResyncSymbols * kResyncChannelsPerSymbol;
+inline constexpr std::size_t kMaxResyncSymbols = std::size_t{1} << 16;
+/// resync_index() of a channel no descriptor places: no slot.
+inline constexpr std::size_t kNoResyncSlot = SIZE_MAX;
 
 /// The resync slot of a stream: `symbol_index` is the symbol's position in the venue's
-/// configured symbol list (merger and feeder read the same config). kResyncStreams when the
-/// symbol index is out of range.
+/// configured symbol list (merger and feeder read the same config); kNoResyncSlot for a
+/// channel without a position. A slot beyond a block's table is refused by the block.
 [[nodiscard]] constexpr std::size_t resync_index(std::size_t symbol_index, channel c) noexcept {
   const std::size_t position = channel_position(c);
-  if (symbol_index >= kResyncSymbols || position >= kResyncChannelsPerSymbol) return kResyncStreams;
+  if (symbol_index >= kMaxResyncSymbols || position >= kResyncChannelsPerSymbol) return kNoResyncSlot;
   return symbol_index * kResyncChannelsPerSymbol + position;
 }
 
@@ -183,20 +186,33 @@ struct feeder_control {
   /// an identity stamps it). A process with another identity refuses the block.
   std::atomic<std::uint64_t> config_id;
   std::uint8_t pad[kCacheLine - 16];
-  /// Resync requests (written by the merger after a real gap on a book stream): a generation
-  /// per stream, bumped once per request. The feeder compares each with the generation it
-  /// last served and, when it moved, fetches a fresh snapshot of that stream (Binance: REST
-  /// depth + the U/u procedure; OKX: resubscribe). Requests coalesce: two bumps before the
-  /// feeder looks are one resync.
-  alignas(kCacheLine) std::atomic<std::uint64_t> resync[kResyncStreams];
+  // Then, from the second line, the resync requests (written by the merger after a real gap
+  // on a book stream): a generation per stream (std::atomic<std::uint64_t>, symbols ×
+  // kResyncChannelsPerSymbol of them), bumped once per request. The feeder compares each with
+  // the generation it last served and, when it moved, fetches a fresh snapshot of that stream
+  // (Binance: REST depth + the U/u procedure; OKX: resubscribe). Requests coalesce: two bumps
+  // before the feeder looks are one resync. See resync_slots().
 };
 static_assert(offsetof(feeder_control, command_word) == 0);
 static_assert(offsetof(feeder_control, config_id) == 8);
-static_assert(offsetof(feeder_control, resync) == kCacheLine);
-static_assert(sizeof(feeder_control) == kCacheLine + kResyncStreams * 8);
+static_assert(sizeof(feeder_control) == kCacheLine);
+static_assert(sizeof(std::atomic<std::uint64_t>) == 8 && std::atomic<std::uint64_t>::is_always_lock_free);
 
 inline constexpr std::uint64_t kFeederStatusSize = kSegmentHeaderSize + sizeof(feeder_status);
-inline constexpr std::uint64_t kFeederControlSize = kSegmentHeaderSize + sizeof(feeder_control);
+
+/// The resync table behind a mapped control block's first line.
+[[nodiscard]] inline std::atomic<std::uint64_t>* resync_slots(feeder_control* c) noexcept {
+  return std::launder(reinterpret_cast<std::atomic<std::uint64_t>*>(reinterpret_cast<std::byte*>(c) + sizeof(feeder_control)));
+}
+[[nodiscard]] inline const std::atomic<std::uint64_t>* resync_slots(const feeder_control* c) noexcept {
+  return resync_slots(const_cast<feeder_control*>(c));
+}
+
+/// Bytes of a control block whose resync table holds `symbols` symbols.
+[[nodiscard]] constexpr std::uint64_t feeder_control_size(std::size_t symbols) noexcept {
+  return kSegmentHeaderSize + sizeof(feeder_control) + std::uint64_t{symbols} * kResyncChannelsPerSymbol * 8;
+}
+
 
 /// "feed.<venue>.<slot>", e.g. "feed.binance.A": the ring's object name; the status and control
 /// blocks append ".status" / ".control".
@@ -296,13 +312,15 @@ class feeder_control_writer {
   /// Creates the block, or adopts a dead commander's (its sequence carries on). Throws segment_error.
   /// `config_id` (config::config_identity; 0 = none): stamped into a block that has none; a
   /// block stamped with another identity is refused (segment_error naming both).
-  static feeder_control_writer create(const std::string& name, venue v, slot_id s, mode_t mode = 0600,
-                                      std::uint64_t config_id = 0);
+  /// `symbols`: the venue's configured symbol count, which sizes the resync table
+  /// (1..kMaxResyncSymbols); an existing block of another size is refused.
+  static feeder_control_writer create(const std::string& name, venue v, slot_id s, std::size_t symbols,
+                                      mode_t mode = 0600, std::uint64_t config_id = 0);
   /// As create(), but when another live process holds the block (a merger that ran before
   /// the supervisor made it), opens it read-write beside that process instead of failing:
   /// send() and resync requests are atomic read-modify-writes, so two commanders are safe.
-  static feeder_control_writer create_or_share(const std::string& name, venue v, slot_id s, mode_t mode = 0600,
-                                               std::uint64_t config_id = 0);
+  static feeder_control_writer create_or_share(const std::string& name, venue v, slot_id s, std::size_t symbols,
+                                               mode_t mode = 0600, std::uint64_t config_id = 0);
   /// Write the next command (sequence + 1) with release; returns the word, which the feeder's
   /// status block shows in ack_word once taken. A CAS, so two commanders never reuse a sequence.
   std::uint64_t send(feeder_command c, std::uint8_t arg = 0) noexcept;
@@ -322,17 +340,21 @@ class feeder_resync_requester {
   feeder_resync_requester() = default;
   /// One attempt: ok, await (no block yet) or incompatible with `reason`.
   /// A block stamped with a config identity other than `config_id` (when both non-zero) is
-  /// incompatible: its resync slots are positions in another symbol list.
-  static attach_status try_open(const std::string& name, venue v, slot_id s, feeder_resync_requester& out,
-                                std::string& reason, std::uint64_t config_id = 0);
+  /// incompatible: its resync slots are positions in another symbol list. So is a block whose
+  /// table is not sized for `symbols` symbols.
+  static attach_status try_open(const std::string& name, venue v, slot_id s, std::size_t symbols,
+                                feeder_resync_requester& out, std::string& reason, std::uint64_t config_id = 0);
   /// Ask for a resync of slot `index` (resync_index()). Returns the new generation; 0 when
   /// the index is out of range or the block is not open.
   std::uint64_t request(std::size_t index) noexcept;
   [[nodiscard]] bool valid() const noexcept { return control_ != nullptr; }
+  /// Resync slots in the block's table (symbols × kResyncChannelsPerSymbol).
+  [[nodiscard]] std::size_t slots() const noexcept { return slots_; }
 
  private:
   shm_segment segment_;
   feeder_control* control_ = nullptr;
+  std::size_t slots_ = 0;
 };
 
 /// The feeder's read-only view of its control block.
@@ -341,22 +363,24 @@ class feeder_control_reader {
   feeder_control_reader() = default;
   /// One attempt; validates kind, size and that the block is for this venue and slot.
   /// As feeder_resync_requester::try_open for the config identity.
-  static attach_status try_open(const std::string& name, venue v, slot_id s, feeder_control_reader& out,
-                                std::string& reason, std::uint64_t config_id = 0);
+  static attach_status try_open(const std::string& name, venue v, slot_id s, std::size_t symbols,
+                                feeder_control_reader& out, std::string& reason, std::uint64_t config_id = 0);
   /// acquire: pairs with the commander's release in send().
   [[nodiscard]] std::uint64_t load() const noexcept {
     return control_->command_word.load(std::memory_order_acquire);
   }
-  /// Generation of resync slot `index` (< kResyncStreams); acquire pairs with request().
+  /// Generation of resync slot `index` (0 beyond the table); acquire pairs with request().
   [[nodiscard]] std::uint64_t resync_generation(std::size_t index) const noexcept {
-    return control_->resync[index].load(std::memory_order_acquire);
+    return index < slots_ ? resync_slots(control_)[index].load(std::memory_order_acquire) : 0;
   }
   [[nodiscard]] bool valid() const noexcept { return control_ != nullptr; }
+  [[nodiscard]] std::size_t slots() const noexcept { return slots_; }
   [[nodiscard]] const shm_segment& segment() const noexcept { return segment_; }
 
  private:
   shm_segment segment_;
   const feeder_control* control_ = nullptr;
+  std::size_t slots_ = 0;
 };
 
 }  // namespace mdbus

@@ -117,6 +117,13 @@ struct venue_pace {
   documented_pace connect;  ///< WebSocket connection attempts
 };
 
+/// What one WebSocket connection may carry (0: the venue documents no limit).
+struct connection_limits {
+  std::uint32_t max_streams = 0;             ///< streams (symbol × channel) on one connection
+  std::uint32_t control_messages_per_s = 0;  ///< client → venue messages a second, pings and pongs included
+  std::string_view source;
+};
+
 struct venue_descriptor {
   venue id = venue::unknown;
   std::string_view name;   ///< config key, segment and log spelling ("binance")
@@ -139,6 +146,7 @@ struct venue_descriptor {
   /// Why `channel` cannot be subscribed for `symbol` (OKX funding-rate: perpetual swaps only), or
   /// empty. nullptr: every channel serves every symbol.
   std::string (*subscription_problem)(channel c, std::string_view symbol) = nullptr;
+  connection_limits connection;
 };
 
 }  // namespace mdbus

@@ -93,6 +93,13 @@ std::string_view route_of(const binance_family& fam, std::span<const subscriptio
 
 // ---------------------------------------------------------------------------------------
 
+/// How long a URL path grows with streams before the rest go in SUBSCRIBE messages. The venue
+/// documents no URL limit; servers commonly refuse request heads beyond 4–8 KB, and 2000
+/// characters hold about 90 streams.
+constexpr std::size_t kMaxUrlPath = 2000;
+/// Streams per SUBSCRIBE message: five messages carry a full connection (1024 streams).
+constexpr std::size_t kStreamsPerSubscribe = 200;
+
 class binance_adapter final : public venue_adapter {
  public:
   binance_adapter(const binance_family& family, const adapter_options& options)
@@ -111,26 +118,43 @@ class binance_adapter final : public venue_adapter {
   [[nodiscard]] venue id() const noexcept override { return desc_.id; }
 
   /// "<route>/stream?streams=a/b": the streams in the URL, so no SUBSCRIBE message counts
-  /// against the venue's incoming-message limit (spot 5/s, USD-M 10/s). USD-M routes by path
-  /// since 2026-04-23 ("WebSocket Market Streams": /public for depth and bookTicker, /market
-  /// for trades; a stream on a path that does not route it stays silent): every stream of one
-  /// connection must share its path (the config keeps them so).
+  /// against the venue's incoming-message limit (spot 5/s, USD-M 10/s) — as many as fit in
+  /// kMaxUrlPath; subscribe_messages() carries the rest. USD-M routes by path since 2026-04-23
+  /// ("WebSocket Market Streams": /public for depth and bookTicker, /market for trades; a
+  /// stream on a path that does not route it stays silent): every stream of one connection
+  /// must share its path (the config keeps them so).
   [[nodiscard]] std::string ws_path(std::span<const subscription> subs) const override {
     std::string path(route_of(fam_, subs));
     path.append("/stream");
-    char sep = '?';
-    for (const auto& sub : subs) {
-      path.push_back(sep);
-      if (sep == '?') path.append("streams=");
-      sep = '/';
-      path.append(stream_name(fam_, sub));
-    }
+    const std::size_t n = in_url(subs);
+    for (std::size_t i = 0; i < n; ++i) path.append(i == 0 ? "?streams=" : "/").append(stream_name(fam_, subs[i]));
     return path;
   }
 
+  /// The streams the URL could not hold, kStreamsPerSubscribe to a SUBSCRIBE message
+  /// (web-socket-streams.md "Live Subscribing/Unsubscribing to streams", 2026-12), ids 3, 4, …
+  /// Each message counts against the connection's incoming-message limit: the feeder paces
+  /// them (venue_descriptor::connection). None when every stream fits in the URL.
   [[nodiscard]] std::vector<std::string> subscribe_messages(std::span<const subscription> subs) const override {
     (void)ws_path(subs);  // same validation
-    return {};
+    std::vector<std::string> out;
+    int id = 3;
+    for (std::size_t at = in_url(subs); at < subs.size(); at += kStreamsPerSubscribe)
+      out.push_back(control_message("SUBSCRIBE", subs.subspan(at, std::min(kStreamsPerSubscribe, subs.size() - at)), id++));
+    return out;
+  }
+
+  /// How many of `subs`, from the first, the URL path holds within kMaxUrlPath (at least one).
+  [[nodiscard]] std::size_t in_url(std::span<const subscription> subs) const {
+    std::size_t len = route_of(fam_, subs).size() + std::string_view("/stream?streams=").size();
+    std::size_t n = 0;
+    for (const auto& sub : subs) {
+      const std::size_t add = stream_name(fam_, sub).size() + (n == 0 ? 0 : 1);
+      if (n > 0 && len + add > kMaxUrlPath) break;
+      len += add;
+      ++n;
+    }
+    return n;
   }
 
   /// {"method":"UNSUBSCRIBE","params":["btcusdt@depth@100ms",…],"id":1}. One message: a

@@ -1,6 +1,7 @@
 #include "bus/config/config.hpp"
 
 #include "bus/broadcast_ring.hpp"
+#include "bus/counters.hpp"
 #include "bus/runtime_dir.hpp"
 #include "bus/sched_slice.hpp"
 #include "bus/spsc_ring.hpp"
@@ -239,6 +240,12 @@ venue_config read_venue(const json& j, const std::string& path, venue v, const s
       for (const auto& s : vc.symbols)
         if (auto why = find_venue(v)->subscription_problem(vc.channels[i].id, s); !why.empty())
           r.fail(r.at("channels") + "[" + std::to_string(i) + "]", why + " (a section's channels apply to all its symbols)");
+  // Every symbol × channel is a stream on the slot's one connection (Binance: 1024 at most).
+  if (const std::uint32_t max = d.connection.max_streams; max != 0 && vc.symbols.size() * vc.channels.size() > max)
+    r.fail(r.at("symbols"), std::to_string(vc.symbols.size()) + " symbols x " + std::to_string(vc.channels.size()) +
+                                " channels = " + std::to_string(vc.symbols.size() * vc.channels.size()) +
+                                " streams on one connection; " + std::string(d.title) + " allows " + std::to_string(max) +
+                                " (" + std::string(d.connection.source) + "): configure fewer symbols or channels");
 
   if (const json* slots = r.get("slots", false)) {
     if (!slots->is_array() || slots->empty() || slots->size() > 2)
@@ -309,6 +316,17 @@ channel_spec parse_channel(venue v, std::string_view name) {
 std::string login_only_reason(venue v, std::string_view name) {
   const venue_descriptor* d = find_venue(v);
   return d == nullptr ? std::string() : d->login_only_reason(name);
+}
+
+std::uint32_t counters_capacity(const bus_config& c) noexcept {
+  std::uint64_t streams = 0, slots = 0;
+  for (const auto& v : c.venues) {
+    streams += v.symbols.size() * (v.channels.size() + 1);  // + the reference stream
+    slots += v.slots.size();
+  }
+  constexpr std::uint64_t kPerStream = 10, kPerSlot = 32, kBus = 64;
+  const std::uint64_t want = std::max<std::uint64_t>(4096, 2 * (kBus + streams * kPerStream + slots * kPerSlot));
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(want, kMaxCountersLimit));
 }
 
 std::uint64_t config_identity(const bus_config& c, const venue_config& v) noexcept {

@@ -155,6 +155,14 @@ struct bus_config {
 /// instead of addressing the wrong stream (FNV-1a 64, never 0).
 [[nodiscard]] std::uint64_t config_identity(const bus_config& c, const venue_config& v) noexcept;
 
+/// Slots the counters segment (bus/counters.hpp) is made with for this config: room for every
+/// counter the merger and the supervisor register (about 10 per stream: first arrivals,
+/// duplicates and leads per slot, gaps, resyncs; about 30 per slot), twice over so restarts and
+/// tools have room, and never fewer than 4096. Whichever process creates the segment uses it,
+/// so its size follows the config instead of a fixed table that a few hundred streams fill.
+/// At most kMaxCountersLimit (about 26 000 streams).
+[[nodiscard]] std::uint32_t counters_capacity(const bus_config& c) noexcept;
+
 /// Reads and validates `path`. Throws config_error (also for an unreadable file).
 [[nodiscard]] bus_config load_config(const std::string& path);
 

@@ -16,7 +16,6 @@ constexpr std::int64_t kCountersEveryNs = 100'000'000;  // refresh the shared co
 constexpr std::int64_t kOverflowBlameNs = 1'000'000'000;
 constexpr std::int64_t kSweepEveryNs = 1'000'000'000;  // free the doorbell bits of consumers that died asleep
 constexpr int kLogLinesPerSecond = 50;
-constexpr std::uint32_t kMaxCounters = 4096;
 
 arbiter_options options_from(const config::bus_config& cfg) {
   arbiter_options o;
@@ -57,6 +56,7 @@ merger::merger(const config::bus_config& cfg, std::FILE* log)
       in.ring_name = feeder_ring_name(cfg.bus, v.id, s);
       in.control_name = feeder_control_name(cfg.bus, v.id, s);
       in.config_id = config::config_identity(cfg, v);
+      in.symbols = v.symbols.size();
       inputs_.push_back(std::move(in));
     }
   }
@@ -158,12 +158,12 @@ void merger::try_attach(input& in, std::int64_t now_mono_ns) {
   }
   if (!in.resync.valid()) {
     std::string why;
-    attach_status st = feeder_resync_requester::try_open(in.control_name, in.v, in.slot, in.resync, why, in.config_id);
+    attach_status st = feeder_resync_requester::try_open(in.control_name, in.v, in.slot, in.symbols, in.resync, why, in.config_id);
     if (st == attach_status::await && !in.own_control.segment().valid()) {
       // No supervisor made the control block: make it, so resync requests reach the feeder.
       try {
-        in.own_control = feeder_control_writer::create(in.control_name, in.v, in.slot, cfg_.segment_mode, in.config_id);
-        st = feeder_resync_requester::try_open(in.control_name, in.v, in.slot, in.resync, why, in.config_id);
+        in.own_control = feeder_control_writer::create(in.control_name, in.v, in.slot, in.symbols, cfg_.segment_mode, in.config_id);
+        st = feeder_resync_requester::try_open(in.control_name, in.v, in.slot, in.symbols, in.resync, why, in.config_id);
         if (st == attach_status::ok) log("control block %s created (no supervisor had made it)", in.control_name.c_str());
       } catch (const segment_error& e) {
         why = e.what();
@@ -263,7 +263,7 @@ void merger::publish_gap(const gap_record& gap) noexcept {
 
 void merger::request_resync(venue v, channel c, std::string_view symbol) noexcept {
   const config::venue_config* vc = cfg_.find(v);
-  std::size_t si = kResyncSymbols;
+  std::size_t si = kMaxResyncSymbols;  // not configured: no slot
   if (vc != nullptr)
     for (std::size_t i = 0; i < vc->symbols.size(); ++i)
       if (vc->symbols[i] == symbol) si = i;
@@ -271,7 +271,7 @@ void merger::request_resync(venue v, channel c, std::string_view symbol) noexcep
   std::size_t routed = 0;
   for (auto& in : inputs_) {
     if (in.v != v) continue;
-    if (index < kResyncStreams && in.resync.request(index) != 0) ++routed;
+    if (in.resync.request(index) != 0) ++routed;
   }
   if (routed == 0) ++resync_unrouted_;
   log("resync %s/%s/%.*s requested from %zu feeder(s)%s", std::string(to_string(v)).c_str(),
@@ -285,7 +285,7 @@ void merger::register_counters() {
     counters_ = counters_segment::open(name, access_mode::read_write, 0);
   } catch (const segment_error&) {
     try {
-      counters_ = counters_segment::create(name, kMaxCounters, cfg_.segment_mode);
+      counters_ = counters_segment::create(name, config::counters_capacity(cfg_), cfg_.segment_mode);
     } catch (const segment_error& e) {
       log("counters unavailable (%s): merging without them", e.what());
       return;

@@ -70,6 +70,7 @@ class merger final : merge_output {
     std::string ring_name;
     std::string control_name;
     std::string last_control_reason;  ///< the last attach refusal logged
+    std::size_t symbols = 0;      ///< the venue's configured symbols: the control block's resync table
     std::uint64_t config_id = 0;  ///< config::config_identity of the venue: a control block of another config is refused
     spsc_ring_reader reader;
     bool attached = false;

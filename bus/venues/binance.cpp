@@ -57,6 +57,13 @@ constinit const venue_descriptor kBinance{
     .symbol_problem = symbol_problem,
     .parse_channel = parse_channel,
     .login_only_reason = login_only_reason,
+    // web-socket-streams.md "WebSocket Limits": "WebSocket connections have a limit of 5
+    // incoming messages per second. A message is considered: A PING frame, A PONG frame, A JSON
+    // controlled message (e.g. subscribe, unsubscribe)"; "A single connection can listen to a
+    // maximum of 1024 streams."
+    .connection = {.max_streams = 1024,
+                   .control_messages_per_s = 5,
+                   .source = "Binance web-socket-streams.md, WebSocket Limits (2026-12)"},
 };
 
 }  // namespace

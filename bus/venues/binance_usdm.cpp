@@ -60,6 +60,11 @@ constinit const venue_descriptor kBinanceUsdm{
     .symbol_problem = symbol_problem,
     .parse_channel = parse_channel,
     .login_only_reason = login_only_reason,
+    // "WebSocket Market Streams": "WebSocket connections have a limit of 10 incoming messages
+    // per second"; "A single connection can listen to a maximum of 1024 streams."
+    .connection = {.max_streams = 1024,
+                   .control_messages_per_s = 10,
+                   .source = "Binance USD-M Futures, WebSocket Market Streams (2026-12)"},
 };
 
 }  // namespace

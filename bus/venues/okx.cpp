@@ -72,6 +72,9 @@ constinit const venue_descriptor kOkx{
     .parse_channel = parse_channel,
     .login_only_reason = login_only_reason,
     .subscription_problem = subscription_problem,
+    // No documented stream count per connection; a subscribe request's args are limited to 64 KB
+    // and 480 subscribe/unsubscribe requests per connection an hour ("WebSocket: Subscribe").
+    .connection = {.max_streams = 0, .control_messages_per_s = 0, .source = {}},
 };
 
 }  // namespace

@@ -89,6 +89,8 @@ feeder::feeder(const config::bus_config& cfg, const feeder_options& options)
   rest_target_.port = venue_.rest_ep.port;
   rest_target_.server_name = venue_.rest_ep.server_name;
   subscribe_messages_ = adapter_->subscribe_messages(subs);
+  if (const venue_descriptor* d = find_venue(options.venue_id); d != nullptr && d->connection.control_messages_per_s > 0)
+    subscribe_gap_ns_ = 2'000'000'000LL / d->connection.control_messages_per_s;
   adapter_->set_subscriptions(subs);  // data of any other stream is refused (unknown_stream)
   status_.fields().alloc_counting.store(options_.allocations != nullptr ? 1 : 0, std::memory_order_relaxed);
   status_.fields().config_id.store(config_id_, std::memory_order_relaxed);
@@ -153,18 +155,28 @@ void feeder::on_established() noexcept {
   last_rx_ = now;
   stale_.connection_started(now);
   status_.fields().connect_time_ns.store(wall_ns(), std::memory_order_relaxed);
+  subscribe_sent_ = 0;
+  next_subscribe_ = now;
+  if (!send_subscriptions(now)) return;
+  set_state(feeder_state::subscribed, slot_reason::none);
+  log_.always("connection %llu established; %zu of %zu subscribe request(s) sent%s", static_cast<unsigned long long>(connection_),
+              subscribe_sent_, subscribe_messages_.size(), subscribe_sent_ < subscribe_messages_.size() ? ", the rest paced" : "");
+  resync_on_established(now);
+  if (intent_ != intent::run) begin_close(slot_reason::operator_request, "command arrived while connecting", now);
+}
+
+bool feeder::send_subscriptions(std::int64_t now) noexcept {
   try {
-    for (const auto& m : subscribe_messages_) ws_->send_text(m);  // copies: allocation at connect time only
+    while (subscribe_sent_ < subscribe_messages_.size() && now >= next_subscribe_) {
+      ws_->send_text(subscribe_messages_[subscribe_sent_++]);  // copies: allocation at connect time only
+      if (subscribe_gap_ns_ > 0) next_subscribe_ = now + subscribe_gap_ns_;
+    }
   } catch (const std::exception& e) {
     note_error("subscribe: %s", e.what());
     drop(slot_reason::network_error, "cannot queue the subscriptions", now);
-    return;
+    return false;
   }
-  set_state(feeder_state::subscribed, slot_reason::none);
-  log_.always("connection %llu established; %zu subscribe request(s) sent", static_cast<unsigned long long>(connection_),
-              subscribe_messages_.size());
-  resync_on_established(now);
-  if (intent_ != intent::run) begin_close(slot_reason::operator_request, "command arrived while connecting", now);
+  return true;
 }
 
 void feeder::on_closed(const close_info& info) noexcept {
@@ -370,6 +382,7 @@ void feeder::on_tick() noexcept {
   feeder_status& f = status_.fields();
   if (options_.allocations != nullptr) f.allocations.store(options_.allocations(), std::memory_order_relaxed);
   f.ring_overflows.store(sink_.dropped(), std::memory_order_relaxed);
+  if (ws_->established() && subscribe_sent_ < subscribe_messages_.size()) (void)send_subscriptions(now);
   advance_instruments(now);
   publish_reference(now);
   advance_resyncs(now);

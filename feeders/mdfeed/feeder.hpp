@@ -130,7 +130,7 @@ class feeder final : private ws_events, private rest_events, private snapshot_ob
   struct book_stream {
     subscription sub;
     resync_method method = resync_method::none;
-    std::size_t index = kResyncStreams;  ///< its slot in the control block's resync table
+    std::size_t index = kNoResyncSlot;  ///< its slot in the control block's resync table
     std::uint64_t generation = 0;        ///< the request generation last taken
     std::uint64_t serving = 0;           ///< the generation the current attempt answers (for the log)
     resync_phase phase = resync_phase::idle;
@@ -196,6 +196,14 @@ class feeder final : private ws_events, private rest_events, private snapshot_ob
   std::int64_t rest_not_before_ = 0;  ///< the budget said wait: no REST request before this (monotonic)
   ring_sink sink_;
   std::vector<std::string> subscribe_messages_;
+  /// Subscribe messages go out one per subscribe_gap_ns_ (half the venue's documented
+  /// incoming-message rate: pongs count too; 0: all at once), from the connection's start.
+  std::int64_t subscribe_gap_ns_ = 0;
+  std::size_t subscribe_sent_ = 0;  ///< of subscribe_messages_, on this connection
+  std::int64_t next_subscribe_ = 0;
+  /// Sends the subscribe messages that are due; false when they could not be queued (the
+  /// connection is dropped).
+  bool send_subscriptions(std::int64_t now) noexcept;
   ws_target target_;       ///< the stream host
   ws_target rest_target_;  ///< the REST host (path unused): snapshots, instrument list
   log_limiter log_;

@@ -37,7 +37,8 @@ void feeder::poll_control(std::int64_t now) noexcept {
     if (::access(control_path_.c_str(), F_OK) != 0) return;
     std::string why;
     try {
-      const attach_status st = feeder_control_reader::try_open(control_name_, options_.venue_id, options_.slot, control_, why, config_id_);
+      const attach_status st = feeder_control_reader::try_open(control_name_, options_.venue_id, options_.slot, venue_.symbols.size(),
+                                                                 control_, why, config_id_);
       if (st == attach_status::incompatible && why.find("another configuration") != std::string::npos) {
         // Its resync slots index another symbol list: serving them would resync the wrong
         // streams, silently. Refuse, as a config error.

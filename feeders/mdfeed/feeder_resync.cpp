@@ -54,9 +54,9 @@ void feeder::build_resync_table() {
       const resync_plan plan = adapter_->resync_plan_for(ch.id);
       if (plan.method == resync_method::none) continue;
       const std::size_t index = resync_index(si, ch.id);
-      if (index >= kResyncStreams) {
-        log_.always("resync: %s %s is symbol %zu, beyond the %zu the control block holds: it cannot be resynced",
-                    channel_name(ch.id), venue_.symbols[si].c_str(), si, kResyncSymbols);
+      if (index == kNoResyncSlot) {
+        log_.always("resync: %s %s has no resync slot (symbol %zu; at most %zu per venue): it cannot be resynced",
+                    channel_name(ch.id), venue_.symbols[si].c_str(), si, kMaxResyncSymbols);
         continue;
       }
       // depth and depth@100ms of one symbol share a slot (one channel id): one entry.

@@ -3,6 +3,9 @@
 #include "support/unique_bus.hpp"
 
 #include <doctest/doctest.h>
+
+#include <set>
+#include <vector>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,6 +72,31 @@ TEST_CASE("released slots are reused") {
   auto y = c.register_counter("y");
   CHECK(y.id() == 0);
   CHECK(y.get() == 0);
+}
+
+// register_counter indexes the labels once; the index must never hand out a slot that was
+// released and reused under another label, nor lose the process's own counters.
+TEST_CASE("registration after a release and reuse under another label gets a slot of its own, never the other label's") {
+  test::unique_bus bus;
+  auto c = counters_segment::create(bus.segment("counters"), 4);
+  auto a = c.register_counter("a");
+  a.add(3);
+  CHECK(c.register_counter("a").id() == a.id());  // indexed: the same counter
+  c.release(a);
+  auto b = c.register_counter("b");  // takes the freed slot (the only one before the hint wraps)
+  b.add(7);
+  auto a2 = c.register_counter("a");  // the index's slot now says "b": a new slot for "a"
+  CHECK(a2.id() != b.id());
+  CHECK(a2.get() == 0);
+  CHECK(c.find("b") == 7);
+  CHECK(c.find("a") == 0);
+  // Thousands of labels, each found again as the same counter.
+  auto big = counters_segment::create(bus.segment("big"), 20000);
+  std::vector<std::uint32_t> ids;
+  for (int i = 0; i < 20000; ++i) ids.push_back(big.register_counter("merge.okx.books.S" + std::to_string(i) + ".gaps").id());
+  CHECK(std::set<std::uint32_t>(ids.begin(), ids.end()).size() == 20000);
+  CHECK(big.register_counter("merge.okx.books.S19999.gaps").id() == ids.back());
+  CHECK_THROWS_AS(big.register_counter("one too many"), segment_error);
 }
 
 TEST_CASE("a restarted process takes over its dead predecessor's counter and the total carries on") {

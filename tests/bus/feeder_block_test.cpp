@@ -27,14 +27,16 @@ TEST_CASE("feeder block names follow mdbus.<bus>.feed.<venue>.<slot>[.status|.co
 
 TEST_CASE("feeder block layouts: a status block is eleven cache lines, a control block one plus the resync table") {
   CHECK(kFeederStatusSize == 128 + 704);
-  CHECK(kFeederControlSize == 128 + 64 + 4096 * 8);
+  CHECK(feeder_control_size(128) == 128 + 64 + 4096 * 8);  // the size every block had before tables were sized
+  CHECK(feeder_control_size(1000) == 128 + 64 + 1000 * 32 * 8);
   // A stream's slot: its symbol's position times 32, plus its channel's position in the
   // venue's descriptor (Binance depth is the 4th channel, OKX books the 4th).
   CHECK(resync_index(0, channel::binance_depth) == 3);
   CHECK(resync_index(2, channel::okx_books) == 2 * 32 + 3);
-  CHECK(resync_index(kResyncSymbols, channel::okx_books) == kResyncStreams);
-  CHECK(resync_index(0, channel::unknown) == kResyncStreams);
-  CHECK(resync_index(0, static_cast<channel>(200)) == kResyncStreams);  // declared by no venue
+  CHECK(resync_index(999, channel::okx_books) == 999 * 32 + 3);  // no fixed symbol limit below kMaxResyncSymbols
+  CHECK(resync_index(kMaxResyncSymbols, channel::okx_books) == kNoResyncSlot);
+  CHECK(resync_index(0, channel::unknown) == kNoResyncSlot);
+  CHECK(resync_index(0, static_cast<channel>(200)) == kNoResyncSlot);  // declared by no venue
   CHECK(kFeederErrorSlots >= 11);  // every feed::parse_error reason has a slot
 }
 
@@ -162,25 +164,25 @@ TEST_CASE("feeder status block: openers refuse the wrong kind and a block for an
   CHECK(why.find("expected status_block") != std::string::npos);
   CHECK(feeder_status_reader::try_open(feeder_status_name(bus.name(), venue::okx, slot_id::a), r, why) == attach_status::await);
 
-  auto c = feeder_control_writer::create(feeder_control_name(bus.name(), venue::okx, slot_id::a), venue::okx, slot_id::a);
+  auto c = feeder_control_writer::create(feeder_control_name(bus.name(), venue::okx, slot_id::a), venue::okx, slot_id::a, 2);
   feeder_control_reader cr;
-  CHECK(feeder_control_reader::try_open(feeder_control_name(bus.name(), venue::okx, slot_id::a), venue::okx, slot_id::b, cr, why) ==
+  CHECK(feeder_control_reader::try_open(feeder_control_name(bus.name(), venue::okx, slot_id::a), venue::okx, slot_id::b, 2, cr, why) ==
         attach_status::incompatible);
   CHECK(why.find("another venue or slot") != std::string::npos);
   CHECK_FALSE(cr.valid());
-  CHECK(feeder_control_reader::try_open(feeder_control_name(bus.name(), venue::okx, slot_id::a), venue::okx, slot_id::a, cr, why) ==
+  CHECK(feeder_control_reader::try_open(feeder_control_name(bus.name(), venue::okx, slot_id::a), venue::okx, slot_id::a, 2, cr, why) ==
         attach_status::ok);
   CHECK(cr.valid());
-  CHECK_THROWS_AS(feeder_control_writer::create(bus.segment("x.control"), venue::unknown, slot_id::a), segment_error);
+  CHECK_THROWS_AS(feeder_control_writer::create(bus.segment("x.control"), venue::unknown, slot_id::a, 2), segment_error);
 }
 
 TEST_CASE("feeder control: each command gets the next sequence and the feeder acknowledges it in its status") {
   unique_bus bus;
-  auto ctl = feeder_control_writer::create(feeder_control_name(bus.name(), venue::okx, slot_id::a), venue::okx, slot_id::a);
+  auto ctl = feeder_control_writer::create(feeder_control_name(bus.name(), venue::okx, slot_id::a), venue::okx, slot_id::a, 2);
   feeder_control_reader feeder_side;
   std::string why;
   REQUIRE(feeder_control_reader::try_open(feeder_control_name(bus.name(), venue::okx, slot_id::a), venue::okx, slot_id::a,
-                                          feeder_side, why) == attach_status::ok);
+                                          2, feeder_side, why) == attach_status::ok);
   CHECK(feeder_side.load() == 0);
   const auto w1 = ctl.send(feeder_command::disconnect);
   const auto w2 = ctl.send(feeder_command::connect);
@@ -199,7 +201,7 @@ TEST_CASE("feeder control: each command gets the next sequence and the feeder ac
 
 TEST_CASE("feeder control: commanders racing never reuse a sequence number") {
   unique_bus bus;
-  auto ctl = feeder_control_writer::create(feeder_control_name(bus.name(), venue::okx, slot_id::a), venue::okx, slot_id::a);
+  auto ctl = feeder_control_writer::create(feeder_control_name(bus.name(), venue::okx, slot_id::a), venue::okx, slot_id::a, 2);
   constexpr int kEach = 20000;
   auto run = [&] {
     for (int i = 0; i < kEach; ++i) (void)ctl.send(feeder_command::reconnect);
@@ -257,54 +259,92 @@ TEST_CASE("feeder status: a reader racing the writer never sees a torn last erro
 TEST_CASE("resync requests: the merger bumps a generation the feeder reads, a wrong block is refused") {
   unique_bus bus;
   const std::string name = feeder_control_name(bus.name(), venue::okx, slot_id::a);
-  auto commander = feeder_control_writer::create(name, venue::okx, slot_id::a);
+  auto commander = feeder_control_writer::create(name, venue::okx, slot_id::a, 2);
   feeder_resync_requester merger;
   std::string why;
-  REQUIRE(feeder_resync_requester::try_open(name, venue::okx, slot_id::a, merger, why) == attach_status::ok);
+  REQUIRE(feeder_resync_requester::try_open(name, venue::okx, slot_id::a, 2, merger, why) == attach_status::ok);
   feeder_control_reader feeder;
-  REQUIRE(feeder_control_reader::try_open(name, venue::okx, slot_id::a, feeder, why) == attach_status::ok);
+  REQUIRE(feeder_control_reader::try_open(name, venue::okx, slot_id::a, 2, feeder, why) == attach_status::ok);
   const std::size_t i = resync_index(1, channel::okx_books);
   CHECK(feeder.resync_generation(i) == 0);
   CHECK(merger.request(i) == 1);
   CHECK(merger.request(i) == 2);
   CHECK(feeder.resync_generation(i) == 2);
   CHECK(feeder.resync_generation(resync_index(0, channel::okx_books)) == 0);
-  CHECK(merger.request(kResyncStreams) == 0);
+  CHECK(merger.slots() == 2 * 32);
+  CHECK(merger.request(resync_index(2, channel::okx_books)) == 0);  // symbol 3 of 2: beyond the table
+  CHECK(feeder.resync_generation(resync_index(2, channel::okx_books)) == 0);
+  CHECK(merger.request(kNoResyncSlot) == 0);
   feeder_resync_requester other;
-  CHECK(feeder_resync_requester::try_open(name, venue::okx, slot_id::b, other, why) == attach_status::incompatible);
+  CHECK(feeder_resync_requester::try_open(name, venue::okx, slot_id::b, 2, other, why) == attach_status::incompatible);
   CHECK(why.find("another venue or slot") != std::string::npos);
   CHECK(feeder_resync_requester::try_open(feeder_control_name(bus.name(), venue::binance, slot_id::a), venue::binance,
-                                          slot_id::a, other, why) == attach_status::await);
+                                          slot_id::a, 2, other, why) == attach_status::await);
 }
 
 TEST_CASE("feeder control block: the config identity is stamped once, and a process of another config is refused") {
   unique_bus bus;
   const std::string name = feeder_control_name(bus.name(), venue::okx, slot_id::a);
-  auto w = feeder_control_writer::create(name, venue::okx, slot_id::a, 0600, 0x1111);
+  auto w = feeder_control_writer::create(name, venue::okx, slot_id::a, 2, 0600, 0x1111);
   // The same identity shares the block; none (0) does not care.
   std::string why;
   feeder_resync_requester same;
-  CHECK(feeder_resync_requester::try_open(name, venue::okx, slot_id::a, same, why, 0x1111) == attach_status::ok);
+  CHECK(feeder_resync_requester::try_open(name, venue::okx, slot_id::a, 2, same, why, 0x1111) == attach_status::ok);
   feeder_control_reader any;
-  CHECK(feeder_control_reader::try_open(name, venue::okx, slot_id::a, any, why, 0) == attach_status::ok);
+  CHECK(feeder_control_reader::try_open(name, venue::okx, slot_id::a, 2, any, why, 0) == attach_status::ok);
   // Another config: its resync slots are positions in another symbol list. Refused, one line.
   feeder_control_reader other;
-  CHECK(feeder_control_reader::try_open(name, venue::okx, slot_id::a, other, why, 0x2222) == attach_status::incompatible);
+  CHECK(feeder_control_reader::try_open(name, venue::okx, slot_id::a, 2, other, why, 0x2222) == attach_status::incompatible);
   CHECK(why == "segment " + name +
                    ": made for another configuration (identity 0000000000001111, this process 0000000000002222): the config "
                    "was edited while the bus ran; stop the whole bus and start it again");
   feeder_resync_requester merger;
-  CHECK(feeder_resync_requester::try_open(name, venue::okx, slot_id::a, merger, why, 0x2222) == attach_status::incompatible);
-  CHECK_THROWS_AS(feeder_control_writer::create_or_share(name, venue::okx, slot_id::a, 0600, 0x2222), segment_error);
+  CHECK(feeder_resync_requester::try_open(name, venue::okx, slot_id::a, 2, merger, why, 0x2222) == attach_status::incompatible);
+  CHECK_THROWS_AS(feeder_control_writer::create_or_share(name, venue::okx, slot_id::a, 2, 0600, 0x2222), segment_error);
 }
 
 TEST_CASE("feeder control block: a block made without an identity is stamped by the first commander that has one") {
   unique_bus bus;
   const std::string name = feeder_control_name(bus.name(), venue::binance, slot_id::b);
-  auto w = feeder_control_writer::create(name, venue::binance, slot_id::b);
+  auto w = feeder_control_writer::create(name, venue::binance, slot_id::b, 2);
   std::string why;
   feeder_resync_requester first;
-  CHECK(feeder_resync_requester::try_open(name, venue::binance, slot_id::b, first, why, 0x3333) == attach_status::ok);
+  CHECK(feeder_resync_requester::try_open(name, venue::binance, slot_id::b, 2, first, why, 0x3333) == attach_status::ok);
   feeder_control_reader later;
-  CHECK(feeder_control_reader::try_open(name, venue::binance, slot_id::b, later, why, 0x4444) == attach_status::incompatible);
+  CHECK(feeder_control_reader::try_open(name, venue::binance, slot_id::b, 2, later, why, 0x4444) == attach_status::incompatible);
+}
+
+// Issue 15 "no fixed capacity": the resync table is sized from the venue's symbol count at
+// creation, so symbol 129 and beyond get books (the table used to hold 128).
+TEST_CASE("feeder control block: the resync table holds as many symbols as the config lists, another count is refused") {
+  unique_bus bus;
+  const std::string name = feeder_control_name(bus.name(), venue::binance, slot_id::a);
+  auto w = feeder_control_writer::create(name, venue::binance, slot_id::a, 1000);
+  CHECK(w.segment().size() == feeder_control_size(1000));
+  std::string why;
+  feeder_resync_requester merger;
+  REQUIRE(feeder_resync_requester::try_open(name, venue::binance, slot_id::a, 1000, merger, why) == attach_status::ok);
+  feeder_control_reader feeder;
+  REQUIRE(feeder_control_reader::try_open(name, venue::binance, slot_id::a, 1000, feeder, why) == attach_status::ok);
+  for (const std::size_t si : {std::size_t{0}, std::size_t{128}, std::size_t{500}, std::size_t{999}}) {
+    const std::size_t i = resync_index(si, channel::binance_depth);
+    CHECK(merger.request(i) == 1);
+    CHECK(feeder.resync_generation(i) == 1);
+  }
+  CHECK(merger.request(resync_index(1000, channel::binance_depth)) == 0);
+  // A process whose config lists another number of symbols addresses other slots: refused, one
+  // line that says what to do.
+  feeder_control_reader other;
+  CHECK(feeder_control_reader::try_open(name, venue::binance, slot_id::a, 999, other, why) == attach_status::incompatible);
+  CHECK(why == "segment " + name +
+                   ": made for another configuration (its resync table holds 1000 symbols, this process has 999): the "
+                   "config was edited while the bus ran; stop the whole bus and start it again");
+  CHECK_THROWS_AS(feeder_control_writer::create_or_share(name, venue::binance, slot_id::a, 999), segment_error);
+  // No symbols, or more than a block holds: refused before anything is made.
+  CHECK_THROWS_AS(feeder_control_writer::create(feeder_control_name(bus.name(), venue::okx, slot_id::a), venue::okx,
+                                                slot_id::a, 0),
+                  segment_error);
+  CHECK_THROWS_AS(feeder_control_writer::create(feeder_control_name(bus.name(), venue::okx, slot_id::a), venue::okx,
+                                                slot_id::a, kMaxResyncSymbols + 1),
+                  segment_error);
 }

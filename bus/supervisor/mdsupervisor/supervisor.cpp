@@ -53,7 +53,8 @@ supervisor::supervisor(const config::bus_config& cfg, supervisor_options options
   // The counters segment is the supervisor's; a merger that ran alone may have made it.
   const std::string counters_name = segment_name(cfg_.bus, "counters");
   try {
-    counters_ = counters_segment::create(counters_name, 4096, cfg_.segment_mode);
+    counters_ = counters_segment::create(counters_name, config::counters_capacity(cfg_),
+                                         cfg_.segment_mode);
   } catch (const segment_error&) {
     counters_ = counters_segment::open(counters_name, access_mode::read_write, 0);
   }
@@ -66,8 +67,8 @@ supervisor::supervisor(const config::bus_config& cfg, supervisor_options options
       r->s = s;
       r->vc = &vc;
       r->name = std::string(to_string(vc.id)) + "/" + std::string(to_string(s));
-      r->control = feeder_control_writer::create_or_share(feeder_control_name(cfg_.bus, vc.id, s), vc.id, s, cfg_.segment_mode,
-                                                           config::config_identity(cfg_, vc));
+      r->control = feeder_control_writer::create_or_share(feeder_control_name(cfg_.bus, vc.id, s), vc.id, s, vc.symbols.size(),
+                                                           cfg_.segment_mode, config::config_identity(cfg_, vc));
       r->proc.argv = {options_.mdfeed, "--config", options_.config_path, "--venue", std::string(to_string(vc.id)), "--slot",
                       std::string(to_string(s))};
       const std::string p = "supervisor." + std::string(to_string(vc.id)) + "." + std::string(to_string(s)) + ".";

@@ -419,3 +419,25 @@ TEST_CASE("config: Binance USD-M channels of one routed path per section, spelle
   CHECK(parse_channel(venue::binance_usdm, "depth10@500ms").variant == "10@500ms");
   CHECK(parse_channel(venue::binance, "depth@0ms").id == channel::unknown);  // a USD-M speed, not spot's
 }
+
+// web-socket-streams.md "WebSocket Limits" (2026-12): "A single connection can listen to a
+// maximum of 1024 streams"; a slot is one connection, so a section holds at most that many.
+TEST_CASE("config: more streams than one Binance connection holds (1024) are refused in one line, OKX documents no such limit") {
+  auto cfg = [](const std::string& venue, int n, const std::string& channels) {
+    std::string syms;
+    for (int i = 0; i < n; ++i)
+      syms += std::string(i == 0 ? "" : ",") + "\"S" + std::to_string(i) + (venue == "okx" ? "-USDT\"" : "USDT\"");
+    return R"({"bus": "t1", "venues": {")" + venue + R"(": {"symbols": [)" + syms + R"(], "channels": )" + channels + "}}}";
+  };
+  CHECK(error_of(cfg("binance", 512, R"(["trade", "depth@100ms"])")).empty());  // 1024: the limit itself
+  CHECK(error_of(cfg("binance", 342, R"(["trade", "aggTrade", "depth@100ms"])")) ==
+        "cfg.json: venues.binance.symbols: 342 symbols x 3 channels = 1026 streams on one connection; Binance allows 1024 "
+        "(Binance web-socket-streams.md, WebSocket Limits (2026-12)): configure fewer symbols or channels");
+  CHECK(error_of(cfg("binance_usdm", 1025, R"(["bookTicker"])")).find("Binance USD-M allows 1024") != std::string::npos);
+  CHECK(error_of(cfg("okx", 600, R"(["trades", "books"])")).empty());
+  // The counters segment grows with the streams it must hold (bus/counters.hpp).
+  const bus_config small = parse_config(cfg("okx", 2, R"(["trades"])"), "cfg.json");
+  CHECK(counters_capacity(small) == 4096);
+  const bus_config big = parse_config(cfg("okx", 600, R"(["trades", "books"])"), "cfg.json");
+  CHECK(counters_capacity(big) >= 600 * 3 * 10 * 2);
+}

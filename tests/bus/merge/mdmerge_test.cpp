@@ -62,7 +62,8 @@ TEST_CASE("mdmerge: staggered cuts and a SIGKILLed merger lose nothing and doubl
   const std::vector<std::pair<venue, slot_id>> slots = {
       {venue::binance, slot_id::a}, {venue::binance, slot_id::b}, {venue::okx, slot_id::a}, {venue::okx, slot_id::b}};
   std::vector<feeder_control_writer> controls;  // the test is the commander (the supervisor's role)
-  for (const auto& [v, s] : slots) controls.push_back(feeder_control_writer::create(feeder_control_name(bus.name(), v, s), v, s));
+  // Two symbols per venue in write_bus_config: the resync table is sized by them.
+  for (const auto& [v, s] : slots) controls.push_back(feeder_control_writer::create(feeder_control_name(bus.name(), v, s), v, s, 2));
   std::vector<std::unique_ptr<feeder_process>> feeders;
   for (const auto& [v, s] : slots) {
     const std::string vn(to_string(v)), sn(to_string(s));
@@ -180,3 +181,46 @@ TEST_CASE("mdmerge: a bad config is one line and exit 2, a second merger on the 
   first.signal(SIGTERM);
   CHECK(first.wait(5000) == 0);
 }
+
+// Issue 15 "no fixed capacity": a few hundred instruments per venue. The merger, started alone
+// (no supervisor), makes each slot's control block with a resync table for all the venue's
+// symbols and the counters segment with room for every stream's counters (it used to hold
+// 4096: about 400 streams).
+TEST_CASE("mdmerge: 300 instruments a venue: every stream's counters and every symbol's resync slot exist") {
+  unique_bus bus;
+  temp_dir dir;
+  const std::string path = write_bus_config(dir.file("bus.json"), bus.name(), 9, 10, 11, 3);
+  json cfg = json::parse(read_file(path));
+  std::vector<std::string> binance, okx;
+  for (int i = 0; i < 300; ++i) {
+    binance.push_back("S" + std::to_string(i) + "USDT");
+    okx.push_back("S" + std::to_string(i) + "-USDT");
+  }
+  cfg["venues"]["binance"]["symbols"] = binance;
+  cfg["venues"]["okx"]["symbols"] = okx;
+  std::ofstream(path) << cfg.dump();
+  const auto t0 = std::chrono::steady_clock::now();
+  child merger({mdmerge_binary(), "--config", path}, dir.file("merge.log"));
+  REQUIRE(eventually([&] { return read_file(dir.file("merge.log")).find("MDMERGE_READY") != std::string::npos; }, 30s));
+  const double ready_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const auto counters = counters_segment::open(segment_name(bus.name(), "counters"), access_mode::read_only);
+  std::size_t n = 0;
+  counters.for_each([&](const counter_entry&) { ++n; });
+  MESSAGE("300 symbols x 3 channels x 2 venues: ", n, " counters of ", counters.max_counters(), ", merger ready after ",
+          ready_s, " s");
+  CHECK(n > 1800 * 10);
+  CHECK(counters.find("merge.okx.books.S299-USDT.A.first_arrivals").has_value());
+  CHECK(counters.find("merge.binance.depth.S299USDT.gaps").has_value());
+  CHECK(counters.find("merge.streams").value_or(0) >= 1800);
+  const std::string log = read_file(dir.file("merge.log"));
+  CHECK(log.find("merging without them") == std::string::npos);
+  // No supervisor: the merger made the control blocks, each sized for 300 symbols.
+  feeder_control_reader feeder;
+  std::string why;
+  REQUIRE(feeder_control_reader::try_open(feeder_control_name(bus.name(), venue::okx, slot_id::b), venue::okx, slot_id::b,
+                                          300, feeder, why) == attach_status::ok);
+  CHECK(feeder.slots() == 300 * kResyncChannelsPerSymbol);
+  merger.signal(SIGTERM);
+  CHECK(merger.wait(10000) == 0);
+}
+

@@ -27,7 +27,8 @@ struct control_rig {
     config = write_config(dir.file("cfg.json"), s);
   }
   feeder_control_writer control() {
-    return feeder_control_writer::create(feeder_control_name(bus.name(), venue::okx, slot_id::a), venue::okx, slot_id::a);
+    return feeder_control_writer::create(feeder_control_name(bus.name(), venue::okx, slot_id::a), venue::okx, slot_id::a,
+                                         1);  // the config's one symbol
   }
 };
 

@@ -67,9 +67,9 @@ struct resync_rig {
     setup.symbols = std::move(symbols);
     setup.channels = std::move(channels);
     const std::string name = feeder_control_name(bus.name(), v, slot_id::a);
-    control = feeder_control_writer::create(name, v, slot_id::a);
+    control = feeder_control_writer::create(name, v, slot_id::a, setup.symbols.size());
     std::string why;
-    REQUIRE(feeder_resync_requester::try_open(name, v, slot_id::a, merger, why) == attach_status::ok);
+    REQUIRE(feeder_resync_requester::try_open(name, v, slot_id::a, setup.symbols.size(), merger, why) == attach_status::ok);
   }
   ~resync_rig() {
     if (feeder) feeder->stop();
@@ -249,9 +249,8 @@ TEST_CASE("mdfeed resync binance: two requests before the feeder looks are one s
   r.feeder->signal(SIGSTOP);
   CHECK(r.request(0, channel::binance_depth) == 1);
   CHECK(r.request(0, channel::binance_depth) == 2);
-  CHECK(r.merger.request(kResyncStreams) == 0);                    // out of the table: refused
-  CHECK(r.merger.request(resync_index(kResyncSymbols, channel::binance_depth)) == 0);
-  CHECK(r.request(5, channel::binance_depth) == 1);                // a symbol index the config does not have
+  CHECK(r.merger.request(kNoResyncSlot) == 0);                     // no slot: refused
+  CHECK(r.request(5, channel::binance_depth) == 0);                // a symbol index the config does not have: beyond the table
   CHECK(r.request(1, channel::binance_trade) == 1);                // not a book stream
   CHECK(r.request(0, channel::binance_depth_partial) == 1);        // a snapshot every message: nothing to resync
   r.feeder->signal(SIGCONT);
@@ -402,6 +401,39 @@ TEST_CASE("mdfeed resync okx: a books request brings one REST snapshot from the 
   CHECK(limits["rest_429"].get<int>() == 0);
   INFO(r.log());
   CHECK(r.log().find("resync books BTC-USDT: REST snapshot written") != std::string::npos);
+  r.finish();
+}
+
+// Issue 15 "no fixed capacity": the control block's resync table is sized from the config, so
+// the 200th instrument of a venue gets its book back (the table used to end at 128 symbols).
+TEST_CASE("mdfeed resync okx: 200 instIds on one connection, a request for the 200th brings its snapshot and nothing else") {
+  std::vector<std::string> syms;
+  for (int i = 0; i < 200; ++i) {
+    char b[16];
+    std::snprintf(b, sizeof b, "S%03d-USDT", i);
+    syms.emplace_back(b);
+  }
+  std::vector<std::string> args = {"--rate", "4000", "--okx-symbols"};
+  args.insert(args.end(), syms.begin(), syms.end());
+  resync_rig r(args, "okx", syms, {"books"});
+  r.start();
+  CHECK(r.control.segment().size() == feeder_control_size(200));
+  const std::string last = syms.back();
+  REQUIRE(r.until([&] { return r.count(0, delta_of(channel::okx_books, last)) >= 2; }, 20s));
+  CHECK(r.request(199, channel::okx_books) == 1);
+  REQUIRE(r.until([&] { return r.count(0, okx_rest_snapshot_of(last)) == 1; }, 20s));
+  const std::uint64_t s = r.records[r.find(0, okx_rest_snapshot_of(last))].seq;
+  REQUIRE(r.until([&] { return check_join(r, s, last) >= 3; }, 20s));
+  const auto st = r.snap();
+  CHECK(st.resync_requests == 1);
+  CHECK(st.resyncs_done == 1);
+  CHECK(st.resync_failures == 0);
+  // Only the stream asked for: no other instrument's book was fetched.
+  CHECK(r.count(0, [](const rec& k) { return k.type == record_type::book_snapshot && from_rest(k); }) ==
+        r.count(0, [&](const rec& k) { return k.type == record_type::book_snapshot && from_rest(k) && k.symbol == last; }));
+  INFO(r.log());
+  CHECK(r.log().find("resync books " + last + ": REST snapshot written") != std::string::npos);
+  CHECK(r.log().find("cannot be resynced") == std::string::npos);
   r.finish();
 }
 
