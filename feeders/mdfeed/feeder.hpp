@@ -166,7 +166,11 @@ class feeder final : private ws_events, private rest_events, private snapshot_ob
   instruments_phase instruments_ = instruments_phase::waiting;
   std::int64_t instruments_at_ = 0;          ///< next attempt (monotonic)
   unsigned instruments_failures_ = 0;        ///< failed attempts in a row (backoff)
-  std::size_t instruments_each_ = SIZE_MAX;  ///< asking symbol by symbol: the one being asked
+  std::size_t instruments_from_ = 0;   ///< first symbol of the query under way (or next)
+  std::size_t instruments_count_ = 0;  ///< symbols in that query
+  bool instruments_each_ = false;      ///< the venue refused a list: symbol by symbol from here
+  /// Symbols the next query asks for, from instruments_from_: as many as fit in one request.
+  [[nodiscard]] std::size_t instruments_batch() const;
   std::vector<std::string> instruments_problems_;
   /// The symbols' reference data from the instrument check, republished every
   /// policy.reference_interval_ms (publish_reference).

@@ -16,7 +16,20 @@ namespace {
 constexpr std::int64_t kMs = 1'000'000;
 constexpr unsigned kKeyInstruments = 25;  // feeder_resync.cpp 19-21 and 24, feeder_stale.cpp 22, feeder.cpp 23
 static_assert(kKeyInstruments < log_limiter::kKeys);
+/// A query's path (and query string) at most this long: the REST client's request head has
+/// room for 4 KB with the other headers (libwebsockets' header space), and Binance names the
+/// symbols in the query (`symbols=[…]`, ~16 characters each once escaped), so a list of
+/// hundreds is asked in several queries.
+constexpr std::size_t kMaxInstrumentsPath = 2000;
 }  // namespace
+
+std::size_t feeder::instruments_batch() const {
+  const std::span<const std::string> rest = std::span<const std::string>(venue_.symbols).subspan(instruments_from_);
+  if (instruments_each_ || rest.size() <= 1) return std::min<std::size_t>(1, rest.size());
+  std::size_t n = 1;  // at least one, whatever its length
+  while (n < rest.size() && adapter_->instruments_path(rest.first(n + 1)).size() <= kMaxInstrumentsPath) ++n;
+  return n;
+}
 
 void feeder::advance_instruments(std::int64_t now) noexcept {
   if (instruments_ != instruments_phase::waiting || now < instruments_at_ || intent_ == intent::stopping) return;
@@ -29,9 +42,8 @@ void feeder::advance_instruments(std::int64_t now) noexcept {
   }
   std::string path;
   try {
-    const std::span<const std::string> all(venue_.symbols);
-    path = instruments_each_ < venue_.symbols.size() ? adapter_->instruments_path(all.subspan(instruments_each_, 1))
-                                                     : adapter_->instruments_path(all);
+    instruments_count_ = instruments_batch();
+    path = adapter_->instruments_path(std::span<const std::string>(venue_.symbols).subspan(instruments_from_, instruments_count_));
     if (!rest_->get(lane, rest_target_, path, now + venue_.policy.connect_timeout_ms * kMs)) {
       instruments_retry(rest_->error_text(), now);
       return;
@@ -52,17 +64,16 @@ void feeder::on_instruments_done(const rest_result& r) noexcept {
     return;
   }
   try {
-    const std::span<const std::string> all(venue_.symbols);
-    const bool each = instruments_each_ < venue_.symbols.size();
-    const instrument_check c = adapter_->check_instruments(
-        r.status, std::string_view(r.body.data(), r.body.size()), each ? all.subspan(instruments_each_, 1) : all);
+    const std::span<const std::string> asked =
+        std::span<const std::string>(venue_.symbols).subspan(instruments_from_, instruments_count_);
+    const instrument_check c = adapter_->check_instruments(r.status, std::string_view(r.body.data(), r.body.size()), asked);
     switch (c.result) {
       case instrument_check::outcome::retry:
         instruments_retry(c.problems.empty() ? std::string("no usable answer") : c.problems.front(), now);
         return;
       case instrument_check::outcome::ask_each:
-        log_.always("instrument check: the venue refused the list of %zu symbols; asking for each", venue_.symbols.size());
-        instruments_each_ = 0;
+        log_.always("instrument check: the venue refused the list of %zu symbols; asking for each", asked.size());
+        instruments_each_ = true;  // from the first symbol of the refused list on
         return;
       case instrument_check::outcome::ok:
       case instrument_check::outcome::refused:
@@ -71,7 +82,8 @@ void feeder::on_instruments_done(const rest_result& r) noexcept {
     instruments_failures_ = 0;
     for (const auto& p : c.problems) instruments_problems_.push_back(p);
     for (const auto& i : c.instruments) reference_.push_back(i);
-    if (each && ++instruments_each_ < venue_.symbols.size()) return;  // the next symbol
+    instruments_from_ += asked.size();
+    if (instruments_from_ < venue_.symbols.size()) return;  // the next query
     instruments_ = instruments_phase::done;
     if (!instruments_problems_.empty()) {
       refuse_symbols(instruments_problems_, now);

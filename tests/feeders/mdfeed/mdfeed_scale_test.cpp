@@ -61,5 +61,12 @@ TEST_CASE("mdfeed binance: 300 symbols x 2 channels on one connection: the URL h
   // ~90 streams in the URL, the other ~510 in three SUBSCRIBE messages, one every 400 ms
   // (half the 5/s limit: the server's pings are answered with pongs that count too).
   CHECK(f.log().find("established; 1 of 3 subscribe request(s) sent, the rest paced") != std::string::npos);
+  // The instrument check names the symbols in its query (exchangeInfo?symbols=[…]): 300 of
+  // them do not fit one request head, so they are asked in several queries, each within 2000
+  // characters, and every symbol is checked.
+  CHECK(eventually([&] { return f.log().find("instrument check: all 300 symbols are listed and trading") != std::string::npos; }, 20s));
+  CHECK(f.log().find("header data space") == std::string::npos);
+  const json rest = exsim_status(x)["limits"]["binance"];
+  CHECK(rest["rest_429"].get<int>() == 0);
   CHECK(f.stop() == 0);
 }
