@@ -129,6 +129,23 @@ std::size_t counters_segment::reclaim_dead() noexcept {
   return n;
 }
 
+std::optional<std::uint32_t> counters_segment::locate(std::string_view label) const {
+  std::optional<std::uint32_t> out;
+  for_each([&](const counter_entry& e) {
+    if (!out && e.label == label) out = e.id;
+  });
+  return out;
+}
+
+std::optional<std::int64_t> counters_segment::value_if(std::uint32_t id, std::string_view label) const noexcept {
+  if (id >= max_counters_) return std::nullopt;
+  const counter_metadata& m = meta_[id];
+  // acquire: pairs with the registrant's release of `allocated`; the label is complete.
+  if (m.state.load(std::memory_order_acquire) != static_cast<std::uint32_t>(counter_state::allocated) || label_of(m) != label)
+    return std::nullopt;
+  return values_[id].value.load(std::memory_order_relaxed);
+}
+
 std::optional<std::int64_t> counters_segment::find(std::string_view label) const {
   std::optional<std::int64_t> out;
   for_each([&](const counter_entry& e) {

@@ -110,8 +110,14 @@ class counters_segment {
       f(static_cast<const counter_entry&>(e));
     }
   }
-  /// Value of the counter with this exact label, if registered.
+  /// Value of the counter with this exact label, if registered. Scans the segment: a reader
+  /// that asks often keeps locate()'s slot and reads it with value_if().
   [[nodiscard]] std::optional<std::int64_t> find(std::string_view label) const;
+  /// Slot of the counter with this exact label (the first), if registered. Scans the segment.
+  [[nodiscard]] std::optional<std::uint32_t> locate(std::string_view label) const;
+  /// Value of slot `id` while it holds the counter `label` (not released, not reused under
+  /// another label since locate()); nullopt otherwise. Constant time.
+  [[nodiscard]] std::optional<std::int64_t> value_if(std::uint32_t id, std::string_view label) const noexcept;
 
   [[nodiscard]] std::uint32_t max_counters() const noexcept { return max_counters_; }
   [[nodiscard]] const shm_segment& segment() const noexcept { return segment_; }

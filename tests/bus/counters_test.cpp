@@ -90,6 +90,16 @@ TEST_CASE("registration after a release and reuse under another label gets a slo
   CHECK(a2.get() == 0);
   CHECK(c.find("b") == 7);
   CHECK(c.find("a") == 0);
+  // A reader keeps the slot: its value while the label holds, nothing once it changed hands.
+  const auto at = c.locate("b");
+  REQUIRE(at.has_value());
+  CHECK(*at == b.id());
+  CHECK(c.value_if(*at, "b") == 7);
+  CHECK_FALSE(c.value_if(*at, "a").has_value());
+  c.release(b);
+  CHECK_FALSE(c.value_if(*at, "b").has_value());
+  CHECK_FALSE(c.value_if(1000, "b").has_value());
+  CHECK_FALSE(c.locate("b").has_value());
   // Thousands of labels, each found again as the same counter.
   auto big = counters_segment::create(bus.segment("big"), 20000);
   std::vector<std::uint32_t> ids;

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <unordered_map>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -148,6 +149,7 @@ class supervisor {
   bool adopt(child_process& p, const std::string& what);
   void log(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
   [[nodiscard]] std::int64_t counter_value(const std::string& label) const;
+  mutable std::unordered_map<std::string, std::uint32_t> counter_slots_;  ///< counter_value's label → slot
 
   config::bus_config cfg_;
   supervisor_options options_;
