@@ -49,7 +49,7 @@ arbiter::arbiter(const arbiter_options& options, merge_output& out)
   holding_.reserve(options.max_streams);
   awaiting_.reserve(options.max_streams);
   for (auto& s : streams_) {
-    s.hold.resize(options.hold_bytes_per_stream);
+    s.hold.allocate(options.hold_bytes_per_stream);
     s.held.reserve(options.hold_records_per_stream);
     s.recent.assign(options.content_window, 0);
   }
@@ -269,7 +269,7 @@ void arbiter::offer(const record_view& r, slot_id from, std::int64_t now_ns, std
   }
   // A book stream's first record is a delta (Binance diff depth has no snapshot in the
   // stream): nothing to apply it to, so its deltas wait for a snapshot from the start.
-  if (!s.has_last && !s.awaiting_snapshot && r.header().type == record_type::book_delta) start_awaiting(s, now_ns);
+  if (!s.has_last && !s.awaiting_snapshot && r.header().type == record_type::book_delta) start_awaiting(s, now_ns, from);
   const verdict v = judge_from(s, r, from);
   switch (v) {
     case verdict::duplicate:
@@ -289,7 +289,7 @@ void arbiter::offer(const record_view& r, slot_id from, std::int64_t now_ns, std
   }
 }
 
-void arbiter::start_awaiting(stream_state& s, std::int64_t now_ns) noexcept {
+void arbiter::start_awaiting(stream_state& s, std::int64_t now_ns, slot_id ask) noexcept {
   s.carries_deltas = true;
   if (!s.awaiting_snapshot) {
     s.awaiting_snapshot = true;
@@ -303,7 +303,7 @@ void arbiter::start_awaiting(stream_state& s, std::int64_t now_ns) noexcept {
   s.resync_due_ns = now_ns + options_.resync_retry_ns;
   next_deadline_ = std::min(next_deadline_, s.resync_due_ns);
   const stream_key& k = s.key;
-  out_.request_resync(k.v, k.c, stream_key_at(static_cast<std::size_t>(&s - streams_.data())).symbol);
+  out_.request_resync(k.v, k.c, stream_key_at(static_cast<std::size_t>(&s - streams_.data())).symbol, ask);
 }
 
 void arbiter::publish_gap(stream_state& s, const record_header& h, slot_id from, std::uint64_t first_after,
@@ -478,7 +478,7 @@ void arbiter::tick(std::int64_t now_ns) noexcept {
     ++s.stats.resync_requests;
     ++stats_.resync_requests;
     s.resync_due_ns = now_ns + options_.resync_retry_ns;
-    out_.request_resync(s.key.v, s.key.c, stream_key_at(id).symbol);
+    out_.request_resync(s.key.v, s.key.c, stream_key_at(id).symbol, slot_id::none);
   }
   update_deadline();
 }
@@ -552,7 +552,7 @@ void arbiter::finish_priming(std::int64_t now_ns) noexcept {
     ++s.stats.resync_requests;
     ++stats_.resync_requests;
     s.resync_due_ns = now_ns + options_.resync_retry_ns;
-    out_.request_resync(s.key.v, s.key.c, stream_key_at(id).symbol);
+    out_.request_resync(s.key.v, s.key.c, stream_key_at(id).symbol, slot_id::none);
   }
   update_deadline();
 }

@@ -30,6 +30,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <unordered_map>
@@ -46,8 +47,11 @@ class merge_output {
   /// A hole neither slot filled in time.
   virtual void publish_gap(const gap_record& gap) noexcept = 0;
   /// A book stream needs a fresh snapshot (after a gap, or because it started with a delta):
-  /// ask the venue's feeders for one. Repeated every resync_retry_ns until a snapshot comes.
-  virtual void request_resync(venue v, channel c, std::string_view symbol) noexcept = 0;
+  /// ask the venue's feeders for one. `ask`: the one slot to ask (a stream that started with
+  /// a delta asks the slot that delivered it: one REST snapshot a book at start, not one per
+  /// slot), or slot_id::none for every feeder of the venue (after a gap, and every retry).
+  /// Repeated every resync_retry_ns, of every feeder, until a snapshot comes.
+  virtual void request_resync(venue v, channel c, std::string_view symbol, slot_id ask) noexcept = 0;
 
  protected:
   ~merge_output() = default;
@@ -121,6 +125,24 @@ struct stream_id {
   venue v = venue::unknown;
   channel c = channel::unknown;
   std::string_view symbol;  ///< points into the arbiter: valid while it lives
+};
+
+/// A stream's hold: allocated once at start and never zero-filled, so its pages cost memory
+/// only where records were held (a bus of thousands of streams reserves
+/// hold_bytes_per_stream each; most streams never hold anything).
+class hold_buffer {
+ public:
+  void allocate(std::size_t size) {
+    bytes_.reset(new std::byte[size]);  // default-initialised: untouched until written
+    size_ = size;
+  }
+  [[nodiscard]] std::byte* data() noexcept { return bytes_.get(); }
+  [[nodiscard]] const std::byte* data() const noexcept { return bytes_.get(); }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+ private:
+  std::unique_ptr<std::byte[]> bytes_;
+  std::size_t size_ = 0;
 };
 
 class arbiter {
@@ -225,7 +247,7 @@ class arbiter {
     /// while the partner was not in step). Only consulted for streams without holes.
     std::array<bool, kSlots> in_step{};
     // Records held behind a hole, in arrival order; bytes packed in `hold`.
-    std::vector<std::byte> hold;
+    hold_buffer hold;
     std::size_t hold_used = 0;
     std::vector<held_record> held;
     // Sequence-less streams: recent content hashes (ring).
@@ -249,7 +271,7 @@ class arbiter {
   /// Publish or drop held records the stream can now take; repeat until none moves.
   void drain(stream_state& s, std::int64_t now_ns) noexcept;
   /// The stream's deltas wait for a snapshot from now on; ask the feeders for one.
-  void start_awaiting(stream_state& s, std::int64_t now_ns) noexcept;
+  void start_awaiting(stream_state& s, std::int64_t now_ns, slot_id ask = slot_id::none) noexcept;
   void publish_gap(stream_state& s, const record_header& h, slot_id from, std::uint64_t first_after,
                    std::int64_t held_ns) noexcept;
   [[nodiscard]] std::uint64_t race_key(const record_view& r) const noexcept;

@@ -261,7 +261,7 @@ void merger::publish_gap(const gap_record& gap) noexcept {
       std::string(to_string(g.reason)).c_str(), static_cast<double>(g.held_ns) / 1e6);
 }
 
-void merger::request_resync(venue v, channel c, std::string_view symbol) noexcept {
+void merger::request_resync(venue v, channel c, std::string_view symbol, slot_id ask) noexcept {
   const config::venue_config* vc = cfg_.find(v);
   std::size_t si = kMaxResyncSymbols;  // not configured: no slot
   if (vc != nullptr)
@@ -270,9 +270,12 @@ void merger::request_resync(venue v, channel c, std::string_view symbol) noexcep
   const std::size_t index = resync_index(si, c);
   std::size_t routed = 0;
   for (auto& in : inputs_) {
-    if (in.v != v) continue;
+    if (in.v != v || (ask != slot_id::none && in.slot != ask)) continue;
     if (in.resync.request(index) != 0) ++routed;
   }
+  if (routed == 0 && ask != slot_id::none)  // that slot's control block is not there: ask every feeder
+    for (auto& in : inputs_)
+      if (in.v == v && in.resync.request(index) != 0) ++routed;
   if (routed == 0) ++resync_unrouted_;
   log("resync %s/%s/%.*s requested from %zu feeder(s)%s", std::string(to_string(v)).c_str(),
       std::string(to_string(c)).c_str(), static_cast<int>(symbol.size()), symbol.data(), routed,

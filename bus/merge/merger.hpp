@@ -110,7 +110,7 @@ class merger final : merge_output {
 
   void publish(std::span<const std::byte> record, slot_id winner) noexcept override;
   void publish_gap(const gap_record& gap) noexcept override;
-  void request_resync(venue v, channel c, std::string_view symbol) noexcept override;
+  void request_resync(venue v, channel c, std::string_view symbol, slot_id ask) noexcept override;
 
   void write_out(std::span<const std::byte> record) noexcept;
   void prime_from_output();

@@ -86,7 +86,7 @@ struct recorded_output final : merge::merge_output {
   unsigned resyncs = 0;
   void publish(std::span<const std::byte> r, slot_id) noexcept override { published.emplace_back(r.begin(), r.end()); }
   void publish_gap(const gap_record& g) noexcept override { gaps.push_back(g); }
-  void request_resync(venue, channel, std::string_view) noexcept override { ++resyncs; }
+  void request_resync(venue, channel, std::string_view, slot_id) noexcept override { ++resyncs; }
 };
 
 merge::arbiter_options merge_options() {

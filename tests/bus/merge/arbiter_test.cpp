@@ -34,8 +34,10 @@ struct recorded_output final : merge_output {
   }
   void publish_gap(const gap_record& g) noexcept override { items.push_back({true, {}, slot_id::none, g}); }
   std::vector<std::string> resyncs;  ///< "okx/books/BTC-USDT" per request
-  void request_resync(venue v, channel c, std::string_view symbol) noexcept override {
+  std::vector<slot_id> resync_asks;  ///< the slot each request asks (none: every feeder)
+  void request_resync(venue v, channel c, std::string_view symbol, slot_id ask) noexcept override {
     resyncs.push_back(std::string(to_string(v)) + "/" + std::string(to_string(c)) + "/" + std::string(symbol));
+    resync_asks.push_back(ask);
   }
 
   /// "t5" for a record with seq 5, "gap(2>5)" for a gap: the output as one comparable string.
@@ -253,6 +255,7 @@ TEST_CASE("diff depth that starts with a delta waits for a snapshot: resync aske
   CHECK(h.out.trace().empty());
   REQUIRE(h.out.resyncs.size() == 1);
   CHECK(h.out.resyncs[0] == "binance/depth/BTCUSDT");
+  CHECK(h.out.resync_asks[0] == A);  // the slot whose delta started the wait: one REST snapshot, not two
   h.wait_out_window();  // waiting for a snapshot is not a hole: no gap, nothing published
   CHECK(h.out.trace().empty());
   CHECK(h.arb.stats().gaps == 0);
@@ -290,6 +293,8 @@ TEST_CASE("a book stream waiting for its snapshot asks again every resync_retry_
   h.now += 1'000'000'000;
   h.arb.tick(h.now);
   CHECK(h.out.resyncs.size() == 2);
+  CHECK(h.out.resync_asks[0] == A);              // the first request: the slot that delivered the delta
+  CHECK(h.out.resync_asks[1] == slot_id::none);  // a retry: every feeder (that one may be down)
   h.offer(d.book(record_type::book_snapshot, 0, 35, d.kNoPrev, A), A);
   CHECK(h.out.trace() == "35A 40A 50A");
 }
@@ -330,6 +335,7 @@ TEST_CASE("OKX chained books: a hole on both slots is a gap record, then deltas 
   CHECK(h.out.trace() == "10A gap(10>12)");
   REQUIRE(h.out.resyncs.size() == 1);
   CHECK(h.out.resyncs[0] == "okx/books-l2-tbt/ETH-USDT");
+  CHECK(h.out.resync_asks[0] == slot_id::none);  // after a gap on both slots: every feeder
   h.offer(upd(14, 12, A), A);
   CHECK(h.out.trace() == "10A gap(10>12)");
   h.offer(b.book(record_type::book_snapshot, 0, 14, -1, B), B);  // B's snapshot, taken after 14
