@@ -8,7 +8,8 @@
 //   - CPU per million messages over a window after sync: the four feeders' CPU over the
 //     messages they received (their status blocks), the merger's over the records it published;
 //   - private resident memory (RssAnon) of the largest feeder and of the merger;
-//   - the merger's added latency: publish - receive stamps of every data record, p50 / p99;
+//   - the merger's added latency: publish - receive stamps of every data record, p50 / p99,
+//     Binance depth@100ms apart (the venue pushes every symbol's update on one 100 ms tick);
 //   - the cores exsim and the whole machine kept busy over the window (a loaded 2-core box
 //     delays every hop: read the latency against them).
 // Each figure is also printed as a ratio against the first point of the same run (the
@@ -99,6 +100,7 @@ class reader {
  public:
   explicit reader(consumer c) : c_(std::move(c)) {
     lat_.reserve(4'000'000);
+    lat_depth_.reserve(4'000'000);
     thread_ = std::thread([this] { run(); });
   }
   ~reader() {
@@ -112,9 +114,10 @@ class reader {
     std::lock_guard<std::mutex> g(m_);
     recording_ = on;
   }
-  std::vector<std::int64_t> take_latencies() {
+  /// Every data record's latency but Binance depth's, then Binance depth's.
+  std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> take_latencies() {
     std::lock_guard<std::mutex> g(m_);
-    return std::move(lat_);
+    return {std::move(lat_), std::move(lat_depth_)};
   }
   std::atomic<std::uint64_t> laps{0}, gaps{0};
 
@@ -131,7 +134,11 @@ class reader {
         synced_.store(synced_set_.size());
       if (h.type == record_type::slot_status || h.type == record_type::gap || h.type == record_type::instrument) continue;
       std::lock_guard<std::mutex> g(m_);
-      if (recording_ && lat_.size() < lat_.capacity()) lat_.push_back(h.publish_time_ns - h.receive_time_ns);
+      if (!recording_) continue;
+      // Binance depth@100ms apart: the venue pushes every symbol's update on the same 100 ms
+      // tick, so its records arrive in bursts as large as the symbol count.
+      auto& v = h.channel_id == channel::binance_depth ? lat_depth_ : lat_;
+      if (v.size() < v.capacity()) v.push_back(h.publish_time_ns - h.receive_time_ns);
     }
   }
   consumer c_;
@@ -139,7 +146,7 @@ class reader {
   std::atomic<std::size_t> synced_{0};
   std::mutex m_;
   bool recording_ = false;
-  std::vector<std::int64_t> lat_;
+  std::vector<std::int64_t> lat_, lat_depth_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
@@ -167,7 +174,8 @@ struct point {
   double feeder_cpu_per_m = 0, merger_cpu_per_m = 0;  ///< CPU seconds per million messages / records
   double msgs_per_s = 0;                              ///< messages the four feeders received a second
   double feeder_rss = 0, merger_rss = 0;              ///< MB
-  double p50_us = 0, p99_us = 0;
+  double p50_us = 0, p99_us = 0;            ///< every data record but Binance depth
+  double depth_p50_us = 0, depth_p99_us = 0;  ///< Binance depth@100ms
   double exsim_cores = 0, machine_cores = 0;          ///< CPU in use over the window (cores), exsim's and the machine's
   std::uint64_t gaps = 0, laps = 0;
 };
@@ -255,9 +263,11 @@ point run_point(int n, const options& o, const std::string& dir) {
   p.merger_cpu_per_m = published > 0 ? (cpu_seconds(merger) - mcpu0) / (published / 1e6) : 0;
   for (const pid_t f : feeders) p.feeder_rss = std::max(p.feeder_rss, rss_mb(f));
   p.merger_rss = rss_mb(merger);
-  std::vector<std::int64_t> lat = rd.take_latencies();
+  auto [lat, depth] = rd.take_latencies();
   p.p50_us = percentile(lat, 0.5) / 1e3;
   p.p99_us = percentile(lat, 0.99) / 1e3;
+  p.depth_p50_us = percentile(depth, 0.5) / 1e3;
+  p.depth_p99_us = percentile(depth, 0.99) / 1e3;
   p.gaps = rd.gaps.load() - gaps0;
   p.laps = rd.laps.load() - laps0;
   return p;
@@ -298,15 +308,17 @@ int main(int argc, char** argv) {
     std::printf("scale_bench: %g market actions/s shared by all instruments; Binance trade + depth@100ms, OKX trades + "
                 "bbo-tbt + books; window %g s\n\n",
                 o.rate, o.seconds);
-    std::printf("%6s %8s %10s %12s %12s %10s %10s %9s %9s %7s %7s %5s %5s\n", "instr", "sync s", "msgs/s", "feed cpu/M",
-                "merge cpu/M", "feed MB", "merge MB", "p50 us", "p99 us", "exsim", "machine", "gaps", "laps");
+    std::printf("%6s %8s %10s %12s %12s %10s %10s %9s %9s %9s %9s %7s %7s %5s %5s\n", "instr", "sync s", "msgs/s", "feed cpu/M",
+                "merge cpu/M", "feed MB", "merge MB", "p50 us", "p99 us", "depth p50", "depth p99", "exsim", "machine", "gaps",
+                "laps");
     std::vector<point> points;
     for (const int n : o.counts) {
       const point p = run_point(n, o, dir);
       points.push_back(p);
-      std::printf("%6d %8.1f %10.0f %12.3f %12.3f %10.1f %10.1f %9.1f %9.1f %7.2f %7.2f %5llu %5llu\n", p.n, p.sync_s,
-                  p.msgs_per_s, p.feeder_cpu_per_m, p.merger_cpu_per_m, p.feeder_rss, p.merger_rss, p.p50_us, p.p99_us,
-                  p.exsim_cores, p.machine_cores, static_cast<unsigned long long>(p.gaps), static_cast<unsigned long long>(p.laps));
+      std::printf("%6d %8.1f %10.0f %12.3f %12.3f %10.1f %10.1f %9.1f %9.1f %9.1f %9.1f %7.2f %7.2f %5llu %5llu\n", p.n,
+                  p.sync_s, p.msgs_per_s, p.feeder_cpu_per_m, p.merger_cpu_per_m, p.feeder_rss, p.merger_rss, p.p50_us, p.p99_us,
+                  p.depth_p50_us, p.depth_p99_us, p.exsim_cores, p.machine_cores, static_cast<unsigned long long>(p.gaps),
+                  static_cast<unsigned long long>(p.laps));
       std::fflush(stdout);
     }
     const point& b = points.front();
