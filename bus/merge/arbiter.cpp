@@ -8,6 +8,9 @@ namespace mdbus::merge {
 namespace {
 
 constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
+/// A book waiting for its first snapshot asks one slot at most this long, then both: a start
+/// of 500 books queues about 8 minutes of snapshots behind Binance's REST budget at one a book.
+constexpr std::int64_t kAskOneMaxNs = 300'000'000'000;
 
 std::size_t slot_index(slot_id s) noexcept { return s == slot_id::b ? 1 : 0; }
 
@@ -270,6 +273,7 @@ void arbiter::offer(const record_view& r, slot_id from, std::int64_t now_ns, std
   // A book stream's first record is a delta (Binance diff depth has no snapshot in the
   // stream): nothing to apply it to, so its deltas wait for a snapshot from the start.
   if (!s.has_last && !s.awaiting_snapshot && r.header().type == record_type::book_delta) start_awaiting(s, now_ns, from);
+  if (s.awaiting_snapshot && from == s.resync_ask) s.ask_delivered = true;
   const verdict v = judge_from(s, r, from);
   switch (v) {
     case verdict::duplicate:
@@ -290,6 +294,9 @@ void arbiter::offer(const record_view& r, slot_id from, std::int64_t now_ns, std
 }
 
 void arbiter::start_awaiting(stream_state& s, std::int64_t now_ns, slot_id ask) noexcept {
+  s.resync_ask = ask;
+  s.ask_delivered = false;
+  s.awaiting_since_ns = now_ns;
   s.carries_deltas = true;
   if (!s.awaiting_snapshot) {
     s.awaiting_snapshot = true;
@@ -478,7 +485,15 @@ void arbiter::tick(std::int64_t now_ns) noexcept {
     ++s.stats.resync_requests;
     ++stats_.resync_requests;
     s.resync_due_ns = now_ns + options_.resync_retry_ns;
-    out_.request_resync(s.key.v, s.key.c, stream_key_at(id).symbol, slot_id::none);
+    // Ask the same slot again while it keeps delivering this stream: its feeder is there, and
+    // its snapshot is likely queued behind the venue's REST budget (a start of hundreds of
+    // books), where asking the other too would fetch the book twice. A slot gone quiet, or
+    // one still without a snapshot after kAskOneMaxNs (a feeder alive but failing its
+    // fetches), makes every later request ask both.
+    if (!s.ask_delivered || now_ns - s.awaiting_since_ns >= kAskOneMaxNs) s.resync_ask = slot_id::none;
+    s.ask_delivered = false;
+    const slot_id ask = s.resync_ask;
+    out_.request_resync(s.key.v, s.key.c, stream_key_at(id).symbol, ask);
   }
   update_deadline();
 }

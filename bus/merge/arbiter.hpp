@@ -47,10 +47,11 @@ class merge_output {
   /// A hole neither slot filled in time.
   virtual void publish_gap(const gap_record& gap) noexcept = 0;
   /// A book stream needs a fresh snapshot (after a gap, or because it started with a delta):
-  /// ask the venue's feeders for one. `ask`: the one slot to ask (a stream that started with
-  /// a delta asks the slot that delivered it: one REST snapshot a book at start, not one per
-  /// slot), or slot_id::none for every feeder of the venue (after a gap, and every retry).
-  /// Repeated every resync_retry_ns, of every feeder, until a snapshot comes.
+  /// ask the venue's feeders for one. `ask`: the one slot to ask, or slot_id::none for every
+  /// feeder of the venue. A stream that started with a delta asks the slot that delivered it
+  /// (one REST snapshot a book at start, not one per slot), and again at each retry while that
+  /// slot keeps delivering the stream, for at most 5 minutes; then, and after a gap, every
+  /// feeder. Repeated every resync_retry_ns until a snapshot comes.
   virtual void request_resync(venue v, channel c, std::string_view symbol, slot_id ask) noexcept = 0;
 
  protected:
@@ -235,6 +236,11 @@ class arbiter {
     bool joining = false;
     bool awaiting_snapshot = false;  ///< after a gap or a delta-first start: deltas wait for a snapshot
     std::int64_t resync_due_ns = 0;  ///< when to ask for the snapshot again
+    /// The one slot the requests go to (none: every feeder), whether it delivered on this
+    /// stream since the last request, and since when the stream waits (arbiter.cpp, tick()).
+    slot_id resync_ask = slot_id::none;
+    bool ask_delivered = false;
+    std::int64_t awaiting_since_ns = 0;
     std::uint64_t last = 0;
     // Per slot, a split snapshot in progress: its later parts follow the first part's verdict.
     struct open_parts {

@@ -293,10 +293,39 @@ TEST_CASE("a book stream waiting for its snapshot asks again every resync_retry_
   h.now += 1'000'000'000;
   h.arb.tick(h.now);
   CHECK(h.out.resyncs.size() == 2);
-  CHECK(h.out.resync_asks[0] == A);              // the first request: the slot that delivered the delta
-  CHECK(h.out.resync_asks[1] == slot_id::none);  // a retry: every feeder (that one may be down)
+  CHECK(h.out.resync_asks[0] == A);  // the first request: the slot that delivered the delta
+  CHECK(h.out.resync_asks[1] == A);  // A kept delivering: its snapshot is likely queued, ask it again
+  // A goes quiet for a retry period: the next retry asks every feeder, and so do later ones.
+  h.now += 1'000'000'000;
+  h.arb.tick(h.now);
+  REQUIRE(h.out.resyncs.size() == 3);
+  CHECK(h.out.resync_asks[2] == slot_id::none);
+  h.offer(d.book(record_type::book_delta, 51, 60, d.kNoPrev, A), A);
+  h.now += 1'000'000'000;
+  h.arb.tick(h.now);
+  CHECK(h.out.resync_asks.back() == slot_id::none);
   h.offer(d.book(record_type::book_snapshot, 0, 35, d.kNoPrev, A), A);
-  CHECK(h.out.trace() == "35A 40A 50A");
+  CHECK(h.out.trace() == "35A 40A 50A 60A");
+}
+
+TEST_CASE("a book whose one asked slot keeps delivering but brings no snapshot asks both slots after five minutes") {
+  harness h(arbiter_options{.hold_records_per_stream = 3, .resync_retry_ns = 2'000'000'000});
+  const stream_maker d{channel::binance_depth, "BNBUSDT"};
+  std::uint64_t u = 10;
+  h.offer(d.book(record_type::book_delta, u - 9, u, d.kNoPrev, B), B);
+  for (int second = 1; second <= 302; ++second) {
+    u += 10;
+    h.offer(d.book(record_type::book_delta, u - 9, u, d.kNoPrev, B), B);  // B delivers every second
+    h.now += 1'000'000'000;
+    h.arb.tick(h.now);
+  }
+  // A request at the start and one every 2 s: B alone for the first 5 minutes (B's feeder is
+  // there; its snapshot may be queued behind the REST budget), then both.
+  REQUIRE(h.out.resync_asks.size() == 152);
+  CHECK(h.out.resync_asks[0] == B);
+  CHECK(h.out.resync_asks[148] == B);   // at 296 s
+  CHECK(h.out.resync_asks[150] == slot_id::none);  // at 300 s
+  CHECK(h.out.resync_asks[151] == slot_id::none);
 }
 
 TEST_CASE("OKX chained books: prevSeqId links, a reconnecting slot's snapshot is a duplicate, a reset is followed") {
