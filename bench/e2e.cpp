@@ -45,14 +45,6 @@ using nlohmann::json;
 namespace {
 
 
-void sleep_checked(double seconds) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < end) {
-    if (stop_requested != 0) throw std::runtime_error("interrupted");
-    std::this_thread::sleep_for(10ms);
-  }
-}
-
 void pin_to_cpu(pid_t pid, int cpu, const char* what) {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -189,22 +181,13 @@ int main(int argc, char** argv) {
   const std::string bus = "e2e-" + std::to_string(::getpid());
   scope_exit sweep_shm([&] {
     // The supervisor removes its segments; anything left (a supervisor that had to be killed) goes here.
-    int left = 0;
-    for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
-      if (e.path().filename().string().rfind("mdbus." + bus + ".", 0) == 0) {
-        std::filesystem::remove(e.path());
-        ++left;
-      }
+    const int left = remove_bus_segments(bus);
     if (left > 0) std::fprintf(stderr, "e2e_bench: removed %d leftover segment(s) of bus %s\n", left, bus.c_str());
   });
 
   try {
     // Certificates as the tests make them.
-    {
-      program certs({MDBUS_SOURCE_DIR "/scripts/gen-test-certs", dir + "/certs"}, dir + "/certs.log", SIGKILL, 30000);
-      for (int i = 0; i < 3000 && certs.running(); ++i) std::this_thread::sleep_for(10ms);
-      if (certs.running() || certs.exit_status() != 0) throw std::runtime_error("gen-test-certs failed:\n" + tail(dir + "/certs.log"));
-    }
+    make_test_certs(MDBUS_SOURCE_DIR "/scripts/gen-test-certs", dir + "/certs");
     const std::string truth_path = dir + "/truth.bin";
     program exsim({EXSIM_BINARY, "--port", "0", "--control-port", "0", "--tls-cert", dir + "/certs/server.pem", "--tls-key",
                    dir + "/certs/server.key", "--rate", "1000", "--seed", "1", "--truth-log", truth_path,

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -20,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "bus/stop_signal.hpp"
 #include "tests/support/read_file.hpp"
 #include "tools/mdctl/control_client.hpp"
 
@@ -154,6 +156,35 @@ inline double cpu_seconds(pid_t pid) { return cpu_seconds("/proc/" + std::to_str
 inline nlohmann::json supervisor_request(const std::string& socket_path, const nlohmann::json& request) {
   mdctl::control_client c({socket_path, ""}, std::chrono::seconds(5));
   return c.request(nlohmann::ordered_json::parse(request.dump())).value;
+}
+
+/// Sleeps `seconds`, looking every 10 ms for a stop signal (throws "interrupted").
+inline void sleep_checked(double seconds) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < end) {
+    if (stop_requested != 0) throw std::runtime_error("interrupted");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+/// The local CA and server certificate the tests use, made by `script` (scripts/gen-test-certs)
+/// in `dir`; throws with the script's log when it fails or takes over 30 s.
+inline void make_test_certs(const std::string& script, const std::string& dir) {
+  program certs({script, dir}, dir + ".log", SIGKILL, 30000);
+  for (int i = 0; i < 3000 && certs.running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (certs.running() || certs.exit_status() != 0) throw std::runtime_error("gen-test-certs failed:\n" + tail(dir + ".log"));
+}
+
+/// Removes whatever segments of bus `bus` are left in /dev/shm (a supervisor that had to be
+/// killed removes none); returns how many.
+inline int remove_bus_segments(const std::string& bus) {
+  int left = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
+    if (e.path().filename().string().rfind("mdbus." + bus + ".", 0) == 0) {
+      std::filesystem::remove(e.path());
+      ++left;
+    }
+  return left;
 }
 
 /// Runs `f` when the scope ends, whatever happened: the bench's last line of cleanup.

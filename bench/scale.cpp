@@ -180,20 +180,9 @@ struct point {
   std::uint64_t gaps = 0, laps = 0;
 };
 
-void sleep_checked(double seconds) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < end) {
-    if (stop_requested != 0) throw std::runtime_error("interrupted");
-    std::this_thread::sleep_for(10ms);
-  }
-}
-
 point run_point(int n, const options& o, const std::string& dir) {
   const std::string bus = "scale-" + std::to_string(::getpid()) + "-" + std::to_string(n);
-  scope_exit sweep([&] {
-    for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
-      if (e.path().filename().string().rfind("mdbus." + bus + ".", 0) == 0) std::filesystem::remove(e.path());
-  });
+  scope_exit sweep([&] { (void)remove_bus_segments(bus); });
   std::vector<std::string> args = {EXSIM_BINARY, "--port", "0", "--control-port", "0", "--tls-cert", dir + "/certs/server.pem",
                                    "--tls-key", dir + "/certs/server.key", "--rate", std::to_string(o.rate), "--seed", "1",
                                    "--binance-rest-port", "0", "--okx-rest-port", "0", "--binance-symbols"};
@@ -300,11 +289,7 @@ int main(int argc, char** argv) {
       std::filesystem::remove_all(dir);
   });
   try {
-    {
-      program certs({MDBUS_SOURCE_DIR "/scripts/gen-test-certs", dir + "/certs"}, dir + "/certs.log", SIGKILL, 30000);
-      for (int i = 0; i < 3000 && certs.running(); ++i) std::this_thread::sleep_for(10ms);
-      if (certs.running() || certs.exit_status() != 0) throw std::runtime_error("gen-test-certs failed:\n" + tail(dir + "/certs.log"));
-    }
+    make_test_certs(MDBUS_SOURCE_DIR "/scripts/gen-test-certs", dir + "/certs");
     std::printf("scale_bench: %g market actions/s shared by all instruments; Binance trade + depth@100ms, OKX trades + "
                 "bbo-tbt + books; window %g s\n\n",
                 o.rate, o.seconds);
