@@ -197,18 +197,29 @@ failure record_writer::commit() noexcept {
   return kOk;
 }
 
+std::optional<simdjson::dom::element> listed_entry(simdjson::dom::array listed, const char* id_key, std::string_view id) {
+  for (auto e : listed) {
+    std::string_view have;
+    if (e[id_key].get(have) == simdjson::SUCCESS && have == id) return e;
+  }
+  return std::nullopt;
+}
+
+instrument_record reference_record(venue v, std::string_view symbol) noexcept {
+  auto r = make_record<instrument_record>();
+  r.header.venue_id = v;
+  r.header.channel_id = channel::reference;
+  r.header.set_symbol(symbol);
+  return r;
+}
+
 void check_listed(simdjson::dom::array listed, std::span<const std::string> symbols, const instrument_list_format& f,
                   std::vector<std::string>& problems) {
   for (const auto& want : symbols) {
     std::string_view state;
-    bool found = false;
-    for (auto e : listed) {
-      std::string_view id;
-      if (e[f.id_key].get(id) != simdjson::SUCCESS || id != want) continue;
-      found = true;
-      if (e[f.state_key].get(state) != simdjson::SUCCESS) state = "(none)";
-      break;
-    }
+    const auto e = listed_entry(listed, f.id_key, want);
+    const bool found = e.has_value();
+    if (found && (*e)[f.state_key].get(state) != simdjson::SUCCESS) state = "(none)";
     if (!found) {
       problems.push_back("\"" + want + "\" is not listed by " + f.venue_name + " (" + f.list_name + ")");
     } else if (state != f.trading) {

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <type_traits>
@@ -456,6 +457,14 @@ struct instrument_list_format {
   const char* state_key;   ///< "status", "state"
   const char* trading;     ///< "TRADING", "live"
 };
+
+/// The first entry of a venue's instrument list whose `id_key` is `id`, if any.
+[[nodiscard]] std::optional<simdjson::dom::element> listed_entry(simdjson::dom::array listed, const char* id_key,
+                                                                 std::string_view id);
+
+/// An instrument record of `symbol` on venue `v`'s reference stream: the header set, the body
+/// (kind, values, their `fields` bits) for the adapter to fill from its instrument list.
+[[nodiscard]] instrument_record reference_record(venue v, std::string_view symbol) noexcept;
 
 /// Appends to `problems` one line for each of `symbols` that `listed` does not hold, or holds
 /// in a state other than `f.trading`. Allocates; throws only std::bad_alloc.

@@ -453,43 +453,39 @@ parse_result binance_adapter::parse_snapshot(const subscription& sub, simdjson::
 std::vector<instrument_record> binance_reference_of(simdjson::dom::array listed, std::span<const std::string> symbols,
                                                     venue id, std::vector<std::string>& problems) {
   std::vector<instrument_record> out;
-  for (const auto& want : symbols)
-    for (auto e : listed) {
-      std::string_view sym;
-      if (e["symbol"].get(sym) != simdjson::SUCCESS || sym != want) continue;
-      auto r = make_record<instrument_record>();
-      r.header.venue_id = id;
-      r.header.channel_id = channel::reference;
-      r.header.set_symbol(sym);
-      std::string_view text;
-      if (e["contractType"].get(text) != simdjson::SUCCESS || text.empty())
-        r.kind = instrument_kind::spot;
-      else
-        r.kind = text == "PERPETUAL" || text == "TRADIFI_PERPETUAL" ? instrument_kind::perpetual : instrument_kind::future;
-      r.set_contract_value({1, 0});
-      if (e["baseAsset"].get(text) == simdjson::SUCCESS) (void)r.set_contract_currency(text);
-      simdjson::dom::array filters;
-      if (e["filters"].get(filters) == simdjson::SUCCESS)
-        for (auto f : filters) {
-          std::string_view type;
-          if (f["filterType"].get(type) != simdjson::SUCCESS) continue;
-          const char* key = type == "PRICE_FILTER" ? "tickSize" : type == "LOT_SIZE" ? "stepSize" : nullptr;
-          if (key == nullptr || f[key].get(text) != simdjson::SUCCESS) continue;
-          decimal d{};
-          if (parse_decimal(text, d) != parse_status::ok || d.mantissa < 0) {
-            problems.push_back("\"" + want + "\": exchangeInfo " + std::string(type) + "." + key + " \"" +
-                               std::string(text) + "\" is not a decimal >= 0");
-            continue;
-          }
-          if (d.mantissa == 0) continue;
-          if (type == "PRICE_FILTER")
-            r.set_tick_size(d);
-          else
-            r.set_lot_size(d);
+  for (const auto& want : symbols) {
+    const auto entry = listed_entry(listed, "symbol", want);
+    if (!entry) continue;
+    const simdjson::dom::element e = *entry;
+    auto r = reference_record(id, want);
+    std::string_view text;
+    if (e["contractType"].get(text) != simdjson::SUCCESS || text.empty())
+      r.kind = instrument_kind::spot;
+    else
+      r.kind = text == "PERPETUAL" || text == "TRADIFI_PERPETUAL" ? instrument_kind::perpetual : instrument_kind::future;
+    r.set_contract_value({1, 0});
+    if (e["baseAsset"].get(text) == simdjson::SUCCESS) (void)r.set_contract_currency(text);
+    simdjson::dom::array filters;
+    if (e["filters"].get(filters) == simdjson::SUCCESS)
+      for (auto f : filters) {
+        std::string_view type;
+        if (f["filterType"].get(type) != simdjson::SUCCESS) continue;
+        const char* key = type == "PRICE_FILTER" ? "tickSize" : type == "LOT_SIZE" ? "stepSize" : nullptr;
+        if (key == nullptr || f[key].get(text) != simdjson::SUCCESS) continue;
+        decimal d{};
+        if (parse_decimal(text, d) != parse_status::ok || d.mantissa < 0) {
+          problems.push_back("\"" + want + "\": exchangeInfo " + std::string(type) + "." + key + " \"" +
+                             std::string(text) + "\" is not a decimal >= 0");
+          continue;
         }
-      out.push_back(r);
-      break;
-    }
+        if (d.mantissa == 0) continue;
+        if (type == "PRICE_FILTER")
+          r.set_tick_size(d);
+        else
+          r.set_lot_size(d);
+      }
+    out.push_back(r);
+  }
   if (!problems.empty()) out.clear();
   return out;
 }

@@ -654,42 +654,38 @@ parse_result okx_adapter::parse_snapshot(const subscription& sub, simdjson::padd
 std::vector<instrument_record> reference_of(simdjson::dom::array listed, std::span<const std::string> symbols,
                                             std::vector<std::string>& problems) {
   std::vector<instrument_record> out;
-  for (const auto& want : symbols)
-    for (auto e : listed) {
-      std::string_view id;
-      if (e["instId"].get(id) != simdjson::SUCCESS || id != want) continue;
-      auto r = make_record<instrument_record>();
-      r.header.venue_id = venue::okx;
-      r.header.channel_id = channel::reference;
-      r.header.set_symbol(id);
-      std::string_view inst_type, text;
-      if (e["instType"].get(inst_type) != simdjson::SUCCESS) inst_type = {};
-      r.kind = inst_type == "SPOT" ? instrument_kind::spot
-               : inst_type == "SWAP" ? instrument_kind::perpetual
-               : inst_type == "FUTURES" ? instrument_kind::future
-               : inst_type == "OPTION" ? instrument_kind::option
-                                       : instrument_kind::unknown;
-      auto value = [&](const char* key, void (instrument_record::*set)(decimal) noexcept) {
-        if (e[key].get(text) != simdjson::SUCCESS || text.empty()) return;
-        decimal d{};
-        if (parse_decimal(text, d) != parse_status::ok || d.mantissa <= 0) {
-          problems.push_back("\"" + want + "\": instruments " + key + " \"" + std::string(text) + "\" is not a positive decimal");
-          return;
-        }
-        (r.*set)(d);
-      };
-      value("tickSz", &instrument_record::set_tick_size);
-      value("lotSz", &instrument_record::set_lot_size);
-      if (r.kind == instrument_kind::spot) {
-        r.set_contract_value({1, 0});
-        if (e["baseCcy"].get(text) == simdjson::SUCCESS) (void)r.set_contract_currency(text);
-      } else {
-        value("ctVal", &instrument_record::set_contract_value);
-        if (e["ctValCcy"].get(text) == simdjson::SUCCESS) (void)r.set_contract_currency(text);
+  for (const auto& want : symbols) {
+    const auto entry = listed_entry(listed, "instId", want);
+    if (!entry) continue;
+    const simdjson::dom::element e = *entry;
+    auto r = reference_record(venue::okx, want);
+    std::string_view inst_type, text;
+    if (e["instType"].get(inst_type) != simdjson::SUCCESS) inst_type = {};
+    r.kind = inst_type == "SPOT" ? instrument_kind::spot
+             : inst_type == "SWAP" ? instrument_kind::perpetual
+             : inst_type == "FUTURES" ? instrument_kind::future
+             : inst_type == "OPTION" ? instrument_kind::option
+                                     : instrument_kind::unknown;
+    auto value = [&](const char* key, void (instrument_record::*set)(decimal) noexcept) {
+      if (e[key].get(text) != simdjson::SUCCESS || text.empty()) return;
+      decimal d{};
+      if (parse_decimal(text, d) != parse_status::ok || d.mantissa <= 0) {
+        problems.push_back("\"" + want + "\": instruments " + key + " \"" + std::string(text) + "\" is not a positive decimal");
+        return;
       }
-      out.push_back(r);
-      break;
+      (r.*set)(d);
+    };
+    value("tickSz", &instrument_record::set_tick_size);
+    value("lotSz", &instrument_record::set_lot_size);
+    if (r.kind == instrument_kind::spot) {
+      r.set_contract_value({1, 0});
+      if (e["baseCcy"].get(text) == simdjson::SUCCESS) (void)r.set_contract_currency(text);
+    } else {
+      value("ctVal", &instrument_record::set_contract_value);
+      if (e["ctValCcy"].get(text) == simdjson::SUCCESS) (void)r.set_contract_currency(text);
     }
+    out.push_back(r);
+  }
   if (!problems.empty()) out.clear();
   return out;
 }
