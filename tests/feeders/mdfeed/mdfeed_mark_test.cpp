@@ -166,6 +166,30 @@ instrument_log run(const mark_run& run) {
   return instruments;
 }
 
+/// What every venue's instrument records share: two symbols, each a perpetual of `v` on the
+/// reference stream from slot A, republished every `interval_ms` (each copy a newer interval
+/// on its boundary, with the same values). Returns each symbol's first record.
+std::map<std::string, instrument_record> check_republished(const instrument_log& instruments, venue v, std::uint64_t interval_ms) {
+  std::map<std::string, instrument_record> first;
+  REQUIRE(instruments.size() == 2);
+  for (const auto& [sym, recs] : instruments) {
+    INFO(sym);
+    REQUIRE(recs.size() >= 2);
+    const instrument_record& i = recs.front();
+    CHECK(i.header.venue_id == v);
+    CHECK(i.header.channel_id == channel::reference);
+    CHECK(i.header.slot == slot_id::a);
+    CHECK(i.kind == instrument_kind::perpetual);
+    for (std::size_t k = 1; k < recs.size(); ++k) {
+      CHECK(recs[k].header.seq > recs[k - 1].header.seq);  // each interval once, newer each time
+      CHECK(recs[k].header.seq % interval_ms == 0);
+      CHECK(std::memcmp(&recs[k].contract_value_mantissa, &i.contract_value_mantissa, 48) == 0);  // same values
+    }
+    first.emplace(sym, i);
+  }
+  return first;
+}
+
 }  // namespace
 
 TEST_CASE("mdfeed binance_usdm: markPrice@1s on /market → mark_funding records: mark, index, settle, funding rate and time") {
@@ -194,19 +218,12 @@ TEST_CASE("mdfeed binance_usdm: markPrice@1s on /market → mark_funding records
   // From GET /fapi/v1/exchangeInfo: a perpetual (contractType PERPETUAL) sized in its base asset,
   // tick and step from PRICE_FILTER and LOT_SIZE as exsim lists them (BTCUSDT 0.01 / 0.00001,
   // ETHUSDT 0.01 / 0.0001), republished every reference_interval_ms.
-  REQUIRE(instruments.size() == 2);
-  for (const auto& [sym, recs] : instruments) {
+  for (const auto& [sym, i] : check_republished(instruments, venue::binance_usdm, 300)) {
     INFO(sym);
-    REQUIRE(recs.size() >= 2);
-    const instrument_record& i = recs.front();
-    CHECK(i.header.venue_id == venue::binance_usdm);
-    CHECK(i.header.channel_id == channel::reference);
-    CHECK(i.kind == instrument_kind::perpetual);
     CHECK(i.contract_value() == decimal{1, 0});
     CHECK(i.contract_currency_view() == (sym == "BTCUSDT" ? "BTC" : "ETH"));
     CHECK(i.tick_size() == decimal{1, -2});
     CHECK(i.lot_size() == (sym == "BTCUSDT" ? decimal{1, -5} : decimal{1, -4}));
-    for (std::size_t k = 1; k < recs.size(); ++k) CHECK(recs[k].header.seq > recs[k - 1].header.seq);
   }
 }
 
@@ -243,23 +260,11 @@ TEST_CASE("mdfeed okx: -SWAP instIds are checked as instType SWAP, mark-price an
   const instrument_log instruments = run(r);
   // The contract value from GET /api/v5/public/instruments?instType=SWAP, on the bus: one
   // instrument record per instId, republished every reference_interval_ms (300 here).
-  REQUIRE(instruments.size() == 2);
-  for (const auto& [sym, recs] : instruments) {
+  for (const auto& [sym, i] : check_republished(instruments, venue::okx, 300)) {
     INFO(sym);
-    REQUIRE(recs.size() >= 2);
-    const instrument_record& i = recs.front();
-    CHECK(i.header.venue_id == venue::okx);
-    CHECK(i.header.channel_id == channel::reference);
-    CHECK(i.header.slot == slot_id::a);
-    CHECK(i.kind == instrument_kind::perpetual);
     CHECK(i.has(kHasContractValue | kHasTickSize | kHasLotSize));
     CHECK(i.contract_value() == (sym == "BTC-USDT-SWAP" ? decimal{1, -2} : decimal{1, -1}));  // exsim lists OKX's own ctVal
     CHECK(i.contract_currency_view() == (sym == "BTC-USDT-SWAP" ? "BTC" : "ETH"));
     CHECK(*base_quantity(i, {25, 0}) == (sym == "BTC-USDT-SWAP" ? decimal{25, -2} : decimal{25, -1}));  // 25 contracts
-    for (std::size_t k = 1; k < recs.size(); ++k) {
-      CHECK(recs[k].header.seq > recs[k - 1].header.seq);  // each interval once, newer each time
-      CHECK(recs[k].header.seq % 300 == 0);
-      CHECK(std::memcmp(&recs[k].contract_value_mantissa, &i.contract_value_mantissa, 48) == 0);  // same values
-    }
   }
 }
