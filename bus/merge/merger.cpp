@@ -1,6 +1,7 @@
 #include "bus/merge/merger.hpp"
 
 #include "bus/clock.hpp"
+#include "bus/merge_counter_names.hpp"
 #include "bus/records.hpp"
 
 #include <algorithm>
@@ -30,10 +31,6 @@ arbiter_options options_from(const config::bus_config& cfg) {
   for (const auto& v : cfg.venues) configured += v.symbols.size() * (v.channels.size() + 1);
   o.max_streams = configured + 64;
   return o;
-}
-
-std::string slot_label(venue v, slot_id s) {
-  return std::string(to_string(v)) + "." + std::string(to_string(s));
 }
 
 }  // namespace
@@ -303,35 +300,35 @@ void merger::register_counters() {
       return t;
     };
     auto gauge = [this](const std::string& label) { return counters_.register_counter(label); };
-    totals_.published = reg("merge.published");
-    totals_.duplicates = reg("merge.duplicates");
-    totals_.gaps = reg("merge.gaps");
-    totals_.holes_filled = reg("merge.holes_filled");
-    totals_.hold_overflows = reg("merge.hold_overflows");
-    totals_.resync_requests = reg("merge.resync_requests");
-    totals_.resync_dropped = reg("merge.resync_dropped");
-    totals_.resync_unrouted = reg("merge.resync_unrouted");
-    totals_.malformed = reg("merge.malformed_frames");
-    totals_.output_oversize = reg("merge.output_oversize");
-    totals_.primed = reg("merge.primed_records");
-    totals_.streams = gauge("merge.streams");
-    totals_.no_stream_room = reg("merge.no_stream_room");
+    // The names every reader uses (bus/merge_counter_names.hpp).
+    totals_.published = reg(merge_label(merge_total::published));
+    totals_.duplicates = reg(merge_label(merge_total::duplicates));
+    totals_.gaps = reg(merge_label(merge_total::gaps));
+    totals_.holes_filled = reg(merge_label(merge_total::holes_filled));
+    totals_.hold_overflows = reg(merge_label(merge_total::hold_overflows));
+    totals_.resync_requests = reg(merge_label(merge_total::resync_requests));
+    totals_.resync_dropped = reg(merge_label(merge_total::resync_dropped));
+    totals_.resync_unrouted = reg(merge_label(merge_total::resync_unrouted));
+    totals_.malformed = reg(merge_label(merge_total::malformed_frames));
+    totals_.output_oversize = reg(merge_label(merge_total::output_oversize));
+    totals_.primed = reg(merge_label(merge_total::primed_records));
+    totals_.streams = gauge(merge_label(merge_total::streams));
+    totals_.no_stream_room = reg(merge_label(merge_total::no_stream_room));
     for (const auto& in : inputs_) {
-      const std::string p = "merge." + slot_label(in.v, in.slot) + ".";
+      auto label = [&](merge_slot_stat x) { return merge_label(in.v, in.slot, x); };
       slot_counters c;
-      c.frames = reg(p + "frames");
-      c.malformed = reg(p + "malformed_frames");
-      c.first_arrivals = reg(p + "first_arrivals");
-      c.duplicates = reg(p + "duplicates");
-      c.lead_samples = reg(p + "lead_samples");
-      c.lead_sum_ns = reg(p + "lead_sum_ns");
-      c.lead_max_ns = gauge(p + "lead_max_ns");
-      c.ring_overflows = reg(p + "feeder_ring_overflows");
-      static constexpr const char* kBucketNames[kLeadBuckets] = {"lt_1us", "lt_10us", "lt_100us", "lt_1ms",
-                                                                 "lt_10ms", "lt_100ms", "ge_100ms"};
-      for (std::size_t b = 0; b < kLeadBuckets; ++b) c.lead_hist[b] = reg(p + "lead_" + kBucketNames[b]);
-      c.streams_in_step = gauge(p + "streams_in_step");
-      c.live_marker_ns = gauge(p + "live_marker_ns");
+      c.frames = reg(label(merge_slot_stat::frames));
+      c.malformed = reg(label(merge_slot_stat::malformed_frames));
+      c.first_arrivals = reg(label(merge_slot_stat::first_arrivals));
+      c.duplicates = reg(label(merge_slot_stat::duplicates));
+      c.lead_samples = reg(label(merge_slot_stat::lead_samples));
+      c.lead_sum_ns = reg(label(merge_slot_stat::lead_sum_ns));
+      c.lead_max_ns = gauge(label(merge_slot_stat::lead_max_ns));
+      c.ring_overflows = reg(label(merge_slot_stat::feeder_ring_overflows));
+      static_assert(kLeadBuckets == kMergeLeadBuckets);
+      for (std::size_t b = 0; b < kLeadBuckets; ++b) c.lead_hist[b] = reg(label(mdbus::lead_bucket(b)));
+      c.streams_in_step = gauge(label(merge_slot_stat::streams_in_step));
+      c.live_marker_ns = gauge(label(merge_slot_stat::live_marker_ns));
       slot_counters_.push_back(c);
     }
     for (std::size_t i = 0; i < arbiter_.stream_count(); ++i) {

@@ -103,30 +103,31 @@ process_usage read_process_usage(pid_t pid) noexcept {
 
 namespace {
 
-constexpr std::string_view kLeadBucketLabels[kLeadBuckets] = {"lead_lt_1us",  "lead_lt_10us",  "lead_lt_100us",
-                                                              "lead_lt_1ms",  "lead_lt_10ms",  "lead_lt_100ms",
-                                                              "lead_ge_100ms"};
-
 std::uint64_t non_negative(std::int64_t v) noexcept { return v > 0 ? static_cast<std::uint64_t>(v) : 0; }
 
-void set_total(merge_counters& m, std::string_view name, std::uint64_t v) noexcept {
-  if (name == "published") m.published = v;
-  else if (name == "duplicates") m.duplicates = v;
-  else if (name == "gaps") m.gaps = v;
-  else if (name == "holes_filled") m.holes_filled = v;
-  else if (name == "resync_requests") m.resync_requests = v;
+void set_total(merge_counters& m, merge_total t, std::uint64_t v) noexcept {
+  switch (t) {
+    case merge_total::published: m.published = v; break;
+    case merge_total::duplicates: m.duplicates = v; break;
+    case merge_total::gaps: m.gaps = v; break;
+    case merge_total::holes_filled: m.holes_filled = v; break;
+    case merge_total::resync_requests: m.resync_requests = v; break;
+    default: break;
+  }
 }
 
-void set_slot(merge_slot_counters& m, std::string_view name, std::uint64_t v) noexcept {
-  if (name == "first_arrivals") m.first_arrivals = v;
-  else if (name == "duplicates") m.duplicates = v;
-  else if (name == "lead_samples") m.lead_samples = v;
-  else if (name == "lead_sum_ns") m.lead_sum_ns = v;
-  else if (name == "lead_max_ns") m.lead_max_ns = v;
-  else if (name == "feeder_ring_overflows") m.feeder_ring_overflows = v;
-  else
-    for (std::size_t b = 0; b < kLeadBuckets; ++b)
-      if (name == kLeadBucketLabels[b]) m.lead_buckets[b] = v;
+void set_slot(merge_slot_counters& m, merge_slot_stat x, std::uint64_t v) noexcept {
+  switch (x) {
+    case merge_slot_stat::first_arrivals: m.first_arrivals = v; break;
+    case merge_slot_stat::duplicates: m.duplicates = v; break;
+    case merge_slot_stat::lead_samples: m.lead_samples = v; break;
+    case merge_slot_stat::lead_sum_ns: m.lead_sum_ns = v; break;
+    case merge_slot_stat::lead_max_ns: m.lead_max_ns = v; break;
+    case merge_slot_stat::feeder_ring_overflows: m.feeder_ring_overflows = v; break;
+    default:
+      for (std::size_t b = 0; b < kLeadBuckets; ++b)
+        if (x == mdbus::lead_bucket(b)) m.lead_buckets[b] = v;
+  }
 }
 
 }  // namespace
@@ -141,7 +142,7 @@ void read_merger_counters(const counters_segment& counters, metrics_input& in) {
     const std::uint64_t v = non_negative(e.value);
     const std::size_t dot1 = label.find('.');
     if (dot1 == std::string_view::npos) {
-      set_total(in.merge, label, v);
+      if (const auto t = merge_total_from(label)) set_total(in.merge, *t, v);
       return;
     }
     // merge.<venue>.<slot>.<name>; per-stream counters (merge.<venue>.<channel>.<symbol>...)
@@ -151,9 +152,10 @@ void read_merger_counters(const counters_segment& counters, metrics_input& in) {
     if (dot2 == std::string_view::npos) return;
     const std::string_view slot_name = label.substr(dot1 + 1, dot2 - dot1 - 1);
     const std::string_view name = label.substr(dot2 + 1);
-    if (name.find('.') != std::string_view::npos) return;
+    const auto stat = merge_slot_stat_from(name);
+    if (!stat) return;
     for (auto& s : in.slots)
-      if (to_string(s.venue_id) == venue_name && to_string(s.slot) == slot_name) set_slot(s.merge, name, v);
+      if (to_string(s.venue_id) == venue_name && to_string(s.slot) == slot_name) set_slot(s.merge, *stat, v);
   });
 }
 

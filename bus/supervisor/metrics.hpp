@@ -7,6 +7,7 @@
 #include "bus/counters.hpp"
 #include "bus/feeder_block.hpp"
 #include "bus/merge/arbiter.hpp"
+#include "bus/merge_counter_names.hpp"
 #include "bus/records.hpp"
 #include "bus/venue.hpp"
 

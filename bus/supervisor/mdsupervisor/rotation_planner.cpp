@@ -13,6 +13,12 @@ std::int64_t phase_of(std::int64_t life, std::size_t k, std::size_t n) noexcept 
   return (life / nn) * kk + (life % nn) * kk / nn;
 }
 
+/// S: a schedule point closer than this to a connection's start is skipped (see the header).
+std::int64_t skip_ns(const planned_venue& v) noexcept {
+  const std::int64_t margin = v.max_age_ns > v.lifetime_ns ? v.max_age_ns - v.lifetime_ns : 0;
+  return std::min(margin / 2, v.lifetime_ns / 2);
+}
+
 }  // namespace
 
 rotation_planner::rotation_planner(std::vector<planned_venue> venues, std::vector<planned_slot> slots,
@@ -54,10 +60,12 @@ std::optional<std::int64_t> rotation_planner::due_wall_ns(std::size_t i, std::in
   if (life <= 0 || connect_wall_ns <= 0) return std::nullopt;
   // The one schedule point base + k·L in (connected, connected + L]: with
   // connected − base = q·L + r, 0 <= r < L (floor division), it is connected − r + L.
+  // Closer than S to the connection: the point after it (at most L + S after the connection).
   const std::int64_t base = epoch_ + s.phase;
   std::int64_t r = (connect_wall_ns - base) % life;
   if (r < 0) r += life;
-  return connect_wall_ns - r + life;
+  const std::int64_t point = connect_wall_ns - r + life;
+  return point - connect_wall_ns < skip_ns(venues_[s.venue_index].cfg) ? point + life : point;
 }
 
 void rotation_planner::look(std::size_t i, const slot_look& l, std::int64_t now_mono, std::vector<plan_event>& out) {

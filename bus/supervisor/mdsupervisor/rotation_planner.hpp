@@ -9,8 +9,11 @@
 ///   (Binance: 24 h) has a lifetime L = max_age − rotate_margin. Its n slots get phases
 ///   spread evenly over L, the A slots in group order first, then the B slots (with G
 ///   groups of two: A of group g at g·L/2G, its B half a lifetime later), and a
-///   connection is rotated at the one point epoch + phase + k·L that falls in
-///   (connected, connected + L]. Every connection is so rotated before the venue's cut, the
+///   connection is rotated at the first point epoch + phase + k·L at least S after it was
+///   made, S = min(margin / 2, L / 2): so at most L + S < max_age after it (before the
+///   venue's cut), and never moments after it (a connection made just before its point, by
+///   a rotation the gate held or an operator's, skips that point instead of living
+///   seconds). Every connection is so rotated before the venue's cut, the
 ///   planned cuts of a venue stay L/n apart whatever happened (a crash, a notice, an
 ///   operator's rotation gives the new connection a shorter first life instead of shifting
 ///   the schedule), and a restarted supervisor that finds the epoch keeps the same plan.
@@ -43,6 +46,7 @@ struct planned_venue {
   venue id = venue::unknown;
   std::int64_t lifetime_ns = 0;  ///< max_age − rotate_margin; 0: the venue has no age limit (no age rotations)
   rate_limit connect;            ///< the venue's connection-attempt pace (default_venue_limits(v).connect)
+  std::int64_t max_age_ns = 0;   ///< the venue's cut (>= lifetime_ns; 0: lifetime_ns, no room to skip a point)
 };
 
 /// One connection slot: a group's A or B line of a venue.

@@ -10,13 +10,13 @@
 #include "bus/feeder_block.hpp"
 #include "bus/supervisor/mdsupervisor/control_server.hpp"
 #include "bus/supervisor/mdsupervisor/process_exit.hpp"
-#include "bus/supervisor/mdsupervisor/rotation_gate.hpp"
+#include "bus/merge_counter_names.hpp"
+#include "bus/supervisor/mdsupervisor/rotation_planner.hpp"
 #include "bus/supervisor/metrics_server.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <array>
-#include <unordered_map>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -82,7 +82,10 @@ class supervisor {
   [[nodiscard]] int metrics_port() const noexcept { return metrics_port_; }
 
  private:
+  /// One slot's process, its segments as the supervisor sees them, and its statistics. Its
+  /// rotation state is the planner's (rotation_planner.hpp), at the same index.
   struct slot_runtime {
+    std::size_t index = 0;  ///< in slots_ and in the planner
     venue v = venue::unknown;
     slot_id s = slot_id::none;
     std::string name;  ///< "binance/A"
@@ -99,21 +102,9 @@ class supervisor {
     std::uint64_t last_notices = 0;
     std::int64_t left_live_mono = 0;  ///< when it stopped being live (0: live or never was)
     std::int64_t live_since_mono = 0;
-    // Rotation.
-    slot_reason pending = slot_reason::none;  ///< a rotation is due for this reason
-    gate_verdict gate_logged = gate_verdict::go;  ///< the gate's verdict last logged for the pending rotation
-    slot_reason gate_reason = slot_reason::none;  ///< the pending reason the wait below is for
-    std::int64_t gate_since_mono = 0;             ///< when the rotation was first held at the gate
-    bool rotating = false;
-    std::int64_t rotation_started_mono = 0;
-    std::uint64_t rotation_connections_before = 0;
-    std::uint64_t rotation_reconnects_before = 0;  ///< the status block's reconnects when the rotation began
+    std::uint64_t live_connection = 0;             ///< the status block's connection number last seen live
+    std::uint64_t rotation_reconnects_before = 0;  ///< the status block's reconnects when the last rotation began
     std::uint64_t rotations_cut_short = 0;         ///< rotations whose reconnect began, then the process died
-    slot_reason rotation_reason = slot_reason::none;
-    std::uint64_t live_connections_seen = 0;  ///< connections this supervisor saw go live
-    std::uint64_t live_connection = 0;        ///< the status block's connection number last seen live
-    std::uint64_t pending_connection = 0;     ///< the connection an age_limit rotation was planned for
-    bool paused = false;
     // Stats.
     std::uint64_t proactive = 0;
     std::uint64_t forced = 0;
@@ -127,7 +118,6 @@ class supervisor {
     double msgs_per_s = 0;
     std::uint64_t first_at_sample = 0;
     double first_per_s = 0;
-    std::int64_t unhealthy_since_mono = 0;
     // Counters (supervisor.<venue>.<slot>.*).
     counter c_proactive, c_forced, c_restarts, c_reconnect_sum_us, c_reconnect_max_us, c_reconnect_count;
   };
@@ -139,24 +129,32 @@ class supervisor {
   void observe(slot_runtime& s, std::int64_t now, std::int64_t elapsed_ms);
   void plan_rotations(std::int64_t now);
   void sample_rates(std::int64_t now);
-  void begin_rotation(slot_runtime& s, std::int64_t now);
-  /// The partner seen afresh (process, writer lock, heartbeat, deliveries, the merger's view).
-  [[nodiscard]] rotation_view gate_view(const slot_runtime& s, const slot_runtime* p, std::int64_t now);
+  /// Carry out and log what the planner decided (events_), then clear them.
+  void carry_out(std::int64_t now);
+  void begin_rotation(slot_runtime& s, const plan_event& e);
+  /// The partner `p` (planner index, npos: none) of slot `i` seen afresh: process, writer
+  /// lock, heartbeat, deliveries, the merger's view.
+  [[nodiscard]] rotation_view gate_view(std::size_t i, std::size_t p, std::int64_t now);
   slot_runtime* partner(const slot_runtime& s) noexcept;
   slot_runtime* find_slot(const std::string& venue_name, const std::string& slot_name) noexcept;
   void note_down_in_ring(const slot_runtime& s, slot_reason why, const char* text);
   void adopt_existing();
   bool adopt(child_process& p, const std::string& what);
   void log(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
-  [[nodiscard]] std::int64_t counter_value(const std::string& label) const;
-  mutable std::unordered_map<std::string, std::uint32_t> counter_slots_;  ///< counter_value's label → slot
+  /// The merger's counter for slot `s` (0 when the merger has not registered it).
+  [[nodiscard]] std::int64_t merger_value(const slot_runtime& s, merge_slot_stat stat) const;
+  [[nodiscard]] std::int64_t merger_value(merge_total t) const;
 
   config::bus_config cfg_;
   supervisor_options options_;
   std::vector<std::unique_ptr<slot_runtime>> slots_;
   child_process merger_;
   counters_segment counters_;
+  mutable merger_counter_reader merger_counters_;  ///< the merger's counters by typed key (caches where each is)
+  std::unique_ptr<rotation_planner> planner_;
+  std::vector<plan_event> events_;  ///< the planner's output, carried out at once
   counter c_merger_restarts_;
+  counter c_schedule_epoch_;  ///< supervisor.schedule_epoch_ns: the rotation schedule's origin, kept by a restarted supervisor
   std::unique_ptr<control_server> server_;
   std::unique_ptr<metrics_server> metrics_;
   int metrics_port_ = -1;

@@ -159,10 +159,9 @@ void supervisor::on_exit(child_process& p, const std::string& what, const exit_c
     note_down_in_ring(*slot, slot_reason::process_exit, "feeder process exited");
     // A rotation cut short by the death: its reconnect, if the feeder had begun it, was asked
     // for (not forced), though it never went live.
-    if (slot->rotating && slot->status.segment().valid() &&
-        slot->status.fields().reconnects.load(std::memory_order_relaxed) > slot->rotation_reconnects_before)
-      ++slot->rotations_cut_short;
-    slot->rotating = false;
+    const bool reconnect_begun = slot->status.segment().valid() &&
+                                 slot->status.fields().reconnects.load(std::memory_order_relaxed) > slot->rotation_reconnects_before;
+    if (planner_->process_exited(slot->index, reconnect_begun)) ++slot->rotations_cut_short;
     if (slot->last_state == feeder_state::live && slot->left_live_mono == 0) slot->left_live_mono = now;
   }
   // Exit 2 is a refusal a restart would repeat: mdfeed's refused configuration (an unknown or
@@ -261,8 +260,8 @@ void supervisor::check_processes(std::int64_t now) {
     if (p.state == child_process::phase::restarting && now >= p.restart_at_mono) {
       // A paused slot stays down across a restart of its process.
       const bool has_flag = std::find(p.argv.begin(), p.argv.end(), "--start-down") != p.argv.end();
-      if (s->paused && !has_flag) p.argv.push_back("--start-down");
-      if (!s->paused && has_flag) p.argv.erase(std::find(p.argv.begin(), p.argv.end(), "--start-down"));
+      if (planner_->paused(s->index) && !has_flag) p.argv.push_back("--start-down");
+      if (!planner_->paused(s->index) && has_flag) p.argv.erase(std::find(p.argv.begin(), p.argv.end(), "--start-down"));
       start_process(p, "feeder " + s->name);
     }
     if (p.crash_loop && p.pid > 0 && now - p.started_mono > window) {

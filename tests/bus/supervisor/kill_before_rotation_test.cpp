@@ -44,8 +44,11 @@ TEST_CASE("mdsupervisor: a feeder killed a few ms before its partner's planned r
   const std::string sock = dir.file("ctl.sock");
   bus_setup b;
   b.binance = false;
-  // A planned rotation every 2 s per slot (slot B's first after 1 s), so the slots alternate.
-  b.okx_policy = {{"max_age_ms", 4000}, {"rotate_margin_ms", 2000}};
+  // A planned rotation every 4 s per slot on the supervisor's schedule, slot B's 2 s after
+  // slot A's, so the slots alternate. (A rotation takes ~1.2 s here: OKX's pace defers the
+  // reconnect, then the merger must see the new line in step; a shorter lifetime leaves no
+  // moment with both slots live and nothing due.)
+  b.okx_policy = {{"max_age_ms", 6000}, {"rotate_margin_ms", 2000}};
   // The bound never fires here: every rotation must wait for its partner to be in step.
   // Every kill is a "quick death": a window shorter than a feeder's life restarts at once.
   b.supervisor = {{"rotation_sync_wait_ms", 600000}, {"crash_loop_window_ms", 100}};

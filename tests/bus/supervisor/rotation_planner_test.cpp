@@ -35,8 +35,9 @@ rotation_view ready_view() {
   return v;
 }
 
+/// A venue whose connections live `lifetime` by plan, cut by the venue 2 s later (S = 1 s).
 planned_venue binance_venue(std::int64_t lifetime) {
-  return {venue::binance, lifetime, default_venue_limits(venue::binance).connect};
+  return {venue::binance, lifetime, default_venue_limits(venue::binance).connect, lifetime > 0 ? lifetime + 2 * kS : 0};
 }
 
 slot_look live_look(std::uint64_t connection, std::int64_t connect_wall) {
@@ -66,12 +67,16 @@ TEST_CASE("rotation planner: one group's two lines are due half a lifetime apart
   CHECK(p.due_wall_ns(0, epoch + life) == epoch + 2 * life);
   // A connection older than the epoch (adopted by a supervisor that kept the epoch) keeps its point.
   CHECK(p.due_wall_ns(0, epoch - 3 * kS) == epoch);
-  // Whatever the connect time, the due time is after it and at most a lifetime later.
+  // Made 400 ms before its point (S = 1 s: half the 2 s margin): it skips that point, lives L + 400 ms.
+  CHECK(p.due_wall_ns(0, epoch + life - 400 * kMs) == epoch + 2 * life);
+  CHECK(p.due_wall_ns(0, epoch + life - 1'000 * kMs) == epoch + life);
+  // Whatever the connect time, the due time is a point of the slot's schedule, at least S
+  // after the connection and less than L + S after it: before the venue's cut at L + 2 s.
   for (std::int64_t c = epoch - 3 * life; c < epoch + 3 * life; c += 37 * kMs)
     for (std::size_t i = 0; i < 2; ++i) {
       const std::int64_t due = *p.due_wall_ns(i, c);
-      REQUIRE(due > c);
-      REQUIRE(due <= c + life);
+      REQUIRE(due >= c + kS);
+      REQUIRE(due < c + life + kS);
       REQUIRE((due - epoch - p.phase_ns(i)) % life == 0);
     }
   CHECK_FALSE(p.due_wall_ns(0, 0).has_value());
@@ -358,8 +363,8 @@ struct sim_result {
 
 sim_result simulate(std::uint32_t groups_per_venue, int days, std::int64_t step) {
   const std::int64_t max_age = 24 * kHour, margin = 5 * 60 * kS, life = max_age - margin;
-  const std::vector<planned_venue> venues = {{venue::binance, life, default_venue_limits(venue::binance).connect},
-                                             {venue::okx, 0, default_venue_limits(venue::okx).connect}};
+  const std::vector<planned_venue> venues = {{venue::binance, life, default_venue_limits(venue::binance).connect, max_age},
+                                             {venue::okx, 0, default_venue_limits(venue::okx).connect, 0}};
   std::vector<planned_slot> ids;
   for (const auto& v : venues)
     for (std::uint32_t g = 0; g < groups_per_venue; ++g) {
