@@ -13,6 +13,7 @@ namespace mdbus::merge {
 namespace {
 
 constexpr std::int64_t kAttachEveryNs = 100'000'000;   // look for missing feeder rings
+constexpr std::int64_t kWriterCheckEveryNs = 5'000'000;  // look whether each feeder still holds its ring (one fcntl each)
 constexpr std::int64_t kCountersEveryNs = 100'000'000;  // refresh the shared counters
 constexpr std::int64_t kOverflowBlameNs = 1'000'000'000;
 constexpr std::int64_t kSweepEveryNs = 1'000'000'000;  // free the doorbell bits of consumers that died asleep
@@ -142,6 +143,8 @@ void merger::try_attach(input& in, std::int64_t now_mono_ns) {
       // earlier reader: what this one counts in step from here is this connection's (the
       // backlog's older markers reset it as they are read), so the rotation gate may trust it.
       in.live_marker_ns = wall_ns();
+      in.writer_alive = in.reader.segment().is_locked_by_other(lock_role::writer);
+      in.writer_gone = false;
       log("input %s/%s attached: %s (backlog %llu bytes)", std::string(to_string(in.v)).c_str(),
           std::string(to_string(in.slot)).c_str(), in.ring_name.c_str(),
           static_cast<unsigned long long>(in.reader.backlog()));
@@ -155,17 +158,12 @@ void merger::try_attach(input& in, std::int64_t now_mono_ns) {
   }
   if (!in.resync.valid()) {
     std::string why;
-    attach_status st = feeder_resync_requester::try_open(in.control_name, in.v, in.slot, in.symbols, in.resync, why, in.config_id);
-    if (st == attach_status::await && !in.own_control.segment().valid()) {
-      // No supervisor made the control block: make it, so resync requests reach the feeder.
-      try {
-        in.own_control = feeder_control_writer::create(in.control_name, in.v, in.slot, in.symbols, cfg_.segment_mode, in.config_id);
-        st = feeder_resync_requester::try_open(in.control_name, in.v, in.slot, in.symbols, in.resync, why, in.config_id);
-        if (st == attach_status::ok) log("control block %s created (no supervisor had made it)", in.control_name.c_str());
-      } catch (const segment_error& e) {
-        why = e.what();
-      }
-    }
+    // The supervisor's block (one owner per segment): without one (a merger run alone),
+    // resync requests have nowhere to go; request_resync says so when it needs one.
+    const attach_status st =
+        feeder_resync_requester::try_open(in.control_name, in.v, in.slot, in.symbols, in.resync, why, in.config_id);
+    if (st == attach_status::ok) log("control block %s opened: resync requests reach %s/%s", in.control_name.c_str(),
+                                     std::string(to_string(in.v)).c_str(), std::string(to_string(in.slot)).c_str());
     // One line per new reason (the attach is retried every poll): a block of another config
     // is refused, and the slot gets no resync requests until the bus is restarted whole.
     if (st == attach_status::incompatible && why != in.last_control_reason)
@@ -197,9 +195,17 @@ std::size_t merger::poll_once(std::int64_t now_mono_ns, std::size_t batch) noexc
       if (record_view::parse(f.payload, v) != record_status::ok) {
         ++in.malformed;
       } else if (v.header().type == record_type::slot_status) {
+        const auto ss = v.slot_status();
+        // A new feeder process's first marker (startup) while its predecessor's last said it
+        // was not down: the predecessor died, and its successor took the ring before a look
+        // saw the lock free. Its down marker goes exactly here, between the two processes.
+        if (ss && ss->reason == slot_reason::startup && in.last_marker != slot_state::down &&
+            in.last_marker != slot_state::unknown)
+          mark_exited(in);
         // Per slot, never a duplicate: the merger passes the feeder's state changes on.
         write_out(v.bytes());
-        if (const auto ss = v.slot_status()) {
+        if (ss) {
+          in.last_marker = ss->state;
           // A new connection (or none): the slot must show it is in step again.
           if (ss->state != slot_state::up) arbiter_.slot_reset(in.v, in.slot);
           else in.live_marker_ns = v.header().receive_time_ns;
@@ -427,8 +433,11 @@ void merger::housekeeping(std::int64_t now_mono_ns) {
     for (auto& in : inputs_)
       if (!in.attached || !in.resync.valid()) try_attach(in, now_mono_ns);
   }
+  const bool check_writers = now_mono_ns >= next_writer_check_ns_;
+  if (check_writers) next_writer_check_ns_ = now_mono_ns + kWriterCheckEveryNs;
   for (auto& in : inputs_) {
     if (!in.attached) continue;
+    if (check_writers || in.writer_gone) watch_writer(in);
     const std::uint64_t o = in.reader.overflows();
     if (o != in.overflows_seen) {
       log("input %s: feeder ring full, %llu records dropped by the feeder (the other slot may cover them)",
@@ -446,6 +455,33 @@ void merger::housekeeping(std::int64_t now_mono_ns) {
     next_counters_ns_ = now_mono_ns + kCountersEveryNs;
     update_counters();
   }
+}
+
+void merger::watch_writer(input& in) noexcept {
+  const bool alive = in.reader.segment().is_locked_by_other(lock_role::writer);
+  if (in.writer_alive && !alive) in.writer_gone = true;
+  in.writer_alive = alive;
+  // Everything the process wrote comes first: the marker goes out once its ring is drained.
+  // (A successor quicker than this look is caught by its startup marker instead.)
+  if (!in.writer_gone || in.reader.backlog() != 0) return;
+  in.writer_gone = false;
+  if (in.last_marker != slot_state::down) mark_exited(in);  // unless it said so itself on its way out
+}
+
+void merger::mark_exited(input& in) noexcept {
+  auto r = make_record<slot_status_record>();
+  r.header.venue_id = in.v;
+  r.header.slot = in.slot;
+  r.header.receive_time_ns = wall_ns();
+  r.state = slot_state::down;
+  r.reason = slot_reason::process_exit;
+  r.set_reason_text("feeder process exited");
+  write_out(record_bytes(r));
+  in.last_marker = slot_state::down;
+  in.writer_gone = false;  // this is the marker a look that saw the lock free would have written
+  arbiter_.slot_reset(in.v, in.slot);
+  log("%s/%s: down (process_exit): its feeder process ended without a down marker", std::string(to_string(in.v)).c_str(),
+      std::string(to_string(in.slot)).c_str());
 }
 
 std::string merger::summary() const {

@@ -75,16 +75,21 @@ class merger final : merge_output {
     spsc_ring_reader reader;
     bool attached = false;
     bool broken = false;  ///< corrupt frame: reading stopped (the writer is broken)
+    /// Resync requests go into the slot's control block, which the supervisor owns (made by
+    /// it, or by a test acting as it); the merger only opens it (DESIGN: one owner per segment).
     feeder_resync_requester resync;
-    /// The control block, when no supervisor had created it: made here so resync requests
-    /// reach the feeder all the same (a supervisor started later opens it).
-    feeder_control_writer own_control;
     std::uint64_t overflows_seen = 0;
     std::uint64_t frames = 0;
     std::uint64_t malformed = 0;
     std::int64_t overflow_until_ns = 0;  ///< gaps until then are blamed on a full feeder ring
     std::string last_wait_reason;
     std::int64_t live_marker_ns = 0;  ///< receive time of the last "up" slot status read from this ring (or of the attach)
+    // The feeder process behind the ring, observed: its writer lock (the kernel drops it when
+    // the process dies, SIGKILL included). A writer that let go without saying "down" in its
+    // ring gets its down marker from the merger, once the ring is drained.
+    bool writer_alive = false;   ///< held at the last look
+    bool writer_gone = false;    ///< let go since: a down marker is due once the ring is drained
+    slot_state last_marker = slot_state::unknown;  ///< the last slot status read from (or written for) this slot
   };
   /// A shared counter this process adds its own total to: what a predecessor (a merger
   /// that died) counted stays in, so totals survive restarts.
@@ -115,6 +120,11 @@ class merger final : merge_output {
   void write_out(std::span<const std::byte> record) noexcept;
   void prime_from_output();
   void try_attach(input& in, std::int64_t now_mono_ns);
+  /// A writer that let go of an input ring (its process ended) without a down marker: once its
+  /// ring is drained, publish slot-down (process_exit) for it, as the feeder would have.
+  void watch_writer(input& in) noexcept;
+  /// Publish slot-down (process_exit) for `in`'s feeder, whose process ended without saying so.
+  void mark_exited(input& in) noexcept;
   void register_counters();
   void update_counters();
   input* find_input(venue v, slot_id s) noexcept;
@@ -142,6 +152,7 @@ class merger final : merge_output {
   std::uint64_t output_oversize_ = 0;
   std::uint64_t resync_unrouted_ = 0;
   std::int64_t next_attach_ns_ = 0;
+  std::int64_t next_writer_check_ns_ = 0;
   std::int64_t next_counters_ns_ = 0;
   std::int64_t log_window_ns_ = 0;
   int log_lines_ = 0;

@@ -5,7 +5,6 @@
 #include "bus/supervisor/mdsupervisor/supervisor.hpp"
 
 #include "bus/clock.hpp"
-#include "bus/spsc_ring.hpp"
 #include "bus/supervisor/metrics.hpp"
 
 #include <algorithm>

@@ -137,7 +137,6 @@ class supervisor {
   [[nodiscard]] rotation_view gate_view(std::size_t i, std::size_t p, std::int64_t now);
   slot_runtime* partner(const slot_runtime& s) noexcept;
   slot_runtime* find_slot(const std::string& venue_name, const std::string& slot_name) noexcept;
-  void note_down_in_ring(const slot_runtime& s, slot_reason why, const char* text);
   void adopt_existing();
   bool adopt(child_process& p, const std::string& what);
   void log(const char* fmt, ...) __attribute__((format(printf, 2, 3)));

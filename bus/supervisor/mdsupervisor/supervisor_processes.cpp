@@ -3,7 +3,6 @@
 #include "bus/supervisor/mdsupervisor/supervisor.hpp"
 
 #include "bus/clock.hpp"
-#include "bus/spsc_ring.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -125,25 +124,6 @@ void supervisor::adopt_existing() {
 
 // ---- processes ---------------------------------------------------------------------------
 
-void supervisor::note_down_in_ring(const slot_runtime& s, slot_reason why, const char* text) {
-  // The feeder is gone, so its ring has no writer: borrow the writer role for one record, so
-  // the merger (and the consumers after it) see the slot go down where it happened.
-  try {
-    auto w = spsc_ring_writer::create(feeder_ring_name(cfg_.bus, s.v, s.s),
-                                      {cfg_.rings.feeder_bytes, cfg_.rings.feeder_max_frame}, cfg_.segment_mode);
-    auto r = make_record<slot_status_record>();
-    r.header.venue_id = s.v;
-    r.header.slot = s.s;
-    r.header.receive_time_ns = wall_ns();
-    r.state = slot_state::down;
-    r.reason = why;
-    r.set_reason_text(text);
-    (void)w.try_write(static_cast<std::uint32_t>(record_type::slot_status), record_bytes(r));
-  } catch (const segment_error& e) {
-    log("%s: could not mark the slot down in its ring: %s", s.name.c_str(), e.what());
-  }
-}
-
 void supervisor::on_exit(child_process& p, const std::string& what, const exit_cause& cause, slot_runtime* slot) {
   p.pid = -1;
   if (p.pidfd >= 0) ::close(p.pidfd);
@@ -156,7 +136,8 @@ void supervisor::on_exit(child_process& p, const std::string& what, const exit_c
   }
   const std::int64_t now = mono_ns();
   if (slot != nullptr) {
-    note_down_in_ring(*slot, slot_reason::process_exit, "feeder process exited");
+    // The merger sees the feeder let go of its ring and publishes the slot's down marker
+    // (the ring is the feeder's: nobody else writes into it).
     // A rotation cut short by the death: its reconnect, if the feeder had begun it, was asked
     // for (not forced), though it never went live.
     const bool reconnect_begun = slot->status.segment().valid() &&

@@ -16,6 +16,7 @@
 #include "tests/support/spawn.hpp"
 #include "tests/support/truth_compare.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -186,7 +187,7 @@ TEST_CASE("mdmerge: a bad config is one line and exit 2, a second merger on the 
 // (no supervisor), makes each slot's control block with a resync table for all the venue's
 // symbols and the counters segment with room for every stream's counters (it used to hold
 // 4096: about 400 streams).
-TEST_CASE("mdmerge: 300 instruments a venue: every stream's counters and every symbol's resync slot exist") {
+TEST_CASE("mdmerge: 300 instruments a venue: every stream's counters exist, and the supervisor's control blocks sized for 300 symbols are opened, never made") {
   unique_bus bus;
   temp_dir dir;
   const std::string path = write_bus_config(dir.file("bus.json"), bus.name(), 9, 10, 11, 3);
@@ -214,9 +215,25 @@ TEST_CASE("mdmerge: 300 instruments a venue: every stream's counters and every s
   CHECK(counters.find("merge.streams").value_or(0) >= 1800);
   const std::string log = read_file(dir.file("merge.log"));
   CHECK(log.find("merging without them") == std::string::npos);
-  // No supervisor: the merger made the control blocks, each sized for 300 symbols.
+  // No supervisor, no control block: the merger opens the supervisor's, it never makes one
+  // (one owner per segment).
   feeder_control_reader feeder;
   std::string why;
+  CHECK(feeder_control_reader::try_open(feeder_control_name(bus.name(), venue::okx, slot_id::b), venue::okx, slot_id::b,
+                                        300, feeder, why) == attach_status::await);
+  // The supervisor's blocks (made here as it would), each sized for 300 symbols: the merger opens every one.
+  std::vector<feeder_control_writer> controls;
+  for (const venue v : {venue::binance, venue::okx})
+    for (const slot_id s : {slot_id::a, slot_id::b})
+      controls.push_back(feeder_control_writer::create(feeder_control_name(bus.name(), v, s), v, s, 300));
+  CHECK(eventually([&] {
+    const std::string text = read_file(dir.file("merge.log"));
+    std::size_t opened = 0;
+    for (std::size_t at = text.find("opened: resync requests reach"); at != std::string::npos;
+         at = text.find("opened: resync requests reach", at + 1))
+      ++opened;
+    return opened == 4;
+  }, 10s));
   REQUIRE(feeder_control_reader::try_open(feeder_control_name(bus.name(), venue::okx, slot_id::b), venue::okx, slot_id::b,
                                           300, feeder, why) == attach_status::ok);
   CHECK(feeder.slots() == 300 * kResyncChannelsPerSymbol);
@@ -224,3 +241,62 @@ TEST_CASE("mdmerge: 300 instruments a venue: every stream's counters and every s
   CHECK(merger.wait(10000) == 0);
 }
 
+
+TEST_CASE("mdmerge: a SIGKILLed feeder's slot goes down in the output once, from the merger, before its successor's first marker") {
+  // The ring is the feeder's alone: a killed feeder cannot say "down", so the merger, which
+  // sees the ring's writer lock go, says it — once the ring is drained, or, if a successor
+  // took the ring before a look saw it free, right before the successor's startup marker.
+  unique_bus bus;
+  temp_dir dir;
+  exsim_process x(tls({"--rate", "200", "--seed", "11"}));
+  const std::string config = write_bus_config(dir.file("bus.json"), bus.name(), x.venue_port(), x.binance_rest_port(), x.okx_rest_port(), 200);
+  std::vector<feeder_control_writer> controls;
+  for (const slot_id s : {slot_id::a, slot_id::b})
+    controls.push_back(feeder_control_writer::create(feeder_control_name(bus.name(), venue::okx, s), venue::okx, s, 2));
+  auto a = std::make_unique<feeder_process>(config, "okx", "A", dir.file("feed-a1.log"));
+  feeder_process b(config, "okx", "B", dir.file("feed-b.log"));
+  child merger({mdmerge_binary(), "--config", config}, dir.file("merge.log"));
+  output_log out(segment_name(bus.name(), "out"));
+  auto markers_of_a = [&](slot_state st, slot_reason why) {
+    out.poll();
+    return static_cast<std::size_t>(std::count_if(out.markers.begin(), out.markers.end(), [&](const auto& m) {
+      return m.v == venue::okx && m.slot == slot_id::a && m.state == st && m.reason == why;
+    }));
+  };
+  REQUIRE(eventually([&] { return markers_of_a(slot_state::up, slot_reason::none) >= 1; }, 30s));
+
+  // 1: killed, restarted only once the merger has said it (the lock seen free, the ring drained).
+  a->signal(SIGKILL);
+  REQUIRE(a->wait(5000) == 128 + SIGKILL);
+  REQUIRE_MESSAGE(eventually([&] { return markers_of_a(slot_state::down, slot_reason::process_exit) == 1; }, 10s),
+                  "merger log: " << read_file(dir.file("merge.log")));
+  a = std::make_unique<feeder_process>(config, "okx", "A", dir.file("feed-a2.log"));
+  REQUIRE(eventually([&] { return markers_of_a(slot_state::up, slot_reason::none) >= 2; }, 30s));
+  // 2: killed and restarted at once (the successor may take the ring before the merger looks).
+  a->signal(SIGKILL);
+  REQUIRE(a->wait(5000) == 128 + SIGKILL);
+  a = std::make_unique<feeder_process>(config, "okx", "A", dir.file("feed-a3.log"));
+  REQUIRE(eventually([&] { return markers_of_a(slot_state::up, slot_reason::none) >= 3; }, 30s));
+  // 3: stopped cleanly: it says "down" itself; the merger adds nothing.
+  CHECK(a->stop() == 0);
+  REQUIRE(eventually([&] { return markers_of_a(slot_state::down, slot_reason::operator_request) >= 1; }, 10s));
+  const std::int64_t settle_until = wall_ns() + 200'000'000;  // 40 looks of the merger at the free lock
+  REQUIRE(eventually([&] { return wall_ns() >= settle_until; }, 5s));
+
+  CHECK(markers_of_a(slot_state::down, slot_reason::process_exit) == 2);
+  // Each down (process_exit) comes right before a startup marker of the next process, never after it.
+  std::vector<const output_log::marker*> a_markers;
+  for (const auto& m : out.markers)
+    if (m.v == venue::okx && m.slot == slot_id::a) a_markers.push_back(&m);
+  std::size_t checked = 0;
+  for (std::size_t i = 0; i < a_markers.size(); ++i) {
+    if (a_markers[i]->reason != slot_reason::startup || i == 0) continue;
+    CHECK(a_markers[i - 1]->state == slot_state::down);
+    CHECK(a_markers[i - 1]->reason == slot_reason::process_exit);
+    ++checked;
+  }
+  CHECK(checked == 2);
+  CHECK(markers_of_a(slot_state::up, slot_reason::none) == 3);
+  merger.signal(SIGTERM);
+  CHECK(merger.wait(10000) == 0);
+}
