@@ -75,15 +75,23 @@ std::string_view to_string(command_result r) noexcept {
   return "unknown";
 }
 
-std::string feeder_object(venue v, slot_id s) {
-  return "feed." + std::string(to_string(v)) + "." + std::string(to_string(s));
+std::string feeder_object(venue v, slot_id s, std::uint32_t group) {
+  return "feed." + std::string(to_string(v)) + (group == 0 ? std::string() : ".g" + std::to_string(group)) + "." +
+         std::string(to_string(s));
 }
-std::string feeder_ring_name(std::string_view bus, venue v, slot_id s) { return segment_name(bus, feeder_object(v, s)); }
-std::string feeder_status_name(std::string_view bus, venue v, slot_id s) {
-  return segment_name(bus, feeder_object(v, s) + ".status");
+
+std::string feeder_ring_name(std::string_view bus, venue v, slot_id s, std::uint32_t group) {
+  return segment_name(bus, feeder_object(v, s, group));
 }
-std::string feeder_control_name(std::string_view bus, venue v, slot_id s) {
-  return segment_name(bus, feeder_object(v, s) + ".control");
+std::string feeder_status_name(std::string_view bus, venue v, slot_id s, std::uint32_t group) {
+  return segment_name(bus, feeder_object(v, s, group) + ".status");
+}
+std::string feeder_control_name(std::string_view bus, venue v, slot_id s, std::uint32_t group) {
+  return segment_name(bus, feeder_object(v, s, group) + ".control");
+}
+std::string feeder_display_name(venue v, slot_id s, std::uint32_t group) {
+  return std::string(to_string(v)) + (group == 0 ? std::string() : "/g" + std::to_string(group)) + "/" +
+         std::string(to_string(s));
 }
 
 // ---- status block ------------------------------------------------------------------------

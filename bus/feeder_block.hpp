@@ -216,10 +216,14 @@ inline constexpr std::uint64_t kFeederStatusSize = kSegmentHeaderSize + sizeof(f
 
 /// "feed.<venue>.<slot>", e.g. "feed.binance.A": the ring's object name; the status and control
 /// blocks append ".status" / ".control".
-[[nodiscard]] std::string feeder_object(venue v, slot_id s);
-[[nodiscard]] std::string feeder_ring_name(std::string_view bus, venue v, slot_id s);
-[[nodiscard]] std::string feeder_status_name(std::string_view bus, venue v, slot_id s);
-[[nodiscard]] std::string feeder_control_name(std::string_view bus, venue v, slot_id s);
+/// Connection group g > 0 of a venue inserts "g<g>": "feed.binance.g3.A" (group 0 keeps the
+/// name a venue of one group always had).
+[[nodiscard]] std::string feeder_object(venue v, slot_id s, std::uint32_t group = 0);
+[[nodiscard]] std::string feeder_ring_name(std::string_view bus, venue v, slot_id s, std::uint32_t group = 0);
+[[nodiscard]] std::string feeder_status_name(std::string_view bus, venue v, slot_id s, std::uint32_t group = 0);
+[[nodiscard]] std::string feeder_control_name(std::string_view bus, venue v, slot_id s, std::uint32_t group = 0);
+/// "binance/A", "binance/g3/A": a slot in logs and messages.
+[[nodiscard]] std::string feeder_display_name(venue v, slot_id s, std::uint32_t group = 0);
 
 /// Single writer: relaxed load + store, no locked instruction (as counters.hpp).
 inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {

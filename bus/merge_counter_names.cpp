@@ -41,8 +41,9 @@ std::optional<merge_slot_stat> merge_slot_stat_from(std::string_view name) noexc
 
 std::string merge_label(merge_total t) { return "merge." + std::string(name_of(t)); }
 
-std::string merge_label(venue v, slot_id s, merge_slot_stat x) {
-  return "merge." + std::string(to_string(v)) + "." + std::string(to_string(s)) + "." + std::string(name_of(x));
+std::string merge_label(venue v, slot_id s, merge_slot_stat x, std::uint32_t group) {
+  return "merge." + std::string(to_string(v)) + "." + (group == 0 ? std::string() : "g" + std::to_string(group) + ".") +
+         std::string(to_string(s)) + "." + std::string(name_of(x));
 }
 
 std::int64_t merger_counter_reader::read(entry& e) {
@@ -62,11 +63,11 @@ std::int64_t merger_counter_reader::value(merge_total t) {
   return read(e);
 }
 
-std::int64_t merger_counter_reader::value(venue v, slot_id s, merge_slot_stat x) {
-  const std::uint32_t key = (std::uint32_t{static_cast<std::uint8_t>(v)} << 16) |
-                            (std::uint32_t{static_cast<std::uint8_t>(s)} << 8) | static_cast<std::uint8_t>(x);
+std::int64_t merger_counter_reader::value(venue v, slot_id s, merge_slot_stat x, std::uint32_t group) {
+  const std::uint64_t key = (std::uint64_t{group} << 24) | (std::uint64_t{static_cast<std::uint8_t>(v)} << 16) |
+                            (std::uint64_t{static_cast<std::uint8_t>(s)} << 8) | static_cast<std::uint8_t>(x);
   entry& e = slots_[key];
-  if (e.label.empty()) e.label = merge_label(v, s, x);
+  if (e.label.empty()) e.label = merge_label(v, s, x, group);
   return read(e);
 }
 

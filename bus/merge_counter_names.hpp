@@ -45,8 +45,8 @@ inline constexpr std::size_t kMergeLeadBuckets = 7;
 [[nodiscard]] std::optional<merge_slot_stat> merge_slot_stat_from(std::string_view name) noexcept;
 /// "merge.published"
 [[nodiscard]] std::string merge_label(merge_total t);
-/// "merge.binance.A.first_arrivals"
-[[nodiscard]] std::string merge_label(venue v, slot_id s, merge_slot_stat x);
+/// "merge.binance.A.first_arrivals"; a connection group g > 0: "merge.binance.g2.A.first_arrivals".
+[[nodiscard]] std::string merge_label(venue v, slot_id s, merge_slot_stat x, std::uint32_t group = 0);
 
 /// Reads the merger's counters by key. Each label is located once and read in constant time
 /// afterwards (the rotation gate asks hundreds of times a second, and a scan of a large bus's
@@ -58,7 +58,7 @@ class merger_counter_reader {
   explicit merger_counter_reader(const counters_segment* segment) : segment_(segment) {}
   /// The value, or 0 while the merger has not registered the counter (no merger yet).
   [[nodiscard]] std::int64_t value(merge_total t);
-  [[nodiscard]] std::int64_t value(venue v, slot_id s, merge_slot_stat x);
+  [[nodiscard]] std::int64_t value(venue v, slot_id s, merge_slot_stat x, std::uint32_t group = 0);
 
  private:
   struct entry {
@@ -68,7 +68,7 @@ class merger_counter_reader {
   std::int64_t read(entry& e);
   const counters_segment* segment_ = nullptr;
   std::array<entry, kMergeTotals> totals_{};
-  std::unordered_map<std::uint32_t, entry> slots_;  ///< by (venue, slot, stat)
+  std::unordered_map<std::uint64_t, entry> slots_;  ///< by (group, venue, slot, stat)
 };
 
 }  // namespace mdbus

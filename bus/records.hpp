@@ -313,13 +313,14 @@ enum class slot_reason : std::uint8_t {
 
 inline constexpr std::size_t kReasonTextCapacity = 48;
 
-/// A slot changed state. header.venue_id and header.slot name it; channel and symbol empty.
+/// A slot changed state. header.venue_id, header.slot and `group` name it (a venue's
+/// connection group: its slot pair carries the group's symbols only); channel and symbol empty.
 struct slot_status_record {
   static constexpr record_type kType = record_type::slot_status;
   record_header header;
   slot_state state;
   slot_reason reason;
-  std::uint16_t pad;
+  std::uint16_t group;  ///< the connection group (0 for a venue of one group; was padding, always 0, before groups)
   std::uint32_t connection_epoch;  ///< connections this slot has opened, to tell reconnects apart
   char reason_text[kReasonTextCapacity];  ///< detail (close code, error text), NUL-padded
 

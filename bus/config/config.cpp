@@ -240,12 +240,27 @@ venue_config read_venue(const json& j, const std::string& path, venue v, const s
       for (const auto& s : vc.symbols)
         if (auto why = find_venue(v)->subscription_problem(vc.channels[i].id, s); !why.empty())
           r.fail(r.at("channels") + "[" + std::to_string(i) + "]", why + " (a section's channels apply to all its symbols)");
-  // Every symbol × channel is a stream on the slot's one connection (Binance: 1024 at most).
-  if (const std::uint32_t max = d.connection.max_streams; max != 0 && vc.symbols.size() * vc.channels.size() > max)
-    r.fail(r.at("symbols"), std::to_string(vc.symbols.size()) + " symbols x " + std::to_string(vc.channels.size()) +
-                                " channels = " + std::to_string(vc.symbols.size() * vc.channels.size()) +
-                                " streams on one connection; " + std::string(d.title) + " allows " + std::to_string(max) +
-                                " (" + std::string(d.connection.source) + "): configure fewer symbols or channels");
+  if (const json* g = r.get("groups", false)) {
+    if (!g->is_number_integer() || g->get<std::int64_t>() < 1 || g->get<std::int64_t>() > kMaxGroups)
+      r.fail(r.at("groups"), "must be an integer 1.." + std::to_string(kMaxGroups));
+    vc.groups = g->get<std::uint32_t>();
+  }
+  // Every symbol × channel of a group is a stream on that group's connection (Binance: 1024 at most).
+  std::vector<std::size_t> per_group(vc.groups, 0);
+  for (const auto& s : vc.symbols) ++per_group[vc.group_of(s)];
+  for (std::uint32_t g = 0; g < vc.groups; ++g) {
+    if (per_group[g] == 0)
+      r.fail(r.at("groups"), "group " + std::to_string(g) + " of " + std::to_string(vc.groups) +
+                                 " has no symbol (a symbol's group is a hash of its name): configure fewer groups");
+    const std::size_t streams = per_group[g] * vc.channels.size();
+    if (const std::uint32_t max = d.connection.max_streams; max != 0 && streams > max)
+      r.fail(vc.groups == 1 ? r.at("symbols") : r.at("groups"),
+             std::to_string(per_group[g]) + " symbols x " + std::to_string(vc.channels.size()) + " channels = " +
+                 std::to_string(streams) + " streams on one connection" +
+                 (vc.groups == 1 ? std::string() : " (group " + std::to_string(g) + ")") + "; " + std::string(d.title) +
+                 " allows " + std::to_string(max) + " (" + std::string(d.connection.source) +
+                 "): configure more groups, or fewer symbols or channels");
+  }
 
   if (const json* slots = r.get("slots", false)) {
     if (!slots->is_array() || slots->empty() || slots->size() > 2)
@@ -270,6 +285,25 @@ venue_config read_venue(const json& j, const std::string& path, venue v, const s
 
 bool venue_config::has_slot(slot_id s) const noexcept {
   return std::find(slots.begin(), slots.end(), s) != slots.end();
+}
+
+std::uint32_t venue_config::group_of(std::string_view symbol) const noexcept {
+  if (groups <= 1) return 0;
+  std::uint32_t h = 2166136261u;  // FNV-1a 32: the name alone decides, so the others never move
+  for (const char c : symbol) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 16777619u;
+  }
+  return h % groups;
+}
+
+venue_config group_view(const venue_config& v, std::uint32_t g) {
+  venue_config out = v;
+  out.group = g;
+  out.symbols.clear();
+  for (const auto& s : v.symbols)
+    if (v.group_of(s) == g) out.symbols.push_back(s);
+  return out;
 }
 
 const venue_config* bus_config::find(venue v) const noexcept {
@@ -322,7 +356,7 @@ std::uint32_t counters_capacity(const bus_config& c) noexcept {
   std::uint64_t streams = 0, slots = 0;
   for (const auto& v : c.venues) {
     streams += v.symbols.size() * (v.channels.size() + 1);  // + the reference stream
-    slots += v.slots.size();
+    slots += v.slots.size() * v.groups;
   }
   constexpr std::uint64_t kPerStream = 10, kPerSlot = 32, kBus = 64;
   const std::uint64_t want = std::max<std::uint64_t>(4096, 2 * (kBus + streams * kPerStream + slots * kPerSlot));
@@ -341,6 +375,7 @@ std::uint64_t config_identity(const bus_config& c, const venue_config& v) noexce
   };
   mix(c.bus);
   mix(to_string(v.id));
+  if (v.groups > 1) mix("g" + std::to_string(v.group) + "/" + std::to_string(v.groups));
   for (const auto& s : v.symbols) mix(s);
   mix("|");
   for (const auto& ch : v.channels) mix(ch.name);

@@ -73,9 +73,27 @@ struct venue_config {
   std::vector<channel_spec> channels;
   std::vector<slot_id> slots;  ///< "A" → slot_id::a, "B" → slot_id::b
   venue_policy policy;
+  /// Connection groups: the venue's symbols are split into this many groups, each its own
+  /// slot pair (one mdfeed process per group and slot), so each connection stays inside the
+  /// venue's limits. A symbol's group is group_of(symbol): a hash of its name, so adding or
+  /// removing a symbol never moves another one (changing `groups` does).
+  std::uint32_t groups = 1;
+  /// In a group's view (group_view()): which group this is, its symbols only. In the whole
+  /// venue's section: 0, every symbol.
+  std::uint32_t group = 0;
 
   [[nodiscard]] bool has_slot(slot_id s) const noexcept;
+  /// The group of `symbol` (0 .. groups-1). Stable: depends on the name and `groups` only.
+  [[nodiscard]] std::uint32_t group_of(std::string_view symbol) const noexcept;
 };
+
+/// Group `g` of a venue's section as a section of its own: the group's symbols (in config
+/// order), `group` = g, everything else the same. What one mdfeed process runs, and what its
+/// control block and resync table are laid out by. `g` < v.groups.
+[[nodiscard]] venue_config group_view(const venue_config& v, std::uint32_t g);
+
+/// Most groups a venue section may ask for.
+inline constexpr std::uint32_t kMaxGroups = 1024;
 
 struct ring_sizes {
   std::uint64_t feeder_bytes = 4 << 20;     ///< each feeder's SPSC ring (power of two)
@@ -148,9 +166,9 @@ struct bus_config {
   [[nodiscard]] const venue_config* find(venue v) const noexcept;
 };
 
-/// The identity of what a venue's shared segments are laid out by: bus name, venue, the
-/// symbol list in order (a symbol's position indexes the control block's resync table),
-/// the channels in order, and the ring sizes. Stored in the feeder's control and status
+/// The identity of what a venue's (or a group view's) shared segments are laid out by: bus
+/// name, venue, group and group count, the symbol list in order (a symbol's position indexes
+/// the control block's resync table), the channels in order, and the ring sizes. Stored in the feeder's control and status
 /// blocks: a process started on an edited config finds a different identity and refuses,
 /// instead of addressing the wrong stream (FNV-1a 64, never 0).
 [[nodiscard]] std::uint64_t config_identity(const bus_config& c, const venue_config& v) noexcept;

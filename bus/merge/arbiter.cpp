@@ -58,13 +58,15 @@ arbiter::arbiter(const arbiter_options& options, merge_output& out)
   }
 }
 
-std::size_t arbiter::add_stream(venue v, channel c, std::string_view symbol) {
+std::size_t arbiter::add_stream(venue v, channel c, std::string_view symbol, std::uint32_t group) {
   record_header h{};
   h.venue_id = v;
   h.channel_id = c;
   h.set_symbol(symbol);
-  const stream_state* s = find_or_add(h);
-  return s == nullptr ? SIZE_MAX : static_cast<std::size_t>(s - streams_.data());
+  stream_state* s = find_or_add(h);
+  if (s == nullptr) return SIZE_MAX;
+  s->group = group;
+  return static_cast<std::size_t>(s - streams_.data());
 }
 
 stream_id arbiter::stream_key_at(std::size_t index) const noexcept {
@@ -188,10 +190,10 @@ arbiter::verdict arbiter::judge_from(stream_state& s, const record_view& r, slot
   return !s.in_step[me] && s.in_step[1 - me] ? verdict::hole : v;
 }
 
-void arbiter::slot_reset(venue v, slot_id slot) noexcept {
+void arbiter::slot_reset(venue v, slot_id slot, std::uint32_t group) noexcept {
   if (slot != slot_id::a && slot != slot_id::b) return;
   for (std::size_t i = 0; i < used_streams_; ++i)
-    if (streams_[i].key.v == v) streams_[i].in_step[slot_index(slot)] = false;
+    if (streams_[i].key.v == v && streams_[i].group == group) streams_[i].in_step[slot_index(slot)] = false;
 }
 
 void arbiter::accept(stream_state& s, const record_view& r, slot_id from, verdict v) noexcept {
@@ -242,7 +244,8 @@ void arbiter::duplicate(stream_state& s, const record_view& r, slot_id from) noe
   }
 }
 
-void arbiter::offer(const record_view& r, slot_id from, std::int64_t now_ns, std::uint64_t ring_pos) noexcept {
+void arbiter::offer(const record_view& r, slot_id from, std::int64_t now_ns, std::uint64_t ring_pos,
+                    std::uint32_t group) noexcept {
   ++stats_.offered;
   if (from != slot_id::a && from != slot_id::b) {
     ++stats_.bad_slot;
@@ -254,6 +257,7 @@ void arbiter::offer(const record_view& r, slot_id from, std::int64_t now_ns, std
     return;
   }
   stream_state& s = *sp;
+  s.group = group;  // one group's slot pair carries a stream (a primed or unconfigured one learns it here)
   const std::uint8_t parts = part_flags(r);
   if ((parts & kBookFirstPart) == 0) {
     // A later part of a split snapshot follows its first part's verdict; the other slot's
@@ -508,10 +512,10 @@ void arbiter::update_deadline() noexcept {
   next_deadline_ = d;
 }
 
-std::uint64_t arbiter::oldest_pinned(venue v, slot_id slot) const noexcept {
+std::uint64_t arbiter::oldest_pinned(venue v, slot_id slot, std::uint32_t group) const noexcept {
   std::uint64_t p = std::numeric_limits<std::uint64_t>::max();
   for (const std::uint32_t id : holding_) {
-    if (streams_[id].key.v != v) continue;
+    if (streams_[id].key.v != v || streams_[id].group != group) continue;
     for (const auto& h : streams_[id].held)
       if (h.pinned && h.from == slot) p = std::min(p, h.ring_pos);
   }

@@ -153,13 +153,18 @@ class arbiter {
   /// Create the state of a configured stream up front (the daemon: every configured
   /// venue × channel × symbol), so offer() never allocates for it. Returns its index
   /// (stream_at()), or SIZE_MAX when the table is full.
-  std::size_t add_stream(venue v, channel c, std::string_view symbol);
+  /// `group`: the venue's connection group whose slot pair carries the stream (config
+  /// venue_config::group_of); slot-level state (slot_reset, oldest_pinned) is per group.
+  std::size_t add_stream(venue v, channel c, std::string_view symbol, std::uint32_t group = 0);
 
   /// Judge one validated record from slot `from` at merger time `now_ns`. `ring_pos` is the
   /// record's position in its slot's ring: while the record waits in a hole-fill hold, the
   /// daemon must not release the ring past it (oldest_pinned()), so a restarted merger reads
   /// it again.
-  void offer(const record_view& record, slot_id from, std::int64_t now_ns, std::uint64_t ring_pos = 0) noexcept;
+  /// `group`: the connection group of the ring it came from (a stream seen first here is
+  /// filed under it).
+  void offer(const record_view& record, slot_id from, std::int64_t now_ns, std::uint64_t ring_pos = 0,
+             std::uint32_t group = 0) noexcept;
 
   /// Slot `slot` of venue `v` starts a new connection (or lost its old one): until it proves
   /// it is in step on a stream without detectable holes (bookTicker, OKX trades, bbo-tbt) —
@@ -167,7 +172,7 @@ class arbiter {
   /// stream waits (hole-fill window) while the partner slot is in step: otherwise a
   /// reconnecting slot's newest record could win and make the partner's older, never
   /// published records look like duplicates.
-  void slot_reset(venue v, slot_id slot) noexcept;
+  void slot_reset(venue v, slot_id slot, std::uint32_t group = 0) noexcept;
 
   /// Restart: replay a record this merger (or its predecessor) already published — read back
   /// from the output ring, oldest first — into the per-stream state, without publishing.
@@ -179,7 +184,7 @@ class arbiter {
 
   /// Smallest ring position of a record from venue `v`'s slot `slot` (one feeder ring) held in
   /// a hole-fill hold, or UINT64_MAX.
-  [[nodiscard]] std::uint64_t oldest_pinned(venue v, slot_id slot) const noexcept;
+  [[nodiscard]] std::uint64_t oldest_pinned(venue v, slot_id slot, std::uint32_t group = 0) const noexcept;
 
   /// Resolve holds whose window has passed by `now_ns`: gap record, then the held records.
   void tick(std::int64_t now_ns) noexcept;
@@ -196,6 +201,8 @@ class arbiter {
   [[nodiscard]] const stream_stats& stream_at(std::size_t index) const noexcept { return streams_[index].stats; }
   /// Whether `slot` delivers stream `index` in step (what it sent since its last reset was
   /// published or a duplicate of what was): the supervisor's rotation gate counts these.
+  /// The connection group of stream `index`.
+  [[nodiscard]] std::uint32_t group_at(std::size_t index) const noexcept { return streams_[index].group; }
   [[nodiscard]] bool in_step_at(std::size_t index, slot_id slot) const noexcept {
     return (slot == slot_id::a || slot == slot_id::b) && streams_[index].in_step[slot == slot_id::b ? 1 : 0];
   }
@@ -229,6 +236,7 @@ class arbiter {
   static constexpr std::size_t kRaceMemory = 16;
   struct stream_state {
     stream_key key{};
+    std::uint32_t group = 0;  ///< the venue's connection group carrying it
     bool has_last = false;
     bool carries_deltas = false;     ///< a book stream of deltas (needs a snapshot to start)
     /// The last record published was a snapshot: the next delta joins it by the venue's

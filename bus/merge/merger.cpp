@@ -45,17 +45,23 @@ merger::merger(const config::bus_config& cfg, std::FILE* log)
   scratch_bytes_ = static_cast<std::size_t>(std::max<std::uint64_t>(cfg.rings.output_max_frame, kMaxRecordSize));
   scratch_ = std::make_unique<std::uint64_t[]>((scratch_bytes_ + 7) / 8);
   for (const auto& v : cfg.venues) {
-    for (const auto& sym : v.symbols)
-      for (const auto& ch : v.channels) (void)arbiter_.add_stream(v.id, ch.id, sym);
-    for (const slot_id s : v.slots) {
-      input in;
-      in.v = v.id;
-      in.slot = s;
-      in.ring_name = feeder_ring_name(cfg.bus, v.id, s);
-      in.control_name = feeder_control_name(cfg.bus, v.id, s);
-      in.config_id = config::config_identity(cfg, v);
-      in.symbols = v.symbols.size();
-      inputs_.push_back(std::move(in));
+    // Per connection group: its symbols' streams, and its slot pair's rings (one feeder each).
+    for (std::uint32_t grp = 0; grp < v.groups; ++grp) {
+      const config::venue_config gv = config::group_view(v, grp);
+      for (const auto& sym : gv.symbols)
+        for (const auto& ch : gv.channels) (void)arbiter_.add_stream(v.id, ch.id, sym, grp);
+      for (const slot_id s : v.slots) {
+        input in;
+        in.v = v.id;
+        in.slot = s;
+        in.group = grp;
+        in.name = feeder_display_name(v.id, s, grp);
+        in.ring_name = feeder_ring_name(cfg.bus, v.id, s, grp);
+        in.control_name = feeder_control_name(cfg.bus, v.id, s, grp);
+        in.config_id = config::config_identity(cfg, gv);
+        in.symbols = gv.symbols.size();
+        inputs_.push_back(std::move(in));
+      }
     }
   }
   out_ = broadcast_ring_writer::create(output_name_, g, cfg.segment_mode);
@@ -145,8 +151,7 @@ void merger::try_attach(input& in, std::int64_t now_mono_ns) {
       in.live_marker_ns = wall_ns();
       in.writer_alive = in.reader.segment().is_locked_by_other(lock_role::writer);
       in.writer_gone = false;
-      log("input %s/%s attached: %s (backlog %llu bytes)", std::string(to_string(in.v)).c_str(),
-          std::string(to_string(in.slot)).c_str(), in.ring_name.c_str(),
+      log("input %s attached: %s (backlog %llu bytes)", in.name.c_str(), in.ring_name.c_str(),
           static_cast<unsigned long long>(in.reader.backlog()));
     } else if (why != in.last_wait_reason) {
       in.last_wait_reason = why;
@@ -162,8 +167,8 @@ void merger::try_attach(input& in, std::int64_t now_mono_ns) {
     // resync requests have nowhere to go; request_resync says so when it needs one.
     const attach_status st =
         feeder_resync_requester::try_open(in.control_name, in.v, in.slot, in.symbols, in.resync, why, in.config_id);
-    if (st == attach_status::ok) log("control block %s opened: resync requests reach %s/%s", in.control_name.c_str(),
-                                     std::string(to_string(in.v)).c_str(), std::string(to_string(in.slot)).c_str());
+    if (st == attach_status::ok)
+      log("control block %s opened: resync requests reach %s", in.control_name.c_str(), in.name.c_str());
     // One line per new reason (the attach is retried every poll): a block of another config
     // is refused, and the slot gets no resync requests until the bus is restarted whole.
     if (st == attach_status::incompatible && why != in.last_control_reason)
@@ -207,14 +212,13 @@ std::size_t merger::poll_once(std::int64_t now_mono_ns, std::size_t batch) noexc
         if (ss) {
           in.last_marker = ss->state;
           // A new connection (or none): the slot must show it is in step again.
-          if (ss->state != slot_state::up) arbiter_.slot_reset(in.v, in.slot);
+          if (ss->state != slot_state::up) arbiter_.slot_reset(in.v, in.slot, in.group);
           else in.live_marker_ns = v.header().receive_time_ns;
-          log("%s/%s: %s (%s) %s", std::string(to_string(in.v)).c_str(), std::string(to_string(in.slot)).c_str(),
-              std::string(to_string(ss->state)).c_str(), std::string(to_string(ss->reason)).c_str(),
-              std::string(ss->reason_text_view()).c_str());
+          log("%s: %s (%s) %s", in.name.c_str(), std::string(to_string(ss->state)).c_str(),
+              std::string(to_string(ss->reason)).c_str(), std::string(ss->reason_text_view()).c_str());
         }
       } else {
-        arbiter_.offer(v, in.slot, now_mono_ns, pos);
+        arbiter_.offer(v, in.slot, now_mono_ns, pos, in.group);
       }
       in.reader.advance();
       ++n;
@@ -224,7 +228,7 @@ std::size_t merger::poll_once(std::int64_t now_mono_ns, std::size_t batch) noexc
       taken += n;
       // Release the ring up to the oldest record of this ring still waiting in a hole-fill
       // hold: a restarted merger reads those again.
-      in.reader.publish_tail_at(std::min(in.reader.position(), arbiter_.oldest_pinned(in.v, in.slot)));
+      in.reader.publish_tail_at(std::min(in.reader.position(), arbiter_.oldest_pinned(in.v, in.slot, in.group)));
     }
   }
   if (now_mono_ns >= arbiter_.next_deadline()) arbiter_.tick(now_mono_ns);
@@ -266,19 +270,31 @@ void merger::publish_gap(const gap_record& gap) noexcept {
 
 void merger::request_resync(venue v, channel c, std::string_view symbol, slot_id ask) noexcept {
   const config::venue_config* vc = cfg_.find(v);
+  // The symbol's connection group, and its position in the group's list (config order): the
+  // index in that group's control blocks (config::group_view).
   std::size_t si = kMaxResyncSymbols;  // not configured: no slot
-  if (vc != nullptr)
-    for (std::size_t i = 0; i < vc->symbols.size(); ++i)
-      if (vc->symbols[i] == symbol) si = i;
+  std::uint32_t group = 0;
+  if (vc != nullptr) {
+    group = vc->group_of(symbol);
+    std::size_t position = 0;
+    for (const auto& s : vc->symbols) {
+      if (vc->group_of(s) != group) continue;
+      if (s == symbol) {
+        si = position;
+        break;
+      }
+      ++position;
+    }
+  }
   const std::size_t index = resync_index(si, c);
   std::size_t routed = 0;
   for (auto& in : inputs_) {
-    if (in.v != v || (ask != slot_id::none && in.slot != ask)) continue;
+    if (in.v != v || in.group != group || (ask != slot_id::none && in.slot != ask)) continue;
     if (in.resync.request(index) != 0) ++routed;
   }
-  if (routed == 0 && ask != slot_id::none)  // that slot's control block is not there: ask every feeder
+  if (routed == 0 && ask != slot_id::none)  // that slot's control block is not there: ask every feeder of the group
     for (auto& in : inputs_)
-      if (in.v == v && in.resync.request(index) != 0) ++routed;
+      if (in.v == v && in.group == group && in.resync.request(index) != 0) ++routed;
   if (routed == 0) ++resync_unrouted_;
   log("resync %s/%s/%.*s requested from %zu feeder(s)%s", std::string(to_string(v)).c_str(),
       std::string(to_string(c)).c_str(), static_cast<int>(symbol.size()), symbol.data(), routed,
@@ -321,7 +337,7 @@ void merger::register_counters() {
     totals_.streams = gauge(merge_label(merge_total::streams));
     totals_.no_stream_room = reg(merge_label(merge_total::no_stream_room));
     for (const auto& in : inputs_) {
-      auto label = [&](merge_slot_stat x) { return merge_label(in.v, in.slot, x); };
+      auto label = [&](merge_slot_stat x) { return merge_label(in.v, in.slot, x, in.group); };
       slot_counters c;
       c.frames = reg(label(merge_slot_stat::frames));
       c.malformed = reg(label(merge_slot_stat::malformed_frames));
@@ -389,7 +405,7 @@ void merger::update_counters() {
     std::int64_t sum = 0, max = 0;
     std::array<std::uint64_t, kLeadBuckets> hist{};
     for (std::size_t k = 0; k < arbiter_.stream_count(); ++k) {
-      if (arbiter_.stream_key_at(k).v != in.v) continue;
+      if (arbiter_.stream_key_at(k).v != in.v || arbiter_.group_at(k) != in.group) continue;
       // Reference data (instrument records, every reference_interval_ms) is not a market
       // stream: a rotation does not wait for it.
       if (arbiter_.stream_key_at(k).c != channel::reference && arbiter_.in_step_at(k, in.slot)) ++in_step;
@@ -473,15 +489,15 @@ void merger::mark_exited(input& in) noexcept {
   r.header.venue_id = in.v;
   r.header.slot = in.slot;
   r.header.receive_time_ns = wall_ns();
+  r.group = static_cast<std::uint16_t>(in.group);
   r.state = slot_state::down;
   r.reason = slot_reason::process_exit;
   r.set_reason_text("feeder process exited");
   write_out(record_bytes(r));
   in.last_marker = slot_state::down;
   in.writer_gone = false;  // this is the marker a look that saw the lock free would have written
-  arbiter_.slot_reset(in.v, in.slot);
-  log("%s/%s: down (process_exit): its feeder process ended without a down marker", std::string(to_string(in.v)).c_str(),
-      std::string(to_string(in.slot)).c_str());
+  arbiter_.slot_reset(in.v, in.slot, in.group);
+  log("%s: down (process_exit): its feeder process ended without a down marker", in.name.c_str());
 }
 
 std::string merger::summary() const {

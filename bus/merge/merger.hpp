@@ -67,6 +67,8 @@ class merger final : merge_output {
   struct input {
     venue v = venue::unknown;
     slot_id slot = slot_id::none;
+    std::uint32_t group = 0;  ///< the venue's connection group (config venue_config::groups)
+    std::string name;         ///< "binance/A", "binance/g2/A"
     std::string ring_name;
     std::string control_name;
     std::string last_control_reason;  ///< the last attach refusal logged

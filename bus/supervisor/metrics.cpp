@@ -148,14 +148,23 @@ void read_merger_counters(const counters_segment& counters, metrics_input& in) {
     // merge.<venue>.<slot>.<name>; per-stream counters (merge.<venue>.<channel>.<symbol>...)
     // have more parts, or a channel where the slot would be, and match no slot.
     const std::string_view venue_name = label.substr(0, dot1);
-    const std::size_t dot2 = label.find('.', dot1 + 1);
+    label.remove_prefix(dot1 + 1);
+    // A connection group g > 0: merge.<venue>.g<g>.<slot>.<name> (merge_counter_names.hpp).
+    std::uint32_t group = 0;
+    if (label.size() > 1 && label[0] == 'g' && label[1] >= '0' && label[1] <= '9') {
+      std::size_t i = 1;
+      for (; i < label.size() && label[i] >= '0' && label[i] <= '9'; ++i) group = group * 10 + static_cast<std::uint32_t>(label[i] - '0');
+      if (i >= label.size() || label[i] != '.') return;
+      label.remove_prefix(i + 1);
+    }
+    const std::size_t dot2 = label.find('.');
     if (dot2 == std::string_view::npos) return;
-    const std::string_view slot_name = label.substr(dot1 + 1, dot2 - dot1 - 1);
+    const std::string_view slot_name = label.substr(0, dot2);
     const std::string_view name = label.substr(dot2 + 1);
     const auto stat = merge_slot_stat_from(name);
     if (!stat) return;
     for (auto& s : in.slots)
-      if (to_string(s.venue_id) == venue_name && to_string(s.slot) == slot_name) set_slot(s.merge, *stat, v);
+      if (to_string(s.venue_id) == venue_name && s.group == group && to_string(s.slot) == slot_name) set_slot(s.merge, *stat, v);
   });
 }
 
@@ -258,7 +267,8 @@ using maybe = std::optional<value>;  ///< nullopt: no sample for this series
 double seconds_of_ns(std::uint64_t ns) noexcept { return static_cast<double>(ns) / 1e9; }
 
 label_set slot_labels(const slot_metrics& s) {
-  return label_set{}.with("venue", to_string(s.venue_id)).with("slot", to_string(s.slot));
+  const label_set l = label_set{}.with("venue", to_string(s.venue_id)).with("slot", to_string(s.slot));
+  return s.group == 0 ? l : l.with("group", s.group_label);
 }
 
 // `le` of each lead bucket's upper bound, as Prometheus clients print them (Go's %g).

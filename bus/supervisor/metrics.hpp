@@ -80,6 +80,9 @@ struct merge_counters {
 struct slot_metrics {
   venue venue_id = venue::unknown;
   slot_id slot = slot_id::none;
+  /// The venue's connection group; > 0 adds the label group="<n>" to the slot's samples.
+  std::uint32_t group = 0;
+  std::string group_label;  ///< std::to_string(group), kept for the label's lifetime
 
   /// The feeder's status block, copied out (feeder_status_reader::snapshot()). With
   /// feeder_attached false (no block yet) the feeder_* samples are left out and the state

@@ -23,16 +23,18 @@ constexpr unsigned kKeyPace = 23;  // feeder_stale.cpp has 22
 static_assert(static_cast<unsigned>(parse_error::count_) <= kKeyNotice);
 static_assert(static_cast<std::size_t>(parse_error::count_) <= kFeederErrorSlots);
 
-std::string slot_name(venue v, slot_id s) { return std::string(to_string(v)) + "/" + std::string(to_string(s)); }
-
-const config::venue_config& venue_section(const config::bus_config& cfg, const feeder_options& o) {
+/// The process's part of the venue's section: its connection group's symbols only.
+config::venue_config venue_section(const config::bus_config& cfg, const feeder_options& o) {
   const config::venue_config* vc = cfg.find(o.venue_id);
   if (vc == nullptr)
     throw config::config_error(cfg.source + ": venues." + std::string(to_string(o.venue_id)) + ": not configured");
   if (!vc->has_slot(o.slot))
     throw config::config_error(cfg.source + ": venues." + std::string(to_string(o.venue_id)) + ".slots: has no slot " +
                                std::string(to_string(o.slot)));
-  return *vc;
+  if (o.group >= vc->groups)
+    throw config::config_error(cfg.source + ": venues." + std::string(to_string(o.venue_id)) + ".groups: " +
+                               std::to_string(vc->groups) + ", no group " + std::to_string(o.group));
+  return config::group_view(*vc, o.group);
 }
 
 adapter_options adapter_options_for(const config::bus_config& cfg, const config::venue_config& vc, slot_id slot) {
@@ -64,13 +66,13 @@ feeder::feeder(const config::bus_config& cfg, const feeder_options& options)
     : venue_(venue_section(cfg, options)),
       config_id_(config::config_identity(cfg, venue_)),
       options_(options),
-      name_(slot_name(options.venue_id, options.slot)),
-      ring_(spsc_ring_writer::create(feeder_ring_name(cfg.bus, options.venue_id, options.slot),
+      name_(feeder_display_name(options.venue_id, options.slot, options.group)),
+      ring_(spsc_ring_writer::create(feeder_ring_name(cfg.bus, options.venue_id, options.slot, options.group),
                                      {cfg.rings.feeder_bytes, cfg.rings.feeder_max_frame}, cfg.segment_mode)),
       bell_name_(merge_doorbell_name(cfg.bus)),
-      status_(feeder_status_writer::create(feeder_status_name(cfg.bus, options.venue_id, options.slot), options.venue_id,
+      status_(feeder_status_writer::create(feeder_status_name(cfg.bus, options.venue_id, options.slot, options.group), options.venue_id,
                                            options.slot, cfg.segment_mode)),
-      control_name_(feeder_control_name(cfg.bus, options.venue_id, options.slot)),
+      control_name_(feeder_control_name(cfg.bus, options.venue_id, options.slot, options.group)),
       control_path_("/dev/shm/" + control_name_),
       adapter_(make_adapter(options.venue_id, adapter_options_for(cfg, venue_, options.slot))),
       budget_(venue_budget::open_or_create(cfg.bus, options.venue_id, default_venue_limits(options.venue_id), cfg.segment_mode)),

@@ -54,6 +54,8 @@ namespace mdbus::feed {
 struct feeder_options {
   venue venue_id = venue::unknown;
   slot_id slot = slot_id::none;
+  /// The venue's connection group this process carries (config venue_config::groups; 0..groups-1).
+  std::uint32_t group = 0;
   /// Start down and wait for a connect command (a supervisor staggering its slots).
   bool start_down = false;
   /// Per-reason spacing of repeated log lines.

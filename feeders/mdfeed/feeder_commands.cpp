@@ -160,6 +160,7 @@ void feeder::write_slot_status(slot_state st, slot_reason why, const char* text)
   r.header.venue_id = options_.venue_id;
   r.header.slot = options_.slot;
   r.header.receive_time_ns = wall_ns();
+  r.group = static_cast<std::uint16_t>(options_.group);
   r.state = st;
   r.reason = why;
   r.connection_epoch = static_cast<std::uint32_t>(connection_);

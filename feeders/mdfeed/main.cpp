@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   app.add_option("-c,--config", config_path, "JSON config file (config/sim.json, config/live.json)")->required();
   app.add_option("--venue", venue_name, "venue to connect to: binance or okx")->required();
   app.add_option("--slot", slot_name, "connection slot: A or B")->required();
+  std::uint32_t group = 0;
+  app.add_option("--group", group, "the venue's connection group this process carries (0 .. groups-1; default 0)");
   app.add_flag("--start-down", start_down, "start disconnected and wait for a connect command on the control word");
   app.add_option("--log-interval-ms", log_interval_ms, "minimum spacing of repeated log lines of one kind (1000)")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{3'600'000}));
@@ -44,6 +46,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "mdfeed: --slot '%s': must be A or B\n", slot_name.c_str());
     return feed::kExitUsage;
   }
+  options.group = group;
   options.start_down = start_down;
   options.log_interval_ms = log_interval_ms;
   options.allocations = feed::allocation_counting() ? &feed::process_allocations : nullptr;
@@ -63,6 +66,11 @@ int main(int argc, char** argv) {
   }
   if (!vc->has_slot(options.slot)) {
     std::fprintf(stderr, "mdfeed: %s: venues.%s.slots: has no slot %s\n", cfg.source.c_str(), venue_name.c_str(), slot_name.c_str());
+    return feed::kExitUsage;
+  }
+  if (group >= vc->groups) {
+    std::fprintf(stderr, "mdfeed: %s: venues.%s.groups: %u, no group %u\n", cfg.source.c_str(), venue_name.c_str(),
+                 vc->groups, group);
     return feed::kExitUsage;
   }
   if (vc->ep.tls && ::access(vc->ep.ca_file.c_str(), R_OK) != 0) {

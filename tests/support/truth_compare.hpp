@@ -33,7 +33,8 @@ struct output_log {
     slot_id slot;
     slot_state state;
     slot_reason reason;
-    std::int64_t time_ns;  ///< receive_time_ns: CLOCK_REALTIME at the feeder (or supervisor) that wrote it
+    std::int64_t time_ns;  ///< receive_time_ns: CLOCK_REALTIME at the feeder (or the merger, for a dead feeder) that wrote it
+    std::uint16_t group = 0;  ///< the venue's connection group
   };
   std::vector<marker> markers;
   std::map<stream_ref, std::int64_t> first_snapshot_ns;  ///< publish time of each book stream's first snapshot
@@ -59,7 +60,7 @@ struct output_log {
         const auto st = *v.slot_status();
         ++slot_statuses[std::string(to_string(h.venue_id)) + " " + std::string(to_string(st.state)) + " " +
                         std::string(to_string(st.reason))];
-        markers.push_back({h.venue_id, h.slot, st.state, st.reason, h.receive_time_ns});
+        markers.push_back({h.venue_id, h.slot, st.state, st.reason, h.receive_time_ns, st.group});
         continue;
       }
       ++records;

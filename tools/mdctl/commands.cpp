@@ -30,7 +30,9 @@ std::size_t venue_index(std::string_view name, const known_names& known) {
 }
 
 nlohmann::ordered_json slot_request(const char* cmd, const slot_ref& s) {
-  return {{"cmd", cmd}, {"venue", s.venue}, {"slot", s.slot}};
+  nlohmann::ordered_json r = {{"cmd", cmd}, {"venue", s.venue}, {"slot", s.slot}};
+  if (s.group > 0) r["group"] = s.group;
+  return r;
 }
 
 std::string reply_text(const nlohmann::json& reply, const char* key) {
@@ -63,8 +65,19 @@ std::string check_venue(std::string_view name, const known_names& known) {
 slot_ref parse_slot_ref(std::string_view text, const known_names& known) {
   const auto slash = text.find('/');
   if (slash == std::string_view::npos)
-    throw usage_error("expected VENUE/SLOT (like okx/A), got " + quoted(text));
-  const std::string_view v = text.substr(0, slash), s = text.substr(slash + 1);
+    throw usage_error("expected VENUE/SLOT (like okx/A) or VENUE/gGROUP/SLOT (like binance/g2/A), got " + quoted(text));
+  const std::string_view v = text.substr(0, slash);
+  std::string_view s = text.substr(slash + 1);
+  // A connection group: binance/g2/A.
+  std::uint32_t group = 0;
+  if (const auto second = s.find('/'); second != std::string_view::npos) {
+    const std::string_view g = s.substr(0, second);
+    bool digits = g.size() > 1 && g.size() <= 5 && g[0] == 'g';
+    for (std::size_t i = 1; digits && i < g.size(); ++i) digits = g[i] >= '0' && g[i] <= '9';
+    if (!digits) throw usage_error("expected a group like g2 in " + quoted(text) + ", got " + quoted(g));
+    for (std::size_t i = 1; i < g.size(); ++i) group = group * 10 + static_cast<std::uint32_t>(g[i] - '0');
+    s = s.substr(second + 1);
+  }
   const std::size_t vi = venue_index(v, known);
   const auto& slots = vi < known.slots.size() ? known.slots[vi] : std::vector<std::string>{};
   if (std::find(slots.begin(), slots.end(), s) == slots.end()) {
@@ -73,14 +86,16 @@ slot_ref parse_slot_ref(std::string_view text, const known_names& known) {
     if (s.empty()) throw usage_error("missing slot in " + quoted(text) + hint);
     throw usage_error("unknown slot " + quoted(s) + " in " + quoted(text) + hint);
   }
-  return {std::string(v), std::string(s)};
+  return {std::string(v), std::string(s), group};
 }
 
 nlohmann::ordered_json status_request() { return {{"cmd", "status"}}; }
 nlohmann::ordered_json switchover_request(const std::string& venue) { return {{"cmd", "switchover"}, {"venue", venue}}; }
 nlohmann::ordered_json rotate_request(const slot_ref& s) { return slot_request("rotate", s); }
 nlohmann::ordered_json restart_feeder_request(const slot_ref& s) {
-  return {{"cmd", "restart"}, {"process", "feeder"}, {"venue", s.venue}, {"slot", s.slot}};
+  nlohmann::ordered_json r = {{"cmd", "restart"}, {"process", "feeder"}, {"venue", s.venue}, {"slot", s.slot}};
+  if (s.group > 0) r["group"] = s.group;
+  return r;
 }
 nlohmann::ordered_json restart_merger_request() { return {{"cmd", "restart"}, {"process", "merger"}}; }
 nlohmann::ordered_json pause_request(const slot_ref& s) { return slot_request("pause", s); }
@@ -90,7 +105,8 @@ nlohmann::ordered_json metrics_request() { return {{"cmd", "metrics"}}; }
 std::string describe_reply(const nlohmann::ordered_json& request, const nlohmann::json& reply) {
   const std::string cmd = request.value("cmd", "");
   const std::string venue = request.value("venue", "");
-  const std::string target = venue + "/" + request.value("slot", "");
+  const std::uint32_t group = request.value("group", 0u);
+  const std::string target = venue + (group > 0 ? "/g" + std::to_string(group) : std::string()) + "/" + request.value("slot", "");
   const bool queued = reply_flag(reply, "queued");
   if (cmd == "switchover") {
     const std::string slot = reply_text(reply, "slot");

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <stdexcept>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,7 +23,10 @@ class usage_error : public std::runtime_error {
 struct slot_ref {
   std::string venue;
   std::string slot;
-  [[nodiscard]] std::string str() const { return venue + "/" + slot; }
+  std::uint32_t group = 0;  ///< the venue's connection group ("binance/g2/A"); 0 for "binance/A"
+  [[nodiscard]] std::string str() const {
+    return venue + (group > 0 ? "/g" + std::to_string(group) : std::string()) + "/" + slot;
+  }
 };
 
 /// Venues and slots a name is checked against: every venue the bus knows, slots A and B; with a
@@ -40,7 +44,8 @@ struct known_names {
 /// `name` if it is a known venue; throws usage_error otherwise.
 [[nodiscard]] std::string check_venue(std::string_view name, const known_names& known = {});
 
-/// "okx/B" → {"okx", "B"}; throws usage_error naming the bad part (missing '/', venue, slot).
+/// "okx/B" → {"okx", "B"}, "binance/g2/A" → {"binance", "A", 2}; throws usage_error naming the
+/// bad part (missing '/', venue, group, slot).
 [[nodiscard]] slot_ref parse_slot_ref(std::string_view text, const known_names& known = {});
 
 // The request lines of PROTOCOL.md, keys in its order (so logs read like the document).

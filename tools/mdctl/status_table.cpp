@@ -184,8 +184,10 @@ cell error_cell(const json& s) {
 row slot_row(const json& s) {
   const auto venue = text(s, "venue");
   const auto slot = text(s, "slot");
+  const auto group = s.find("group");
+  const bool grouped = group != s.end() && group->is_number_unsigned() && group->get<std::uint64_t>() > 0;
   return {
-      {or_missing(venue) + "/" + or_missing(slot)},
+      {or_missing(venue) + (grouped ? "/g" + std::to_string(group->get<std::uint64_t>()) : std::string()) + "/" + or_missing(slot)},
       process_cell(s),
       state_cell(s),
       {connected_text(s)},

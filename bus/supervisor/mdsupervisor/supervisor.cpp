@@ -59,19 +59,28 @@ supervisor::supervisor(const config::bus_config& cfg, supervisor_options options
   }
   c_merger_restarts_ = counters_.register_counter("supervisor.merger.restarts");
   merger_.pid_gauge = counters_.register_counter("supervisor.merger.pid");
-  for (const auto& vc : cfg_.venues) {
+  for (const auto& vc : cfg_.venues)
+    for (std::uint32_t g = 0; g < vc.groups; ++g) {
+    // One slot pair per connection group, its control blocks laid out by the group's symbols.
+    const config::venue_config gv = config::group_view(vc, g);
     for (const slot_id s : vc.slots) {
       auto r = std::make_unique<slot_runtime>();
       r->index = slots_.size();
       r->v = vc.id;
       r->s = s;
+      r->group = g;
       r->vc = &vc;
-      r->name = std::string(to_string(vc.id)) + "/" + std::string(to_string(s));
-      r->control = feeder_control_writer::create_or_share(feeder_control_name(cfg_.bus, vc.id, s), vc.id, s, vc.symbols.size(),
-                                                           cfg_.segment_mode, config::config_identity(cfg_, vc));
+      r->name = feeder_display_name(vc.id, s, g);
+      r->control = feeder_control_writer::create_or_share(feeder_control_name(cfg_.bus, vc.id, s, g), vc.id, s, gv.symbols.size(),
+                                                           cfg_.segment_mode, config::config_identity(cfg_, gv));
       r->proc.argv = {options_.mdfeed, "--config", options_.config_path, "--venue", std::string(to_string(vc.id)), "--slot",
                       std::string(to_string(s))};
-      const std::string p = "supervisor." + std::string(to_string(vc.id)) + "." + std::string(to_string(s)) + ".";
+      if (g > 0) {
+        r->proc.argv.push_back("--group");
+        r->proc.argv.push_back(std::to_string(g));
+      }
+      const std::string p = "supervisor." + std::string(to_string(vc.id)) + "." + (g == 0 ? std::string() : "g" + std::to_string(g) + ".") +
+                            std::string(to_string(s)) + ".";
       r->c_proactive = counters_.register_counter(p + "proactive_rotations");
       r->c_forced = counters_.register_counter(p + "forced_reconnects");
       r->c_restarts = counters_.register_counter(p + "process_restarts");
@@ -81,7 +90,7 @@ supervisor::supervisor(const config::bus_config& cfg, supervisor_options options
       r->proc.pid_gauge = counters_.register_counter(p + "pid");
       slots_.push_back(std::move(r));
     }
-  }
+    }
   merger_.argv = {options_.mdmerge, "--config", options_.config_path};
   merger_counters_ = merger_counter_reader(&counters_);
   // The rotation schedule's origin: a restarted supervisor finds its predecessor's in the
@@ -95,7 +104,7 @@ supervisor::supervisor(const config::bus_config& cfg, supervisor_options options
     venues.push_back({vc.id, life > 0 ? life : 0, default_venue_limits(vc.id).connect, pol.max_age_ms * kMs});
   }
   std::vector<planned_slot> planned;
-  for (const auto& s : slots_) planned.push_back({s->v, 0, s->s});
+  for (const auto& s : slots_) planned.push_back({s->v, s->group, s->s});
   planner_limits limits;
   limits.gate.sync_wait_max_ns = cfg_.supervisor.rotation_sync_wait_ms * kMs;
   limits.give_up_ns = kRotationGiveUpNs;
@@ -143,16 +152,17 @@ supervisor::slot_runtime* supervisor::partner(const slot_runtime& s) noexcept {
   return p == rotation_planner::npos ? nullptr : slots_[p].get();
 }
 
-supervisor::slot_runtime* supervisor::find_slot(const std::string& venue_name, const std::string& slot_name) noexcept {
+supervisor::slot_runtime* supervisor::find_slot(const std::string& venue_name, const std::string& slot_name,
+                                                std::uint32_t group) noexcept {
   for (auto& s : slots_)
-    if (to_string(s->v) == venue_name && to_string(s->s) == slot_name) return s.get();
+    if (to_string(s->v) == venue_name && to_string(s->s) == slot_name && s->group == group) return s.get();
   return nullptr;
 }
 
 void supervisor::observe(slot_runtime& s, std::int64_t now, std::int64_t elapsed_ms) {
   if (!s.status_open) {
     std::string why;
-    if (feeder_status_reader::try_open(feeder_status_name(cfg_.bus, s.v, s.s), s.status, why) != attach_status::ok) {
+    if (feeder_status_reader::try_open(feeder_status_name(cfg_.bus, s.v, s.s, s.group), s.status, why) != attach_status::ok) {
       planner_->look(s.index, slot_look{}, now, events_);  // no status block: not live
       return;
     }
@@ -322,7 +332,7 @@ void supervisor::begin_rotation(slot_runtime& s, const plan_event& e) {
 }
 
 std::int64_t supervisor::merger_value(const slot_runtime& s, merge_slot_stat stat) const {
-  return merger_counters_.value(s.v, s.s, stat);
+  return merger_counters_.value(s.v, s.s, stat, s.group);
 }
 
 std::int64_t supervisor::merger_value(merge_total t) const { return merger_counters_.value(t); }

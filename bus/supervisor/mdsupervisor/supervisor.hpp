@@ -88,7 +88,8 @@ class supervisor {
     std::size_t index = 0;  ///< in slots_ and in the planner
     venue v = venue::unknown;
     slot_id s = slot_id::none;
-    std::string name;  ///< "binance/A"
+    std::uint32_t group = 0;  ///< the venue's connection group
+    std::string name;  ///< "binance/A", "binance/g2/A"
     const config::venue_config* vc = nullptr;
     child_process proc;
     feeder_control_writer control;
@@ -136,7 +137,7 @@ class supervisor {
   /// lock, heartbeat, deliveries, the merger's view.
   [[nodiscard]] rotation_view gate_view(std::size_t i, std::size_t p, std::int64_t now);
   slot_runtime* partner(const slot_runtime& s) noexcept;
-  slot_runtime* find_slot(const std::string& venue_name, const std::string& slot_name) noexcept;
+  slot_runtime* find_slot(const std::string& venue_name, const std::string& slot_name, std::uint32_t group = 0) noexcept;
   void adopt_existing();
   bool adopt(child_process& p, const std::string& what);
   void log(const char* fmt, ...) __attribute__((format(printf, 2, 3)));

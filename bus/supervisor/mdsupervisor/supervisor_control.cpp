@@ -28,6 +28,18 @@ std::string supervisor::handle(const std::string& request) {
   };
   std::string venues_known;
   for (const auto& v : cfg_.venues) venues_known += (venues_known.empty() ? "" : ", ") + std::string(to_string(v.id));
+  // "group": the venue's connection group (optional, 0 by default: a venue of one group has only 0).
+  auto group_of = [&](const std::string& v, std::uint32_t& out, std::string& error) -> bool {
+    out = 0;
+    if (!req.contains("group")) return true;
+    const config::venue_config* vc = cfg_.find(venue_from_string(v).value_or(venue::unknown));
+    if (!req["group"].is_number_unsigned() || vc == nullptr || req["group"].get<std::uint64_t>() >= vc->groups) {
+      error = "group: must be a number 0.." + std::to_string(vc != nullptr ? vc->groups - 1 : 0) + " (" + v + "'s groups)";
+      return false;
+    }
+    out = req["group"].get<std::uint32_t>();
+    return true;
+  };
   auto slot_of = [&](std::string& error) -> slot_runtime* {
     std::string v, s;
     if (!text_field("venue", v)) {
@@ -42,8 +54,10 @@ std::string supervisor::handle(const std::string& request) {
       error = "slot: missing (a string)";
       return nullptr;
     }
-    slot_runtime* r = find_slot(v, s);
-    if (r == nullptr) error = "unknown slot \"" + v + "/" + s + "\"";
+    std::uint32_t g = 0;
+    if (!group_of(v, g, error)) return nullptr;
+    slot_runtime* r = find_slot(v, s, g);
+    if (r == nullptr) error = "unknown slot \"" + v + (g > 0 ? "/g" + std::to_string(g) : std::string()) + "/" + s + "\"";
     return r;
   };
   if (cmd == "status") return status_json().dump();
@@ -53,12 +67,14 @@ std::string supervisor::handle(const std::string& request) {
     if (!text_field("venue", v)) return fail("venue: missing (a string)");
     if (cfg_.find(venue_from_string(v).value_or(venue::unknown)) == nullptr)
       return fail("unknown venue \"" + v + "\" (configured: " + venues_known + ")");
-    // The leading slot: the larger share of the venue's first arrivals over the last second
-    // (over the whole run when the last second had none).
+    std::uint32_t g = 0;
+    if (std::string error; !group_of(v, g, error)) return fail(error);
+    // The leading slot of the group: the larger share of its first arrivals over the last
+    // second (over the whole run when the last second had none).
     slot_runtime* lead = nullptr;
     double best = -1;
     for (auto& s : slots_) {
-      if (to_string(s->v) != v) continue;
+      if (to_string(s->v) != v || s->group != g) continue;
       double score = s->first_per_s;
       if (score <= 0) score = static_cast<double>(merger_value(*s, merge_slot_stat::first_arrivals)) * 1e-9;
       if (score > best) {
@@ -71,7 +87,7 @@ std::string supervisor::handle(const std::string& request) {
     if (!planner_->request(lead->index, slot_reason::operator_request)) return fail(lead->name + " is paused: resume it first");
     slot_runtime* p = partner(*lead);
     const bool queued = p != nullptr && p->last_state != feeder_state::live;
-    log("switchover %s requested: rotating the leading slot %s", v.c_str(), lead->name.c_str());
+    log("switchover %s (group %u) requested: rotating the leading slot %s", v.c_str(), g, lead->name.c_str());
     return json{{"ok", true}, {"slot", std::string(to_string(lead->s))}, {"queued", queued}}.dump();
   }
   if (cmd == "rotate" || cmd == "pause" || cmd == "resume") {

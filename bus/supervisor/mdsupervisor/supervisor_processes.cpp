@@ -249,7 +249,7 @@ void supervisor::check_processes(std::int64_t now) {
       p.crash_loop = false;
       log("feeder %s: no longer in a crash loop (up %lld s)", s->name.c_str(), static_cast<long long>((now - p.started_mono) / 1'000'000'000));
     }
-    hung(p, feeder_status_name(cfg_.bus, s->v, s->s), "feeder " + s->name);
+    hung(p, feeder_status_name(cfg_.bus, s->v, s->s, s->group), "feeder " + s->name);
   }
   if (merger_.state == child_process::phase::restarting && now >= merger_.restart_at_mono) start_process(merger_, "merger");
   if (merger_.crash_loop && merger_.pid > 0 && now - merger_.started_mono > window) merger_.crash_loop = false;

@@ -37,6 +37,7 @@ json supervisor::status_json() {
     json o;
     o["venue"] = std::string(to_string(s.v));
     o["slot"] = std::string(to_string(s.s));
+    o["group"] = s.group;
     o["process"] = to_string(s.proc.state);
     o["pid"] = s.proc.pid > 0 ? json(s.proc.pid) : json(nullptr);
     o["restarts"] = s.proc.restarts;
@@ -146,6 +147,8 @@ std::string supervisor::metrics_text() {
     slot_metrics m;
     m.venue_id = s.v;
     m.slot = s.s;
+    m.group = s.group;
+    m.group_label = std::to_string(s.group);
     m.feeder_attached = s.status_open;
     if (s.status_open) m.feeder = s.status.snapshot();
     m.proactive_rotations = s.proactive;

@@ -432,7 +432,7 @@ TEST_CASE("config: more streams than one Binance connection holds (1024) are ref
   CHECK(error_of(cfg("binance", 512, R"(["trade", "depth@100ms"])")).empty());  // 1024: the limit itself
   CHECK(error_of(cfg("binance", 342, R"(["trade", "aggTrade", "depth@100ms"])")) ==
         "cfg.json: venues.binance.symbols: 342 symbols x 3 channels = 1026 streams on one connection; Binance allows 1024 "
-        "(Binance web-socket-streams.md, WebSocket Limits (2026-12)): configure fewer symbols or channels");
+        "(Binance web-socket-streams.md, WebSocket Limits (2026-12)): configure more groups, or fewer symbols or channels");
   CHECK(error_of(cfg("binance_usdm", 1025, R"(["bookTicker"])")).find("Binance USD-M allows 1024") != std::string::npos);
   CHECK(error_of(cfg("okx", 600, R"(["trades", "books"])")).empty());
   // The counters segment grows with the streams it must hold (bus/counters.hpp).
@@ -440,4 +440,40 @@ TEST_CASE("config: more streams than one Binance connection holds (1024) are ref
   CHECK(counters_capacity(small) == 4096);
   const bus_config big = parse_config(cfg("okx", 600, R"(["trades", "books"])"), "cfg.json");
   CHECK(counters_capacity(big) >= 600 * 3 * 10 * 2);
+}
+
+TEST_CASE("config: connection groups split a venue's symbols by a hash of each name, each group inside the venue's limits") {
+  auto cfg = [](int n, const std::string& extra) {
+    std::string syms;
+    for (int i = 0; i < n; ++i) syms += std::string(i == 0 ? "" : ",") + "\"S" + std::to_string(i) + "USDT\"";
+    return R"({"bus": "t1", "venues": {"binance": {"symbols": [)" + syms +
+           R"(], "channels": ["trade", "aggTrade", "depth@100ms"])" + extra + "}}}";
+  };
+  // 500 symbols x 3 channels = 1500 streams: too many for one Binance connection, fine in 2 groups.
+  CHECK(error_of(cfg(500, "")).find("1500 streams on one connection") != std::string::npos);
+  const bus_config two = parse_config(cfg(500, R"(, "groups": 2)"), "cfg.json");
+  const venue_config& v = two.venues[0];
+  CHECK(v.groups == 2);
+  const venue_config g0 = group_view(v, 0), g1 = group_view(v, 1);
+  CHECK(g0.symbols.size() + g1.symbols.size() == 500);
+  CHECK(g0.symbols.size() * 3 <= 1024);
+  CHECK(g1.symbols.size() * 3 <= 1024);
+  CHECK(g1.group == 1);
+  CHECK(g1.channels.size() == 3);
+  for (const auto& s : g1.symbols) CHECK(v.group_of(s) == 1);
+  // Stable: a symbol's group depends on its name alone; more symbols leave the others where they were.
+  const bus_config more = parse_config(cfg(520, R"(, "groups": 2)"), "cfg.json");
+  for (const auto& s : v.symbols) CHECK(more.venues[0].group_of(s) == v.group_of(s));
+  // Each group's layout is its own identity (its control blocks hold its symbols only).
+  CHECK(config_identity(two, g0) != config_identity(two, g1));
+  CHECK(config_identity(two, g0) != config_identity(two, v));
+  // A group the hash leaves empty, and a group count out of range, are one line each.
+  CHECK(error_of(cfg(2, R"(, "groups": 8)")).find("has no symbol (a symbol's group is a hash of its name): configure fewer groups") !=
+        std::string::npos);
+  CHECK(error_of(cfg(2, R"(, "groups": 0)")) == "cfg.json: venues.binance.groups: must be an integer 1..1024");
+  // One group: the default, the venue's one slot pair.
+  CHECK(parse_config(cfg(2, ""), "cfg.json").venues[0].groups == 1);
+  CHECK(parse_config(cfg(2, ""), "cfg.json").venues[0].group_of("S1USDT") == 0);
+  // The counters segment has room for every group's slots.
+  CHECK(counters_capacity(two) >= 2 * (500 * 4 * 10 + 4 * 32));
 }

@@ -30,7 +30,7 @@ std::string config_file(const temp_dir& dir, const std::string& bus, json policy
 TEST_CASE("mdfeed --help lists every option and exits 0") {
   const auto r = mdfeed("--help");
   CHECK(r.status == 0);
-  for (const char* opt : {"--config", "--venue", "--slot", "--start-down", "--log-interval-ms"}) {
+  for (const char* opt : {"--config", "--venue", "--slot", "--group", "--start-down", "--log-interval-ms"}) {
     INFO(opt);
     CHECK(r.out.find(opt) != std::string::npos);
   }
@@ -47,6 +47,10 @@ TEST_CASE("mdfeed refuses a missing option, an unknown venue and an unknown slot
   r = mdfeed("--config " + cfg + " --venue okx --slot C");
   CHECK(r.status == 2);
   CHECK(r.out == "mdfeed: --slot 'C': must be A or B\n");
+  // The venue has one connection group (0) unless its section says "groups".
+  r = mdfeed("--config " + cfg + " --venue okx --slot A --group 1");
+  CHECK(r.status == 2);
+  CHECK(r.out == "mdfeed: " + cfg + ": venues.okx.groups: 1, no group 1\n");
 }
 
 TEST_CASE("mdfeed config errors are one line naming the file and the field, exit 2") {

@@ -175,6 +175,10 @@ inline std::vector<std::uint32_t> exsim_conn_ids(const exsim_process& x, const s
 inline feeder_status_reader open_status(const std::string& bus, venue v, slot_id s, int wait_ms = 10000) {
   return feeder_status_reader::open(feeder_status_name(bus, v, s), wait_ms);
 }
+/// A connection group's slot (group > 0: feed.<venue>.g<group>.<slot>.status).
+inline feeder_status_reader open_status(const std::string& bus, venue v, slot_id s, std::uint32_t group, int wait_ms = 10000) {
+  return feeder_status_reader::open(feeder_status_name(bus, v, s, group), wait_ms);
+}
 
 /// Reads every frame of a feeder ring as the one SPSC consumer, decoding records.
 class ring_drain {

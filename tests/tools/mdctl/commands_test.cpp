@@ -58,13 +58,24 @@ TEST_CASE("VENUE/SLOT is parsed and checked, errors name the bad part") {
   CHECK(r.str() == "okx/B");
   CHECK(parse_slot_ref("binance/A").str() == "binance/A");
 
-  CHECK(usage_message([] { return parse_slot_ref("okx"); }) == "expected VENUE/SLOT (like okx/A), got \"okx\"");
+  CHECK(usage_message([] { return parse_slot_ref("okx"); }) ==
+        "expected VENUE/SLOT (like okx/A) or VENUE/gGROUP/SLOT (like binance/g2/A), got \"okx\"");
   CHECK(usage_message([] { return parse_slot_ref("bnance/A"); }) == "unknown venue \"bnance\" (known: binance, okx, binance_usdm)");
   CHECK(usage_message([] { return parse_slot_ref("okx/C"); }) == "unknown slot \"C\" in \"okx/C\" (slots of okx: A, B)");
   CHECK(usage_message([] { return parse_slot_ref("okx/a"); }) == "unknown slot \"a\" in \"okx/a\" (slots of okx: A, B)");
   CHECK(usage_message([] { return parse_slot_ref("okx/"); }) == "missing slot in \"okx/\" (slots of okx: A, B)");
   CHECK(usage_message([] { return parse_slot_ref("/A"); }) == "missing venue (known: binance, okx, binance_usdm)");
-  CHECK(usage_message([] { return parse_slot_ref("okx/A/B"); }) == "unknown slot \"A/B\" in \"okx/A/B\" (slots of okx: A, B)");
+  CHECK(usage_message([] { return parse_slot_ref("okx/A/B"); }) == "expected a group like g2 in \"okx/A/B\", got \"A\"");
+  // A connection group: binance/g2/A; the request carries it, the reply line names it.
+  const slot_ref g = parse_slot_ref("binance/g2/A");
+  CHECK(g.venue == "binance");
+  CHECK(g.slot == "A");
+  CHECK(g.group == 2);
+  CHECK(g.str() == "binance/g2/A");
+  CHECK(rotate_request(g).dump() == R"({"cmd":"rotate","venue":"binance","slot":"A","group":2})");
+  CHECK(rotate_request(r).dump() == R"({"cmd":"rotate","venue":"okx","slot":"B"})");
+  CHECK(describe_reply(rotate_request(g), nlohmann::json{{"ok", true}}) == "binance/g2/A: rotating");
+  CHECK(usage_message([] { return parse_slot_ref("binance/gx/A"); }) == "expected a group like g2 in \"binance/gx/A\", got \"gx\"");
   CHECK(usage_message([] { return check_venue("OKX"); }) == "unknown venue \"OKX\" (known: binance, okx, binance_usdm)");
   CHECK(check_venue("binance") == "binance");
 }

@@ -152,7 +152,7 @@ TEST_CASE("a wrong venue or slot is refused before connecting, naming the bad pa
       {{"switchover", "bnance"}, "unknown venue \"bnance\" (known: binance, okx, binance_usdm)"},
       {{"rotate", "okx/C"}, "unknown slot \"C\" in \"okx/C\" (slots of okx: A, B)"},
       {{"rotate", "kraken/A"}, "unknown venue \"kraken\" (known: binance, okx, binance_usdm)"},
-      {{"rotate", "okx"}, "expected VENUE/SLOT (like okx/A), got \"okx\""},
+      {{"rotate", "okx"}, "expected VENUE/SLOT (like okx/A) or VENUE/gGROUP/SLOT (like binance/g2/A), got \"okx\""},
       {{"restart", "feeder", "okx/"}, "missing slot in \"okx/\" (slots of okx: A, B)"},
       {{"pause", "binance/b"}, "unknown slot \"b\" in \"binance/b\" (slots of binance: A, B)"},
       {{"resume", "/A"}, "missing venue (known: binance, okx, binance_usdm)"},
