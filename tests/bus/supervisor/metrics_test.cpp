@@ -440,3 +440,24 @@ TEST_CASE("read_merger_counters: an empty segment (merger not started) gives zer
     CHECK(s.merge.lead_samples == 0);
   }
 }
+
+TEST_CASE("read_merger_counters and render_metrics: a connection group's slot is read by its group and labelled with it") {
+  test::unique_bus bus;
+  auto owner = counters_segment::create(bus.segment("counters"), 64);
+  owner.register_counter("merge.binance.A.first_arrivals").set(600);
+  owner.register_counter("merge.binance.g2.A.first_arrivals").set(70);
+  owner.register_counter("merge.binance.g2.A.lead_samples").set(5);
+  metrics_input in = filled_input();
+  slot_metrics g2 = in.slots[0];
+  g2.group = 2;
+  g2.group_label = "2";
+  in.slots.push_back(g2);
+  read_merger_counters(owner, in);
+  CHECK(in.slots[0].merge.first_arrivals == 600);  // group 0: merge.binance.A.*
+  CHECK(in.slots.back().merge.first_arrivals == 70);
+  CHECK(in.slots.back().merge.lead_samples == 5);
+  const std::string text = render_metrics(in);
+  CHECK(has_line(text, R"(mdbus_merge_first_arrivals_total{bus="t",venue="binance",slot="A"} 600)"));
+  CHECK(has_line(text, R"(mdbus_merge_first_arrivals_total{bus="t",venue="binance",slot="A",group="2"} 70)"));
+  CHECK(promtool_check(text).status == 0);
+}
