@@ -1,11 +1,12 @@
 // scale_bench: how the bus's cost grows with the number of instruments (issue 15, bench/scale).
 //
 // For each instrument count N (per venue; default 2, 50, 200, 500) at the same total market
-// rate: exsim over TLS with N Binance symbols and N OKX instIds -> mdsupervisor (two mdfeed
-// slots per venue, mdmerge) -> this process's consumer. Per point:
+// rate: exsim over TLS with N Binance symbols and N OKX instIds -> mdsupervisor (per venue
+// ceil(N x 3 channels / 800) connection groups of two mdfeed slots each, mdmerge) -> this
+// process's consumer. Per point:
 //   - sync: seconds from the supervisor's start until every book (Binance depth@100ms, OKX
 //     books) has a snapshot on the output ring (Binance's from REST, inside its budget);
-//   - CPU per million messages over a window after sync: the four feeders' CPU over the
+//   - CPU per million messages over a window after sync: all feeders' CPU over the
 //     messages they received (their status blocks), the merger's over the records it published;
 //   - private resident memory (RssAnon) of the largest feeder and of the merger;
 //   - the merger's added latency: publish - receive stamps of every data record, p50 / p99,
@@ -14,8 +15,8 @@
 //     delays every hop: read the latency against them).
 // Each figure is also printed as a ratio against the first point of the same run (the
 // machine is shared: ratios hold where absolute figures drift). Channels: Binance trade +
-// depth@100ms (500 symbols x 2 = 1000 streams, inside the 1024 one connection holds), OKX
-// trades + bbo-tbt + books. See bench/RESULTS.md.
+// bookTicker + depth@100ms (500 symbols x 3 = 1500 streams: two groups, as one Binance
+// connection holds 1024), OKX trades + bbo-tbt + books. See bench/RESULTS.md.
 #include <signal.h>
 
 #include <algorithm>
@@ -67,6 +68,10 @@ std::vector<std::string> okx_symbols(int n) {
   return v;
 }
 
+/// Connection groups for n instruments of 3 channels: at most ~800 streams a connection (the
+/// groups are a hash split, so not quite even; Binance holds 1024).
+int groups_for(int n) { return std::max(1, (n * 3 + 799) / 800); }
+
 std::string write_config(const std::string& path, const std::string& bus, int n, const json& ready, const std::string& dir) {
   const json ep = {{"host", "127.0.0.1"}, {"port", ready.at("venue_port")}, {"tls", true}, {"server_name", "localhost"},
                    {"ca_file", dir + "/certs/ca.pem"}};
@@ -78,8 +83,10 @@ std::string write_config(const std::string& path, const std::string& bus, int n,
       {"rings", {{"feeder_bytes", 16 << 20}, {"output_bytes", 128 << 20}}},
       {"supervisor", {{"control_socket", dir + "/ctl.sock"}}},
       {"venues",
-       {{"binance", {{"endpoint", ep}, {"rest_endpoint", brest}, {"symbols", binance_symbols(n)}, {"channels", {"trade", "depth@100ms"}}}},
-        {"okx", {{"endpoint", ep}, {"rest_endpoint", orest}, {"symbols", okx_symbols(n)}, {"channels", {"trades", "bbo-tbt", "books"}}}}}}};
+       {{"binance", {{"endpoint", ep}, {"rest_endpoint", brest}, {"symbols", binance_symbols(n)},
+                     {"channels", {"trade", "bookTicker", "depth@100ms"}}, {"groups", groups_for(n)}}},
+        {"okx", {{"endpoint", ep}, {"rest_endpoint", orest}, {"symbols", okx_symbols(n)}, {"channels", {"trades", "bbo-tbt", "books"}},
+                 {"groups", groups_for(n)}}}}}};
   std::ofstream(path) << cfg.dump(2);
   return path;
 }
@@ -223,7 +230,8 @@ point run_point(int n, const options& o, const std::string& dir) {
   for (const auto& s : st["slots"]) {
     feeders.push_back(s["pid"].get<pid_t>());
     status.push_back(feeder_status_reader::open(
-        feeder_status_name(bus, *venue_from_string(s["venue"].get<std::string>()), config::slot_from_string(s["slot"].get<std::string>()))));
+        feeder_status_name(bus, *venue_from_string(s["venue"].get<std::string>()), config::slot_from_string(s["slot"].get<std::string>()),
+                           s["group"].get<std::uint32_t>())));
   }
   const pid_t merger = st["merger"]["pid"].get<pid_t>();
   const auto counters = counters_segment::open(segment_name(bus, "counters"), access_mode::read_only);
@@ -290,8 +298,8 @@ int main(int argc, char** argv) {
   });
   try {
     make_test_certs(MDBUS_SOURCE_DIR "/scripts/gen-test-certs", dir + "/certs");
-    std::printf("scale_bench: %g market actions/s shared by all instruments; Binance trade + depth@100ms, OKX trades + "
-                "bbo-tbt + books; window %g s\n\n",
+    std::printf("scale_bench: %g market actions/s shared by all instruments; Binance trade + bookTicker + depth@100ms, OKX "
+                "trades + bbo-tbt + books; ceil(N x 3 / 800) connection groups per venue; window %g s\n\n",
                 o.rate, o.seconds);
     std::printf("%6s %8s %10s %12s %12s %10s %10s %9s %9s %9s %9s %7s %7s %5s %5s\n", "instr", "sync s", "msgs/s", "feed cpu/M",
                 "merge cpu/M", "feed MB", "merge MB", "p50 us", "p99 us", "depth p50", "depth p99", "exsim", "machine", "gaps",
