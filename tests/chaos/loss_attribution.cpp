@@ -5,11 +5,13 @@
 
 namespace mdbus::chaos {
 
-slot_event from_marker(venue v, slot_id slot, slot_state state, slot_reason reason, std::int64_t time_ns) noexcept {
+slot_event from_marker(venue v, slot_id slot, slot_state state, slot_reason reason, std::int64_t time_ns,
+                       std::uint32_t group) noexcept {
   slot_event e;
   e.reason = reason;
   e.v = v;
   e.slot = slot;
+  e.group = group;
   e.time_ns = time_ns;
   e.what = state == slot_state::up         ? slot_event::kind::up
            : state == slot_state::rotating ? slot_event::kind::rotating
@@ -40,13 +42,13 @@ attribution attribute(std::vector<slot_event> events, const std::vector<std::pai
     bool seen_up = false;
     bool out = false;
   };
-  std::map<venue, venue_state> state;
+  std::map<std::pair<venue, std::uint32_t>, venue_state> state;  // per connection group
   auto carrying = [](const venue_state& s) {
     const auto n = std::count_if(s.slots.begin(), s.slots.end(), [](const auto& kv) { return kv.second.up && !kv.second.stalled; });
     return n - s.stalled_unknown;
   };
   for (const slot_event& e : events) {
-    venue_state& s = state[e.v];
+    venue_state& s = state[{e.v, e.group}];
     const bool was = carrying(s) > 0;
     const bool stall = e.what == slot_event::kind::stall_begin || e.what == slot_event::kind::stall_end;
     if (stall && e.slot == slot_id::none) {
@@ -62,6 +64,7 @@ attribution attribute(std::vector<slot_event> events, const std::vector<std::pai
     if (was && !is && s.seen_up) {
       outage o;
       o.v = e.v;
+      o.group = e.group;
       o.start_ns = e.time_ns;
       o.began_by = e;
       o.by_rotation = e.what == slot_event::kind::rotating;
@@ -71,7 +74,7 @@ attribution attribute(std::vector<slot_event> events, const std::vector<std::pai
       s.out = true;
     } else if (!was && is && s.out) {
       for (auto it = r.outages.rbegin(); it != r.outages.rend(); ++it)
-        if (it->v == e.v) {
+        if (it->v == e.v && it->group == e.group) {
           it->end_ns = e.time_ns;
           break;
         }
@@ -81,7 +84,7 @@ attribution attribute(std::vector<slot_event> events, const std::vector<std::pai
   for (const lost_event& l : lost) {
     outage* found = nullptr;
     for (outage& o : r.outages) {
-      if (o.v != l.v) continue;
+      if (o.v != l.v || o.group != l.group) continue;
       const bool after_start = l.time_ns >= o.start_ns - m.before_ns;
       const bool before_end = o.end_ns == 0 || l.time_ns <= o.end_ns + m.after_ns;
       if (after_start && before_end) {

@@ -25,20 +25,25 @@ struct slot_event {
   kind what = kind::not_up;
   std::int64_t time_ns = 0;  ///< CLOCK_REALTIME
   slot_reason reason = slot_reason::none;  ///< the marker's (remote_close: the venue cut the line)
+  std::uint32_t group = 0;  ///< the venue's connection group: its own slot pair carries its own streams
 };
 
 /// A slot-status marker as a slot event.
-[[nodiscard]] slot_event from_marker(venue v, slot_id slot, slot_state state, slot_reason reason, std::int64_t time_ns) noexcept;
+[[nodiscard]] slot_event from_marker(venue v, slot_id slot, slot_state state, slot_reason reason, std::int64_t time_ns,
+                                     std::uint32_t group = 0) noexcept;
 
 struct lost_event {
   venue v = venue::unknown;
   std::string stream;
   std::int64_t time_ns = 0;  ///< exsim's generation time
+  std::uint32_t group = 0;   ///< the stream's connection group (config venue_config::group_of)
 };
 
-/// A time during which no slot of a venue was up.
+/// A time during which no slot of a venue's connection group was up (a venue of one group:
+/// no slot of the venue). A loss is explained only by an outage of its own group.
 struct outage {
   venue v = venue::unknown;
+  std::uint32_t group = 0;
   std::int64_t start_ns = 0, end_ns = 0;  ///< end 0: never ended (the run stopped first)
   slot_event began_by;                   ///< the event that took the venue's last carrying slot away
   bool by_rotation = false;              ///< that event was a rotation: a rotation left the venue without a line
@@ -60,7 +65,7 @@ struct attribution_margins {
 };
 
 /// `events`: every slot event of the run, any order; `cut_both`: (venue, time) of each cut of
-/// both slots; `lost`: every lost event. Outages before a venue's first "up" (start-up) are not outages.
+/// both slots (of every group of the venue); `lost`: every lost event. Outages before a venue's first "up" (start-up) are not outages.
 [[nodiscard]] attribution attribute(std::vector<slot_event> events, const std::vector<std::pair<venue, std::int64_t>>& cut_both,
                                     const std::vector<lost_event>& lost, const attribution_margins& m = {});
 

@@ -148,3 +148,31 @@ TEST_CASE("loss attribution: markers map to slot events") {
     CHECK(from_marker(venue::okx, slot_id::b, s, slot_reason::remote_close, 1).what == slot_event::kind::not_up);
   CHECK(from_marker(venue::okx, slot_id::b, slot_state::down, slot_reason::remote_close, 1).reason == slot_reason::remote_close);
 }
+
+TEST_CASE("loss attribution: connection groups are apart: one group's outage explains its own losses, never another group's") {
+  // Group 0 and group 1 of OKX, both slots of each up; group 0's A killed while group 1's B is
+  // down: no group is without a line, so a loss is unexplained; then both of group 1's slots go.
+  auto g = [](slot_event e, std::uint32_t group) {
+    e.group = group;
+    return e;
+  };
+  std::vector<slot_event> e = {g(ev(slot_id::a, slot_event::kind::up, 10), 0), g(ev(slot_id::b, slot_event::kind::up, 11), 0),
+                               g(ev(slot_id::a, slot_event::kind::up, 12), 1), g(ev(slot_id::b, slot_event::kind::up, 13), 1)};
+  e.push_back(g(ev(slot_id::a, slot_event::kind::killed, 1000), 0));
+  e.push_back(g(ev(slot_id::b, slot_event::kind::not_up, 1001), 1));
+  e.push_back(g(ev(slot_id::a, slot_event::kind::up, 1500), 0));
+  e.push_back(g(ev(slot_id::a, slot_event::kind::not_up, 2000), 1));  // group 1 has no line now
+  e.push_back(g(ev(slot_id::b, slot_event::kind::up, 2500), 1));
+  lost_event in_g0 = loss(1200), in_g1 = loss(2200), g0_during_g1 = loss(2210);
+  in_g1.group = 1;
+  const attribution r = attribute(e, {}, {in_g0, in_g1, g0_during_g1});
+  REQUIRE(r.outages.size() == 1);
+  CHECK(r.outages[0].group == 1);
+  CHECK(r.outages[0].start_ns == 2000 * kMs);
+  CHECK(r.outages[0].lost == 1);
+  REQUIRE(r.unexplained.size() == 2);  // group 0's losses: group 0 always had a line
+  CHECK(r.unexplained[0].time_ns == 1200 * kMs);
+  CHECK(r.unexplained[1].time_ns == 2210 * kMs);
+  // from_marker keeps the group.
+  CHECK(from_marker(venue::okx, slot_id::b, slot_state::down, slot_reason::process_exit, 5, 3).group == 3);
+}

@@ -4,7 +4,7 @@
 // times (seeded), the output ring recorded by mdrecord, and the recording verified against
 // exsim's ground truth stream by stream.
 //
-//   mdchaos --minutes 2 --seed 7          (scripts/chaos wraps it)
+//   mdchaos --minutes 2 --seed 7 [--groups 2]  (scripts/chaos wraps it)
 //
 // Exit 0: every stream complete, or every record lost covered by a gap record (and, on book
 // streams, followed by a snapshot); no duplicate, nothing out of order. Exit 1 otherwise
@@ -12,6 +12,7 @@
 #include "bus/clock.hpp"
 #include "bus/config/config.hpp"
 #include "bus/counters.hpp"
+#include "bus/feeder_block.hpp"
 #include "bus/records.hpp"
 #include "bus/shm_segment.hpp"
 #include "tests/chaos/loss_attribution.hpp"
@@ -156,27 +157,34 @@ venue venue_named(const std::string& name) { return venue_from_string(name).valu
 
 /// Whose line of `venue_name` a stall that just began holds: the one slot that reads live
 /// while its last message grows old (≥ 300 ms) as its partner's stays young. Looks for up to
-/// 1.2 s (the stall lasts 1.5 s); slot_id::none when no single slot stands out.
-slot_id stalled_slot(const std::string& socket_path, const std::string& venue_name) {
+/// 1.2 s (the stall lasts 1.5 s); slot_id::none when no single slot stands out. `group`: the
+/// connection group of the slot found.
+slot_id stalled_slot(const std::string& socket_path, const std::string& venue_name, std::uint32_t& group) {
   constexpr std::int64_t kQuietMs = 300;
   slot_id found = slot_id::none;
+  group = 0;
   wait_for(
       [&] {
         const json st = ctl(socket_path, {{"cmd", "status"}});
         if (st.value("ok", false) != true) return false;
         int quiet = 0, others = 0;
         slot_id q = slot_id::none;
+        std::uint32_t qg = 0;
         for (const auto& s : st["slots"]) {
           if (s["venue"] != venue_name) continue;
           const bool live = s["state"] == "live" && s["last_message_age_ms"].is_number();
           if (live && s["last_message_age_ms"].get<std::int64_t>() >= kQuietMs) {
             ++quiet;
             q = config::slot_from_string(s["slot"].get<std::string>());
+            qg = s.value("group", 0u);
           } else if (live) {
             ++others;
           }
         }
-        if (quiet == 1 && others >= 1) found = q;
+        if (quiet == 1 && others >= 1) {
+          found = q;
+          group = qg;
+        }
         return found != slot_id::none;
       },
       1200);
@@ -262,7 +270,10 @@ int main(int argc, char** argv) {
   int rate = 300;
   std::string work;
   bool keep = false;
+  std::uint32_t groups = 1;
   app.add_option("--minutes", minutes, "how long faults are injected")->check(CLI::Range(0.1, 600.0));
+  app.add_option("--groups", groups, "connection groups of Binance spot and OKX (more symbols each: 6 a venue)")
+      ->check(CLI::Range(1, 3));
   app.add_option("--seed", seed, "seed of the fault schedule (and of exsim's market)");
   app.add_option("--rate", rate, "exsim market actions per second")->check(CLI::Range(10, 20000));
   app.add_option("--work", work, "work directory (default: a new one under /tmp, removed at the end unless --keep)");
@@ -298,11 +309,21 @@ int main(int argc, char** argv) {
     // documented 300 attempts per 5 min per IP (its budget: 150, a burst of 75, then one per
     // 4 s). With 6 s ages the two slots alone needed 27 a minute; with the faults' reconnects
     // the budget ran dry after ~290 s and reconnects waited seconds for it.
-    test::exsim_process x({"--tls-cert", work + "/certs/server.pem", "--tls-key", work + "/certs/server.key", "--rate",
-                           std::to_string(rate), "--seed", std::to_string(seed), "--truth-log", truth_path,
-                           "--binance-max-age-ms", "20000", "--okx-idle-timeout-ms", "4000", "--usdm-symbols", "BTCUSDT",
-                           "ETHUSDT", "--usdm-max-age-ms", "20000", "--okx-symbols", "BTC-USDT", "ETH-USDT", "BTC-USDT-SWAP",
-                           "ETH-USDT-SWAP"});
+    // With connection groups, more symbols, so that every group of Binance spot and OKX has some.
+    std::vector<std::string> binance_syms = {"BTCUSDT", "ETHUSDT"};
+    std::vector<std::string> okx_syms = {"BTC-USDT", "ETH-USDT", "BTC-USDT-SWAP", "ETH-USDT-SWAP"};
+    if (groups > 1) {
+      binance_syms.insert(binance_syms.end(), {"SOLUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT"});
+      okx_syms.insert(okx_syms.end(), {"SOL-USDT", "XRP-USDT"});
+    }
+    std::vector<std::string> exsim_args = {"--tls-cert", work + "/certs/server.pem", "--tls-key", work + "/certs/server.key", "--rate",
+                                           std::to_string(rate), "--seed", std::to_string(seed), "--truth-log", truth_path,
+                                           "--binance-max-age-ms", "20000", "--okx-idle-timeout-ms", "4000", "--usdm-symbols", "BTCUSDT",
+                                           "ETHUSDT", "--usdm-max-age-ms", "20000", "--okx-symbols"};
+    exsim_args.insert(exsim_args.end(), okx_syms.begin(), okx_syms.end());
+    exsim_args.push_back("--binance-symbols");
+    exsim_args.insert(exsim_args.end(), binance_syms.begin(), binance_syms.end());
+    test::exsim_process x(exsim_args);
     json ep = {{"host", "127.0.0.1"}, {"port", x.venue_port()}, {"tls", true}, {"server_name", "localhost"},
                {"ca_file", work + "/certs/ca.pem"}};
     json brest = ep, orest = ep, urest = ep;  // exsim's REST listeners: the stream port serves no REST
@@ -320,14 +341,14 @@ int main(int argc, char** argv) {
                 {"supervisor", {{"control_socket", sock}, {"restart_backoff_min_ms", 100}, {"heartbeat_timeout_ms", 3000}}},
                 {"venues",
                  {{"binance",
-                   {{"endpoint", ep}, {"rest_endpoint", brest}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"trade", "aggTrade", "depth@100ms"}},
-                    {"slots", {"A", "B"}}, {"policy", bpol}}},
+                   {{"endpoint", ep}, {"rest_endpoint", brest}, {"symbols", binance_syms}, {"channels", {"trade", "aggTrade", "depth@100ms"}},
+                    {"slots", {"A", "B"}}, {"policy", bpol}, {"groups", groups}}},
                   // OKX spot and perpetual swaps side by side (-SWAP instIds, checked as instType
                   // SWAP), with every instId's mark price.
                   {"okx",
-                   {{"endpoint", ep}, {"rest_endpoint", orest}, {"symbols", {"BTC-USDT", "ETH-USDT", "BTC-USDT-SWAP", "ETH-USDT-SWAP"}},
+                   {{"endpoint", ep}, {"rest_endpoint", orest}, {"symbols", okx_syms},
                     {"channels", {"trades", "books", "bbo-tbt", "mark-price"}},
-                    {"slots", {"A", "B"}}, {"policy", policy}}},
+                    {"slots", {"A", "B"}}, {"policy", policy}, {"groups", groups}}},
                   // Binance USD-M perpetuals beside spot: /public depth chained on pu, joined to
                   // /fapi/v1/depth snapshots; its connections cut at 20 s like spot's.
                   {"binance_usdm",
@@ -335,6 +356,13 @@ int main(int argc, char** argv) {
                     {"slots", {"A", "B"}}, {"policy", bpol}}}}}};
     const std::string config = work + "/bus.json";
     std::ofstream(config) << cfg.dump(2);
+    config::bus_config parsed;
+    try {
+      parsed = config::load_config(config);  // also: every group has symbols (the supervisor would refuse)
+    } catch (const config::config_error& e) {
+      say("the harness's config is refused: %s", e.what());
+      return 2;
+    }
 
     auto supervisor = std::make_unique<process>(std::vector<std::string>{MDSUPERVISOR_BINARY, "--config", config},
                                                 work + "/supervisor.log");
@@ -357,7 +385,8 @@ int main(int argc, char** argv) {
       say("the slots did not all go live");
       return 2;
     }
-    say("bus %s live: 2 slots per venue, recording the output ring", bus.c_str());
+    say("bus %s live: 2 slots per venue%s, recording the output ring", bus.c_str(),
+        groups > 1 ? (" and connection group (" + std::to_string(groups) + " groups of Binance spot and OKX)").c_str() : "");
 
     std::mt19937_64 rng(seed);
     auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
@@ -384,7 +413,8 @@ int main(int argc, char** argv) {
       const bool halfway = mono_ns() > end - static_cast<std::int64_t>(minutes * 30e9);
       std::string action;
       if (halfway && !both_cut_done) {
-        action = "both slots of " + v + " cut at once";
+        const config::venue_config* cvc = parsed.find(venue_named(v));
+        action = "both slots of " + v + " cut at once" + (cvc != nullptr && cvc->groups > 1 ? " (every group)" : "");
         cut_both.emplace_back(venue_named(v), wall_ns());
         fault({{"type", "drop_venue"}, {"venue", v}});
         both_cut_done = true;
@@ -411,10 +441,18 @@ int main(int argc, char** argv) {
               // exsim cannot tell whose line it stalled; the slots' status can: the stalled
               // slot reads live with a growing last_message_age_ms while its partner's stays
               // small. Unidentified (not live, or both quiet): counted against the venue.
-              const slot_id whose = stalled_slot(sock, v);
-              kills.push_back({sv, whose, chaos::slot_event::kind::stall_begin, at});
-              kills.push_back({sv, whose, chaos::slot_event::kind::stall_end, at + 1'500'000'000});
-              if (whose != slot_id::none) action += " (" + v + "/" + std::string(to_string(whose)) + "'s line)";
+              std::uint32_t group = 0;
+              const slot_id whose = stalled_slot(sock, v, group);
+              chaos::slot_event b{sv, whose, chaos::slot_event::kind::stall_begin, at}, en{sv, whose, chaos::slot_event::kind::stall_end, at + 1'500'000'000};
+              b.group = en.group = group;
+              // Unidentified, with groups: every group of the venue is counted one line short.
+              const std::uint32_t venue_groups = whose == slot_id::none && parsed.find(sv) ? parsed.find(sv)->groups : 1;
+              for (std::uint32_t gi = 0; gi < venue_groups; ++gi) {
+                if (whose == slot_id::none) b.group = en.group = gi;
+                kills.push_back(b);
+                kills.push_back(en);
+              }
+              if (whose != slot_id::none) action += " (" + feeder_display_name(sv, whose, group) + "'s line)";
             }
             break;
           case 3:
@@ -443,9 +481,13 @@ int main(int argc, char** argv) {
             if (st.value("ok", false) != true) continue;
             const auto& s = st["slots"][pick(st["slots"].size())];
             if (!s["pid"].is_number()) continue;
-            action = "kill -9 feeder " + s["venue"].get<std::string>() + "/" + s["slot"].get<std::string>();
-            kills.push_back({venue_named(s["venue"].get<std::string>()), config::slot_from_string(s["slot"].get<std::string>()),
-                             chaos::slot_event::kind::killed, wall_ns()});
+            const std::uint32_t group = s.value("group", 0u);
+            action = "kill -9 feeder " + feeder_display_name(venue_named(s["venue"].get<std::string>()),
+                                                              config::slot_from_string(s["slot"].get<std::string>()), group);
+            chaos::slot_event k{venue_named(s["venue"].get<std::string>()), config::slot_from_string(s["slot"].get<std::string>()),
+                                chaos::slot_event::kind::killed, wall_ns()};
+            k.group = group;
+            kills.push_back(k);
             ::kill(s["pid"].get<int>(), SIGKILL);
             break;
           }
@@ -505,7 +547,8 @@ int main(int argc, char** argv) {
       if (record_view::parse(e.payload, r) != record_status::ok) continue;
       const record_header& h = r.header();
       if (h.type == record_type::slot_status) {
-        if (const auto ss = r.slot_status()) slot_events.push_back(chaos::from_marker(h.venue_id, h.slot, ss->state, ss->reason, h.receive_time_ns));
+        if (const auto ss = r.slot_status())
+          slot_events.push_back(chaos::from_marker(h.venue_id, h.slot, ss->state, ss->reason, h.receive_time_ns, ss->group));
         continue;
       }
       ++records;
@@ -519,11 +562,13 @@ int main(int argc, char** argv) {
         out[k].push_back({out_item::data, h.seq, 0, 0});
       }
     }
-    std::set<stream_ref> wanted = test::test_bus_streams();
+    std::set<stream_ref> wanted;
+    for (const auto& sym : binance_syms)
+      for (const channel c : {channel::binance_trade, channel::binance_agg_trade, channel::binance_depth}) wanted.insert({venue::binance, c, sym});
     for (const char* sym : {"BTCUSDT", "ETHUSDT"}) wanted.insert({venue::binance_usdm, channel::usdm_depth, sym});
-    for (const char* sym : {"BTC-USDT-SWAP", "ETH-USDT-SWAP"})
-      for (const channel c : {channel::okx_trades, channel::okx_books, channel::okx_bbo_tbt}) wanted.insert({venue::okx, c, sym});
-    for (const char* sym : {"BTC-USDT", "ETH-USDT", "BTC-USDT-SWAP", "ETH-USDT-SWAP"}) wanted.insert({venue::okx, channel::okx_mark_price, sym});
+    for (const auto& sym : okx_syms)
+      for (const channel c : {channel::okx_trades, channel::okx_books, channel::okx_bbo_tbt, channel::okx_mark_price})
+        wanted.insert({venue::okx, c, sym});
     std::map<stream_ref, std::vector<std::uint64_t>> truth;
     std::map<stream_ref, std::map<std::uint64_t, std::int64_t>> generated;  // seq -> exsim's generation time
     test::for_each_truth_event(truth_path, wanted, [&](const stream_ref& k, const auto& te) {
@@ -538,7 +583,9 @@ int main(int argc, char** argv) {
     for (const auto& k : wanted) {
       const bool strict = holes_detectable(k.c);
       const verdict v = verify_stream(truth[k], out[k], strict, is_book(k.c));
-      for (const std::uint64_t seq : v.lost_seqs) lost_events.push_back({k.v, name_of(k), generated[k][seq]});
+      const config::venue_config* kvc = parsed.find(k.v);
+      const std::uint32_t group = kvc != nullptr ? kvc->group_of(k.symbol) : 0;
+      for (const std::uint64_t seq : v.lost_seqs) lost_events.push_back({k.v, name_of(k), generated[k][seq], group});
       const bool good = v.first_problem.empty() && v.delivered > 0;
       ok = ok && good;
       std::printf("%-32s %9zu %9zu %6zu %8zu %5zu %5zu %5zu  %s%s\n", name_of(k).c_str(), v.expected, v.delivered, v.lost,
@@ -566,9 +613,9 @@ int main(int argc, char** argv) {
     std::printf("\n%-8s %9s %9s %6s  %s\n", "outage", "at (s)", "ms", "lost", "began with (the venue's last carrying slot went)");
     for (const auto& o : who.outages) {
       static constexpr const char* kWhat[] = {"up", "down", "rotation", "kill -9 by the harness", "stalled by the harness", "-"};
-      std::printf("%-8s %9.2f %9s %6zu  %s/%s %s (%s)%s\n", std::string(to_string(o.v)).c_str(), static_cast<double>(o.start_ns - t0) / 1e9,
+      std::printf("%-8s %9.2f %9s %6zu  %s %s (%s)%s\n", std::string(to_string(o.v)).c_str(), static_cast<double>(o.start_ns - t0) / 1e9,
                   o.end_ns == 0 ? "-" : std::to_string((o.end_ns - o.start_ns) / 1'000'000).c_str(), o.lost,
-                  std::string(to_string(o.v)).c_str(), std::string(to_string(o.began_by.slot)).c_str(),
+                  feeder_display_name(o.v, o.began_by.slot, o.group).c_str(),
                   kWhat[static_cast<int>(o.began_by.what)], std::string(to_string(o.began_by.reason)).c_str(),
                   o.by_rotation ? "  <- A ROTATION LEFT THE VENUE WITHOUT A LINE"
                                 : (o.harness_cut_both ? " (the harness cut both slots)" : " (faults on both slots)"));
