@@ -5,6 +5,7 @@
 
 #include "bus/supervisor/mdsupervisor/process_exit.hpp"
 #include "bus/supervisor/mdsupervisor/rotation_gate.hpp"
+#include "tests/bus/supervisor/ready_partner.hpp"
 
 #include <csignal>
 #include <sys/wait.h>
@@ -17,20 +18,7 @@ namespace {
 constexpr std::int64_t kMs = 1'000'000;
 
 /// A partner that is everything it should be: alive, locked, fresh, live, current, in step.
-rotation_view ready() {
-  rotation_view v;
-  v.partner_process = true;
-  v.partner_locked = true;
-  v.partner_heartbeat_age_ns = 5 * kMs;
-  v.partner_state = feeder_state::live;
-  v.partner_last_message_ns = 1'000'000 * kMs;
-  v.self_last_message_ns = 1'000'000 * kMs + 3 * kMs;
-  v.self_interval_ns = 10 * kMs;
-  v.merger_saw_partner_live = true;
-  v.partner_in_step = 6;
-  v.self_in_step = 6;
-  return v;
-}
+rotation_view ready() { return test::ready_partner(); }
 
 }  // namespace
 

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include "bus/supervisor/mdsupervisor/rotation_planner.hpp"
+#include "tests/bus/supervisor/ready_partner.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -22,18 +23,8 @@ constexpr std::int64_t kMs = 1'000'000;
 constexpr std::int64_t kS = 1'000 * kMs;
 constexpr std::int64_t kHour = 3'600 * kS;
 
-/// A partner that passes the gate (rotation_gate_test's "ready").
-rotation_view ready_view() {
-  rotation_view v;
-  v.partner_process = true;
-  v.partner_locked = true;
-  v.partner_heartbeat_age_ns = 5 * kMs;
-  v.partner_state = feeder_state::live;
-  v.merger_saw_partner_live = true;
-  v.partner_in_step = 1;
-  v.self_in_step = 1;
-  return v;
-}
+/// A partner that passes the gate.
+rotation_view ready_view() { return test::ready_partner(); }
 
 /// A venue whose connections live `lifetime` by plan, cut by the venue 2 s later (S = 1 s).
 planned_venue binance_venue(std::int64_t lifetime) {
