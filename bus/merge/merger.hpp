@@ -155,6 +155,7 @@ class merger final : merge_output {
   std::uint64_t resync_unrouted_ = 0;
   std::int64_t next_attach_ns_ = 0;
   std::int64_t next_writer_check_ns_ = 0;
+  std::size_t next_writer_input_ = 0;  ///< the input the next writer look starts at
   std::int64_t next_counters_ns_ = 0;
   std::int64_t log_window_ns_ = 0;
   int log_lines_ = 0;
