@@ -129,7 +129,6 @@ class merger final : merge_output {
   void mark_exited(input& in) noexcept;
   void register_counters();
   void update_counters();
-  input* find_input(venue v, slot_id s) noexcept;
   void log(const char* fmt, ...) noexcept __attribute__((format(printf, 2, 3)));
 
   config::bus_config cfg_;
