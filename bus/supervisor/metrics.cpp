@@ -287,8 +287,8 @@ void render_processes(exposition& x, const metrics_input& in) {
   std::vector<proc> all;
   all.reserve(in.slots.size() + 2);
   for (const auto& s : in.slots) {
-    const label_set l = label_set{}.with("process", "feeder").with("venue", to_string(s.venue_id));
-    all.push_back({&s.process, l.with("slot", to_string(s.slot)), true});
+    const label_set l = label_set{}.with("process", "feeder").with("venue", to_string(s.venue_id)).with("slot", to_string(s.slot));
+    all.push_back({&s.process, s.group == 0 ? l : l.with("group", s.group_label), true});
   }
   all.push_back({&in.merger, label_set{}.with("process", "merger"), true});
   all.push_back({&in.supervisor, label_set{}.with("process", "supervisor"), false});

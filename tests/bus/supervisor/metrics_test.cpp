@@ -459,5 +459,12 @@ TEST_CASE("read_merger_counters and render_metrics: a connection group's slot is
   const std::string text = render_metrics(in);
   CHECK(has_line(text, R"(mdbus_merge_first_arrivals_total{bus="t",venue="binance",slot="A"} 600)"));
   CHECK(has_line(text, R"(mdbus_merge_first_arrivals_total{bus="t",venue="binance",slot="A",group="2"} 70)"));
+  // Its process too: two feeders of one venue and slot are two series, told apart by the group.
+  CHECK(has_line(text, R"(mdbus_process_cpu_seconds_total{bus="t",process="feeder",venue="binance",slot="A"} 1.5)"));
+  CHECK(has_line(text, R"(mdbus_process_cpu_seconds_total{bus="t",process="feeder",venue="binance",slot="A",group="2"} 1.5)"));
+  // No two samples of one family with the same labels.
+  std::set<std::string> seen;
+  for (const auto& line : lines_of(text))
+    if (!line.empty() && line[0] != '#') CHECK_MESSAGE(seen.insert(line.substr(0, line.rfind(' '))).second, line);
   CHECK(promtool_check(text).status == 0);
 }
