@@ -75,10 +75,19 @@ std::string_view to_string(command_result r) noexcept {
   return "unknown";
 }
 
-std::string feeder_object(venue v, slot_id s, std::uint32_t group) {
-  return "feed." + std::string(to_string(v)) + (group == 0 ? std::string() : ".g" + std::to_string(group)) + "." +
-         std::string(to_string(s));
+std::string slot_path(venue v, slot_id s, std::uint32_t group, char sep) {
+  std::string p(to_string(v));
+  p += sep;
+  if (group != 0) {
+    p += 'g';
+    p += std::to_string(group);
+    p += sep;
+  }
+  p += to_string(s);
+  return p;
 }
+
+std::string feeder_object(venue v, slot_id s, std::uint32_t group) { return "feed." + slot_path(v, s, group); }
 
 std::string feeder_ring_name(std::string_view bus, venue v, slot_id s, std::uint32_t group) {
   return segment_name(bus, feeder_object(v, s, group));
@@ -89,10 +98,7 @@ std::string feeder_status_name(std::string_view bus, venue v, slot_id s, std::ui
 std::string feeder_control_name(std::string_view bus, venue v, slot_id s, std::uint32_t group) {
   return segment_name(bus, feeder_object(v, s, group) + ".control");
 }
-std::string feeder_display_name(venue v, slot_id s, std::uint32_t group) {
-  return std::string(to_string(v)) + (group == 0 ? std::string() : "/g" + std::to_string(group)) + "/" +
-         std::string(to_string(s));
-}
+std::string feeder_display_name(venue v, slot_id s, std::uint32_t group) { return slot_path(v, s, group, '/'); }
 
 // ---- status block ------------------------------------------------------------------------
 

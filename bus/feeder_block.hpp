@@ -216,8 +216,11 @@ inline constexpr std::uint64_t kFeederStatusSize = kSegmentHeaderSize + sizeof(f
 
 /// "feed.<venue>.<slot>", e.g. "feed.binance.A": the ring's object name; the status and control
 /// blocks append ".status" / ".control".
-/// Connection group g > 0 of a venue inserts "g<g>": "feed.binance.g3.A" (group 0 keeps the
-/// name a venue of one group always had).
+/// A slot's path: "binance.A", and for connection group g > 0 "binance.g3.A" (group 0 keeps
+/// the name a venue of one group always had); `sep` '/' gives "binance/g3/A". The one spelling
+/// of a slot in segment names, counter labels and messages.
+[[nodiscard]] std::string slot_path(venue v, slot_id s, std::uint32_t group = 0, char sep = '.');
+/// "feed." + slot_path: "feed.binance.g3.A".
 [[nodiscard]] std::string feeder_object(venue v, slot_id s, std::uint32_t group = 0);
 [[nodiscard]] std::string feeder_ring_name(std::string_view bus, venue v, slot_id s, std::uint32_t group = 0);
 [[nodiscard]] std::string feeder_status_name(std::string_view bus, venue v, slot_id s, std::uint32_t group = 0);

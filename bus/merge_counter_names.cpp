@@ -1,5 +1,7 @@
 #include "bus/merge_counter_names.hpp"
 
+#include "bus/feeder_block.hpp"
+
 namespace mdbus {
 namespace {
 
@@ -27,23 +29,10 @@ std::string_view name_of(merge_slot_stat s) noexcept {
   return i < kSlotNames.size() ? kSlotNames[i] : "unknown";
 }
 
-std::optional<merge_total> merge_total_from(std::string_view name) noexcept {
-  for (std::size_t i = 0; i < kTotalNames.size(); ++i)
-    if (kTotalNames[i] == name) return static_cast<merge_total>(i);
-  return std::nullopt;
-}
-
-std::optional<merge_slot_stat> merge_slot_stat_from(std::string_view name) noexcept {
-  for (std::size_t i = 0; i < kSlotNames.size(); ++i)
-    if (kSlotNames[i] == name) return static_cast<merge_slot_stat>(i);
-  return std::nullopt;
-}
-
 std::string merge_label(merge_total t) { return "merge." + std::string(name_of(t)); }
 
 std::string merge_label(venue v, slot_id s, merge_slot_stat x, std::uint32_t group) {
-  return "merge." + std::string(to_string(v)) + "." + (group == 0 ? std::string() : "g" + std::to_string(group) + ".") +
-         std::string(to_string(s)) + "." + std::string(name_of(x));
+  return "merge." + slot_path(v, s, group) + "." + std::string(name_of(x));
 }
 
 std::int64_t merger_counter_reader::read(entry& e) {

@@ -41,8 +41,6 @@ inline constexpr std::size_t kMergeLeadBuckets = 7;
 
 [[nodiscard]] std::string_view name_of(merge_total t) noexcept;
 [[nodiscard]] std::string_view name_of(merge_slot_stat s) noexcept;
-[[nodiscard]] std::optional<merge_total> merge_total_from(std::string_view name) noexcept;
-[[nodiscard]] std::optional<merge_slot_stat> merge_slot_stat_from(std::string_view name) noexcept;
 /// "merge.published"
 [[nodiscard]] std::string merge_label(merge_total t);
 /// "merge.binance.A.first_arrivals"; a connection group g > 0: "merge.binance.g2.A.first_arrivals".

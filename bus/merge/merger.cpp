@@ -49,8 +49,10 @@ merger::merger(const config::bus_config& cfg, std::FILE* log)
     // Per connection group: its symbols' streams, and its slot pair's rings (one feeder each).
     for (std::uint32_t grp = 0; grp < v.groups; ++grp) {
       const config::venue_config gv = config::group_view(v, grp);
-      for (const auto& sym : gv.symbols)
-        for (const auto& ch : gv.channels) (void)arbiter_.add_stream(v.id, ch.id, sym, grp);
+      for (std::size_t i = 0; i < gv.symbols.size(); ++i) {
+        for (const auto& ch : gv.channels) (void)arbiter_.add_stream(v.id, ch.id, gv.symbols[i], grp);
+        resync_places_[{v.id, gv.symbols[i]}] = {grp, i};
+      }
       for (const slot_id s : v.slots) {
         input in;
         in.v = v.id;
@@ -264,24 +266,11 @@ void merger::publish_gap(const gap_record& gap) noexcept {
 }
 
 void merger::request_resync(venue v, channel c, std::string_view symbol, slot_id ask) noexcept {
-  const config::venue_config* vc = cfg_.find(v);
-  // The symbol's connection group, and its position in the group's list (config order): the
-  // index in that group's control blocks (config::group_view).
-  std::size_t si = kMaxResyncSymbols;  // not configured: no slot
-  std::uint32_t group = 0;
-  if (vc != nullptr) {
-    group = vc->group_of(symbol);
-    std::size_t position = 0;
-    for (const auto& s : vc->symbols) {
-      if (vc->group_of(s) != group) continue;
-      if (s == symbol) {
-        si = position;
-        break;
-      }
-      ++position;
-    }
-  }
-  const std::size_t index = resync_index(si, c);
+  // The symbol's connection group, and its position in the group's list: the index in that
+  // group's control blocks. Not configured: no slot.
+  const auto place = resync_places_.find({v, std::string(symbol)});
+  const std::uint32_t group = place != resync_places_.end() ? place->second.first : 0;
+  const std::size_t index = resync_index(place != resync_places_.end() ? place->second.second : kMaxResyncSymbols, c);
   std::size_t routed = 0;
   for (auto& in : inputs_) {
     if (in.v != v || in.group != group || (ask != slot_id::none && in.slot != ask)) continue;

@@ -29,6 +29,7 @@
 #include <array>
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -155,6 +156,9 @@ class merger final : merge_output {
   std::int64_t next_attach_ns_ = 0;
   std::int64_t next_writer_check_ns_ = 0;
   std::size_t next_writer_input_ = 0;  ///< the input the next writer look starts at
+  /// Per configured (venue, symbol): its connection group and its position in the group's
+  /// symbol list (config::group_view), where resync requests for it go.
+  std::map<std::pair<venue, std::string>, std::pair<std::uint32_t, std::size_t>> resync_places_;
   std::int64_t next_counters_ns_ = 0;
   std::int64_t log_window_ns_ = 0;
   int log_lines_ = 0;

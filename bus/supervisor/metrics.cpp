@@ -7,9 +7,11 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace mdbus::supervise {
@@ -135,36 +137,28 @@ void set_slot(merge_slot_counters& m, merge_slot_stat x, std::uint64_t v) noexce
 void read_merger_counters(const counters_segment& counters, metrics_input& in) {
   in.merge = merge_counters{};
   for (auto& s : in.slots) s.merge = merge_slot_counters{};
+  // The labels the merger registers, spelled by the one function that spells them for it
+  // (merge_label), to what each fills: one pass over the segment, no parsing of labels.
+  struct target {
+    merge_slot_counters* slot = nullptr;  ///< nullptr: a bus total
+    std::uint8_t key = 0;                 ///< merge_slot_stat, or merge_total for a total
+  };
+  struct hash : std::hash<std::string_view> {
+    using is_transparent = void;
+  };
+  std::unordered_map<std::string, target, hash, std::equal_to<>> wanted;
+  for (std::size_t t = 0; t < kMergeTotals; ++t)
+    wanted.emplace(merge_label(static_cast<merge_total>(t)), target{nullptr, static_cast<std::uint8_t>(t)});
+  for (auto& s : in.slots)
+    for (std::size_t x = 0; x < kMergeSlotStats; ++x)
+      wanted.emplace(merge_label(s.venue_id, s.slot, static_cast<merge_slot_stat>(x), s.group),
+                     target{&s.merge, static_cast<std::uint8_t>(x)});
   counters.for_each([&](const counter_entry& e) {
-    std::string_view label = e.label;
-    if (label.substr(0, 6) != "merge.") return;
-    label.remove_prefix(6);
+    const auto it = wanted.find(e.label);
+    if (it == wanted.end()) return;
     const std::uint64_t v = non_negative(e.value);
-    const std::size_t dot1 = label.find('.');
-    if (dot1 == std::string_view::npos) {
-      if (const auto t = merge_total_from(label)) set_total(in.merge, *t, v);
-      return;
-    }
-    // merge.<venue>.<slot>.<name>; per-stream counters (merge.<venue>.<channel>.<symbol>...)
-    // have more parts, or a channel where the slot would be, and match no slot.
-    const std::string_view venue_name = label.substr(0, dot1);
-    label.remove_prefix(dot1 + 1);
-    // A connection group g > 0: merge.<venue>.g<g>.<slot>.<name> (merge_counter_names.hpp).
-    std::uint32_t group = 0;
-    if (label.size() > 1 && label[0] == 'g' && label[1] >= '0' && label[1] <= '9') {
-      std::size_t i = 1;
-      for (; i < label.size() && label[i] >= '0' && label[i] <= '9'; ++i) group = group * 10 + static_cast<std::uint32_t>(label[i] - '0');
-      if (i >= label.size() || label[i] != '.') return;
-      label.remove_prefix(i + 1);
-    }
-    const std::size_t dot2 = label.find('.');
-    if (dot2 == std::string_view::npos) return;
-    const std::string_view slot_name = label.substr(0, dot2);
-    const std::string_view name = label.substr(dot2 + 1);
-    const auto stat = merge_slot_stat_from(name);
-    if (!stat) return;
-    for (auto& s : in.slots)
-      if (to_string(s.venue_id) == venue_name && s.group == group && to_string(s.slot) == slot_name) set_slot(s.merge, *stat, v);
+    if (it->second.slot == nullptr) set_total(in.merge, static_cast<merge_total>(it->second.key), v);
+    else set_slot(*it->second.slot, static_cast<merge_slot_stat>(it->second.key), v);
   });
 }
 

@@ -59,38 +59,38 @@ supervisor::supervisor(const config::bus_config& cfg, supervisor_options options
   }
   c_merger_restarts_ = counters_.register_counter("supervisor.merger.restarts");
   merger_.pid_gauge = counters_.register_counter("supervisor.merger.pid");
-  for (const auto& vc : cfg_.venues)
+  for (const auto& vc : cfg_.venues) {
     for (std::uint32_t g = 0; g < vc.groups; ++g) {
-    // One slot pair per connection group, its control blocks laid out by the group's symbols.
-    const config::venue_config gv = config::group_view(vc, g);
-    for (const slot_id s : vc.slots) {
-      auto r = std::make_unique<slot_runtime>();
-      r->index = slots_.size();
-      r->v = vc.id;
-      r->s = s;
-      r->group = g;
-      r->vc = &vc;
-      r->name = feeder_display_name(vc.id, s, g);
-      r->control = feeder_control_writer::create_or_share(feeder_control_name(cfg_.bus, vc.id, s, g), vc.id, s, gv.symbols.size(),
-                                                           cfg_.segment_mode, config::config_identity(cfg_, gv));
-      r->proc.argv = {options_.mdfeed, "--config", options_.config_path, "--venue", std::string(to_string(vc.id)), "--slot",
-                      std::string(to_string(s))};
-      if (g > 0) {
-        r->proc.argv.push_back("--group");
-        r->proc.argv.push_back(std::to_string(g));
+      // One slot pair per connection group, its control blocks laid out by the group's symbols.
+      const config::venue_config gv = config::group_view(vc, g);
+      for (const slot_id s : vc.slots) {
+        auto r = std::make_unique<slot_runtime>();
+        r->index = slots_.size();
+        r->v = vc.id;
+        r->s = s;
+        r->group = g;
+        r->vc = &vc;
+        r->name = feeder_display_name(vc.id, s, g);
+        r->control = feeder_control_writer::create_or_share(feeder_control_name(cfg_.bus, vc.id, s, g), vc.id, s,
+                                                             gv.symbols.size(), cfg_.segment_mode, config::config_identity(cfg_, gv));
+        r->proc.argv = {options_.mdfeed, "--config", options_.config_path, "--venue", std::string(to_string(vc.id)), "--slot",
+                        std::string(to_string(s))};
+        if (g > 0) {
+          r->proc.argv.push_back("--group");
+          r->proc.argv.push_back(std::to_string(g));
+        }
+        const std::string p = "supervisor." + slot_path(vc.id, s, g) + ".";
+        r->c_proactive = counters_.register_counter(p + "proactive_rotations");
+        r->c_forced = counters_.register_counter(p + "forced_reconnects");
+        r->c_restarts = counters_.register_counter(p + "process_restarts");
+        r->c_reconnect_sum_us = counters_.register_counter(p + "reconnect_time_sum_us");
+        r->c_reconnect_max_us = counters_.register_counter(p + "reconnect_time_max_us");
+        r->c_reconnect_count = counters_.register_counter(p + "reconnects_timed");
+        r->proc.pid_gauge = counters_.register_counter(p + "pid");
+        slots_.push_back(std::move(r));
       }
-      const std::string p = "supervisor." + std::string(to_string(vc.id)) + "." + (g == 0 ? std::string() : "g" + std::to_string(g) + ".") +
-                            std::string(to_string(s)) + ".";
-      r->c_proactive = counters_.register_counter(p + "proactive_rotations");
-      r->c_forced = counters_.register_counter(p + "forced_reconnects");
-      r->c_restarts = counters_.register_counter(p + "process_restarts");
-      r->c_reconnect_sum_us = counters_.register_counter(p + "reconnect_time_sum_us");
-      r->c_reconnect_max_us = counters_.register_counter(p + "reconnect_time_max_us");
-      r->c_reconnect_count = counters_.register_counter(p + "reconnects_timed");
-      r->proc.pid_gauge = counters_.register_counter(p + "pid");
-      slots_.push_back(std::move(r));
     }
-    }
+  }
   merger_.argv = {options_.mdmerge, "--config", options_.config_path};
   merger_counters_ = merger_counter_reader(&counters_);
   // The rotation schedule's origin: a restarted supervisor finds its predecessor's in the
