@@ -16,6 +16,7 @@ constexpr std::int64_t kAttachEveryNs = 100'000'000;   // look for missing feede
 constexpr std::int64_t kWriterCheckEveryNs = 5'000'000;  // look whether feeders still hold their rings (one fcntl each) ...
 constexpr std::size_t kWriterChecksPerPass = 20;        // ... this many inputs a look, in turn
 constexpr std::int64_t kCountersEveryNs = 100'000'000;  // refresh the shared counters
+constexpr std::int64_t kCountersOpenEveryNs = 1'000'000'000;  // look for the supervisor's counters segment
 constexpr std::int64_t kOverflowBlameNs = 1'000'000'000;
 constexpr std::int64_t kSweepEveryNs = 1'000'000'000;  // free the doorbell bits of consumers that died asleep
 constexpr int kLogLinesPerSecond = 50;
@@ -71,6 +72,7 @@ merger::merger(const config::bus_config& cfg, std::FILE* log)
   bell_ = doorbell_segment::create(merge_doorbell_name(cfg.bus), cfg.segment_mode);
   prime_from_output();
   register_counters();
+  next_counters_open_ns_ = mono_ns() + kCountersOpenEveryNs;
   arbiter_.finish_priming(mono_ns());
   housekeeping(mono_ns());
 }
@@ -316,6 +318,10 @@ void merger::housekeeping(std::int64_t now_mono_ns) {
     next_sweep_ns_ = now_mono_ns + kSweepEveryNs;
     if (const std::uint32_t n = out_.sweep_dead_sleepers())
       log("output doorbell: freed %u reader slot(s) of consumers that died asleep", n);
+  }
+  if (!counters_open_ && now_mono_ns >= next_counters_open_ns_) {
+    next_counters_open_ns_ = now_mono_ns + kCountersOpenEveryNs;
+    register_counters();
   }
   if (now_mono_ns >= next_counters_ns_) {
     next_counters_ns_ = now_mono_ns + kCountersEveryNs;

@@ -14,10 +14,11 @@
 ///   the arbiter (prime), so records re-read from the feeder rings are duplicates and books
 ///   that were waiting for a snapshot wait again.
 /// * Resync: a book stream's request_resync bumps the stream's slot in the resync table of
-///   each of the venue's feeder control blocks (created by the supervisor; by the merger
-///   when it runs without one).
-/// * Counters (`mdbus.<bus>.counters`; created here when no supervisor made it): totals,
-///   per venue slot, and per configured stream and slot, refreshed by housekeeping().
+///   its group's feeder control blocks (the supervisor's; a merger run alone logs that a
+///   request had nowhere to go).
+/// * Counters (`mdbus.<bus>.counters`, the supervisor's; opened here, never made, and looked
+///   for every second until it exists): totals, per venue slot, and per configured stream and
+///   slot, refreshed by housekeeping().
 #include "bus/broadcast_ring.hpp"
 #include "bus/doorbell.hpp"
 #include "bus/config/config.hpp"
@@ -143,6 +144,9 @@ class merger final : merge_output {
   arbiter arbiter_;
   std::vector<input> inputs_;
   counters_segment counters_;
+  bool counters_open_ = false;           ///< the supervisor's segment is mapped (looked for every second until it is)
+  bool counters_waiting_logged_ = false;
+  std::int64_t next_counters_open_ns_ = 0;
   bool counters_ok_ = false;
   struct {
     total published, duplicates, gaps, holes_filled, hold_overflows, resync_requests, resync_dropped, resync_unrouted,

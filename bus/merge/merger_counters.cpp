@@ -3,6 +3,7 @@
 // the inputs' figures. A merger that died leaves its totals: a successor adds to them.
 #include "bus/merge/merger.hpp"
 
+#include "bus/clock.hpp"
 #include "bus/merge_counter_names.hpp"
 
 #include <algorithm>
@@ -10,17 +11,21 @@
 namespace mdbus::merge {
 
 void merger::register_counters() {
+  // The supervisor's segment (DESIGN: one owner per segment): the merger only opens it. Until
+  // it exists (a supervisor still starting, or a merger run alone) the merger merges without
+  // counters and looks again every second; the totals are the arbiter's since this start, so
+  // counters that appear late still count everything.
   const std::string name = segment_name(cfg_.bus, "counters");
   try {
     counters_ = counters_segment::open(name, access_mode::read_write, 0);
-  } catch (const segment_error&) {
-    try {
-      counters_ = counters_segment::create(name, config::counters_capacity(cfg_), cfg_.segment_mode);
-    } catch (const segment_error& e) {
-      log("counters unavailable (%s): merging without them", e.what());
-      return;
-    }
+  } catch (const segment_error& e) {
+    if (!counters_waiting_logged_)
+      log("counters: %s: merging without them until the supervisor makes the segment", e.what());
+    counters_waiting_logged_ = true;
+    return;
   }
+  counters_open_ = true;
+  const std::int64_t t0 = mono_ns();
   try {
     // Taking over a dead predecessor's counter keeps its value: our totals add to it.
     auto reg = [this](const std::string& label) {
@@ -79,6 +84,8 @@ void merger::register_counters() {
       stream_counters_.push_back(c);
     }
     counters_ok_ = true;
+    log("counters: %s opened, %zu streams' and %zu slots' counters registered in %.2f s", name.c_str(),
+        stream_counters_.size(), slot_counters_.size(), static_cast<double>(mono_ns() - t0) / 1e9);
   } catch (const segment_error& e) {
     log("counters: %s: merging without them", e.what());
   }

@@ -49,14 +49,10 @@ supervisor::supervisor(const config::bus_config& cfg, supervisor_options options
   // First, before touching any segment: the control socket, which is also the proof that no
   // other supervisor runs this bus (it would answer on it).
   server_ = std::make_unique<control_server>(cfg_.supervisor.control_socket, [this](const std::string& r) { return handle(r); });
-  // The counters segment is the supervisor's; a merger that ran alone may have made it.
-  const std::string counters_name = segment_name(cfg_.bus, "counters");
-  try {
-    counters_ = counters_segment::create(counters_name, config::counters_capacity(cfg_),
-                                         cfg_.segment_mode);
-  } catch (const segment_error&) {
-    counters_ = counters_segment::open(counters_name, access_mode::read_write, 0);
-  }
+  // The counters segment is the supervisor's alone (DESIGN: one owner per segment): made here,
+  // or adopted from a dead predecessor with every counter intact; the other processes open it.
+  counters_ = counters_segment::create(segment_name(cfg_.bus, "counters"), config::counters_capacity(cfg_),
+                                       cfg_.segment_mode);
   c_merger_restarts_ = counters_.register_counter("supervisor.merger.restarts");
   merger_.pid_gauge = counters_.register_counter("supervisor.merger.pid");
   for (const auto& vc : cfg_.venues) {

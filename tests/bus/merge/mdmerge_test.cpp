@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include "bus/broadcast_ring.hpp"
+#include "bus/config/config.hpp"
 #include "bus/counters.hpp"
 #include "bus/feeder_block.hpp"
 #include "bus/records.hpp"
@@ -65,6 +66,8 @@ TEST_CASE("mdmerge: staggered cuts and a SIGKILLed merger lose nothing and doubl
   std::vector<feeder_control_writer> controls;  // the test is the commander (the supervisor's role)
   // Two symbols per venue in write_bus_config: the resync table is sized by them.
   for (const auto& [v, s] : slots) controls.push_back(feeder_control_writer::create(feeder_control_name(bus.name(), v, s), v, s, 2));
+  // And the owner of the counters segment (the supervisor's too): the merger only opens it.
+  auto owned_counters = counters_segment::create(segment_name(bus.name(), "counters"), 4096);
   std::vector<std::unique_ptr<feeder_process>> feeders;
   for (const auto& [v, s] : slots) {
     const std::string vn(to_string(v)), sn(to_string(s));
@@ -187,7 +190,7 @@ TEST_CASE("mdmerge: a bad config is one line and exit 2, a second merger on the 
 // (no supervisor), makes each slot's control block with a resync table for all the venue's
 // symbols and the counters segment with room for every stream's counters (it used to hold
 // 4096: about 400 streams).
-TEST_CASE("mdmerge: 300 instruments a venue: every stream's counters exist, and the supervisor's control blocks sized for 300 symbols are opened, never made") {
+TEST_CASE("mdmerge: 300 instruments a venue: every stream's counters exist, and the supervisor's counters segment and control blocks sized for 300 symbols are opened, never made") {
   unique_bus bus;
   temp_dir dir;
   const std::string path = write_bus_config(dir.file("bus.json"), bus.name(), 9, 10, 11, 3);
@@ -204,17 +207,29 @@ TEST_CASE("mdmerge: 300 instruments a venue: every stream's counters exist, and 
   child merger({mdmerge_binary(), "--config", path}, dir.file("merge.log"));
   REQUIRE(eventually([&] { return read_file(dir.file("merge.log")).find("MDMERGE_READY") != std::string::npos; }, 30s));
   const double ready_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const auto counters = counters_segment::open(segment_name(bus.name(), "counters"), access_mode::read_only);
+  // No supervisor yet: the counters segment is its, so the merger merges without counters,
+  // says so once, and does not make it (one owner per segment).
+  const std::string counters_name = segment_name(bus.name(), "counters");
+  CHECK(read_file(dir.file("merge.log")).find("merging without them until the supervisor makes the segment") !=
+        std::string::npos);
+  CHECK_THROWS_AS((void)counters_segment::open(counters_name, access_mode::read_only), segment_error);
+  // The supervisor's segment appears (made here as it would, sized from the config): the merger
+  // opens it within a second and registers every stream's counters.
+  auto owned_counters = counters_segment::create(counters_name, config::counters_capacity(config::load_config(path)));
+  const auto t1 = std::chrono::steady_clock::now();
+  REQUIRE(eventually([&] { return owned_counters.find("merge.streams").value_or(0) >= 1800; }, 20s));
+  const double counted_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  const auto counters = counters_segment::open(counters_name, access_mode::read_only);
   std::size_t n = 0;
   counters.for_each([&](const counter_entry&) { ++n; });
   MESSAGE("300 symbols x 3 channels x 2 venues: ", n, " counters of ", counters.max_counters(), ", merger ready after ",
-          ready_s, " s");
+          ready_s, " s, its counters ", counted_s, " s after the segment appeared (looked for every second)");
   CHECK(n > 1800 * 10);
   CHECK(counters.find("merge.okx.books.S299-USDT.A.first_arrivals").has_value());
   CHECK(counters.find("merge.binance.depth.S299USDT.gaps").has_value());
   CHECK(counters.find("merge.streams").value_or(0) >= 1800);
   const std::string log = read_file(dir.file("merge.log"));
-  CHECK(log.find("merging without them") == std::string::npos);
+  CHECK(log.find("streams' and 4 slots' counters registered") != std::string::npos);
   // No supervisor, no control block: the merger opens the supervisor's, it never makes one
   // (one owner per segment).
   feeder_control_reader feeder;
