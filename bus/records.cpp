@@ -145,6 +145,7 @@ std::string_view to_string(slot_reason r) noexcept {
     case slot_reason::handshake_failed: return "handshake_failed";
     case slot_reason::process_exit: return "process_exit";
     case slot_reason::backoff: return "backoff";
+    case slot_reason::config_reload: return "config_reload";
   }
   return "unknown";
 }

@@ -309,6 +309,7 @@ enum class slot_reason : std::uint8_t {
   handshake_failed = 10,  ///< TCP, TLS or WebSocket upgrade failed
   process_exit = 11,      ///< the feeder process died
   backoff = 12,           ///< waiting out reconnect pacing
+  config_reload = 13,     ///< mdctl reload changed the slot's symbols: its feeder restarts with them
 };
 
 inline constexpr std::size_t kReasonTextCapacity = 48;

@@ -94,7 +94,11 @@ void rotation_planner::look(std::size_t i, const slot_look& l, std::int64_t now_
 bool rotation_planner::request(std::size_t i, slot_reason why) noexcept {
   slot_state& s = slots_[i];
   if (s.paused) return false;
-  if (why != slot_reason::operator_request && s.pending != slot_reason::none) return false;
+  // A reload's restart replaces whatever is queued (its new connection serves a notice or an
+  // age limit as well) and nothing replaces it: the slot must come back with its new symbols.
+  if (s.pending == slot_reason::config_reload) return why == slot_reason::config_reload;
+  if (why != slot_reason::operator_request && why != slot_reason::config_reload && s.pending != slot_reason::none)
+    return false;
   s.pending = why;
   return true;
 }
@@ -106,10 +110,13 @@ void rotation_planner::set_paused(std::size_t i, bool paused) noexcept {
 
 bool rotation_planner::process_exited(std::size_t i, bool reconnect_begun) noexcept {
   slot_state& s = slots_[i];
-  const bool cut_short = s.rotating && reconnect_begun;
-  s.rotating = false;
   s.live = false;
   s.connect_wall = 0;
+  // A reload's restart ends the process on purpose: the rotation goes on until its successor
+  // is live (or gives up like any other).
+  if (s.rotating && s.rotation_reason == slot_reason::config_reload) return false;
+  const bool cut_short = s.rotating && reconnect_begun;
+  s.rotating = false;
   return cut_short;
 }
 
@@ -138,12 +145,14 @@ namespace {
 
 /// Which due rotation takes the venue's next connection attempt: the age limit first (the
 /// venue's cut is a known time away), then a venue's notice (a cut soon, time unknown), the
-/// operator, and an unhealthy slot last (its partner carries the group meanwhile).
+/// operator (a rotation or a reload's restart), and an unhealthy slot last (its partner
+/// carries the group meanwhile).
 int urgency(slot_reason r) noexcept {
   switch (r) {
     case slot_reason::age_limit: return 0;
     case slot_reason::venue_notice: return 1;
-    case slot_reason::operator_request: return 2;
+    case slot_reason::operator_request:
+    case slot_reason::config_reload: return 2;
     default: return 3;
   }
 }

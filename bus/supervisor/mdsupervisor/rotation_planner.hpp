@@ -18,7 +18,10 @@
 ///   operator's rotation gives the new connection a shorter first life instead of shifting
 ///   the schedule), and a restarted supervisor that finds the epoch keeps the same plan.
 /// * **Requested rotations**: a venue's notice, an unhealthy slot (health_judge), the
-///   operator. Queued until the slot can be cut.
+///   operator, a config reload (`config_reload`: the supervisor restarts the slot's process
+///   with the group's new symbols instead of sending it the rotate command; the process's
+///   end is then part of the rotation, which ends when the successor is live). Queued until
+///   the slot can be cut.
 /// * **Make-before-break**: a slot is cut only when the rotation gate passes for its partner
 ///   (rotation_gate.hpp) — never while the partner rotates, is paused, dead, hung, not live
 ///   or not in step — so the two slots of a group are never down at once by our hand.
@@ -116,13 +119,20 @@ class rotation_planner {
   /// One look at slot `i` (every look, every slot): notes a connection going live, ends the
   /// rotation it completes (rotated) or that timed out (gave_up).
   void look(std::size_t i, const slot_look& l, std::int64_t now_mono, std::vector<plan_event>& out);
-  /// Queue a rotation for `why` (venue_notice, stale_stream, operator_request). An operator
-  /// request replaces a queued one; others are dropped when one is queued. False when dropped.
+  /// Queue a rotation for `why` (venue_notice, stale_stream, operator_request, config_reload).
+  /// An operator request replaces a queued one; others are dropped when one is queued. A
+  /// config_reload replaces anything and is replaced by nothing. False when dropped.
   bool request(std::size_t i, slot_reason why) noexcept;
+  /// Drop a queued rotation for `why`, if that is what is queued (a reload's restart that
+  /// happened another way: the slot's process was started anew with the new symbols).
+  void withdraw(std::size_t i, slot_reason why) noexcept {
+    if (slots_[i].pending == why) slots_[i].pending = slot_reason::none;
+  }
   /// Paused by the operator: never rotated, its queue emptied; resumed: planned again.
   void set_paused(std::size_t i, bool paused) noexcept;
   /// The slot's process ended. True when a rotation was under way and its reconnect had
-  /// begun (`reconnect_begun`): a rotation cut short, asked for though never live.
+  /// begun (`reconnect_begun`): a rotation cut short, asked for though never live. A
+  /// config_reload rotation goes on (the end was its own).
   bool process_exited(std::size_t i, bool reconnect_begun) noexcept;
   /// The slot's message rate (msgs/s) over the last sample.
   void rate(std::size_t i, double msgs_per_s) noexcept { slots_[i].rate = msgs_per_s; }

@@ -263,6 +263,52 @@ TEST_CASE("rotation planner: a rotation ends when its new connection is live or 
   CHECK_FALSE(p.process_exited(0, true));
 }
 
+TEST_CASE("rotation planner: a config reload's restart replaces a queued rotation, is replaced by none, waits at the gate, and outlives its own process exit") {
+  rotation_planner p({binance_venue(10 * kS)}, {{venue::binance, 0, slot_id::a}, {venue::binance, 0, slot_id::b}}, {}, 0);
+  std::vector<plan_event> ev;
+  p.look(0, live_look(1, kS), kS, ev);
+  p.look(1, live_look(1, kS), kS, ev);
+  CHECK(p.request(0, slot_reason::venue_notice));
+  CHECK(p.request(0, slot_reason::config_reload));  // replaces the notice: its new connection serves both
+  CHECK(p.pending(0) == slot_reason::config_reload);
+  CHECK_FALSE(p.request(0, slot_reason::operator_request));
+  CHECK_FALSE(p.request(0, slot_reason::venue_notice));
+  CHECK(p.request(0, slot_reason::config_reload));
+  CHECK(p.pending(0) == slot_reason::config_reload);
+  // Make-before-break as for any rotation: held while the partner is not live.
+  rotation_view down = ready_view();
+  down.partner_state = feeder_state::down;
+  p.plan(2 * kS, 2 * kS, [&](std::size_t, std::size_t) { return down; }, ev);
+  REQUIRE(count(ev, plan_event_kind::held) == 1);
+  CHECK(ev[0].reason == slot_reason::config_reload);
+  CHECK_FALSE(p.rotating(0));
+  ev.clear();
+  p.plan(3 * kS, 3 * kS, [](std::size_t, std::size_t) { return ready_view(); }, ev);
+  REQUIRE(count(ev, plan_event_kind::rotate) == 1);
+  CHECK(ev[0].reason == slot_reason::config_reload);
+  REQUIRE(p.rotating(0));
+  // The supervisor ends the process: the rotation goes on (not cut short) ...
+  CHECK_FALSE(p.process_exited(0, true));
+  CHECK(p.rotating(0));
+  ev.clear();
+  p.look(0, {false, feeder_state::starting, 0, 0}, 3 * kS + 100 * kMs, ev);
+  CHECK(ev.empty());
+  // ... and the partner is held meanwhile (a slot rotating holds the other line).
+  CHECK(p.request(1, slot_reason::config_reload));
+  p.plan(3 * kS + 200 * kMs, 3 * kS + 200 * kMs, [](std::size_t, std::size_t) { return ready_view(); }, ev);
+  CHECK(count(ev, plan_event_kind::rotate) == 0);
+  ev.clear();
+  // ... until the successor's connection is live (the status block's count carries on).
+  p.look(0, live_look(2, 4 * kS), 4 * kS, ev);
+  REQUIRE(count(ev, plan_event_kind::rotated) == 1);
+  CHECK(ev[0].reason == slot_reason::config_reload);
+  CHECK_FALSE(p.rotating(0));
+  ev.clear();
+  p.plan(4 * kS, 4 * kS, [](std::size_t, std::size_t) { return ready_view(); }, ev);
+  REQUIRE(count(ev, plan_event_kind::rotate) == 1);
+  CHECK(ev[0].slot == 1);
+}
+
 TEST_CASE("rotation planner: rotations of a venue start no faster than its connection pace (OKX: 2 a second)") {
   std::vector<planned_slot> slots;
   for (std::uint32_t g = 0; g < 10; ++g) {
