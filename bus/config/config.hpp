@@ -176,8 +176,9 @@ struct bus_config {
 /// Slots the counters segment (bus/counters.hpp) is made with for this config: room for every
 /// counter the merger and the supervisor register (about 10 per stream: first arrivals,
 /// duplicates and leads per slot, gaps, resyncs; about 30 per slot), twice over so restarts and
-/// tools have room, and never fewer than 4096. Whichever process creates the segment uses it,
-/// so its size follows the config instead of a fixed table that a few hundred streams fill.
+/// tools have room, and never fewer than 4096. The supervisor (its owner) makes the segment
+/// with it, so its size follows the config instead of a fixed table that a few hundred
+/// streams fill.
 /// At most kMaxCountersLimit (about 26 000 streams).
 [[nodiscard]] std::uint32_t counters_capacity(const bus_config& c) noexcept;
 

@@ -1,0 +1,31 @@
+#pragma once
+/// What a config reload (`mdctl reload`) may change, and the running copy of a config.
+///
+/// A reload applies a venue's edited symbol list to a running bus: the connection groups whose
+/// symbols changed restart their feeders one slot at a time (make-before-break), the others
+/// keep their connections. Anything else (a venue added, its groups, channels, slots,
+/// endpoints, policy; rings; the merger's or the supervisor's settings) is laid out in shared
+/// memory or in running processes, and needs the bus restarted: a reload that changes it is
+/// refused whole, naming the first such field.
+///
+/// The running copy: the supervisor's children read the config the supervisor runs, not the
+/// operator's file, so an edit takes effect at `mdctl reload` and not at the next crash of a
+/// feeder. The copy is the file's JSON with relative ca_file paths made absolute (the copy
+/// lives in another directory).
+#include <string>
+#include <string_view>
+
+namespace mdbus::config {
+
+/// Empty when `next` differs from `running` (both config JSON texts) in the venues' symbol
+/// lists at most; else one line naming the first other difference, e.g.
+/// `/venues/okx/groups: changed (a reload may change the venues' "symbols" only; restart the
+/// bus for the rest)`. Texts that are not JSON objects: the parse error.
+[[nodiscard]] std::string reload_refusal(std::string_view running, std::string_view next);
+
+/// The JSON text of the running copy of `text` (a config read from a file in `base_dir`):
+/// relative `ca_file` paths of the venues' endpoints made absolute. Throws config_error when
+/// `text` is not a JSON object.
+[[nodiscard]] std::string running_copy(std::string_view text, const std::string& base_dir);
+
+}  // namespace mdbus::config
