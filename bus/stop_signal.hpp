@@ -22,4 +22,18 @@ inline void install_stop_signals() {
   std::signal(SIGPIPE, SIG_IGN);
 }
 
+/// Set to 1 by SIGHUP once install_reload_signal() ran; the loop that acts on it clears it.
+inline volatile std::sig_atomic_t reload_requested = 0;
+
+/// SIGHUP (the daemons' "read your config again") sets reload_requested, without SA_RESTART
+/// like the stop signals. Installed first thing in main: a SIGHUP's default action ends the
+/// process.
+inline void install_reload_signal() {
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { reload_requested = 1; };
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;
+  sigaction(SIGHUP, &sa, nullptr);
+}
+
 }  // namespace mdbus

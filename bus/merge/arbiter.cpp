@@ -66,7 +66,40 @@ std::size_t arbiter::add_stream(venue v, channel c, std::string_view symbol, std
   stream_state* s = find_or_add(h);
   if (s == nullptr) return SIZE_MAX;
   s->group = group;
+  if (s->retired) {  // configured again: a book still waiting asks at its next due time
+    s->retired = false;
+    if (s->awaiting_snapshot) next_deadline_ = std::min(next_deadline_, s->resync_due_ns);
+  }
   return static_cast<std::size_t>(s - streams_.data());
+}
+
+void arbiter::reserve_streams(std::size_t n) {
+  if (n <= streams_.size()) return;
+  const std::size_t old = streams_.size();
+  // Indexes, not pointers, name streams everywhere (index_, holding_, awaiting_): growing the
+  // table moves the states, which is safe between calls.
+  streams_.resize(n);
+  for (std::size_t i = old; i < n; ++i) {
+    stream_state& s = streams_[i];
+    s.hold.allocate(options_.hold_bytes_per_stream);
+    s.held.reserve(options_.hold_records_per_stream);
+    s.recent.assign(options_.content_window, 0);
+  }
+  index_.reserve(n);
+  holding_.reserve(n);
+  awaiting_.reserve(n);
+  options_.max_streams = n;
+}
+
+std::size_t arbiter::retire_symbol(venue v, std::string_view symbol) noexcept {
+  std::size_t touched = 0;
+  for (std::size_t i = 0; i < used_streams_; ++i)
+    if (streams_[i].key.v == v && stream_key_at(i).symbol == symbol) {
+      streams_[i].retired = true;
+      ++touched;
+    }
+  update_deadline();
+  return touched;
 }
 
 stream_id arbiter::stream_key_at(std::size_t index) const noexcept {
@@ -309,6 +342,7 @@ void arbiter::start_awaiting(stream_state& s, std::int64_t now_ns, slot_id ask) 
   // Held deltas now wait for the snapshot, not for the other slot: their ring positions
   // need not survive a restart (the snapshot supersedes them).
   for (auto& h : s.held) h.pinned = false;
+  if (s.retired) return;  // its symbol left the config: no feeder to ask
   ++s.stats.resync_requests;
   ++stats_.resync_requests;
   s.resync_due_ns = now_ns + options_.resync_retry_ns;
@@ -485,7 +519,7 @@ void arbiter::tick(std::int64_t now_ns) noexcept {
   }
   for (const std::uint32_t id : awaiting_) {
     stream_state& s = streams_[id];
-    if (s.resync_due_ns > now_ns) continue;
+    if (s.retired || s.resync_due_ns > now_ns) continue;
     ++s.stats.resync_requests;
     ++stats_.resync_requests;
     s.resync_due_ns = now_ns + options_.resync_retry_ns;
@@ -508,7 +542,8 @@ void arbiter::update_deadline() noexcept {
     if (streams_[id].awaiting_snapshot) continue;
     for (const auto& h : streams_[id].held) d = std::min(d, h.arrived_ns + options_.hole_fill_window_ns);
   }
-  for (const std::uint32_t id : awaiting_) d = std::min(d, streams_[id].resync_due_ns);
+  for (const std::uint32_t id : awaiting_)
+    if (!streams_[id].retired) d = std::min(d, streams_[id].resync_due_ns);
   next_deadline_ = d;
 }
 

@@ -156,6 +156,15 @@ class arbiter {
   /// `group`: the venue's connection group whose slot pair carries the stream (config
   /// venue_config::group_of); slot-level state (slot_reset, oldest_pinned) is per group.
   std::size_t add_stream(venue v, channel c, std::string_view symbol, std::uint32_t group = 0);
+  /// Room for `n` streams in all (never shrinks). The slow path of a config reload that adds
+  /// symbols: it allocates their state (and hold buffers) so offer() still never does. Not to
+  /// be called from inside offer() or tick().
+  void reserve_streams(std::size_t n);
+  /// The streams of `symbol` on venue `v` (a symbol a config reload removed) are retired: no
+  /// more resync requests for them (their feeders no longer subscribe it). Records that still
+  /// come (from a feeder not restarted yet) are merged as before. add_stream() of the symbol
+  /// (added back) ends the retirement. Returns how many streams it touched.
+  std::size_t retire_symbol(venue v, std::string_view symbol) noexcept;
 
   /// Judge one validated record from slot `from` at merger time `now_ns`. `ring_pos` is the
   /// record's position in its slot's ring: while the record waits in a hole-fill hold, the
@@ -243,6 +252,7 @@ class arbiter {
     /// documented first-event rule, not by the chain (sequence_rule.hpp, join_rule).
     bool joining = false;
     bool awaiting_snapshot = false;  ///< after a gap or a delta-first start: deltas wait for a snapshot
+    bool retired = false;            ///< its symbol left the config (retire_symbol): never asked for a snapshot
     std::int64_t resync_due_ns = 0;  ///< when to ask for the snapshot again
     /// The one slot the requests go to (none: every feeder), whether it delivered on this
     /// stream since the last request, and since when the stream waits (arbiter.cpp, tick()).

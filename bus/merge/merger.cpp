@@ -170,8 +170,13 @@ void merger::try_attach(input& in, std::int64_t now_mono_ns) {
       log("control block %s opened: resync requests reach %s", in.control_name.c_str(), in.name.c_str());
     // One line per new reason (the attach is retried every poll): a block of another config
     // is refused, and the slot gets no resync requests until the bus is restarted whole.
-    if (st == attach_status::incompatible && why != in.last_control_reason)
-      log("control block %s refused: %s", in.control_name.c_str(), why.c_str());
+    if (st == attach_status::incompatible && why != in.last_control_reason) {
+      if (in.reloaded)  // the block of the config before a reload: the supervisor replaces it as it restarts the slot
+        log("control block %s is the old config's: waiting for the supervisor's new one (reload)", in.control_name.c_str());
+      else
+        log("control block %s refused: %s", in.control_name.c_str(), why.c_str());
+    }
+    if (st == attach_status::ok) in.reloaded = false;
     in.last_control_reason = why;
   }
   (void)now_mono_ns;

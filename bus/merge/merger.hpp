@@ -65,6 +65,15 @@ class merger final : merge_output {
   /// One line: published, duplicates, gaps, ... (for the log at exit).
   [[nodiscard]] std::string summary() const;
 
+  /// A config reload (mdmerge's SIGHUP, sent by mdsupervisor on `mdctl reload`): the venues'
+  /// symbol lists may change, nothing else (throws config::config_error naming the first
+  /// other difference, and changes nothing). A connection group whose symbols changed gets its
+  /// new symbols' streams (their state allocated here, not on the hot path), its resync places
+  /// and its slots' expected control blocks (the supervisor replaces them as it restarts each
+  /// slot's feeder); a removed symbol's streams stop asking for snapshots. Other groups are
+  /// untouched. Returns one line saying what changed.
+  std::string reload(const config::bus_config& next);
+
  private:
   struct input {
     venue v = venue::unknown;
@@ -74,6 +83,7 @@ class merger final : merge_output {
     std::string ring_name;
     std::string control_name;
     std::string last_control_reason;  ///< the last attach refusal logged
+    bool reloaded = false;  ///< a reload changed the group: its control block is replaced by the supervisor
     std::size_t symbols = 0;      ///< the venue's configured symbols: the control block's resync table
     std::uint64_t config_id = 0;  ///< config::config_identity of the venue: a control block of another config is refused
     spsc_ring_reader reader;
@@ -130,6 +140,9 @@ class merger final : merge_output {
   /// Publish slot-down (process_exit) for `in`'s feeder, whose process ended without saying so.
   void mark_exited(input& in) noexcept;
   void register_counters();
+  /// Counters for the arbiter's streams from streams_counted_ on (at start: the configured
+  /// and read-back ones; after a reload: the symbols it added).
+  void register_stream_counters();
   void update_counters();
   void log(const char* fmt, ...) noexcept __attribute__((format(printf, 2, 3)));
 
@@ -155,6 +168,7 @@ class merger final : merge_output {
   } totals_;
   std::vector<slot_counters> slot_counters_;  ///< parallel to inputs_
   std::vector<stream_counters> stream_counters_;
+  std::size_t streams_counted_ = 0;  ///< the arbiter's streams [0, this) have counters
   std::uint64_t output_oversize_ = 0;
   std::uint64_t resync_unrouted_ = 0;
   std::int64_t next_attach_ns_ = 0;

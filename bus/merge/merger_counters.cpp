@@ -66,28 +66,39 @@ void merger::register_counters() {
       c.live_marker_ns = gauge(label(merge_slot_stat::live_marker_ns));
       slot_counters_.push_back(c);
     }
-    for (std::size_t i = 0; i < arbiter_.stream_count(); ++i) {
-      const stream_id id = arbiter_.stream_key_at(i);
-      const std::string p = "merge." + std::string(to_string(id.v)) + "." + std::string(to_string(id.c)) + "." +
-                            std::string(id.symbol) + ".";
-      stream_counters c;
-      c.index = i;
-      for (std::size_t s = 0; s < kSlots; ++s) {
-        const std::string q = p + (s == 0 ? "A." : "B.");
-        c.first_arrivals[s] = reg(q + "first_arrivals");
-        c.duplicates[s] = reg(q + "duplicates");
-        c.lead_samples[s] = reg(q + "lead_samples");
-        c.lead_sum_ns[s] = reg(q + "lead_sum_ns");
-      }
-      c.gaps = reg(p + "gaps");
-      c.resync_requests = reg(p + "resync_requests");
-      stream_counters_.push_back(c);
-    }
+    register_stream_counters();
     counters_ok_ = true;
     log("counters: %s opened, %zu streams' and %zu slots' counters registered in %.2f s", name.c_str(),
         stream_counters_.size(), slot_counters_.size(), static_cast<double>(mono_ns() - t0) / 1e9);
   } catch (const segment_error& e) {
     log("counters: %s: merging without them", e.what());
+  }
+}
+
+void merger::register_stream_counters() {
+  auto reg = [this](const std::string& label) {
+    total t;
+    t.c = counters_.register_counter(label);
+    t.base = t.c.get();
+    return t;
+  };
+  for (std::size_t i = streams_counted_; i < arbiter_.stream_count(); ++i) {
+    const stream_id id = arbiter_.stream_key_at(i);
+    const std::string p = "merge." + std::string(to_string(id.v)) + "." + std::string(to_string(id.c)) + "." +
+                          std::string(id.symbol) + ".";
+    stream_counters c;
+    c.index = i;
+    for (std::size_t s = 0; s < kSlots; ++s) {
+      const std::string q = p + (s == 0 ? "A." : "B.");
+      c.first_arrivals[s] = reg(q + "first_arrivals");
+      c.duplicates[s] = reg(q + "duplicates");
+      c.lead_samples[s] = reg(q + "lead_samples");
+      c.lead_sum_ns[s] = reg(q + "lead_sum_ns");
+    }
+    c.gaps = reg(p + "gaps");
+    c.resync_requests = reg(p + "resync_requests");
+    stream_counters_.push_back(c);
+    streams_counted_ = i + 1;
   }
 }
 

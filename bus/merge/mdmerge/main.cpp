@@ -2,6 +2,7 @@
 //   mdmerge --config config/sim.json [--idle wait|spin|backoff]
 // See bus/merge/README.md for what it does, its segments, counters and exit codes.
 #include "bus/clock.hpp"
+#include "bus/config/reload.hpp"
 #include "bus/merge/merger.hpp"
 #include "bus/sched_slice.hpp"
 #include "bus/stop_signal.hpp"
@@ -14,11 +15,39 @@
 
 #include <cstdio>
 #include <ctime>
+#include <fstream>
+#include <sstream>
 
 namespace {
 
 constexpr int kExitUsage = 2;    // bad command line or config, or a segment of another user: a restart would refuse again
 constexpr int kExitRuntime = 1;  // could not set up the bus (e.g. another mdmerge owns the output ring)
+
+/// The file's text ("" when unreadable: load_config then says why).
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+/// SIGHUP: read the config file again and apply what changed (the venues' symbols; anything
+/// else is refused and the merger runs on as it was). One line either way.
+void reload(mdbus::merge::merger& m, const std::string& path, std::string& running_text) {
+  const std::string text = read_text(path);
+  if (const std::string why = mdbus::config::reload_refusal(running_text, text); !why.empty()) {
+    std::fprintf(stderr, "mdmerge: reload of %s refused: %s\n", path.c_str(), why.c_str());
+    return;
+  }
+  try {
+    const std::string what = m.reload(mdbus::config::load_config(path));
+    running_text = text;
+    std::printf("mdmerge: reloaded %s: %s\n", path.c_str(), what.c_str());
+    std::fflush(stdout);
+  } catch (const std::exception& e) {  // config_error; a counter segment's error is logged inside
+    std::fprintf(stderr, "mdmerge: reload of %s refused: %s\n", path.c_str(), e.what());
+  }
+}
 
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -38,8 +67,10 @@ int main(int argc, char** argv) {
   app.add_option("--idle", idle, "override merge.idle: wait (sleep until a feeder rings), spin (busy-poll) or backoff (timed pauses)")
       ->check(CLI::IsMember({"wait", "spin", "backoff"}));
   CLI11_PARSE(app, argc, argv);
+  install_reload_signal();
 
   config::bus_config cfg;
+  std::string running_text = read_text(config_path);
   try {
     cfg = config::load_config(config_path);
   } catch (const config::config_error& e) {
@@ -91,6 +122,10 @@ int main(int argc, char** argv) {
   std::int64_t idle_since = 0;
   std::int64_t next_housekeeping = 0;
   while (stop_requested == 0) {
+    if (reload_requested != 0) {
+      reload_requested = 0;
+      reload(*m, config_path, running_text);
+    }
     const std::int64_t now = mono_ns();
     const std::size_t n = m->poll_once(now);
     if (now >= next_housekeeping) {

@@ -789,6 +789,37 @@ TEST_CASE("configured streams are created up front and listed by index") {
   CHECK(h.arb.add_stream(venue::okx, channel::okx_books, "ETH-USDT") == 0);  // the same stream
 }
 
+TEST_CASE("a config reload: room for more streams keeps every stream's state, a removed symbol's book stops asking, added back it asks again") {
+  harness h(arbiter_options{.resync_retry_ns = 1'000'000'000});
+  const stream_maker d{channel::binance_depth, "ETHUSDT"};
+  const stream_maker t{channel::binance_trade, "BTCUSDT"};
+  h.offer(t.trade(1, A), A);
+  h.offer(d.book(record_type::book_delta, 1, 10, d.kNoPrev, A), A);  // waits for a snapshot: asked once
+  REQUIRE(h.out.resyncs.size() == 1);
+  // Grow the table past its 8 streams (what a reload adding symbols does before it adds them).
+  for (int i = 0; i < 6; ++i) (void)h.arb.add_stream(venue::okx, channel::okx_trades, "S" + std::to_string(i) + "-USDT");
+  CHECK(h.arb.add_stream(venue::okx, channel::okx_trades, "FULL-USDT") == SIZE_MAX);
+  h.arb.reserve_streams(64);
+  CHECK(h.arb.add_stream(venue::okx, channel::okx_trades, "FULL-USDT") == 8);
+  // The earlier streams kept their state: the trade stream goes on, 1 is a duplicate.
+  h.offer(t.trade(1, B), B);
+  h.offer(t.trade(2, A), A);
+  CHECK(h.arb.stats().duplicates == 1);
+  // ETHUSDT leaves the config: its book no longer asks for a snapshot.
+  CHECK(h.arb.retire_symbol(venue::binance, "ETHUSDT") == 1);
+  h.now += 3'000'000'000;
+  h.arb.tick(h.now);
+  CHECK(h.out.resyncs.size() == 1);
+  CHECK(h.arb.next_deadline() > h.now + 1'000'000'000'000LL);  // nothing to do: no busy tick
+  // Added back: the requests resume, and the snapshot starts the book.
+  (void)h.arb.add_stream(venue::binance, channel::binance_depth, "ETHUSDT");
+  h.now += 1'000'000'000;
+  h.arb.tick(h.now);
+  CHECK(h.out.resyncs.size() == 2);
+  h.offer(d.book(record_type::book_snapshot, 0, 5, d.kNoPrev, A), A);
+  CHECK(h.out.trace() == "1A 2A 5A 10A");
+}
+
 TEST_CASE("a reconnecting slot on a stream without holes waits until it is in step, its partner's older records still win") {
   harness h;
   const stream_maker ot{channel::okx_trades, "BTC-USDT"};
