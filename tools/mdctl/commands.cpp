@@ -101,6 +101,7 @@ nlohmann::ordered_json restart_merger_request() { return {{"cmd", "restart"}, {"
 nlohmann::ordered_json pause_request(const slot_ref& s) { return slot_request("pause", s); }
 nlohmann::ordered_json resume_request(const slot_ref& s) { return slot_request("resume", s); }
 nlohmann::ordered_json metrics_request() { return {{"cmd", "metrics"}}; }
+nlohmann::ordered_json reload_request() { return {{"cmd", "reload"}}; }
 
 std::string describe_reply(const nlohmann::ordered_json& request, const nlohmann::json& reply) {
   const std::string cmd = request.value("cmd", "");
@@ -120,6 +121,28 @@ std::string describe_reply(const nlohmann::ordered_json& request, const nlohmann
   }
   if (cmd == "pause") return target + ": paused (drained and closed; stays down until resume)";
   if (cmd == "resume") return target + ": resuming (connecting)";
+  if (cmd == "reload") {
+    // "reloaded /etc/mdbus/live.json (generation 2): +2 symbols, -1; groups binance/g1, okx/g0
+    // restart their 4 feeders one slot at a time"
+    auto list = [&](const char* key) {
+      std::vector<std::string> out;
+      if (const auto it = reply.find(key); it != reply.end() && it->is_array())
+        for (const auto& x : *it)
+          if (x.is_string()) out.push_back(x.get<std::string>());
+      return out;
+    };
+    const auto groups = list("groups");
+    std::string line = "reloaded " + reply_text(reply, "file");
+    auto count = [&](const char* key) -> std::int64_t {
+      const auto it = reply.find(key);
+      return it != reply.end() && it->is_number_integer() ? it->get<std::int64_t>() : -1;
+    };
+    if (const std::int64_t g = count("generation"); g >= 0) line += " (generation " + std::to_string(g) + ")";
+    line += ": +" + std::to_string(list("added").size()) + " symbols, -" + std::to_string(list("removed").size());
+    if (groups.empty()) return line + "; no group changed, nothing restarts";
+    return line + "; groups " + join(groups) + " restart their " + std::to_string(std::max<std::int64_t>(0, count("restarts"))) +
+           " feeder(s) one slot at a time (mdctl status)";
+  }
   return cmd + ": ok";
 }
 

@@ -57,9 +57,10 @@ struct known_names {
 [[nodiscard]] nlohmann::ordered_json pause_request(const slot_ref& s);
 [[nodiscard]] nlohmann::ordered_json resume_request(const slot_ref& s);
 [[nodiscard]] nlohmann::ordered_json metrics_request();
+[[nodiscard]] nlohmann::ordered_json reload_request();
 
 /// The one line mdctl prints for a successful (`"ok":true`) reply to an action request
-/// (switchover, rotate, restart, pause, resume), e.g. "okx/B: rotation queued until its partner
+/// (switchover, rotate, restart, pause, resume, reload), e.g. "okx/B: rotation queued until its partner
 /// is live". Fields the reply lacks are left out, never a crash.
 [[nodiscard]] std::string describe_reply(const nlohmann::ordered_json& request, const nlohmann::json& reply);
 

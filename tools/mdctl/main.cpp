@@ -1,5 +1,5 @@
 // mdctl — the command-line client of mdsupervisor's control socket (bus/supervisor/PROTOCOL.md):
-// status table, switchover, rotation, restart, pause/resume, metrics. See README.md.
+// status table, switchover, rotation, restart, pause/resume, reload, metrics. See README.md.
 #include "bus/config/config.hpp"
 #include "bus/records.hpp"
 #include "tools/mdctl/commands.hpp"
@@ -29,7 +29,7 @@ using namespace mdbus::mdctl;
 
 namespace {
 
-constexpr const char* kCommands = "status, switchover, rotate, restart, pause, resume, metrics";
+constexpr const char* kCommands = "status, switchover, rotate, restart, pause, resume, reload, metrics";
 
 volatile std::sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
@@ -187,7 +187,7 @@ int watch_status(const control_target& target, std::chrono::milliseconds timeout
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"mdctl — control and inspect a running mdsupervisor (status, switchover, rotate, restart, metrics)"};
+  CLI::App app{"mdctl — control and inspect a running mdsupervisor (status, switchover, rotate, restart, reload, metrics)"};
   app.fallthrough();  // the global options may follow the subcommand too (subcommands inherit this)
   where_options where;
   bool json = false;
@@ -223,6 +223,7 @@ int main(int argc, char** argv) {
   pause->add_option("VENUE/SLOT", slot_arg, "e.g. okx/A")->required();
   auto* resume = app.add_subcommand("resume", "connect a paused slot again");
   resume->add_option("VENUE/SLOT", slot_arg, "e.g. okx/A")->required();
+  auto* reload = app.add_subcommand("reload", "read the config file again: apply its venues' edited symbol lists (the changed groups restart one slot at a time); anything else is refused");
   auto* metrics = app.add_subcommand("metrics", "the Prometheus text of the metrics port");
   // Extras reach the top level (subcommands fall through to it) and are reported below with
   // a better line than CLI11's "A subcommand is required" for a mistyped command.
@@ -272,6 +273,8 @@ int main(int argc, char** argv) {
       req = pause_request(parse_slot_ref(slot_arg, ts.known));
     } else if (*resume) {
       req = resume_request(parse_slot_ref(slot_arg, ts.known));
+    } else if (*reload) {
+      req = reload_request();
     } else if (*metrics) {
       req = metrics_request();
     }

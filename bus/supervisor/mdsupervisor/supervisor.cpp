@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <fstream>
+#include <sstream>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -49,6 +51,18 @@ supervisor::supervisor(const config::bus_config& cfg, supervisor_options options
   // First, before touching any segment: the control socket, which is also the proof that no
   // other supervisor runs this bus (it would answer on it).
   server_ = std::make_unique<control_server>(cfg_.supervisor.control_socket, [this](const std::string& r) { return handle(r); });
+  // The running copy of the config, beside the control socket (a directory only we can write):
+  // the children read it, so an edit of the file takes effect at `mdctl reload`, not when a
+  // feeder happens to restart.
+  {
+    std::ifstream in(options_.config_path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    config_text_ = text.str();
+  }
+  const std::string& sock = cfg_.supervisor.control_socket;
+  running_path_ = sock.substr(0, sock.rfind('/') + 1) + cfg_.bus + ".running.json";
+  write_running_copy(config_text_);
   // The counters segment is the supervisor's alone (DESIGN: one owner per segment): made here,
   // or adopted from a dead predecessor with every counter intact; the other processes open it.
   counters_ = counters_segment::create(segment_name(cfg_.bus, "counters"), config::counters_capacity(cfg_),
@@ -69,7 +83,7 @@ supervisor::supervisor(const config::bus_config& cfg, supervisor_options options
         r->name = feeder_display_name(vc.id, s, g);
         r->control = feeder_control_writer::create_or_share(feeder_control_name(cfg_.bus, vc.id, s, g), vc.id, s,
                                                              gv.symbols.size(), cfg_.segment_mode, config::config_identity(cfg_, gv));
-        r->proc.argv = {options_.mdfeed, "--config", options_.config_path, "--venue", std::string(to_string(vc.id)), "--slot",
+        r->proc.argv = {options_.mdfeed, "--config", running_path_, "--venue", std::string(to_string(vc.id)), "--slot",
                         std::string(to_string(s))};
         if (g > 0) {
           r->proc.argv.push_back("--group");
@@ -87,7 +101,7 @@ supervisor::supervisor(const config::bus_config& cfg, supervisor_options options
       }
     }
   }
-  merger_.argv = {options_.mdmerge, "--config", options_.config_path};
+  merger_.argv = {options_.mdmerge, "--config", running_path_};
   merger_counters_ = merger_counter_reader(&counters_);
   // The rotation schedule's origin: a restarted supervisor finds its predecessor's in the
   // counters segment, so the feeders it adopts keep their planned cuts.
@@ -135,7 +149,7 @@ void supervisor::start() {
   }
   adopt_existing();
   for (auto& s : slots_)
-    if (s->proc.pid <= 0) start_process(s->proc, "feeder " + s->name);
+    if (s->proc.pid <= 0) start_feeder(*s);
   if (merger_.pid <= 0) start_process(merger_, "merger");
   log("bus %s: %zu feeder slot(s) and the merger under supervision; control socket %s", cfg_.bus.c_str(), slots_.size(),
       cfg_.supervisor.control_socket.c_str());
@@ -320,6 +334,17 @@ rotation_view supervisor::gate_view(std::size_t i, std::size_t pi, std::int64_t 
 }
 
 void supervisor::begin_rotation(slot_runtime& s, const plan_event& e) {
+  if (e.reason == slot_reason::config_reload) {
+    // A reload's rotation is a new process (the group's new symbols; a new control block made
+    // before it starts): the partner carries the group meanwhile, as for any rotation.
+    log("restarting feeder %s for the reload (generation %llu): its partner carries the group", s.name.c_str(),
+        static_cast<unsigned long long>(config_generation_));
+    if (s.proc.pid > 0) {
+      s.proc.restart_requested = true;
+      ::kill(s.proc.pid, SIGTERM);
+    }
+    return;
+  }
   s.rotation_reconnects_before = s.status.fields().reconnects.load(std::memory_order_relaxed);
   const std::int64_t connected = s.status.fields().connect_time_ns.load(std::memory_order_relaxed);
   log("rotating %s (%s): connection age %.1f s", s.name.c_str(), std::string(to_string(e.reason)).c_str(),
@@ -384,6 +409,7 @@ void supervisor::shutdown() {
     wait_all([&] { return merger_.pid <= 0; }, 2'000 * kMs);
   }
   server_.reset();
+  ::unlink(running_path_.c_str());
   if (!options_.keep_shm) {
     std::size_t n = 0;
     for (const auto& name : list_segments(cfg_.bus)) {

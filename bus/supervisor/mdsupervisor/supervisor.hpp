@@ -3,8 +3,9 @@
 /// configured slot and the merger as child processes, restarts them when they die or hang,
 /// rotates connections before the venue's age limit (make-before-break: only while the
 /// partner slot is live), rotates unhealthy or venue-noticed slots the same way, answers
-/// mdctl on its control socket, and on SIGTERM stops the feeders (they drain), then the
-/// merger, and removes the bus's shared memory. See ../README.md.
+/// mdctl on its control socket, applies `mdctl reload` (a venue's symbols edited: the groups
+/// whose symbols changed restart their feeders one slot at a time), and on SIGTERM stops the
+/// feeders (they drain), then the merger, and removes the bus's shared memory. See ../README.md.
 #include "bus/config/config.hpp"
 #include "bus/counters.hpp"
 #include "bus/feeder_block.hpp"
@@ -86,6 +87,9 @@ class supervisor {
   /// rotation state is the planner's (rotation_planner.hpp), at the same index.
   struct slot_runtime {
     std::size_t index = 0;  ///< in slots_ and in the planner
+    /// A reload changed the group's symbols: the control block is replaced (sized and stamped
+    /// for them) before the slot's next process starts, which runs the new symbols.
+    bool reload_pending = false;
     venue v = venue::unknown;
     slot_id s = slot_id::none;
     std::uint32_t group = 0;  ///< the venue's connection group
@@ -124,6 +128,15 @@ class supervisor {
   };
 
   void start_process(child_process& p, const std::string& what);
+  /// Start the slot's feeder; first its new control block when a reload is pending for it.
+  void start_feeder(slot_runtime& s);
+  /// Replace the slot's control block with one laid out by its group's symbols in cfg_.
+  void replace_control(slot_runtime& s);
+  /// `mdctl reload`: read the config file again and apply a change of the venues' symbols
+  /// (supervisor_reload.cpp). The reply of PROTOCOL.md.
+  [[nodiscard]] nlohmann::json reload_config();
+  /// Write the running copy of `text` (the config the children read), atomically.
+  void write_running_copy(const std::string& text);
   void reap();
   void on_exit(child_process& p, const std::string& what, const exit_cause& cause, slot_runtime* slot);
   void check_processes(std::int64_t now);
@@ -147,6 +160,10 @@ class supervisor {
 
   config::bus_config cfg_;
   supervisor_options options_;
+  std::string config_text_;   ///< the config file's text cfg_ was read from (a reload compares against it)
+  std::string running_path_;  ///< the running copy the children read (--config): in the control socket's directory
+  std::uint64_t config_generation_ = 1;  ///< 1 at start, +1 per applied reload
+  std::int64_t reloaded_wall_ = 0;       ///< CLOCK_REALTIME of the last applied reload (0: none)
   std::vector<std::unique_ptr<slot_runtime>> slots_;
   child_process merger_;
   counters_segment counters_;

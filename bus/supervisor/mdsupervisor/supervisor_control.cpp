@@ -61,6 +61,7 @@ std::string supervisor::handle(const std::string& request) {
     return r;
   };
   if (cmd == "status") return status_json().dump();
+  if (cmd == "reload") return reload_config().dump();
   if (cmd == "metrics") return json{{"ok", true}, {"text", metrics_text()}}.dump();
   if (cmd == "switchover") {
     std::string v;
@@ -118,6 +119,7 @@ std::string supervisor::handle(const std::string& request) {
     std::string process;
     if (!text_field("process", process)) return fail("process: missing (\"feeder\" or \"merger\")");
     child_process* p = nullptr;
+    slot_runtime* slot = nullptr;
     std::string what;
     if (process == "merger") {
       p = &merger_;
@@ -127,6 +129,7 @@ std::string supervisor::handle(const std::string& request) {
       slot_runtime* s = slot_of(error);
       if (s == nullptr) return fail(error);
       p = &s->proc;
+      slot = s;
       what = "feeder " + s->name;
     } else {
       return fail("process: \"" + process + "\" is not \"feeder\" or \"merger\"");
@@ -135,7 +138,8 @@ std::string supervisor::handle(const std::string& request) {
       // Stopped after a refusal (exit 2): the operator has fixed the cause (a config, a
       // segment another user had taken); start it again.
       log("start of %s requested (it was stopped, last %s)", what.c_str(), describe(p->last_exit).c_str());
-      start_process(*p, what);
+      if (slot != nullptr) start_feeder(*slot);
+      else start_process(*p, what);
       return json{{"ok", true}, {"started", true}}.dump();
     }
     if (p->pid <= 0) return fail(what + " is not running (" + to_string(p->state) + ")");
@@ -145,7 +149,7 @@ std::string supervisor::handle(const std::string& request) {
     log("restart of %s requested: SIGTERM to pid %d", what.c_str(), static_cast<int>(old));
     return json{{"ok", true}, {"pid", old}}.dump();
   }
-  return fail("cmd: unknown \"" + cmd + "\" (status, switchover, rotate, restart, pause, resume, metrics)");
+  return fail("cmd: unknown \"" + cmd + "\" (status, switchover, rotate, restart, pause, resume, reload, metrics)");
 }
 
 }  // namespace mdbus::supervise

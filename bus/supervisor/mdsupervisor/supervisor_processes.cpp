@@ -89,6 +89,17 @@ void supervisor::start_process(child_process& p, const std::string& what) {
   log("started %s: pid %d", what.c_str(), static_cast<int>(pid));
 }
 
+void supervisor::start_feeder(slot_runtime& s) {
+  if (s.reload_pending) {
+    // The process about to start reads the reloaded config: its control block must be laid out
+    // by the group's new symbols, or it refuses the block (exit 2).
+    replace_control(s);
+    s.reload_pending = false;
+    planner_->withdraw(s.index, slot_reason::config_reload);  // this start is the reload's restart
+  }
+  start_process(s.proc, "feeder " + s.name);
+}
+
 bool supervisor::adopt(child_process& p, const std::string& what) {
   // The pid a predecessor recorded (its counters live on in the segment), if that process
   // still runs the same program (not a reused pid).
@@ -243,7 +254,7 @@ void supervisor::check_processes(std::int64_t now) {
       const bool has_flag = std::find(p.argv.begin(), p.argv.end(), "--start-down") != p.argv.end();
       if (planner_->paused(s->index) && !has_flag) p.argv.push_back("--start-down");
       if (!planner_->paused(s->index) && has_flag) p.argv.erase(std::find(p.argv.begin(), p.argv.end(), "--start-down"));
-      start_process(p, "feeder " + s->name);
+      start_feeder(*s);
     }
     if (p.crash_loop && p.pid > 0 && now - p.started_mono > window) {
       p.crash_loop = false;

@@ -28,6 +28,11 @@ json supervisor::status_json() {
   j["supervisor"] = {{"pid", static_cast<int>(::getpid())},
                      {"uptime_ms", (mono_ns() - start_mono_) / kMs},
                      {"config", options_.config_path},
+                     // The config the bus runs: the file as of the start or the last reload
+                     // (generation 1 at start), in the running copy the children read.
+                     {"config_generation", config_generation_},
+                     {"config_running_copy", running_path_},
+                     {"reloaded_ms_ago", reloaded_wall_ > 0 ? json((wall - reloaded_wall_) / kMs) : json(nullptr)},
                      {"metrics_port", metrics_port_ >= 0 ? json(metrics_port_) : json(nullptr)}};
   json slots = json::array();
   std::uint64_t proactive = 0, forced = 0, timed = 0, overflows = 0;
@@ -44,6 +49,8 @@ json supervisor::status_json() {
     o["operator_restarts"] = s.proc.operator_restarts;
     o["crash_loop"] = s.proc.crash_loop;
     o["paused"] = planner_->paused(s.index);
+    // A reload changed the group's symbols and this slot's process does not run them yet.
+    o["reload_pending"] = s.reload_pending;
     o["proactive_rotations"] = s.proactive;
     o["forced_reconnects"] = s.forced;
     o["msgs_per_s"] = s.msgs_per_s;

@@ -65,7 +65,13 @@ struct supervisor_run {
       proc.signal(SIGTERM);
       (void)proc.wait(20000);
     }
-    test::kill_processes_mentioning(config);  // the children outlive a failed test
+    // The children outlive a failed test; they name the supervisor's running copy of the config
+    // (<socket dir>/<bus>.running.json).
+    test::kill_processes_mentioning(config);
+    try {
+      test::kill_processes_mentioning("/" + json::parse(test::read_file(config))["bus"].get<std::string>() + ".running.json");
+    } catch (const std::exception&) {
+    }
   }
   [[nodiscard]] std::string log() const { return test::read_file(log_path); }
 };

@@ -109,7 +109,9 @@ struct supervisor_process {
       proc->signal(SIGTERM);
       (void)proc->wait(20000);
     }
-    if (!leave_children) kill_processes_mentioning(config);
+    // The children name the supervisor's running copy of the config (beside the control
+    // socket, in the test's directory with the config): whatever mentions that directory.
+    if (!leave_children) kill_processes_mentioning(config.substr(0, config.rfind('/') + 1));
   }
   [[nodiscard]] std::string log() const { return read_file(log_path); }
 };

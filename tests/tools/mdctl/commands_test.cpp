@@ -44,6 +44,7 @@ TEST_CASE("every request is the line PROTOCOL.md shows for it") {
       {pause_request({"okx", "A"}), R"({"cmd":"pause","venue":"okx","slot":"A"})"},
       {resume_request({"okx", "A"}), R"({"cmd":"resume","venue":"okx","slot":"A"})"},
       {metrics_request(), R"({"cmd":"metrics"})"},
+      {reload_request(), R"({"cmd":"reload"})"},
   };
   for (const auto& [req, line] : cases) {
     CHECK(req.dump() == line);
@@ -112,4 +113,13 @@ TEST_CASE("replies to actions read as one line") {
   CHECK(describe_reply(pause_request({"okx", "A"}), json{{"ok", true}}) ==
         "okx/A: paused (drained and closed; stays down until resume)");
   CHECK(describe_reply(resume_request({"okx", "A"}), json{{"ok", true}}) == "okx/A: resuming (connecting)");
+  CHECK(describe_reply(reload_request(), json{{"ok", true}, {"file", "/etc/mdbus/live.json"}, {"generation", 2},
+                                              {"added", {"binance:SOLUSDT", "okx:SOL-USDT"}}, {"removed", {"okx:XRP-USDT"}},
+                                              {"groups", {"binance/g1", "okx/g0"}}, {"restarts", 4}}) ==
+        "reloaded /etc/mdbus/live.json (generation 2): +2 symbols, -1; groups binance/g1, okx/g0 restart their 4 "
+        "feeder(s) one slot at a time (mdctl status)");
+  CHECK(describe_reply(reload_request(), json{{"ok", true}, {"file", "a.json"}, {"generation", 1}, {"added", json::array()},
+                                              {"removed", json::array()}, {"groups", json::array()}, {"restarts", 0}}) ==
+        "reloaded a.json (generation 1): +0 symbols, -0; no group changed, nothing restarts");
+  CHECK(describe_reply(reload_request(), json{{"ok", true}}) == "reloaded : +0 symbols, -0; no group changed, nothing restarts");
 }
