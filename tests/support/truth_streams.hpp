@@ -29,11 +29,12 @@ inline std::string name_of(const stream_ref& s) {
 
 /// The streams the process tests and mdchaos configure: Binance trade, aggTrade and
 /// depth@100ms on BTCUSDT and ETHUSDT; OKX trades, books and bbo-tbt on BTC-USDT and ETH-USDT.
-inline std::set<stream_ref> test_bus_streams() {
+inline std::set<stream_ref> test_bus_streams(const std::vector<std::string>& binance = {"BTCUSDT", "ETHUSDT"},
+                                             const std::vector<std::string>& okx = {"BTC-USDT", "ETH-USDT"}) {
   std::set<stream_ref> s;
-  for (const char* sym : {"BTCUSDT", "ETHUSDT"})
+  for (const auto& sym : binance)
     for (channel c : {channel::binance_trade, channel::binance_agg_trade, channel::binance_depth}) s.insert({venue::binance, c, sym});
-  for (const char* sym : {"BTC-USDT", "ETH-USDT"})
+  for (const auto& sym : okx)
     for (channel c : {channel::okx_trades, channel::okx_books, channel::okx_bbo_tbt}) s.insert({venue::okx, c, sym});
   return s;
 }

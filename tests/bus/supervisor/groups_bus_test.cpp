@@ -56,11 +56,7 @@ TEST_CASE("mdsupervisor: connection groups: each group its own slot pair, rotate
 
   supervisor_process sup(path, dir.file("supervisor.log"));
   output_log out(segment_name(bus.name(), "out"));
-  std::set<stream_ref> wanted;
-  for (const auto& s : kBinance)
-    for (channel c : {channel::binance_trade, channel::binance_agg_trade, channel::binance_depth}) wanted.insert({venue::binance, c, s});
-  for (const auto& s : kOkx)
-    for (channel c : {channel::okx_trades, channel::okx_books, channel::okx_bbo_tbt}) wanted.insert({venue::okx, c, s});
+  const std::set<stream_ref> wanted = test_bus_streams(kBinance, kOkx);
   REQUIRE_MESSAGE(eventually([&] { return every_stream_delivered(out, wanted, 5); }, 40s),
                   "every stream of every group reaches the output; supervisor log: " << sup.log());
 

@@ -20,15 +20,6 @@ namespace {
 const std::vector<std::string> kBinance = {"BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT", "BNBUSDT", "LTCUSDT"};
 const std::vector<std::string> kOkx = {"BTC-USDT", "ETH-USDT", "SOL-USDT"};
 
-std::set<stream_ref> streams_of(const std::vector<std::string>& binance, const std::vector<std::string>& okx) {
-  std::set<stream_ref> out;
-  for (const auto& s : binance)
-    for (channel c : {channel::binance_trade, channel::binance_agg_trade, channel::binance_depth}) out.insert({venue::binance, c, s});
-  for (const auto& s : okx)
-    for (channel c : {channel::okx_trades, channel::okx_books, channel::okx_bbo_tbt}) out.insert({venue::okx, c, s});
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("mdsupervisor: mdctl reload applies edited symbol lists group by group, refuses anything else, and loses nothing against the truth") {
@@ -69,7 +60,7 @@ TEST_CASE("mdsupervisor: mdctl reload applies edited symbol lists group by group
 
   supervisor_process sup(path, dir.file("supervisor.log"));
   output_log out(segment_name(bus.name(), "out"));
-  REQUIRE_MESSAGE(eventually([&] { return every_stream_delivered(out, streams_of(binance_before, okx_before), 5); }, 40s),
+  REQUIRE_MESSAGE(eventually([&] { return every_stream_delivered(out, test_bus_streams(binance_before, okx_before), 5); }, 40s),
                   "every stream reaches the output; supervisor log: " << sup.log());
   json st;
   auto all_live = [&] {
@@ -122,7 +113,7 @@ TEST_CASE("mdsupervisor: mdctl reload applies edited symbol lists group by group
 
   // The new symbols' streams arrive; the changed groups' slots each get a new process, never
   // both of a group down at once; the kept group and the merger are untouched.
-  const std::set<stream_ref> wanted = streams_of(binance_after, okx_after);
+  const std::set<stream_ref> wanted = test_bus_streams(binance_after, okx_after);
   REQUIRE_MESSAGE(eventually([&] { return every_stream_delivered(out, wanted, 5); }, 60s),
                   "the added symbols' streams reach the output; supervisor log: " << sup.log());
   REQUIRE_MESSAGE(eventually(all_live, 60s), "every slot live with the new config; status: " << st.dump() << "\nlog: " << sup.log());
