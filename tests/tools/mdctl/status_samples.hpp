@@ -8,14 +8,15 @@ namespace mdbus::test {
 
 /// PROTOCOL.md, "status", as written there.
 inline const std::string kProtocolStatusSample = R"({"ok":true,"bus":"sim","time_ns":1764000000000000000,
- "supervisor":{"pid":1234,"uptime_ms":81234,"config":"config/sim.json","metrics_port":9464},
+ "supervisor":{"pid":1234,"uptime_ms":81234,"config":"config/sim.json","config_generation":1,
+               "config_running_copy":"/run/user/1000/mdbus/sim.running.json","reloaded_ms_ago":null,"metrics_port":9464},
  "slots":[
    {"venue":"binance","slot":"A","process":"running","pid":1240,"restarts":0,"crash_loop":false,
     "state":"live","reason":"none","connected_ms":40123,"last_message_age_ms":3,"next_rotation_ms":35000,"rotation_due":"age_limit",
     "rotation_waits":"partner not live",
     "msgs_per_s":812.5,"first_arrival_share":0.61,"lead_avg_us":35.2,"lag_vs_partner_us":-12.0,
     "reconnects":4,"proactive_rotations":3,"forced_reconnects":1,"parse_errors":0,"ring_overflows":0,
-    "last_error":"","paused":false}
+    "last_error":"","paused":false,"reload_pending":false}
  ],
  "merger":{"process":"running","pid":1238,"restarts":0,"crash_loop":false},
  "totals":{"published":123456,"duplicates":120001,"gaps":0,"data_loss_events":0,"ring_overflows":0,
