@@ -224,40 +224,47 @@ venue_config read_venue(const json& j, const std::string& path, venue v, const s
     for (const auto& other : vc.channels)
       if (other.name == name) r.fail(at, in_quotes(name) + " listed twice");
     // One connection serves one URL path (Binance USD-M routes /public and /market since
-    // 2026-04-23; a stream on the other path stays silent): a feeder holds one connection.
-    const std::string_view route = channel_rule_of(c.id).route;
-    if (!vc.channels.empty() && channel_rule_of(vc.channels.front().id).route != route)
-      r.fail(at, in_quotes(name) + " is served on " + std::string(route) + ", " + in_quotes(vc.channels.front().name) +
-                     " on " + std::string(channel_rule_of(vc.channels.front().id).route) + ": one " + std::string(d.title) +
-                     " connection serves one path and a feeder slot holds one connection: configure one path's channels (" +
-                     std::string(d.channel_spellings) + ")");
+    // 2026-04-23; a stream on the other path stays silent): each route the channels need is
+    // a connection of its own (connections(), group_view()).
+    const std::string route(channel_rule_of(c.id).route);
+    if (vc.channels.empty()) vc.routes = {route};
+    else if (std::find(vc.routes.begin(), vc.routes.end(), route) == vc.routes.end()) vc.routes.push_back(route);
     vc.channels.push_back(std::move(c));
   }
-  // A channel a venue does not serve for some symbol (OKX funding-rate: swaps only): one line
-  // naming the first such pair, before a feeder subscribes and the venue refuses it.
-  if (find_venue(v)->subscription_problem != nullptr)
-    for (std::size_t i = 0; i < vc.channels.size(); ++i)
-      for (const auto& s : vc.symbols)
-        if (auto why = find_venue(v)->subscription_problem(vc.channels[i].id, s); !why.empty())
-          r.fail(r.at("channels") + "[" + std::to_string(i) + "]", why + " (a section's channels apply to all its symbols)");
+  // A channel applies to the symbols the venue serves it for (OKX funding-rate: swaps only);
+  // one that no symbol of the section takes is a mistake: one line, before a feeder subscribes.
+  for (std::size_t i = 0; i < vc.channels.size(); ++i) {
+    const channel ch = vc.channels[i].id;
+    if (std::none_of(vc.symbols.begin(), vc.symbols.end(), [&](const std::string& s) { return vc.carries(s, ch); }))
+      r.fail(r.at("channels") + "[" + std::to_string(i) + "]",
+             d.subscription_problem(ch, vc.symbols.front()) + ": no symbol of the section takes it");
+  }
   if (const json* g = r.get("groups", false)) {
     if (!g->is_number_integer() || g->get<std::int64_t>() < 1 || g->get<std::int64_t>() > kMaxGroups)
       r.fail(r.at("groups"), "must be an integer 1.." + std::to_string(kMaxGroups));
     vc.groups = g->get<std::uint32_t>();
   }
-  // Every symbol × channel of a group is a stream on that group's connection (Binance: 1024 at most).
+  // Every symbol × channel it takes of a connection group is a stream on that group's
+  // connection (Binance: 1024 at most).
   std::vector<std::size_t> per_group(vc.groups, 0);
   for (const auto& s : vc.symbols) ++per_group[vc.group_of(s)];
-  for (std::uint32_t g = 0; g < vc.groups; ++g) {
+  for (std::uint32_t g = 0; g < vc.groups; ++g)
     if (per_group[g] == 0)
       r.fail(r.at("groups"), "group " + std::to_string(g) + " of " + std::to_string(vc.groups) +
                                  " has no symbol (a symbol's group is a hash of its name): configure fewer groups");
-    const std::size_t streams = per_group[g] * vc.channels.size();
+  for (std::uint32_t g = 0; g < vc.connections(); ++g) {
+    const venue_config gv = group_view(vc, g);
+    std::size_t streams = 0;
+    for (const auto& s : gv.symbols)
+      for (const auto& c : gv.channels) streams += vc.carries(s, c.id) ? 1 : 0;
+    const std::string which = vc.connections() == 1 ? std::string()
+                              : " (connection group " + std::to_string(g) + (vc.routes.size() > 1 ? ", " + vc.routes[g / vc.groups] : std::string()) + ")";
+    if (streams == 0)
+      r.fail(r.at("channels"), "no stream on one connection" + which + ": none of its symbols takes its channels");
     if (const std::uint32_t max = d.connection.max_streams; max != 0 && streams > max)
       r.fail(vc.groups == 1 ? r.at("symbols") : r.at("groups"),
-             std::to_string(per_group[g]) + " symbols x " + std::to_string(vc.channels.size()) + " channels = " +
-                 std::to_string(streams) + " streams on one connection" +
-                 (vc.groups == 1 ? std::string() : " (group " + std::to_string(g) + ")") + "; " + std::string(d.title) +
+             std::to_string(gv.symbols.size()) + " symbols x " + std::to_string(gv.channels.size()) + " channels = " +
+                 std::to_string(streams) + " streams on one connection" + which + "; " + std::string(d.title) +
                  " allows " + std::to_string(max) + " (" + std::string(d.connection.source) +
                  "): configure more groups, or fewer symbols or channels");
   }
@@ -297,12 +304,31 @@ std::uint32_t venue_config::group_of(std::string_view symbol) const noexcept {
   return h % groups;
 }
 
+std::uint32_t venue_config::connection_of(std::string_view symbol, channel ch) const noexcept {
+  const std::string_view route = channel_rule_of(ch).route;
+  const auto it = std::find(routes.begin(), routes.end(), route);
+  const auto r = static_cast<std::uint32_t>(it == routes.end() ? 0 : it - routes.begin());
+  return r * groups + group_of(symbol);
+}
+
+bool venue_config::carries(std::string_view symbol, channel ch) const {
+  const venue_descriptor* d = find_venue(id);
+  return d == nullptr || d->subscription_problem == nullptr || d->subscription_problem(ch, symbol).empty();
+}
+
 venue_config group_view(const venue_config& v, std::uint32_t g) {
   venue_config out = v;
   out.group = g;
+  const std::uint32_t symbol_group = v.groups > 0 ? g % v.groups : 0;
+  const std::size_t route = v.groups > 0 ? g / v.groups : 0;
   out.symbols.clear();
   for (const auto& s : v.symbols)
-    if (v.group_of(s) == g) out.symbols.push_back(s);
+    if (v.group_of(s) == symbol_group) out.symbols.push_back(s);
+  if (v.routes.size() > 1) {
+    out.channels.clear();
+    for (const auto& c : v.channels)
+      if (route < v.routes.size() && channel_rule_of(c.id).route == v.routes[route]) out.channels.push_back(c);
+  }
   return out;
 }
 
@@ -356,7 +382,7 @@ std::uint32_t counters_capacity(const bus_config& c) noexcept {
   std::uint64_t streams = 0, slots = 0;
   for (const auto& v : c.venues) {
     streams += v.symbols.size() * (v.channels.size() + 1);  // + the reference stream
-    slots += v.slots.size() * v.groups;
+    slots += v.slots.size() * v.connections();
   }
   constexpr std::uint64_t kPerStream = 10, kPerSlot = 32, kBus = 64;
   const std::uint64_t want = std::max<std::uint64_t>(4096, 2 * (kBus + streams * kPerStream + slots * kPerSlot));
@@ -375,7 +401,7 @@ std::uint64_t config_identity(const bus_config& c, const venue_config& v) noexce
   };
   mix(c.bus);
   mix(to_string(v.id));
-  if (v.groups > 1) mix("g" + std::to_string(v.group) + "/" + std::to_string(v.groups));
+  if (v.connections() > 1) mix("g" + std::to_string(v.group) + "/" + std::to_string(v.connections()));
   for (const auto& s : v.symbols) mix(s);
   mix("|");
   for (const auto& ch : v.channels) mix(ch.name);

@@ -73,23 +73,39 @@ struct venue_config {
   std::vector<channel_spec> channels;
   std::vector<slot_id> slots;  ///< "A" → slot_id::a, "B" → slot_id::b
   venue_policy policy;
-  /// Connection groups: the venue's symbols are split into this many groups, each its own
-  /// slot pair (one mdfeed process per group and slot), so each connection stays inside the
-  /// venue's limits. A symbol's group is group_of(symbol): a hash of its name, so adding or
-  /// removing a symbol never moves another one (changing `groups` does).
+  /// Symbol groups: the venue's symbols are split into this many groups, so each connection
+  /// stays inside the venue's limits. A symbol's group is group_of(symbol): a hash of its
+  /// name, so adding or removing a symbol never moves another one (changing `groups` does).
   std::uint32_t groups = 1;
-  /// In a group's view (group_view()): which group this is, its symbols only. In the whole
-  /// venue's section: 0, every symbol.
+  /// The stream routes (URL paths) the channels are served on, in the order the channels
+  /// first name them; one "" for a venue with one path for all. One connection serves one
+  /// route (Binance USD-M: /public for depth and bookTicker, /market for trades and
+  /// markPrice, since 2026-04-23), so each route is a connection of its own.
+  std::vector<std::string> routes{""};
+  /// In a connection group's view (group_view()): which connection group this is, its
+  /// symbols and its route's channels only. In the whole venue's section: 0, everything.
   std::uint32_t group = 0;
 
   [[nodiscard]] bool has_slot(slot_id s) const noexcept;
-  /// The group of `symbol` (0 .. groups-1). Stable: depends on the name and `groups` only.
+  /// The symbol group of `symbol` (0 .. groups-1). Stable: depends on the name and `groups` only.
   [[nodiscard]] std::uint32_t group_of(std::string_view symbol) const noexcept;
+  /// Connection groups: `groups` symbol groups on each route, each its own slot pair (one
+  /// mdfeed process per connection group and slot). Group g carries symbol group
+  /// g % groups on route routes[g / groups]: with one route, the symbol groups themselves.
+  [[nodiscard]] std::uint32_t connections() const noexcept {
+    return groups * static_cast<std::uint32_t>(routes.empty() ? 1 : routes.size());
+  }
+  /// The connection group that carries `ch` of `symbol`.
+  [[nodiscard]] std::uint32_t connection_of(std::string_view symbol, channel ch) const noexcept;
+  /// Whether the venue serves `ch` for `symbol` (OKX funding-rate: perpetual swaps only). A
+  /// section's channels apply to the symbols that take them; a channel none takes is refused.
+  [[nodiscard]] bool carries(std::string_view symbol, channel ch) const;
 };
 
-/// Group `g` of a venue's section as a section of its own: the group's symbols (in config
-/// order), `group` = g, everything else the same. What one mdfeed process runs, and what its
-/// control block and resync table are laid out by. `g` < v.groups.
+/// Connection group `g` of a venue's section as a section of its own: its symbol group's
+/// symbols (in config order) and its route's channels, `group` = g, everything else the same.
+/// What one mdfeed process runs, and what its control block and resync table are laid out
+/// by. `g` < v.connections().
 [[nodiscard]] venue_config group_view(const venue_config& v, std::uint32_t g);
 
 /// Most groups a venue section may ask for.

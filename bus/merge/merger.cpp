@@ -48,12 +48,14 @@ merger::merger(const config::bus_config& cfg, std::FILE* log)
   scratch_ = std::make_unique<std::uint64_t[]>((scratch_bytes_ + 7) / 8);
   for (const auto& v : cfg.venues) {
     // Per connection group: its symbols' streams, and its slot pair's rings (one feeder each).
-    for (std::uint32_t grp = 0; grp < v.groups; ++grp) {
+    for (std::uint32_t grp = 0; grp < v.connections(); ++grp) {
       const config::venue_config gv = config::group_view(v, grp);
-      for (std::size_t i = 0; i < gv.symbols.size(); ++i) {
-        for (const auto& ch : gv.channels) (void)arbiter_.add_stream(v.id, ch.id, gv.symbols[i], grp);
-        resync_places_[{v.id, gv.symbols[i]}] = {grp, i};
-      }
+      for (std::size_t i = 0; i < gv.symbols.size(); ++i)
+        for (const auto& ch : gv.channels) {
+          if (!v.carries(gv.symbols[i], ch.id)) continue;  // OKX funding-rate: swaps only
+          (void)arbiter_.add_stream(v.id, ch.id, gv.symbols[i], grp);
+          resync_places_[{v.id, ch.id, gv.symbols[i]}] = {grp, i};
+        }
       for (const slot_id s : v.slots) {
         input in;
         in.v = v.id;
@@ -275,7 +277,7 @@ void merger::publish_gap(const gap_record& gap) noexcept {
 void merger::request_resync(venue v, channel c, std::string_view symbol, slot_id ask) noexcept {
   // The symbol's connection group, and its position in the group's list: the index in that
   // group's control blocks. Not configured: no slot.
-  const auto place = resync_places_.find({v, std::string(symbol)});
+  const auto place = resync_places_.find({v, c, std::string(symbol)});
   const std::uint32_t group = place != resync_places_.end() ? place->second.first : 0;
   const std::size_t index = resync_index(place != resync_places_.end() ? place->second.second : kMaxResyncSymbols, c);
   std::size_t routed = 0;

@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <tuple>
 #include <memory>
 #include <string>
 #include <vector>
@@ -174,9 +175,10 @@ class merger final : merge_output {
   std::int64_t next_attach_ns_ = 0;
   std::int64_t next_writer_check_ns_ = 0;
   std::size_t next_writer_input_ = 0;  ///< the input the next writer look starts at
-  /// Per configured (venue, symbol): its connection group and its position in the group's
-  /// symbol list (config::group_view), where resync requests for it go.
-  std::map<std::pair<venue, std::string>, std::pair<std::uint32_t, std::size_t>> resync_places_;
+  /// Per configured (venue, channel, symbol): its connection group (the symbol's group on the
+  /// channel's route) and the symbol's position in that group's list (config::group_view),
+  /// where resync requests for the stream go.
+  std::map<std::tuple<venue, channel, std::string>, std::pair<std::uint32_t, std::size_t>> resync_places_;
   std::int64_t next_counters_ns_ = 0;
   std::int64_t log_window_ns_ = 0;
   int log_lines_ = 0;

@@ -20,6 +20,7 @@ std::string layout_difference(const config::bus_config& now, const config::bus_c
     const std::string v(to_string(a.id));
     if (a.id != b.id) return "venues: " + v + " replaced by " + std::string(to_string(b.id));
     if (a.groups != b.groups) return v + ".groups: changed (it moves every symbol)";
+    if (a.routes != b.routes) return v + ".channels: their routes changed";
     if (a.slots != b.slots) return v + ".slots: changed";
     if (a.channels.size() != b.channels.size()) return v + ".channels: changed";
     for (std::size_t c = 0; c < a.channels.size(); ++c)
@@ -58,10 +59,10 @@ std::string merger::reload(const config::bus_config& next) {
         // Removed: its streams stop asking for snapshots; its records, if any still come from
         // a feeder not yet restarted, are merged as before.
         (void)arbiter_.retire_symbol(new_v.id, s);
-        resync_places_.erase({new_v.id, s});
+        for (const auto& ch : old_v.channels) resync_places_.erase({new_v.id, ch.id, s});
         ++removed;
       }
-    for (std::uint32_t grp = 0; grp < new_v.groups; ++grp) {
+    for (std::uint32_t grp = 0; grp < new_v.connections(); ++grp) {
       const config::venue_config old_gv = config::group_view(old_v, grp);
       const config::venue_config new_gv = config::group_view(new_v, grp);
       const std::uint64_t id = config::config_identity(next, new_gv);
@@ -70,11 +71,12 @@ std::string merger::reload(const config::bus_config& next) {
       changed += (changed.empty() ? "" : ", ") + std::string(to_string(new_v.id)) + "/g" + std::to_string(grp);
       for (std::size_t i = 0; i < new_gv.symbols.size(); ++i) {
         const std::string& s = new_gv.symbols[i];
-        if (!before.contains(s)) {
-          for (const auto& ch : new_gv.channels) (void)arbiter_.add_stream(new_v.id, ch.id, s, grp);
-          ++added;
+        for (const auto& ch : new_gv.channels) {
+          if (!new_v.carries(s, ch.id)) continue;
+          if (!before.contains(s)) (void)arbiter_.add_stream(new_v.id, ch.id, s, grp);
+          resync_places_[{new_v.id, ch.id, s}] = {grp, i};  // positions after an insertion or removal move
         }
-        resync_places_[{new_v.id, s}] = {grp, i};  // positions after an insertion or removal move
+        if (!before.contains(s) && grp < new_v.groups) ++added;  // counted once, on its first route
       }
       // The group's slots get new control blocks (sized and stamped for the new symbols) when
       // the supervisor restarts their feeders: forget the old ones and look for the new ones.

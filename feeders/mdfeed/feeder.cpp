@@ -31,9 +31,9 @@ config::venue_config venue_section(const config::bus_config& cfg, const feeder_o
   if (!vc->has_slot(o.slot))
     throw config::config_error(cfg.source + ": venues." + std::string(to_string(o.venue_id)) + ".slots: has no slot " +
                                std::string(to_string(o.slot)));
-  if (o.group >= vc->groups)
-    throw config::config_error(cfg.source + ": venues." + std::string(to_string(o.venue_id)) + ".groups: " +
-                               std::to_string(vc->groups) + ", no group " + std::to_string(o.group));
+  if (o.group >= vc->connections())
+    throw config::config_error(cfg.source + ": venues." + std::string(to_string(o.venue_id)) + ": " +
+                               std::to_string(vc->connections()) + " connection group(s), no group " + std::to_string(o.group));
   return config::group_view(*vc, o.group);
 }
 
@@ -56,7 +56,8 @@ ws_client_options transport_options(const config::venue_config& vc) {
 std::vector<subscription> subscriptions_of(const config::venue_config& vc) {
   std::vector<subscription> subs;
   for (const auto& sym : vc.symbols)
-    for (const auto& ch : vc.channels) subs.push_back({ch.id, sym, ch.variant});
+    for (const auto& ch : vc.channels)
+      if (vc.carries(sym, ch.id)) subs.push_back({ch.id, sym, ch.variant});  // OKX funding-rate: swaps only
   return subs;
 }
 

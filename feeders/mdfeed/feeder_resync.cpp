@@ -51,6 +51,7 @@ void feeder::build_resync_table() {
   std::size_t rest_streams = 0;
   for (std::size_t si = 0; si < venue_.symbols.size(); ++si) {
     for (const auto& ch : venue_.channels) {
+      if (!venue_.carries(venue_.symbols[si], ch.id)) continue;  // not subscribed: nothing to resync
       const resync_plan plan = adapter_->resync_plan_for(ch.id);
       if (plan.method == resync_method::none) continue;
       const std::size_t index = resync_index(si, ch.id);

@@ -31,8 +31,12 @@ void feeder::build_stale_table() {
     for (const auto& ch : venue_.channels) {
       watched_stream w;
       w.sub = {ch.id, venue_.symbols[si], ch.variant};
-      const std::span<const subscription> one(&w.sub, 1);
-      w.resubscribe = adapter_->resubscribe_messages(one);
+      // A pair the venue does not serve (OKX funding-rate of a spot instId) is not subscribed:
+      // it keeps its place in the index, never delivers, so never has a rate to go stale.
+      if (venue_.carries(w.sub.symbol, ch.id)) {
+        const std::span<const subscription> one(&w.sub, 1);
+        w.resubscribe = adapter_->resubscribe_messages(one);
+      }
       watched_.push_back(std::move(w));
     }
   }

@@ -68,9 +68,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "mdfeed: %s: venues.%s.slots: has no slot %s\n", cfg.source.c_str(), venue_name.c_str(), slot_name.c_str());
     return feed::kExitUsage;
   }
-  if (group >= vc->groups) {
-    std::fprintf(stderr, "mdfeed: %s: venues.%s.groups: %u, no group %u\n", cfg.source.c_str(), venue_name.c_str(),
-                 vc->groups, group);
+  if (group >= vc->connections()) {
+    // groups x routes (bus/config/config.hpp venue_config::connections)
+    std::fprintf(stderr, "mdfeed: %s: venues.%s: %u connection group(s), no group %u\n", cfg.source.c_str(), venue_name.c_str(),
+                 vc->connections(), group);
     return feed::kExitUsage;
   }
   if (vc->ep.tls && ::access(vc->ep.ca_file.c_str(), R_OK) != 0) {

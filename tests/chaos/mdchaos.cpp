@@ -344,15 +344,18 @@ int main(int argc, char** argv) {
                    {{"endpoint", ep}, {"rest_endpoint", brest}, {"symbols", binance_syms}, {"channels", {"trade", "aggTrade", "depth@100ms"}},
                     {"slots", {"A", "B"}}, {"policy", bpol}, {"groups", groups}}},
                   // OKX spot and perpetual swaps side by side (-SWAP instIds, checked as instType
-                  // SWAP), with every instId's mark price.
+                  // SWAP), with every instId's mark price and the swaps' funding rate (a channel
+                  // applies to the symbols that take it).
                   {"okx",
                    {{"endpoint", ep}, {"rest_endpoint", orest}, {"symbols", okx_syms},
-                    {"channels", {"trades", "books", "bbo-tbt", "mark-price"}},
+                    {"channels", {"trades", "books", "bbo-tbt", "mark-price", "funding-rate"}},
                     {"slots", {"A", "B"}}, {"policy", policy}, {"groups", groups}}},
                   // Binance USD-M perpetuals beside spot: /public depth chained on pu, joined to
-                  // /fapi/v1/depth snapshots; its connections cut at 20 s like spot's.
+                  // /fapi/v1/depth snapshots, and /market aggTrade and markPrice@1s: one
+                  // connection group per routed path; its connections cut at 20 s like spot's.
                   {"binance_usdm",
-                   {{"endpoint", ep}, {"rest_endpoint", urest}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"depth@100ms"}},
+                   {{"endpoint", ep}, {"rest_endpoint", urest}, {"symbols", {"BTCUSDT", "ETHUSDT"}},
+                    {"channels", {"depth@100ms", "aggTrade", "markPrice@1s"}},
                     {"slots", {"A", "B"}}, {"policy", bpol}}}}}};
     const std::string config = work + "/bus.json";
     std::ofstream(config) << cfg.dump(2);
@@ -393,10 +396,14 @@ int main(int argc, char** argv) {
     const char* venues[] = {"binance", "okx", "binance_usdm"};
     auto conns = [&](const std::string& venue_name) {
       std::vector<std::uint32_t> ids;
-      const std::string prefix = venue_name == "okx" ? "/ws/v5/public" : venue_name == "binance_usdm" ? "/public/stream" : "/stream";
-      for (const auto& c : test::http_request(x.control_port(), "GET", "/connections").json())
-        if (c["path"].get<std::string>().rfind(prefix, 0) == 0 && !(c.contains("closing") && c["closing"] == true))
-          ids.push_back(c["id"].get<std::uint32_t>());
+      // USD-M: both routed paths' connections (/public, /market).
+      std::vector<std::string> prefixes = {venue_name == "okx" ? "/ws/v5/public" : "/stream"};
+      if (venue_name == "binance_usdm") prefixes = {"/public/stream", "/market/stream"};
+      for (const auto& c : test::http_request(x.control_port(), "GET", "/connections").json()) {
+        const std::string path = c["path"].get<std::string>();
+        const bool ours = std::any_of(prefixes.begin(), prefixes.end(), [&](const std::string& p) { return path.rfind(p, 0) == 0; });
+        if (ours && !(c.contains("closing") && c["closing"] == true)) ids.push_back(c["id"].get<std::uint32_t>());
+      }
       return ids;
     };
     auto fault = [&](const json& f) { return test::http_request(x.control_port(), "POST", "/fault", f.dump()).json(); };
@@ -414,7 +421,7 @@ int main(int argc, char** argv) {
       std::string action;
       if (halfway && !both_cut_done) {
         const config::venue_config* cvc = parsed.find(venue_named(v));
-        action = "both slots of " + v + " cut at once" + (cvc != nullptr && cvc->groups > 1 ? " (every group)" : "");
+        action = "both slots of " + v + " cut at once" + (cvc != nullptr && cvc->connections() > 1 ? " (every group)" : "");
         cut_both.emplace_back(venue_named(v), wall_ns());
         fault({{"type", "drop_venue"}, {"venue", v}});
         both_cut_done = true;
@@ -446,7 +453,7 @@ int main(int argc, char** argv) {
               chaos::slot_event b{sv, whose, chaos::slot_event::kind::stall_begin, at}, en{sv, whose, chaos::slot_event::kind::stall_end, at + 1'500'000'000};
               b.group = en.group = group;
               // Unidentified, with groups: every group of the venue is counted one line short.
-              const std::uint32_t venue_groups = whose == slot_id::none && parsed.find(sv) ? parsed.find(sv)->groups : 1;
+              const std::uint32_t venue_groups = whose == slot_id::none && parsed.find(sv) ? parsed.find(sv)->connections() : 1;
               for (std::uint32_t gi = 0; gi < venue_groups; ++gi) {
                 if (whose == slot_id::none) b.group = en.group = gi;
                 kills.push_back(b);
@@ -565,10 +572,13 @@ int main(int argc, char** argv) {
     std::set<stream_ref> wanted;
     for (const auto& sym : binance_syms)
       for (const channel c : {channel::binance_trade, channel::binance_agg_trade, channel::binance_depth}) wanted.insert({venue::binance, c, sym});
-    for (const char* sym : {"BTCUSDT", "ETHUSDT"}) wanted.insert({venue::binance_usdm, channel::usdm_depth, sym});
-    for (const auto& sym : okx_syms)
+    for (const char* sym : {"BTCUSDT", "ETHUSDT"})
+      for (const channel c : {channel::usdm_depth, channel::usdm_agg_trade, channel::usdm_mark_price}) wanted.insert({venue::binance_usdm, c, sym});
+    for (const auto& sym : okx_syms) {
       for (const channel c : {channel::okx_trades, channel::okx_books, channel::okx_bbo_tbt, channel::okx_mark_price})
         wanted.insert({venue::okx, c, sym});
+      if (sym.ends_with("-SWAP")) wanted.insert({venue::okx, channel::okx_funding_rate, sym});
+    }
     std::map<stream_ref, std::vector<std::uint64_t>> truth;
     std::map<stream_ref, std::map<std::uint64_t, std::int64_t>> generated;  // seq -> exsim's generation time
     test::for_each_truth_event(truth_path, wanted, [&](const stream_ref& k, const auto& te) {
@@ -584,7 +594,7 @@ int main(int argc, char** argv) {
       const bool strict = holes_detectable(k.c);
       const verdict v = verify_stream(truth[k], out[k], strict, is_book(k.c));
       const config::venue_config* kvc = parsed.find(k.v);
-      const std::uint32_t group = kvc != nullptr ? kvc->group_of(k.symbol) : 0;
+      const std::uint32_t group = kvc != nullptr ? kvc->connection_of(k.symbol, k.c) : 0;
       for (const std::uint64_t seq : v.lost_seqs) lost_events.push_back({k.v, name_of(k), generated[k][seq], group});
       const bool good = v.first_problem.empty() && v.delivered > 0;
       ok = ok && good;

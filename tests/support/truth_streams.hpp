@@ -48,9 +48,11 @@ void for_each_truth_event(const std::string& path, const std::set<stream_ref>& w
   while (auto e = t.next()) {
     if (e->conn_id != 0 || (e->flags & (exsim::kTruthHeartbeat | exsim::kTruthSnapshot)) != 0) continue;
     const auto& s = t.streams()[e->stream_id];
-    // The config subscribes depth@100ms: the other speeds share the stream key.
+    // The configs subscribe depth@100ms: the other speeds share the stream key ...
     const auto ch = static_cast<channel>(e->channel);
     if ((ch == channel::binance_depth || ch == channel::usdm_depth) && s.name.find("@100ms") == std::string::npos) continue;
+    // ... and markPrice@1s: the 3 s markPrice stream shares its key.
+    if (ch == channel::usdm_mark_price && !std::string_view(s.name).ends_with("@1s")) continue;
     const stream_ref key{static_cast<venue>(e->venue), static_cast<channel>(e->channel), s.symbol};
     if (wanted.count(key) != 0) f(key, *e);
   }

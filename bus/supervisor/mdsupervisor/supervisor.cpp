@@ -70,7 +70,7 @@ supervisor::supervisor(const config::bus_config& cfg, supervisor_options options
   c_merger_restarts_ = counters_.register_counter("supervisor.merger.restarts");
   merger_.pid_gauge = counters_.register_counter("supervisor.merger.pid");
   for (const auto& vc : cfg_.venues) {
-    for (std::uint32_t g = 0; g < vc.groups; ++g) {
+    for (std::uint32_t g = 0; g < vc.connections(); ++g) {
       // One slot pair per connection group, its control blocks laid out by the group's symbols.
       const config::venue_config gv = config::group_view(vc, g);
       for (const slot_id s : vc.slots) {

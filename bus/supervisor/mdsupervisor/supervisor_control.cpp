@@ -33,8 +33,9 @@ std::string supervisor::handle(const std::string& request) {
     out = 0;
     if (!req.contains("group")) return true;
     const config::venue_config* vc = cfg_.find(venue_from_string(v).value_or(venue::unknown));
-    if (!req["group"].is_number_unsigned() || vc == nullptr || req["group"].get<std::uint64_t>() >= vc->groups) {
-      error = "group: must be a number 0.." + std::to_string(vc != nullptr ? vc->groups - 1 : 0) + " (" + v + "'s groups)";
+    if (!req["group"].is_number_unsigned() || vc == nullptr || req["group"].get<std::uint64_t>() >= vc->connections()) {
+      error = "group: must be a number 0.." + std::to_string(vc != nullptr ? vc->connections() - 1 : 0) + " (" + v +
+              "'s connection groups)";
       return false;
     }
     out = req["group"].get<std::uint32_t>();

@@ -113,7 +113,7 @@ json supervisor::reload_config() {
       if (!before.contains(s)) added.push_back(std::string(to_string(now.id)) + ":" + s);
     for (const auto& s : was.symbols)
       if (!after.contains(s)) removed.push_back(std::string(to_string(now.id)) + ":" + s);
-    for (std::uint32_t g = 0; g < now.groups; ++g) {
+    for (std::uint32_t g = 0; g < now.connections(); ++g) {
       if (config::config_identity(cfg_, config::group_view(was, g)) == config::config_identity(next, config::group_view(now, g)))
         continue;
       changed.emplace_back(now.id, g);

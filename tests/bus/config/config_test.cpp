@@ -111,10 +111,19 @@ TEST_CASE("config: OKX login-only channels are refused with one line naming the 
   }
 }
 
-TEST_CASE("config: OKX funding-rate is for perpetual swaps: a section with a spot instId is refused, one of swaps loads") {
+TEST_CASE("config: OKX funding-rate is for perpetual swaps: it applies to a section's swaps only, and a section without one is refused") {
   CHECK(error_of(replace(kMinimal, R"("bbo-tbt")", R"("funding-rate")")) ==
-        "cfg.json: venues.okx.channels[2]: funding-rate is for perpetual swaps (an instId ending in -SWAP), not \"BTC-USDT\" "
-        "(a section's channels apply to all its symbols)");
+        "cfg.json: venues.okx.channels[2]: funding-rate is for perpetual swaps (an instId ending in -SWAP), not \"BTC-USDT\": "
+        "no symbol of the section takes it");
+  // Spot and swaps in one section: the channel applies to the swaps, the others to all.
+  const std::string mixed = replace(replace(kMinimal, R"("bbo-tbt")", R"("funding-rate")"), R"(["BTC-USDT", "ETH-USDT"])",
+                                    R"(["BTC-USDT", "BTC-USDT-SWAP"])");
+  REQUIRE(error_of(mixed).empty());
+  const venue_config m = parse_config(mixed, "cfg.json").venues[0];
+  CHECK_FALSE(m.carries("BTC-USDT", channel::okx_funding_rate));
+  CHECK(m.carries("BTC-USDT-SWAP", channel::okx_funding_rate));
+  CHECK(m.carries("BTC-USDT", channel::okx_trades));
+  CHECK(m.connections() == 1);
   const std::string swaps =
       replace(replace(kMinimal, R"("bbo-tbt")", R"("funding-rate", "mark-price")"), R"(["BTC-USDT", "ETH-USDT"])",
               R"(["BTC-USDT-SWAP", "ETH-USDT-SWAP"])");
@@ -398,17 +407,48 @@ TEST_CASE("config: a venue section without endpoints connects to the venue's pro
   CHECK(o.rest_ep.host == "www.okx.com");
 }
 
-TEST_CASE("config: Binance USD-M channels of one routed path per section, spelled its way") {
+TEST_CASE("config: Binance USD-M channels spelled its way, each routed path its own connection group") {
   auto cfg = [](const std::string& channels) {
     return R"({"bus": "t1", "venues": {"binance_usdm": {"symbols": ["BTCUSDT", "ETHUSDT_261225"], "channels": )" + channels +
            "}}}";
   };
   CHECK(error_of(cfg(R"(["depth@0ms", "depth20@100ms", "bookTicker"])")).empty());
   CHECK(error_of(cfg(R"(["aggTrade", "trade"])")).empty());
-  CHECK(error_of(cfg(R"(["depth@100ms", "aggTrade"])")) ==
-        "cfg.json: venues.binance_usdm.channels[1]: \"aggTrade\" is served on /market, \"depth@100ms\" on /public: one "
-        "Binance USD-M connection serves one path and a feeder slot holds one connection: configure one path's channels "
-        "(trade, aggTrade, markPrice[@1s] (/market); bookTicker, depth[@500ms|@100ms|@0ms], depth5|10|20[@500ms|@100ms|@0ms] (/public))");
+  // Both paths in one section: one connection group per route (the routes in the order the
+  // channels first name them), each with its route's channels and every symbol.
+  REQUIRE(error_of(cfg(R"(["depth@100ms", "aggTrade", "bookTicker", "markPrice@1s"])")).empty());
+  const venue_config u = parse_config(cfg(R"(["depth@100ms", "aggTrade", "bookTicker", "markPrice@1s"])"), "cfg.json").venues[0];
+  CHECK(u.routes == std::vector<std::string>{"/public", "/market"});
+  CHECK(u.connections() == 2);
+  const venue_config pub = group_view(u, 0), market = group_view(u, 1);
+  REQUIRE(pub.channels.size() == 2);
+  CHECK(pub.channels[0].id == channel::usdm_depth);
+  CHECK(pub.channels[1].id == channel::usdm_book_ticker);
+  REQUIRE(market.channels.size() == 2);
+  CHECK(market.channels[0].id == channel::usdm_agg_trade);
+  CHECK(market.channels[1].id == channel::usdm_mark_price);
+  CHECK(pub.symbols == u.symbols);
+  CHECK(market.symbols == u.symbols);
+  CHECK(u.connection_of("ETHUSDT_261225", channel::usdm_mark_price) == 1);
+  CHECK(u.connection_of("ETHUSDT_261225", channel::usdm_depth) == 0);
+  // Each its own identity (its control block, its feeder), and counted among the slots.
+  const bus_config whole = parse_config(cfg(R"(["depth@100ms", "aggTrade"])"), "cfg.json");
+  CHECK(config_identity(whole, group_view(whole.venues[0], 0)) != config_identity(whole, group_view(whole.venues[0], 1)));
+  // With symbol groups too: groups x routes, group g = route g / groups, symbols of g % groups.
+  const std::string grouped = R"({"bus": "t1", "venues": {"binance_usdm": {"symbols": ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT"],
+      "channels": ["depth@100ms", "aggTrade"], "groups": 2}}})";
+  REQUIRE(error_of(grouped).empty());
+  const venue_config gu = parse_config(grouped, "cfg.json").venues[0];
+  CHECK(gu.connections() == 4);
+  for (std::uint32_t g = 0; g < 4; ++g) {
+    const venue_config v = group_view(gu, g);
+    REQUIRE(v.channels.size() == 1);
+    CHECK(v.channels[0].id == (g < 2 ? channel::usdm_depth : channel::usdm_agg_trade));
+    for (const auto& s : v.symbols) {
+      CHECK(gu.group_of(s) == g % 2);
+      CHECK(gu.connection_of(s, v.channels[0].id) == g);
+    }
+  }
   CHECK(error_of(cfg(R"(["depth@1000ms"])")).find("unknown Binance USD-M channel \"depth@1000ms\"") != std::string::npos);
   CHECK(error_of(R"({"bus": "t1", "venues": {"binance_usdm": {"symbols": ["btcusdt"], "channels": ["trade"]}}})")
             .find("is not a Binance USD-M symbol") != std::string::npos);

@@ -49,7 +49,8 @@ TEST_CASE("conformance: live.json with only its endpoints changed syncs every bo
   const std::string truth_path = dir.file("truth.bin");
   exsim_process x({"--tls-cert", exsim_cert_dir() + "/server.pem", "--tls-key", exsim_cert_dir() + "/server.key", "--rate",
                    "300", "--seed", "13", "--truth-log", truth_path, "--quiet", "BTC-USDT:45", "--quiet", "ETH-USDT:45",
-                   "--usdm-symbols", "BTCUSDT", "ETHUSDT"});
+                   "--quiet", "BTC-USDT-SWAP:45", "--quiet", "ETH-USDT-SWAP:45", "--okx-symbols", "BTC-USDT", "ETH-USDT",
+                   "BTC-USDT-SWAP", "ETH-USDT-SWAP", "--usdm-symbols", "BTCUSDT", "ETHUSDT"});
 
   // config/live.json as shipped; only endpoints change (and the bus name, unique per test).
   json cfg = json::parse(read_file(std::string(MDBUS_CONFIG_DIR) + "/live.json"));
@@ -99,9 +100,13 @@ TEST_CASE("conformance: live.json with only its endpoints changed syncs every bo
   std::set<stream_ref> wanted;
   for (const char* s : {"BTCUSDT", "ETHUSDT"})
     for (channel c : {channel::binance_trade, channel::binance_agg_trade, channel::binance_depth}) wanted.insert({venue::binance, c, s});
-  for (const char* s : {"BTC-USDT", "ETH-USDT"})
+  // Spot and perpetuals on both venues: OKX swaps' funding rate (a channel for the swaps
+  // only), USD-M /public depth and /market aggTrade and markPrice (one connection per path).
+  for (const char* s : {"BTC-USDT", "ETH-USDT", "BTC-USDT-SWAP", "ETH-USDT-SWAP"})
     for (channel c : {channel::okx_trades, channel::okx_books}) wanted.insert({venue::okx, c, s});
-  for (const char* s : {"BTCUSDT", "ETHUSDT"}) wanted.insert({venue::binance_usdm, channel::usdm_depth, s});
+  for (const char* s : {"BTC-USDT-SWAP", "ETH-USDT-SWAP"}) wanted.insert({venue::okx, channel::okx_funding_rate, s});
+  for (const char* s : {"BTCUSDT", "ETHUSDT"})
+    for (channel c : {channel::usdm_depth, channel::usdm_agg_trade, channel::usdm_mark_price}) wanted.insert({venue::binance_usdm, c, s});
 
   // 75 s of the venues' real timings; the output is followed meanwhile (it is never lapped).
   const auto end = std::chrono::steady_clock::now() + 75s;
@@ -139,13 +144,17 @@ TEST_CASE("conformance: live.json with only its endpoints changed syncs every bo
 
   // No forced reconnect, no watchdog trip, no stale resubscribe, no 429/418 answer.
   std::uint64_t okx_pings = 0;
-  for (const venue v : {venue::binance, venue::okx, venue::binance_usdm})
+  std::size_t slots_seen = 0;
+  // Every connection group's slots: USD-M has two (/public, /market).
+  for (const auto& [v, groups] : {std::pair{venue::binance, 1u}, std::pair{venue::okx, 1u}, std::pair{venue::binance_usdm, 2u}})
+    for (std::uint32_t g = 0; g < groups; ++g)
     for (const slot_id sl : {slot_id::a, slot_id::b}) {
       feeder_status_reader r;
       std::string why;
-      if (feeder_status_reader::try_open(feeder_status_name(bus.name(), v, sl), r, why) != attach_status::ok) continue;
+      INFO(to_string(v), "/g", g, "/", to_string(sl), ": ", why);
+      REQUIRE(feeder_status_reader::try_open(feeder_status_name(bus.name(), v, sl, g), r, why) == attach_status::ok);
+      ++slots_seen;
       const auto st = r.snapshot();
-      INFO(to_string(v), "/", to_string(sl), ": ", why);
       CHECK(st.reconnects == 0);
       CHECK(st.no_data_trips == 0);
       CHECK(st.pong_timeouts == 0);
@@ -155,6 +164,7 @@ TEST_CASE("conformance: live.json with only its endpoints changed syncs every bo
       CHECK(st.parse_errors_total == 0);
       if (v == venue::okx) okx_pings += st.pongs_received;
     }
+  CHECK(slots_seen == 8);
   CHECK(okx_pings >= 2);  // the quiet connections lived on their keepalives
   // exsim's own account: nobody went over a REST budget or a connection/subscribe limit.
   const json st = http_request(x.control_port(), "GET", "/status").json();

@@ -50,7 +50,7 @@ TEST_CASE("mdfeed refuses a missing option, an unknown venue and an unknown slot
   // The venue has one connection group (0) unless its section says "groups".
   r = mdfeed("--config " + cfg + " --venue okx --slot A --group 1");
   CHECK(r.status == 2);
-  CHECK(r.out == "mdfeed: " + cfg + ": venues.okx.groups: 1, no group 1\n");
+  CHECK(r.out == "mdfeed: " + cfg + ": venues.okx: 1 connection group(s), no group 1\n");
 }
 
 TEST_CASE("mdfeed config errors are one line naming the file and the field, exit 2") {
