@@ -147,22 +147,23 @@ TEST_CASE("conformance: live.json with only its endpoints changed syncs every bo
   std::size_t slots_seen = 0;
   // Every connection group's slots: USD-M has two (/public, /market).
   for (const auto& [v, groups] : {std::pair{venue::binance, 1u}, std::pair{venue::okx, 1u}, std::pair{venue::binance_usdm, 2u}})
-    for (std::uint32_t g = 0; g < groups; ++g)
-    for (const slot_id sl : {slot_id::a, slot_id::b}) {
-      feeder_status_reader r;
-      std::string why;
-      INFO(to_string(v), "/g", g, "/", to_string(sl), ": ", why);
-      REQUIRE(feeder_status_reader::try_open(feeder_status_name(bus.name(), v, sl, g), r, why) == attach_status::ok);
-      ++slots_seen;
-      const auto st = r.snapshot();
-      CHECK(st.reconnects == 0);
-      CHECK(st.no_data_trips == 0);
-      CHECK(st.pong_timeouts == 0);
-      CHECK(st.remote_closes == 0);
-      CHECK(st.stale_resubscribes == 0);
-      CHECK(st.rest_rejections == 0);
-      CHECK(st.parse_errors_total == 0);
-      if (v == venue::okx) okx_pings += st.pongs_received;
+    for (std::uint32_t g = 0; g < groups; ++g) {
+      for (const slot_id sl : {slot_id::a, slot_id::b}) {
+        feeder_status_reader r;
+        std::string why;
+        INFO(to_string(v), "/g", g, "/", to_string(sl), ": ", why);
+        REQUIRE(feeder_status_reader::try_open(feeder_status_name(bus.name(), v, sl, g), r, why) == attach_status::ok);
+        ++slots_seen;
+        const auto st = r.snapshot();
+        CHECK(st.reconnects == 0);
+        CHECK(st.no_data_trips == 0);
+        CHECK(st.pong_timeouts == 0);
+        CHECK(st.remote_closes == 0);
+        CHECK(st.stale_resubscribes == 0);
+        CHECK(st.rest_rejections == 0);
+        CHECK(st.parse_errors_total == 0);
+        if (v == venue::okx) okx_pings += st.pongs_received;
+      }
     }
   CHECK(slots_seen == 8);
   CHECK(okx_pings >= 2);  // the quiet connections lived on their keepalives
