@@ -175,7 +175,14 @@ int tail_feeder_ring(const std::string& name, const tail_options& o, const recor
 }  // namespace
 
 int cmd_tail(const std::string& name, const tail_options& o) {
-  const segment_info i = inspect_segment(name);
+  segment_info i = inspect_segment(name);
+  // Following a segment its creator is still setting up (the name is there, the header not
+  // yet: started right after the bus): wait for it, up to 5 s, instead of giving up.
+  for (int n = 0; o.follow && n < 250 && i.status == attach_status::await && shm_segment::exists(name); ++n) {
+    timespec ts{0, 20'000'000};
+    nanosleep(&ts, nullptr);
+    i = inspect_segment(name);
+  }
   if (i.status != attach_status::ok) return report_unusable(i);
   watch_for_truncation(name);
   record_filter filter;

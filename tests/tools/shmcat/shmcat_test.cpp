@@ -15,6 +15,8 @@
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -157,6 +159,23 @@ TEST_CASE("shmcat info reports the output ring's positions, frames held and fill
   const auto text = test::run_capture(cmd("info " + bus.segment("out")));
   CHECK(text.status == 0);
   CHECK(text.out.find("frames_published        100") != std::string::npos);
+}
+
+TEST_CASE("shmcat tail -f waits for a segment its creator is still setting up, then follows it") {
+  test::unique_bus bus;
+  const auto ring = bus.segment("out");
+  // The name exists, its header not yet: a creator between shm_open and sizing it (what a
+  // follower started right after the bus can meet; scripts/demo did).
+  const int fd = ::shm_open(("/" + ring).c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  REQUIRE(fd >= 0);
+  ::close(fd);
+  const test::scratch_file out(bus.name(), "tail-wait");
+  test::child tail({"/bin/sh", "-c", "exec " + kShmcat + " tail -f " + ring + " > " + out.path});
+  // The writer comes (it judges the empty name abandoned after 100 ms and makes the ring anew).
+  auto w = broadcast_ring_writer::create(ring, {4096, 256});
+  publish(w, make_trade(7, "BTCUSDT"));
+  CHECK(eventually([&] { return read_file(out.path).find("BTCUSDT") != std::string::npos; }));
+  CHECK(tail.running());
 }
 
 TEST_CASE("shmcat info lists the output ring's registered readers with their lag, liveness and losses") {
