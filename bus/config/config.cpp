@@ -511,15 +511,20 @@ bus_config parse_config(std::string_view text, const std::string& source, const 
   return c;
 }
 
-bus_config load_config(const std::string& path) {
+std::string read_config_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw config_error(path + ": cannot open");
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) throw config_error(path + ": read failed");
-  const auto slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? std::string(".") : (slash == 0 ? std::string("/") : path.substr(0, slash));
-  return parse_config(text.str(), path, dir);
+  return text.str();
 }
+
+std::string config_dir(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? std::string(".") : (slash == 0 ? std::string("/") : path.substr(0, slash));
+}
+
+bus_config load_config(const std::string& path) { return parse_config(read_config_text(path), path, config_dir(path)); }
 
 }  // namespace mdbus::config

@@ -200,6 +200,11 @@ struct bus_config {
 
 /// Reads and validates `path`. Throws config_error (also for an unreadable file).
 [[nodiscard]] bus_config load_config(const std::string& path);
+/// The text of the config file `path` (what load_config parses). Throws config_error
+/// (`<path>: cannot open`, `<path>: read failed`).
+[[nodiscard]] std::string read_config_text(const std::string& path);
+/// The directory a config file's relative ca_file paths are resolved against: `path`'s own.
+[[nodiscard]] std::string config_dir(const std::string& path);
 
 /// Validates JSON text. `source` names it in messages; relative ca_file paths are resolved
 /// against `base_dir` (empty: left as written).

@@ -15,32 +15,22 @@
 
 #include <cstdio>
 #include <ctime>
-#include <fstream>
-#include <sstream>
 
 namespace {
 
 constexpr int kExitUsage = 2;    // bad command line or config, or a segment of another user: a restart would refuse again
 constexpr int kExitRuntime = 1;  // could not set up the bus (e.g. another mdmerge owns the output ring)
 
-/// The file's text ("" when unreadable: load_config then says why).
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 /// SIGHUP: read the config file again and apply what changed (the venues' symbols; anything
 /// else is refused and the merger runs on as it was). One line either way.
 void reload(mdbus::merge::merger& m, const std::string& path, std::string& running_text) {
-  const std::string text = read_text(path);
-  if (const std::string why = mdbus::config::reload_refusal(running_text, text); !why.empty()) {
-    std::fprintf(stderr, "mdmerge: reload of %s refused: %s\n", path.c_str(), why.c_str());
-    return;
-  }
   try {
-    const std::string what = m.reload(mdbus::config::load_config(path));
+    const std::string text = mdbus::config::read_config_text(path);
+    if (const std::string why = mdbus::config::reload_refusal(running_text, text); !why.empty()) {
+      std::fprintf(stderr, "mdmerge: reload of %s refused: %s\n", path.c_str(), why.c_str());
+      return;
+    }
+    const std::string what = m.reload(mdbus::config::parse_config(text, path, mdbus::config::config_dir(path)));
     running_text = text;
     std::printf("mdmerge: reloaded %s: %s\n", path.c_str(), what.c_str());
     std::fflush(stdout);
@@ -70,9 +60,10 @@ int main(int argc, char** argv) {
   install_reload_signal();
 
   config::bus_config cfg;
-  std::string running_text = read_text(config_path);
+  std::string running_text;  // what a reload compares against
   try {
-    cfg = config::load_config(config_path);
+    running_text = config::read_config_text(config_path);
+    cfg = config::parse_config(running_text, config_path, config::config_dir(config_path));
   } catch (const config::config_error& e) {
     std::fprintf(stderr, "mdmerge: %s\n", e.what());
     return kExitUsage;

@@ -59,7 +59,9 @@ int main(int argc, char** argv) {
 
   config::bus_config cfg;
   try {
-    cfg = config::load_config(o.config_path);
+    // Read once: the text is what a reload compares against and what the running copy holds.
+    o.config_text = config::read_config_text(o.config_path);
+    cfg = config::parse_config(o.config_text, o.config_path, config::config_dir(o.config_path));
   } catch (const config::config_error& e) {
     std::fprintf(stderr, "mdsupervisor: %s\n", e.what());
     return kExitUsage;

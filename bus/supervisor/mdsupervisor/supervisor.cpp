@@ -13,8 +13,6 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <fstream>
-#include <sstream>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -54,15 +52,9 @@ supervisor::supervisor(const config::bus_config& cfg, supervisor_options options
   // The running copy of the config, beside the control socket (a directory only we can write):
   // the children read it, so an edit of the file takes effect at `mdctl reload`, not when a
   // feeder happens to restart.
-  {
-    std::ifstream in(options_.config_path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    config_text_ = text.str();
-  }
   const std::string& sock = cfg_.supervisor.control_socket;
   running_path_ = sock.substr(0, sock.rfind('/') + 1) + cfg_.bus + ".running.json";
-  write_running_copy(config_text_);
+  write_running_copy(options_.config_text);
   // The counters segment is the supervisor's alone (DESIGN: one owner per segment): made here,
   // or adopted from a dead predecessor with every counter intact; the other processes open it.
   counters_ = counters_segment::create(segment_name(cfg_.bus, "counters"), config::counters_capacity(cfg_),

@@ -29,6 +29,7 @@ namespace mdbus::supervise {
 
 struct supervisor_options {
   std::string config_path;
+  std::string config_text;  ///< the file's text the bus_config was parsed from; after a reload, the reloaded text
   std::string mdfeed;   ///< binaries to start
   std::string mdmerge;
   bool keep_shm = false;  ///< leave the bus's segments at exit
@@ -160,7 +161,6 @@ class supervisor {
 
   config::bus_config cfg_;
   supervisor_options options_;
-  std::string config_text_;   ///< the config file's text cfg_ was read from (a reload compares against it)
   std::string running_path_;  ///< the running copy the children read (--config): in the control socket's directory
   std::uint64_t config_generation_ = 1;  ///< 1 at start, +1 per applied reload
   std::int64_t reloaded_wall_ = 0;       ///< CLOCK_REALTIME of the last applied reload (0: none)

@@ -14,10 +14,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <fstream>
 #include <set>
 #include <signal.h>
-#include <sstream>
 #include <unistd.h>
 
 namespace mdbus::supervise {
@@ -25,16 +23,11 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string dir_of(const std::string& path) {
-  const auto slash = path.rfind('/');
-  return slash == std::string::npos ? std::string(".") : (slash == 0 ? std::string("/") : path.substr(0, slash));
-}
-
 }  // namespace
 
 void supervisor::write_running_copy(const std::string& text) {
   // Relative ca_file paths were relative to the file's directory: absolute in the copy.
-  const std::string copy = config::running_copy(text, dir_of(options_.config_path));
+  const std::string copy = config::running_copy(text, config::config_dir(options_.config_path));
   const std::string tmp = running_path_ + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(errno));
@@ -82,17 +75,11 @@ json supervisor::reload_config() {
   // A reload while another's restarts are still under way is fine: a slot restarts with the
   // config of the moment it starts (its control block is laid out by cfg_ then).
   std::string text;
-  {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return fail(path + ": cannot open");
-    std::ostringstream t;
-    t << in.rdbuf();
-    text = t.str();
-  }
-  if (const std::string why = config::reload_refusal(config_text_, text); !why.empty()) return fail(path + ": " + why);
   config::bus_config next;
   try {
-    next = config::parse_config(text, path, dir_of(path));
+    text = config::read_config_text(path);
+    if (const std::string why = config::reload_refusal(options_.config_text, text); !why.empty()) return fail(path + ": " + why);
+    next = config::parse_config(text, path, config::config_dir(path));
   } catch (const config::config_error& e) {
     return fail(e.what());
   }
@@ -121,7 +108,7 @@ json supervisor::reload_config() {
     }
   }
   if (changed.empty()) {
-    config_text_ = text;  // formatting or an unchanged list: nothing to restart
+    options_.config_text = text;  // formatting or an unchanged list: nothing to restart
     return json{{"ok", true}, {"file", path}, {"generation", config_generation_}, {"added", added}, {"removed", removed},
                 {"groups", groups}, {"restarts", 0}};
   }
@@ -134,7 +121,7 @@ json supervisor::reload_config() {
   // slots); their section pointers move to the new config's.
   cfg_ = std::move(next);
   for (auto& s : slots_) s->vc = cfg_.find(s->v);
-  config_text_ = text;
+  options_.config_text = text;
   ++config_generation_;
   reloaded_wall_ = wall_ns();
   if (merger_.pid > 0) ::kill(merger_.pid, SIGHUP);  // a merger not running reads the new copy when it starts
