@@ -4,7 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
+#include <set>
 
 namespace mdbus::config {
 namespace {
@@ -20,6 +22,43 @@ json without_symbols(json j) {
 }
 
 }  // namespace
+
+reload_plan plan_reload(const bus_config& now, const bus_config& next) {
+  reload_plan p;
+  auto refuse = [&p](std::string why) {
+    p.refusal = std::move(why);
+    return p;
+  };
+  if (now.bus != next.bus) return refuse("bus: changed");
+  if (now.venues.size() != next.venues.size()) return refuse("venues: a venue added or removed");
+  for (std::size_t i = 0; i < now.venues.size(); ++i) {
+    const auto& a = now.venues[i];
+    const auto& b = next.venues[i];
+    const std::string v(to_string(a.id));
+    if (a.id != b.id) return refuse("venues: " + v + " replaced by " + std::string(to_string(b.id)));
+    if (a.groups != b.groups) return refuse(v + ".groups: changed (it moves every symbol)");
+    if (a.routes != b.routes) return refuse(v + ".channels: their routes changed");
+    if (a.slots != b.slots) return refuse(v + ".slots: changed");
+    const auto same_name = [](const channel_spec& x, const channel_spec& y) { return x.name == y.name; };
+    if (!std::equal(a.channels.begin(), a.channels.end(), b.channels.begin(), b.channels.end(), same_name))
+      return refuse(v + ".channels: changed");
+  }
+  if (now.rings.feeder_bytes != next.rings.feeder_bytes || now.rings.feeder_max_frame != next.rings.feeder_max_frame ||
+      now.rings.output_bytes != next.rings.output_bytes || now.rings.output_max_frame != next.rings.output_max_frame)
+    return refuse("rings: changed");
+  for (std::size_t i = 0; i < now.venues.size(); ++i) {
+    const auto& was = now.venues[i];
+    const auto& is = next.venues[i];
+    const std::set<std::string> before(was.symbols.begin(), was.symbols.end()), after(is.symbols.begin(), is.symbols.end());
+    for (const auto& s : is.symbols)
+      if (!before.contains(s)) p.added.emplace_back(is.id, s);
+    for (const auto& s : was.symbols)
+      if (!after.contains(s)) p.removed.emplace_back(is.id, s);
+    for (std::uint32_t g = 0; g < is.connections(); ++g)
+      if (config_identity(now, group_view(was, g)) != config_identity(next, group_view(is, g))) p.changed.emplace_back(is.id, g);
+  }
+  return p;
+}
 
 std::string reload_refusal(std::string_view running, std::string_view next) {
   json a, b;

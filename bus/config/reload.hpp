@@ -12,10 +12,30 @@
 /// operator's file, so an edit takes effect at `mdctl reload` and not at the next crash of a
 /// feeder. The copy is the file's JSON with relative ca_file paths made absolute (the copy
 /// lives in another directory).
+#include "bus/config/config.hpp"
+
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace mdbus::config {
+
+/// What a reload from `now` to `next` changes, worked out once for the supervisor and the
+/// merger (plan_reload).
+struct reload_plan {
+  /// Non-empty: `next` lays the bus out otherwise (bus, venues, groups, routes, slots,
+  /// channels, rings): the first difference. Nothing below is filled then.
+  std::string refusal;
+  std::vector<std::pair<venue, std::uint32_t>> changed;  ///< connection groups whose identity changed (their feeders restart)
+  std::vector<std::pair<venue, std::string>> added;      ///< symbols in `next` only, in its order
+  std::vector<std::pair<venue, std::string>> removed;    ///< symbols in `now` only, in its order
+};
+
+/// The plan of a reload (pure): which connection groups change (config_identity of their
+/// group_view), which symbols come and go.
+[[nodiscard]] reload_plan plan_reload(const bus_config& now, const bus_config& next);
 
 /// Empty when `next` differs from `running` (both config JSON texts) in the venues' symbol
 /// lists at most; else one line naming the first other difference, e.g.

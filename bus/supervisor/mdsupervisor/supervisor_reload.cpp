@@ -14,7 +14,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <set>
 #include <signal.h>
 #include <unistd.h>
 
@@ -89,24 +88,15 @@ json supervisor::reload_config() {
     return fail("the new symbols need about " + std::to_string(want) + " counters; the counters segment holds " +
                 std::to_string(counters_.max_counters()) + ": restart the bus to grow it");
 
-  // What changed, per venue and group (the group layout itself cannot change: same `groups`).
+  // What changed, per venue and group (the group layout itself cannot: the JSON check above
+  // refused that already, and the plan says so too).
+  const config::reload_plan plan = config::plan_reload(cfg_, next);
+  if (!plan.refusal.empty()) return fail(path + ": " + plan.refusal);
   json added = json::array(), removed = json::array(), groups = json::array();
-  std::vector<std::pair<venue, std::uint32_t>> changed;
-  for (std::size_t vi = 0; vi < next.venues.size(); ++vi) {
-    const auto& was = cfg_.venues[vi];
-    const auto& now = next.venues[vi];
-    const std::set<std::string> before(was.symbols.begin(), was.symbols.end()), after(now.symbols.begin(), now.symbols.end());
-    for (const auto& s : now.symbols)
-      if (!before.contains(s)) added.push_back(std::string(to_string(now.id)) + ":" + s);
-    for (const auto& s : was.symbols)
-      if (!after.contains(s)) removed.push_back(std::string(to_string(now.id)) + ":" + s);
-    for (std::uint32_t g = 0; g < now.connections(); ++g) {
-      if (config::config_identity(cfg_, config::group_view(was, g)) == config::config_identity(next, config::group_view(now, g)))
-        continue;
-      changed.emplace_back(now.id, g);
-      groups.push_back(std::string(to_string(now.id)) + "/g" + std::to_string(g));
-    }
-  }
+  for (const auto& [v, s] : plan.added) added.push_back(std::string(to_string(v)) + ":" + s);
+  for (const auto& [v, s] : plan.removed) removed.push_back(std::string(to_string(v)) + ":" + s);
+  for (const auto& [v, g] : plan.changed) groups.push_back(std::string(to_string(v)) + "/g" + std::to_string(g));
+  const auto& changed = plan.changed;
   if (changed.empty()) {
     options_.config_text = text;  // formatting or an unchanged list: nothing to restart
     return json{{"ok", true}, {"file", path}, {"generation", config_generation_}, {"added", added}, {"removed", removed},

@@ -78,3 +78,37 @@ TEST_CASE("reload: the running copy makes relative ca_file paths absolute and ke
   CHECK(json::parse(config::running_copy(base().dump(), "conf"))["venues"]["binance"]["endpoint"]["ca_file"].get<std::string>().front() == '/');
   CHECK_THROWS_AS((void)config::running_copy("nope", "/"), config::config_error);
 }
+
+TEST_CASE("reload: the plan names the connection groups whose symbols changed and the symbols that come and go, or the layout change it refuses") {
+  const std::string text = R"({"bus": "t1", "venues": {
+      "binance": {"symbols": ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT"], "channels": ["trade"], "groups": 2},
+      "binance_usdm": {"symbols": ["BTCUSDT", "ETHUSDT"], "channels": ["depth@100ms", "aggTrade"]}}})";
+  const config::bus_config now = config::parse_config(text, "cfg.json");
+  const config::venue_config& b = *now.find(venue::binance);
+  // Drop one symbol of binance's group 0 or 1 and add one to USD-M: its two route groups change.
+  json j = json::parse(text);
+  const std::string gone = config::group_view(b, 0).symbols.size() > 1 ? config::group_view(b, 0).symbols.back()
+                                                                         : config::group_view(b, 1).symbols.back();
+  json syms = json::array();
+  for (const auto& s : b.symbols)
+    if (s != gone) syms.push_back(s);
+  j["venues"]["binance"]["symbols"] = syms;
+  j["venues"]["binance_usdm"]["symbols"].push_back("SOLUSDT");
+  const config::bus_config next = config::parse_config(j.dump(), "cfg.json");
+  const config::reload_plan p = config::plan_reload(now, next);
+  CHECK(p.refusal.empty());
+  CHECK(p.added == std::vector<std::pair<venue, std::string>>{{venue::binance_usdm, "SOLUSDT"}});
+  CHECK(p.removed == std::vector<std::pair<venue, std::string>>{{venue::binance, gone}});
+  CHECK(p.changed == std::vector<std::pair<venue, std::uint32_t>>{
+                         {venue::binance, b.group_of(gone)}, {venue::binance_usdm, 0}, {venue::binance_usdm, 1}});
+  CHECK(config::plan_reload(now, now).changed.empty());
+  // A layout change is refused, nothing planned.
+  json g = json::parse(text);
+  g["venues"]["binance"]["groups"] = 3;
+  const config::reload_plan r = config::plan_reload(now, config::parse_config(g.dump(), "cfg.json"));
+  CHECK(r.refusal == "binance.groups: changed (it moves every symbol)");
+  CHECK(r.changed.empty());
+  json c = json::parse(text);
+  c["venues"]["binance_usdm"]["channels"] = {"depth@100ms", "trade"};
+  CHECK(config::plan_reload(now, config::parse_config(c.dump(), "cfg.json")).refusal == "binance_usdm.channels: changed");
+}
