@@ -80,7 +80,8 @@ struct venue_config {
   /// The stream routes (URL paths) the channels are served on, in the order the channels
   /// first name them; one "" for a venue with one path for all. One connection serves one
   /// route (Binance USD-M: /public for depth and bookTicker, /market for trades and
-  /// markPrice, since 2026-04-23), so each route is a connection of its own.
+  /// markPrice, since 2026-04-23: change notice "Base URL Split & Migration", 2026-03-06),
+  /// so each route is a connection of its own.
   std::vector<std::string> routes{""};
   /// In a connection group's view (group_view()): which connection group this is, its
   /// symbols and its route's channels only. In the whole venue's section: 0, everything.
@@ -97,8 +98,9 @@ struct venue_config {
   }
   /// The connection group that carries `ch` of `symbol`.
   [[nodiscard]] std::uint32_t connection_of(std::string_view symbol, channel ch) const noexcept;
-  /// Whether the venue serves `ch` for `symbol` (OKX funding-rate: perpetual swaps only). A
-  /// section's channels apply to the symbols that take them; a channel none takes is refused.
+  /// Whether the venue serves `ch` for `symbol` (OKX funding-rate: perpetual swaps only, OKX
+  /// "Funding rate channel", 2026-12). A section's channels apply to the symbols that take
+  /// them; a channel none takes is refused.
   [[nodiscard]] bool carries(std::string_view symbol, channel ch) const;
 };
 
