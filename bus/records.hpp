@@ -91,7 +91,8 @@ struct record_header {
       return true;
     }
     std::memcpy(symbol, s.data(), n);
-    const bool whole = s.size() <= kSymbolCapacity && std::memchr(s.data(), 0, n) == nullptr;
+    bool whole = s.size() <= kSymbolCapacity;
+    for (std::size_t i = 0; i < n; ++i) whole &= s[i] != '\0';  // a few bytes: no call to memchr
     flags = static_cast<std::uint8_t>(whole ? flags & ~kHeaderSymbolTruncated : flags | kHeaderSymbolTruncated);
     return whole;
   }

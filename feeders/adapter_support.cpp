@@ -37,46 +37,35 @@ bool parse_u64_text(std::string_view s, std::uint64_t& out) noexcept {
   return true;
 }
 
-bool parse_i64_text(std::string_view s, std::int64_t& out) noexcept {
+namespace {
+
+/// [-]digits to int64 through `to_u64` for the digits (parse_u64_text, or its padded twin).
+template <bool (*to_u64)(std::string_view, std::uint64_t&) noexcept>
+bool signed_text(std::string_view s, std::int64_t& out) noexcept {
   const bool negative = !s.empty() && s.front() == '-';
   if (negative) s.remove_prefix(1);
   std::uint64_t m = 0;
-  if (!parse_u64_text(s, m)) return false;
+  if (!to_u64(s, m)) return false;
   const std::uint64_t limit = negative ? static_cast<std::uint64_t>(INT64_MAX) + 1 : static_cast<std::uint64_t>(INT64_MAX);
   if (m > limit) return false;
   out = negative ? static_cast<std::int64_t>(~m + 1) : static_cast<std::int64_t>(m);
   return true;
 }
 
-namespace {
-
-/// What kind of JSON value a raw token starts: a number, something else, or garbage.
-parse_error number_token(od::value& v, std::string_view& t) noexcept {
-  t = trim_token(v.raw_json_token());
-  if (t.empty()) return parse_error::not_json;
-  const char c = t.front();
-  if (c == '-' || (c >= '0' && c <= '9')) return parse_error::none;
-  return kind_mismatch(t);
-}
-
 }  // namespace
 
-parse_error read_u64(od::value& v, std::uint64_t& out) noexcept {
-  std::string_view t;
-  if (const auto e = number_token(v, t); e != parse_error::none) return e;
-  return parse_u64_text(t, out) ? parse_error::none : parse_error::bad_number;
-}
+bool parse_i64_text(std::string_view s, std::int64_t& out) noexcept { return signed_text<parse_u64_text>(s, out); }
 
 parse_error read_i64(od::value& v, std::int64_t& out) noexcept {
   std::string_view t;
   if (const auto e = number_token(v, t); e != parse_error::none) return e;
-  return parse_i64_text(t, out) ? parse_error::none : parse_error::bad_number;
+  return signed_text<parse_u64_padded>(t, out) ? parse_error::none : parse_error::bad_number;
 }
 
 parse_error read_quoted_u64(od::value& v, std::uint64_t& out) noexcept {
   std::string_view s;
   if (const auto e = read_string(v, s); e != parse_error::none) return e;
-  return parse_u64_text(s, out) ? parse_error::none : parse_error::bad_number;
+  return parse_u64_padded(s, out) ? parse_error::none : parse_error::bad_number;
 }
 
 parse_error read_bool(od::value& v, bool& out) noexcept {
@@ -92,12 +81,6 @@ parse_error read_bool(od::value& v, bool& out) noexcept {
   return kind_mismatch(t);
 }
 
-parse_error read_decimal(od::value& v, decimal& out) noexcept {
-  std::string_view s;
-  if (const auto e = read_string(v, s); e != parse_error::none) return e;
-  return to_decimal_padded(s, out) ? parse_error::none : parse_error::bad_number;
-}
-
 parse_error read_decimal_or_empty(od::value& v, decimal& out) noexcept {
   std::string_view s;
   if (const auto e = read_string(v, s); e != parse_error::none) return e;
@@ -106,12 +89,6 @@ parse_error read_decimal_or_empty(od::value& v, decimal& out) noexcept {
     return parse_error::none;
   }
   return to_decimal_padded(s, out) ? parse_error::none : parse_error::bad_number;
-}
-
-parse_error read_ms_time(od::value& v, std::int64_t& ns) noexcept {
-  std::uint64_t ms = 0;
-  if (const auto e = read_u64(v, ms); e != parse_error::none) return e;
-  return ms_to_ns(ms, ns) ? parse_error::none : parse_error::bad_number;
 }
 
 parse_error read_quoted_ms_time(od::value& v, std::int64_t& ns) noexcept {

@@ -140,30 +140,43 @@ inline void accumulate_digits(const char*& p, const char* end, std::uint64_t& m)
   return (x & 0x0000FFFF0000FFFFULL) * 42949672960001ULL >> 32;
 }
 
+inline constexpr std::uint64_t kPow10[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+
 /// to_decimal for text inside a padded message: reads up to 8 bytes past any character of
 /// `s` (the message's SIMDJSON_PADDING covers it), so the integer part (up to 7 digits)
-/// and the fraction (up to 8) each take one load and a few multiplies instead of a loop.
-/// Same result as parse_decimal; other shapes go to to_decimal.
+/// and the fraction (up to 8) each take one load, and together one SWAR combine when they
+/// hold 8 digits or fewer, instead of a loop. Same result as parse_decimal; other shapes go
+/// to to_decimal.
 [[nodiscard]] inline bool to_decimal_padded(std::string_view s, decimal& out) noexcept {
   const char* p = s.data();
   const char* const end = p + s.size();
   const bool negative = p != end && *p == '-';
   if (negative) ++p;
-  std::uint64_t x;
-  std::memcpy(&x, p, 8);
-  const unsigned int_digits = digit_run(x);
+  std::uint64_t lead;  // the integer digits and what follows them
+  std::memcpy(&lead, p, 8);
+  const unsigned int_digits = digit_run(lead);
   if (int_digits == 0 || int_digits == 8) return to_decimal(s, out);
-  std::uint64_t m = digits_value(x, int_digits);
   p += int_digits;
   unsigned frac_digits = 0;
+  std::uint64_t m;
   if (p < end && *p == '.') {
+    std::uint64_t x;
     ++p;
     std::memcpy(&x, p, 8);
     frac_digits = digit_run(x);
     if (frac_digits == 0 || (frac_digits == 8 && p + 8 < end)) return to_decimal(s, out);
-    static constexpr std::uint64_t kPow10[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
-    m = m * kPow10[frac_digits] + digits_value(x, frac_digits);  // at most 15 digits: no overflow
+    if (int_digits + frac_digits <= 8) {
+      // Most venue prices and sizes ("56789.10", "0.123"): the integer digits (bytes below
+      // int_digits of the first load) followed by the fraction's, as one run for a single
+      // SWAR combine; digits_value shifts out what lies past the run.
+      const std::uint64_t int_bytes = lead & ((std::uint64_t{1} << (8U * int_digits)) - 1);
+      m = digits_value(int_bytes | (x << (8U * int_digits)), int_digits + frac_digits);
+    } else {
+      m = digits_value(lead, int_digits) * kPow10[frac_digits] + digits_value(x, frac_digits);  // <= 15 digits
+    }
     p += frac_digits;
+  } else {
+    m = digits_value(lead, int_digits);
   }
   if (p != end) return to_decimal(s, out);
   const auto v = static_cast<std::int64_t>(m);
@@ -177,8 +190,42 @@ inline void accumulate_digits(const char*& p, const char* end, std::uint64_t& m)
 /// Exact signed decimal integer: optional '-', digits, fits int64.
 [[nodiscard]] bool parse_i64_text(std::string_view s, std::int64_t& out) noexcept;
 
-/// A JSON number that is a non-negative integer (Binance ids, OKX seqId).
-[[nodiscard]] parse_error read_u64(od::value& v, std::uint64_t& out) noexcept;
+/// parse_u64_text for text inside a padded message (reads the 16 bytes from its start):
+/// up to 16 digits take two loads and SWAR combines instead of a loop (event times have 13,
+/// Binance update ids 11 or 12). Same result as parse_u64_text.
+[[nodiscard]] inline bool parse_u64_padded(std::string_view s, std::uint64_t& out) noexcept {
+  const std::size_t n = s.size();
+  if (n == 0 || n > 16) return parse_u64_text(s, out);
+  std::uint64_t a;
+  std::memcpy(&a, s.data(), 8);
+  if (n <= 8) {
+    if (digit_run(a) < n) return false;
+    out = digits_value(a, static_cast<unsigned>(n));
+    return true;
+  }
+  std::uint64_t b;
+  std::memcpy(&b, s.data() + 8, 8);
+  if (digit_run(a) != 8 || digit_run(b) < n - 8) return false;
+  out = digits_value(a, 8) * kPow10[n - 8] + digits_value(b, static_cast<unsigned>(n - 8));
+  return true;
+}
+
+/// The raw token of a value that should be a JSON number (trimmed), or why it is not one.
+[[nodiscard]] inline parse_error number_token(od::value& v, std::string_view& t) noexcept {
+  t = trim_token(v.raw_json_token());
+  if (t.empty()) return parse_error::not_json;
+  const char c = t.front();
+  if (c == '-' || (c >= '0' && c <= '9')) return parse_error::none;
+  return kind_mismatch(t);
+}
+
+/// A JSON number that is a non-negative integer (Binance ids, OKX seqId). Inline, as the
+/// decimal readers: several per message, on every venue's hot path.
+[[nodiscard]] inline parse_error read_u64(od::value& v, std::uint64_t& out) noexcept {
+  std::string_view t;
+  if (const auto e = number_token(v, t); e != parse_error::none) return e;
+  return parse_u64_padded(t, out) ? parse_error::none : parse_error::bad_number;
+}
 /// A JSON number that is an integer (OKX prevSeqId -1, checksum).
 [[nodiscard]] parse_error read_i64(od::value& v, std::int64_t& out) noexcept;
 /// A JSON string holding a non-negative integer (OKX tradeId, count).
@@ -187,7 +234,11 @@ inline void accumulate_digits(const char*& p, const char* end, std::uint64_t& m)
 [[nodiscard]] parse_error read_bool(od::value& v, bool& out) noexcept;
 /// A JSON string holding a decimal (prices, quantities). The value must lie in a padded
 /// message (as every value of a parsed document does).
-[[nodiscard]] parse_error read_decimal(od::value& v, decimal& out) noexcept;
+[[nodiscard]] inline parse_error read_decimal(od::value& v, decimal& out) noexcept {
+  std::string_view s;
+  if (const auto e = read_string(v, s); e != parse_error::none) return e;
+  return to_decimal_padded(s, out) ? parse_error::none : parse_error::bad_number;
+}
 /// Like read_decimal, but "" reads as zero: OKX tickers send an empty string for a side
 /// with no orders.
 [[nodiscard]] parse_error read_decimal_or_empty(od::value& v, decimal& out) noexcept;
@@ -200,7 +251,11 @@ inline void accumulate_digits(const char*& p, const char* end, std::uint64_t& m)
   return true;
 }
 /// A venue time in milliseconds as a JSON number (Binance E) or string (OKX ts).
-[[nodiscard]] parse_error read_ms_time(od::value& v, std::int64_t& ns) noexcept;
+[[nodiscard]] inline parse_error read_ms_time(od::value& v, std::int64_t& ns) noexcept {
+  std::uint64_t ms = 0;
+  if (const auto e = read_u64(v, ms); e != parse_error::none) return e;
+  return ms_to_ns(ms, ns) ? parse_error::none : parse_error::bad_number;
+}
 [[nodiscard]] parse_error read_quoted_ms_time(od::value& v, std::int64_t& ns) noexcept;
 
 /// True when the object key `k` is exactly `lit` (no escapes: venue keys have none).
@@ -306,15 +361,18 @@ struct stream_stamp {
   slot_id slot = slot_id::none;
   std::int64_t receive_ns = 0;
   record_header symbol{};  ///< only symbol[] and the truncation flag are used
+  std::size_t symbol_size = 0;  ///< bytes of symbol[] set (up to a NUL in what was given)
   bool has_symbol = false;
 
   void set_symbol(std::string_view s) noexcept {
     symbol.set_symbol(s);
+    symbol_size = std::min(s.size(), kSymbolCapacity);
+    if ((symbol.flags & kHeaderSymbolTruncated) != 0) symbol_size = symbol.symbol_view().size();
     has_symbol = true;
   }
   /// True when `s` is the symbol set (or, when that had to be cut, starts with what was kept).
   [[nodiscard]] bool same_symbol(std::string_view s) const noexcept {
-    const std::string_view kept = symbol.symbol_view();
+    const std::string_view kept(symbol.symbol, symbol_size);
     return (symbol.flags & kHeaderSymbolTruncated) != 0 ? s.starts_with(kept) : s == kept;
   }
   /// Fill the stream fields of `h` (venue, channel, slot, symbol, receive time); keeps the

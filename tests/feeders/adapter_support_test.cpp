@@ -121,3 +121,29 @@ TEST_CASE("milliseconds become nanoseconds up to the int64 limit") {
   CHECK(ms_to_ns(9223372036854ULL, ns));
   CHECK_FALSE(ms_to_ns(9223372036855ULL, ns));
 }
+
+TEST_CASE("parse_u64_padded agrees with parse_u64_text, whatever follows the text") {
+  auto check = [](std::string_view text) {
+    CAPTURE(text);
+    std::uint64_t ref = 7;
+    const bool ref_ok = parse_u64_text(text, ref);
+    for (const char fill : {'"', '0', '9', ',', '\0', '\xff'}) {
+      const padded_text p(text, fill);
+      std::uint64_t got = 5;
+      CHECK(parse_u64_padded(p.view(), got) == ref_ok);
+      if (ref_ok) CHECK(got == ref);
+    }
+  };
+  for (const std::string_view t : {"", "0", "7", "12345678", "123456789", "1626992741203", "600859602414",
+                                   "9999999999999999", "10000000000000000", "18446744073709551615", "18446744073709551616",
+                                   "-1", "1.0", "1e3", "1 ", "12345678a", "1234567a9", "123456789012345x"}) {
+    check(t);
+  }
+  std::mt19937_64 rng(20261207);
+  for (int i = 0; i < 20000; ++i) {
+    std::string s;
+    for (std::uint64_t n = rng() % 22; n > 0; --n) s.push_back(static_cast<char>('0' + rng() % 10));
+    if (!s.empty() && rng() % 4 == 0) s[rng() % s.size()] = "/:.-a "[rng() % 6];  // one byte that is not a digit
+    check(s);
+  }
+}
