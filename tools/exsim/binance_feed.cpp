@@ -19,12 +19,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-void append_int(std::string& out, std::int64_t v) {
-  char b[24];
-  const auto r = std::to_chars(b, b + sizeof b, v);
-  out.append(b, r.ptr);
-}
-
 bool same_level(const book_level& a, const book_level& b) { return a.price == b.price && a.qty == b.qty; }
 
 }  // namespace
@@ -39,6 +33,8 @@ binance_feed::binance_feed(const exsim_config& cfg, const binance_config& bc, st
     auto& s = symbols_.emplace_back(book_sim(inst, bc.futures ? rng::derive(cfg.seed, "usdm-market:" + inst.symbol) : cfg.seed),
                                     rng::derive(cfg.seed, tag + "skips:" + inst.symbol));
     s.lower = lower(inst.symbol);
+    s.trades = trade_history(cfg.trade_history);
+    s.aggs = trade_history(cfg.trade_history);
     rng ids(rng::derive(cfg.seed, tag + "ids:" + inst.symbol));
     s.update_id = ids.between(1'000'000'000, 9'000'000'000);
     s.trade_id = ids.between(100'000'000, 900'000'000);
@@ -181,6 +177,7 @@ void binance_feed::publish_trades(symbol_state& s, const market_action& a, std::
     // USD-M: X, the trade type ("MARKET" in the captures); no M.
     b.append(",\"m\":").append(maker).append(bc_.futures ? ",\"X\":\"MARKET\"}" : ",\"M\":true}");
     sink_.publish(s.trade_stream, b, {s.trade_id, s.trade_id, -1, now_ms, 0});
+    s.trades.push({s.trade_id, a.trade_price, a.fill_qty[f], now_ms, a.taker == side::ask, 0, 0});
   }
   ++s.agg_id;
   b.assign("{\"e\":\"aggTrade\",\"E\":");
@@ -205,6 +202,7 @@ void binance_feed::publish_trades(symbol_state& s, const market_action& a, std::
   append_int(b, now_ms);
   b.append(",\"m\":").append(maker).append(bc_.futures ? "}" : ",\"M\":true}");
   sink_.publish(s.agg_stream, b, {s.agg_id, s.agg_id, first, now_ms, 0});
+  s.aggs.push({s.agg_id, a.trade_price, a.trade_qty, now_ms, a.taker == side::ask, first, s.trade_id});
 }
 
 void binance_feed::on_timer(std::int64_t now_ms) {
@@ -336,11 +334,15 @@ void binance_feed::publish_mark(symbol_state& s, const mark_stream& m, std::int6
   sink_.publish(m.stream, b, {now_ms, now_ms, -1, now_ms, 0});  // no id: the event time orders the pushes
 }
 
+const binance_feed::symbol_state* binance_feed::find(std::string_view symbol) const {
+  for (const auto& st : symbols_)
+    if (st.sim.instrument().symbol == symbol) return &st;
+  return nullptr;
+}
+
 std::string binance_feed::rest_depth(std::string_view symbol, std::string_view limit_text, std::int64_t now_ms,
                                      int& http_status) const {
-  const symbol_state* s = nullptr;
-  for (const auto& st : symbols_)
-    if (st.sim.instrument().symbol == symbol) s = &st;
+  const symbol_state* s = find(symbol);
   if (s == nullptr) {
     http_status = 400;
     return R"({"code":-1121,"msg":"Invalid symbol."})";

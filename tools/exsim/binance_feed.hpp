@@ -20,6 +20,7 @@
 #include "tools/exsim/market.hpp"
 #include "tools/exsim/rng.hpp"
 #include "tools/exsim/stream_registry.hpp"
+#include "tools/exsim/trade_history.hpp"
 
 namespace mdbus::exsim {
 
@@ -38,6 +39,15 @@ class binance_feed {
   /// Binance error body).
   [[nodiscard]] std::string rest_depth(std::string_view symbol, std::string_view limit, std::int64_t now_ms,
                                        int& http_status) const;
+
+  /// REST GET /api/v3/trades (`historical` false: the latest), /api/v3/historicalTrades
+  /// (`historical`: fromId) and their /fapi/v1 twins, from the trades the streams carried
+  /// (trade_rest.cpp). `query` reads a query-string argument ("" when absent).
+  [[nodiscard]] std::string rest_trades(std::string_view symbol, const std::function<std::string(const char*)>& query,
+                                        bool historical, int& http_status) const;
+  /// REST GET /api/v3/aggTrades (and /fapi/v1/aggTrades): fromId, startTime, endTime, limit.
+  [[nodiscard]] std::string rest_agg_trades(std::string_view symbol, const std::function<std::string(const char*)>& query,
+                                            int& http_status) const;
 
   /// Current update id of a symbol (tests and GET /status).
   [[nodiscard]] std::int64_t last_update_id(std::size_t i) const { return symbols_.at(i).update_id; }
@@ -80,6 +90,7 @@ class binance_feed {
     std::vector<partial_stream> partials;
     std::vector<mark_stream> marks;  ///< USD-M only
     book_level sent_bid, sent_ask;  ///< top of book last sent on @bookTicker
+    trade_history trades, aggs;     ///< what @trade and @aggTrade carried, for the REST history
   };
 
   void publish_trades(symbol_state& s, const market_action& a, std::int64_t now_ms);
@@ -88,6 +99,7 @@ class binance_feed {
   void publish_mark(symbol_state& s, const mark_stream& m, std::int64_t now_ms);
   void px(std::string& out, const symbol_state& s, std::int64_t price) const;
   void qty(std::string& out, const symbol_state& s, std::int64_t lots) const;
+  [[nodiscard]] const symbol_state* find(std::string_view symbol) const;
 
   /// The diff-depth windows this venue serves (spot: slow, fast; USD-M: slow, mid, fast, now).
   [[nodiscard]] std::vector<depth_window*> windows(symbol_state& s) const;

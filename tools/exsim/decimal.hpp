@@ -1,6 +1,7 @@
 #pragma once
 /// Exact decimal text for prices and quantities held as integer mantissas. Binance prints a
 /// fixed 8 decimals ("61837.63000000"); OKX prints the shortest form ("30238.8", "2").
+#include <charconv>
 #include <cstdint>
 #include <string>
 
@@ -38,6 +39,18 @@ inline void append_decimal(std::string& out, std::int64_t mantissa, int scale, i
     for (int i = first_frac; i >= last_frac; --i) buf[n++] = digits[i];
   }
   out.append(buf, static_cast<std::size_t>(n));
+}
+
+/// An integer as JSON number text; quoted, as OKX sends ids and times.
+inline void append_int(std::string& out, std::int64_t v) {
+  char b[24];
+  const auto r = std::to_chars(b, b + sizeof b, v);
+  out.append(b, r.ptr);
+}
+inline void append_quoted_int(std::string& out, std::int64_t v) {
+  out.push_back('"');
+  append_int(out, v);
+  out.push_back('"');
 }
 
 inline std::string decimal_string(std::int64_t mantissa, int scale, int fixed) {

@@ -164,7 +164,7 @@ void apply_config_json(exsim_config& cfg, const json& j, const std::string& orig
   const std::string top = origin + ": ";
   check_keys(j,
              {"host", "port", "control_port", "tls", "tls_cert", "tls_key", "seed", "rate", "truth_log",
-              "queue_limit_bytes", "close_slow", "tick_us", "rest_on_stream_port", "connect_limits", "quiet", "binance",
+              "queue_limit_bytes", "close_slow", "tick_us", "rest_on_stream_port", "connect_limits", "trade_history", "quiet", "binance",
               "okx", "binance_usdm"},
              top);
   read_field(j, "host", cfg.host, top);
@@ -181,6 +181,7 @@ void apply_config_json(exsim_config& cfg, const json& j, const std::string& orig
   read_field(j, "tick_us", cfg.tick_us, top);
   read_field(j, "rest_on_stream_port", cfg.rest_on_stream_port, top);
   read_field(j, "connect_limits", cfg.connect_limits, top);
+  read_field(j, "trade_history", cfg.trade_history, top);
   if (const auto it = j.find("quiet"); it != j.end()) {
     if (!it->is_object()) throw config_error(top + "quiet: expected an object {\"SYMBOL\": seconds}");
     cfg.quiet.clear();
@@ -318,6 +319,7 @@ void validate(const exsim_config& cfg) {
   }
   need(cfg.rate >= 0 && cfg.rate <= 10e6, "rate: must be 0..10000000 actions/s");
   need(cfg.tick_us >= 100 && cfg.tick_us <= 1000000, "tick_us: must be 100..1000000");
+  need(cfg.trade_history >= 1 && cfg.trade_history <= 10'000'000, "trade_history: must be 1..10000000");
   need(cfg.queue_limit_bytes >= 4096, "queue_limit_bytes: must be >= 4096");
   if (cfg.tls) {
     need(!cfg.tls_cert.empty(), "tls_cert: required with tls (or use plain ws)");
@@ -389,6 +391,7 @@ json to_json(const exsim_config& cfg) {
           {"queue_limit_bytes", cfg.queue_limit_bytes},
           {"close_slow", cfg.close_slow},
           {"tick_us", cfg.tick_us},
+          {"trade_history", cfg.trade_history},
           {"rest_on_stream_port", cfg.rest_on_stream_port},
           {"connect_limits", cfg.connect_limits},
           {"quiet", cfg.quiet},

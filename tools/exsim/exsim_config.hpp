@@ -101,6 +101,9 @@ struct exsim_config {
   std::int64_t tick_us = 1000;     ///< market and housekeeping timer period
   bool rest_on_stream_port = false;  ///< legacy: REST also on the venue (stream) port
   bool connect_limits = true;        ///< enforce the venues' connection-attempt limits
+  /// Trades kept per instrument for the trade-history REST endpoints (trade_history.hpp);
+  /// Binance also keeps as many aggregate trades.
+  std::size_t trade_history = 10000;
   /// Instrument (either venue's spelling) → seconds after start with no market actions.
   std::map<std::string, double> quiet;
   binance_config binance;

@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   std::int64_t u_age = 0;
   std::int64_t b_age = 0, b_ping = 0, b_pong = 0, o_idle = 0, o_hb = 0;
   int b_incoming = 0;
-  std::size_t qlimit = 0;
+  std::size_t qlimit = 0, trade_history = 0;
   std::string okx_snapshot;
   flag_value("--host", host, "listen address of the venue port (default 127.0.0.1)", [](exsim_config& c, auto& v) { c.host = v; });
   flag_value("-p,--port", port, "venue port, both venues (default 9443; 0 = any free port)", [](exsim_config& c, auto& v) { c.port = v; });
@@ -63,6 +63,9 @@ int main(int argc, char** argv) {
   flag_value("-s,--seed", seed, "market seed (default 1)", [](exsim_config& c, auto& v) { c.seed = v; });
   flag_value("-r,--rate", rate, "market actions per second across all instruments (default 1000)",
              [](exsim_config& c, auto& v) { c.rate = v; });
+  flag_value("--trade-history", trade_history,
+             "trades kept per instrument for the trade-history REST endpoints (default 10000; the venues keep months)",
+             [](exsim_config& c, auto& v) { c.trade_history = v; });
   flag_value("-t,--truth-log", truth, "write the ground-truth log to this file", [](exsim_config& c, auto& v) { c.truth_log = v; });
   flag_value("--binance-symbols", bsyms, "Binance symbols (default BTCUSDT ETHUSDT)", [](exsim_config& c, auto& v) {
     c.binance.instruments.clear();

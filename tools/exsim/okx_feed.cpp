@@ -13,18 +13,6 @@ namespace {
 
 constexpr std::size_t kBookLevels = 400;  // books and books-l2-tbt snapshots
 
-void append_int(std::string& out, std::int64_t v) {
-  char b[24];
-  const auto r = std::to_chars(b, b + sizeof b, v);
-  out.append(b, r.ptr);
-}
-
-void append_quoted_int(std::string& out, std::int64_t v) {
-  out.push_back('"');
-  append_int(out, v);
-  out.push_back('"');
-}
-
 }  // namespace
 
 okx_feed::okx_feed(const exsim_config& cfg, stream_registry& streams, event_sink& sink) : cfg_(cfg), sink_(sink) {
@@ -35,6 +23,7 @@ okx_feed::okx_feed(const exsim_config& cfg, stream_registry& streams, event_sink
     rng ids(rng::derive(cfg.seed, "okx-ids:" + inst.symbol));
     s.seq = ids.between(1'000'000'000, 9'000'000'000);
     s.trade_id = ids.between(100'000'000, 900'000'000);
+    s.fills = trade_history(cfg.trade_history);
     s.l2_sent_seq = s.books_sent_seq = s.seq;
     auto add = [&](channel c, std::uint8_t levels) {
       stream_info si;
@@ -136,6 +125,9 @@ void okx_feed::step(std::size_t i, std::int64_t now_ms) {
 void okx_feed::publish_trade(inst_state& s, const market_action& a, std::int64_t now_ms) {
   // One message per taker order and price; tradeId is the last fill of the aggregation, so
   // ids step by `count` and are not consecutive across messages.
+  // The fills behind the message, one trade each (what OKX's REST trade history lists).
+  for (std::size_t f = 0; f < a.fills; ++f)
+    s.fills.push({s.trade_id + 1 + static_cast<std::int64_t>(f), a.trade_price, a.fill_qty[f], now_ms, a.taker == side::ask, 0, 0});
   s.trade_id += static_cast<std::int64_t>(a.fills);
   s.last_px = a.trade_price;
   s.last_sz = a.trade_qty;
@@ -413,10 +405,14 @@ std::optional<std::string> okx_feed::subscribe_snapshot(std::uint16_t stream, st
   return std::nullopt;
 }
 
-std::string okx_feed::rest_books(std::string_view inst_id, std::string_view sz_text, std::int64_t now_ms) const {
-  const inst_state* s = nullptr;
+const okx_feed::inst_state* okx_feed::find(std::string_view inst_id) const {
   for (const auto& st : insts_)
-    if (st.sim.instrument().symbol == inst_id) s = &st;
+    if (st.sim.instrument().symbol == inst_id) return &st;
+  return nullptr;
+}
+
+std::string okx_feed::rest_books(std::string_view inst_id, std::string_view sz_text, std::int64_t now_ms) const {
+  const inst_state* s = find(inst_id);
   if (s == nullptr) return R"({"code":"51001","msg":"Instrument ID does not exist","data":[]})";
   std::size_t sz = 1;  // OKX default
   if (!sz_text.empty()) {

@@ -5,6 +5,7 @@
 /// "Public Data" mark-price (every instId) and funding-rate (-SWAP instIds), mark_model.hpp's
 /// values; plus REST GET /api/v5/market/books.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include "tools/exsim/exsim_config.hpp"
 #include "tools/exsim/market.hpp"
 #include "tools/exsim/stream_registry.hpp"
+#include "tools/exsim/trade_history.hpp"
 
 namespace mdbus::exsim {
 
@@ -31,6 +33,12 @@ class okx_feed {
 
   /// REST /api/v5/market/books reply (HTTP 200 with an OKX code, as OKX does).
   [[nodiscard]] std::string rest_books(std::string_view inst_id, std::string_view sz, std::int64_t now_ms) const;
+
+  /// REST GET /api/v5/market/trades (`history` false: the latest, limit <= 500) and
+  /// /api/v5/market/history-trades (`history`: type=1, after/before by tradeId, limit <= 100),
+  /// one row per fill, newest first (trade_rest.cpp). HTTP 200 with an OKX code, as OKX does.
+  [[nodiscard]] std::string rest_trades(std::string_view inst_id, const std::function<std::string(const char*)>& query,
+                                        bool history) const;
 
   /// The checksum OKX defines: CRC32 of "bidPx:bidSz:askPx:askSz:..." over the top 25 levels.
   [[nodiscard]] std::int32_t checksum(std::size_t i) const;
@@ -57,6 +65,7 @@ class okx_feed {
     std::uint16_t funding_stream = 0xFFFF;  ///< -SWAP instIds only
     std::int64_t mark_next_ms = 0, mark_sent_ms = 0, mark_sent = 0, funding_next_ms = 0;
     bool swap = false;  ///< instId ends in -SWAP: a perpetual
+    trade_history fills;  ///< every fill the trades channel aggregated, for the REST history
   };
 
   void publish_trade(inst_state& s, const market_action& a, std::int64_t now_ms);
@@ -72,6 +81,7 @@ class okx_feed {
   void top_levels(std::string& b, const inst_state& s, side sd, std::size_t n) const;
   [[nodiscard]] std::int32_t checksum_of(const inst_state& s) const;
   [[nodiscard]] std::string snapshot(const inst_state& s, const char* channel, std::int64_t seq, std::int64_t now_ms) const;
+  [[nodiscard]] const inst_state* find(std::string_view inst_id) const;
 
   const exsim_config& cfg_;
   event_sink& sink_;

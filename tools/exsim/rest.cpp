@@ -116,6 +116,19 @@ std::string server::reference(lws* wsi, int& status) {
   return std::move(r.body);
 }
 
+// Trade history (trade_rest.cpp has the venues' rules): the path says the venue and the list.
+std::string server::trades(lws* wsi, int& status) {
+  const std::function<std::string(const char*)> query = [wsi](const char* name) { return query_arg(wsi, name); };
+  const std::string_view p = rest_path_;
+  if (p.starts_with("/api/v5/")) {
+    status = 200;  // OKX answers parameter errors with HTTP 200 and its own code
+    return okx_.rest_trades(query_arg(wsi, "instId"), query, p.ends_with("history-trades"));
+  }
+  const binance_feed& feed = p.starts_with("/fapi/") ? usdm_ : binance_;
+  if (p.ends_with("aggTrades")) return feed.rest_agg_trades(query_arg(wsi, "symbol"), query, status);
+  return feed.rest_trades(query_arg(wsi, "symbol"), query, p.ends_with("historicalTrades"), status);
+}
+
 std::string server::okx_books(lws* wsi, int& status) {
   status = 200;  // OKX answers parameter errors with HTTP 200 and its own code
   return okx_.rest_books(query_arg(wsi, "instId"), query_arg(wsi, "sz"), now_ms_);
@@ -125,9 +138,9 @@ void server::binance_rest(lws* wsi, session* s, const std::string& path, venue v
   static const binance_route kSpotRoutes[] = {
       {"/api/v3/depth", 0, binance_depth_weight, &server::binance_depth},
       {"/api/v3/exchangeInfo", 20, nullptr, &server::reference},
-      {"/api/v3/trades", 25, nullptr, nullptr},
-      {"/api/v3/historicalTrades", 25, nullptr, nullptr},
-      {"/api/v3/aggTrades", 4, nullptr, nullptr},
+      {"/api/v3/trades", 25, nullptr, &server::trades},
+      {"/api/v3/historicalTrades", 25, nullptr, &server::trades},
+      {"/api/v3/aggTrades", 4, nullptr, &server::trades},
       {"/api/v3/ping", 1, nullptr, &server::reference},
       {"/api/v3/time", 1, nullptr, &server::reference},
   };
@@ -135,8 +148,9 @@ void server::binance_rest(lws* wsi, session* s, const std::string& path, venue v
   static const binance_route kUsdmRoutes[] = {
       {"/fapi/v1/depth", 0, usdm_depth_weight, &server::usdm_depth},
       {"/fapi/v1/exchangeInfo", 1, nullptr, &server::reference},
-      {"/fapi/v1/historicalTrades", 20, nullptr, nullptr},
-      {"/fapi/v1/aggTrades", 20, nullptr, nullptr},
+      {"/fapi/v1/trades", 5, nullptr, &server::trades},
+      {"/fapi/v1/historicalTrades", 20, nullptr, &server::trades},
+      {"/fapi/v1/aggTrades", 20, nullptr, &server::trades},
       {"/fapi/v1/ping", 1, nullptr, &server::reference},
       {"/fapi/v1/time", 1, nullptr, &server::reference},
   };
@@ -179,8 +193,8 @@ void server::binance_rest(lws* wsi, session* s, const std::string& path, venue v
 void server::okx_rest(lws* wsi, session* s, const std::string& path) {
   static const okx_route kRoutes[] = {
       {"/api/v5/market/books", 0, 0, &server::okx_books},  // 40 per 2 s: okx.books_rest_limit
-      {"/api/v5/market/trades", 100, 2000, nullptr},
-      {"/api/v5/market/history-trades", 20, 2000, nullptr},
+      {"/api/v5/market/trades", 100, 2000, &server::trades},
+      {"/api/v5/market/history-trades", 20, 2000, &server::trades},
       {"/api/v5/public/instruments", 20, 2000, &server::reference},
       {"/api/v5/public/time", 10, 2000, &server::reference},
   };

@@ -98,6 +98,7 @@ class server final : public event_sink {
   std::string binance_depth(lws* wsi, int& status);  // GET /api/v3/depth
   std::string usdm_depth(lws* wsi, int& status);     // GET /fapi/v1/depth
   std::string okx_books(lws* wsi, int& status);      // GET /api/v5/market/books
+  std::string trades(lws* wsi, int& status);         // the trade-history paths of both venues (trade_rest.cpp)
   std::string reference(lws* wsi, int& status);      // exchangeInfo, ping, time, public/instruments (instruments.cpp)
   std::string rest_path_;                            ///< the REST path being served (for reference())
   void control_request(lws* wsi, session* s, const std::string& method, const std::string& path,

@@ -13,6 +13,7 @@
 #include "tools/exsim/decimal.hpp"
 #include "tools/exsim/market.hpp"
 #include "tools/exsim/stream_registry.hpp"
+#include "tools/exsim/trade_history.hpp"
 #include "tools/exsim/truth_reader.hpp"
 #include "tools/exsim/truth_writer.hpp"
 
@@ -135,4 +136,44 @@ TEST_CASE("exsim truth reader names the file when it is not a truth log") {
   close(fd);
   CHECK_THROWS_WITH_AS(truth_reader{path}, doctest::Contains(path), truth_error);
   std::remove(path);
+}
+
+namespace {
+std::vector<std::int64_t> ids_of(const std::vector<trade_row>& rows) {
+  std::vector<std::int64_t> v;
+  for (const auto& r : rows) v.push_back(r.id);
+  return v;
+}
+}  // namespace
+
+TEST_CASE("exsim trade history pages like the venues: fromId inclusive, after/before by id or time, bounded") {
+  trade_history h(5);
+  for (std::int64_t id = 101; id <= 108; ++id) h.push({id, 10 * id, 1, 1000 + id / 2, id % 2 == 0, 0, 0});
+  // Bounded: 5 kept, the oldest (101..103) gone.
+  CHECK(h.size() == 5);
+  CHECK(h.oldest_id() == 104);
+  CHECK(h.newest_id() == 108);
+  // Binance fromId: inclusive, oldest first; older than what is kept gets what is left.
+  CHECK(ids_of(h.from_id(106, 10)) == std::vector<std::int64_t>{106, 107, 108});
+  CHECK(ids_of(h.from_id(106, 2)) == std::vector<std::int64_t>{106, 107});
+  CHECK(ids_of(h.from_id(50, 2)) == std::vector<std::int64_t>{104, 105});
+  CHECK(h.from_id(109, 10).empty());
+  CHECK(ids_of(h.latest(2)) == std::vector<std::int64_t>{107, 108});
+  CHECK(ids_of(h.latest(99)) == std::vector<std::int64_t>{104, 105, 106, 107, 108});
+  // Binance aggTrades startTime..endTime, inclusive: times 1052, 1052, 1053, 1053, 1054.
+  CHECK(ids_of(h.in_time(1053, 1053, 10)) == std::vector<std::int64_t>{106, 107});
+  CHECK(ids_of(h.in_time(0, 1052, 1)) == std::vector<std::int64_t>{104});
+  // OKX after (older than) / before (newer than), newest first.
+  using key = trade_history::key;
+  CHECK(ids_of(h.older_than(key::id, 107, 10)) == std::vector<std::int64_t>{106, 105, 104});
+  CHECK(ids_of(h.older_than(key::id, 107, 2)) == std::vector<std::int64_t>{106, 105});
+  CHECK(h.older_than(key::id, 104, 10).empty());
+  CHECK(ids_of(h.newer_than(key::id, 105, 10)) == std::vector<std::int64_t>{108, 107, 106});
+  CHECK(ids_of(h.newer_than(key::id, -1, 2)) == std::vector<std::int64_t>{108, 107});
+  CHECK(ids_of(h.older_than(key::time, 1053, 10)) == std::vector<std::int64_t>{105, 104});
+  CHECK(ids_of(h.newer_than(key::time, 1053, 10)) == std::vector<std::int64_t>{108});
+  // A row keeps what it was given.
+  const auto r = h.from_id(108, 1).at(0);
+  CHECK(r.price == 1080);
+  CHECK(r.taker_sold);
 }
