@@ -1,7 +1,10 @@
 // scale_bench: how the bus's cost grows with the number of instruments (issue 15, bench/scale).
 //
-// For each instrument count N (per venue; default 2, 50, 200, 500) at the same total market
-// rate: exsim over TLS with N Binance symbols and N OKX instIds -> mdsupervisor (per venue
+// For each instrument count N (per venue; default 2, 50, 200, 500) at the same total message
+// rate (the first point runs at --rate market actions a second; every later point's action
+// rate is then steered, through exsim's POST /market, until the feeders receive the first
+// point's messages a second within 5 %: more instruments at one action rate would mean more
+// messages, as each symbol's depth@100ms window flushes on its own): exsim over TLS with N Binance symbols and N OKX instIds -> mdsupervisor (per venue
 // ceil(N x 3 channels / 800) connection groups of two mdfeed slots each, mdmerge) -> this
 // process's consumer. Per point:
 //   - sync: seconds from the supervisor's start until every book (Binance depth@100ms, OKX
@@ -40,17 +43,20 @@
 #include "bus/feeder_block.hpp"
 #include "bus/stop_signal.hpp"
 #include "consumers/consumer.hpp"
+#include "tests/tools/exsim/http_client.hpp"
 
 using namespace std::chrono_literals;
 using namespace mdbus;
 using namespace mdbus::bench;
+using mdbus::test::http_request;
 using nlohmann::json;
 
 namespace {
 
 struct options {
   std::vector<int> counts = {2, 50, 200, 500};
-  double rate = 4000;    ///< exsim market actions per second, shared by all instruments
+  double rate = 4000;    ///< exsim market actions per second, shared by all instruments (the first point)
+  double msgs_per_s = 0;  ///< the feeders' message rate every point is steered to; 0: the first point's
   double seconds = 10;   ///< measuring window per point
   double warmup = 2;     ///< after sync, before the window
   double sync_limit = 180;
@@ -184,10 +190,11 @@ struct point {
   double p50_us = 0, p99_us = 0;            ///< every data record but Binance depth
   double depth_p50_us = 0, depth_p99_us = 0;  ///< Binance depth@100ms
   double exsim_cores = 0, machine_cores = 0;          ///< CPU in use over the window (cores), exsim's and the machine's
+  double action_rate = 0;                             ///< exsim's market actions a second in the window
   std::uint64_t gaps = 0, laps = 0;
 };
 
-point run_point(int n, const options& o, const std::string& dir) {
+point run_point(int n, const options& o, double target_msgs_per_s, const std::string& dir) {
   const std::string bus = "scale-" + std::to_string(::getpid()) + "-" + std::to_string(n);
   scope_exit sweep([&] { (void)remove_bus_segments(bus); });
   std::vector<std::string> args = {EXSIM_BINARY, "--port", "0", "--control-port", "0", "--tls-cert", dir + "/certs/server.pem",
@@ -222,8 +229,8 @@ point run_point(int n, const options& o, const std::string& dir) {
   point p;
   p.n = n;
   p.sync_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  sleep_checked(o.warmup);
 
+  const int control_port = ready.at("control_port");
   const json st = supervisor_request(dir + "/ctl.sock", {{"cmd", "status"}});
   std::vector<pid_t> feeders;
   std::vector<feeder_status_reader> status;
@@ -240,6 +247,23 @@ point run_point(int n, const options& o, const std::string& dir) {
     for (const auto& s : status) m += static_cast<double>(s.snapshot().messages);
     return m;
   };
+  // The same total message rate at every point: steer exsim's action rate until the feeders
+  // receive the target within 5 % (messages do not grow in proportion to actions: a symbol's
+  // depth@100ms window carries every action of its 100 ms in one message).
+  p.action_rate = o.rate;
+  if (target_msgs_per_s > 0) {
+    for (int step = 0; step < 8; ++step) {
+      const double m0 = messages();
+      sleep_checked(1.5);
+      const double measured = (messages() - m0) / 1.5;
+      if (measured <= 0) throw std::runtime_error("no messages while steering the rate");
+      const double ratio = target_msgs_per_s / measured;
+      if (ratio > 0.95 && ratio < 1.05) break;
+      p.action_rate = std::clamp(p.action_rate * ratio, 10.0, 1e6);
+      (void)http_request(control_port, "POST", "/market", json{{"rate", p.action_rate}}.dump());
+    }
+  }
+  sleep_checked(o.warmup);
   double fcpu0 = 0;
   for (const pid_t f : feeders) fcpu0 += cpu_seconds(f);
   const double mcpu0 = cpu_seconds(merger), msgs0 = messages();
@@ -277,6 +301,9 @@ int main(int argc, char** argv) {
   CLI::App app{"scale_bench: the bus's cost against the number of instruments per venue, at one total rate"};
   app.add_option("--instruments", o.counts, "instrument counts per venue, the first is the baseline")->capture_default_str();
   app.add_option("--rate", o.rate, "exsim market actions per second, shared by all instruments")->capture_default_str();
+  app.add_option("--msgs-per-s", o.msgs_per_s,
+                 "messages a second (all feeders) every point is steered to; 0: the first point's at --rate")
+      ->capture_default_str();
   app.add_option("--seconds", o.seconds, "measuring window per point")->capture_default_str();
   app.add_option("--warmup", o.warmup, "seconds after every book is synced, before the window")->capture_default_str();
   app.add_option("--sync-limit", o.sync_limit, "seconds to wait for every book")->capture_default_str();
@@ -298,18 +325,19 @@ int main(int argc, char** argv) {
   });
   try {
     make_test_certs(MDBUS_SOURCE_DIR "/scripts/gen-test-certs", dir + "/certs");
-    std::printf("scale_bench: %g market actions/s shared by all instruments; Binance trade + bookTicker + depth@100ms, OKX "
+    std::printf("scale_bench: one message rate at every point (the first point's at %g market actions/s, or --msgs-per-s); Binance trade + bookTicker + depth@100ms, OKX "
                 "trades + bbo-tbt + books; ceil(N x 3 / 800) connection groups per venue; window %g s\n\n",
                 o.rate, o.seconds);
-    std::printf("%6s %8s %10s %12s %12s %10s %10s %9s %9s %9s %9s %7s %7s %5s %5s\n", "instr", "sync s", "msgs/s", "feed cpu/M",
-                "merge cpu/M", "feed MB", "merge MB", "p50 us", "p99 us", "depth p50", "depth p99", "exsim", "machine", "gaps",
-                "laps");
+    std::printf("%6s %8s %10s %9s %12s %12s %10s %10s %9s %9s %9s %9s %7s %7s %5s %5s\n", "instr", "sync s", "msgs/s", "actions/s",
+                "feed cpu/M", "merge cpu/M", "feed MB", "merge MB", "p50 us", "p99 us", "depth p50", "depth p99", "exsim", "machine",
+                "gaps", "laps");
     std::vector<point> points;
     for (const int n : o.counts) {
-      const point p = run_point(n, o, dir);
+      const double target = o.msgs_per_s > 0 ? o.msgs_per_s : points.empty() ? 0.0 : points.front().msgs_per_s;
+      const point p = run_point(n, o, target, dir);
       points.push_back(p);
-      std::printf("%6d %8.1f %10.0f %12.3f %12.3f %10.1f %10.1f %9.1f %9.1f %9.1f %9.1f %7.2f %7.2f %5llu %5llu\n", p.n,
-                  p.sync_s, p.msgs_per_s, p.feeder_cpu_per_m, p.merger_cpu_per_m, p.feeder_rss, p.merger_rss, p.p50_us, p.p99_us,
+      std::printf("%6d %8.1f %10.0f %9.0f %12.3f %12.3f %10.1f %10.1f %9.1f %9.1f %9.1f %9.1f %7.2f %7.2f %5llu %5llu\n", p.n,
+                  p.sync_s, p.msgs_per_s, p.action_rate, p.feeder_cpu_per_m, p.merger_cpu_per_m, p.feeder_rss, p.merger_rss, p.p50_us, p.p99_us,
                   p.depth_p50_us, p.depth_p99_us, p.exsim_cores, p.machine_cores, static_cast<unsigned long long>(p.gaps),
                   static_cast<unsigned long long>(p.laps));
       std::fflush(stdout);
