@@ -271,6 +271,10 @@ feeder_status_snapshot feeder_status_reader::snapshot() const {
   s.connect_deferrals = f.connect_deferrals.load(std::memory_order_relaxed);
   s.rest_deferrals = f.rest_deferrals.load(std::memory_order_relaxed);
   s.rest_rejections = f.rest_rejections.load(std::memory_order_relaxed);
+  s.backfill_requests = f.backfill_requests.load(std::memory_order_relaxed);
+  s.backfill_pages = f.backfill_pages.load(std::memory_order_relaxed);
+  s.backfilled_trades = f.backfilled_trades.load(std::memory_order_relaxed);
+  s.backfill_failures = f.backfill_failures.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < kFeederErrorSlots; ++i) s.parse_errors[i] = f.parse_errors[i].load(std::memory_order_relaxed);
   s.last_error = last_error();
   s.last_error_time_ns = f.error_time_ns.load(std::memory_order_relaxed);
@@ -413,6 +417,32 @@ std::uint64_t feeder_resync_requester::request(std::size_t index) noexcept {
   if (control_ == nullptr || index >= slots_) return 0;
   // release: pairs with the feeder's acquire in resync_generation().
   return resync_slots(control_)[index].fetch_add(1, std::memory_order_release) + 1;
+}
+
+std::uint64_t feeder_resync_requester::request_backfill(std::size_t index, std::uint64_t from, std::uint64_t to) noexcept {
+  if (control_ == nullptr || index >= slots_) return 0;
+  feeder_backfill_slot& b = backfill_slots(control_, slots_)[index];
+  const std::uint64_t seq = b.seq.load(std::memory_order_relaxed) | 1U;  // odd: being written
+  b.seq.store(seq, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);  // the odd seq is seen before the new ids
+  b.from.store(from, std::memory_order_relaxed);
+  b.to.store(to, std::memory_order_relaxed);
+  b.seq.store(seq + 1, std::memory_order_release);  // even again: the ids are published
+  return (seq + 1) / 2;
+}
+
+backfill_request feeder_control_reader::backfill(std::size_t index) const noexcept {
+  if (index >= slots_) return {};
+  const feeder_backfill_slot& b = backfill_slots(const_cast<feeder_control*>(control_), slots_)[index];
+  for (int tries = 0; tries < 64; ++tries) {
+    const std::uint64_t s1 = b.seq.load(std::memory_order_acquire);
+    if ((s1 & 1U) != 0) continue;  // being written: a few stores, read again
+    const std::uint64_t from = b.from.load(std::memory_order_relaxed);
+    const std::uint64_t to = b.to.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (b.seq.load(std::memory_order_relaxed) == s1) return {s1 / 2, from, to};
+  }
+  return {};  // the writer is mid-write every time we look (never in practice): next poll
 }
 
 attach_status feeder_control_reader::try_open(const std::string& name, venue v, slot_id s, std::size_t symbols,

@@ -141,6 +141,13 @@ struct feeder_status {
   std::atomic<std::uint64_t> connect_deferrals;   ///< connection attempts the venue's shared pace deferred
   std::atomic<std::uint64_t> rest_deferrals;      ///< REST requests the venue's shared budget deferred
   std::atomic<std::uint64_t> rest_rejections;     ///< REST answers 429 / 418 (never expected: the budget keeps inside)
+
+  // Line 11: backfill (issue 16; requests from the merger in the control block). Relaxed counters.
+  alignas(kCacheLine) std::atomic<std::uint64_t> backfill_requests;  ///< backfill generations seen move
+  std::atomic<std::uint64_t> backfill_pages;     ///< trade-history pages fetched (answers parsed)
+  std::atomic<std::uint64_t> backfilled_trades;  ///< trades written to the ring from the history
+  std::atomic<std::uint64_t> backfill_failures;  ///< requests that ended with ids not fetched (a gap record in the ring)
+  std::atomic<std::uint64_t> backfill_reserved[4];
 };
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
@@ -156,7 +163,8 @@ static_assert(offsetof(feeder_status, parse_errors) == 4 * kCacheLine);
 static_assert(offsetof(feeder_status, error_seq) == 6 * kCacheLine);
 static_assert(offsetof(feeder_status, error_text) == 6 * kCacheLine + 24);
 static_assert(offsetof(feeder_status, resync_requests) == 10 * kCacheLine);
-static_assert(sizeof(feeder_status) == 11 * kCacheLine);
+static_assert(offsetof(feeder_status, backfill_requests) == 11 * kCacheLine);
+static_assert(sizeof(feeder_status) == 12 * kCacheLine);
 static_assert(alignof(feeder_status) == kCacheLine);
 
 /// Resync request slots: one per (configured symbol, channel position in its venue's
@@ -208,10 +216,35 @@ inline constexpr std::uint64_t kFeederStatusSize = kSegmentHeaderSize + sizeof(f
   return resync_slots(const_cast<feeder_control*>(c));
 }
 
-/// Bytes of a control block whose resync table holds `symbols` symbols.
+/// A backfill request (issue 16): the trade ids `from`..`to` of one stream, to fetch from the
+/// venue's trade history. One per resync slot (same index), after the resync table. One writer
+/// (the merger) under a seqlock: `seq` is odd while the ids are being written and moves by 2
+/// per request, so seq / 2 is the request's generation.
+struct feeder_backfill_slot {
+  std::atomic<std::uint64_t> seq;
+  std::atomic<std::uint64_t> from;
+  std::atomic<std::uint64_t> to;
+  std::atomic<std::uint64_t> reserved;
+};
+static_assert(sizeof(feeder_backfill_slot) == 32);
+
+/// Bytes of a control block whose resync table holds `symbols` symbols (and its backfill table).
 [[nodiscard]] constexpr std::uint64_t feeder_control_size(std::size_t symbols) noexcept {
-  return kSegmentHeaderSize + sizeof(feeder_control) + std::uint64_t{symbols} * kResyncChannelsPerSymbol * 8;
+  return kSegmentHeaderSize + sizeof(feeder_control) +
+         std::uint64_t{symbols} * kResyncChannelsPerSymbol * (8 + sizeof(feeder_backfill_slot));
 }
+
+/// The backfill table behind the resync table of `resync_slots` slots.
+[[nodiscard]] inline feeder_backfill_slot* backfill_slots(feeder_control* c, std::size_t resync_slot_count) noexcept {
+  return std::launder(reinterpret_cast<feeder_backfill_slot*>(reinterpret_cast<std::byte*>(resync_slots(c) + resync_slot_count)));
+}
+
+/// One backfill request as the feeder reads it.
+struct backfill_request {
+  std::uint64_t generation = 0;  ///< 0: never asked
+  std::uint64_t from = 0;
+  std::uint64_t to = 0;
+};
 
 
 /// "feed.<venue>.<slot>", e.g. "feed.binance.A": the ring's object name; the status and control
@@ -276,6 +309,7 @@ struct feeder_status_snapshot {
   std::uint64_t allocations = 0, alloc_counting = 0;
   std::uint64_t resync_requests = 0, resyncs_done = 0, resync_failures = 0, stale_resubscribes = 0, config_id = 0;
   std::uint64_t connect_deferrals = 0, rest_deferrals = 0, rest_rejections = 0;
+  std::uint64_t backfill_requests = 0, backfill_pages = 0, backfilled_trades = 0, backfill_failures = 0;
   std::uint64_t parse_errors[kFeederErrorSlots] = {};
   std::string last_error;
   std::int64_t last_error_time_ns = 0;
@@ -354,6 +388,10 @@ class feeder_resync_requester {
   /// Ask for a resync of slot `index` (resync_index()). Returns the new generation; 0 when
   /// the index is out of range or the block is not open.
   std::uint64_t request(std::size_t index) noexcept;
+  /// Ask the feeder to fetch trade ids `from`..`to` of the stream in slot `index` from the
+  /// venue's history (issue 16). Returns the request's generation; 0 when the index is out of
+  /// range or the block is not open. One writer per block: the merger.
+  std::uint64_t request_backfill(std::size_t index, std::uint64_t from, std::uint64_t to) noexcept;
   [[nodiscard]] bool valid() const noexcept { return control_ != nullptr; }
   /// Resync slots in the block's table (symbols × kResyncChannelsPerSymbol).
   [[nodiscard]] std::size_t slots() const noexcept { return slots_; }
@@ -380,6 +418,9 @@ class feeder_control_reader {
   [[nodiscard]] std::uint64_t resync_generation(std::size_t index) const noexcept {
     return index < slots_ ? resync_slots(control_)[index].load(std::memory_order_acquire) : 0;
   }
+  /// The latest backfill request of slot `index` (generation 0 beyond the table or when never
+  /// asked). Reads under the writer's seqlock: never a torn pair of ids.
+  [[nodiscard]] backfill_request backfill(std::size_t index) const noexcept;
   [[nodiscard]] bool valid() const noexcept { return control_ != nullptr; }
   [[nodiscard]] std::size_t slots() const noexcept { return slots_; }
   [[nodiscard]] const shm_segment& segment() const noexcept { return segment_; }

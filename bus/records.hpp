@@ -58,6 +58,10 @@ inline constexpr std::uint8_t kHeaderHasFirstSeq = 0x04;      ///< `first_seq` i
 /// real prevSeqId: OKX snapshots carry -1.
 inline constexpr std::uint8_t kHeaderHasPrevSeq = 0x08;
 inline constexpr std::uint8_t kHeaderFromRest = 0x10;  ///< came from a REST snapshot, not the stream
+/// A trade the merger asked for after a hole no slot filled: fetched from the venue's trade
+/// history over REST (issue 16, backfill), published in sequence like the stream's own. Its
+/// venue_time_ns is the trade time (the history has no event time).
+inline constexpr std::uint8_t kHeaderBackfilled = 0x20;
 
 /// 23 characters cover the longest OKX instrument ids (options: "BTC-USD-250926-100000-C").
 inline constexpr std::size_t kSymbolCapacity = 24;
@@ -267,6 +271,10 @@ enum class gap_reason : std::uint8_t {
   checksum_mismatch = 6,  ///< the rebuilt book failed the venue checksum: resync
   resync = 7,             ///< book continuity broken (Binance U > last + 1): resync from snapshot
   malformed_message = 8,  ///< a venue message could not be decoded and was dropped
+  /// Backfill (issue 16) could not recover these trades: the REST request failed, or the venue
+  /// no longer keeps them. A feeder writes one into its ring to tell the merger so.
+  backfill_failed = 9,
+  backfill_timeout = 10,  ///< backfill did not bring these trades within the merger's bound
 };
 
 /// Loss, never silent: header venue_id, channel_id and symbol name the stream.

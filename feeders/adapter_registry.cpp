@@ -47,6 +47,17 @@ std::string_view to_string(parse_error e) noexcept {
   return "unknown";
 }
 
+// The defaults of a venue without trade history (venue_adapter.hpp, backfill).
+std::string venue_adapter::backfill_path(const subscription& sub, std::uint64_t, std::size_t) const {
+  throw std::invalid_argument(std::string(to_string(sub.ch)) + ": the venue keeps no trade history to backfill from");
+}
+
+parse_result venue_adapter::parse_backfill(const subscription&, simdjson::padded_string_view, std::uint64_t,
+                                           std::uint64_t, std::int64_t, record_sink&, backfill_page& page) noexcept {
+  page = {};
+  return {0, parse_error::unknown_stream, control_event::none, "no trade history for this channel"};
+}
+
 std::unique_ptr<venue_adapter> make_adapter(venue v, const adapter_options& options) {
   if (options.max_record_bytes < kMinRecordBytes || options.max_record_bytes > kMaxRecordSize) {
     throw std::invalid_argument("adapter_options.max_record_bytes " + std::to_string(options.max_record_bytes) +

@@ -239,6 +239,29 @@ class binance_adapter final : public venue_adapter {
   [[nodiscard]] parse_result parse_snapshot(const subscription& sub, simdjson::padded_string_view body,
                                             std::int64_t receive_ns, record_sink& sink) noexcept override;
 
+  /// Backfill (issue 16): trade and aggTrade ids count up by one, and the venue keeps them
+  /// behind public history endpoints paged by fromId (binance_family: paths and weights).
+  [[nodiscard]] backfill_plan backfill_plan_for(channel c) const noexcept override {
+    if (c == fam_.trade && !fam_.trades_history_path.empty())
+      return {true, fam_.trades_history_cost, fam_.trades_history_rows};
+    if (c == fam_.agg_trade && !fam_.agg_history_path.empty()) return {true, fam_.agg_history_cost, fam_.agg_history_rows};
+    return {};
+  }
+  [[nodiscard]] std::string backfill_path(const subscription& sub, std::uint64_t from, std::size_t limit) const override {
+    const backfill_plan plan = backfill_plan_for(sub.ch);
+    if (!plan.available) return venue_adapter::backfill_path(sub, from, limit);
+    check_symbol(desc_, sub.symbol);
+    std::string path(sub.ch == fam_.trade ? fam_.trades_history_path : fam_.agg_history_path);
+    path.append("?symbol=");
+    for (const char c : sub.symbol) path.push_back(ascii_upper(c));
+    path.append("&fromId=").append(std::to_string(from));
+    path.append("&limit=").append(std::to_string(std::clamp<std::size_t>(limit, 1, plan.max_rows)));
+    return path;
+  }
+  [[nodiscard]] parse_result parse_backfill(const subscription& sub, simdjson::padded_string_view body, std::uint64_t from,
+                                            std::uint64_t to, std::int64_t receive_ns, record_sink& sink,
+                                            backfill_page& page) noexcept override;
+
  private:
   failure on_event(channel ch, od::value& value, stream_stamp& st, record_writer& w) noexcept {
     od::object data;
@@ -281,6 +304,17 @@ class binance_adapter final : public venue_adapter {
 
   parse_result parse_raw(od::document& doc, std::string_view first_key, std::string_view event, stream_stamp& st,
                          record_writer& w) noexcept;
+
+  /// The stamp of a REST answer's records: the stream `sub` names, this slot, the answer's time.
+  [[nodiscard]] stream_stamp rest_stamp(const subscription& sub, std::int64_t receive_ns) const noexcept {
+    stream_stamp st;
+    st.venue_id = desc_.id;
+    st.channel_id = sub.ch;
+    st.slot = options_.slot;
+    st.receive_ns = receive_ns;
+    set_upper_symbol(st, sub.symbol);
+    return st;
+  }
 
   /// A good message's records go to the sink; a failure leaves nothing there.
   static parse_result finish(record_writer& w, failure f, control_event ev = control_event::none) noexcept {
@@ -429,17 +463,38 @@ parse_result binance_adapter::parse_snapshot(const subscription& sub, simdjson::
   if (const auto e = parser_.iterate(body).get(doc)) return result_of(w, {from_simdjson(e, parse_error::not_json), "not JSON"});
   od::object root;
   if (const failure f = root_object(doc, root)) return result_of(w, f);
-  stream_stamp st;
-  st.venue_id = desc_.id;
-  st.channel_id = sub.ch;
-  st.slot = options_.slot;
-  st.receive_ns = receive_ns;
-  set_upper_symbol(st, sub.symbol);
+  stream_stamp st = rest_stamp(sub, receive_ns);
   std::string_view venue_msg = "error reply";
   const failure f = parse_depth_snapshot(root, st, w, levels_, kHeaderFromRest, &venue_msg);
   if (f.error == parse_error::venue_error) return result_of(w, f, control_event::venue_error);
   if (f) return result_of(w, f);
   if (!at_document_end(doc)) return result_of(w, {parse_error::not_json, "content after the JSON object"});
+  return finish(w, kOk);
+}
+
+parse_result binance_adapter::parse_backfill(const subscription& sub, simdjson::padded_string_view body, std::uint64_t from,
+                                             std::uint64_t to, std::int64_t receive_ns, record_sink& sink,
+                                             backfill_page& page) noexcept {
+  record_writer w(sink, stage_, levels_per_record_);
+  page = {};
+  if (!backfill_plan_for(sub.ch).available)
+    return result_of(w, {parse_error::unknown_stream, "no trade history for this channel"});
+  if (body.length() > options_.max_message_bytes) return result_of(w, {parse_error::message_too_large, "body too large"});
+  od::document doc;
+  if (const auto e = parser_.iterate(body).get(doc)) return result_of(w, {from_simdjson(e, parse_error::not_json), "not JSON"});
+  stream_stamp st = rest_stamp(sub, receive_ns);
+  std::string_view venue_msg = "error reply";
+  const history_kind kind = sub.ch == fam_.trade ? history_kind::trades : history_kind::agg_trades;
+  const failure f = parse_history(doc, kind, from, to, st, w, page, venue_msg);
+  if (f.error == parse_error::venue_error) return result_of(w, f, control_event::venue_error);
+  if (f) {
+    page = {};
+    return result_of(w, f);
+  }
+  if (!at_document_end(doc)) {
+    page = {};
+    return result_of(w, {parse_error::not_json, "content after the JSON array"});
+  }
   return finish(w, kOk);
 }
 
@@ -578,6 +633,14 @@ constexpr binance_family kSpot{
     .depth_limit_ok = &spot_depth_limit_ok,
     .instruments_path = &spot_instruments_path,
     .instruments_cost = kBinanceExchangeInfoWeight,
+    // rest-api.md "Old trade lookup" (no API key since 2023-07-11; weight 25, limit max 1000)
+    // and "Compressed/Aggregate trades list" (weight 4, limit max 1000), checked 2026-12-07.
+    .trades_history_path = "/api/v3/historicalTrades",
+    .trades_history_cost = 25,
+    .trades_history_rows = 1000,
+    .agg_history_path = "/api/v3/aggTrades",
+    .agg_history_cost = 4,
+    .agg_history_rows = 1000,
 };
 
 }  // namespace

@@ -89,14 +89,31 @@ failure parse_trade(od::object& data, stream_stamp& st, record_writer& w) noexce
   if (f) return f;
   if (const failure m = missing(seen | (st.has_symbol ? 0x20U : 0U), 0x3FU, kNames)) return m;
   if (const failure c = check_trade(px, qty, kNames[2], kNames[3])) return c;
-  r.header.flags = kHeaderHasSeq;
+  finish_trade(r, px, qty, buyer_maker, 0);
+  st.apply(r.header);
+  return w.write(r);
+}
+
+void finish_trade(trade_record& r, decimal px, decimal qty, bool buyer_maker, std::uint8_t extra_flags) noexcept {
+  r.header.flags = static_cast<std::uint8_t>(kHeaderHasSeq | extra_flags);
   r.set_px(px);
   r.set_qty(qty);
   r.trade_count = 1;
   // m: the buyer is the maker, so the seller took liquidity.
   r.aggressor = buyer_maker ? aggressor_side::sell : aggressor_side::buy;
-  st.apply(r.header);
-  return w.write(r);
+}
+
+failure finish_agg_trade(trade_record& r, decimal px, decimal qty, bool buyer_maker, std::uint8_t extra_flags) noexcept {
+  if (r.first_trade_id > r.last_trade_id) return {parse_error::invalid_value, "aggTrade: f > l"};
+  r.header.flags = static_cast<std::uint8_t>(kHeaderHasSeq | kHeaderHasFirstSeq | extra_flags);
+  r.header.first_seq = r.first_trade_id;
+  r.set_px(px);
+  r.set_qty(qty);
+  r.trade_count = r.last_trade_id - r.first_trade_id < UINT32_MAX
+                      ? static_cast<std::uint32_t>(r.last_trade_id - r.first_trade_id + 1)
+                      : 0;
+  r.aggressor = buyer_maker ? aggressor_side::sell : aggressor_side::buy;
+  return kOk;
 }
 
 failure parse_agg_trade(od::object& data, stream_stamp& st, record_writer& w) noexcept {
@@ -141,16 +158,7 @@ failure parse_agg_trade(od::object& data, stream_stamp& st, record_writer& w) no
   if (f) return f;
   if (const failure m = missing(seen | (st.has_symbol ? 0x80U : 0U), 0xFFU, kNames)) return m;
   if (const failure c = check_trade(px, qty, kNames[2], kNames[3])) return c;
-  // web-socket-streams.md "Aggregate Trade Streams": f is the first trade id, l the last.
-  if (r.first_trade_id > r.last_trade_id) return {parse_error::invalid_value, "aggTrade: f > l"};
-  r.header.flags = kHeaderHasSeq | kHeaderHasFirstSeq;
-  r.header.first_seq = r.first_trade_id;
-  r.set_px(px);
-  r.set_qty(qty);
-  r.trade_count = r.last_trade_id - r.first_trade_id < UINT32_MAX
-                      ? static_cast<std::uint32_t>(r.last_trade_id - r.first_trade_id + 1)
-                      : 0;
-  r.aggressor = buyer_maker ? aggressor_side::sell : aggressor_side::buy;
+  if (const failure fa = finish_agg_trade(r, px, qty, buyer_maker, 0)) return fa;
   st.apply(r.header);
   return w.write(r);
 }

@@ -16,6 +16,15 @@ enum class depth_shape : std::uint8_t {
   top_levels,  ///< USD-M partial depth: a depthUpdate with U, u, pu whose levels are the top N: a snapshot
 };
 
+/// The rest of a trade record once its id (and, for an aggregate, f and l) are read: flags
+/// (kHeaderHasSeq, plus `extra_flags`), price, quantity, trade count, aggressor (m / isBuyerMaker:
+/// the buyer made, so a seller took). One mapping for the stream and the history (backfill).
+void finish_trade(trade_record& r, decimal px, decimal qty, bool buyer_maker, std::uint8_t extra_flags) noexcept;
+/// As finish_trade for an aggregate trade (kHeaderHasFirstSeq, first_seq = f, count l - f + 1);
+/// invalid_value when f > l (web-socket-streams.md "Aggregate Trade Streams": f first, l last).
+[[nodiscard]] failure finish_agg_trade(trade_record& r, decimal px, decimal qty, bool buyer_maker,
+                                       std::uint8_t extra_flags) noexcept;
+
 /// trade: e, E, s, t, p, q, m (spot also M, USD-M X: ignored).
 failure parse_trade(od::object& data, stream_stamp& st, record_writer& w) noexcept;
 /// aggTrade: e, E, s, a, p, q, f, l, m.

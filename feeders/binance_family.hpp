@@ -7,6 +7,7 @@
 /// paths. Internal to feeders/.
 #include "bus/venue_descriptor.hpp"
 #include "feeders/binance_events.hpp"
+#include "feeders/binance_history.hpp"
 #include "feeders/venue_adapter.hpp"
 
 #include <cstdint>
@@ -40,6 +41,14 @@ struct binance_family {
   /// The instrument list: the path for these symbols, its weight, the endpoint's name for messages.
   std::string (*instruments_path)(std::span<const std::string> symbols) = nullptr;
   std::uint32_t instruments_cost = 0;
+  /// Trade history for backfill (issue 16): per channel, the path ("" = none), one page's
+  /// weight and the most rows a page gives.
+  std::string_view trades_history_path;
+  std::uint32_t trades_history_cost = 0;
+  std::size_t trades_history_rows = 0;
+  std::string_view agg_history_path;
+  std::uint32_t agg_history_cost = 0;
+  std::size_t agg_history_rows = 0;
 };
 
 std::unique_ptr<venue_adapter> make_binance_family_adapter(const binance_family& family, const adapter_options& options);

@@ -45,6 +45,15 @@ constexpr binance_family kUsdm{
     .depth_limit_ok = &usdm_depth_limit_ok,
     .instruments_path = &usdm_instruments_path,
     .instruments_cost = kUsdmExchangeInfoWeight,
+    .trades_history_path = {},
+    .trades_history_cost = 0,
+    .trades_history_rows = 0,
+    // Backfill (issue 16): "Compressed/Aggregate Trades List" GET /fapi/v1/aggTrades (weight 20,
+    // limit max 1000, public). "Old Trades Lookup" /fapi/v1/historicalTrades is MARKET_DATA: it
+    // wants an API key, which the bus does not hold, so USD-M trade holes stay gap records.
+    .agg_history_path = "/fapi/v1/aggTrades",
+    .agg_history_cost = 20,
+    .agg_history_rows = 1000,
 };
 
 }  // namespace

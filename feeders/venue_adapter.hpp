@@ -98,6 +98,22 @@ struct resync_plan {
   std::uint32_t rest_cost = 0;
 };
 
+/// How the trades of one channel are fetched back from the venue's trade history after a hole
+/// the merger could not fill (issue 16, backfill). Pages of at most `max_rows`, by id.
+struct backfill_plan {
+  bool available = false;       ///< false: the venue keeps no public history of this channel
+  std::uint32_t rest_cost = 0;  ///< one page's cost in the venue's REST budget
+  std::size_t max_rows = 0;     ///< the most rows one page gives (the endpoint's limit maximum)
+};
+
+/// What one page of trade history held (parse_backfill).
+struct backfill_page {
+  std::uint32_t rows = 0;        ///< trades in the answer
+  std::uint64_t first_id = 0;    ///< the lowest id in it (0 when empty)
+  std::uint64_t last_id = 0;     ///< the highest
+  std::uint32_t written = 0;     ///< records written (ids from..to)
+};
+
 /// The outcome of checking configured symbols against the venue's instrument list.
 struct instrument_check {
   enum class outcome : std::uint8_t {
@@ -197,6 +213,25 @@ class venue_adapter {
   /// a frame: kBookFirstPart on the first, kBookLastPart on the last), flagged kHeaderFromRest.
   [[nodiscard]] virtual parse_result parse_snapshot(const subscription& sub, simdjson::padded_string_view body,
                                                     std::int64_t receive_ns, record_sink& sink) noexcept = 0;
+
+  /// Backfill (issue 16): whether and how channel `c`'s trades can be fetched by id. The
+  /// default: not at all (the venue keeps no public history of the channel, or its ids do not
+  /// reveal holes).
+  [[nodiscard]] virtual backfill_plan backfill_plan_for(channel c) const noexcept {
+    (void)c;
+    return {};
+  }
+  /// REST path (and query) of up to `limit` trades of `sub` from id `from` on (Binance
+  /// "/api/v3/historicalTrades?symbol=BTCUSDT&fromId=42&limit=1000"). Only for a channel whose
+  /// plan is available; throws std::invalid_argument otherwise.
+  [[nodiscard]] virtual std::string backfill_path(const subscription& sub, std::uint64_t from, std::size_t limit) const;
+  /// Parse a trade-history answer into trade records flagged kHeaderBackfilled, exactly as the
+  /// stream's records of the same trades but for the flag and venue_time_ns (the trade time),
+  /// writing those with ids `from`..`to`, in id order. `page` tells what the answer held. A
+  /// body that is not a list of trades is an error and writes nothing.
+  [[nodiscard]] virtual parse_result parse_backfill(const subscription& sub, simdjson::padded_string_view body,
+                                                    std::uint64_t from, std::uint64_t to, std::int64_t receive_ns,
+                                                    record_sink& sink, backfill_page& page) noexcept;
 };
 
 /// Settings every adapter gets from the feeder.

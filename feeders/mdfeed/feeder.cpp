@@ -389,6 +389,7 @@ void feeder::on_tick() noexcept {
   advance_instruments(now);
   publish_reference(now);
   advance_resyncs(now);
+  advance_backfills(now);
   check_watchdogs(now);
   attend_doorbell(now);
   // Records written outside on_message (snapshots, slot status, from commands and REST

@@ -27,6 +27,12 @@
 /// bumping its generation in the control block; the feeder serves it by the adapter's
 /// resync_plan (Binance: REST snapshot into the ring; OKX: resubscribe for a pushed one).
 ///
+/// Backfill (feeder_backfill.cpp, issue 16): the merger asks for trade ids a hole lost on
+/// both slots by writing them into the control block's backfill table; the feeder fetches them
+/// page by page from the venue's trade history (adapter backfill_path / parse_backfill) and
+/// writes them into its ring, flagged kHeaderBackfilled, where the merger takes them like any
+/// record. Ids the venue cannot give end in a gap record (backfill_failed) in the ring.
+///
 /// The hot path (on_message) reads two clocks, parses into the ring and bumps relaxed
 /// counters; it never allocates, throws or makes a system call (log lines are rate-limited).
 #include "bus/config/config.hpp"
@@ -156,6 +162,31 @@ class feeder final : private ws_events, private rest_events, private snapshot_ob
   void set_phase(book_stream& b, resync_phase p) noexcept;
   void resync_on_established(std::int64_t now) noexcept;
   void resync_on_closed() noexcept;
+
+  // ---- backfill (feeder_backfill.cpp) ----
+  /// One trade stream the merger can ask to backfill: built at start, never resized.
+  struct history_stream {
+    subscription sub;
+    backfill_plan plan;
+    std::size_t index = kNoResyncSlot;  ///< its slot in the control block (the resync index)
+    std::uint64_t generation = 0;        ///< the request generation last taken
+    bool active = false;                 ///< ids cursor..to still to fetch
+    bool fetching = false;               ///< a page request in flight
+    std::uint64_t cursor = 0, to = 0;
+    unsigned attempt = 0;                ///< failed attempts at the current page
+    std::int64_t at = 0;                 ///< the next attempt not before (monotonic)
+  };
+  /// lane_stream_ values from here up are history streams (index + kHistoryOwner).
+  static constexpr std::size_t kHistoryOwner = SIZE_MAX / 2;
+  void build_backfill_table();
+  void poll_backfill(std::int64_t now) noexcept;
+  void advance_backfills(std::int64_t now) noexcept;
+  void start_backfill_page(history_stream& t, std::int64_t now) noexcept;
+  void on_backfill_done(history_stream& t, const rest_result& r) noexcept;
+  void backfill_page_failed(history_stream& t, const char* why, std::int64_t now) noexcept;
+  /// The venue cannot give ids t.cursor..first_after - 1: a gap record into the ring says so.
+  void write_backfill_gap(history_stream& t, std::uint64_t first_after, const char* why) noexcept;
+  std::vector<history_stream> histories_;
 
   // ---- instrument check at start (feeder_instruments.cpp) ----
   /// lane_stream_ value of the lane that carries the instrument-list request.

@@ -66,12 +66,14 @@ void feeder::poll_control(std::int64_t now) noexcept {
     // request the merger made while this feeder was not there to see it, and is served
     // (feeder_resync.cpp, README "Resync").
     poll_resync(now);
+    poll_backfill(now);
     return;
   }
   const std::uint64_t word = control_.load();
   if (word != last_command_word_) take_command(word, now);
   if (finished_) return;
   poll_resync(now);
+  poll_backfill(now);
 }
 
 void feeder::take_command(std::uint64_t word, std::int64_t now) noexcept {

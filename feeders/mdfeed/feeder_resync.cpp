@@ -48,7 +48,8 @@ const char* method_name(resync_method m) noexcept {
 }  // namespace
 
 void feeder::build_resync_table() {
-  std::size_t rest_streams = 0;
+  build_backfill_table();
+  std::size_t rest_streams = histories_.size();
   for (std::size_t si = 0; si < venue_.symbols.size(); ++si) {
     for (const auto& ch : venue_.channels) {
       if (!venue_.carries(venue_.symbols[si], ch.id)) continue;  // not subscribed: nothing to resync
@@ -215,6 +216,10 @@ void feeder::on_rest_done(std::size_t lane, const rest_result& r) noexcept {
   lane_stream_[lane] = SIZE_MAX;
   if (owner == kInstrumentsLane) {
     on_instruments_done(r);
+    return;
+  }
+  if (owner >= kHistoryOwner && owner - kHistoryOwner < histories_.size()) {
+    on_backfill_done(histories_[owner - kHistoryOwner], r);
     return;
   }
   if (owner >= books_.size()) return;

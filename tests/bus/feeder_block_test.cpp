@@ -25,10 +25,11 @@ TEST_CASE("feeder block names follow mdbus.<bus>.feed.<venue>.<slot>[.status|.co
   CHECK_THROWS_AS((void)feeder_status_name("a.b", venue::okx, slot_id::a), segment_error);
 }
 
-TEST_CASE("feeder block layouts: a status block is eleven cache lines, a control block one plus the resync table") {
-  CHECK(kFeederStatusSize == 128 + 704);
-  CHECK(feeder_control_size(128) == 128 + 64 + 4096 * 8);  // the size every block had before tables were sized
-  CHECK(feeder_control_size(1000) == 128 + 64 + 1000 * 32 * 8);
+TEST_CASE("feeder block layouts: a status block is twelve cache lines, a control block one plus the resync and backfill tables") {
+  CHECK(kFeederStatusSize == 128 + 768);
+  // Per stream slot: an 8-byte resync generation and a 32-byte backfill request.
+  CHECK(feeder_control_size(128) == 128 + 64 + 4096 * (8 + 32));
+  CHECK(feeder_control_size(1000) == 128 + 64 + 1000 * 32 * (8 + 32));
   // A stream's slot: its symbol's position times 32, plus its channel's position in the
   // venue's descriptor (Binance depth is the 4th channel, OKX books the 4th).
   CHECK(resync_index(0, channel::binance_depth) == 3);
@@ -347,4 +348,67 @@ TEST_CASE("feeder control block: the resync table holds as many symbols as the c
   CHECK_THROWS_AS(feeder_control_writer::create(feeder_control_name(bus.name(), venue::okx, slot_id::a), venue::okx,
                                                 slot_id::a, kMaxResyncSymbols + 1),
                   segment_error);
+}
+
+TEST_CASE("backfill requests: the merger writes ids the feeder reads whole, each request a new generation") {
+  unique_bus bus;
+  const std::string name = feeder_control_name(bus.name(), venue::binance, slot_id::b);
+  auto commander = feeder_control_writer::create(name, venue::binance, slot_id::b, 2);
+  feeder_resync_requester merger;
+  std::string why;
+  REQUIRE(feeder_resync_requester::try_open(name, venue::binance, slot_id::b, 2, merger, why) == attach_status::ok);
+  feeder_control_reader feeder;
+  REQUIRE(feeder_control_reader::try_open(name, venue::binance, slot_id::b, 2, feeder, why) == attach_status::ok);
+  const std::size_t i = resync_index(1, channel::binance_trade);
+  CHECK(feeder.backfill(i).generation == 0);  // never asked
+  CHECK(merger.request_backfill(i, 100, 250) == 1);
+  const backfill_request q = feeder.backfill(i);
+  CHECK(q.generation == 1);
+  CHECK(q.from == 100);
+  CHECK(q.to == 250);
+  CHECK(merger.request_backfill(i, 300, 301) == 2);
+  CHECK(feeder.backfill(i).generation == 2);
+  CHECK(feeder.backfill(i).from == 300);
+  // Its own table: the resync generation of the same slot, and the other slots, are untouched.
+  CHECK(feeder.resync_generation(i) == 0);
+  CHECK(feeder.backfill(resync_index(0, channel::binance_trade)).generation == 0);
+  CHECK(merger.request_backfill(resync_index(2, channel::binance_trade), 1, 2) == 0);  // beyond the table
+  CHECK(feeder.backfill(resync_index(2, channel::binance_trade)).generation == 0);
+  // The last slot of the table is inside the block.
+  CHECK(merger.request_backfill(merger.slots() - 1, 7, 8) == 1);
+  CHECK(feeder.backfill(merger.slots() - 1).to == 8);
+}
+
+TEST_CASE("backfill requests: a feeder reading while the merger writes never sees ids of two requests") {
+  unique_bus bus;
+  const std::string name = feeder_control_name(bus.name(), venue::binance, slot_id::a);
+  auto commander = feeder_control_writer::create(name, venue::binance, slot_id::a, 1);
+  feeder_resync_requester merger;
+  std::string why;
+  REQUIRE(feeder_resync_requester::try_open(name, venue::binance, slot_id::a, 1, merger, why) == attach_status::ok);
+  feeder_control_reader feeder;
+  REQUIRE(feeder_control_reader::try_open(name, venue::binance, slot_id::a, 1, feeder, why) == attach_status::ok);
+  const std::size_t i = resync_index(0, channel::binance_trade);
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    // Request n asks n*10 .. n*10 + n % 7: a torn read pairs a `from` and a `to` of two requests.
+    for (std::uint64_t n = 1; n <= 200000; ++n) (void)merger.request_backfill(i, n * 10, n * 10 + n % 7);
+    done.store(true);
+  });
+  std::size_t reads = 0, torn = 0;
+  std::uint64_t last_generation = 0, backwards = 0;
+  while (!done.load()) {
+    const backfill_request q = feeder.backfill(i);
+    if (q.generation == 0) continue;
+    ++reads;
+    const std::uint64_t n = q.from / 10;
+    if (q.from % 10 != 0 || q.to != q.from + n % 7 || n != q.generation) ++torn;
+    if (q.generation < last_generation) ++backwards;
+    last_generation = q.generation;
+  }
+  writer.join();
+  CHECK(torn == 0);
+  CHECK(backwards == 0);
+  CHECK(reads > 0);
+  CHECK(feeder.backfill(i).generation == 200000);
 }

@@ -1,0 +1,167 @@
+// The merger's backfill requests (issue 16), served by a real mdfeed against exsim over TLS:
+// the test asks for trade ids through the control block's backfill table, as the merger does,
+// and reads the feeder's ring. What comes back must be the stream's own trades, flagged
+// kHeaderBackfilled; what exsim's history no longer keeps must come back as a gap record.
+#include "tests/feeders/mdfeed/control_rig.hpp"
+
+#include <map>
+
+using namespace mdbus;
+using namespace mdbus::test;
+
+namespace {
+
+const std::vector<std::string> kSymbols = {"BTCUSDT", "ETHUSDT"};
+const std::vector<std::string> kChannels = {"trade", "aggTrade"};
+
+bool backfilled(const rec& r) { return (r.flags & kHeaderBackfilled) != 0; }
+
+auto stream_trade(channel ch, const std::string& sym) {
+  return [ch, sym](const rec& r) { return r.type == record_type::trade && r.ch == ch && r.symbol == sym && !backfilled(r); };
+}
+
+/// Highest id of a stream's trades from the stream so far.
+std::uint64_t highest(const resync_rig& r, channel ch, const std::string& sym) {
+  std::uint64_t h = 0;
+  for (const rec& k : r.records)
+    if (stream_trade(ch, sym)(k)) h = std::max(h, k.seq);
+  return h;
+}
+
+/// Lowest id of a stream's trades from the stream (exsim's ids start where its seed puts them).
+std::uint64_t lowest(const resync_rig& r, channel ch, const std::string& sym) {
+  std::uint64_t l = UINT64_MAX;
+  for (const rec& k : r.records)
+    if (stream_trade(ch, sym)(k)) l = std::min(l, k.seq);
+  return l;
+}
+
+/// Every backfilled trade of `ch`/`sym` in the ring, by id, and how many there were.
+std::map<std::uint64_t, rec> backfills_of(const resync_rig& r, channel ch, const std::string& sym, std::size_t& count) {
+  std::map<std::uint64_t, rec> m;
+  count = 0;
+  for (const rec& k : r.records)
+    if (k.type == record_type::trade && k.ch == ch && k.symbol == sym && backfilled(k)) {
+      m.emplace(k.seq, k);
+      ++count;
+    }
+  return m;
+}
+
+/// A backfilled trade repeats the stream's record of the same id: price, quantity, side, ids;
+/// exsim's trade time is its event time, so the time too.
+void check_same(const rec& stream, const rec& fill) {
+  INFO("id " << stream.seq);
+  CHECK(fill.px == stream.px);
+  CHECK(fill.px_exp == stream.px_exp);
+  CHECK(fill.qty == stream.qty);
+  CHECK(fill.qty_exp == stream.qty_exp);
+  CHECK(fill.aggressor == stream.aggressor);
+  CHECK(fill.trade_count == stream.trade_count);
+  CHECK(fill.first_trade == stream.first_trade);
+  CHECK(fill.last_trade == stream.last_trade);
+  CHECK(fill.first_seq == stream.first_seq);
+  CHECK(fill.venue_time_ns == stream.venue_time_ns);
+  CHECK((fill.flags & ~kHeaderBackfilled) == stream.flags);
+}
+
+}  // namespace
+
+TEST_CASE("mdfeed backfill binance: ids asked through the control block come back from the venue's history as the stream's own trades, paged") {
+  resync_rig r({"--rate", "1500"}, "binance", kSymbols, kChannels);
+  r.start();
+  // Enough history for two pages of trades (historicalTrades gives at most 1000 a page).
+  REQUIRE(r.until([&] { return highest(r, channel::binance_trade, "BTCUSDT") > 0; }, 30s));
+  REQUIRE(r.until([&] { return highest(r, channel::binance_agg_trade, "ETHUSDT") > 0; }, 30s));
+  const std::uint64_t t0 = lowest(r, channel::binance_trade, "BTCUSDT");
+  const std::uint64_t a0 = lowest(r, channel::binance_agg_trade, "ETHUSDT");
+  REQUIRE(r.until([&] { return highest(r, channel::binance_trade, "BTCUSDT") >= t0 + 1600; }, 60s));
+  REQUIRE(r.until([&] { return highest(r, channel::binance_agg_trade, "ETHUSDT") >= a0 + 60; }, 30s));
+  const std::size_t p0 = r.records.size();
+
+  // The stream gave all of these: ids t0+2..t0+1500 and a0+10..a0+50.
+  CHECK(r.backfill(0, channel::binance_trade, t0 + 2, t0 + 1500) == 1);
+  CHECK(r.backfill(1, channel::binance_agg_trade, a0 + 10, a0 + 50) == 1);
+  std::size_t trades = 0, aggs = 0;
+  REQUIRE(r.until([&] {
+    (void)backfills_of(r, channel::binance_trade, "BTCUSDT", trades);
+    (void)backfills_of(r, channel::binance_agg_trade, "ETHUSDT", aggs);
+    return trades >= 1499 && aggs >= 41;
+  }));
+  const auto fills = backfills_of(r, channel::binance_trade, "BTCUSDT", trades);
+  const auto agg_fills = backfills_of(r, channel::binance_agg_trade, "ETHUSDT", aggs);
+  // Exactly the ids asked, each once, in id order in the ring.
+  CHECK(trades == 1499);
+  CHECK(aggs == 41);
+  CHECK(fills.begin()->first == t0 + 2);
+  CHECK(fills.rbegin()->first == t0 + 1500);
+  CHECK(agg_fills.begin()->first == a0 + 10);
+  CHECK(agg_fills.rbegin()->first == a0 + 50);
+  std::uint64_t last = 0;
+  for (std::size_t i = p0; i < r.records.size(); ++i) {
+    const rec& k = r.records[i];
+    if (k.ch != channel::binance_trade || !backfilled(k)) continue;
+    CHECK(k.seq == (last == 0 ? t0 + 2 : last + 1));
+    last = k.seq;
+  }
+  // Each one the stream's record of the same id (the stream gave all of them earlier).
+  for (const rec& k : r.records) {
+    if (stream_trade(channel::binance_trade, "BTCUSDT")(k) && fills.count(k.seq) != 0) check_same(k, fills.at(k.seq));
+    if (stream_trade(channel::binance_agg_trade, "ETHUSDT")(k) && agg_fills.count(k.seq) != 0) check_same(k, agg_fills.at(k.seq));
+  }
+  const feeder_status_snapshot s = r.snap();
+  CHECK(s.backfill_requests == 2);
+  CHECK(s.backfill_pages == 3);  // 1000 + 499 trades, 41 aggTrades
+  CHECK(s.backfilled_trades == 1499 + 41);
+  CHECK(s.backfill_failures == 0);
+  CHECK(r.count(0, [](const rec& k) { return k.type == record_type::gap; }) == 0);
+  r.finish();
+}
+
+TEST_CASE("mdfeed backfill binance: ids older than the venue keeps come back as a backfill_failed gap record up to the first it keeps") {
+  resync_rig r({"--rate", "1000", "--trade-history", "100"}, "binance", kSymbols, kChannels);
+  r.start();
+  REQUIRE(r.until([&] { return highest(r, channel::binance_trade, "BTCUSDT") > 0; }, 30s));
+  const std::uint64_t t0 = lowest(r, channel::binance_trade, "BTCUSDT");
+  REQUIRE(r.until([&] { return highest(r, channel::binance_trade, "BTCUSDT") >= t0 + 400; }, 30s));
+  const std::uint64_t top = highest(r, channel::binance_trade, "BTCUSDT");
+  // exsim keeps the last 100 trades: ids t0..top-1 ask for far more. The gap names what the
+  // history no longer has, the rest is backfilled.
+  CHECK(r.backfill(0, channel::binance_trade, t0, top - 1) == 1);
+  REQUIRE(r.until([&] { return r.snap().backfill_failures == 1 && r.snap().backfill_pages >= 1; }));
+  REQUIRE(r.until([&] { return r.count(0, [](const rec& k) { return k.type == record_type::gap; }) == 1; }));
+  const std::size_t g = r.find(0, [](const rec& k) { return k.type == record_type::gap; });
+  const rec& gap = r.records[g];
+  CHECK(gap.gap.reason == gap_reason::backfill_failed);
+  CHECK(gap.ch == channel::binance_trade);
+  CHECK(gap.symbol == "BTCUSDT");
+  CHECK(gap.gap.last_seq_held == t0 - 1);
+  CHECK(gap.gap.first_seq_after > t0);
+  CHECK(gap.gap.first_seq_after <= top);
+  // What the history still had is backfilled, from the first id it keeps.
+  std::size_t trades = 0;
+  REQUIRE(r.until([&] {
+    (void)backfills_of(r, channel::binance_trade, "BTCUSDT", trades);
+    return trades >= top - gap.gap.first_seq_after;
+  }));
+  const auto fills = backfills_of(r, channel::binance_trade, "BTCUSDT", trades);
+  CHECK(fills.begin()->first == gap.gap.first_seq_after);
+  CHECK(fills.rbegin()->first == top - 1);
+  CHECK(r.log().find("older than the venue's history") != std::string::npos);
+  r.finish();
+}
+
+TEST_CASE("mdfeed backfill: a channel without history and an index out of the table are ignored, the feeder runs on") {
+  resync_rig r({"--rate", "500"}, "binance", kSymbols, {"trade", "bookTicker"});
+  r.start();
+  REQUIRE(r.until([&] { return highest(r, channel::binance_trade, "ETHUSDT") > 0; }, 30s));
+  const std::uint64_t t0 = lowest(r, channel::binance_trade, "ETHUSDT");
+  REQUIRE(r.until([&] { return highest(r, channel::binance_trade, "ETHUSDT") >= t0 + 5; }, 30s));
+  CHECK(r.backfill(0, channel::binance_book_ticker, 1, 5) == 1);  // bookTicker ids reveal no holes: no history to ask
+  CHECK(r.merger.request_backfill(r.merger.slots(), 1, 5) == 0);   // beyond the table
+  CHECK(r.backfill(1, channel::binance_trade, t0 + 3, t0 + 4) == 1);
+  REQUIRE_MESSAGE(r.until([&] { return r.snap().backfilled_trades == 2; }), r.log());
+  CHECK(r.snap().backfill_requests == 1);  // only the trade stream's slot is watched
+  CHECK(r.snap().backfill_failures == 0);
+  r.finish();
+}
