@@ -22,8 +22,12 @@ namespace mdbus {
 enum class merge_total : std::uint8_t {
   published, duplicates, gaps, holes_filled, hold_overflows, resync_requests, resync_dropped, resync_unrouted,
   malformed_frames, output_oversize, primed_records, streams, no_stream_room,
+  // Backfill (issue 16): holes asked of a feeder, trades published from the venues' history,
+  // gap records for what it did not bring, trades that came after their gap record (dropped),
+  // requests with no control block to go to.
+  backfill_requests, backfilled, backfill_gaps, backfill_late, backfill_unrouted,
 };
-inline constexpr std::size_t kMergeTotals = 13;
+inline constexpr std::size_t kMergeTotals = 18;
 
 /// Per input slot: merge.<venue>.<slot>.<name>. The seven lead buckets are consecutive.
 enum class merge_slot_stat : std::uint8_t {

@@ -454,6 +454,7 @@ bus_config parse_config(std::string_view text, const std::string& source, const 
     object_reader mr(*m, "merge", source);
     c.merge.hole_fill_ms = mr.integer("hole_fill_ms", false, c.merge.hole_fill_ms, 0, 60'000);
     c.merge.resync_retry_ms = mr.integer("resync_retry_ms", false, c.merge.resync_retry_ms, 10, 3'600'000);
+    c.merge.backfill_bound_ms = mr.integer("backfill_bound_ms", false, c.merge.backfill_bound_ms, 0, 60'000);
     const std::string idle = mr.string("idle", false, "wait");
     if (!idle_mode_from_string(idle, c.merge.idle))
       mr.fail("merge.idle", in_quotes(idle) +

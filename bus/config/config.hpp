@@ -134,6 +134,9 @@ enum class idle_mode : std::uint8_t {
 struct merge_settings {
   std::int64_t hole_fill_ms = 3;         ///< how long a hole on one slot waits for the other
   std::int64_t resync_retry_ms = 2'000;  ///< a book waiting for its snapshot asks again this often
+  /// Backfill (issue 16): how long a trade stream's hole waits for the venue's trade history
+  /// after hole_fill_ms (0: no backfill, the hole is a gap record at once). Only that stream waits.
+  std::int64_t backfill_bound_ms = 2'000;
   idle_mode idle = idle_mode::wait;
   std::int64_t idle_sleep_max_us = 1'000;  ///< backoff: longest pause between polls
   std::int64_t idle_spin_us = 5;           ///< wait: how long to poll before sleeping

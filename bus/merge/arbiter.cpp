@@ -1,36 +1,12 @@
 #include "bus/merge/arbiter.hpp"
+#include "bus/merge/arbiter_detail.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <limits>
 
 namespace mdbus::merge {
-namespace {
-
-constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
-/// A book waiting for its first snapshot asks one slot at most this long, then both: a start
-/// of 500 books queues about 8 minutes of snapshots behind Binance's REST budget at one a book.
-constexpr std::int64_t kAskOneMaxNs = 300'000'000'000;
-
-std::size_t slot_index(slot_id s) noexcept { return s == slot_id::b ? 1 : 0; }
-
-bool is_book(const record_view& r) noexcept {
-  return r.header().type == record_type::book_delta || r.header().type == record_type::book_snapshot;
-}
-
-/// Book part flags of a book record; a non-book record is one whole part.
-std::uint8_t part_flags(const record_view& r) noexcept {
-  if (const auto b = r.book()) return b->fixed().book_flags & (kBookFirstPart | kBookLastPart);
-  return kBookFirstPart | kBookLastPart;
-}
-
-/// The first sequence a record carries: what a gap record reports as "first after the hole",
-/// and the order in which held holes are closed. Binance depth: U; everything else: its id.
-std::uint64_t first_covered(const record_header& h, sequence_rule rule) noexcept {
-  return rule == sequence_rule::range ? h.first_seq : h.seq;
-}
-
-}  // namespace
+using namespace detail;
 
 std::size_t arbiter::key_hash::operator()(const stream_key& k) const noexcept {
   // On every offered record: three 8-byte words of symbol and one of venue/channel, mixed
@@ -252,6 +228,10 @@ void arbiter::accept(stream_state& s, const record_view& r, slot_id from, verdic
   const std::uint8_t parts = part_flags(r);
   if (is_book(r) && (parts & kBookLastPart) == 0) s.parts[slot_index(from)] = {true, true, h.seq};
   s.in_step[slot_index(from)] = true;
+  if ((h.flags & kHeaderBackfilled) != 0) {
+    ++s.stats.backfilled;
+    ++stats_.backfilled;
+  }
   s.race[s.race_next] = {race_key(r), h.receive_time_ns, from};
   s.race_next = (s.race_next + 1) % kRaceMemory;
   ++s.stats.published[slot_index(from)];
@@ -260,6 +240,13 @@ void arbiter::accept(stream_state& s, const record_view& r, slot_id from, verdic
 }
 
 void arbiter::duplicate(stream_state& s, const record_view& r, slot_id from) noexcept {
+  const record_header& hd = r.header();
+  if ((hd.flags & kHeaderBackfilled) != 0 && hd.seq >= s.late_from && hd.seq <= s.late_to) {
+    // A trade the venue's history brought after its gap record went out: too late to publish.
+    ++s.stats.backfill_late;
+    ++stats_.backfill_late;
+    return;
+  }
   s.in_step[slot_index(from)] = true;  // it delivered what was published: in step from here
   ++s.stats.duplicates[slot_index(from)];
   ++stats_.duplicates;
@@ -291,6 +278,12 @@ void arbiter::offer(const record_view& r, slot_id from, std::int64_t now_ns, std
   }
   stream_state& s = *sp;
   s.group = group;  // one group's slot pair carries a stream (a primed or unconfigured one learns it here)
+  if (r.header().type == record_type::gap) {
+    // Not market data: a feeder's word about a backfill it could not complete.
+    ++stats_.feeder_gaps;
+    feeder_gap(s, r, now_ns);
+    return;
+  }
   const std::uint8_t parts = part_flags(r);
   if ((parts & kBookFirstPart) == 0) {
     // A later part of a split snapshot follows its first part's verdict; the other slot's
@@ -352,7 +345,7 @@ void arbiter::start_awaiting(stream_state& s, std::int64_t now_ns, slot_id ask) 
 }
 
 void arbiter::publish_gap(stream_state& s, const record_header& h, slot_id from, std::uint64_t first_after,
-                          std::int64_t held_ns) noexcept {
+                          std::int64_t held_ns, gap_reason reason) noexcept {
   gap_record g = make_record<gap_record>();
   g.header.venue_id = h.venue_id;
   g.header.channel_id = h.channel_id;
@@ -361,7 +354,14 @@ void arbiter::publish_gap(stream_state& s, const record_header& h, slot_id from,
   g.last_seq_held = s.has_last ? s.last : 0;
   g.first_seq_after = first_after;
   g.held_ns = held_ns;
-  g.reason = gap_reason::hole_timeout;
+  g.reason = reason;
+  if (s.backfill_until_ns != 0) {
+    // What the backfill asked for did not (all) come: anything of it arriving later is late.
+    s.late_from = g.last_seq_held + 1;
+    s.late_to = first_after - 1;
+    ++s.stats.backfill_gaps;
+    ++stats_.backfill_gaps;
+  }
   ++s.stats.gaps;
   ++stats_.gaps;
   out_.publish_gap(g);
@@ -428,6 +428,7 @@ void arbiter::remove_held(stream_state& s, std::size_t index) noexcept {
   if (s.held.empty()) {
     const auto id = static_cast<std::uint32_t>(&s - streams_.data());
     holding_.erase(std::find(holding_.begin(), holding_.end(), id));
+    s.backfill_until_ns = 0;  // nothing waits behind a hole any more
   }
 }
 
@@ -467,7 +468,7 @@ void arbiter::drain(stream_state& s, std::int64_t now_ns) noexcept {
   update_deadline();
 }
 
-void arbiter::force_oldest_hole(stream_state& s, std::int64_t now_ns) noexcept {
+void arbiter::force_oldest_hole(stream_state& s, std::int64_t now_ns, gap_reason reason) noexcept {
   // Close the smallest hole: the held record that starts lowest.
   std::size_t pick = 0;
   std::uint64_t lowest = std::numeric_limits<std::uint64_t>::max();
@@ -492,7 +493,8 @@ void arbiter::force_oldest_hole(stream_state& s, std::int64_t now_ns) noexcept {
     drain(s, now_ns);
     return;
   }
-  publish_gap(s, r.header(), h.from, lowest, now_ns - h.arrived_ns);
+  publish_gap(s, r.header(), h.from, lowest, now_ns - h.arrived_ns, reason);
+  s.backfill_until_ns = 0;  // the hole it was asked for is closed by the gap record
   if (r.header().type == record_type::book_delta) {
     // A book that lost deltas is only whole again from a snapshot: its deltas wait for one.
     start_awaiting(s, now_ns);
@@ -511,9 +513,15 @@ void arbiter::tick(std::int64_t now_ns) noexcept {
     if (i >= holding_.size()) continue;
     stream_state& s = streams_[holding_[i]];
     while (!s.held.empty() && !s.awaiting_snapshot) {
+      if (s.backfill_until_ns != 0) {  // waiting for backfill: until its bound
+        if (now_ns < s.backfill_until_ns) break;
+        force_oldest_hole(s, now_ns, gap_reason::backfill_timeout);
+        continue;
+      }
       std::int64_t oldest = kNever;
       for (const auto& h : s.held) oldest = std::min(oldest, h.arrived_ns);
       if (oldest + options_.hole_fill_window_ns > now_ns) break;
+      if (try_backfill(s, now_ns)) break;
       force_oldest_hole(s, now_ns);
     }
   }
@@ -539,8 +547,13 @@ void arbiter::tick(std::int64_t now_ns) noexcept {
 void arbiter::update_deadline() noexcept {
   std::int64_t d = kNever;
   for (const std::uint32_t id : holding_) {
-    if (streams_[id].awaiting_snapshot) continue;
-    for (const auto& h : streams_[id].held) d = std::min(d, h.arrived_ns + options_.hole_fill_window_ns);
+    const stream_state& s = streams_[id];
+    if (s.awaiting_snapshot) continue;
+    if (s.backfill_until_ns != 0) {
+      d = std::min(d, s.backfill_until_ns);
+      continue;
+    }
+    for (const auto& h : s.held) d = std::min(d, h.arrived_ns + options_.hole_fill_window_ns);
   }
   for (const std::uint32_t id : awaiting_)
     if (!streams_[id].retired) d = std::min(d, streams_[id].resync_due_ns);
@@ -555,60 +568,6 @@ std::uint64_t arbiter::oldest_pinned(venue v, slot_id slot, std::uint32_t group)
       if (h.pinned && h.from == slot) p = std::min(p, h.ring_pos);
   }
   return p;
-}
-
-void arbiter::prime(const record_view& r) noexcept {
-  const record_header& h = r.header();
-  if (h.type == record_type::slot_status) return;
-  stream_state* sp = find_or_add(h);
-  if (sp == nullptr) return;
-  stream_state& s = *sp;
-  ++stats_.primed;
-  if (h.type == record_type::gap) {
-    // A book stream's deltas were waiting for a snapshot when the gap was published.
-    if (s.carries_deltas && !s.awaiting_snapshot) {
-      s.awaiting_snapshot = true;
-      awaiting_.push_back(static_cast<std::uint32_t>(sp - streams_.data()));
-    }
-    return;
-  }
-  if (h.type == record_type::book_delta) s.carries_deltas = true;
-  if (is_book(r)) s.joining = h.type == record_type::book_snapshot;
-  if (rule_for(h) == sequence_rule::content) {
-    if (!s.recent.empty()) {
-      s.recent[s.recent_next] = content_hash(r);
-      s.recent_next = (s.recent_next + 1) % s.recent.size();
-    }
-  } else {
-    s.has_last = true;
-    s.last = h.seq;
-  }
-  if (h.type == record_type::book_snapshot && s.awaiting_snapshot) {
-    s.awaiting_snapshot = false;
-    awaiting_.erase(std::find(awaiting_.begin(), awaiting_.end(), static_cast<std::uint32_t>(sp - streams_.data())));
-  }
-  const std::uint8_t parts = part_flags(r);
-  const auto slot = h.slot == slot_id::b ? slot_id::b : slot_id::a;
-  if (is_book(r)) {
-    // A split snapshot cut short by the restart: its remaining parts from the winning slot
-    // are still to be published.
-    auto& open = s.parts[slot_index(slot)];
-    if ((parts & kBookLastPart) == 0) open = {true, true, h.seq};
-    else if (open.open && open.seq == h.seq) open.open = false;
-  }
-  s.race[s.race_next] = {race_key(r), h.receive_time_ns, slot};
-  s.race_next = (s.race_next + 1) % kRaceMemory;
-}
-
-void arbiter::finish_priming(std::int64_t now_ns) noexcept {
-  for (const std::uint32_t id : awaiting_) {
-    stream_state& s = streams_[id];
-    ++s.stats.resync_requests;
-    ++stats_.resync_requests;
-    s.resync_due_ns = now_ns + options_.resync_retry_ns;
-    out_.request_resync(s.key.v, s.key.c, stream_key_at(id).symbol, slot_id::none);
-  }
-  update_deadline();
 }
 
 }  // namespace mdbus::merge

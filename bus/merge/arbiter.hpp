@@ -7,6 +7,16 @@
 /// delivers the missing messages; when the window passes unfilled, a gap record is
 /// published, then the held record. Loss is never silent.
 ///
+/// Trade streams whose ids reveal holes (Binance trade, aggTrade) are repaired, not just
+/// reported (issue 16): when the hole-fill window passes, the arbiter asks one feeder to fetch
+/// the missing ids from the venue's trade history (request_backfill) and keeps holding — that
+/// stream only — for at most backfill_bound_ns. The fetched trades come through the feeder's
+/// ring like any record (flagged kHeaderBackfilled), close the hole in sequence and release
+/// the held ones behind it. A gap record is published only for what backfill did not bring:
+/// gap_reason::backfill_failed when the feeder reports the venue could not give it (a gap
+/// record in its ring), backfill_timeout when the bound passed; backfilled trades arriving
+/// after that are dropped and counted (backfill_late).
+///
 /// Book streams (deltas) are only whole from a snapshot: after a gap record, or when a stream
 /// starts with a delta (Binance diff depth), its deltas wait in the hold until a snapshot
 /// comes (request_resync asks the feeders for one); then the snapshot is published and the
@@ -53,6 +63,15 @@ class merge_output {
   /// slot keeps delivering the stream, for at most 5 minutes; then, and after a gap, every
   /// feeder. Repeated every resync_retry_ns until a snapshot comes.
   virtual void request_resync(venue v, channel c, std::string_view symbol, slot_id ask) noexcept = 0;
+  /// A trade stream's hole outlived the hole-fill window: ask feeder `ask` (the slot that
+  /// delivered the records behind it, so a live one) to fetch ids `from_seq`..`to_seq` from the
+  /// venue's trade history. Returns whether a request went out: false (the default) when the
+  /// channel has no history to ask or no feeder can be reached, and the hole becomes a gap now.
+  virtual bool request_backfill(venue v, channel c, std::string_view symbol, std::uint64_t from_seq, std::uint64_t to_seq,
+                                slot_id ask) noexcept {
+    (void)v, (void)c, (void)symbol, (void)from_seq, (void)to_seq, (void)ask;
+    return false;
+  }
 
  protected:
   ~merge_output() = default;
@@ -69,6 +88,10 @@ struct arbiter_options {
   std::size_t content_window = 64;  ///< remembered (time, content) hashes per sequence-less stream
   /// A book stream waiting for its snapshot asks again this often.
   std::int64_t resync_retry_ns = 2'000'000'000;
+  /// How long a trade stream's hole waits for backfill after the hole-fill window (0: no
+  /// backfill, a hole becomes a gap record at the window's end). The stream's consumers wait
+  /// this long at most; other streams never wait for it.
+  std::int64_t backfill_bound_ns = 2'000'000'000;
 };
 
 inline constexpr std::size_t kSlots = 2;
@@ -102,6 +125,10 @@ struct stream_stats {
   std::uint64_t rebases = 0;       ///< snapshots that moved the sequence past a hole or a start
   std::uint64_t resync_requests = 0;  ///< snapshots asked for (after a gap, at start, retries)
   std::uint64_t resync_dropped = 0;   ///< deltas dropped while waiting for a snapshot (older than the hold)
+  std::uint64_t backfill_requests = 0;  ///< holes handed to a feeder to fetch over REST
+  std::uint64_t backfilled = 0;         ///< trades published from the venue's history (kHeaderBackfilled)
+  std::uint64_t backfill_gaps = 0;      ///< gap records for what backfill did not bring (failed or bound)
+  std::uint64_t backfill_late = 0;      ///< backfilled trades that came after their gap record: dropped
 };
 
 /// Why offer() refused a record outright (counted in arbiter_stats).
@@ -119,6 +146,11 @@ struct arbiter_stats {
   std::uint64_t resync_requests = 0;
   std::uint64_t resync_dropped = 0;
   std::uint64_t primed = 0;  ///< published records replayed into the state by prime()
+  std::uint64_t backfill_requests = 0;
+  std::uint64_t backfilled = 0;
+  std::uint64_t backfill_gaps = 0;
+  std::uint64_t backfill_late = 0;
+  std::uint64_t feeder_gaps = 0;  ///< gap records from a feeder (backfill failures): acted on, never published as they are
 };
 
 /// A stream's identity as the arbiter keys it, for listing (stats, counters).
@@ -260,6 +292,12 @@ class arbiter {
     bool ask_delivered = false;
     std::int64_t awaiting_since_ns = 0;
     std::uint64_t last = 0;
+    /// Backfill asked for the hole at the front of the hold: wait for it until this time (0:
+    /// none asked). Ends when the hold empties or a gap record is published for the hole.
+    std::int64_t backfill_until_ns = 0;
+    /// The ids of the last gap record published after a backfill: backfilled trades in this
+    /// range came too late (counted as backfill_late, not as duplicates).
+    std::uint64_t late_from = 1, late_to = 0;
     // Per slot, a split snapshot in progress: its later parts follow the first part's verdict.
     struct open_parts {
       bool open = false;
@@ -297,10 +335,15 @@ class arbiter {
   /// The stream's deltas wait for a snapshot from now on; ask the feeders for one.
   void start_awaiting(stream_state& s, std::int64_t now_ns, slot_id ask = slot_id::none) noexcept;
   void publish_gap(stream_state& s, const record_header& h, slot_id from, std::uint64_t first_after,
-                   std::int64_t held_ns) noexcept;
+                   std::int64_t held_ns, gap_reason reason = gap_reason::hole_timeout) noexcept;
+  /// The hole at the front of the hold outlived the window: ask for backfill. False when the
+  /// stream cannot be backfilled (then the caller publishes the gap).
+  bool try_backfill(stream_state& s, std::int64_t now_ns) noexcept;
+  /// A gap record from a feeder's ring: a backfill it could not complete.
+  void feeder_gap(stream_state& s, const record_view& r, std::int64_t now_ns) noexcept;
   [[nodiscard]] std::uint64_t race_key(const record_view& r) const noexcept;
   /// Give up waiting on the hole before the held record with the lowest sequence.
-  void force_oldest_hole(stream_state& s, std::int64_t now_ns) noexcept;
+  void force_oldest_hole(stream_state& s, std::int64_t now_ns, gap_reason reason = gap_reason::hole_timeout) noexcept;
   void remove_held(stream_state& s, std::size_t index) noexcept;
   void update_deadline() noexcept;
   [[nodiscard]] std::uint64_t content_hash(const record_view& r) const noexcept;

@@ -25,6 +25,7 @@ arbiter_options options_from(const config::bus_config& cfg) {
   arbiter_options o;
   o.hole_fill_window_ns = cfg.merge.hole_fill_ms * 1'000'000;
   o.resync_retry_ns = cfg.merge.resync_retry_ms * 1'000'000;
+  o.backfill_bound_ns = cfg.merge.backfill_bound_ms * 1'000'000;
   o.hold_bytes_per_stream = static_cast<std::size_t>(cfg.merge.hold_bytes_per_stream);
   o.hold_records_per_stream = static_cast<std::size_t>(cfg.merge.hold_records_per_stream);
   // Every configured stream, plus room for streams a feeder sends that the config does not
@@ -292,6 +293,32 @@ void merger::request_resync(venue v, channel c, std::string_view symbol, slot_id
   log("resync %s/%s/%.*s requested from %zu feeder(s)%s", std::string(to_string(v)).c_str(),
       std::string(to_string(c)).c_str(), static_cast<int>(symbol.size()), symbol.data(), routed,
       routed == 0 ? ": no control block to ask (is the supervisor running?)" : "");
+}
+
+bool merger::request_backfill(venue v, channel c, std::string_view symbol, std::uint64_t from, std::uint64_t to,
+                              slot_id ask) noexcept {
+  // Where the stream's resync requests go (its group, its slot index): the same control block
+  // carries the backfill table. Only the slot asked: it delivers the stream, so it is
+  // connected, and asking both would spend the venue's REST budget twice.
+  const auto place = resync_places_.find({v, c, std::string(symbol)});
+  if (place == resync_places_.end()) {
+    ++backfill_unrouted_;
+    return false;
+  }
+  const std::size_t index = resync_index(place->second.second, c);
+  for (auto& in : inputs_) {
+    if (in.v != v || in.group != place->second.first || in.slot != ask) continue;
+    if (in.resync.request_backfill(index, from, to) == 0) break;
+    log("backfill %s/%s/%.*s: ids %llu..%llu asked of %s", std::string(to_string(v)).c_str(),
+        std::string(to_string(c)).c_str(), static_cast<int>(symbol.size()), symbol.data(),
+        static_cast<unsigned long long>(from), static_cast<unsigned long long>(to), in.name.c_str());
+    return true;
+  }
+  ++backfill_unrouted_;
+  log("backfill %s/%s/%.*s: no control block of slot %s to ask (is the supervisor running?): the hole is a gap",
+      std::string(to_string(v)).c_str(), std::string(to_string(c)).c_str(), static_cast<int>(symbol.size()), symbol.data(),
+      ask == slot_id::b ? "B" : "A");
+  return false;
 }
 
 void merger::housekeeping(std::int64_t now_mono_ns) {

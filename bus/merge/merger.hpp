@@ -125,12 +125,14 @@ class merger final : merge_output {
   struct stream_counters {
     std::size_t index = 0;  ///< in the arbiter
     std::array<total, kSlots> first_arrivals, duplicates, lead_samples, lead_sum_ns;
-    total gaps, resync_requests;
+    total gaps, resync_requests, backfilled, backfill_gaps;
   };
 
   void publish(std::span<const std::byte> record, slot_id winner) noexcept override;
   void publish_gap(const gap_record& gap) noexcept override;
   void request_resync(venue v, channel c, std::string_view symbol, slot_id ask) noexcept override;
+  bool request_backfill(venue v, channel c, std::string_view symbol, std::uint64_t from, std::uint64_t to,
+                        slot_id ask) noexcept override;
 
   void write_out(std::span<const std::byte> record) noexcept;
   void prime_from_output();
@@ -164,7 +166,8 @@ class merger final : merge_output {
   bool counters_ok_ = false;
   struct {
     total published, duplicates, gaps, holes_filled, hold_overflows, resync_requests, resync_dropped, resync_unrouted,
-        malformed, output_oversize, primed, no_stream_room;
+        malformed, output_oversize, primed, no_stream_room, backfill_requests, backfilled, backfill_gaps, backfill_late,
+        backfill_unrouted;
     counter streams;
   } totals_;
   std::vector<slot_counters> slot_counters_;  ///< parallel to inputs_
@@ -172,6 +175,7 @@ class merger final : merge_output {
   std::size_t streams_counted_ = 0;  ///< the arbiter's streams [0, this) have counters
   std::uint64_t output_oversize_ = 0;
   std::uint64_t resync_unrouted_ = 0;
+  std::uint64_t backfill_unrouted_ = 0;
   std::int64_t next_attach_ns_ = 0;
   std::int64_t next_writer_check_ns_ = 0;
   std::size_t next_writer_input_ = 0;  ///< the input the next writer look starts at

@@ -49,6 +49,11 @@ void merger::register_counters() {
     totals_.primed = reg(merge_label(merge_total::primed_records));
     totals_.streams = gauge(merge_label(merge_total::streams));
     totals_.no_stream_room = reg(merge_label(merge_total::no_stream_room));
+    totals_.backfill_requests = reg(merge_label(merge_total::backfill_requests));
+    totals_.backfilled = reg(merge_label(merge_total::backfilled));
+    totals_.backfill_gaps = reg(merge_label(merge_total::backfill_gaps));
+    totals_.backfill_late = reg(merge_label(merge_total::backfill_late));
+    totals_.backfill_unrouted = reg(merge_label(merge_total::backfill_unrouted));
     for (const auto& in : inputs_) {
       auto label = [&](merge_slot_stat x) { return merge_label(in.v, in.slot, x, in.group); };
       slot_counters c;
@@ -97,6 +102,8 @@ void merger::register_stream_counters() {
     }
     c.gaps = reg(p + "gaps");
     c.resync_requests = reg(p + "resync_requests");
+    c.backfilled = reg(p + "backfilled");
+    c.backfill_gaps = reg(p + "backfill_gaps");
     stream_counters_.push_back(c);
     streams_counted_ = i + 1;
   }
@@ -117,6 +124,11 @@ void merger::update_counters() {
   totals_.primed.set(static_cast<std::int64_t>(a.primed));
   totals_.streams.set(static_cast<std::int64_t>(arbiter_.stream_count()));  // a gauge
   totals_.no_stream_room.set(static_cast<std::int64_t>(a.no_stream_room));
+  totals_.backfill_requests.set(static_cast<std::int64_t>(a.backfill_requests));
+  totals_.backfilled.set(static_cast<std::int64_t>(a.backfilled));
+  totals_.backfill_gaps.set(static_cast<std::int64_t>(a.backfill_gaps));
+  totals_.backfill_late.set(static_cast<std::int64_t>(a.backfill_late));
+  totals_.backfill_unrouted.set(static_cast<std::int64_t>(backfill_unrouted_));
   std::uint64_t malformed = 0;
   for (std::size_t i = 0; i < inputs_.size(); ++i) {
     const input& in = inputs_[i];
@@ -165,6 +177,8 @@ void merger::update_counters() {
     }
     c.gaps.set(static_cast<std::int64_t>(st.gaps));
     c.resync_requests.set(static_cast<std::int64_t>(st.resync_requests));
+    c.backfilled.set(static_cast<std::int64_t>(st.backfilled));
+    c.backfill_gaps.set(static_cast<std::int64_t>(st.backfill_gaps));
   }
 }
 

@@ -114,6 +114,10 @@ void set_total(merge_counters& m, merge_total t, std::uint64_t v) noexcept {
     case merge_total::gaps: m.gaps = v; break;
     case merge_total::holes_filled: m.holes_filled = v; break;
     case merge_total::resync_requests: m.resync_requests = v; break;
+    case merge_total::backfill_requests: m.backfill_requests = v; break;
+    case merge_total::backfilled: m.backfilled = v; break;
+    case merge_total::backfill_gaps: m.backfill_gaps = v; break;
+    case merge_total::backfill_late: m.backfill_late = v; break;
     default: break;
   }
 }
@@ -391,6 +395,10 @@ void render_feeders(exposition& x, const metrics_input& in) {
        &F::venue_notices},
       {"mdbus_feeder_resyncs_total", "Book snapshots written for the merger's resync requests.", &F::resyncs_done},
       {"mdbus_feeder_resync_failures_total", "Resync requests that ended without a snapshot.", &F::resync_failures},
+      {"mdbus_feeder_backfilled_trades_total", "Trades fetched from the venue's history for the merger's backfill requests.",
+       &F::backfilled_trades},
+      {"mdbus_feeder_backfill_failures_total", "Backfill requests that ended with trades not fetched (a gap record).",
+       &F::backfill_failures},
   };
   for (const auto& c : kCounters) family(c.name, "counter", c.help, [&](const F& f) { return f.*c.field; });
 }
@@ -408,6 +416,15 @@ void render_merger(exposition& x, const metrics_input& in) {
   x.sample("mdbus_merge_holes_filled_total", none, m.holes_filled);
   x.family("mdbus_merge_resync_requests_total", "counter", "Book snapshots the merger asked the feeders for.");
   x.sample("mdbus_merge_resync_requests_total", none, m.resync_requests);
+  x.family("mdbus_merge_backfill_requests_total", "counter", "Trade holes the merger asked a feeder to fetch from the venue's history.");
+  x.sample("mdbus_merge_backfill_requests_total", none, m.backfill_requests);
+  x.family("mdbus_merge_backfilled_trades_total", "counter", "Trades published from the venues' trade history (backfill).");
+  x.sample("mdbus_merge_backfilled_trades_total", none, m.backfilled);
+  x.family("mdbus_merge_backfill_gaps_total", "counter",
+           "Gap records for trades backfill did not bring (the venue refused or no longer keeps them, or the bound passed).");
+  x.sample("mdbus_merge_backfill_gaps_total", none, m.backfill_gaps);
+  x.family("mdbus_merge_backfill_late_total", "counter", "Backfilled trades that came after their gap record: dropped.");
+  x.sample("mdbus_merge_backfill_late_total", none, m.backfill_late);
 
   auto family = [&](std::string_view name, std::string_view type, std::string_view help, auto value_of) {
     x.family(name, type, help);

@@ -74,6 +74,12 @@ struct merge_counters {
   std::uint64_t gaps = 0;  ///< gap records: data-loss events
   std::uint64_t holes_filled = 0;
   std::uint64_t resync_requests = 0;
+  // Backfill (issue 16): holes asked of a feeder, trades published from the venues' history,
+  // gap records for what it did not bring, fetched trades that came too late (dropped).
+  std::uint64_t backfill_requests = 0;
+  std::uint64_t backfilled = 0;
+  std::uint64_t backfill_gaps = 0;
+  std::uint64_t backfill_late = 0;
 };
 
 /// One feeder slot (venue, slot).

@@ -80,6 +80,7 @@ std::string format_line(const record_view& r, std::uint64_t frame_seq) {
   std::string symbol(h.symbol_view());
   if ((h.flags & kHeaderSymbolTruncated) != 0) symbol += "~";
   if ((h.flags & kHeaderFromRest) != 0) symbol += " (rest)";
+  if ((h.flags & kHeaderBackfilled) != 0) symbol += " (backfill)";  // a trade fetched from the venue's history
   char buf[256];
   std::snprintf(buf, sizeof buf, "%8llu %-15s %-12s %-12s %-16s %-13s %-4s %-22s ", static_cast<unsigned long long>(frame_seq),
                 time_of_day(t).c_str(), std::string(to_string(h.venue_id)).c_str(),
@@ -105,7 +106,8 @@ nlohmann::json record_json(const record_view& r, std::uint64_t frame) {
                       {"publish_time_ns", h.publish_time_ns}};
   if (const auto t = r.trade()) {
     j.update({{"px", to_string(t->px())}, {"qty", to_string(t->qty())}, {"aggressor", to_string(t->aggressor)},
-              {"first_trade_id", t->first_trade_id}, {"last_trade_id", t->last_trade_id}, {"trade_count", t->trade_count}});
+              {"first_trade_id", t->first_trade_id}, {"last_trade_id", t->last_trade_id}, {"trade_count", t->trade_count},
+              {"backfilled", (h.flags & kHeaderBackfilled) != 0}});
   } else if (const auto b = r.bbo()) {
     j.update({{"bid", level_json(b->bid)}, {"ask", level_json(b->ask)}});
   } else if (const auto bk = r.book()) {

@@ -40,7 +40,7 @@ metrics_input filled_input(const std::string& bus = "t") {
   in.supervisor_uptime_seconds = 81.25;
   in.supervisor = {1234, true, 0, false, {true, 0.5, 8 << 20, 9 << 20}};
   in.merger = {1238, true, 2, false, {true, 3.25, 1 << 20, 1 << 20}};
-  in.merge = {1000, 900, 2, 7, 3};
+  in.merge = {1000, 900, 2, 7, 3, 4, 320, 1, 0};
 
   slot_metrics a;
   a.venue_id = venue::binance;
@@ -58,6 +58,7 @@ metrics_input filled_input(const std::string& bus = "t") {
   a.feeder.no_data_trips = 2;
   a.feeder.venue_notices = 1;
   a.feeder.resyncs_done = 6;
+  a.feeder.backfilled_trades = 321;
   a.proactive_rotations = 3;
   a.forced_reconnections = 1;
   a.reconnection_time = {0.75, 0.5, 3};
@@ -213,6 +214,8 @@ TEST_CASE("render_metrics: exact samples of the main families") {
            "mdbus_feeder_messages_total{" + a + "} 5000",
            "mdbus_feeder_ring_overflows_total{" + a + "} 11",
            "mdbus_feeder_resyncs_total{" + a + "} 6",
+           "mdbus_feeder_backfilled_trades_total{" + a + "} 321",
+           "mdbus_merge_backfilled_trades_total{bus=\"t\"} 320",
            "mdbus_process_cpu_seconds_total{bus=\"t\",process=\"feeder\",venue=\"binance\",slot=\"A\"} 1.5",
            "mdbus_process_peak_resident_memory_bytes{bus=\"t\",process=\"feeder\",venue=\"binance\",slot=\"A\"} 5242880",
            "mdbus_process_resident_memory_bytes{bus=\"t\",process=\"merger\"} 1048576",
@@ -381,6 +384,7 @@ TEST_CASE("read_merger_counters: fills totals and per-slot race counters by labe
   const char* buckets[] = {"lt_1us", "lt_10us", "lt_100us", "lt_1ms", "lt_10ms", "lt_100ms", "ge_100ms"};
   for (int b = 0; b < 7; ++b) reg(std::string("merge.binance.A.lead_") + buckets[b], b + 1);
   reg("merge.binance.A.feeder_ring_overflows", 11);
+  reg("merge.backfilled", 45);
   reg("merge.binance.A.frames", 12345);  // not shown
   reg("merge.binance.B.first_arrivals", 400);
   reg("merge.binance.B.duplicates", 600);
@@ -392,7 +396,7 @@ TEST_CASE("read_merger_counters: fills totals and per-slot race counters by labe
 
   metrics_input in = filled_input();
   // Stale figures from the previous scrape are replaced, not added to.
-  in.merge = {1, 1, 1, 1, 1};
+  in.merge = {1, 1, 1, 1, 1, 1, 1, 1, 1};
   for (auto& s : in.slots) {
     s.merge.first_arrivals = 42;
     s.merge.lead_buckets.fill(42);
@@ -405,6 +409,8 @@ TEST_CASE("read_merger_counters: fills totals and per-slot race counters by labe
   CHECK(in.merge.gaps == 2);
   CHECK(in.merge.holes_filled == 7);
   CHECK(in.merge.resync_requests == 3);
+  CHECK(in.merge.backfilled == 45);
+  CHECK(in.merge.backfill_gaps == 0);
   const auto& a = in.slots[0].merge;
   CHECK(a.first_arrivals == 600);
   CHECK(a.duplicates == 400);

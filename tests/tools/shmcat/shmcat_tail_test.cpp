@@ -160,7 +160,7 @@ TEST_CASE("shmcat tail --json carries every field of every record type, exactly 
                                {"first_seq", 0}, {"prev_seq", 0}, {"venue_time_ns", t.header.venue_time_ns},
                                {"receive_time_ns", t.header.receive_time_ns}, {"publish_time_ns", t.header.publish_time_ns},
                                {"px", "65432.10"}, {"qty", "0.00500000"}, {"aggressor", "sell"}, {"first_trade_id", 40},
-                               {"last_trade_id", 42}, {"trade_count", 3}});
+                               {"last_trade_id", 42}, {"trade_count", 3}, {"backfilled", false}});
   CHECK(j[1]["bid"] == nlohmann::json{{"side", "bid"}, {"px", "65431.9"}, {"qty", "3"}});
   CHECK(j[1]["ask"] == nlohmann::json{{"side", "ask"}, {"px", "65432"}, {"qty", "0.25"}});
   CHECK(j[1]["slot"] == "B");

@@ -1,0 +1,189 @@
+// Backfill (issue 16), one rule per case: a trade hole neither slot fills is fetched from the
+// venue's history and published in sequence; a failed fetch or the bound passing publishes a
+// gap record saying so, and trades that come after it are dropped and counted; other streams
+// never wait for it.
+#include "tests/bus/merge/arbiter_harness.hpp"
+
+using namespace mdbus;
+using namespace mdbus::merge;
+using namespace mdbus::merge::testing;
+
+namespace {
+
+constexpr std::int64_t kBound = 50'000'000;
+
+struct backfill_harness : harness {
+  backfill_harness() : harness(with_bound()) { out.backfill_reachable = true; }
+  static arbiter_options with_bound() {
+    arbiter_options o;
+    o.backfill_bound_ns = kBound;
+    return o;
+  }
+  /// 1, 2 from both slots; 3, 4 lost on both; 5, 6 from A only (B is down).
+  void both_lose_3_and_4(const stream_maker& t) {
+    for (std::uint64_t id : {1, 2}) {
+      offer(t.trade(id, A), A);
+      offer(t.trade(id, B), B);
+    }
+    offer(t.trade(5, A), A);
+    offer(t.trade(6, A), A);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("backfill: a hole neither slot fills is asked of the delivering slot's feeder, then published in sequence") {
+  backfill_harness h;
+  const stream_maker t{channel::binance_trade, "BTCUSDT"};
+  const stream_maker other{channel::binance_trade, "ETHUSDT"};
+  h.both_lose_3_and_4(t);
+  CHECK(h.out.trace() == "1A 2A");
+  h.wait_out_window();
+  REQUIRE(h.out.backfills.size() == 1);
+  CHECK(h.out.backfills[0].stream == "binance/trade/BTCUSDT");
+  CHECK(h.out.backfills[0].from == 3);
+  CHECK(h.out.backfills[0].to == 5);  // up to the highest id held, so every hole behind it is covered
+  CHECK(h.out.backfills[0].ask == A);
+  CHECK(h.out.items.size() == 2);      // no gap record: the stream waits for the backfill
+  CHECK(h.arb.next_deadline() > h.now);
+  // Another stream is not held meanwhile.
+  h.offer(other.trade(7, B), B);
+  CHECK(h.out.trace() == "1A 2A 7B");
+  h.offer(t.backfilled(3, A), A);
+  h.offer(t.backfilled(4, A), A);
+  h.offer(t.backfilled(5, A), A);  // the hold already had 5: a duplicate
+  CHECK(h.out.trace() == "1A 2A 7B 3Ar 4Ar 5A 6A");
+  const auto& s = *h.arb.stream(venue::binance, channel::binance_trade, "BTCUSDT");
+  CHECK(s.backfill_requests == 1);
+  CHECK(s.backfilled == 2);
+  CHECK(s.gaps == 0);
+  CHECK(s.backfill_gaps == 0);
+  CHECK(h.arb.stats().backfilled == 2);
+  CHECK(h.arb.next_deadline() == std::numeric_limits<std::int64_t>::max());  // nothing held, nothing pending
+  // The stream goes on; the bound passing later changes nothing.
+  h.offer(t.trade(7, B), B);
+  h.now += kBound;
+  h.arb.tick(h.now);
+  CHECK(h.out.trace() == "1A 2A 7B 3Ar 4Ar 5A 6A 7B");
+}
+
+TEST_CASE("backfill: the other slot filling the hole first makes the fetched trades duplicates, not late") {
+  backfill_harness h;
+  const stream_maker t{channel::binance_agg_trade, "BTCUSDT"};
+  h.both_lose_3_and_4(t);
+  h.wait_out_window();
+  REQUIRE(h.out.backfills.size() == 1);
+  h.offer(t.trade(3, B), B);  // B had them after all, only later than the window
+  h.offer(t.trade(4, B), B);
+  h.offer(t.backfilled(3, A), A);
+  h.offer(t.backfilled(4, A), A);
+  CHECK(h.out.trace() == "1A 2A 3B 4B 5A 6A");
+  const auto& s = *h.arb.stream(venue::binance, channel::binance_agg_trade, "BTCUSDT");
+  CHECK(s.backfilled == 0);
+  CHECK(s.backfill_late == 0);
+  CHECK(s.duplicates[0] == 2);  // A's 3, 4 (REST) were B's
+  CHECK(s.duplicates[1] == 2);  // B's 1, 2 were A's
+}
+
+TEST_CASE("backfill: a feeder that could not fetch the trades ends the wait with a backfill_failed gap record") {
+  backfill_harness h;
+  const stream_maker t{channel::binance_trade, "BTCUSDT"};
+  h.both_lose_3_and_4(t);
+  h.wait_out_window();
+  h.offer(t.backfill_failed(2, 6, A), A);  // e.g. HTTP 418 twice: nothing of 3..5
+  CHECK(h.out.trace() == "1A 2A gap(2>5) 5A 6A");
+  CHECK(h.out.items[2].gap.reason == gap_reason::backfill_failed);
+  CHECK(h.out.items[2].gap.held_ns >= kWindow);
+  const auto& s = *h.arb.stream(venue::binance, channel::binance_trade, "BTCUSDT");
+  CHECK(s.backfill_gaps == 1);
+  CHECK(h.arb.stats().feeder_gaps == 1);
+  // A feeder's gap record never reaches the output as it is, even when nothing waits for it.
+  h.offer(t.backfill_failed(6, 9, B), B);
+  CHECK(h.out.trace() == "1A 2A gap(2>5) 5A 6A");
+}
+
+TEST_CASE("backfill: the venue no longer keeping the oldest ids gives a gap up to the first it keeps, the rest is backfilled") {
+  backfill_harness h;
+  const stream_maker t{channel::binance_trade, "BTCUSDT"};
+  h.both_lose_3_and_4(t);
+  h.wait_out_window();
+  h.offer(t.backfill_failed(2, 4, A), A);  // the history starts at 4
+  CHECK(h.out.trace() == "1A 2A gap(2>4)");
+  CHECK(h.out.items[2].gap.reason == gap_reason::backfill_failed);
+  h.offer(t.backfilled(4, A), A);
+  CHECK(h.out.trace() == "1A 2A gap(2>4) 4Ar 5A 6A");
+  CHECK(h.arb.stream(venue::binance, channel::binance_trade, "BTCUSDT")->backfilled == 1);
+}
+
+TEST_CASE("backfill: the bound passing publishes a backfill_timeout gap record, trades fetched after it are dropped and counted") {
+  backfill_harness h;
+  const stream_maker t{channel::binance_trade, "BTCUSDT"};
+  h.both_lose_3_and_4(t);
+  h.wait_out_window();
+  CHECK(h.arb.next_deadline() <= h.now + kBound);
+  h.now += kBound - 1000;
+  h.arb.tick(h.now);
+  CHECK(h.out.trace() == "1A 2A");  // still within the bound
+  h.now += 1000;
+  h.arb.tick(h.now);
+  CHECK(h.out.trace() == "1A 2A gap(2>5) 5A 6A");
+  CHECK(h.out.items[2].gap.reason == gap_reason::backfill_timeout);
+  h.offer(t.backfilled(3, A), A);
+  h.offer(t.backfilled(4, A), A);
+  h.offer(t.backfilled(5, A), A);  // was published: an ordinary duplicate
+  CHECK(h.out.trace() == "1A 2A gap(2>5) 5A 6A");
+  const auto& s = *h.arb.stream(venue::binance, channel::binance_trade, "BTCUSDT");
+  CHECK(s.backfill_late == 2);
+  CHECK(h.arb.stats().backfill_late == 2);
+  CHECK(s.duplicates[0] == 1);  // A's 5 (REST) was published: a duplicate, not late
+}
+
+TEST_CASE("backfill: without a feeder to ask, or on a stream whose ids reveal no holes, the window ends in a gap as before") {
+  SUBCASE("no feeder reachable") {
+    backfill_harness h;
+    h.out.backfill_reachable = false;
+    const stream_maker t{channel::binance_trade, "BTCUSDT"};
+    h.both_lose_3_and_4(t);
+    h.wait_out_window();
+    CHECK(h.out.backfills.size() == 1);
+    CHECK(h.out.trace() == "1A 2A gap(2>5) 5A 6A");
+    CHECK(h.out.items[2].gap.reason == gap_reason::hole_timeout);
+  }
+  SUBCASE("bound 0: backfill off") {
+    arbiter_options o;
+    o.backfill_bound_ns = 0;
+    harness h(o);
+    h.out.backfill_reachable = true;
+    const stream_maker t{channel::binance_trade, "BTCUSDT"};
+    for (std::uint64_t id : {1, 2, 5}) h.offer(t.trade(id, A), A);
+    h.wait_out_window();
+    CHECK(h.out.backfills.empty());
+    CHECK(h.out.trace() == "1A 2A gap(2>5) 5A");
+  }
+  SUBCASE("a book stream is resynced, never backfilled") {
+    backfill_harness h;
+    const stream_maker d{channel::okx_books, "BTC-USDT"};
+    h.offer(d.book(record_type::book_snapshot, 0, 10, -1, A), A);
+    h.offer(d.book(record_type::book_delta, 0, 12, 11, A), A);  // 11 lost
+    h.wait_out_window();
+    CHECK(h.out.backfills.empty());
+    CHECK(h.out.trace() == "10A gap(10>12)");
+  }
+}
+
+TEST_CASE("backfill: a second hole after the first was repaired gets its own request") {
+  backfill_harness h;
+  const stream_maker t{channel::binance_trade, "BTCUSDT"};
+  h.both_lose_3_and_4(t);
+  h.wait_out_window();
+  for (std::uint64_t id : {3, 4}) h.offer(t.backfilled(id, A), A);
+  h.offer(t.trade(9, A), A);  // 7, 8 lost
+  h.wait_out_window();
+  REQUIRE(h.out.backfills.size() == 2);
+  CHECK(h.out.backfills[1].from == 7);
+  CHECK(h.out.backfills[1].to == 8);
+  for (std::uint64_t id : {7, 8}) h.offer(t.backfilled(id, A), A);
+  CHECK(h.out.trace() == "1A 2A 3Ar 4Ar 5A 6A 7Ar 8Ar 9A");
+  CHECK(h.arb.stats().backfill_requests == 2);
+  CHECK(h.arb.stats().gaps == 0);
+}

@@ -1,0 +1,161 @@
+// Backfill end to end (issue 16): both Binance slots cut at once while the market trades on, so
+// neither slot has the trades of the outage. The merger asks the slot that comes back for the
+// missing ids, its feeder fetches them from exsim's trade history over REST, and the output
+// holds every trade of every stream exactly once, in order, against exsim's ground truth — with
+// no gap record. Real processes: exsim over TLS, two mdfeed, mdmerge.
+#include <doctest/doctest.h>
+
+#include "bus/clock.hpp"
+#include "bus/counters.hpp"
+#include "bus/feeder_block.hpp"
+#include "tests/feeders/mdfeed/mdfeed_test_support.hpp"
+#include "tests/support/read_file.hpp"
+#include "tests/support/spawn.hpp"
+#include "tests/support/truth_compare.hpp"
+
+#include <filesystem>
+
+using namespace mdbus;
+using namespace mdbus::test;
+
+namespace {
+
+std::string write_config(const std::string& path, const std::string& bus, const exsim_process& x, int backfill_bound_ms) {
+  json ep = {{"host", "127.0.0.1"}, {"port", x.venue_port()}, {"tls", true}, {"server_name", "localhost"},
+             {"ca_file", exsim_cert_dir() + "/ca.pem"}};
+  json rest = ep;
+  rest["port"] = x.binance_rest_port();
+  json policy = {{"reconnect_min_ms", 50}, {"reconnect_max_ms", 500}, {"connect_timeout_ms", 5000}, {"drain_timeout_ms", 500}};
+  json cfg = {{"bus", bus},
+              {"rings", {{"feeder_bytes", 8 << 20}, {"output_bytes", 32 << 20}}},
+              {"merge", {{"hole_fill_ms", 50}, {"backfill_bound_ms", backfill_bound_ms}, {"idle", "backoff"}, {"idle_sleep_max_us", 200}}},
+              {"venues",
+               {{"binance",
+                 {{"endpoint", ep}, {"rest_endpoint", rest}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"trade", "aggTrade"}},
+                  {"slots", {"A", "B"}}, {"policy", policy}}}}}};
+  std::ofstream(path) << cfg.dump(2);
+  return path;
+}
+
+std::set<stream_ref> trade_streams() {
+  std::set<stream_ref> s;
+  for (const char* sym : {"BTCUSDT", "ETHUSDT"})
+    for (channel c : {channel::binance_trade, channel::binance_agg_trade}) s.insert({venue::binance, c, sym});
+  return s;
+}
+
+/// exsim, the control blocks and counters (the supervisor's part), two feeders and the merger.
+struct bus_rig {
+  unique_bus bus;
+  temp_dir dir;
+  std::string truth_path = dir.file("truth.bin");
+  exsim_process x;
+  std::string config;
+  std::vector<feeder_control_writer> controls;
+  counters_segment counters;
+  std::vector<std::unique_ptr<feeder_process>> feeders;
+  std::unique_ptr<child> merger;
+  std::vector<feeder_status_reader> status;
+
+  explicit bus_rig(int backfill_bound_ms, std::string trade_history = "10000")
+      : x(tls({"--rate", "800", "--seed", "16", "--truth-log", truth_path, "--trade-history", trade_history})),
+        config(write_config(dir.file("bus.json"), bus.name(), x, backfill_bound_ms)),
+        counters(counters_segment::create(segment_name(bus.name(), "counters"), 4096)) {
+    for (const slot_id s : {slot_id::a, slot_id::b})
+      controls.push_back(feeder_control_writer::create(feeder_control_name(bus.name(), venue::binance, s), venue::binance, s, 2));
+    for (const char* s : {"A", "B"})
+      feeders.push_back(std::make_unique<feeder_process>(config, "binance", s, dir.file(std::string("feed-") + s + ".log")));
+    merger = std::make_unique<child>(std::vector<std::string>{MDMERGE_BINARY, "--config", config}, dir.file("merge.log"));
+    for (const slot_id s : {slot_id::a, slot_id::b}) status.push_back(open_status(bus.name(), venue::binance, s));
+  }
+  std::int64_t counter(const std::string& name) const { return counters.find(name).value_or(-1); }
+
+  /// Both slots down at the same moment, the market trading on until the truth log has grown
+  /// by `bytes`, then both back.
+  void cut_both(output_log& out, std::uintmax_t bytes) {
+    for (auto& c : controls) c.send(feeder_command::disconnect);
+    REQUIRE(eventually([&] {
+      out.poll();
+      return status[0].state() == feeder_state::down && status[1].state() == feeder_state::down;
+    }));
+    const std::uintmax_t at = std::filesystem::file_size(truth_path);
+    REQUIRE(eventually([&] { return std::filesystem::file_size(truth_path) >= at + bytes; }, 20s));
+    for (auto& c : controls) c.send(feeder_command::connect);
+    REQUIRE(eventually([&] {
+      out.poll();
+      return status[0].state() == feeder_state::live && status[1].state() == feeder_state::live;
+    }, 20s));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("mdmerge backfill: both Binance slots cut at once lose no trade: the outage is fetched from the venue's history, no gap record") {
+  bus_rig r(5000);
+  output_log out(segment_name(r.bus.name(), "out"));
+  const std::set<stream_ref> wanted = trade_streams();
+  REQUIRE_MESSAGE(eventually([&] { return every_stream_delivered(out, wanted, 5); }, 30s), "every stream reaches the output");
+
+  for (int round = 0; round < 2; ++round) {
+    r.cut_both(out, 64 * 1024);  // a few hundred trades of the outage
+    const std::uint64_t before = out.records;
+    REQUIRE(eventually([&] {
+      out.poll();
+      return out.records >= before + 300;
+    }));
+  }
+  REQUIRE(http_request(r.x.control_port(), "POST", "/market", R"({"paused":true})").json()["ok"] == true);
+  std::map<stream_ref, std::vector<std::uint64_t>> truth;
+  REQUIRE_MESSAGE(output_caught_up(out, r.truth_path, wanted, truth, [](auto pred) { return eventually(pred, 30s); }),
+                  "the output catches up with the truth; merger log: " << read_file(r.dir.file("merge.log")));
+  const truth_totals totals = check_against_truth(truth, out, wanted);
+  MESSAGE("backfill run: 2 cuts of both slots, ", totals.expected, " trades expected, ", totals.delivered, " delivered, ",
+          r.counter("merge.backfilled"), " backfilled in ", r.counter("merge.backfill_requests"), " requests");
+  CHECK(out.gaps.empty());
+  for (const auto& g : out.gaps) MESSAGE("gap: ", g);
+  CHECK(out.laps == 0);
+  // The outage's trades came from the history, asked once per stream and cut (4 streams × 2).
+  REQUIRE(eventually([&] { return r.counter("merge.backfilled") > 0; }, 5s));  // counters refresh every 100 ms
+  CHECK(r.counter("merge.backfill_requests") >= 4);
+  CHECK(r.counter("merge.backfill_gaps") == 0);
+  CHECK(r.counter("merge.backfill_unrouted") == 0);
+  CHECK(r.counter("merge.gaps") == 0);
+  std::uint64_t fetched = 0;
+  for (auto& s : r.status) fetched += s.snapshot().backfilled_trades;
+  CHECK(fetched >= static_cast<std::uint64_t>(r.counter("merge.backfilled")));
+  r.merger->signal(SIGTERM);
+  CHECK(r.merger->wait(10000) == 0);
+  for (auto& f : r.feeders) CHECK(f->stop() == 0);
+}
+
+TEST_CASE("mdmerge backfill: trades older than the venue keeps are a gap record that says backfill_failed, at once, and the stream goes on") {
+  bus_rig r(5000, "1");  // exsim keeps one trade per instrument: an outage's trades are gone
+  output_log out(segment_name(r.bus.name(), "out"));
+  const std::set<stream_ref> wanted = trade_streams();
+  REQUIRE(eventually([&] { return every_stream_delivered(out, wanted, 5); }, 30s));
+  r.cut_both(out, 32 * 1024);
+  const std::int64_t back = wall_ns();
+  REQUIRE_MESSAGE(eventually([&] {
+    out.poll();
+    return out.gaps.size() >= 4;
+  }, 20s), "merger log: " << read_file(r.dir.file("merge.log")));
+  for (const auto& g : out.gaps) CHECK(g.find("(backfill_failed)") != std::string::npos);
+  // Told by the feeders, not found out at the bound (5 s).
+  CHECK(wall_ns() - back < 4'000'000'000);
+  REQUIRE(eventually([&] { return r.counter("merge.backfill_gaps") >= 4; }, 5s));
+  // The streams go on after their gap records.
+  const std::uint64_t before = out.records;
+  REQUIRE(eventually([&] {
+    out.poll();
+    return out.records >= before + 200;
+  }));
+  std::uint64_t failures = 0;
+  for (auto& s : r.status) failures += s.snapshot().backfill_failures;
+  CHECK(failures >= 4);
+  const std::string logs = read_file(r.dir.file("feed-A.log")) + read_file(r.dir.file("feed-B.log"));
+  const bool said = logs.find("older than the venue's history") != std::string::npos;  // the feeders' one line
+  CHECK(said);
+  r.merger->signal(SIGTERM);
+  CHECK(r.merger->wait(10000) == 0);
+  for (auto& f : r.feeders) CHECK(f->stop() == 0);
+}
