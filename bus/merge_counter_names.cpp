@@ -9,12 +9,12 @@ constexpr std::array<std::string_view, kMergeTotals> kTotalNames = {
     "published",       "duplicates",       "gaps",          "holes_filled",   "hold_overflows",
     "resync_requests", "resync_dropped",   "resync_unrouted", "malformed_frames", "output_oversize",
     "primed_records",  "streams",          "no_stream_room", "backfill_requests", "backfilled",
-    "backfill_gaps",   "backfill_late",    "backfill_unrouted"};
+    "backfill_gaps",   "backfill_late",    "backfill_unrouted", "suspect_windows"};
 constexpr std::array<std::string_view, kMergeSlotStats> kSlotNames = {
     "frames",       "malformed_frames", "first_arrivals", "duplicates",    "lead_samples",  "lead_sum_ns",
     "lead_max_ns",  "feeder_ring_overflows", "lead_lt_1us", "lead_lt_10us", "lead_lt_100us", "lead_lt_1ms",
     "lead_lt_10ms", "lead_lt_100ms",    "lead_ge_100ms",  "streams_in_step", "live_marker_ns"};
-static_assert(static_cast<std::size_t>(merge_total::backfill_unrouted) + 1 == kMergeTotals);
+static_assert(static_cast<std::size_t>(merge_total::suspect_windows) + 1 == kMergeTotals);
 static_assert(static_cast<std::size_t>(merge_slot_stat::live_marker_ns) + 1 == kMergeSlotStats);
 static_assert(lead_bucket(kMergeLeadBuckets - 1) == merge_slot_stat::lead_ge_100ms);
 

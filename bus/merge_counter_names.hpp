@@ -26,8 +26,9 @@ enum class merge_total : std::uint8_t {
   // gap records for what it did not bring, trades that came after their gap record (dropped),
   // requests with no control block to go to.
   backfill_requests, backfilled, backfill_gaps, backfill_late, backfill_unrouted,
+  suspect_windows,  ///< suspect records: a stream whose ids hide losses, after its whole group was down
 };
-inline constexpr std::size_t kMergeTotals = 18;
+inline constexpr std::size_t kMergeTotals = 19;
 
 /// Per input slot: merge.<venue>.<slot>.<name>. The seven lead buckets are consecutive.
 enum class merge_slot_stat : std::uint8_t {

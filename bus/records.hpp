@@ -275,6 +275,12 @@ enum class gap_reason : std::uint8_t {
   /// no longer keeps them. A feeder writes one into its ring to tell the merger so.
   backfill_failed = 9,
   backfill_timeout = 10,  ///< backfill did not bring these trades within the merger's bound
+  /// Every slot carrying the stream was down at once, and its ids cannot show what it missed
+  /// (OKX trades, bbo-tbt, tickers, Binance bookTicker, mark prices): messages between
+  /// header.venue_time_ns and venue_time_ns + held_ns may be lost. last_seq_held is the last id
+  /// published before (0 if none), first_seq_after 0 (unknown). Published by the merger when
+  /// the first slot is up again (issue 16: loss is never silent on any stream).
+  suspect_window = 11,
 };
 
 /// Loss, never silent: header venue_id, channel_id and symbol name the stream.

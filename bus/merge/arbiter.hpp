@@ -247,6 +247,12 @@ class arbiter {
   [[nodiscard]] bool in_step_at(std::size_t index, slot_id slot) const noexcept {
     return (slot == slot_id::a || slot == slot_id::b) && streams_[index].in_step[slot == slot_id::b ? 1 : 0];
   }
+  /// The last sequence published on stream `index` (0 when none, or a sequence-less stream).
+  [[nodiscard]] std::uint64_t last_seq_at(std::size_t index) const noexcept {
+    return streams_[index].has_last ? streams_[index].last : 0;
+  }
+  /// Whether stream `index` is a book stream of deltas (its holes show in its chain).
+  [[nodiscard]] bool carries_deltas_at(std::size_t index) const noexcept { return streams_[index].carries_deltas; }
   /// Whether stream `index` is a book stream waiting for its snapshot.
   [[nodiscard]] bool awaiting_snapshot(std::size_t index) const noexcept { return streams_[index].awaiting_snapshot; }
 

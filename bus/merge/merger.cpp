@@ -218,6 +218,7 @@ std::size_t merger::poll_once(std::int64_t now_mono_ns, std::size_t batch) noexc
         write_out(v.bytes());
         if (ss) {
           in.last_marker = ss->state;
+          note_slot_state(in, ss->state, v.header().receive_time_ns);
           // A new connection (or none): the slot must show it is in step again.
           if (ss->state != slot_state::up) arbiter_.slot_reset(in.v, in.slot, in.group);
           else in.live_marker_ns = v.header().receive_time_ns;
@@ -225,6 +226,7 @@ std::size_t merger::poll_once(std::int64_t now_mono_ns, std::size_t batch) noexc
               std::string(to_string(ss->reason)).c_str(), std::string(ss->reason_text_view()).c_str());
         }
       } else {
+        if (!in.state_told) note_slot_state(in, slot_state::up, v.header().receive_time_ns);
         arbiter_.offer(v, in.slot, now_mono_ns, pos, in.group);
       }
       in.reader.advance();
@@ -385,9 +387,43 @@ void merger::mark_exited(input& in) noexcept {
   r.set_reason_text("feeder process exited");
   write_out(record_bytes(r));
   in.last_marker = slot_state::down;
+  note_slot_state(in, slot_state::down, r.header.receive_time_ns);
   in.writer_gone = false;  // this is the marker a look that saw the lock free would have written
   arbiter_.slot_reset(in.v, in.slot, in.group);
   log("%s: down (process_exit): its feeder process ended without a down marker", in.name.c_str());
+}
+
+void merger::note_slot_state(input& in, slot_state state, std::int64_t time_ns) noexcept {
+  in.state_told = true;
+  const std::optional<outage_window> w = outages_.note(in.v, in.group, in.slot, state, time_ns);
+  if (!w) return;
+  // Streams whose ids show a hole have had their gap records (or backfill); the others cannot
+  // show one: each gets a suspect record for the window (records.hpp, suspect_window).
+  std::size_t n = 0;
+  for (std::size_t k = 0; k < arbiter_.stream_count(); ++k) {
+    const stream_id id = arbiter_.stream_key_at(k);
+    if (id.v != in.v || arbiter_.group_at(k) != in.group || id.c == channel::reference) continue;
+    const sequence_rule rule = rule_for_channel(id.c);
+    if (rule == sequence_rule::consecutive || rule == sequence_rule::range || arbiter_.carries_deltas_at(k)) continue;
+    const stream_stats& st = arbiter_.stream_at(k);
+    if (st.published[0] + st.published[1] == 0) continue;  // never delivered: nothing to have missed
+    auto g = make_record<gap_record>();
+    g.header.venue_id = id.v;
+    g.header.channel_id = id.c;
+    (void)g.header.set_symbol(id.symbol);
+    g.header.slot = in.slot;
+    g.header.venue_time_ns = w->start_ns;
+    g.header.receive_time_ns = wall_ns();
+    g.last_seq_held = arbiter_.last_seq_at(k);
+    g.first_seq_after = 0;
+    g.held_ns = w->end_ns - w->start_ns;
+    g.reason = gap_reason::suspect_window;
+    write_out(record_bytes(g));
+    ++n;
+  }
+  suspect_windows_ += n;
+  log("%s: every slot of the group was down for %.3f ms: %zu suspect record(s) for the streams whose ids cannot show a loss",
+      in.name.c_str(), static_cast<double>(w->end_ns - w->start_ns) / 1e6, n);
 }
 
 std::string merger::summary() const {

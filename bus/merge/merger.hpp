@@ -25,6 +25,7 @@
 #include "bus/counters.hpp"
 #include "bus/feeder_block.hpp"
 #include "bus/merge/arbiter.hpp"
+#include "bus/merge/outage_tracker.hpp"
 #include "bus/spsc_ring.hpp"
 
 #include <array>
@@ -105,6 +106,10 @@ class merger final : merge_output {
     bool writer_alive = false;   ///< held at the last look
     bool writer_gone = false;    ///< let go since: a down marker is due once the ring is drained
     slot_state last_marker = slot_state::unknown;  ///< the last slot status read from (or written for) this slot
+    /// The outage tracker has been told this slot's state: by a marker, or — for a ring read
+    /// from the middle (a restarted merger), whose last marker was before the part read — by
+    /// market data, which a feeder only writes while up.
+    bool state_told = false;
   };
   /// A shared counter this process adds its own total to: what a predecessor (a merger
   /// that died) counted stays in, so totals survive restarts.
@@ -142,6 +147,9 @@ class merger final : merge_output {
   void watch_writer(input& in) noexcept;
   /// Publish slot-down (process_exit) for `in`'s feeder, whose process ended without saying so.
   void mark_exited(input& in) noexcept;
+  /// A slot's state as its marker says (or the merger's for a dead feeder): when it ends an
+  /// outage of its whole group, a suspect record for each stream whose ids hide losses.
+  void note_slot_state(input& in, slot_state state, std::int64_t time_ns) noexcept;
   void register_counters();
   /// Counters for the arbiter's streams from streams_counted_ on (at start: the configured
   /// and read-back ones; after a reload: the symbols it added).
@@ -167,7 +175,7 @@ class merger final : merge_output {
   struct {
     total published, duplicates, gaps, holes_filled, hold_overflows, resync_requests, resync_dropped, resync_unrouted,
         malformed, output_oversize, primed, no_stream_room, backfill_requests, backfilled, backfill_gaps, backfill_late,
-        backfill_unrouted;
+        backfill_unrouted, suspect_windows;
     counter streams;
   } totals_;
   std::vector<slot_counters> slot_counters_;  ///< parallel to inputs_
@@ -176,6 +184,8 @@ class merger final : merge_output {
   std::uint64_t output_oversize_ = 0;
   std::uint64_t resync_unrouted_ = 0;
   std::uint64_t backfill_unrouted_ = 0;
+  outage_tracker outages_;
+  std::uint64_t suspect_windows_ = 0;  ///< suspect records published (one per stream and outage)
   std::int64_t next_attach_ns_ = 0;
   std::int64_t next_writer_check_ns_ = 0;
   std::size_t next_writer_input_ = 0;  ///< the input the next writer look starts at

@@ -54,6 +54,7 @@ void merger::register_counters() {
     totals_.backfill_gaps = reg(merge_label(merge_total::backfill_gaps));
     totals_.backfill_late = reg(merge_label(merge_total::backfill_late));
     totals_.backfill_unrouted = reg(merge_label(merge_total::backfill_unrouted));
+    totals_.suspect_windows = reg(merge_label(merge_total::suspect_windows));
     for (const auto& in : inputs_) {
       auto label = [&](merge_slot_stat x) { return merge_label(in.v, in.slot, x, in.group); };
       slot_counters c;
@@ -129,6 +130,7 @@ void merger::update_counters() {
   totals_.backfill_gaps.set(static_cast<std::int64_t>(a.backfill_gaps));
   totals_.backfill_late.set(static_cast<std::int64_t>(a.backfill_late));
   totals_.backfill_unrouted.set(static_cast<std::int64_t>(backfill_unrouted_));
+  totals_.suspect_windows.set(static_cast<std::int64_t>(suspect_windows_));
   std::uint64_t malformed = 0;
   for (std::size_t i = 0; i < inputs_.size(); ++i) {
     const input& in = inputs_[i];

@@ -118,6 +118,7 @@ void set_total(merge_counters& m, merge_total t, std::uint64_t v) noexcept {
     case merge_total::backfilled: m.backfilled = v; break;
     case merge_total::backfill_gaps: m.backfill_gaps = v; break;
     case merge_total::backfill_late: m.backfill_late = v; break;
+    case merge_total::suspect_windows: m.suspect_windows = v; break;
     default: break;
   }
 }
@@ -425,6 +426,9 @@ void render_merger(exposition& x, const metrics_input& in) {
   x.sample("mdbus_merge_backfill_gaps_total", none, m.backfill_gaps);
   x.family("mdbus_merge_backfill_late_total", "counter", "Backfilled trades that came after their gap record: dropped.");
   x.sample("mdbus_merge_backfill_late_total", none, m.backfill_late);
+  x.family("mdbus_merge_suspect_windows_total", "counter",
+           "Suspect records: a stream whose ids cannot show a loss, after every slot of its group was down at once.");
+  x.sample("mdbus_merge_suspect_windows_total", none, m.suspect_windows);
 
   auto family = [&](std::string_view name, std::string_view type, std::string_view help, auto value_of) {
     x.family(name, type, help);

@@ -80,6 +80,7 @@ struct merge_counters {
   std::uint64_t backfilled = 0;
   std::uint64_t backfill_gaps = 0;
   std::uint64_t backfill_late = 0;
+  std::uint64_t suspect_windows = 0;  ///< suspect records: streams whose ids hide losses, after a whole-group outage
 };
 
 /// One feeder slot (venue, slot).

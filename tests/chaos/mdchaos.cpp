@@ -30,6 +30,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <limits>
 #include <chrono>
 #include <cstdarg>
 #include <functional>
@@ -210,6 +211,7 @@ struct out_item {
   std::uint64_t seq = 0;         ///< data / snapshot: the record's sequence
   std::uint64_t last_held = 0;   ///< gap
   std::uint64_t first_after = 0; ///< gap
+  bool suspect = false;          ///< gap: a suspect window (records.hpp): first_after is unknown
 };
 
 struct verdict {
@@ -229,6 +231,16 @@ verdict verify_stream(const std::vector<std::uint64_t>& truth, const std::vector
     if (it.kind != out_item::gap) continue;
     ++v.gaps;
     std::uint64_t hi = it.first_after > 0 ? it.first_after - 1 : it.last_held;
+    if (it.suspect) {
+      // A suspect window covers what is missing between the last record before it and the
+      // first after it: the ids of such streams cannot say more.
+      hi = std::numeric_limits<std::uint64_t>::max();
+      for (std::size_t j = i + 1; j < out.size(); ++j)
+        if (out[j].kind == out_item::data) {
+          hi = out[j].seq - 1;
+          break;
+        }
+    }
     if (book) {
       // A book's gap stands until the next snapshot: the deltas up to it are superseded.
       std::size_t j = i + 1;
@@ -562,7 +574,7 @@ int main(int argc, char** argv) {
       const stream_ref k{h.venue_id, h.channel_id, std::string(h.symbol_view())};
       if (h.type == record_type::gap) {
         const auto g = *r.gap();
-        out[k].push_back({out_item::gap, 0, g.last_seq_held, g.first_seq_after});
+        out[k].push_back({out_item::gap, 0, g.last_seq_held, g.first_seq_after, g.reason == gap_reason::suspect_window});
       } else if (h.type == record_type::book_snapshot) {
         out[k].push_back({out_item::snapshot, h.seq, 0, 0});
       } else {
@@ -600,7 +612,9 @@ int main(int argc, char** argv) {
       ok = ok && good;
       std::printf("%-32s %9zu %9zu %6zu %8zu %5zu %5zu %5zu  %s%s\n", name_of(k).c_str(), v.expected, v.delivered, v.lost,
                   v.covered, v.duplicated, v.out_of_order, v.gaps, good ? "ok" : v.first_problem.c_str(),
-                  strict ? "" : (v.lost > 0 ? " (holes undetectable on this stream: losses reported, not judged)" : ""));
+                  strict || v.lost == 0 ? ""
+                  : v.covered == v.lost ? " (ids cannot show holes: every loss inside a suspect window)"
+                                        : " (ids cannot show holes: losses outside any suspect window reported, not judged)");
       total.expected += v.expected;
       total.delivered += v.delivered;
       total.lost += v.lost;

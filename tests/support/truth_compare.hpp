@@ -26,6 +26,7 @@ struct output_log {
   std::vector<std::uint64_t> buffer = std::vector<std::uint64_t>(65536 / 8);
   std::map<stream_ref, std::vector<std::uint64_t>> seqs;
   std::vector<std::string> gaps;
+  std::vector<gap_record> gap_records;  ///< the same gap records, whole
   std::map<std::string, std::uint64_t> slot_statuses;  ///< "binance down remote_close" -> count
   /// Every slot-status marker in output order: who, what, and when its writer stamped it.
   struct marker {
@@ -70,6 +71,7 @@ struct output_log {
         const auto g = *v.gap();
         gaps.push_back(name_of(key) + " after " + std::to_string(g.last_seq_held) + " next " +
                        std::to_string(g.first_seq_after) + " (" + std::string(to_string(g.reason)) + ")");
+        gap_records.push_back(g);
         continue;
       }
       if (h.type == record_type::book_snapshot) {

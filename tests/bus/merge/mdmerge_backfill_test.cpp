@@ -2,7 +2,9 @@
 // neither slot has the trades of the outage. The merger asks the slot that comes back for the
 // missing ids, its feeder fetches them from exsim's trade history over REST, and the output
 // holds every trade of every stream exactly once, in order, against exsim's ground truth — with
-// no gap record. Real processes: exsim over TLS, two mdfeed, mdmerge.
+// no gap record. And the streams whose ids cannot show a hole (OKX trades, bbo-tbt): both OKX
+// slots cut at once, each gets a suspect record for the outage. Real processes: exsim over TLS,
+// two mdfeed, mdmerge.
 #include <doctest/doctest.h>
 
 #include "bus/clock.hpp"
@@ -20,19 +22,26 @@ using namespace mdbus::test;
 
 namespace {
 
-std::string write_config(const std::string& path, const std::string& bus, const exsim_process& x, int backfill_bound_ms) {
+/// One venue, two slots. Binance: trade and aggTrade; OKX: trades, bbo-tbt and books.
+std::string write_config(const std::string& path, const std::string& bus, const exsim_process& x, int backfill_bound_ms,
+                         venue v) {
   json ep = {{"host", "127.0.0.1"}, {"port", x.venue_port()}, {"tls", true}, {"server_name", "localhost"},
              {"ca_file", exsim_cert_dir() + "/ca.pem"}};
   json rest = ep;
-  rest["port"] = x.binance_rest_port();
+  const bool okx = v == venue::okx;
+  rest["port"] = okx ? x.okx_rest_port() : x.binance_rest_port();
   json policy = {{"reconnect_min_ms", 50}, {"reconnect_max_ms", 500}, {"connect_timeout_ms", 5000}, {"drain_timeout_ms", 500}};
   json cfg = {{"bus", bus},
               {"rings", {{"feeder_bytes", 8 << 20}, {"output_bytes", 32 << 20}}},
               {"merge", {{"hole_fill_ms", 50}, {"backfill_bound_ms", backfill_bound_ms}, {"idle", "backoff"}, {"idle_sleep_max_us", 200}}},
               {"venues",
-               {{"binance",
-                 {{"endpoint", ep}, {"rest_endpoint", rest}, {"symbols", {"BTCUSDT", "ETHUSDT"}}, {"channels", {"trade", "aggTrade"}},
-                  {"slots", {"A", "B"}}, {"policy", policy}}}}}};
+               {{okx ? "okx" : "binance",
+                 {{"endpoint", ep},
+                  {"rest_endpoint", rest},
+                  {"symbols", okx ? json{"BTC-USDT", "ETH-USDT"} : json{"BTCUSDT", "ETHUSDT"}},
+                  {"channels", okx ? json{"trades", "bbo-tbt", "books"} : json{"trade", "aggTrade"}},
+                  {"slots", {"A", "B"}},
+                  {"policy", policy}}}}}};
   std::ofstream(path) << cfg.dump(2);
   return path;
 }
@@ -57,16 +66,16 @@ struct bus_rig {
   std::unique_ptr<child> merger;
   std::vector<feeder_status_reader> status;
 
-  explicit bus_rig(int backfill_bound_ms, std::string trade_history = "10000")
+  explicit bus_rig(int backfill_bound_ms, std::string trade_history = "10000", venue v = venue::binance)
       : x(tls({"--rate", "800", "--seed", "16", "--truth-log", truth_path, "--trade-history", trade_history})),
-        config(write_config(dir.file("bus.json"), bus.name(), x, backfill_bound_ms)),
+        config(write_config(dir.file("bus.json"), bus.name(), x, backfill_bound_ms, v)),
         counters(counters_segment::create(segment_name(bus.name(), "counters"), 4096)) {
     for (const slot_id s : {slot_id::a, slot_id::b})
-      controls.push_back(feeder_control_writer::create(feeder_control_name(bus.name(), venue::binance, s), venue::binance, s, 2));
+      controls.push_back(feeder_control_writer::create(feeder_control_name(bus.name(), v, s), v, s, 2));
     for (const char* s : {"A", "B"})
-      feeders.push_back(std::make_unique<feeder_process>(config, "binance", s, dir.file(std::string("feed-") + s + ".log")));
+      feeders.push_back(std::make_unique<feeder_process>(config, std::string(to_string(v)), s, dir.file(std::string("feed-") + s + ".log")));
     merger = std::make_unique<child>(std::vector<std::string>{MDMERGE_BINARY, "--config", config}, dir.file("merge.log"));
-    for (const slot_id s : {slot_id::a, slot_id::b}) status.push_back(open_status(bus.name(), venue::binance, s));
+    for (const slot_id s : {slot_id::a, slot_id::b}) status.push_back(open_status(bus.name(), v, s));
   }
   std::int64_t counter(const std::string& name) const { return counters.find(name).value_or(-1); }
 
@@ -155,6 +164,61 @@ TEST_CASE("mdmerge backfill: trades older than the venue keeps are a gap record 
   const std::string logs = read_file(r.dir.file("feed-A.log")) + read_file(r.dir.file("feed-B.log"));
   const bool said = logs.find("older than the venue's history") != std::string::npos;  // the feeders' one line
   CHECK(said);
+  r.merger->signal(SIGTERM);
+  CHECK(r.merger->wait(10000) == 0);
+  for (auto& f : r.feeders) CHECK(f->stop() == 0);
+}
+
+TEST_CASE("mdmerge suspect windows: both OKX slots cut at once: each stream whose ids cannot show a loss gets a suspect record for the outage") {
+  bus_rig r(5000, "10000", venue::okx);
+  output_log out(segment_name(r.bus.name(), "out"));
+  std::set<stream_ref> wanted;
+  for (const char* sym : {"BTC-USDT", "ETH-USDT"})
+    for (channel c : {channel::okx_trades, channel::okx_bbo_tbt, channel::okx_books}) wanted.insert({venue::okx, c, sym});
+  REQUIRE(eventually([&] { return every_stream_delivered(out, wanted, 3); }, 30s));
+  // A single slot's cut is no outage: its partner carries (once both are up: a slot cut while
+  // its partner is still connecting is a whole-group outage, and gets its suspect records).
+  REQUIRE(eventually([&] {
+    out.poll();
+    return r.status[0].state() == feeder_state::live && r.status[1].state() == feeder_state::live &&
+           std::count_if(out.markers.begin(), out.markers.end(), [](const auto& m) { return m.state == slot_state::up; }) >= 2;
+  }, 20s));
+  r.controls[0].send(feeder_command::reconnect);
+  REQUIRE(eventually([&] {
+    out.poll();
+    return r.status[0].fields().reconnects >= 1 && r.status[0].state() == feeder_state::live;
+  }, 20s));
+  const std::int64_t before = wall_ns();
+  r.cut_both(out, 32 * 1024);
+  const std::int64_t after = wall_ns();
+  auto suspects = [&] {
+    out.poll();
+    return std::count_if(out.gaps.begin(), out.gaps.end(), [](const std::string& g) { return g.find("(suspect_window)") != std::string::npos; });
+  };
+  // trades and bbo-tbt of both instIds; books show their holes in their chain (a gap and a
+  // resync when they lost something), so they get none.
+  REQUIRE_MESSAGE(eventually([&] { return suspects() == 4; }, 10s), "merger log: " << read_file(r.dir.file("merge.log")));
+  for (const auto& g : out.gaps)
+    if (g.find("(suspect_window)") != std::string::npos) CHECK(g.find("/books/") == std::string::npos);
+  REQUIRE(eventually([&] { return r.counter("merge.suspect_windows") == 4; }, 5s));
+  // The window is the outage: it began after the cut was asked and ended before both were live.
+  for (const gap_record& g : out.gap_records) {
+    if (g.reason != gap_reason::suspect_window) continue;
+    CHECK(g.header.venue_time_ns >= before);
+    CHECK(g.held_ns > 0);
+    CHECK(g.header.venue_time_ns + g.held_ns <= after);
+    CHECK(g.first_seq_after == 0);
+    CHECK(g.last_seq_held > 0);  // trades and bbo-tbt carry ids: the last one before the window
+  }
+  const std::string text = read_file(r.dir.file("merge.log"));
+  CHECK(text.find("every slot of the group was down for") != std::string::npos);
+  // The streams go on.
+  const std::uint64_t n = out.records;
+  REQUIRE(eventually([&] {
+    out.poll();
+    return out.records >= n + 200;
+  }));
+  CHECK(suspects() == 4);
   r.merger->signal(SIGTERM);
   CHECK(r.merger->wait(10000) == 0);
   for (auto& f : r.feeders) CHECK(f->stop() == 0);

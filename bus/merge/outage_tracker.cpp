@@ -1,0 +1,38 @@
+#include "bus/merge/outage_tracker.hpp"
+
+namespace mdbus::merge {
+namespace {
+
+/// A slot carries its streams once its subscriptions went out (syncing: the venue delivers from
+/// there, and a quiet market may send nothing for long) and while it is up.
+bool carrying(slot_state s) noexcept { return s == slot_state::up || s == slot_state::syncing; }
+
+}  // namespace
+
+std::optional<outage_window> outage_tracker::note(venue v, std::uint32_t group, slot_id slot, slot_state state,
+                                                  std::int64_t time_ns) {
+  if (slot != slot_id::a && slot != slot_id::b) return std::nullopt;
+  group_state& g = groups_[{v, group}];
+  const bool up_before = carrying(g.slots[0]) || carrying(g.slots[1]);
+  g.slots[slot == slot_id::b ? 1 : 0] = state;
+  const bool up_after = carrying(g.slots[0]) || carrying(g.slots[1]);
+  if (up_before && !up_after) {
+    g.down_since_ns = time_ns;  // the last carrying slot went: an outage begins
+    return std::nullopt;
+  }
+  if (!up_before && up_after) {
+    const bool was_outage = g.ever_up && g.down_since_ns != 0;
+    const outage_window w{g.down_since_ns, time_ns};
+    g.ever_up = true;
+    g.down_since_ns = 0;
+    if (was_outage) return w;
+  }
+  return std::nullopt;
+}
+
+bool outage_tracker::in_outage(venue v, std::uint32_t group) const {
+  const auto it = groups_.find({v, group});
+  return it != groups_.end() && it->second.ever_up && it->second.down_since_ns != 0;
+}
+
+}  // namespace mdbus::merge
