@@ -73,6 +73,10 @@ struct channel_rule {
   /// bookTicker) or "/market" (trades, markPrice) since 2026-04-23; empty where a venue has
   /// one path for all. One connection serves one route.
   std::string_view route;
+  /// The venue keeps this channel's messages behind a public REST history paged by their ids,
+  /// so a hole can be backfilled (issue 16): Binance spot trade and aggTrade, USD-M aggTrade.
+  /// The adapter's backfill_plan_for says how; the merger asks only for these.
+  bool history = false;
 };
 
 /// The venue's production hosts: what a config that names no endpoint connects to.

@@ -13,6 +13,8 @@ using namespace detail;
 
 bool arbiter::try_backfill(stream_state& s, std::int64_t now_ns) noexcept {
   if (options_.backfill_bound_ns <= 0 || s.retired || !s.has_last || s.held.empty()) return false;
+  // Only a channel whose venue keeps a history by id (its descriptor says so: venues as data).
+  if (venue_of(s.key.c) == venue::unknown || !channel_rule_of(s.key.c).history) return false;
   // The hole runs from the last published id to the lowest held one; ask up to the highest
   // held id, so one request covers every hole behind it (ids the hold already has come again
   // as duplicates).

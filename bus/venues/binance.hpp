@@ -39,11 +39,11 @@ namespace mdbus::venues {
 /// `U`..`u` and joins a REST snapshot by covering lastUpdateId + 1; bookTicker `u` and the
 /// partial books' lastUpdateId only increase.
 inline constexpr channel_rule kBinanceChannels[] = {
-    {channel::binance_trade, sequence_rule::consecutive, join_rule::chain, {}},
-    {channel::binance_agg_trade, sequence_rule::consecutive, join_rule::chain, {}},
-    {channel::binance_book_ticker, sequence_rule::increasing, join_rule::chain, {}},
-    {channel::binance_depth, sequence_rule::range, join_rule::covers, {}},
-    {channel::binance_depth_partial, sequence_rule::increasing, join_rule::chain, {}},
+    {channel::binance_trade, sequence_rule::consecutive, join_rule::chain, {}, true},
+    {channel::binance_agg_trade, sequence_rule::consecutive, join_rule::chain, {}, true},
+    {channel::binance_book_ticker, sequence_rule::increasing, join_rule::chain, {}, false},
+    {channel::binance_depth, sequence_rule::range, join_rule::covers, {}, false},
+    {channel::binance_depth_partial, sequence_rule::increasing, join_rule::chain, {}, false},
 };
 
 [[nodiscard]] const venue_descriptor& binance() noexcept;

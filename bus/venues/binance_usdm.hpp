@@ -44,12 +44,12 @@ namespace mdbus::venues {
 /// increase. markPrice ("Mark Price Stream") carries no id: its event time E orders its pushes
 /// (the record's seq), and a push older than the last one published is stale state.
 inline constexpr channel_rule kUsdmChannels[] = {
-    {channel::usdm_trade, sequence_rule::consecutive, join_rule::chain, "/market"},
-    {channel::usdm_agg_trade, sequence_rule::consecutive, join_rule::chain, "/market"},
-    {channel::usdm_book_ticker, sequence_rule::increasing, join_rule::chain, "/public"},
-    {channel::usdm_depth, sequence_rule::chained, join_rule::spans, "/public"},
-    {channel::usdm_depth_partial, sequence_rule::increasing, join_rule::chain, "/public"},
-    {channel::usdm_mark_price, sequence_rule::increasing, join_rule::chain, "/market"},
+    {channel::usdm_trade, sequence_rule::consecutive, join_rule::chain, "/market", false},
+    {channel::usdm_agg_trade, sequence_rule::consecutive, join_rule::chain, "/market", true},
+    {channel::usdm_book_ticker, sequence_rule::increasing, join_rule::chain, "/public", false},
+    {channel::usdm_depth, sequence_rule::chained, join_rule::spans, "/public", false},
+    {channel::usdm_depth_partial, sequence_rule::increasing, join_rule::chain, "/public", false},
+    {channel::usdm_mark_price, sequence_rule::increasing, join_rule::chain, "/market", false},
 };
 
 [[nodiscard]] const venue_descriptor& binance_usdm() noexcept;

@@ -34,14 +34,14 @@ namespace mdbus::venues {
 /// sequence; mark-price and funding-rate ("Public Data") neither, but they are state, ordered by
 /// their ts (the record's seq): a push older than the last one published is stale.
 inline constexpr channel_rule kOkxChannels[] = {
-    {channel::okx_trades, sequence_rule::increasing, join_rule::chain, {}},
-    {channel::okx_tickers, sequence_rule::content, join_rule::chain, {}},
-    {channel::okx_bbo_tbt, sequence_rule::chained, join_rule::chain, {}},
-    {channel::okx_books, sequence_rule::chained, join_rule::straddles, {}},
-    {channel::okx_books5, sequence_rule::increasing, join_rule::chain, {}},
-    {channel::okx_books_l2_tbt, sequence_rule::chained, join_rule::straddles, {}},
-    {channel::okx_mark_price, sequence_rule::increasing, join_rule::chain, {}},
-    {channel::okx_funding_rate, sequence_rule::increasing, join_rule::chain, {}},
+    {channel::okx_trades, sequence_rule::increasing, join_rule::chain, {}, false},
+    {channel::okx_tickers, sequence_rule::content, join_rule::chain, {}, false},
+    {channel::okx_bbo_tbt, sequence_rule::chained, join_rule::chain, {}, false},
+    {channel::okx_books, sequence_rule::chained, join_rule::straddles, {}, false},
+    {channel::okx_books5, sequence_rule::increasing, join_rule::chain, {}, false},
+    {channel::okx_books_l2_tbt, sequence_rule::chained, join_rule::straddles, {}, false},
+    {channel::okx_mark_price, sequence_rule::increasing, join_rule::chain, {}, false},
+    {channel::okx_funding_rate, sequence_rule::increasing, join_rule::chain, {}, false},
 };
 
 [[nodiscard]] const venue_descriptor& okx() noexcept;

@@ -173,6 +173,7 @@ class feeder final : private ws_events, private rest_events, private snapshot_ob
     bool active = false;                 ///< ids cursor..to still to fetch
     bool fetching = false;               ///< a page request in flight
     std::uint64_t cursor = 0, to = 0;
+    std::uint64_t page_from = 0;         ///< the first id the page in flight asked for
     unsigned attempt = 0;                ///< failed attempts at the current page
     std::int64_t at = 0;                 ///< the next attempt not before (monotonic)
   };

@@ -62,8 +62,8 @@ void feeder::poll_backfill(std::int64_t now) noexcept {
     t.generation = q.generation;
     bump(status_.fields().backfill_requests);
     if (q.to < q.from) continue;  // nothing to fetch
-    // The newest request names the merger's current hole: it replaces one under way (a page in
-    // flight still lands; its trades are records like any other).
+    // The newest request names the merger's current hole: it replaces one under way (the answer
+    // of a page in flight for other ids is dropped when it comes: on_backfill_done).
     t.active = true;
     t.cursor = q.from;
     t.to = q.to;
@@ -108,13 +108,16 @@ void feeder::start_backfill_page(history_stream& t, std::int64_t now) noexcept {
     return;
   }
   t.fetching = true;
+  t.page_from = t.cursor;
   lane_stream_[lane] = kHistoryOwner + static_cast<std::size_t>(&t - histories_.data());
 }
 
 void feeder::on_backfill_done(history_stream& t, const rest_result& r) noexcept {
   t.fetching = false;
   const std::int64_t now = mono_ns();
-  if (!t.active) return;
+  // A newer request replaced the one this page was for: its answer says nothing about the new
+  // ids (its trades, if any, were not written: the next page starts from the new cursor).
+  if (!t.active || t.page_from != t.cursor) return;
   char why[kLastErrorCapacity];
   if (!r.complete) {
     std::snprintf(why, sizeof why, "%.*s", static_cast<int>(r.error.size()), r.error.data());

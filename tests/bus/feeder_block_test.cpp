@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -389,15 +390,21 @@ TEST_CASE("backfill requests: a feeder reading while the merger writes never see
   feeder_control_reader feeder;
   REQUIRE(feeder_control_reader::try_open(name, venue::binance, slot_id::a, 1, feeder, why) == attach_status::ok);
   const std::size_t i = resync_index(0, channel::binance_trade);
-  std::atomic<bool> done{false};
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> written{0};
   std::thread writer([&] {
     // Request n asks n*10 .. n*10 + n % 7: a torn read pairs a `from` and a `to` of two requests.
-    for (std::uint64_t n = 1; n <= 200000; ++n) (void)merger.request_backfill(i, n * 10, n * 10 + n % 7);
-    done.store(true);
+    for (std::uint64_t n = 1; !stop.load(std::memory_order_relaxed); ++n) {
+      (void)merger.request_backfill(i, n * 10, n * 10 + n % 7);
+      written.store(n, std::memory_order_relaxed);
+    }
   });
+  // Read while the writer writes, until 20 000 reads have seen a request (a loaded machine may
+  // schedule the two threads apart for a while: the deadline only bounds a broken run).
   std::size_t reads = 0, torn = 0;
   std::uint64_t last_generation = 0, backwards = 0;
-  while (!done.load()) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (reads < 20000 && std::chrono::steady_clock::now() < deadline) {
     const backfill_request q = feeder.backfill(i);
     if (q.generation == 0) continue;
     ++reads;
@@ -406,9 +413,10 @@ TEST_CASE("backfill requests: a feeder reading while the merger writes never see
     if (q.generation < last_generation) ++backwards;
     last_generation = q.generation;
   }
+  stop.store(true);
   writer.join();
   CHECK(torn == 0);
   CHECK(backwards == 0);
-  CHECK(reads > 0);
-  CHECK(feeder.backfill(i).generation == 200000);
+  CHECK(reads == 20000);
+  CHECK(feeder.backfill(i).generation == written.load());
 }

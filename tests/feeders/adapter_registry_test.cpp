@@ -1,4 +1,5 @@
 // The registry and the names of the parse errors.
+#include "bus/venues/registry.hpp"
 #include "feeders/venue_adapter.hpp"
 #include "tests/feeders/adapter_test_support.hpp"
 
@@ -45,4 +46,20 @@ TEST_CASE("every parse_error has its own name") {
   CHECK(names.size() == static_cast<std::size_t>(parse_error::count_));
   CHECK(to_string(parse_error::count_) == "unknown");
   CHECK(to_string(parse_error::bad_number) == "bad_number");
+}
+
+TEST_CASE("every adapter's trade history agrees with its venue descriptor (the merger asks only where the descriptor says)") {
+  for (const venue_descriptor* d : all_venues()) {
+    auto a = make_adapter(d->id, adapter_options{});
+    REQUIRE(a != nullptr);
+    for (const channel_rule& c : d->channels) {
+      INFO(d->name, " ", to_string(c.id));
+      const backfill_plan p = a->backfill_plan_for(c.id);
+      CHECK(p.available == c.history);
+      if (!p.available) continue;
+      CHECK(c.rule == sequence_rule::consecutive);  // a hole is a list of ids only there
+      CHECK(p.rest_cost > 0);
+      CHECK(p.max_rows > 0);
+    }
+  }
 }

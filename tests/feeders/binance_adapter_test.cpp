@@ -685,3 +685,80 @@ TEST_CASE("binance: the instrument check gives each symbol's reference data: spo
   REQUIRE(b.problems.size() == 1);
   CHECK(b.problems[0] == "\"ETHBTC\": exchangeInfo LOT_SIZE.stepSize \"-0.001\" is not a decimal >= 0");
 }
+
+TEST_CASE("binance: trade history rows (historicalTrades, aggTrades) are the stream's trade records, flagged backfilled, ids from..to") {
+  auto a = make(venue::binance);
+  vector_sink sink;
+  // The stream's records of the same trades, to compare with.
+  REQUIRE(parse(*a, R"({"stream":"btcusdt@trade","data":{"e":"trade","E":1700000000100,"s":"BTCUSDT","t":12346,"p":"65432.10","q":"0.00500000","T":1700000000100,"m":true,"M":true}})", sink).records == 1);
+  REQUIRE(parse(*a, R"({"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":1700000000100,"s":"BTCUSDT","a":700,"p":"65432.10","q":"0.25","f":12346,"l":12348,"T":1700000000100,"m":false,"M":true}})", sink).records == 1);
+  const trade_record stream_trade = sink.trade(0);
+  const trade_record stream_agg = sink.trade(1);
+  sink.clear();
+
+  // rest-api.md "Old trade lookup": oldest first; ids outside 12346..12347 are not written.
+  const subscription trades{channel::binance_trade, "BTCUSDT", ""};
+  const std::string body =
+      R"([{"id":12345,"price":"65432.00","qty":"1.0","quoteQty":"65432","time":1700000000000,"isBuyerMaker":false,"isBestMatch":true},)"
+      R"({"id":12346,"price":"65432.10","qty":"0.00500000","quoteQty":"327.1605","time":1700000000100,"isBuyerMaker":true,"isBestMatch":true},)"
+      R"({"id":12347,"price":"65432.20","qty":"0.1","quoteQty":"6543.22","time":1700000000200,"isBuyerMaker":false,"isBestMatch":true},)"
+      R"({"id":12348,"price":"65432.30","qty":"0.2","quoteQty":"13086.46","time":1700000000300,"isBuyerMaker":false,"isBestMatch":true}])";
+  sink.message = simdjson::padded_string(body);
+  backfill_page page;
+  const parse_result r = a->parse_backfill(trades, sink.message, 12346, 12347, kReceiveNs, sink, page);
+  CHECK(r.error == parse_error::none);
+  CHECK(r.records == 2);
+  CHECK(page.rows == 4);
+  CHECK(page.first_id == 12345);
+  CHECK(page.last_id == 12348);
+  CHECK(page.written == 2);
+  const trade_record t = sink.trade(0);
+  CHECK(t.header.seq == 12346);
+  CHECK(t.header.flags == (stream_trade.header.flags | kHeaderBackfilled));
+  CHECK(t.header.symbol_view() == "BTCUSDT");
+  CHECK(t.header.channel_id == channel::binance_trade);
+  CHECK(t.header.slot == slot_id::b);
+  CHECK(t.px() == stream_trade.px());
+  CHECK(t.qty() == stream_trade.qty());
+  CHECK(t.aggressor == stream_trade.aggressor);
+  CHECK(t.trade_count == 1);
+  CHECK(t.header.venue_time_ns == 1'700'000'000'100'000'000);  // the trade time
+  CHECK(sink.trade(1).header.seq == 12347);
+  CHECK(sink.trade(1).aggressor == aggressor_side::buy);
+  sink.clear();
+
+  // "Compressed/Aggregate trades list".
+  const subscription aggs{channel::binance_agg_trade, "BTCUSDT", ""};
+  sink.message = simdjson::padded_string(std::string(
+      R"([{"a":700,"p":"65432.10","q":"0.25","f":12346,"l":12348,"T":1700000000100,"m":false,"M":true}])"));
+  CHECK(a->parse_backfill(aggs, sink.message, 700, 700, kReceiveNs, sink, page).records == 1);
+  const trade_record g = sink.trade(0);
+  CHECK(g.header.seq == 700);
+  CHECK(g.header.flags == (stream_agg.header.flags | kHeaderBackfilled));
+  CHECK(g.first_trade_id == 12346);
+  CHECK(g.last_trade_id == 12348);
+  CHECK(g.trade_count == stream_agg.trade_count);
+  CHECK(g.qty() == stream_agg.qty());
+  sink.clear();
+
+  // Bad answers write nothing: the venue's error, rows out of order, a malformed row.
+  const auto refused = [&](const subscription& s, std::string text, parse_error want) {
+    sink.message = simdjson::padded_string(text);
+    const parse_result p = a->parse_backfill(s, sink.message, 1, 100000, kReceiveNs, sink, page);
+    CHECK(p.error == want);
+    CHECK(sink.size() == 0);
+    CHECK(page.rows == 0);
+  };
+  refused(trades, R"({"code":-1121,"msg":"Invalid symbol."})", parse_error::venue_error);
+  refused(trades, R"([{"id":5,"price":"1","qty":"1","time":1,"isBuyerMaker":true},{"id":5,"price":"1","qty":"1","time":1,"isBuyerMaker":true}])",
+          parse_error::invalid_value);
+  refused(trades, R"([{"id":5,"price":"1","qty":"0","time":1,"isBuyerMaker":true}])", parse_error::invalid_value);
+  refused(trades, R"([{"id":5,"price":"1","time":1,"isBuyerMaker":true}])", parse_error::missing_field);
+  refused(aggs, R"([{"a":5,"p":"1","q":"1","f":9,"l":8,"T":1,"m":true}])", parse_error::invalid_value);
+  refused(trades, R"([{"id":5,)", parse_error::not_json);
+  // And channels without a history are refused outright.
+  refused({channel::binance_depth, "BTCUSDT", ""}, "[]", parse_error::unknown_stream);
+  CHECK(a->backfill_path(trades, 12346, 5000) == "/api/v3/historicalTrades?symbol=BTCUSDT&fromId=12346&limit=1000");
+  CHECK(a->backfill_path(aggs, 700, 10) == "/api/v3/aggTrades?symbol=BTCUSDT&fromId=700&limit=10");
+  CHECK_THROWS_AS((void)a->backfill_path({channel::binance_book_ticker, "BTCUSDT", ""}, 1, 1), std::invalid_argument);
+}

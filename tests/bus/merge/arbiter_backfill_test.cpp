@@ -160,6 +160,15 @@ TEST_CASE("backfill: without a feeder to ask, or on a stream whose ids reveal no
     CHECK(h.out.backfills.empty());
     CHECK(h.out.trace() == "1A 2A gap(2>5) 5A");
   }
+  SUBCASE("a channel whose venue keeps no history by id (USD-M trade) is not asked for") {
+    backfill_harness h;
+    const stream_maker t{channel::usdm_trade, "BTCUSDT"};
+    h.both_lose_3_and_4(t);
+    h.wait_out_window();
+    CHECK(h.out.backfills.empty());
+    CHECK(h.out.trace() == "1A 2A gap(2>5) 5A 6A");
+    CHECK(h.out.items[2].gap.reason == gap_reason::hole_timeout);
+  }
   SUBCASE("a book stream is resynced, never backfilled") {
     backfill_harness h;
     const stream_maker d{channel::okx_books, "BTC-USDT"};
