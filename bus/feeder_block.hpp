@@ -170,7 +170,8 @@ static_assert(alignof(feeder_status) == kCacheLine);
 /// Resync request slots: one per (configured symbol, channel position in its venue's
 /// descriptor, < kMaxChannelsPerVenue). The table is sized at creation from the venue's symbol
 /// count (the control block's third geometry word), so a venue holds as many symbols as its
-/// config lists, up to kMaxResyncSymbols (a 16 MB block; an absurd header is refused).
+/// config lists, up to kMaxResyncSymbols (with the backfill table, an 80 MB block at that most;
+/// an absurd header is refused).
 inline constexpr std::size_t kResyncChannelsPerSymbol = kMaxChannelsPerVenue;
 inline constexpr std::size_t kMaxResyncSymbols = std::size_t{1} << 16;
 /// resync_index() of a channel no descriptor places: no slot.

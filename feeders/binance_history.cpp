@@ -121,7 +121,10 @@ failure parse_history(od::document& doc, history_kind kind, std::uint64_t from, 
     if (page.rows == 0) page.first_id = id;
     page.last_id = id;
     ++page.rows;
-    if (id < from || id > to) continue;
+    // A page that starts after `from` writes nothing: the venue no longer has `from`, and the
+    // caller says so (a gap record) before it asks again from the page's first id, so that the
+    // ring holds the gap before the trades that follow it.
+    if (page.first_id > from || id < from || id > to) continue;
     st.apply(r.header);
     if (const failure f = w.write(r)) return f;
     ++page.written;

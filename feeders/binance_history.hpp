@@ -17,7 +17,7 @@ enum class history_kind : std::uint8_t {
 };
 
 /// A page of history (a JSON array of rows, oldest first) into records of the ids from..to,
-/// staged in `w` (committed by the caller). Rows must come in increasing id order; a body that
+/// staged in `w` (committed by the caller); nothing when the page starts after `from`. Rows must come in increasing id order; a body that
 /// is an object is the venue's {"code","msg"} error (venue_error, `venue_msg` names it).
 failure parse_history(od::document& doc, history_kind kind, std::uint64_t from, std::uint64_t to, stream_stamp& st,
                       record_writer& w, backfill_page& page, std::string_view& venue_msg) noexcept;

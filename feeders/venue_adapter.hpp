@@ -227,8 +227,10 @@ class venue_adapter {
   [[nodiscard]] virtual std::string backfill_path(const subscription& sub, std::uint64_t from, std::size_t limit) const;
   /// Parse a trade-history answer into trade records flagged kHeaderBackfilled, exactly as the
   /// stream's records of the same trades but for the flag and venue_time_ns (the trade time),
-  /// writing those with ids `from`..`to`, in id order. `page` tells what the answer held. A
-  /// body that is not a list of trades is an error and writes nothing.
+  /// writing those with ids `from`..`to`, in id order. `page` tells what the answer held. A page
+  /// whose first id is after `from` writes nothing (the venue no longer keeps `from`: the caller
+  /// says so first, then asks from the page's first id). A body that is not a list of trades is
+  /// an error and writes nothing.
   [[nodiscard]] virtual parse_result parse_backfill(const subscription& sub, simdjson::padded_string_view body,
                                                     std::uint64_t from, std::uint64_t to, std::int64_t receive_ns,
                                                     record_sink& sink, backfill_page& page) noexcept;

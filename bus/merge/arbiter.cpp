@@ -232,6 +232,9 @@ void arbiter::accept(stream_state& s, const record_view& r, slot_id from, verdic
     ++s.stats.backfilled;
     ++stats_.backfilled;
   }
+  // Past what the pending backfill asked for: whatever is still held waits its own window
+  // (and its own request), not this request's bound.
+  if (s.backfill_until_ns != 0 && s.has_last && s.last >= s.backfill_to) s.backfill_until_ns = 0;
   s.race[s.race_next] = {race_key(r), h.receive_time_ns, from};
   s.race_next = (s.race_next + 1) % kRaceMemory;
   ++s.stats.published[slot_index(from)];

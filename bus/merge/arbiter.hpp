@@ -301,6 +301,10 @@ class arbiter {
     /// Backfill asked for the hole at the front of the hold: wait for it until this time (0:
     /// none asked). Ends when the hold empties or a gap record is published for the hole.
     std::int64_t backfill_until_ns = 0;
+    /// The ids the pending backfill asked for: a stream past backfill_to no longer waits for it
+    /// (a later hole gets its own request), and a feeder's failure for ids before backfill_from
+    /// is an earlier request's, not this one's.
+    std::uint64_t backfill_from = 0, backfill_to = 0;
     /// The ids of the last gap record published after a backfill: backfilled trades in this
     /// range came too late (counted as backfill_late, not as duplicates).
     std::uint64_t late_from = 1, late_to = 0;

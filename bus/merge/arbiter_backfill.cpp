@@ -39,6 +39,8 @@ bool arbiter::try_backfill(stream_state& s, std::int64_t now_ns) noexcept {
   ++s.stats.backfill_requests;
   ++stats_.backfill_requests;
   s.backfill_until_ns = now_ns + options_.backfill_bound_ns;
+  s.backfill_from = s.last + 1;
+  s.backfill_to = highest - 1;
   next_deadline_ = std::min(next_deadline_, s.backfill_until_ns);
   return true;
 }
@@ -47,6 +49,8 @@ void arbiter::feeder_gap(stream_state& s, const record_view& r, std::int64_t now
   const auto g = r.gap();
   // Only a backfill the stream still waits for is the feeder's to end.
   if (!g || g->reason != gap_reason::backfill_failed || s.backfill_until_ns == 0 || s.held.empty()) return;
+  // An earlier request's failure (the feeder names the ids from its cursor on): not this one's.
+  if (g->last_seq_held + 1 < s.backfill_from) return;
   // The venue has nothing before g->first_seq_after (the first id it still keeps, or past
   // what was asked): the gap is published up to there, and what the venue does have is still
   // to come through the ring.

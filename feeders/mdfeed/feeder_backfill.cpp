@@ -154,8 +154,15 @@ void feeder::on_backfill_done(history_stream& t, const rest_result& r) noexcept 
     return;
   }
   if (page.first_id > t.cursor) {
-    // The history starts after the cursor: older than the venue keeps.
+    // The history starts after the cursor: older than the venue keeps. The gap goes into the
+    // ring first; the trades the venue does keep come with the next page, from its first id.
     write_backfill_gap(t, std::min(page.first_id, t.to + 1), "older than the venue's history");
+    if (page.first_id > t.to) {
+      t.active = false;
+      return;
+    }
+    t.cursor = page.first_id;
+    return;  // next page from the next tick
   }
   t.cursor = page.last_id + 1;
   if (t.cursor > t.to) {

@@ -196,3 +196,36 @@ TEST_CASE("backfill: a second hole after the first was repaired gets its own req
   CHECK(h.arb.stats().backfill_requests == 2);
   CHECK(h.arb.stats().gaps == 0);
 }
+
+TEST_CASE("backfill: a hole behind the one asked for gets its own request once the first is filled, not the first's bound") {
+  backfill_harness h;
+  const stream_maker t{channel::binance_trade, "BTCUSDT"};
+  h.both_lose_3_and_4(t);
+  h.wait_out_window();
+  REQUIRE(h.out.backfills.size() == 1);  // 3..5
+  h.offer(t.trade(9, A), A);             // 7, 8 lost too, after the request went out
+  for (std::uint64_t id : {3, 4}) h.offer(t.backfilled(id, A), A);
+  CHECK(h.out.trace() == "1A 2A 3Ar 4Ar 5A 6A");
+  // Past what was asked: 9 waits a window, not what is left of the 50 ms bound.
+  CHECK(h.arb.next_deadline() <= h.now + kWindow);
+  h.wait_out_window();
+  REQUIRE(h.out.backfills.size() == 2);
+  CHECK(h.out.backfills[1].from == 7);
+  CHECK(h.out.backfills[1].to == 8);
+  for (std::uint64_t id : {7, 8}) h.offer(t.backfilled(id, A), A);
+  CHECK(h.out.trace() == "1A 2A 3Ar 4Ar 5A 6A 7Ar 8Ar 9A");
+  CHECK(h.arb.stats().gaps == 0);
+}
+
+TEST_CASE("backfill: a feeder's failure for an earlier request does not end the one under way") {
+  backfill_harness h;
+  const stream_maker t{channel::binance_trade, "BTCUSDT"};
+  h.both_lose_3_and_4(t);
+  h.wait_out_window();  // asks 3..5
+  h.offer(t.backfill_failed(1, 4, A), A);  // names ids from 2: an older request's word
+  CHECK(h.out.trace() == "1A 2A");
+  for (std::uint64_t id : {3, 4}) h.offer(t.backfilled(id, A), A);
+  CHECK(h.out.trace() == "1A 2A 3Ar 4Ar 5A 6A");
+  CHECK(h.arb.stats().feeder_gaps == 1);
+  CHECK(h.arb.stats().gaps == 0);
+}
