@@ -31,6 +31,12 @@ failure check_event_type(od::value& v, std::string_view expected, std::string_vi
   return kOk;
 }
 
+/// One side of a best bid/offer: a present side (quantity > 0) has a price > 0; an empty
+/// one may read 0/0. A negative price is never one.
+bool side_ok(decimal px, decimal qty) noexcept { return px.mantissa > 0 || (px.mantissa == 0 && qty.mantissa == 0); }
+
+}  // namespace
+
 /// A quantity: a decimal string, never negative.
 parse_error read_qty(od::value& v, decimal& out) noexcept {
   const parse_error e = read_decimal(v, out);
@@ -45,12 +51,6 @@ failure check_trade(decimal px, decimal qty, std::string_view px_name, std::stri
   if (qty.mantissa == 0) return {parse_error::invalid_value, qty_name};
   return kOk;
 }
-
-/// One side of a best bid/offer: a present side (quantity > 0) has a price > 0; an empty
-/// one may read 0/0. A negative price is never one.
-bool side_ok(decimal px, decimal qty) noexcept { return px.mantissa > 0 || (px.mantissa == 0 && qty.mantissa == 0); }
-
-}  // namespace
 
 failure parse_trade(od::object& data, stream_stamp& st, record_writer& w) noexcept {
   static constexpr std::string_view kNames[] = {"trade.E", "trade.t", "trade.p", "trade.q", "trade.m", "trade.s", "trade.e"};

@@ -16,6 +16,12 @@ enum class depth_shape : std::uint8_t {
   top_levels,  ///< USD-M partial depth: a depthUpdate with U, u, pu whose levels are the top N: a snapshot
 };
 
+/// A quantity: a decimal string, never negative (bad_number).
+[[nodiscard]] parse_error read_qty(od::value& v, decimal& out) noexcept;
+/// A trade happened at a price and for a quantity: both > 0 (a negative quantity is already
+/// bad_number). One check for the stream and the history (backfill).
+[[nodiscard]] failure check_trade(decimal px, decimal qty, std::string_view px_name, std::string_view qty_name) noexcept;
+
 /// The rest of a trade record once its id (and, for an aggregate, f and l) are read: flags
 /// (kHeaderHasSeq, plus `extra_flags`), price, quantity, trade count, aggressor (m / isBuyerMaker:
 /// the buyer made, so a seller took). One mapping for the stream and the history (backfill).

@@ -33,7 +33,7 @@ failure trade_row(od::object& row, trade_record& r) noexcept {
     switch (bit) {
       case 0: e = read_u64(v, r.header.seq); break;
       case 1: e = read_decimal(v, px); break;
-      case 2: e = read_decimal(v, qty); break;
+      case 2: e = read_qty(v, qty); break;
       case 3: e = read_ms_time(v, r.header.venue_time_ns); break;
       default: e = read_bool(v, buyer_maker); break;
     }
@@ -41,8 +41,7 @@ failure trade_row(od::object& row, trade_record& r) noexcept {
   });
   if (f) return f;
   if (const failure m = missing(seen, 0x1FU, kNames)) return m;
-  if (px.mantissa <= 0) return {parse_error::invalid_value, "price"};
-  if (qty.mantissa <= 0) return {parse_error::invalid_value, "qty"};
+  if (const failure c = check_trade(px, qty, kNames[1], kNames[2])) return c;
   finish_trade(r, px, qty, buyer_maker, kHeaderBackfilled);
   return kOk;
 }
@@ -71,7 +70,7 @@ failure agg_row(od::object& row, trade_record& r) noexcept {
     switch (bit) {
       case 0: e = read_u64(v, r.header.seq); break;
       case 1: e = read_decimal(v, px); break;
-      case 2: e = read_decimal(v, qty); break;
+      case 2: e = read_qty(v, qty); break;
       case 3: e = read_u64(v, r.first_trade_id); break;
       case 4: e = read_u64(v, r.last_trade_id); break;
       case 5: e = read_ms_time(v, r.header.venue_time_ns); break;
@@ -81,8 +80,7 @@ failure agg_row(od::object& row, trade_record& r) noexcept {
   });
   if (f) return f;
   if (const failure m = missing(seen, 0x7FU, kNames)) return m;
-  if (px.mantissa <= 0) return {parse_error::invalid_value, "p"};
-  if (qty.mantissa <= 0) return {parse_error::invalid_value, "q"};
+  if (const failure c = check_trade(px, qty, kNames[1], kNames[2])) return c;
   return finish_agg_trade(r, px, qty, buyer_maker, kHeaderBackfilled);
 }
 
