@@ -419,7 +419,8 @@ std::uint64_t feeder_resync_requester::request(std::size_t index) noexcept {
   return resync_slots(control_)[index].fetch_add(1, std::memory_order_release) + 1;
 }
 
-std::uint64_t feeder_resync_requester::request_backfill(std::size_t index, std::uint64_t from, std::uint64_t to) noexcept {
+std::uint64_t feeder_resync_requester::request_backfill(std::size_t index, std::uint64_t from, std::uint64_t to,
+                                                       std::uint64_t skip) noexcept {
   if (control_ == nullptr || index >= slots_) return 0;
   feeder_backfill_slot& b = backfill_slots(control_, slots_)[index];
   const std::uint64_t seq = b.seq.load(std::memory_order_relaxed) | 1U;  // odd: being written
@@ -427,6 +428,7 @@ std::uint64_t feeder_resync_requester::request_backfill(std::size_t index, std::
   std::atomic_thread_fence(std::memory_order_release);  // the odd seq is seen before the new ids
   b.from.store(from, std::memory_order_relaxed);
   b.to.store(to, std::memory_order_relaxed);
+  b.skip.store(skip, std::memory_order_relaxed);
   b.seq.store(seq + 1, std::memory_order_release);  // even again: the ids are published
   return (seq + 1) / 2;
 }
@@ -439,8 +441,9 @@ backfill_request feeder_control_reader::backfill(std::size_t index) const noexce
     if ((s1 & 1U) != 0) continue;  // being written: a few stores, read again
     const std::uint64_t from = b.from.load(std::memory_order_relaxed);
     const std::uint64_t to = b.to.load(std::memory_order_relaxed);
+    const std::uint64_t skip = b.skip.load(std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_acquire);
-    if (b.seq.load(std::memory_order_relaxed) == s1) return {s1 / 2, from, to};
+    if (b.seq.load(std::memory_order_relaxed) == s1) return {s1 / 2, from, to, skip};
   }
   return {};  // the writer is mid-write every time we look (never in practice): next poll
 }

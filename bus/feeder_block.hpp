@@ -218,14 +218,16 @@ inline constexpr std::uint64_t kFeederStatusSize = kSegmentHeaderSize + sizeof(f
 }
 
 /// A backfill request (issue 16): the trade ids `from`..`to` of one stream, to fetch from the
-/// venue's trade history. One per resync slot (same index), after the resync table. One writer
+/// venue's trade history; `skip` (a suspect window's OKX trades, fetched as fills): the newest
+/// `skip` fills below `to` + 1 are not to be written, they belong to the aggregated trade that
+/// ends the window (its count - 1). One per resync slot (same index), after the resync table. One writer
 /// (the merger) under a seqlock: `seq` is odd while the ids are being written and moves by 2
 /// per request, so seq / 2 is the request's generation.
 struct feeder_backfill_slot {
   std::atomic<std::uint64_t> seq;
   std::atomic<std::uint64_t> from;
   std::atomic<std::uint64_t> to;
-  std::atomic<std::uint64_t> reserved;
+  std::atomic<std::uint64_t> skip;
 };
 static_assert(sizeof(feeder_backfill_slot) == 32);
 
@@ -245,6 +247,7 @@ struct backfill_request {
   std::uint64_t generation = 0;  ///< 0: never asked
   std::uint64_t from = 0;
   std::uint64_t to = 0;
+  std::uint64_t skip = 0;  ///< feeder_backfill_slot::skip
 };
 
 
@@ -392,7 +395,7 @@ class feeder_resync_requester {
   /// Ask the feeder to fetch trade ids `from`..`to` of the stream in slot `index` from the
   /// venue's history (issue 16). Returns the request's generation; 0 when the index is out of
   /// range or the block is not open. One writer per block: the merger.
-  std::uint64_t request_backfill(std::size_t index, std::uint64_t from, std::uint64_t to) noexcept;
+  std::uint64_t request_backfill(std::size_t index, std::uint64_t from, std::uint64_t to, std::uint64_t skip = 0) noexcept;
   [[nodiscard]] bool valid() const noexcept { return control_ != nullptr; }
   /// Resync slots in the block's table (symbols × kResyncChannelsPerSymbol).
   [[nodiscard]] std::size_t slots() const noexcept { return slots_; }

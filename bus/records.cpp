@@ -116,6 +116,7 @@ std::string_view to_string(gap_reason r) noexcept {
     case gap_reason::backfill_failed: return "backfill_failed";
     case gap_reason::backfill_timeout: return "backfill_timeout";
     case gap_reason::suspect_window: return "suspect_window";
+    case gap_reason::backfill_done: return "backfill_done";
     case gap_reason::unknown: break;
   }
   return "unknown";

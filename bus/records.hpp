@@ -281,6 +281,10 @@ enum class gap_reason : std::uint8_t {
   /// published before (0 if none), first_seq_after 0 (unknown). Published by the merger when
   /// the first slot is up again (issue 16: loss is never silent on any stream).
   suspect_window = 11,
+  /// A feeder's word, never published: the backfill it was asked for is complete in its ring
+  /// before this record (ids last_seq_held + 1 .. first_seq_after - 1). Needed where ids cannot
+  /// show completion: a suspect window's OKX trades, fetched as the venue's fills (issue 16).
+  backfill_done = 12,
 };
 
 /// Loss, never silent: header venue_id, channel_id and symbol name the stream.

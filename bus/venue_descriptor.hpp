@@ -74,8 +74,9 @@ struct channel_rule {
   /// one path for all. One connection serves one route.
   std::string_view route;
   /// The venue keeps this channel's messages behind a public REST history paged by their ids,
-  /// so a hole can be backfilled (issue 16): Binance spot trade and aggTrade, USD-M aggTrade.
-  /// The adapter's backfill_plan_for says how; the merger asks only for these.
+  /// so a hole can be backfilled (issue 16): Binance spot trade and aggTrade, USD-M aggTrade
+  /// (a hole by id); OKX trades (rule `increasing`: after a suspect window, as fills). The
+  /// adapter's backfill_plan_for says how; the merger asks only for these.
   bool history = false;
 };
 

@@ -13,6 +13,7 @@
 #include "feeders/okx_events.hpp"
 #include "feeders/venue_adapter.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -76,10 +77,10 @@ using okx::match_inst_id;
 /// reads ""/"" (tickers) or 0/0. A negative price is never one.
 bool side_ok(decimal px, decimal qty) noexcept { return px.mantissa > 0 || (px.mantissa == 0 && qty.mantissa == 0); }
 
-failure parse_trade(od::object& obj, const stream_stamp& st, record_writer& w) noexcept {
+/// One trade: a trades channel element, or a history-trades row (the same fields but count).
+failure read_trade(od::object& obj, const stream_stamp& st, trade_record& r) noexcept {
   static constexpr std::string_view kNames[] = {"trades.tradeId", "trades.px",    "trades.sz",    "trades.side",
                                                 "trades.ts",      "trades.count", "trades.instId"};
-  auto r = make_record<trade_record>();
   decimal px;
   decimal qty;
   unsigned seen = 0;
@@ -135,6 +136,12 @@ failure parse_trade(od::object& obj, const stream_stamp& st, record_writer& w) n
   r.set_px(px);
   r.set_qty(qty);
   st.apply(r.header);
+  return kOk;
+}
+
+failure parse_trade(od::object& obj, const stream_stamp& st, record_writer& w) noexcept {
+  auto r = make_record<trade_record>();
+  if (const failure f = read_trade(obj, st, r)) return f;
   return w.write(r);
 }
 
@@ -396,6 +403,25 @@ class okx_adapter final : public venue_adapter {
   [[nodiscard]] parse_result parse_snapshot(const subscription& sub, simdjson::padded_string_view body,
                                             std::int64_t receive_ns, record_sink& sink) noexcept override;
 
+  /// Backfill after a suspect window (issue 16): the trades channel's tradeIds are "not
+  /// guaranteed consecutive" (one message per taker order, tradeId its last fill), so a hole
+  /// never shows; OKX v5 "Get trades history" (2026-12) lists every fill, GET
+  /// /api/v5/market/history-trades?instId=&type=1&after=<tradeId> (records older than the
+  /// tradeId, newest first, limit <= 100, 20 requests / 2 s).
+  [[nodiscard]] backfill_plan backfill_plan_for(channel c) const noexcept override {
+    if (c != channel::okx_trades) return {};
+    return {true, okx_rest_cost(kOkxHistoryTradesPer2s), kOkxHistoryTradesRows, true};
+  }
+  [[nodiscard]] std::string backfill_path(const subscription& sub, std::uint64_t below, std::size_t limit) const override {
+    if (!backfill_plan_for(sub.ch).available) return venue_adapter::backfill_path(sub, below, limit);
+    check_inst_id(sub.symbol);
+    return "/api/v5/market/history-trades?instId=" + sub.symbol + "&type=1&after=" + std::to_string(below) +
+           "&limit=" + std::to_string(std::clamp<std::size_t>(limit, 1, kOkxHistoryTradesRows));
+  }
+  [[nodiscard]] parse_result parse_backfill(const subscription& sub, simdjson::padded_string_view body, std::uint64_t from,
+                                            std::uint64_t to, std::int64_t receive_ns, record_sink& sink,
+                                            backfill_page& page) noexcept override;
+
  private:
   /// {"id":"n","op":<op>,"args":[{"channel":…,"instId":…},…]}, split so that no request
   /// exceeds kMaxRequestBytes. Subscribe and unsubscribe take the same args.
@@ -644,6 +670,71 @@ parse_result okx_adapter::parse_snapshot(const subscription& sub, simdjson::padd
     return result_of(w, {parse_error::venue_error, msg.empty() ? code : msg}, control_event::venue_error);
   if (!data_seen) return result_of(w, {parse_error::missing_field, "data"});
   if (!at_document_end(doc)) return result_of(w, {parse_error::not_json, "content after the JSON object"});
+  return finish(w, kOk);
+}
+
+parse_result okx_adapter::parse_backfill(const subscription& sub, simdjson::padded_string_view body, std::uint64_t from,
+                                         std::uint64_t to, std::int64_t receive_ns, record_sink& sink,
+                                         backfill_page& page) noexcept {
+  record_writer w(sink, stage_, levels_per_record_);
+  page = {};
+  if (!backfill_plan_for(sub.ch).available) return result_of(w, {parse_error::unknown_stream, "no trade history for this channel"});
+  if (body.length() > options_.max_message_bytes) return result_of(w, {parse_error::message_too_large, "body too large"});
+  od::document doc;
+  if (const auto e = parser_.iterate(body).get(doc)) return result_of(w, {from_simdjson(e, parse_error::not_json), "not JSON"});
+  od::object obj;
+  if (const failure f = root_object(doc, obj)) return result_of(w, f);
+  stream_stamp st;
+  st.venue_id = venue::okx;
+  st.channel_id = sub.ch;
+  st.slot = options_.slot;
+  st.receive_ns = receive_ns;
+  st.set_symbol(sub.symbol);
+  // {"code":"0","msg":"","data":[{"instId","side","sz","px","source","tradeId","ts"}, …]}, newest first.
+  std::string_view code, msg;
+  bool data_seen = false;
+  const failure f = for_each_field(obj, [&](od::raw_json_string key, od::value& v) -> failure {
+    if (key_is(key, "code")) {
+      code = code_text(v);
+    } else if (key_is(key, "msg")) {
+      (void)read_string(v, msg);
+    } else if (key_is(key, "data")) {
+      if (data_seen) return duplicate("data");
+      data_seen = true;
+      if (!code.empty() && code != "0") return kOk;  // an error body: data is empty anyway
+      od::array rows;
+      if (const failure af = as_array(v, rows, "data: not an array")) return af;
+      for (auto element : rows) {
+        if (const auto e = element.error()) return {from_simdjson(e), "data: malformed"};
+        od::object row;
+        if (const failure rf = as_object(element.value_unsafe(), row, "data: row not an object")) return rf;
+        auto r = make_record<trade_record>();
+        if (const failure rf = read_trade(row, st, r)) return rf;
+        const std::uint64_t id = r.header.seq;
+        if (page.rows > 0 && id >= page.first_id) return {parse_error::invalid_value, "tradeIds not decreasing"};
+        if (page.rows == 0) page.last_id = id;
+        page.first_id = id;
+        ++page.rows;
+        if (id < from || id > to) continue;
+        r.trade_count = 1;  // one fill
+        r.header.flags |= kHeaderBackfilled;
+        if (const failure wf = w.write(r)) return wf;
+        ++page.written;
+      }
+    }
+    return kOk;
+  });
+  if (f) {
+    page = {};
+    return result_of(w, f);
+  }
+  if (!code.empty() && code != "0")
+    return result_of(w, {parse_error::venue_error, msg.empty() ? code : msg}, control_event::venue_error);
+  if (!data_seen) return result_of(w, {parse_error::missing_field, "data"});
+  if (!at_document_end(doc)) {
+    page = {};
+    return result_of(w, {parse_error::not_json, "content after the JSON object"});
+  }
   return finish(w, kOk);
 }
 

@@ -104,6 +104,10 @@ struct backfill_plan {
   bool available = false;       ///< false: the venue keeps no public history of this channel
   std::uint32_t rest_cost = 0;  ///< one page's cost in the venue's REST budget
   std::size_t max_rows = 0;     ///< the most rows one page gives (the endpoint's limit maximum)
+  /// Pages run from the newest id down (OKX history-trades `after`: older than a cursor) and
+  /// list the venue's fills, not the channel's messages: the feeder collects the fills down to
+  /// the first id asked, then writes them oldest first. False: pages from an id up (Binance fromId).
+  bool newest_first = false;
 };
 
 /// What one page of trade history held (parse_backfill).
@@ -222,15 +226,19 @@ class venue_adapter {
     return {};
   }
   /// REST path (and query) of up to `limit` trades of `sub` from id `from` on (Binance
-  /// "/api/v3/historicalTrades?symbol=BTCUSDT&fromId=42&limit=1000"). Only for a channel whose
-  /// plan is available; throws std::invalid_argument otherwise.
+  /// "/api/v3/historicalTrades?symbol=BTCUSDT&fromId=42&limit=1000"); for a newest_first plan,
+  /// the `limit` trades just below id `from` (OKX ".../history-trades?instId=BTC-USDT&type=1&
+  /// after=42&limit=100"). Only for a channel whose plan is available; throws
+  /// std::invalid_argument otherwise.
   [[nodiscard]] virtual std::string backfill_path(const subscription& sub, std::uint64_t from, std::size_t limit) const;
   /// Parse a trade-history answer into trade records flagged kHeaderBackfilled, exactly as the
   /// stream's records of the same trades but for the flag and venue_time_ns (the trade time),
   /// writing those with ids `from`..`to`, in id order. `page` tells what the answer held. A page
   /// whose first id is after `from` writes nothing (the venue no longer keeps `from`: the caller
-  /// says so first, then asks from the page's first id). A body that is not a list of trades is
-  /// an error and writes nothing.
+  /// says so first, then asks from the page's first id). A newest_first plan's page writes its
+  /// rows with ids `from`..`to` as they come, newest first (the caller orders them), one trade
+  /// record per fill (trade_count 1). A body that is not a list of trades is an error and
+  /// writes nothing.
   [[nodiscard]] virtual parse_result parse_backfill(const subscription& sub, simdjson::padded_string_view body,
                                                     std::uint64_t from, std::uint64_t to, std::int64_t receive_ns,
                                                     record_sink& sink, backfill_page& page) noexcept;

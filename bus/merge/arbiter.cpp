@@ -193,6 +193,11 @@ arbiter::verdict arbiter::judge(stream_state& s, const record_view& r) const noe
 arbiter::verdict arbiter::judge_from(stream_state& s, const record_view& r, slot_id from) const noexcept {
   const verdict v = judge(s, r);
   if (v != verdict::next || rule_for(r.header()) != sequence_rule::increasing) return v;
+  if (window_wait(s) && r.header().type == record_type::trade) {
+    // A suspect window's backfill is under way: its fills go out as they come (ids below the
+    // held trade), the stream's own trades wait behind them.
+    return (r.header().flags & kHeaderBackfilled) != 0 ? verdict::next : verdict::hole;
+  }
   // Ahead of the stream from a slot not yet in step, while the partner is: wait for the
   // partner (it may still deliver older records this slot never saw).
   const std::size_t me = slot_index(from);
@@ -307,6 +312,7 @@ void arbiter::offer(const record_view& r, slot_id from, std::int64_t now_ns, std
   // stream): nothing to apply it to, so its deltas wait for a snapshot from the start.
   if (!s.has_last && !s.awaiting_snapshot && r.header().type == record_type::book_delta) start_awaiting(s, now_ns, from);
   if (s.awaiting_snapshot && from == s.resync_ask) s.ask_delivered = true;
+  if (s.window_pending && s.backfill_until_ns == 0) start_window_backfill(s, r, from, now_ns);
   const verdict v = judge_from(s, r, from);
   switch (v) {
     case verdict::duplicate:
@@ -472,6 +478,11 @@ void arbiter::drain(stream_state& s, std::int64_t now_ns) noexcept {
 }
 
 void arbiter::force_oldest_hole(stream_state& s, std::int64_t now_ns, gap_reason reason) noexcept {
+  if (window_wait(s)) {  // the bound, or a full hold: the window's fills did not all come
+    end_window_wait(s, now_ns, reason == gap_reason::hole_timeout ? gap_reason::backfill_timeout : reason,
+                    s.held.front().from);
+    return;
+  }
   // Close the smallest hole: the held record that starts lowest.
   std::size_t pick = 0;
   std::uint64_t lowest = std::numeric_limits<std::uint64_t>::max();

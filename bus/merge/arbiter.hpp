@@ -17,6 +17,14 @@
 /// record in its ring), backfill_timeout when the bound passed; backfilled trades arriving
 /// after that are dropped and counted (backfill_late).
 ///
+/// Trade streams whose ids do not reveal holes but whose venue keeps their fills by id (OKX
+/// trades: one message per taker order, tradeId its last fill) are repaired after a suspect
+/// window (every slot of the group down at once; the daemon calls await_window_backfill): the
+/// first trade after the window is held, and its feeder asked for the fills between the last
+/// trade published and it (less the fills of its own aggregation). The fills are published as
+/// they come, flagged kHeaderBackfilled, one record per fill; the feeder's backfill_done record
+/// releases the held trades. Failure and the bound give a gap record, as for ids.
+///
 /// Book streams (deltas) are only whole from a snapshot: after a gap record, or when a stream
 /// starts with a delta (Binance diff depth), its deltas wait in the hold until a snapshot
 /// comes (request_resync asks the feeders for one); then the snapshot is published and the
@@ -65,11 +73,13 @@ class merge_output {
   virtual void request_resync(venue v, channel c, std::string_view symbol, slot_id ask) noexcept = 0;
   /// A trade stream's hole outlived the hole-fill window: ask feeder `ask` (the slot that
   /// delivered the records behind it, so a live one) to fetch ids `from_seq`..`to_seq` from the
-  /// venue's trade history. Returns whether a request went out: false (the default) when the
-  /// channel has no history to ask or no feeder can be reached, and the hole becomes a gap now.
+  /// venue's trade history. `skip` (a suspect window's trades, fetched as the venue's fills):
+  /// the newest `skip` fills below to_seq + 1 are the record's that ends the window, not to be
+  /// written. Returns whether a request went out: false (the default) when the channel has no
+  /// history to ask or no feeder can be reached, and the hole becomes a gap now.
   virtual bool request_backfill(venue v, channel c, std::string_view symbol, std::uint64_t from_seq, std::uint64_t to_seq,
-                                slot_id ask) noexcept {
-    (void)v, (void)c, (void)symbol, (void)from_seq, (void)to_seq, (void)ask;
+                                slot_id ask, std::uint64_t skip) noexcept {
+    (void)v, (void)c, (void)symbol, (void)from_seq, (void)to_seq, (void)ask, (void)skip;
     return false;
   }
 
@@ -215,6 +225,12 @@ class arbiter {
   /// published records look like duplicates.
   void slot_reset(venue v, slot_id slot, std::uint32_t group = 0) noexcept;
 
+  /// Every slot carrying stream `index` was down at once (a suspect window closed): when its
+  /// venue keeps the channel's trades (descriptor `history`) and the stream has published a
+  /// trade, its next trade starts a backfill of what the window lost (see above). Returns
+  /// whether the stream will.
+  bool await_window_backfill(std::size_t index) noexcept;
+
   /// Restart: replay a record this merger (or its predecessor) already published — read back
   /// from the output ring, oldest first — into the per-stream state, without publishing.
   /// Records re-read from the feeder rings afterwards are then judged duplicates, and a book
@@ -305,6 +321,12 @@ class arbiter {
     /// (a later hole gets its own request), and a feeder's failure for ids before backfill_from
     /// is an earlier request's, not this one's.
     std::uint64_t backfill_from = 0, backfill_to = 0;
+    /// A suspect window closed on a stream whose trades can be fetched as fills: the next trade
+    /// starts the backfill (await_window_backfill).
+    bool window_pending = false;
+    /// The pending backfill is a window's (ids cannot show when it is complete: the feeder's
+    /// backfill_done does); while backfill_until_ns != 0, trades from the stream wait.
+    bool backfill_window = false;
     /// The ids of the last gap record published after a backfill: backfilled trades in this
     /// range came too late (counted as backfill_late, not as duplicates).
     std::uint64_t late_from = 1, late_to = 0;
@@ -349,8 +371,15 @@ class arbiter {
   /// The hole at the front of the hold outlived the window: ask for backfill. False when the
   /// stream cannot be backfilled (then the caller publishes the gap).
   bool try_backfill(stream_state& s, std::int64_t now_ns) noexcept;
-  /// A gap record from a feeder's ring: a backfill it could not complete.
+  /// A gap record from a feeder's ring: a backfill it could not complete (or, for a window's,
+  /// completed: backfill_done).
   void feeder_gap(stream_state& s, const record_view& r, std::int64_t now_ns) noexcept;
+  /// The first trade after a suspect window: ask its slot for the fills the window lost.
+  void start_window_backfill(stream_state& s, const record_view& r, slot_id from, std::int64_t now_ns) noexcept;
+  /// A window's backfill is waited for (its trades are held).
+  [[nodiscard]] static bool window_wait(const stream_state& s) noexcept { return s.backfill_window && s.backfill_until_ns != 0; }
+  /// End a window's wait: a gap record for what did not come (reason != unknown), then the held trades.
+  void end_window_wait(stream_state& s, std::int64_t now_ns, gap_reason reason, slot_id from) noexcept;
   [[nodiscard]] std::uint64_t race_key(const record_view& r) const noexcept;
   /// Give up waiting on the hole before the held record with the lowest sequence.
   void force_oldest_hole(stream_state& s, std::int64_t now_ns, gap_reason reason = gap_reason::hole_timeout) noexcept;

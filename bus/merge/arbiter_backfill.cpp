@@ -5,6 +5,7 @@
 #include "bus/merge/arbiter_detail.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 
 namespace mdbus::merge {
@@ -35,7 +36,8 @@ bool arbiter::try_backfill(stream_state& s, std::int64_t now_ns) noexcept {
   if (lowest <= s.last + 1) return false;  // no hole in front (cannot be: the record would have been taken)
   const stream_key& k = s.key;
   const auto id = static_cast<std::size_t>(&s - streams_.data());
-  if (!out_.request_backfill(k.v, k.c, stream_key_at(id).symbol, s.last + 1, highest - 1, ask)) return false;
+  if (!out_.request_backfill(k.v, k.c, stream_key_at(id).symbol, s.last + 1, highest - 1, ask, 0)) return false;
+  s.backfill_window = false;
   ++s.stats.backfill_requests;
   ++stats_.backfill_requests;
   s.backfill_until_ns = now_ns + options_.backfill_bound_ns;
@@ -45,8 +47,75 @@ bool arbiter::try_backfill(stream_state& s, std::int64_t now_ns) noexcept {
   return true;
 }
 
+bool arbiter::await_window_backfill(std::size_t index) noexcept {
+  if (index >= used_streams_ || options_.backfill_bound_ns <= 0) return false;
+  stream_state& s = streams_[index];
+  if (s.retired || !s.has_last || s.carries_deltas || venue_of(s.key.c) == venue::unknown) return false;
+  const channel_rule& rule = channel_rule_of(s.key.c);
+  if (!rule.history || rule.rule != sequence_rule::increasing) return false;
+  s.window_pending = true;
+  return true;
+}
+
+void arbiter::start_window_backfill(stream_state& s, const record_view& r, slot_id from, std::int64_t now_ns) noexcept {
+  const record_header& h = r.header();
+  // The first trade of the stream's own after the window (a fill of an older request, or a
+  // repeat of what was published, is not).
+  if (h.type != record_type::trade || (h.flags & kHeaderBackfilled) != 0 || !s.has_last || h.seq <= s.last) return;
+  s.window_pending = false;
+  if (h.seq == s.last + 1) return;  // no id between: nothing can be missing
+  // Its fills are the `count` newest up to its id: the count - 1 below it are not to be fetched.
+  const auto t = r.trade();
+  const std::uint32_t count = t ? t->trade_count : 0;
+  const std::uint64_t skip = count > 1 ? count - 1 : 0;
+  const auto id = static_cast<std::size_t>(&s - streams_.data());
+  if (!out_.request_backfill(s.key.v, s.key.c, stream_key_at(id).symbol, s.last + 1, h.seq - 1, from, skip)) return;
+  ++s.stats.backfill_requests;
+  ++stats_.backfill_requests;
+  s.backfill_window = true;
+  s.backfill_until_ns = now_ns + options_.backfill_bound_ns;
+  s.backfill_from = s.last + 1;
+  s.backfill_to = h.seq - 1;
+  next_deadline_ = std::min(next_deadline_, s.backfill_until_ns);
+}
+
+void arbiter::end_window_wait(stream_state& s, std::int64_t now_ns, gap_reason reason, slot_id from) noexcept {
+  if (reason != gap_reason::unknown) {
+    std::int64_t oldest = now_ns;
+    for (const held_record& h : s.held) oldest = std::min(oldest, h.arrived_ns);
+    record_header h{};
+    h.venue_id = s.key.v;
+    h.channel_id = s.key.c;
+    std::memcpy(h.symbol, s.key.symbol.data(), kSymbolCapacity);
+    publish_gap(s, h, from, s.backfill_to + 1, now_ns - oldest, reason);
+  }
+  s.backfill_until_ns = 0;
+  s.backfill_window = false;
+  drain(s, now_ns);
+}
+
 void arbiter::feeder_gap(stream_state& s, const record_view& r, std::int64_t now_ns) noexcept {
   const auto g = r.gap();
+  if (g && window_wait(s)) {
+    // A window's backfill (fills): the feeder says when it is complete, or what it could not fetch.
+    // The feeder names the request by its first id (a newer request starts after the trades
+    // published since).
+    if (g->last_seq_held + 1 != s.backfill_from) return;
+    if (g->reason == gap_reason::backfill_done) {
+      end_window_wait(s, now_ns, gap_reason::unknown, r.header().slot);
+    } else if (g->reason == gap_reason::backfill_failed) {
+      if (g->first_seq_after > s.backfill_to) {  // none of the fills: the gap, then the held trades
+        end_window_wait(s, now_ns, gap_reason::backfill_failed, r.header().slot);
+        return;
+      }
+      // The venue keeps the fills from first_seq_after on (the older ones are gone, or their
+      // pages failed): the gap for those goes out now, the fills follow, then backfill_done.
+      std::int64_t oldest = now_ns;
+      for (const held_record& h : s.held) oldest = std::min(oldest, h.arrived_ns);
+      publish_gap(s, r.header(), r.header().slot, g->first_seq_after, now_ns - oldest, gap_reason::backfill_failed);
+    }
+    return;
+  }
   // Only a backfill the stream still waits for is the feeder's to end.
   if (!g || g->reason != gap_reason::backfill_failed || s.backfill_until_ns == 0 || s.held.empty()) return;
   // An earlier request's failure (the feeder names the ids from its cursor on): not this one's.

@@ -298,7 +298,7 @@ void merger::request_resync(venue v, channel c, std::string_view symbol, slot_id
 }
 
 bool merger::request_backfill(venue v, channel c, std::string_view symbol, std::uint64_t from, std::uint64_t to,
-                              slot_id ask) noexcept {
+                              slot_id ask, std::uint64_t skip) noexcept {
   // Where the stream's resync requests go (its group, its slot index): the same control block
   // carries the backfill table. Only the slot asked: it delivers the stream, so it is
   // connected, and asking both would spend the venue's REST budget twice.
@@ -310,7 +310,7 @@ bool merger::request_backfill(venue v, channel c, std::string_view symbol, std::
   const std::size_t index = resync_index(place->second.second, c);
   for (auto& in : inputs_) {
     if (in.v != v || in.group != place->second.first || in.slot != ask) continue;
-    if (in.resync.request_backfill(index, from, to) == 0) break;
+    if (in.resync.request_backfill(index, from, to, skip) == 0) break;
     log("backfill %s/%s/%.*s: ids %llu..%llu asked of %s", std::string(to_string(v)).c_str(),
         std::string(to_string(c)).c_str(), static_cast<int>(symbol.size()), symbol.data(),
         static_cast<unsigned long long>(from), static_cast<unsigned long long>(to), in.name.c_str());
@@ -399,7 +399,7 @@ void merger::note_slot_state(input& in, slot_state state, std::int64_t time_ns) 
   if (!w) return;
   // Streams whose ids show a hole have had their gap records (or backfill); the others cannot
   // show one: each gets a suspect record for the window (records.hpp, suspect_window).
-  std::size_t n = 0;
+  std::size_t n = 0, refetch = 0;
   for (std::size_t k = 0; k < arbiter_.stream_count(); ++k) {
     const stream_id id = arbiter_.stream_key_at(k);
     if (id.v != in.v || arbiter_.group_at(k) != in.group || id.c == channel::reference) continue;
@@ -420,10 +420,13 @@ void merger::note_slot_state(input& in, slot_state state, std::int64_t time_ns) 
     g.reason = gap_reason::suspect_window;
     write_out(record_bytes(g));
     ++n;
+    // Where the venue keeps the stream's trades (OKX fills), the next trade starts their backfill.
+    if (arbiter_.await_window_backfill(k)) ++refetch;
   }
   suspect_windows_ += n;
-  log("%s: every slot of the group was down for %.3f ms: %zu suspect record(s) for the streams whose ids cannot show a loss",
-      in.name.c_str(), static_cast<double>(w->end_ns - w->start_ns) / 1e6, n);
+  log("%s: every slot of the group was down for %.3f ms: %zu suspect record(s) for the streams whose ids cannot show a "
+      "loss; %zu of them will backfill their trades",
+      in.name.c_str(), static_cast<double>(w->end_ns - w->start_ns) / 1e6, n, refetch);
 }
 
 std::string merger::summary() const {

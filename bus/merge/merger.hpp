@@ -137,7 +137,7 @@ class merger final : merge_output {
   void publish_gap(const gap_record& gap) noexcept override;
   void request_resync(venue v, channel c, std::string_view symbol, slot_id ask) noexcept override;
   bool request_backfill(venue v, channel c, std::string_view symbol, std::uint64_t from, std::uint64_t to,
-                        slot_id ask) noexcept override;
+                        slot_id ask, std::uint64_t skip) noexcept override;
 
   void write_out(std::span<const std::byte> record) noexcept;
   void prime_from_output();

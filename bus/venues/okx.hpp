@@ -13,6 +13,10 @@ namespace mdbus {
 inline constexpr std::uint32_t kOkxBooksPer2s = 40;
 /// OKX v5 "Public data / Get instruments" (2026): 20 requests per 2 s per IP.
 inline constexpr std::uint32_t kOkxInstrumentsPer2s = 20;
+/// OKX v5 "Market data / Get trades history" (2026-12): GET /api/v5/market/history-trades,
+/// 20 requests per 2 s per IP, at most 100 rows a page.
+inline constexpr std::uint32_t kOkxHistoryTradesPer2s = 20;
+inline constexpr std::size_t kOkxHistoryTradesRows = 100;
 /// OKX v5 "WebSocket / Connect" (2026): 3 connection requests per second per IP.
 inline constexpr std::uint32_t kOkxConnectsPerSecond = 3;
 
@@ -30,11 +34,12 @@ inline constexpr std::uint32_t kOkxConnectsPerSecond = 3;
 namespace mdbus::venues {
 
 /// books, books-l2-tbt and bbo-tbt chain seqId on prevSeqId; books join a REST snapshot by
-/// straddling its seqId; trades' tradeId and books5's seqId only increase; tickers carry no
+/// straddling its seqId; trades' tradeId and books5's seqId only increase (trades' fills are
+/// kept behind GET /api/v5/market/history-trades: backfilled after a suspect window); tickers carry no
 /// sequence; mark-price and funding-rate ("Public Data") neither, but they are state, ordered by
 /// their ts (the record's seq): a push older than the last one published is stale.
 inline constexpr channel_rule kOkxChannels[] = {
-    {channel::okx_trades, sequence_rule::increasing, join_rule::chain, {}, false},
+    {channel::okx_trades, sequence_rule::increasing, join_rule::chain, {}, true},
     {channel::okx_tickers, sequence_rule::content, join_rule::chain, {}, false},
     {channel::okx_bbo_tbt, sequence_rule::chained, join_rule::chain, {}, false},
     {channel::okx_books, sequence_rule::chained, join_rule::straddles, {}, false},

@@ -176,7 +176,39 @@ class feeder final : private ws_events, private rest_events, private snapshot_ob
     std::uint64_t page_from = 0;         ///< the first id the page in flight asked for
     unsigned attempt = 0;                ///< failed attempts at the current page
     std::int64_t at = 0;                 ///< the next attempt not before (monotonic)
+    // A newest_first plan (OKX fills after a suspect window): pages go down from cursor (the
+    // `after` id, to + 1 at first) to `from`; the fills wait in `staged` (newest first) until
+    // then, less the `skip` newest (the aggregated trade that ended the window has them).
+    std::uint64_t from = 0, skip = 0;
+    std::vector<trade_record> staged;  ///< reserved at start: kWindowFills
   };
+  /// The most fills one window backfill collects (20 OKX pages); older ones are a gap.
+  static constexpr std::size_t kWindowFills = 2000;
+  /// Collects a newest_first page's records into history_stream::staged.
+  class staging_sink final : public record_sink {
+   public:
+    std::vector<trade_record>* rows = nullptr;
+    std::uint64_t dropped = 0;  ///< past kWindowFills, or not a trade record
+    std::span<std::byte> claim(std::size_t bytes) noexcept override {
+      if (rows == nullptr || rows->size() == rows->capacity() || bytes > sizeof scratch_) return {};
+      return {reinterpret_cast<std::byte*>(&scratch_), bytes};
+    }
+    void commit(record_type type, std::size_t used) noexcept override {
+      if (type != record_type::trade || used != sizeof scratch_) {
+        ++dropped;
+        return;
+      }
+      rows->push_back(scratch_);  // capacity checked by claim: no allocation
+    }
+
+   private:
+    trade_record scratch_{};
+  };
+  staging_sink staging_;
+  /// A newest_first backfill ends: the gap for what it could not fetch (when `why`), the
+  /// fills oldest first, then backfill_done.
+  void finish_window_backfill(history_stream& t, const char* why) noexcept;
+  void on_window_page(history_stream& t, const rest_result& r, std::int64_t now) noexcept;
   /// lane_stream_ values from here up are history streams (index + kHistoryOwner).
   static constexpr std::size_t kHistoryOwner = SIZE_MAX / 2;
   void build_backfill_table();

@@ -47,6 +47,7 @@ void feeder::build_backfill_table() {
       h.sub = {ch.id, venue_.symbols[si], ch.variant};
       h.plan = plan;
       h.index = index;
+      if (plan.newest_first) h.staged.reserve(kWindowFills);
       histories_.push_back(std::move(h));
     }
   }
@@ -65,8 +66,11 @@ void feeder::poll_backfill(std::int64_t now) noexcept {
     // The newest request names the merger's current hole: it replaces one under way (the answer
     // of a page in flight for other ids is dropped when it comes: on_backfill_done).
     t.active = true;
-    t.cursor = q.from;
+    t.from = q.from;
     t.to = q.to;
+    t.skip = q.skip;
+    t.cursor = t.plan.newest_first ? q.to + 1 : q.from;  // newest_first: the page below the cursor
+    t.staged.clear();
     t.attempt = 0;
     t.at = 0;
   }
@@ -89,13 +93,16 @@ void feeder::start_backfill_page(history_stream& t, std::int64_t now) noexcept {
     bump(status_.fields().rest_deferrals);
     return;
   }
-  const std::uint64_t want = t.to - t.cursor + 1;
+  const std::uint64_t want = t.plan.newest_first ? t.plan.max_rows : t.to - t.cursor + 1;
   std::string path;
   try {
     path = adapter_->backfill_path(t.sub, t.cursor, static_cast<std::size_t>(std::min<std::uint64_t>(want, t.plan.max_rows)));
   } catch (const std::exception& e) {  // cannot happen for a channel whose plan is available
     t.active = false;
-    write_backfill_gap(t, t.to + 1, e.what());
+    if (t.plan.newest_first)
+      finish_window_backfill(t, e.what());
+    else
+      write_backfill_gap(t, t.to + 1, e.what());
     return;
   }
   bool started = false;
@@ -132,6 +139,10 @@ void feeder::on_backfill_done(history_stream& t, const rest_result& r) noexcept 
     return;
   }
   backfill_page page;
+  if (t.plan.newest_first) {
+    on_window_page(t, r, now);
+    return;
+  }
   const parse_result p = adapter_->parse_backfill(t.sub, r.body, t.cursor, t.to, r.first_byte_ns, sink_, page);
   feeder_status& f = status_.fields();
   if (p.records > 0) {
@@ -176,13 +187,98 @@ void feeder::on_backfill_done(history_stream& t, const rest_result& r) noexcept 
 void feeder::backfill_page_failed(history_stream& t, const char* why, std::int64_t now) noexcept {
   if (++t.attempt < kPageAttempts) {
     t.at = now + venue_.policy.reconnect_min_ms * kMs;
-    log_.log(kKeyBackfillFailed, now, "backfill %s %s: page from %llu failed: %s; retrying in %lld ms",
-             channel_name(t.sub.ch), t.sub.symbol.c_str(), static_cast<unsigned long long>(t.cursor), why,
-             static_cast<long long>(venue_.policy.reconnect_min_ms));
+    log_.log(kKeyBackfillFailed, now, "backfill %s %s: page %s %llu failed: %s; retrying in %lld ms",
+             channel_name(t.sub.ch), t.sub.symbol.c_str(), t.plan.newest_first ? "below" : "from",
+             static_cast<unsigned long long>(t.cursor), why, static_cast<long long>(venue_.policy.reconnect_min_ms));
     return;
   }
   t.active = false;
-  write_backfill_gap(t, t.to + 1, why);
+  if (t.plan.newest_first)
+    finish_window_backfill(t, why);  // what the pages before brought still goes out
+  else
+    write_backfill_gap(t, t.to + 1, why);
+}
+
+/// A page of a newest_first history (OKX fills, newest first): collected until it reaches the
+/// first id asked, the history ends, or kWindowFills.
+void feeder::on_window_page(history_stream& t, const rest_result& r, std::int64_t now) noexcept {
+  backfill_page page;
+  staging_.rows = &t.staged;
+  const std::size_t before = t.staged.size();
+  const parse_result p = adapter_->parse_backfill(t.sub, r.body, t.from, t.to, r.first_byte_ns, staging_, page);
+  staging_.rows = nullptr;
+  char why[kLastErrorCapacity];
+  if (p.error != parse_error::none) {
+    t.staged.resize(before);  // a page is taken whole or not at all
+    std::snprintf(why, sizeof why, "trade history: %s (%.*s)", std::string_view(to_string(p.error)).data(),
+                  static_cast<int>(p.detail.size()), p.detail.data());
+    backfill_page_failed(t, why, now);
+    return;
+  }
+  bump(status_.fields().backfill_pages);
+  t.attempt = 0;
+  if (page.rows == 0) {
+    t.active = false;
+    finish_window_backfill(t, "the venue's history ends there");
+    return;
+  }
+  if (page.first_id <= t.from) {  // down to the first id asked: every fill since is here
+    t.active = false;
+    finish_window_backfill(t, nullptr);
+    return;
+  }
+  if (t.staged.size() == t.staged.capacity()) {
+    t.active = false;
+    finish_window_backfill(t, "more fills than one backfill collects");
+    return;
+  }
+  t.cursor = page.first_id;  // the next page: older than the oldest of this one
+}
+
+void feeder::finish_window_backfill(history_stream& t, const char* why) noexcept {
+  // staged: newest first. The `skip` newest belong to the trade that ended the window.
+  const std::size_t skip = static_cast<std::size_t>(std::min<std::uint64_t>(t.skip, t.staged.size()));
+  const std::size_t n = t.staged.size() - skip;
+  auto marker = make_record<gap_record>();
+  marker.header.venue_id = options_.venue_id;
+  marker.header.channel_id = t.sub.ch;
+  marker.header.slot = options_.slot;
+  (void)marker.header.set_symbol(t.sub.symbol);
+  marker.last_seq_held = t.from - 1;  // names the request (its first id)
+  if (why != nullptr) {
+    // The fills below the oldest one fetched are not coming: the gap first, in ring order.
+    bump(status_.fields().backfill_failures);
+    const std::uint64_t first_after = n > 0 ? t.staged[t.staged.size() - 1].header.seq : t.to + 1;
+    log_.log(kKeyBackfillFailed, mono_ns(), "backfill %s %s: fills %llu..%llu not fetched: %s", channel_name(t.sub.ch),
+             t.sub.symbol.c_str(), static_cast<unsigned long long>(t.from), static_cast<unsigned long long>(first_after - 1),
+             why);
+    note_error("backfill %s %s failed: %s", channel_name(t.sub.ch), t.sub.symbol.c_str(), why);
+    marker.header.receive_time_ns = wall_ns();
+    marker.first_seq_after = first_after;
+    marker.reason = gap_reason::backfill_failed;
+    (void)ring_.try_write(static_cast<std::uint32_t>(record_type::gap), record_bytes(marker));
+    if (n == 0) {
+      t.staged.clear();
+      return;  // nothing follows: the gap names every id asked
+    }
+  }
+  std::size_t written = 0;
+  for (std::size_t i = t.staged.size(); i-- > skip; ++written)
+    if (!ring_.try_write(static_cast<std::uint32_t>(record_type::trade), record_bytes(t.staged[i]))) break;
+  bump(status_.fields().records, written);
+  bump(status_.fields().backfilled_trades, written);
+  t.staged.clear();
+  if (written < n) {
+    // A full ring (counted by it): no backfill_done, so the merger's bound gives the gap record.
+    note_error("backfill %s %s: ring full after %zu of %zu fills", channel_name(t.sub.ch), t.sub.symbol.c_str(), written, n);
+    return;
+  }
+  marker.header.receive_time_ns = wall_ns();
+  marker.first_seq_after = t.to + 1;
+  marker.reason = gap_reason::backfill_done;
+  (void)ring_.try_write(static_cast<std::uint32_t>(record_type::gap), record_bytes(marker));
+  log_.log(kKeyBackfillDone, mono_ns(), "backfill %s %s: %zu fill(s) written, ids %llu..%llu asked", channel_name(t.sub.ch),
+           t.sub.symbol.c_str(), n, static_cast<unsigned long long>(t.from), static_cast<unsigned long long>(t.to));
 }
 
 void feeder::write_backfill_gap(history_stream& t, std::uint64_t first_after, const char* why) noexcept {

@@ -712,3 +712,74 @@ TEST_CASE("okx: corrupted mark-price and funding-rate pushes never crash and nev
   auto a = make(venue::okx);
   corrupt_and_parse(*a, {std::string(kMarkPricePush), std::string(kFundingRatePush)}, 3000);
 }
+
+TEST_CASE("okx: history-trades rows (fills, newest first) are the stream's trade records, one per fill, flagged backfilled") {
+  auto a = make(venue::okx);
+  vector_sink sink;
+  REQUIRE(parse(*a, kTradeNow, sink).records == 1);
+  const trade_record stream_trade = sink.trade(0);
+  sink.clear();
+  const subscription trades{channel::okx_trades, "BTC-USDT", ""};
+  const backfill_plan plan = a->backfill_plan_for(channel::okx_trades);
+  CHECK(plan.available);
+  CHECK(plan.newest_first);
+  CHECK(plan.max_rows == 100);
+  CHECK(plan.rest_cost == 2);  // 20 requests / 2 s against the books' 40
+  CHECK_FALSE(a->backfill_plan_for(channel::okx_bbo_tbt).available);
+  // OKX v5 "Get trades history": type=1 pages by tradeId, `after` = older than.
+  CHECK(a->backfill_path(trades, 130639475, 500) ==
+        "/api/v5/market/history-trades?instId=BTC-USDT&type=1&after=130639475&limit=100");
+  CHECK_THROWS_AS((void)a->backfill_path({channel::okx_tickers, "BTC-USDT", ""}, 1, 1), std::invalid_argument);
+
+  // The three fills of the stream's trade 130639474 (count 3) and one older; ids 130639472..130639473 asked.
+  sink.message = simdjson::padded_string(std::string(
+      R"({"code":"0","msg":"","data":[)"
+      R"({"instId":"BTC-USDT","side":"sell","sz":"0.1","px":"42219.9","source":"0","tradeId":"130639474","ts":"1630048897897"},)"
+      R"({"instId":"BTC-USDT","side":"sell","sz":"0.02","px":"42219.9","source":"0","tradeId":"130639473","ts":"1630048897897"},)"
+      R"({"instId":"BTC-USDT","side":"sell","sz":"0.00060306","px":"42219.9","source":"0","tradeId":"130639472","ts":"1630048897897"},)"
+      R"({"instId":"BTC-USDT","side":"buy","sz":"1","px":"42219.8","source":"0","tradeId":"130639470","ts":"1630048897001"}]})"));
+  backfill_page page;
+  const parse_result r = a->parse_backfill(trades, sink.message, 130639472, 130639473, kReceiveNs, sink, page);
+  CHECK(r.error == parse_error::none);
+  CHECK(r.records == 2);
+  CHECK(page.rows == 4);
+  CHECK(page.first_id == 130639470);  // the lowest id: where the next page starts below
+  CHECK(page.last_id == 130639474);
+  CHECK(page.written == 2);
+  const trade_record t = sink.trade(0);
+  CHECK(t.header.seq == 130639473);  // as the page lists them: newest first (the feeder orders them)
+  CHECK(t.header.flags == (stream_trade.header.flags | kHeaderBackfilled));
+  CHECK(t.header.symbol_view() == "BTC-USDT");
+  CHECK(t.header.channel_id == channel::okx_trades);
+  CHECK(t.px() == stream_trade.px());
+  CHECK(t.qty() == decimal{2, -2});
+  CHECK(t.aggressor == stream_trade.aggressor);
+  CHECK(t.trade_count == 1);  // a fill
+  CHECK(t.header.venue_time_ns == 1'630'048'897'897'000'000);
+  CHECK(sink.trade(1).header.seq == 130639472);
+  sink.clear();
+
+  const auto refused = [&](std::string text, parse_error want) {
+    sink.message = simdjson::padded_string(text);
+    const parse_result p = a->parse_backfill(trades, sink.message, 1, 1'000'000'000, kReceiveNs, sink, page);
+    CHECK(p.error == want);
+    CHECK(sink.size() == 0);
+    CHECK(page.rows == 0);
+  };
+  refused(R"({"code":"51001","msg":"Instrument ID does not exist","data":[]})", parse_error::venue_error);
+  refused(R"({"code":"0","msg":"","data":[{"instId":"BTC-USDT","side":"buy","sz":"1","px":"1","tradeId":"5","ts":"1"},)"
+          R"({"instId":"BTC-USDT","side":"buy","sz":"1","px":"1","tradeId":"6","ts":"1"}]})",
+          parse_error::invalid_value);  // ids must go down
+  refused(R"({"code":"0","msg":"","data":[{"instId":"BTC-USDT","side":"buy","sz":"0","px":"1","tradeId":"5","ts":"1"}]})",
+          parse_error::invalid_value);
+  refused(R"({"code":"0","msg":"","data":[{"instId":"ETH-USDT","side":"buy","sz":"1","px":"1","tradeId":"5","ts":"1"}]})",
+          parse_error::unknown_stream);  // another instrument's fills
+  refused(R"({"code":"0","msg":"","data":[{"instId":"BTC-USDT","side":"buy","px":"1","tradeId":"5","ts":"1"}]})",
+          parse_error::missing_field);
+  refused(R"({"code":"0","msg":""})", parse_error::missing_field);
+  refused(R"({"code":"0","data":[{"tradeId":)", parse_error::not_json);
+  // An empty page: the venue has nothing older.
+  sink.message = simdjson::padded_string(std::string(R"({"code":"0","msg":"","data":[]})"));
+  CHECK(a->parse_backfill(trades, sink.message, 1, 9, kReceiveNs, sink, page).error == parse_error::none);
+  CHECK(page.rows == 0);
+}

@@ -39,6 +39,14 @@ struct output_log {
   };
   std::vector<marker> markers;
   std::map<stream_ref, std::int64_t> first_snapshot_ns;  ///< publish time of each book stream's first snapshot
+  /// Every trade in output order: its id, how many venue trades it stands for, and whether it
+  /// came from the venue's history (OKX: a window's fills, one each).
+  struct trade_mark {
+    std::uint64_t seq;
+    std::uint32_t count;
+    bool backfilled;
+  };
+  std::map<stream_ref, std::vector<trade_mark>> trades;
   std::uint64_t records = 0, snapshots = 0, laps = 0, stamped_wrong = 0;
 
   explicit output_log(const std::string& name)
@@ -80,6 +88,8 @@ struct output_log {
         continue;
       }
       seqs[key].push_back(h.seq);
+      if (h.type == record_type::trade)
+        trades[key].push_back({h.seq, v.trade()->trade_count, (h.flags & kHeaderBackfilled) != 0});
     }
   }
 };

@@ -229,3 +229,127 @@ TEST_CASE("backfill: a feeder's failure for an earlier request does not end the 
   CHECK(h.arb.stats().feeder_gaps == 1);
   CHECK(h.arb.stats().gaps == 0);
 }
+
+// ---- A suspect window's OKX trades: ids that cannot show a hole, the venue's fills by id ----
+
+namespace {
+
+/// OKX trades of one instrument: aggregated trades 3 (fills 1..3) and 5 (4..5) published from
+/// both slots; then every slot of the group was down (both reset) and the window closed.
+struct window_harness : backfill_harness {
+  const stream_maker t{channel::okx_trades, "BTC-USDT"};
+  std::size_t index = add();
+  std::size_t add() { return arb.add_stream(venue::okx, channel::okx_trades, "BTC-USDT"); }
+  void before_the_window() {
+    for (const slot_id s : {A, B}) {
+      offer(t.aggregated(3, 3, s), s);
+      offer(t.aggregated(5, 2, s), s);
+    }
+    arb.slot_reset(venue::okx, A);
+    arb.slot_reset(venue::okx, B);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("window backfill: the first trade after a suspect window is held until the fills between arrive, in order") {
+  window_harness h;
+  h.before_the_window();
+  CHECK(h.arb.await_window_backfill(h.index));
+  // Lost in the window: trades 8 (fills 6..8) and 9. The first one after it: 12 (fills 10..12).
+  h.offer(h.t.aggregated(12, 3, B), B);
+  REQUIRE(h.out.backfills.size() == 1);
+  CHECK(h.out.backfills[0].stream == "okx/trades/BTC-USDT");
+  CHECK(h.out.backfills[0].from == 6);
+  CHECK(h.out.backfills[0].to == 11);
+  CHECK(h.out.backfills[0].skip == 2);  // fills 10 and 11 are trade 12's
+  CHECK(h.out.backfills[0].ask == B);
+  CHECK(h.out.trace() == "3A 5A");  // 12 waits
+  h.offer(h.t.aggregated(13, 1, A), A);  // A is back too: waits behind the fills as well
+  h.offer(h.t.aggregated(12, 3, A), A);
+  for (std::uint64_t id : {6, 7, 8, 9}) h.offer(h.t.backfilled(id, B), B);
+  CHECK(h.out.trace() == "3A 5A 6Br 7Br 8Br 9Br");  // fills go out as they come
+  h.offer(h.t.backfill_done(5, 12, B), B);
+  CHECK(h.out.trace() == "3A 5A 6Br 7Br 8Br 9Br 12B 13A");
+  const auto& s = *h.arb.stream(venue::okx, channel::okx_trades, "BTC-USDT");
+  CHECK(s.backfilled == 4);
+  CHECK(s.gaps == 0);
+  CHECK(s.duplicates[0] == 1);  // A's 12 (its 3 and 5 won)
+  CHECK(h.arb.next_deadline() == std::numeric_limits<std::int64_t>::max());
+  // The next trade after that is no window's: published at once.
+  h.offer(h.t.aggregated(14, 1, B), B);
+  CHECK(h.out.trace() == "3A 5A 6Br 7Br 8Br 9Br 12B 13A 14B");
+  CHECK(h.out.backfills.size() == 1);
+}
+
+TEST_CASE("window backfill: fills older than the venue keeps give a backfill_failed gap, then the fills it has") {
+  window_harness h;
+  h.before_the_window();
+  REQUIRE(h.arb.await_window_backfill(h.index));
+  h.offer(h.t.aggregated(12, 3, A), A);
+  REQUIRE(h.out.backfills.size() == 1);
+  h.offer(h.t.backfill_failed(5, 8, A), A);  // fills 6, 7 are gone
+  CHECK(h.out.trace() == "3A 5A gap(5>8)");
+  CHECK(h.out.items.back().gap.reason == gap_reason::backfill_failed);
+  h.offer(h.t.backfilled(8, A), A);
+  h.offer(h.t.backfilled(9, A), A);
+  h.offer(h.t.backfill_done(5, 12, A), A);
+  CHECK(h.out.trace() == "3A 5A gap(5>8) 8Ar 9Ar 12A");
+  CHECK(h.arb.stats().backfill_gaps == 1);
+}
+
+TEST_CASE("window backfill: a feeder that fetched nothing ends the wait with a gap up to the held trade") {
+  window_harness h;
+  h.before_the_window();
+  REQUIRE(h.arb.await_window_backfill(h.index));
+  h.offer(h.t.aggregated(12, 3, A), A);
+  h.offer(h.t.backfill_failed(4, 12, A), A);  // an older request's word: ignored
+  CHECK(h.out.trace() == "3A 5A");
+  h.offer(h.t.backfill_failed(5, 12, A), A);
+  CHECK(h.out.trace() == "3A 5A gap(5>12) 12A");
+  CHECK(h.out.items[2].gap.reason == gap_reason::backfill_failed);
+}
+
+TEST_CASE("window backfill: the bound passing gives a backfill_timeout gap; fills after it are dropped and counted") {
+  window_harness h;
+  h.before_the_window();
+  REQUIRE(h.arb.await_window_backfill(h.index));
+  h.offer(h.t.aggregated(12, 3, A), A);
+  h.offer(h.t.backfilled(6, A), A);
+  const std::int64_t bound = h.arb.next_deadline();
+  h.now = bound - 1;
+  h.arb.tick(h.now);
+  CHECK(h.out.trace() == "3A 5A 6Ar");
+  h.now = bound;
+  h.arb.tick(h.now);
+  CHECK(h.out.trace() == "3A 5A 6Ar gap(6>12) 12A");
+  CHECK(h.out.items[3].gap.reason == gap_reason::backfill_timeout);
+  h.offer(h.t.backfilled(7, A), A);
+  h.offer(h.t.backfill_done(5, 12, A), A);
+  CHECK(h.out.trace() == "3A 5A 6Ar gap(6>12) 12A");
+  const auto& s = *h.arb.stream(venue::okx, channel::okx_trades, "BTC-USDT");
+  CHECK(s.backfill_late == 1);
+  CHECK(s.backfill_gaps == 1);
+}
+
+TEST_CASE("window backfill: only OKX trades that published before the window wait; without a feeder the trade goes out") {
+  window_harness h;
+  // Nothing published yet: nothing to fetch from.
+  CHECK_FALSE(h.arb.await_window_backfill(h.index));
+  // A stream whose venue keeps no history of it (OKX tickers, Binance bookTicker).
+  const std::size_t bbo = h.arb.add_stream(venue::binance, channel::binance_book_ticker, "BTCUSDT");
+  CHECK_FALSE(h.arb.await_window_backfill(bbo));
+  h.before_the_window();
+  REQUIRE(h.arb.await_window_backfill(h.index));
+  h.out.backfill_reachable = false;  // no control block to ask
+  h.offer(h.t.aggregated(12, 3, A), A);
+  CHECK(h.out.backfills.size() == 1);
+  CHECK(h.out.trace() == "3A 5A 12A");
+  // The trade right after the last one (no id between): nothing to ask.
+  window_harness k;
+  k.before_the_window();
+  REQUIRE(k.arb.await_window_backfill(k.index));
+  k.offer(k.t.aggregated(6, 1, A), A);
+  CHECK(k.out.backfills.empty());
+  CHECK(k.out.trace() == "3A 5A 6A");
+}

@@ -43,11 +43,13 @@ struct recorded_output final : merge_output {
     std::string stream;
     std::uint64_t from = 0, to = 0;
     slot_id ask = slot_id::none;
+    std::uint64_t skip = 0;
   };
   std::vector<backfill_request> backfills;
   bool request_backfill(venue v, channel c, std::string_view symbol, std::uint64_t from, std::uint64_t to,
-                        slot_id ask) noexcept override {
-    backfills.push_back({std::string(to_string(v)) + "/" + std::string(to_string(c)) + "/" + std::string(symbol), from, to, ask});
+                        slot_id ask, std::uint64_t skip) noexcept override {
+    backfills.push_back(
+        {std::string(to_string(v)) + "/" + std::string(to_string(c)) + "/" + std::string(symbol), from, to, ask, skip});
     return backfill_reachable;
   }
 
@@ -100,6 +102,22 @@ struct stream_maker {
     r.header.flags |= kHeaderHasSeq | kHeaderBackfilled;
     r.header.seq = id;
     return bytes_of(r);
+  }
+  /// An aggregated trade (OKX trades: one message per taker order, tradeId its last fill).
+  std::vector<std::byte> aggregated(std::uint64_t id, std::uint32_t count, slot_id slot) const {
+    auto r = base<trade_record>(slot);
+    r.header.flags |= kHeaderHasSeq;
+    r.header.seq = id;
+    r.trade_count = count;
+    return bytes_of(r);
+  }
+  /// A feeder's word that the window backfill it was asked (ids last + 1 .. first_after - 1) is in its ring.
+  std::vector<std::byte> backfill_done(std::uint64_t last, std::uint64_t first_after, slot_id slot) const {
+    auto g = base<gap_record>(slot);
+    g.last_seq_held = last;
+    g.first_seq_after = first_after;
+    g.reason = gap_reason::backfill_done;
+    return bytes_of(g);
   }
   /// A feeder's word that its backfill could not bring ids up to first_after - 1.
   std::vector<std::byte> backfill_failed(std::uint64_t last, std::uint64_t first_after, slot_id slot) const {

@@ -96,8 +96,8 @@ struct resync_rig {
   }
 
   std::uint64_t request(std::size_t symbol_index, channel ch) { return merger.request(resync_index(symbol_index, ch)); }
-  std::uint64_t backfill(std::size_t symbol_index, channel ch, std::uint64_t from, std::uint64_t to) {
-    return merger.request_backfill(resync_index(symbol_index, ch), from, to);
+  std::uint64_t backfill(std::size_t symbol_index, channel ch, std::uint64_t from, std::uint64_t to, std::uint64_t skip = 0) {
+    return merger.request_backfill(resync_index(symbol_index, ch), from, to, skip);
   }
   feeder_status_snapshot snap() const { return status.snapshot(); }
   std::string log() const { return feeder ? feeder->log() : std::string(); }

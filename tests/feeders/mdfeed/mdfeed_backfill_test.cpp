@@ -177,3 +177,94 @@ TEST_CASE("mdfeed backfill: a channel without history and an index out of the ta
   CHECK(r.snap().backfill_failures == 0);
   r.finish();
 }
+
+TEST_CASE("mdfeed backfill okx: the fills between two trades come back oldest first, less the later trade's own, then backfill_done") {
+  resync_rig r({"--rate", "1500"}, "okx", {"BTC-USDT", "ETH-USDT"}, {"trades"});
+  r.start();
+  const auto btc = stream_trade(channel::okx_trades, "BTC-USDT");
+  REQUIRE(r.until([&] { return highest(r, channel::okx_trades, "BTC-USDT") > 0; }, 30s));
+  const std::uint64_t p = lowest(r, channel::okx_trades, "BTC-USDT");
+  // More than two pages of fills (history-trades gives at most 100 a page).
+  REQUIRE(r.until([&] { return highest(r, channel::okx_trades, "BTC-USDT") >= p + 260; }, 60s));
+  // The later trade F: the first one after p + 250. Ask for the fills between p and it, as
+  // the merger does after a suspect window: from p + 1 to F - 1, less F's own count - 1.
+  const rec f = r.records[r.find(0, [&](const rec& k) { return btc(k) && k.seq > p + 250; })];
+  REQUIRE(f.trade_count >= 1);
+  CHECK(r.backfill(0, channel::okx_trades, p + 1, f.seq - 1, f.trade_count - 1) == 1);
+  auto done = [](const rec& k) { return k.type == record_type::gap && k.gap.reason == gap_reason::backfill_done; };
+  REQUIRE_MESSAGE(r.until([&] { return r.count(0, done) == 1; }), r.log());
+  std::size_t n = 0;
+  const auto fills = backfills_of(r, channel::okx_trades, "BTC-USDT", n);
+  const std::uint64_t last_fill = f.seq - f.trade_count;
+  CHECK(n == last_fill - p);  // every fill id from p + 1 (exsim's fills count up by one), each once
+  REQUIRE(!fills.empty());
+  CHECK(fills.begin()->first == p + 1);
+  CHECK(fills.rbegin()->first == last_fill);
+  // Oldest first, before the marker; the marker names the request.
+  const std::size_t marker = r.find(0, done);
+  std::uint64_t prev = p;
+  for (std::size_t i = 0; i < r.records.size(); ++i) {
+    const rec& k = r.records[i];
+    if (k.type != record_type::trade || !backfilled(k)) continue;
+    CHECK(i < marker);
+    CHECK(k.seq == prev + 1);
+    CHECK(k.trade_count == 1);
+    prev = k.seq;
+  }
+  CHECK(r.records[marker].gap.last_seq_held == p);
+  CHECK(r.records[marker].gap.first_seq_after == f.seq);
+  // Each stream trade between p and F is its fills: the same price and side, their sizes summed.
+  for (const rec& k : r.records) {
+    if (!btc(k) || k.seq <= p || k.seq >= f.seq) continue;
+    INFO("trade " << k.seq << " count " << k.trade_count);
+    // Sizes as text drop trailing zeros: compare at the finest exponent (-12 covers exsim's).
+    auto at12 = [](std::int64_t m, int e) {
+      for (; e > -12; --e) m *= 10;
+      return m;
+    };
+    std::int64_t sum = 0;
+    for (std::uint64_t id = k.seq - k.trade_count + 1; id <= k.seq; ++id) {
+      REQUIRE(fills.count(id) == 1);
+      const rec& x = fills.at(id);
+      CHECK(at12(x.px, x.px_exp) == at12(k.px, k.px_exp));
+      CHECK(x.aggressor == k.aggressor);
+      CHECK(x.venue_time_ns == k.venue_time_ns);
+      sum += at12(x.qty, x.qty_exp);
+    }
+    CHECK(sum == at12(k.qty, k.qty_exp));
+  }
+  const feeder_status_snapshot s = r.snap();
+  CHECK(s.backfill_requests == 1);
+  CHECK(s.backfill_pages >= 3);
+  CHECK(s.backfilled_trades == n);
+  CHECK(s.backfill_failures == 0);
+  r.finish();
+}
+
+TEST_CASE("mdfeed backfill okx: fills older than the venue keeps give a backfill_failed gap first, then the fills it has, then backfill_done") {
+  resync_rig r({"--rate", "1500", "--trade-history", "100"}, "okx", {"BTC-USDT"}, {"trades"});
+  r.start();
+  REQUIRE(r.until([&] { return highest(r, channel::okx_trades, "BTC-USDT") > 0; }, 30s));
+  const std::uint64_t p = lowest(r, channel::okx_trades, "BTC-USDT");
+  REQUIRE(r.until([&] { return highest(r, channel::okx_trades, "BTC-USDT") >= p + 400; }, 60s));
+  const std::uint64_t top = highest(r, channel::okx_trades, "BTC-USDT");
+  CHECK(r.backfill(0, channel::okx_trades, p + 1, top - 1, 0) == 1);
+  auto is_gap = [](const rec& k) { return k.type == record_type::gap; };
+  REQUIRE_MESSAGE(r.until([&] { return r.count(0, is_gap) == 2; }), r.log());
+  const std::size_t failed = r.find(0, is_gap);
+  CHECK(r.records[failed].gap.reason == gap_reason::backfill_failed);
+  CHECK(r.records[failed].gap.last_seq_held == p);
+  const std::uint64_t kept = r.records[failed].gap.first_seq_after;
+  CHECK(kept > p + 1);
+  CHECK(kept <= top);
+  std::size_t n = 0;
+  const auto fills = backfills_of(r, channel::okx_trades, "BTC-USDT", n);
+  REQUIRE(!fills.empty());
+  CHECK(fills.begin()->first == kept);  // from the oldest fill the history still had
+  CHECK(fills.rbegin()->first == top - 1);
+  CHECK(n == top - kept);
+  CHECK(r.find(0, [](const rec& k) { return k.type == record_type::trade && backfilled(k); }) > failed);
+  CHECK(r.snap().backfill_failures == 1);
+  CHECK(r.log().find("the venue's history ends there") != std::string::npos);
+  r.finish();
+}
