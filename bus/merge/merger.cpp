@@ -227,6 +227,7 @@ std::size_t merger::poll_once(std::int64_t now_mono_ns, std::size_t batch) noexc
         }
       } else {
         if (!in.state_told) note_slot_state(in, slot_state::up, v.header().receive_time_ns);
+        in.last_data_ns = v.header().receive_time_ns;
         arbiter_.offer(v, in.slot, now_mono_ns, pos, in.group);
       }
       in.reader.advance();
@@ -395,7 +396,7 @@ void merger::mark_exited(input& in) noexcept {
 
 void merger::note_slot_state(input& in, slot_state state, std::int64_t time_ns) noexcept {
   in.state_told = true;
-  const std::optional<outage_window> w = outages_.note(in.v, in.group, in.slot, state, time_ns);
+  const std::optional<outage_window> w = outages_.note(in.v, in.group, in.slot, state, time_ns, in.last_data_ns);
   if (!w) return;
   // Streams whose ids show a hole have had their gap records (or backfill); the others cannot
   // show one: each gets a suspect record for the window (records.hpp, suspect_window).

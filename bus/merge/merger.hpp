@@ -100,6 +100,7 @@ class merger final : merge_output {
     std::int64_t overflow_until_ns = 0;  ///< gaps until then are blamed on a full feeder ring
     std::string last_wait_reason;
     std::int64_t live_marker_ns = 0;  ///< receive time of the last "up" slot status read from this ring (or of the attach)
+    std::int64_t last_data_ns = 0;    ///< receive time of the last market record read from this ring (outage windows)
     // The feeder process behind the ring, observed: its writer lock (the kernel drops it when
     // the process dies, SIGKILL included). A writer that let go without saying "down" in its
     // ring gets its down marker from the merger, once the ring is drained.

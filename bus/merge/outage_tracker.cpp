@@ -1,5 +1,7 @@
 #include "bus/merge/outage_tracker.hpp"
 
+#include <algorithm>
+
 namespace mdbus::merge {
 namespace {
 
@@ -10,14 +12,24 @@ bool carrying(slot_state s) noexcept { return s == slot_state::up || s == slot_s
 }  // namespace
 
 std::optional<outage_window> outage_tracker::note(venue v, std::uint32_t group, slot_id slot, slot_state state,
-                                                  std::int64_t time_ns) {
+                                                  std::int64_t time_ns, std::int64_t last_data_ns) {
   if (slot != slot_id::a && slot != slot_id::b) return std::nullopt;
   group_state& g = groups_[{v, group}];
+  const int me = slot == slot_id::b ? 1 : 0;
   const bool up_before = carrying(g.slots[0]) || carrying(g.slots[1]);
-  g.slots[slot == slot_id::b ? 1 : 0] = state;
+  const bool i_carried = carrying(g.slots[me]);
+  g.slots[me] = state;
+  if (!i_carried && carrying(state)) g.carrying_since_ns[me] = time_ns;
+  if (i_carried && !carrying(state)) g.stopped_ns[me] = time_ns;
   const bool up_after = carrying(g.slots[0]) || carrying(g.slots[1]);
   if (up_before && !up_after) {
-    g.down_since_ns = time_ns;  // the last carrying slot went: an outage begins
+    // The last carrying slot went: an outage begins — where its data stopped, if that was
+    // earlier (a silent connection found by a watchdog), but not before its partner stopped
+    // (which delivered until then) nor before this connection began to carry.
+    std::int64_t start = time_ns;
+    if (last_data_ns > 0 && last_data_ns < time_ns)
+      start = std::max({last_data_ns, g.stopped_ns[1 - me], g.carrying_since_ns[me]});
+    g.down_since_ns = std::min(start, time_ns);
     return std::nullopt;
   }
   if (!up_before && up_after) {

@@ -11,6 +11,13 @@
 /// a quiet instrument may send nothing for a long time, so waiting for `up` would call a quiet
 /// market an outage) and while `up`. A group that never had a carrying slot (start) has no
 /// window: nothing was being carried.
+///
+/// A slot can stop delivering before it is known to be down: a connection that went silent
+/// (no close, no data) is found by the feeder's watchdogs seconds later, and a lagging partner
+/// may never deliver what it had not yet received when it fell. So the window starts where the
+/// last carrying slot's data stopped, when that was before its marker: at the latest of its last
+/// record, its partner stopping to carry (until then the partner delivered), and its own start
+/// of carrying (the last record may be a previous connection's).
 #include "bus/records.hpp"
 #include "bus/venue.hpp"
 
@@ -28,15 +35,19 @@ struct outage_window {
 
 class outage_tracker {
  public:
-  /// Slot `slot` of venue `v`'s group `group` reports `state` at wall time `time_ns`. Returns the
-  /// window that ends here when this brings the group back from having no slot up.
-  std::optional<outage_window> note(venue v, std::uint32_t group, slot_id slot, slot_state state, std::int64_t time_ns);
+  /// Slot `slot` of venue `v`'s group `group` reports `state` at wall time `time_ns`;
+  /// `last_data_ns`: the wall time of the last record it delivered (0: none). Returns the window
+  /// that ends here when this brings the group back from having no slot up.
+  std::optional<outage_window> note(venue v, std::uint32_t group, slot_id slot, slot_state state, std::int64_t time_ns,
+                                    std::int64_t last_data_ns = 0);
   /// Whether no slot of the group is up now, after one has been (an outage under way).
   [[nodiscard]] bool in_outage(venue v, std::uint32_t group) const;
 
  private:
   struct group_state {
     slot_state slots[2] = {slot_state::unknown, slot_state::unknown};
+    std::int64_t carrying_since_ns[2] = {0, 0};  ///< when each slot last began to carry
+    std::int64_t stopped_ns[2] = {0, 0};         ///< when each slot last stopped carrying
     bool ever_up = false;
     std::int64_t down_since_ns = 0;  ///< 0: some slot is up (or never was)
   };
