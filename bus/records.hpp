@@ -279,7 +279,8 @@ enum class gap_reason : std::uint8_t {
   /// (OKX trades, bbo-tbt, tickers, Binance bookTicker, mark prices): messages between
   /// header.venue_time_ns and venue_time_ns + held_ns may be lost. last_seq_held is the last id
   /// published before (0 if none), first_seq_after 0 (unknown). Published by the merger when
-  /// the first slot is up again (issue 16: loss is never silent on any stream).
+  /// the first slot is up again (issue 16: loss is never silent on any stream). OKX trades'
+  /// window is then backfilled: the venue's fills follow (kHeaderBackfilled, one record each).
   suspect_window = 11,
   /// A feeder's word, never published: the backfill it was asked for is complete in its ring
   /// before this record (ids last_seq_held + 1 .. first_seq_after - 1). Needed where ids cannot

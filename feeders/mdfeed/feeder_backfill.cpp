@@ -12,6 +12,10 @@
 //   not give — the request ended, an empty page, or a page starting after the ids asked
 //   (older than the venue keeps) — are named by a gap record (reason backfill_failed) in the
 //   ring, so the merger publishes its gap at once instead of waiting for its bound.
+// * A newest_first plan (OKX trades after a suspect window): the venue pages its fills down
+//   from a tradeId, so the fills are collected (history_stream::staged) until a page reaches
+//   the first id asked, then written oldest first, less the `skip` newest, and followed by a
+//   backfill_done record: ids cannot tell the merger when the fills are complete.
 #include "feeders/mdfeed/feeder.hpp"
 
 #include "bus/clock.hpp"
