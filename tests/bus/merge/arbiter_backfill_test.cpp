@@ -310,7 +310,7 @@ TEST_CASE("window backfill: a feeder that fetched nothing ends the wait with a g
   CHECK(h.out.items[2].gap.reason == gap_reason::backfill_failed);
 }
 
-TEST_CASE("window backfill: the bound passing gives a backfill_timeout gap; fills after it are dropped and counted") {
+TEST_CASE("window backfill: the bound passing gives a backfill_timeout gap, fills after it are dropped and counted") {
   window_harness h;
   h.before_the_window();
   REQUIRE(h.arb.await_window_backfill(h.index));
@@ -332,7 +332,7 @@ TEST_CASE("window backfill: the bound passing gives a backfill_timeout gap; fill
   CHECK(s.backfill_gaps == 1);
 }
 
-TEST_CASE("window backfill: only OKX trades that published before the window wait; without a feeder the trade goes out") {
+TEST_CASE("window backfill: only OKX trades that published before the window wait, and without a feeder the trade goes out") {
   window_harness h;
   // Nothing published yet: nothing to fetch from.
   CHECK_FALSE(h.arb.await_window_backfill(h.index));
