@@ -624,24 +624,18 @@ parse_result okx_adapter::parse(simdjson::padded_string_view message, std::int64
   return result_of(w, {parse_error::unexpected_shape, "not an OKX message"});
 }
 
-parse_result okx_adapter::parse_snapshot(const subscription& sub, simdjson::padded_string_view body,
-                                         std::int64_t receive_ns, record_sink& sink) noexcept {
-  record_writer w(sink, stage_, levels_per_record_);
-  levels_.clear();
-  if (!has_action(sub.ch)) return result_of(w, {parse_error::unknown_stream, "REST snapshots are for books and books-l2-tbt"});
-  if (body.length() > options_.max_message_bytes) return result_of(w, {parse_error::message_too_large, "body too large"});
+namespace {
+
+/// An OKX v5 REST answer, {"code":"0","msg":"","data":[{…}, …]}: `element` for each object of
+/// data, in order. A code other than "0" is the venue's refusal (its msg); no data is missing_field.
+template <class Element>
+parse_result parse_rest_data(od::parser& parser, std::size_t max_bytes, simdjson::padded_string_view body,
+                             record_writer& w, Element&& element) noexcept {
+  if (body.length() > max_bytes) return result_of(w, {parse_error::message_too_large, "body too large"});
   od::document doc;
-  if (const auto e = parser_.iterate(body).get(doc)) return result_of(w, {from_simdjson(e, parse_error::not_json), "not JSON"});
+  if (const auto e = parser.iterate(body).get(doc)) return result_of(w, {from_simdjson(e, parse_error::not_json), "not JSON"});
   od::object obj;
   if (const failure f = root_object(doc, obj)) return result_of(w, f);
-  stream_stamp st;
-  st.venue_id = venue::okx;
-  st.channel_id = sub.ch;
-  st.slot = options_.slot;
-  st.receive_ns = receive_ns;
-  st.set_symbol(sub.symbol);
-
-  // {"code":"0","msg":"","data":[{"asks":[…],"bids":[…],"ts":"…","seqId":…}]}
   std::string_view code, msg;
   bool data_seen = false;
   const failure f = for_each_field(obj, [&](od::raw_json_string key, od::value& v) -> failure {
@@ -655,12 +649,11 @@ parse_result okx_adapter::parse_snapshot(const subscription& sub, simdjson::padd
       if (!code.empty() && code != "0") return kOk;  // an error body: data is empty anyway
       od::array elements;
       if (const failure af = as_array(v, elements, "data: not an array")) return af;
-      for (auto element : elements) {
-        if (const auto e = element.error()) return {from_simdjson(e), "data: malformed"};
-        od::value& ev = element.value_unsafe();
-        od::object book;
-        if (const failure bf = as_object(ev, book, "data: element not an object")) return bf;
-        if (const failure bf = parse_book(book, record_type::book_snapshot, kHeaderFromRest, st, w, levels_)) return bf;
+      for (auto e : elements) {
+        if (const auto err = e.error()) return {from_simdjson(err), "data: malformed"};
+        od::object one;
+        if (const failure ef = as_object(e.value_unsafe(), one, "data: element not an object")) return ef;
+        if (const failure ef = element(one)) return ef;
       }
     }
     return kOk;
@@ -670,7 +663,31 @@ parse_result okx_adapter::parse_snapshot(const subscription& sub, simdjson::padd
     return result_of(w, {parse_error::venue_error, msg.empty() ? code : msg}, control_event::venue_error);
   if (!data_seen) return result_of(w, {parse_error::missing_field, "data"});
   if (!at_document_end(doc)) return result_of(w, {parse_error::not_json, "content after the JSON object"});
-  return finish(w, kOk);
+  return result_of(w, w.commit());  // a good answer's records go to the sink
+}
+
+stream_stamp rest_stamp(const subscription& sub, slot_id slot, std::int64_t receive_ns) noexcept {
+  stream_stamp st;
+  st.venue_id = venue::okx;
+  st.channel_id = sub.ch;
+  st.slot = slot;
+  st.receive_ns = receive_ns;
+  st.set_symbol(sub.symbol);
+  return st;
+}
+
+}  // namespace
+
+parse_result okx_adapter::parse_snapshot(const subscription& sub, simdjson::padded_string_view body,
+                                         std::int64_t receive_ns, record_sink& sink) noexcept {
+  record_writer w(sink, stage_, levels_per_record_);
+  levels_.clear();
+  if (!has_action(sub.ch)) return result_of(w, {parse_error::unknown_stream, "REST snapshots are for books and books-l2-tbt"});
+  const stream_stamp st = rest_stamp(sub, options_.slot, receive_ns);
+  // data: [{"asks":[…],"bids":[…],"ts":"…","seqId":…}]
+  return parse_rest_data(parser_, options_.max_message_bytes, body, w, [&](od::object& book) {
+    return parse_book(book, record_type::book_snapshot, kHeaderFromRest, st, w, levels_);
+  });
 }
 
 parse_result okx_adapter::parse_backfill(const subscription& sub, simdjson::padded_string_view body, std::uint64_t from,
@@ -679,63 +696,25 @@ parse_result okx_adapter::parse_backfill(const subscription& sub, simdjson::padd
   record_writer w(sink, stage_, levels_per_record_);
   page = {};
   if (!backfill_plan_for(sub.ch).available) return result_of(w, {parse_error::unknown_stream, "no trade history for this channel"});
-  if (body.length() > options_.max_message_bytes) return result_of(w, {parse_error::message_too_large, "body too large"});
-  od::document doc;
-  if (const auto e = parser_.iterate(body).get(doc)) return result_of(w, {from_simdjson(e, parse_error::not_json), "not JSON"});
-  od::object obj;
-  if (const failure f = root_object(doc, obj)) return result_of(w, f);
-  stream_stamp st;
-  st.venue_id = venue::okx;
-  st.channel_id = sub.ch;
-  st.slot = options_.slot;
-  st.receive_ns = receive_ns;
-  st.set_symbol(sub.symbol);
-  // {"code":"0","msg":"","data":[{"instId","side","sz","px","source","tradeId","ts"}, …]}, newest first.
-  std::string_view code, msg;
-  bool data_seen = false;
-  const failure f = for_each_field(obj, [&](od::raw_json_string key, od::value& v) -> failure {
-    if (key_is(key, "code")) {
-      code = code_text(v);
-    } else if (key_is(key, "msg")) {
-      (void)read_string(v, msg);
-    } else if (key_is(key, "data")) {
-      if (data_seen) return duplicate("data");
-      data_seen = true;
-      if (!code.empty() && code != "0") return kOk;  // an error body: data is empty anyway
-      od::array rows;
-      if (const failure af = as_array(v, rows, "data: not an array")) return af;
-      for (auto element : rows) {
-        if (const auto e = element.error()) return {from_simdjson(e), "data: malformed"};
-        od::object row;
-        if (const failure rf = as_object(element.value_unsafe(), row, "data: row not an object")) return rf;
-        auto r = make_record<trade_record>();
-        if (const failure rf = read_trade(row, st, r)) return rf;
-        const std::uint64_t id = r.header.seq;
-        if (page.rows > 0 && id >= page.first_id) return {parse_error::invalid_value, "tradeIds not decreasing"};
-        if (page.rows == 0) page.last_id = id;
-        page.first_id = id;
-        ++page.rows;
-        if (id < from || id > to) continue;
-        r.trade_count = 1;  // one fill
-        r.header.flags |= kHeaderBackfilled;
-        if (const failure wf = w.write(r)) return wf;
-        ++page.written;
-      }
-    }
+  const stream_stamp st = rest_stamp(sub, options_.slot, receive_ns);
+  // data: [{"instId","side","sz","px","source","tradeId","ts"}, …], newest first, one per fill.
+  const parse_result r = parse_rest_data(parser_, options_.max_message_bytes, body, w, [&](od::object& row) -> failure {
+    auto t = make_record<trade_record>();
+    if (const failure f = read_trade(row, st, t)) return f;
+    const std::uint64_t id = t.header.seq;
+    if (page.rows > 0 && id >= page.first_id) return {parse_error::invalid_value, "tradeIds not decreasing"};
+    if (page.rows == 0) page.last_id = id;
+    page.first_id = id;
+    ++page.rows;
+    if (id < from || id > to) return kOk;
+    t.trade_count = 1;  // one fill
+    t.header.flags |= kHeaderBackfilled;
+    if (const failure f = w.write(t)) return f;
+    ++page.written;
     return kOk;
   });
-  if (f) {
-    page = {};
-    return result_of(w, f);
-  }
-  if (!code.empty() && code != "0")
-    return result_of(w, {parse_error::venue_error, msg.empty() ? code : msg}, control_event::venue_error);
-  if (!data_seen) return result_of(w, {parse_error::missing_field, "data"});
-  if (!at_document_end(doc)) {
-    page = {};
-    return result_of(w, {parse_error::not_json, "content after the JSON object"});
-  }
-  return finish(w, kOk);
+  if (r.error != parse_error::none) page = {};
+  return r;
 }
 
 /// The reference data of `symbols` from a "Get instruments" answer (2026-12): instType,
