@@ -367,7 +367,9 @@ TEST_CASE("backfill requests: the merger writes ids the feeder reads whole, each
   CHECK(q.generation == 1);
   CHECK(q.from == 100);
   CHECK(q.to == 250);
-  CHECK(merger.request_backfill(i, 300, 301) == 2);
+  CHECK(q.skip == 0);
+  CHECK(merger.request_backfill(i, 300, 301, 2) == 2);  // a window's fills: the 2 newest are the held trade's
+  CHECK(feeder.backfill(i).skip == 2);
   CHECK(feeder.backfill(i).generation == 2);
   CHECK(feeder.backfill(i).from == 300);
   // Its own table: the resync generation of the same slot, and the other slots, are untouched.
@@ -393,9 +395,9 @@ TEST_CASE("backfill requests: a feeder reading while the merger writes never see
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> written{0};
   std::thread writer([&] {
-    // Request n asks n*10 .. n*10 + n % 7: a torn read pairs a `from` and a `to` of two requests.
+    // Request n asks n*10 .. n*10 + n % 7, skip n % 5: a torn read pairs words of two requests.
     for (std::uint64_t n = 1; !stop.load(std::memory_order_relaxed); ++n) {
-      (void)merger.request_backfill(i, n * 10, n * 10 + n % 7);
+      (void)merger.request_backfill(i, n * 10, n * 10 + n % 7, n % 5);
       written.store(n, std::memory_order_relaxed);
     }
   });
@@ -409,7 +411,7 @@ TEST_CASE("backfill requests: a feeder reading while the merger writes never see
     if (q.generation == 0) continue;
     ++reads;
     const std::uint64_t n = q.from / 10;
-    if (q.from % 10 != 0 || q.to != q.from + n % 7 || n != q.generation) ++torn;
+    if (q.from % 10 != 0 || q.to != q.from + n % 7 || q.skip != n % 5 || n != q.generation) ++torn;
     if (q.generation < last_generation) ++backwards;
     last_generation = q.generation;
   }
