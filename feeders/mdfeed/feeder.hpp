@@ -180,7 +180,9 @@ class feeder final : private ws_events, private rest_events, private snapshot_ob
     // `after` id, to + 1 at first) to `from`; the fills wait in `staged` (newest first) until
     // then, less the `skip` newest (the aggregated trade that ended the window has them).
     std::uint64_t from = 0, skip = 0;
-    std::vector<trade_record> staged;  ///< reserved at start: kWindowFills
+    /// Reserved to kWindowFills when a request starts, released when it ends: a REST slow path,
+    /// and most streams never need it (a feeder of hundreds of instruments holds none at rest).
+    std::vector<trade_record> staged;
   };
   /// The most fills one window backfill collects (20 OKX pages); older ones are a gap.
   static constexpr std::size_t kWindowFills = 2000;
@@ -190,7 +192,8 @@ class feeder final : private ws_events, private rest_events, private snapshot_ob
     std::vector<trade_record>* rows = nullptr;
     std::uint64_t dropped = 0;  ///< past kWindowFills, or not a trade record
     std::span<std::byte> claim(std::size_t bytes) noexcept override {
-      if (rows == nullptr || rows->size() == rows->capacity() || bytes > sizeof scratch_) return {};
+      if (rows == nullptr || rows->size() >= kWindowFills || rows->size() == rows->capacity() || bytes > sizeof scratch_)
+        return {};
       return {reinterpret_cast<std::byte*>(&scratch_), bytes};
     }
     void commit(record_type type, std::size_t used) noexcept override {

@@ -22,6 +22,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <new>
+#include <vector>
 
 namespace mdbus::feed {
 namespace {
@@ -34,6 +36,9 @@ constexpr unsigned kKeyBackfillFailed = 27;
 static_assert(kKeyBackfillFailed < log_limiter::kKeys);
 
 const char* channel_name(channel c) noexcept { return std::string_view(to_string(c)).data(); }
+
+/// A window's fills are written: give their room back.
+void release(std::vector<trade_record>& v) noexcept { std::vector<trade_record>().swap(v); }
 
 }  // namespace
 
@@ -51,7 +56,6 @@ void feeder::build_backfill_table() {
       h.sub = {ch.id, venue_.symbols[si], ch.variant};
       h.plan = plan;
       h.index = index;
-      if (plan.newest_first) h.staged.reserve(kWindowFills);
       histories_.push_back(std::move(h));
     }
   }
@@ -75,6 +79,14 @@ void feeder::poll_backfill(std::int64_t now) noexcept {
     t.skip = q.skip;
     t.cursor = t.plan.newest_first ? q.to + 1 : q.from;  // newest_first: the page below the cursor
     t.staged.clear();
+    if (t.plan.newest_first) {
+      try {
+        t.staged.reserve(kWindowFills);
+      } catch (const std::bad_alloc&) {  // no room for the fills: the merger's bound gives the gap
+        t.active = false;
+        note_error("backfill %s %s: no memory for %zu fills", channel_name(t.sub.ch), t.sub.symbol.c_str(), kWindowFills);
+      }
+    }
     t.attempt = 0;
     t.at = 0;
   }
@@ -231,7 +243,7 @@ void feeder::on_window_page(history_stream& t, const rest_result& r, std::int64_
     finish_window_backfill(t, nullptr);
     return;
   }
-  if (t.staged.size() == t.staged.capacity()) {
+  if (t.staged.size() >= kWindowFills) {
     t.active = false;
     finish_window_backfill(t, "more fills than one backfill collects");
     return;
@@ -262,7 +274,7 @@ void feeder::finish_window_backfill(history_stream& t, const char* why) noexcept
     marker.reason = gap_reason::backfill_failed;
     (void)ring_.try_write(static_cast<std::uint32_t>(record_type::gap), record_bytes(marker));
     if (n == 0) {
-      t.staged.clear();
+      release(t.staged);
       return;  // nothing follows: the gap names every id asked
     }
   }
@@ -271,7 +283,7 @@ void feeder::finish_window_backfill(history_stream& t, const char* why) noexcept
     if (!ring_.try_write(static_cast<std::uint32_t>(record_type::trade), record_bytes(t.staged[i]))) break;
   bump(status_.fields().records, written);
   bump(status_.fields().backfilled_trades, written);
-  t.staged.clear();
+  release(t.staged);
   if (written < n) {
     // A full ring (counted by it): no backfill_done, so the merger's bound gives the gap record.
     note_error("backfill %s %s: ring full after %zu of %zu fills", channel_name(t.sub.ch), t.sub.symbol.c_str(), written, n);
