@@ -190,18 +190,16 @@ class feeder final : private ws_events, private rest_events, private snapshot_ob
   class staging_sink final : public record_sink {
    public:
     std::vector<trade_record>* rows = nullptr;
-    std::uint64_t dropped = 0;  ///< past kWindowFills, or not a trade record
+    /// Room for one more fill, or none (past kWindowFills: the page fails and the backfill ends
+    /// with what it has).
     std::span<std::byte> claim(std::size_t bytes) noexcept override {
       if (rows == nullptr || rows->size() >= kWindowFills || rows->size() == rows->capacity() || bytes > sizeof scratch_)
         return {};
       return {reinterpret_cast<std::byte*>(&scratch_), bytes};
     }
     void commit(record_type type, std::size_t used) noexcept override {
-      if (type != record_type::trade || used != sizeof scratch_) {
-        ++dropped;
-        return;
-      }
-      rows->push_back(scratch_);  // capacity checked by claim: no allocation
+      // Only trade records come from a trade history (parse_backfill); anything else is not kept.
+      if (type == record_type::trade && used == sizeof scratch_) rows->push_back(scratch_);  // room checked by claim
     }
 
    private:

@@ -61,7 +61,8 @@ void feeder::build_backfill_table() {
   }
 }
 
-/// On every control poll: one seqlock read per trade stream, no allocation.
+/// On every control poll: one seqlock read per trade stream; no allocation but a window
+/// backfill's fill buffer when its request starts.
 void feeder::poll_backfill(std::int64_t now) noexcept {
   (void)now;
   if (!control_.valid() || intent_ == intent::stopping) return;
