@@ -218,8 +218,12 @@ class feeder final : private ws_events, private rest_events, private snapshot_ob
   void start_backfill_page(history_stream& t, std::int64_t now) noexcept;
   void on_backfill_done(history_stream& t, const rest_result& r) noexcept;
   void backfill_page_failed(history_stream& t, const char* why, std::int64_t now) noexcept;
-  /// The venue cannot give ids t.cursor..first_after - 1: a gap record into the ring says so.
-  void write_backfill_gap(history_stream& t, std::uint64_t first_after, const char* why) noexcept;
+  /// The venue cannot give ids first_missing..first_after - 1: counted, logged, and a gap record
+  /// (backfill_failed) into the ring says so.
+  void write_backfill_gap(history_stream& t, std::uint64_t first_missing, std::uint64_t first_after, const char* why) noexcept;
+  /// A gap record from this feeder to the merger about stream t's backfill (never published as it is).
+  void write_backfill_record(const history_stream& t, std::uint64_t last_held, std::uint64_t first_after,
+                             gap_reason reason) noexcept;
   std::vector<history_stream> histories_;
 
   // ---- instrument check at start (feeder_instruments.cpp) ----

@@ -119,7 +119,7 @@ void feeder::start_backfill_page(history_stream& t, std::int64_t now) noexcept {
     if (t.plan.newest_first)
       finish_window_backfill(t, e.what());
     else
-      write_backfill_gap(t, t.to + 1, e.what());
+      write_backfill_gap(t, t.cursor, t.to + 1, e.what());
     return;
   }
   bool started = false;
@@ -177,14 +177,14 @@ void feeder::on_backfill_done(history_stream& t, const rest_result& r) noexcept 
   t.attempt = 0;
   if (page.rows == 0 || page.last_id < t.cursor) {
     // Nothing at or after the cursor: the venue does not have these ids.
-    write_backfill_gap(t, t.to + 1, "the venue's history has none of them");
+    write_backfill_gap(t, t.cursor, t.to + 1, "the venue's history has none of them");
     t.active = false;
     return;
   }
   if (page.first_id > t.cursor) {
     // The history starts after the cursor: older than the venue keeps. The gap goes into the
     // ring first; the trades the venue does keep come with the next page, from its first id.
-    write_backfill_gap(t, std::min(page.first_id, t.to + 1), "older than the venue's history");
+    write_backfill_gap(t, t.cursor, std::min(page.first_id, t.to + 1), "older than the venue's history");
     if (page.first_id > t.to) {
       t.active = false;
       return;
@@ -213,7 +213,7 @@ void feeder::backfill_page_failed(history_stream& t, const char* why, std::int64
   if (t.plan.newest_first)
     finish_window_backfill(t, why);  // what the pages before brought still goes out
   else
-    write_backfill_gap(t, t.to + 1, why);
+    write_backfill_gap(t, t.cursor, t.to + 1, why);
 }
 
 /// A page of a newest_first history (OKX fills, newest first): collected until it reaches the
@@ -256,24 +256,9 @@ void feeder::finish_window_backfill(history_stream& t, const char* why) noexcept
   // staged: newest first. The `skip` newest belong to the trade that ended the window.
   const std::size_t skip = static_cast<std::size_t>(std::min<std::uint64_t>(t.skip, t.staged.size()));
   const std::size_t n = t.staged.size() - skip;
-  auto marker = make_record<gap_record>();
-  marker.header.venue_id = options_.venue_id;
-  marker.header.channel_id = t.sub.ch;
-  marker.header.slot = options_.slot;
-  (void)marker.header.set_symbol(t.sub.symbol);
-  marker.last_seq_held = t.from - 1;  // names the request (its first id)
   if (why != nullptr) {
     // The fills below the oldest one fetched are not coming: the gap first, in ring order.
-    bump(status_.fields().backfill_failures);
-    const std::uint64_t first_after = n > 0 ? t.staged[t.staged.size() - 1].header.seq : t.to + 1;
-    log_.log(kKeyBackfillFailed, mono_ns(), "backfill %s %s: fills %llu..%llu not fetched: %s", channel_name(t.sub.ch),
-             t.sub.symbol.c_str(), static_cast<unsigned long long>(t.from), static_cast<unsigned long long>(first_after - 1),
-             why);
-    note_error("backfill %s %s failed: %s", channel_name(t.sub.ch), t.sub.symbol.c_str(), why);
-    marker.header.receive_time_ns = wall_ns();
-    marker.first_seq_after = first_after;
-    marker.reason = gap_reason::backfill_failed;
-    (void)ring_.try_write(static_cast<std::uint32_t>(record_type::gap), record_bytes(marker));
+    write_backfill_gap(t, t.from, n > 0 ? t.staged[t.staged.size() - 1].header.seq : t.to + 1, why);
     if (n == 0) {
       release(t.staged);
       return;  // nothing follows: the gap names every id asked
@@ -290,29 +275,32 @@ void feeder::finish_window_backfill(history_stream& t, const char* why) noexcept
     note_error("backfill %s %s: ring full after %zu of %zu fills", channel_name(t.sub.ch), t.sub.symbol.c_str(), written, n);
     return;
   }
-  marker.header.receive_time_ns = wall_ns();
-  marker.first_seq_after = t.to + 1;
-  marker.reason = gap_reason::backfill_done;
-  (void)ring_.try_write(static_cast<std::uint32_t>(record_type::gap), record_bytes(marker));
+  write_backfill_record(t, t.from - 1, t.to + 1, gap_reason::backfill_done);  // names the request by its first id
   log_.log(kKeyBackfillDone, mono_ns(), "backfill %s %s: %zu fill(s) written, ids %llu..%llu asked", channel_name(t.sub.ch),
            t.sub.symbol.c_str(), n, static_cast<unsigned long long>(t.from), static_cast<unsigned long long>(t.to));
 }
 
-void feeder::write_backfill_gap(history_stream& t, std::uint64_t first_after, const char* why) noexcept {
+void feeder::write_backfill_gap(history_stream& t, std::uint64_t first_missing, std::uint64_t first_after,
+                                const char* why) noexcept {
   bump(status_.fields().backfill_failures);
   log_.log(kKeyBackfillFailed, mono_ns(), "backfill %s %s: ids %llu..%llu not fetched: %s", channel_name(t.sub.ch),
-           t.sub.symbol.c_str(), static_cast<unsigned long long>(t.cursor), static_cast<unsigned long long>(first_after - 1),
-           why);
+           t.sub.symbol.c_str(), static_cast<unsigned long long>(first_missing),
+           static_cast<unsigned long long>(first_after - 1), why);
   note_error("backfill %s %s failed: %s", channel_name(t.sub.ch), t.sub.symbol.c_str(), why);
+  write_backfill_record(t, first_missing - 1, first_after, gap_reason::backfill_failed);
+}
+
+void feeder::write_backfill_record(const history_stream& t, std::uint64_t last_held, std::uint64_t first_after,
+                                   gap_reason reason) noexcept {
   auto g = make_record<gap_record>();
   g.header.venue_id = options_.venue_id;
   g.header.channel_id = t.sub.ch;
   g.header.slot = options_.slot;
   g.header.receive_time_ns = wall_ns();
   (void)g.header.set_symbol(t.sub.symbol);
-  g.last_seq_held = t.cursor - 1;
+  g.last_seq_held = last_held;
   g.first_seq_after = first_after;
-  g.reason = gap_reason::backfill_failed;
+  g.reason = reason;
   (void)ring_.try_write(static_cast<std::uint32_t>(record_type::gap), record_bytes(g));  // a full ring counts it
 }
 
