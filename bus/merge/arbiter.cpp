@@ -532,9 +532,7 @@ void arbiter::tick(std::int64_t now_ns) noexcept {
         force_oldest_hole(s, now_ns, gap_reason::backfill_timeout);
         continue;
       }
-      std::int64_t oldest = kNever;
-      for (const auto& h : s.held) oldest = std::min(oldest, h.arrived_ns);
-      if (oldest + options_.hole_fill_window_ns > now_ns) break;
+      if (oldest_arrival(s) + options_.hole_fill_window_ns > now_ns) break;
       if (try_backfill(s, now_ns)) break;
       force_oldest_hole(s, now_ns);
     }
@@ -556,6 +554,12 @@ void arbiter::tick(std::int64_t now_ns) noexcept {
     out_.request_resync(s.key.v, s.key.c, stream_key_at(id).symbol, ask);
   }
   update_deadline();
+}
+
+std::int64_t arbiter::oldest_arrival(const stream_state& s) noexcept {
+  std::int64_t oldest = kNever;
+  for (const held_record& h : s.held) oldest = std::min(oldest, h.arrived_ns);
+  return oldest;
 }
 
 void arbiter::update_deadline() noexcept {

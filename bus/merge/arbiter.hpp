@@ -376,6 +376,8 @@ class arbiter {
   void feeder_gap(stream_state& s, const record_view& r, std::int64_t now_ns) noexcept;
   /// The first trade after a suspect window: ask its slot for the fills the window lost.
   void start_window_backfill(stream_state& s, const record_view& r, slot_id from, std::int64_t now_ns) noexcept;
+  /// When the stream's oldest held record arrived (INT64_MAX when none is held).
+  [[nodiscard]] static std::int64_t oldest_arrival(const stream_state& s) noexcept;
   /// A window's backfill is waited for (its trades are held).
   [[nodiscard]] static bool window_wait(const stream_state& s) noexcept { return s.backfill_window && s.backfill_until_ns != 0; }
   /// End a window's wait: a gap record for what did not come (reason != unknown), then the held trades.

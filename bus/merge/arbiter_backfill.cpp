@@ -81,8 +81,7 @@ void arbiter::start_window_backfill(stream_state& s, const record_view& r, slot_
 
 void arbiter::end_window_wait(stream_state& s, std::int64_t now_ns, gap_reason reason, slot_id from) noexcept {
   if (reason != gap_reason::unknown) {
-    std::int64_t oldest = now_ns;
-    for (const held_record& h : s.held) oldest = std::min(oldest, h.arrived_ns);
+    const std::int64_t oldest = std::min(now_ns, oldest_arrival(s));
     record_header h{};
     h.venue_id = s.key.v;
     h.channel_id = s.key.c;
@@ -110,9 +109,8 @@ void arbiter::feeder_gap(stream_state& s, const record_view& r, std::int64_t now
       }
       // The venue keeps the fills from first_seq_after on (the older ones are gone, or their
       // pages failed): the gap for those goes out now, the fills follow, then backfill_done.
-      std::int64_t oldest = now_ns;
-      for (const held_record& h : s.held) oldest = std::min(oldest, h.arrived_ns);
-      publish_gap(s, r.header(), r.header().slot, g->first_seq_after, now_ns - oldest, gap_reason::backfill_failed);
+      publish_gap(s, r.header(), r.header().slot, g->first_seq_after, now_ns - std::min(now_ns, oldest_arrival(s)),
+                  gap_reason::backfill_failed);
     }
     return;
   }
