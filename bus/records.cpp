@@ -103,6 +103,21 @@ std::string_view to_string(aggressor_side s) noexcept {
   return "unknown";
 }
 
+std::uint64_t record_content_hash(const record_view& r) noexcept {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  auto mix = [&h](const unsigned char* p, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      h ^= p[i];
+      h *= 0x100000001b3ULL;
+    }
+  };
+  const std::int64_t t = r.header().venue_time_ns;
+  mix(reinterpret_cast<const unsigned char*>(&t), sizeof t);
+  const auto bytes = r.bytes();
+  mix(reinterpret_cast<const unsigned char*>(bytes.data()) + sizeof(record_header), bytes.size() - sizeof(record_header));
+  return h == 0 ? 1 : h;  // 0 marks an empty slot of the merger's window
+}
+
 std::string_view to_string(gap_reason r) noexcept {
   switch (r) {
     case gap_reason::hole_timeout: return "hole_timeout";
@@ -117,6 +132,7 @@ std::string_view to_string(gap_reason r) noexcept {
     case gap_reason::backfill_timeout: return "backfill_timeout";
     case gap_reason::suspect_window: return "suspect_window";
     case gap_reason::backfill_done: return "backfill_done";
+    case gap_reason::bridge_lost: return "bridge_lost";
     case gap_reason::unknown: break;
   }
   return "unknown";

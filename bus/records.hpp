@@ -286,6 +286,14 @@ enum class gap_reason : std::uint8_t {
   /// before this record (ids last_seq_held + 1 .. first_seq_after - 1). Needed where ids cannot
   /// show completion: a suspect window's OKX trades, fetched as the venue's fills (issue 16).
   backfill_done = 12,
+  /// A bus carried across machines lost records on the way (mdbridge subscribe, issue 18).
+  /// Venue unknown: the JetStream stream's sequence jumped (messages removed by its limits
+  /// before this subscriber read them), so records of any stream may be lost; last_seq_held /
+  /// first_seq_after are the stream sequences around the hole. Venue and stream named: a record
+  /// of that stream arrived after a later one was written, and was not written (records in
+  /// venue order); last_seq_held is the last venue sequence written, first_seq_after the
+  /// dropped record's.
+  bridge_lost = 13,
 };
 
 /// Loss, never silent: header venue_id, channel_id and symbol name the stream.
@@ -673,6 +681,12 @@ class record_view {
 [[nodiscard]] std::string_view to_string(slot_reason r) noexcept;
 [[nodiscard]] std::string_view to_string(record_status s) noexcept;
 [[nodiscard]] std::string_view to_string(instrument_kind k) noexcept;
+
+/// The identity of a record's content for streams without a venue sequence: FNV-1a 64 of its
+/// venue time and every byte after the header (two copies of one venue message differ only in
+/// receive time, publish time and slot, which live in the header). Never 0. The merger dedups
+/// sequence-less streams by it; mdbridge names such records in JetStream by it.
+[[nodiscard]] std::uint64_t record_content_hash(const record_view& r) noexcept;
 
 /// One line describing the record (shmcat, logs, test failures). Allocates: never on the
 /// hot path. Book records list at most `max_levels` levels, then "...+N".

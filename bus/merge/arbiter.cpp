@@ -104,32 +104,15 @@ arbiter::stream_state* arbiter::find_or_add(const record_header& h) noexcept {
   return &streams_[used_streams_++];
 }
 
-std::uint64_t arbiter::content_hash(const record_view& r) const noexcept {
-  // Both slots' copies of one venue message differ only in receive time and slot, which
-  // live in the header: hash the event time and everything after the header.
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  auto mix = [&h](const unsigned char* p, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) {
-      h ^= p[i];
-      h *= 0x100000001b3ULL;
-    }
-  };
-  const std::int64_t t = r.header().venue_time_ns;
-  mix(reinterpret_cast<const unsigned char*>(&t), sizeof t);
-  const auto bytes = r.bytes();
-  mix(reinterpret_cast<const unsigned char*>(bytes.data()) + sizeof(record_header), bytes.size() - sizeof(record_header));
-  return h == 0 ? 1 : h;  // 0 marks an empty slot of the window
-}
-
 std::uint64_t arbiter::race_key(const record_view& r) const noexcept {
-  return rule_for(r.header()) == sequence_rule::content ? content_hash(r) : r.header().seq;
+  return rule_for(r.header()) == sequence_rule::content ? record_content_hash(r) : r.header().seq;
 }
 
 arbiter::verdict arbiter::judge(stream_state& s, const record_view& r) const noexcept {
   const record_header& h = r.header();
   const sequence_rule rule = rule_for(h);
   if (rule == sequence_rule::content) {
-    const std::uint64_t hash = content_hash(r);
+    const std::uint64_t hash = record_content_hash(r);
     return std::find(s.recent.begin(), s.recent.end(), hash) != s.recent.end() ? verdict::duplicate : verdict::next;
   }
   if (h.type == record_type::book_snapshot) {
@@ -214,7 +197,7 @@ void arbiter::accept(stream_state& s, const record_view& r, slot_id from, verdic
   const record_header& h = r.header();
   if (rule_for(h) == sequence_rule::content) {
     if (!s.recent.empty()) {
-      s.recent[s.recent_next] = content_hash(r);
+      s.recent[s.recent_next] = record_content_hash(r);
       s.recent_next = (s.recent_next + 1) % s.recent.size();
     }
   } else {

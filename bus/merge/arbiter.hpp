@@ -387,7 +387,6 @@ class arbiter {
   void force_oldest_hole(stream_state& s, std::int64_t now_ns, gap_reason reason = gap_reason::hole_timeout) noexcept;
   void remove_held(stream_state& s, std::size_t index) noexcept;
   void update_deadline() noexcept;
-  [[nodiscard]] std::uint64_t content_hash(const record_view& r) const noexcept;
 
   arbiter_options options_;
   merge_output& out_;

@@ -29,7 +29,7 @@ void arbiter::prime(const record_view& r) noexcept {
   if (is_book(r)) s.joining = h.type == record_type::book_snapshot;
   if (rule_for(h) == sequence_rule::content) {
     if (!s.recent.empty()) {
-      s.recent[s.recent_next] = content_hash(r);
+      s.recent[s.recent_next] = record_content_hash(r);
       s.recent_next = (s.recent_next + 1) % s.recent.size();
     }
   } else {
