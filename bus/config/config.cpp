@@ -8,6 +8,7 @@
 #include "bus/venues/registry.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -103,6 +104,53 @@ class object_reader {
   const std::string& source_;
   std::set<std::string, std::less<>> seen_;
 };
+
+/// True when `s` is 1..max characters of [A-Za-z0-9_-] (and '.' between tokens when `dots`).
+bool plain_name(std::string_view s, std::size_t max, bool dots) {
+  if (s.empty() || s.size() > max) return false;
+  bool token_start = true;
+  for (const char ch : s) {
+    const bool word = std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '_' || ch == '-';
+    if (ch == '.' && dots && !token_start) {
+      token_start = true;
+      continue;
+    }
+    if (!word) return false;
+    token_start = false;
+  }
+  return !token_start;
+}
+
+/// Section "bridge" (issue 18): where mdbridge publishes the bus and how the stream is set up.
+void read_bridge(const json& j, bridge_settings& b, const std::string& source) {
+  object_reader r(j, "bridge", source);
+  b.configured = true;
+  const json* servers = r.get("servers", true);
+  if (!servers->is_array() || servers->empty()) r.fail("bridge.servers", "must be a non-empty array of NATS URLs");
+  for (const auto& v : *servers) {
+    if (!v.is_string() || v.get<std::string>().empty())
+      r.fail("bridge.servers", "must hold non-empty strings (nats://host:port)");
+    b.servers.push_back(v.get<std::string>());
+  }
+  b.stream = r.string("stream", false, b.stream);
+  if (!plain_name(b.stream, 64, false)) r.fail("bridge.stream", in_quotes(b.stream) + " must be 1..64 characters of [A-Za-z0-9_-]");
+  b.subject_prefix = r.string("subject_prefix", false, b.subject_prefix);
+  if (!plain_name(b.subject_prefix, 128, true))
+    r.fail("bridge.subject_prefix", in_quotes(b.subject_prefix) + " must be dot-separated tokens of [A-Za-z0-9_-]");
+  b.replicas = r.integer("replicas", false, b.replicas, 1, 5);
+  const std::string storage = r.string("storage", false, "file");
+  if (storage != "file" && storage != "memory") r.fail("bridge.storage", in_quotes(storage) + " must be \"file\" or \"memory\"");
+  b.file_storage = storage == "file";
+  b.max_age_ms = r.integer("max_age_ms", false, b.max_age_ms, 0, std::int64_t{1} << 40);
+  b.max_bytes = r.integer("max_bytes", false, b.max_bytes, -1, std::int64_t{1} << 50);
+  if (b.max_bytes == 0) r.fail("bridge.max_bytes", "must be -1 (no limit) or positive");
+  b.duplicate_window_ms = r.integer("duplicate_window_ms", false, b.duplicate_window_ms, 100, 86'400'000);
+  if (b.max_age_ms != 0 && b.duplicate_window_ms > b.max_age_ms)
+    r.fail("bridge.duplicate_window_ms", "must not exceed max_age_ms (JetStream refuses such a stream)");
+  b.max_in_flight = r.integer("max_in_flight", false, b.max_in_flight, 1, 1 << 20);
+  b.ack_timeout_ms = r.integer("ack_timeout_ms", false, b.ack_timeout_ms, 10, 600'000);
+  r.finish();
+}
 
 /// A symbol as the venue spells it (its descriptor's grammar) that fits a record's symbol field.
 std::string symbol_problem(venue v, std::string_view s) {
@@ -478,6 +526,8 @@ bus_config parse_config(std::string_view text, const std::string& source, const 
                                                std::to_string(kMinWakeSliceUs) + ".." + std::to_string(kMaxWakeSliceUs) +
                                                " (the kernel clamps a slice to that range)");
   }
+
+  if (const json* br = r.get("bridge", false)) read_bridge(*br, c.bridge, source);
 
   // A private runtime directory, never a shared /tmp path (bus/runtime_dir.hpp).
   c.supervisor.control_socket = default_control_socket(c.bus);

@@ -173,6 +173,24 @@ struct scheduling_settings {
   std::int64_t wake_slice_us = 100;
 };
 
+/// The bus on NATS JetStream (section "bridge", issue 18): read by mdbridge only; the bus's
+/// own processes ignore it. Every field but "servers" is optional.
+struct bridge_settings {
+  bool configured = false;           ///< the file has a "bridge" section
+  std::vector<std::string> servers;  ///< NATS URLs (nats://host:port), at least one
+  std::string stream = "MDBUS";      ///< JetStream stream name: [A-Za-z0-9_-]{1,64}
+  /// Subjects are <subject_prefix>.<venue>.<channel>.<symbol>; the stream holds <prefix>.>.
+  /// Tokens of [A-Za-z0-9_-] separated by dots.
+  std::string subject_prefix = "md";
+  std::int64_t replicas = 1;                   ///< 1..5 (3 for a cluster: R3)
+  bool file_storage = true;                    ///< "storage": "file" (default) or "memory"
+  std::int64_t max_age_ms = 86'400'000;        ///< records older than this are removed; 0: kept forever
+  std::int64_t max_bytes = -1;                 ///< the stream's size limit; -1: none
+  std::int64_t duplicate_window_ms = 120'000;  ///< JetStream drops a second Nats-Msg-Id seen within this
+  std::int64_t max_in_flight = 8192;           ///< publish: unacknowledged publishes at most
+  std::int64_t ack_timeout_ms = 2'000;         ///< publish: no ack this long → the pending ones go again (same Msg-Id)
+};
+
 struct bus_config {
   std::string source;  ///< file the config came from (for messages)
   std::string bus;     ///< segment name component: [A-Za-z0-9_-]{1,64}
@@ -181,6 +199,7 @@ struct bus_config {
   merge_settings merge;
   supervisor_settings supervisor;
   scheduling_settings scheduling;
+  bridge_settings bridge;
   std::vector<venue_config> venues;
 
   /// The venue's section, or nullptr when the file does not configure it.

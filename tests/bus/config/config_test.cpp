@@ -347,6 +347,41 @@ TEST_CASE("config: scheduling.wake_slice_us: default 100, 0 or the kernel's 100.
             .find("cfg.json: scheduling.slice: unknown key") == 0);
 }
 
+TEST_CASE("config: bridge section (issue 18), absent by default, servers required, every limit checked") {
+  CHECK_FALSE(parse_config(kMinimal, "cfg.json").bridge.configured);
+  auto with = [](const std::string& body) { return replace(kMinimal, R"("bus": "t1",)", R"("bus": "t1", "bridge": )" + body + ","); };
+  const auto b = parse_config(with(R"({"servers": ["nats://127.0.0.1:4222", "nats://127.0.0.1:4223"]})"), "cfg.json").bridge;
+  CHECK(b.configured);
+  CHECK(b.servers.size() == 2);
+  CHECK(b.stream == "MDBUS");
+  CHECK(b.subject_prefix == "md");
+  CHECK(b.replicas == 1);
+  CHECK(b.file_storage);
+  CHECK(b.duplicate_window_ms == 120'000);
+  const auto full = parse_config(with(R"({"servers": ["nats://h:1"], "stream": "S-1", "subject_prefix": "a.b_c", "replicas": 3,
+      "storage": "memory", "max_age_ms": 0, "max_bytes": 1000000, "duplicate_window_ms": 5000, "max_in_flight": 10, "ack_timeout_ms": 50})"),
+                                 "cfg.json").bridge;
+  CHECK(full.stream == "S-1");
+  CHECK(full.subject_prefix == "a.b_c");
+  CHECK(full.replicas == 3);
+  CHECK_FALSE(full.file_storage);
+  CHECK(full.max_age_ms == 0);
+  CHECK(full.max_bytes == 1'000'000);
+  CHECK(error_of(with("{}")) == "cfg.json: bridge.servers: missing (required)");
+  CHECK(error_of(with(R"({"servers": []})")) == "cfg.json: bridge.servers: must be a non-empty array of NATS URLs");
+  CHECK(error_of(with(R"({"servers": [""]})")).find("cfg.json: bridge.servers: must hold non-empty strings") == 0);
+  CHECK(error_of(with(R"({"servers": ["n://h:1"], "stream": "a.b"})")).find("cfg.json: bridge.stream:") == 0);
+  CHECK(error_of(with(R"({"servers": ["n://h:1"], "subject_prefix": "md.>"})")).find("cfg.json: bridge.subject_prefix:") == 0);
+  CHECK(error_of(with(R"({"servers": ["n://h:1"], "subject_prefix": "md."})")).find("cfg.json: bridge.subject_prefix:") == 0);
+  CHECK(error_of(with(R"({"servers": ["n://h:1"], "replicas": 7})")).find("cfg.json: bridge.replicas: 7 is outside [1, 5]") == 0);
+  CHECK(error_of(with(R"({"servers": ["n://h:1"], "storage": "disk"})")) ==
+        R"(cfg.json: bridge.storage: "disk" must be "file" or "memory")");
+  CHECK(error_of(with(R"({"servers": ["n://h:1"], "max_bytes": 0})")).find("cfg.json: bridge.max_bytes:") == 0);
+  CHECK(error_of(with(R"({"servers": ["n://h:1"], "max_age_ms": 1000, "duplicate_window_ms": 2000})"))
+            .find("cfg.json: bridge.duplicate_window_ms: must not exceed max_age_ms") == 0);
+  CHECK(error_of(with(R"({"servers": ["n://h:1"], "acks": 1})")) == "cfg.json: bridge.acks: unknown key");
+}
+
 TEST_CASE("config: merge and supervisor sections, their defaults and their errors") {
   const bus_config d = parse_config(kMinimal, "cfg.json");
   CHECK(d.merge.hole_fill_ms == 3);
