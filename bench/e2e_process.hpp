@@ -36,7 +36,7 @@ inline std::string tail(const std::string& path, int n = 15) {
   const std::string s = read_file(path);
   std::size_t pos = s.size();
   for (int i = 0; i <= n && pos != std::string::npos && pos > 0; ++i) pos = s.rfind('\n', pos - 1);
-  return pos == std::string::npos ? s : s.substr(pos + 1);
+  return pos == std::string::npos || pos >= s.size() ? s : s.substr(pos + 1);
 }
 
 /// A child program (fork + exec) whose stdout and stderr go to `log`. It gets `death_signal`

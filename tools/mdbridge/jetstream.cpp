@@ -10,7 +10,10 @@ namespace mdbus::bridge {
 
 namespace {
 
-void on_disconnected(natsConnection*, void*) { std::fprintf(stderr, "mdbridge: NATS disconnected; reconnecting\n"); }
+void on_disconnected(natsConnection*, void* closing) {
+  if (!static_cast<std::atomic<bool>*>(closing)->load(std::memory_order_acquire))  // not our own close
+    std::fprintf(stderr, "mdbridge: NATS disconnected; reconnecting\n");
+}
 
 void on_reconnected(natsConnection* nc, void* closure) {
   if (closure != nullptr) static_cast<std::atomic<std::uint64_t>*>(closure)->fetch_add(1, std::memory_order_release);
@@ -54,7 +57,7 @@ nats_link::nats_link(const config::bridge_settings& b, const std::string& name, 
   check(natsOptions_SetMaxReconnect(opts_, -1), "NATS reconnects");  // for ever: a cluster node comes back
   check(natsOptions_SetReconnectWait(opts_, 100), "NATS reconnect wait");
   check(natsOptions_SetReconnectBufSize(opts_, 64 << 20), "NATS reconnect buffer");
-  check(natsOptions_SetDisconnectedCB(opts_, on_disconnected, nullptr), "NATS callbacks");
+  check(natsOptions_SetDisconnectedCB(opts_, on_disconnected, &closing_), "NATS callbacks");
   check(natsOptions_SetReconnectedCB(opts_, on_reconnected, reconnects), "NATS callbacks");
   check(natsOptions_SetErrorHandler(opts_, on_async_error, nullptr), "NATS callbacks");
   check(natsOptions_SetMaxPendingMsgs(opts_, 1 << 20), "NATS pending limit");
@@ -89,6 +92,7 @@ nats_link::nats_link(const config::bridge_settings& b, const std::string& name, 
 nats_link::~nats_link() {
   if (js_ != nullptr) jsCtx_Destroy(js_);
   if (nc_ != nullptr) {
+    closing_.store(true, std::memory_order_release);
     natsConnection_Close(nc_);
     natsConnection_Destroy(nc_);
   }

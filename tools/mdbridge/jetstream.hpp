@@ -38,6 +38,7 @@ class nats_link {
   [[nodiscard]] jsCtx* js() const noexcept { return js_; }
 
  private:
+  std::atomic<bool> closing_{false};  ///< our own close: no "disconnected" line
   natsOptions* opts_ = nullptr;
   natsConnection* nc_ = nullptr;
   jsCtx* js_ = nullptr;

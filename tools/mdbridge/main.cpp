@@ -6,6 +6,8 @@
 #include "tools/mdbridge/publish.hpp"
 #include "tools/mdbridge/subscribe.hpp"
 
+#include <nats/nats.h>
+
 // GCC 12 reports a false -Wnull-dereference inside CLI11's inlined string splitting.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wnull-dereference"
@@ -51,5 +53,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   install_stop_signals();
-  return pub->parsed() ? bridge::run_publish(cfg, po) : bridge::run_subscribe(cfg, so);
+  const int rc = pub->parsed() ? bridge::run_publish(cfg, po) : bridge::run_subscribe(cfg, so);
+  nats_Close();  // the client library's threads and memory, so a leak check sees none
+  return rc;
 }

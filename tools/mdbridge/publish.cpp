@@ -91,8 +91,9 @@ std::int64_t publish_time_of(natsMsg* m) {
 class publisher {
  public:
   publisher(const config::bus_config& cfg, const publish_options& o)
-      : b_(cfg.bridge), link_(b_, "mdbridge publish " + cfg.bus, o.wait_ms, on_ack, &acks_, &reconnects_) {
-    const std::string why = ensure_stream(link_.js(), b_, o.wait_ms);
+      : b_(cfg.bridge),
+        link_(std::make_unique<nats_link>(b_, "mdbridge publish " + cfg.bus, o.wait_ms, on_ack, &acks_, &reconnects_)) {
+    const std::string why = ensure_stream(link_->js(), b_, o.wait_ms);
     if (!why.empty()) throw nats_error(why);
   }
 
@@ -106,7 +107,13 @@ class publisher {
     const auto bytes = r.bytes();
     bool said = false;
     for (;;) {
-      const natsStatus s = js_PublishAsync(link_.js(), subject_.c_str(), bytes.data(), static_cast<int>(bytes.size()), &po);
+      if (recovering_) {  // a stall's service() found a failure: this record waits for the older ones
+        service();
+        if (stop_requested != 0) return;
+        nap_us(1'000);
+        continue;
+      }
+      const natsStatus s = js_PublishAsync(link_->js(), subject_.c_str(), bytes.data(), static_cast<int>(bytes.size()), &po);
       if (s == NATS_OK) {
         ++sent_;
         ++totals_.published;
@@ -123,6 +130,15 @@ class publisher {
       if (s != NATS_TIMEOUT) nap_us(10'000);
     }
   }
+
+  ~publisher() {
+    link_.reset();  // no ack callback from here on
+    std::lock_guard lock(acks_.m);  // what a timed-out drain left to send again is dropped with the process
+    for (natsMsg* m : acks_.resend) natsMsg_Destroy(m);
+    acks_.resend.clear();
+  }
+  publisher(const publisher&) = delete;
+  publisher& operator=(const publisher&) = delete;
 
   /// Whether new records must wait: a failure is being recovered from.
   [[nodiscard]] bool recovering() const noexcept { return recovering_; }
@@ -162,7 +178,7 @@ class publisher {
     std::stable_sort(again.begin(), again.end(), [](natsMsg* x, natsMsg* y) { return publish_time_of(x) < publish_time_of(y); });
     for (std::size_t i = 0; i < again.size(); ++i) {
       natsMsg* m = again[i];
-      if (js_PublishMsgAsync(link_.js(), &m, nullptr) == NATS_OK) {
+      if (js_PublishMsgAsync(link_->js(), &m, nullptr) == NATS_OK) {
         ++sent_;
         ++totals_.resent;
         continue;
@@ -217,7 +233,7 @@ class publisher {
   /// send them again.
   void take_back(const std::string& why) {
     natsMsgList pending{};
-    if (js_PublishAsyncGetPendingList(&pending, link_.js()) != NATS_OK) return;  // NATS_NOT_FOUND: none pending
+    if (js_PublishAsyncGetPendingList(&pending, link_->js()) != NATS_OK) return;  // NATS_NOT_FOUND: none pending
     {
       std::lock_guard lock(acks_.m);
       for (int i = 0; i < pending.Count; ++i) {
@@ -239,7 +255,7 @@ class publisher {
   const config::bridge_settings& b_;
   ack_state acks_;
   std::atomic<std::uint64_t> reconnects_{0};
-  nats_link link_;
+  std::unique_ptr<nats_link> link_;
   std::string subject_, id_;
   std::uint64_t sent_ = 0;
   std::uint64_t seen_reconnects_ = 0, seen_failed_ = 0;

@@ -150,7 +150,7 @@ int run_subscribe(const config::bus_config& cfg, const subscribe_options& o) {
       }
       w.notify();
     }
-    resume->finished(seq);
+    if (seq == in.last_stream_seq()) resume->finished(seq);  // not for a redelivery of an older one
     natsMsg_Destroy(msg);
   }
   const auto& c = in.counts();
