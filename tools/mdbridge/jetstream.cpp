@@ -10,13 +10,20 @@ namespace mdbus::bridge {
 
 namespace {
 
-void on_disconnected(natsConnection*, void* closing) {
-  if (!static_cast<std::atomic<bool>*>(closing)->load(std::memory_order_acquire))  // not our own close
-    std::fprintf(stderr, "mdbridge: NATS disconnected; reconnecting\n");
+// Process-wide, not per link: cnats may run these callbacks after the connection they belong
+// to was destroyed (they are dispatched from its own thread), so nothing they touch may be
+// freed with a nats_link.
+/// Set when this process closes a link: a "disconnected" after it (even from another thread,
+/// later) is our own doing. A process closes its links when it ends.
+std::atomic<bool> g_closing{false};
+std::atomic<std::uint64_t> g_reconnects{0};
+
+void on_disconnected(natsConnection*, void*) {
+  if (!g_closing.load(std::memory_order_acquire)) std::fprintf(stderr, "mdbridge: NATS disconnected; reconnecting\n");
 }
 
-void on_reconnected(natsConnection* nc, void* closure) {
-  if (closure != nullptr) static_cast<std::atomic<std::uint64_t>*>(closure)->fetch_add(1, std::memory_order_release);
+void on_reconnected(natsConnection* nc, void*) {
+  g_reconnects.fetch_add(1, std::memory_order_release);
   char url[256] = "?";
   (void)natsConnection_GetConnectedUrl(nc, url, sizeof url);
   std::fprintf(stderr, "mdbridge: NATS reconnected to %s\n", url);
@@ -44,8 +51,10 @@ void check(natsStatus s, const std::string& what) {
   throw nats_error(msg);
 }
 
+std::uint64_t reconnections() noexcept { return g_reconnects.load(std::memory_order_acquire); }
+
 nats_link::nats_link(const config::bridge_settings& b, const std::string& name, int connect_wait_ms, jsPubAckHandler ack,
-                     void* ack_closure, std::atomic<std::uint64_t>* reconnects) {
+                     void* ack_closure) {
   check(natsOptions_Create(&opts_), "NATS options");
   std::vector<const char*> urls;
   for (const auto& s : b.servers) urls.push_back(s.c_str());
@@ -57,8 +66,8 @@ nats_link::nats_link(const config::bridge_settings& b, const std::string& name, 
   check(natsOptions_SetMaxReconnect(opts_, -1), "NATS reconnects");  // for ever: a cluster node comes back
   check(natsOptions_SetReconnectWait(opts_, 100), "NATS reconnect wait");
   check(natsOptions_SetReconnectBufSize(opts_, 64 << 20), "NATS reconnect buffer");
-  check(natsOptions_SetDisconnectedCB(opts_, on_disconnected, &closing_), "NATS callbacks");
-  check(natsOptions_SetReconnectedCB(opts_, on_reconnected, reconnects), "NATS callbacks");
+  check(natsOptions_SetDisconnectedCB(opts_, on_disconnected, nullptr), "NATS callbacks");
+  check(natsOptions_SetReconnectedCB(opts_, on_reconnected, nullptr), "NATS callbacks");
   check(natsOptions_SetErrorHandler(opts_, on_async_error, nullptr), "NATS callbacks");
   check(natsOptions_SetMaxPendingMsgs(opts_, 1 << 20), "NATS pending limit");
   const std::int64_t until = mono_ns() + std::int64_t{connect_wait_ms} * 1'000'000;
@@ -92,7 +101,7 @@ nats_link::nats_link(const config::bridge_settings& b, const std::string& name, 
 nats_link::~nats_link() {
   if (js_ != nullptr) jsCtx_Destroy(js_);
   if (nc_ != nullptr) {
-    closing_.store(true, std::memory_order_release);
+    g_closing.store(true, std::memory_order_release);
     natsConnection_Close(nc_);
     natsConnection_Destroy(nc_);
   }

@@ -27,9 +27,10 @@ class nats_link {
  public:
   /// Connects to `servers` (any one of them; the others are kept for reconnects). Waits up to
   /// `connect_wait_ms` for a first connection, retrying. `name` shows in the server's list.
-  /// `reconnects`, when given, counts reconnections (from a cnats thread).
+  /// `ack` gets `ack_closure`: cnats may run a callback after the connection is destroyed,
+  /// so what a closure points at must live as long as the process.
   nats_link(const config::bridge_settings& b, const std::string& name, int connect_wait_ms,
-            jsPubAckHandler ack = nullptr, void* ack_closure = nullptr, std::atomic<std::uint64_t>* reconnects = nullptr);
+            jsPubAckHandler ack = nullptr, void* ack_closure = nullptr);
   ~nats_link();
   nats_link(const nats_link&) = delete;
   nats_link& operator=(const nats_link&) = delete;
@@ -38,11 +39,13 @@ class nats_link {
   [[nodiscard]] jsCtx* js() const noexcept { return js_; }
 
  private:
-  std::atomic<bool> closing_{false};  ///< our own close: no "disconnected" line
   natsOptions* opts_ = nullptr;
   natsConnection* nc_ = nullptr;
   jsCtx* js_ = nullptr;
 };
+
+/// Reconnections of every nats_link of this process so far (counted by a cnats thread).
+[[nodiscard]] std::uint64_t reconnections() noexcept;
 
 /// The stream the config describes: "" when it exists as described (created now if it did
 /// not) and has a leader (a new stream's replicas elect one first: a publish before that finds

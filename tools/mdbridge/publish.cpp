@@ -65,6 +65,11 @@ void on_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure)
   s.done.fetch_add(1, std::memory_order_release);
 }
 
+ack_state& process_acks() {
+  static ack_state s;
+  return s;
+}
+
 void nap_us(long us) {
   timespec ts{0, us * 1000L};
   nanosleep(&ts, nullptr);
@@ -91,8 +96,7 @@ std::int64_t publish_time_of(natsMsg* m) {
 class publisher {
  public:
   publisher(const config::bus_config& cfg, const publish_options& o)
-      : b_(cfg.bridge),
-        link_(std::make_unique<nats_link>(b_, "mdbridge publish " + cfg.bus, o.wait_ms, on_ack, &acks_, &reconnects_)) {
+      : b_(cfg.bridge), link_(std::make_unique<nats_link>(b_, "mdbridge publish " + cfg.bus, o.wait_ms, on_ack, &acks_)) {
     const std::string why = ensure_stream(link_->js(), b_, o.wait_ms);
     if (!why.empty()) throw nats_error(why);
   }
@@ -147,7 +151,7 @@ class publisher {
   /// recovery sends again, in order, until everything is acknowledged. Cheap when all is well.
   void service() {
     const std::int64_t now = mono_ns();
-    const std::uint64_t reconnects = reconnects_.load(std::memory_order_acquire);
+    const std::uint64_t reconnects = reconnections();
     if (reconnects != seen_reconnects_) {
       // Publishes sent on the lost connection get no ack: take them back now, not after the timeout.
       seen_reconnects_ = reconnects;
@@ -253,8 +257,9 @@ class publisher {
   }
 
   const config::bridge_settings& b_;
-  ack_state acks_;
-  std::atomic<std::uint64_t> reconnects_{0};
+  /// Lives as long as the process (cnats may call on_ack after the connection is gone); one
+  /// publisher per process.
+  ack_state& acks_ = process_acks();
   std::unique_ptr<nats_link> link_;
   std::string subject_, id_;
   std::uint64_t sent_ = 0;
