@@ -8,19 +8,6 @@
 namespace mdbus::merge {
 using namespace detail;
 
-std::size_t arbiter::key_hash::operator()(const stream_key& k) const noexcept {
-  // On every offered record: three 8-byte words of symbol and one of venue/channel, mixed
-  // with multiplies (a byte-at-a-time hash over 26 bytes is a serial chain of 26 multiplies).
-  static_assert(kSymbolCapacity == 24);
-  std::uint64_t w[3];
-  std::memcpy(w, k.symbol.data(), sizeof w);
-  std::uint64_t h = (std::uint64_t{static_cast<std::uint8_t>(k.v)} << 8 | static_cast<std::uint8_t>(k.c)) ^ 0x9e3779b97f4a7c15ULL;
-  for (const std::uint64_t x : w) {
-    h = (h ^ x) * 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 31;
-  }
-  return static_cast<std::size_t>(h);
-}
 
 arbiter::arbiter(const arbiter_options& options, merge_output& out)
     : options_(options), out_(out), streams_(options.max_streams), next_deadline_(kNever) {
@@ -93,8 +80,7 @@ const stream_stats* arbiter::stream(venue v, channel c, std::string_view symbol)
 }
 
 arbiter::stream_state* arbiter::find_or_add(const record_header& h) noexcept {
-  stream_key k{h.venue_id, h.channel_id, {}};
-  std::memcpy(k.symbol.data(), h.symbol, kSymbolCapacity);
+  const stream_key k = stream_key::of(h);
   if (const auto it = index_.find(k); it != index_.end()) return &streams_[it->second];
   if (used_streams_ == streams_.size()) return nullptr;
   // reserve()d to max_streams, so this insert does not rehash; its node is the one

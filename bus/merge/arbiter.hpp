@@ -42,6 +42,7 @@
 /// rings (offer) and calls tick() with its clock; tests drive it directly. All memory is
 /// allocated by the constructor (stream table, hold buffers, content windows); offer() and
 /// tick() never allocate.
+#include "bus/stream_key.hpp"
 #include "bus/merge/sequence_rule.hpp"
 #include "bus/records.hpp"
 
@@ -273,15 +274,6 @@ class arbiter {
   [[nodiscard]] bool awaiting_snapshot(std::size_t index) const noexcept { return streams_[index].awaiting_snapshot; }
 
  private:
-  struct stream_key {
-    venue v;
-    channel c;
-    std::array<char, kSymbolCapacity> symbol;
-    bool operator==(const stream_key&) const noexcept = default;
-  };
-  struct key_hash {
-    std::size_t operator()(const stream_key& k) const noexcept;
-  };
   struct held_record {
     std::uint32_t offset;  ///< in the stream's hold buffer
     std::uint32_t size;
@@ -392,7 +384,7 @@ class arbiter {
   merge_output& out_;
   std::vector<stream_state> streams_;
   std::size_t used_streams_ = 0;
-  std::unordered_map<stream_key, std::uint32_t, key_hash> index_;
+  std::unordered_map<stream_key, std::uint32_t, stream_key_hash> index_;
   std::vector<std::uint32_t> holding_;   ///< streams with held records
   std::vector<std::uint32_t> awaiting_;  ///< book streams waiting for a snapshot
   std::int64_t next_deadline_;

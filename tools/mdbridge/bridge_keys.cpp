@@ -32,15 +32,19 @@ char kind_letter(record_type t) noexcept {
   return 'u';
 }
 
-void append_stream(std::string& out, const record_header& h) {
+/// venue<sep>channel<sep>symbol; no symbol is "_". With `plain`, a symbol byte outside
+/// [A-Za-z0-9_-] becomes '_' (a subject token cannot hold a dot, '*', '>' or a space).
+void append_stream(std::string& out, const record_header& h, char sep, bool plain) {
   out.append(to_string(h.venue_id));
-  out.push_back('/');
+  out.push_back(sep);
   out.append(to_string(h.channel_id));
-  out.push_back('/');
+  out.push_back(sep);
   const std::string_view sym = h.symbol_view();
   if (sym.empty()) out.push_back('_');
-  out.append(sym);
-  out.push_back('/');
+  for (const char c : sym) {
+    const bool ok = !plain || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    out.push_back(ok ? c : '_');
+  }
 }
 
 }  // namespace
@@ -51,22 +55,14 @@ void subject_for(std::string_view prefix, const record_header& h, std::string& o
   out.clear();
   out.append(prefix);
   out.push_back('.');
-  out.append(to_string(h.venue_id));
-  out.push_back('.');
-  out.append(to_string(h.channel_id));
-  out.push_back('.');
-  const std::string_view sym = h.symbol_view();
-  if (sym.empty()) out.push_back('_');
-  for (const char c : sym) {
-    const bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-    out.push_back(plain ? c : '_');
-  }
+  append_stream(out, h, '.', true);
 }
 
 void msg_id_for(const record_view& r, std::string& out) {
   const record_header& h = r.header();
   out.clear();
-  append_stream(out, h);
+  append_stream(out, h, '/', false);
+  out.push_back('/');
   out.push_back(kind_letter(h.type));
   out.push_back('/');
   if (h.type == record_type::gap) {

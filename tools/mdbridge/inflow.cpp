@@ -4,20 +4,9 @@
 
 namespace mdbus::bridge {
 
-std::size_t inflow::key_hash::operator()(const stream_key& k) const noexcept {
-  std::uint64_t h = 0xcbf29ce484222325ULL ^ (static_cast<std::uint64_t>(k.v) << 8 | static_cast<std::uint64_t>(k.c));
-  for (const char ch : k.symbol) {
-    h ^= static_cast<unsigned char>(ch);
-    h *= 0x100000001b3ULL;
-  }
-  return static_cast<std::size_t>(h);
-}
-
 inflow::verdict inflow::judge(const record_view& r) noexcept {
   const record_header& h = r.header();
-  stream_key k{h.venue_id, h.channel_id, {}};
-  std::memcpy(k.symbol.data(), h.symbol, kSymbolCapacity);
-  stream_mark& m = streams_[k];
+  stream_mark& m = streams_[stream_key::of(h)];
   if (m.epoch != gap_epoch_) {  // a bridge_lost gap since this stream's last record: start afresh
     m = stream_mark{};
     m.epoch = gap_epoch_;
@@ -105,9 +94,7 @@ inflow::decision inflow::offer(std::uint64_t stream_seq, std::span<const std::by
       // The stream went on without it: say so once (a gap for the whole stream already did).
       if (!d.gap) {
         const record_header& h = v.header();
-        stream_key k{h.venue_id, h.channel_id, {}};
-        std::memcpy(k.symbol.data(), h.symbol, kSymbolCapacity);
-        gap_for(&h, streams_[k].last, h.seq);
+        gap_for(&h, streams_[stream_key::of(h)].last, h.seq);
       }
       break;
     }

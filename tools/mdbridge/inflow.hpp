@@ -22,6 +22,7 @@
 ///   must not be sent back to an older book while the deltas run on. After a gap record of
 ///   the stream (or a bridge_lost gap) the next snapshot always goes through.
 #include "bus/records.hpp"
+#include "bus/stream_key.hpp"
 
 #include <array>
 #include <cstdint>
@@ -62,15 +63,6 @@ class inflow {
   [[nodiscard]] const inflow_counts& counts() const noexcept { return counts_; }
 
  private:
-  struct stream_key {
-    venue v;
-    channel c;
-    std::array<char, kSymbolCapacity> symbol;
-    bool operator==(const stream_key&) const noexcept = default;
-  };
-  struct key_hash {
-    std::size_t operator()(const stream_key& k) const noexcept;
-  };
   struct stream_mark {
     std::uint64_t first = 0;      ///< venue sequence of the first record written (since a gap)
     std::uint64_t last = 0;       ///< venue sequence of the last record written
@@ -86,7 +78,7 @@ class inflow {
   std::uint64_t last_ = 0;
   bool hole_reported_ = false;
   std::uint64_t gap_epoch_ = 0;  ///< bumped by a bridge_lost gap: every stream starts afresh
-  std::unordered_map<stream_key, stream_mark, key_hash> streams_;
+  std::unordered_map<stream_key, stream_mark, stream_key_hash> streams_;
   inflow_counts counts_;
 };
 

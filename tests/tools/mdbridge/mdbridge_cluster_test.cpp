@@ -77,13 +77,18 @@ TEST_CASE("mdbridge: two buses through a 3-node JetStream cluster into one ring,
 
   output_log out(segment_name(bus_c.name(), "out"));
   const auto wanted = test_bus_streams();
+  // `more` records more in the subscriber's ring; on failure, the bridges' logs say why.
   auto progress = [&](std::size_t more) {
     out.poll();
     const std::uint64_t target = out.records + more;
-    return eventually([&] {
+    const bool ok = eventually([&] {
       out.poll();
       return out.records >= target;
-    }, 30s);
+    }, 60s);
+    if (!ok)
+      for (const char* log : {"sub_c.log", "sub_c2.log", "pub_a.log", "pub_b.log", "pub_a2.log"})
+        MESSAGE(log, ": ", read_file(dir.file(log)));
+    return ok;
   };
   REQUIRE_MESSAGE(eventually([&] { return every_stream_delivered(out, wanted, 20); }, 60s),
                   "every stream reaches the subscriber's ring; sub: " << read_file(dir.file("sub_c.log")));
