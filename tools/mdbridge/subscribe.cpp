@@ -150,7 +150,10 @@ int run_subscribe(const config::bus_config& cfg, const subscribe_options& o) {
       if (d.write) {
         record_view v;
         (void)record_view::parse(payload, v);
-        if (!w.write(static_cast<std::uint32_t>(v.type()), v.bytes())) ++refused;  // larger than this ring's frames
+        if (!w.write(static_cast<std::uint32_t>(v.type()), v.bytes()) && refused++ == 0)  // larger than this ring's frames
+          std::fprintf(stderr, "mdbridge subscribe: a %u-byte record is larger than %s's max frame (rings.output_max_frame); "
+                               "not written (counted; the first one only is logged)\n",
+                       static_cast<unsigned>(v.bytes().size()), ring_name.c_str());
       }
       w.notify();
     }
