@@ -30,6 +30,8 @@ inflow::verdict inflow::judge(const record_view& r) noexcept {
     m.open = !b->last_part();
     m.open_part = h.seq;
     if (sequenced) {
+      m.snap = h.seq;
+      m.has_snap = true;
       m.last = h.seq;
       if (!m.has_last) m.first = h.seq;
       m.has_last = true;
@@ -37,7 +39,11 @@ inflow::verdict inflow::judge(const record_view& r) noexcept {
     return verdict::write;
   }
   if (!sequenced) return verdict::write;  // no venue order to keep (OKX tickers, ...)
-  if (m.has_last && h.seq < m.last) return h.seq < m.first ? verdict::before_start : verdict::late;
+  // A delta the book's snapshot here already holds: the other bus's book started earlier, its
+  // deltas up to our snapshot come after it (OKX, Binance: an update at or below the
+  // snapshot's id is in it).
+  if (h.type == record_type::book_delta && m.has_snap && h.seq <= m.snap) return verdict::superseded;
+  if (m.has_last && h.seq < m.last) return h.seq < m.first ? verdict::superseded : verdict::late;
   if (!m.has_last) m.first = h.seq;
   m.last = h.seq;
   m.has_last = true;
@@ -86,8 +92,8 @@ inflow::decision inflow::offer(std::uint64_t stream_seq, std::span<const std::by
     case verdict::stale_snapshot:
       ++counts_.stale_snapshots;
       break;
-    case verdict::before_start:
-      ++counts_.before_start;
+    case verdict::superseded:
+      ++counts_.superseded;
       break;
     case verdict::late: {
       ++counts_.late;

@@ -12,7 +12,9 @@
 ///   its bus is behind the other's stores records older than those already stored. A record
 ///   with a venue sequence below the last one written for its stream is not written:
 ///   - below the stream's first record written by this subscriber, it is history from before
-///     this subscriber's start of the stream (counted, nothing lost);
+///     this subscriber's start of the stream; a book delta at or below the book snapshot
+///     written is in that snapshot (the other bus's book started earlier): superseded, counted,
+///     nothing lost;
 ///   - above it, the stream already went on without it: a gap record of the stream (reason
 ///     bridge_lost, last_seq_held = the last sequence written, first_seq_after = the late
 ///     record's) says so, and the record is counted.
@@ -37,7 +39,7 @@ struct inflow_counts {
   std::uint64_t missing = 0;          ///< stream messages inside those jumps
   std::uint64_t not_records = 0;      ///< payloads record_view refused
   std::uint64_t stale_snapshots = 0;  ///< snapshots behind their stream's book
-  std::uint64_t before_start = 0;     ///< records older than their stream's first record here
+  std::uint64_t superseded = 0;       ///< older than their stream's first record here, or in its snapshot
   std::uint64_t late = 0;             ///< records behind their stream's last one here (a gap record each)
 };
 
@@ -67,12 +69,14 @@ class inflow {
     std::uint64_t first = 0;      ///< venue sequence of the first record written (since a gap)
     std::uint64_t last = 0;       ///< venue sequence of the last record written
     bool has_last = false;
+    std::uint64_t snap = 0;       ///< sequence of the last book snapshot written (since a gap)
+    bool has_snap = false;
     std::uint64_t open_part = 0;  ///< a split snapshot being written: its sequence (parts share it)
     bool open = false;
     bool after_gap = true;        ///< no book yet, or a gap since: the next snapshot goes through
     std::uint64_t epoch = 0;      ///< gap_epoch_ when last seen
   };
-  enum class verdict { write, stale_snapshot, before_start, late };
+  enum class verdict { write, stale_snapshot, superseded, late };
   verdict judge(const record_view& r) noexcept;
 
   std::uint64_t last_ = 0;

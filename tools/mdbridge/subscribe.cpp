@@ -163,11 +163,11 @@ int run_subscribe(const config::bus_config& cfg, const subscribe_options& o) {
   const auto& c = in.counts();
   std::fprintf(stderr,
                "mdbridge subscribe: last stream sequence %llu; written %llu, redelivered %llu, holes %llu (%llu records), "
-               "stale snapshots %llu, before start %llu, late %llu, not records %llu, too large %llu\n",
+               "stale snapshots %llu, superseded %llu, late %llu, not records %llu, too large %llu\n",
                static_cast<unsigned long long>(in.last_stream_seq()), static_cast<unsigned long long>(c.written),
                static_cast<unsigned long long>(c.redelivered), static_cast<unsigned long long>(c.holes),
                static_cast<unsigned long long>(c.missing), static_cast<unsigned long long>(c.stale_snapshots),
-               static_cast<unsigned long long>(c.before_start), static_cast<unsigned long long>(c.late),
+               static_cast<unsigned long long>(c.superseded), static_cast<unsigned long long>(c.late),
                static_cast<unsigned long long>(c.not_records), static_cast<unsigned long long>(refused));
   return 0;
 }

@@ -258,7 +258,7 @@ TEST_CASE("inflow: a stream stays in venue order, older history from a lagging b
   const auto older = in.offer(++s, bytes_of(trade(97)), 0);  // bus B's bridge, started from its own (older) newest
   CHECK_FALSE(older.write);
   CHECK_FALSE(older.gap);
-  CHECK(in.counts().before_start == 1);
+  CHECK(in.counts().superseded == 1);
   CHECK(in.offer(++s, bytes_of(trade(101)), 0).write);  // an equal id is not out of order (OKX book heartbeats repeat theirs)
   CHECK(in.offer(++s, bytes_of(trade(104)), 0).write);
   const auto late = in.offer(++s, bytes_of(trade(102)), 5);  // the stream went on without it
@@ -272,6 +272,24 @@ TEST_CASE("inflow: a stream stays in venue order, older history from a lagging b
   CHECK(late.gap_bytes.first_seq_after == 102);
   CHECK(in.counts().late == 1);
   CHECK(in.offer(++s, bytes_of(trade(105)), 0).write);
+}
+
+TEST_CASE("inflow: the other bus's deltas up to the book snapshot written are in it, superseded without a gap (CI, 2026-12-07)") {
+  // Bus A's book started at its snapshot 597; bus B's, earlier, sends its delta 597 late.
+  inflow in;
+  std::uint64_t s = 0;
+  CHECK(in.offer(++s, book(record_type::book_snapshot, 597), 0).write);
+  CHECK(in.offer(++s, book(record_type::book_delta, 598), 0).write);
+  CHECK(in.offer(++s, book(record_type::book_delta, 607), 0).write);
+  const auto b = in.offer(++s, book(record_type::book_delta, 597), 0);
+  CHECK_FALSE(b.write);
+  CHECK_FALSE(b.gap);
+  CHECK_FALSE(in.offer(++s, book(record_type::book_delta, 590), 0).gap);
+  CHECK(in.counts().superseded == 2);
+  CHECK(in.counts().late == 0);
+  // Above the snapshot and behind the book it is late.
+  CHECK(in.offer(++s, book(record_type::book_delta, 600), 0).gap);
+  CHECK(in.counts().late == 1);
 }
 
 TEST_CASE("inflow: the merger's gap record of a stream starts it afresh, as after a venue's sequence reset") {

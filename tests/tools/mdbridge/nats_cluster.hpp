@@ -86,11 +86,16 @@ class nats_cluster {
       if (!n.proc || !n.proc->running()) continue;
       try {
         const auto j = nlohmann::json::parse(http_request(n.monitor_port, "GET", "/jsz?accounts=true&streams=true").body);
-        for (const auto& acc : j.value("account_details", nlohmann::json::array()))
-          for (const auto& s : acc.value("stream_detail", nlohmann::json::array()))
-            if (s.value("name", "") == stream && s.contains("cluster") && s["cluster"].contains("leader"))
-              for (int i = 0; i < 3; ++i)
-                if (nodes_[i].name == s["cluster"]["leader"].get<std::string>()) return i;
+        if (!j.contains("account_details")) continue;
+        for (const auto& acc : j["account_details"]) {
+          if (!acc.contains("stream_detail")) continue;
+          for (const auto& st : acc["stream_detail"]) {
+            if (!st.contains("name") || st["name"] != stream || !st.contains("cluster") || !st["cluster"].contains("leader")) continue;
+            const auto& leader = st["cluster"]["leader"];
+            for (int i = 0; i < 3; ++i)
+              if (leader == nodes_[i].name) return i;
+          }
+        }
       } catch (const std::exception&) {
       }
     }
