@@ -265,7 +265,7 @@ int main(int argc, char** argv) {
     jsSubOptions_Init(&so);
     so.Stream = b.stream.c_str();
     so.Ordered = true;
-    bridge::check(js_SubscribeSync(&sub, sub_link.js(), "barelive.>", nullptr, &so, nullptr), "bare subscriber");
+    bridge::check(js_SubscribeSync(&sub, sub_link.js(), bridge::subjects_of(b).c_str(), nullptr, &so, nullptr), "bare subscriber");
     (void)natsSubscription_SetPendingLimits(sub, 1 << 20, 1 << 30);
     std::thread reader([&] {
       while (bare_sub_lat.size() < live_n && stop_requested == 0) {

@@ -8,7 +8,6 @@
 namespace mdbus::merge {
 using namespace detail;
 
-
 arbiter::arbiter(const arbiter_options& options, merge_output& out)
     : options_(options), out_(out), streams_(options.max_streams), next_deadline_(kNever) {
   index_.reserve(options.max_streams);

@@ -38,9 +38,9 @@ void nap_ms(int ms) {
   nanosleep(&ts, nullptr);
 }
 
-std::string subjects_of(const config::bridge_settings& b) { return b.subject_prefix + ".>"; }
-
 }  // namespace
+
+std::string subjects_of(const config::bridge_settings& b) { return b.subject_prefix + ".>"; }
 
 void check(natsStatus s, const std::string& what) {
   if (s == NATS_OK) return;

@@ -44,6 +44,9 @@ class nats_link {
   jsCtx* js_ = nullptr;
 };
 
+/// The subjects the stream holds: `<subject_prefix>.>`.
+[[nodiscard]] std::string subjects_of(const config::bridge_settings& b);
+
 /// Reconnections of every nats_link of this process so far (counted by a cnats thread).
 [[nodiscard]] std::uint64_t reconnections() noexcept;
 

@@ -10,9 +10,9 @@
 #include <atomic>
 #include <climits>
 #include <cstring>
-#include <memory>
 #include <cstdio>
 #include <ctime>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -34,11 +34,18 @@ struct ack_state {
   std::atomic<std::uint64_t> latency_n{0};
 };
 
-/// The record's publish time (its header's publish_time_ns) to now, in µs; -1 when unknown.
+/// The record's publish time (its header's publish_time_ns: the merger's wall clock, which
+/// grows in ring order) carried by a message; 0 when it carries no record header.
+std::int64_t publish_time_of(natsMsg* m) {
+  std::int64_t t = 0;
+  if (natsMsg_GetDataLength(m) >= static_cast<int>(sizeof(record_header)))
+    std::memcpy(&t, natsMsg_GetData(m) + offsetof(record_header, publish_time_ns), sizeof t);
+  return t;
+}
+
+/// The record's publish time to now, in µs; -1 when unknown.
 std::int32_t ack_latency_us(natsMsg* msg) {
-  if (natsMsg_GetDataLength(msg) < static_cast<int>(sizeof(record_header))) return -1;
-  std::int64_t published = 0;
-  std::memcpy(&published, natsMsg_GetData(msg) + offsetof(record_header, publish_time_ns), sizeof published);
+  const std::int64_t published = publish_time_of(msg);
   if (published <= 0) return -1;
   const std::int64_t us = (wall_ns() - published) / 1000;
   return us < 0 ? 0 : static_cast<std::int32_t>(std::min<std::int64_t>(us, INT32_MAX));
@@ -73,14 +80,6 @@ ack_state& process_acks() {
 void nap_us(long us) {
   timespec ts{0, us * 1000L};
   nanosleep(&ts, nullptr);
-}
-
-/// The record's publish time (the merger's stamp: it grows in ring order) of a message.
-std::int64_t publish_time_of(natsMsg* m) {
-  std::int64_t t = 0;
-  if (natsMsg_GetDataLength(m) >= static_cast<int>(sizeof(record_header)))
-    std::memcpy(&t, natsMsg_GetData(m) + offsetof(record_header, publish_time_ns), sizeof t);
-  return t;
 }
 
 /// Publishes records; after a failure it recovers in order before it takes a new record.

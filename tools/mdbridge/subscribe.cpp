@@ -36,7 +36,7 @@ class stream_follower {
     } else {
       so.Config.DeliverPolicy = from_new ? js_DeliverNew : js_DeliverAll;
     }
-    const std::string subjects = b.subject_prefix + ".>";
+    const std::string subjects = subjects_of(b);
     // Creating the consumer needs the cluster's meta leader: right after a node died it may be
     // electing one (seconds). Try again until wait_ms.
     const std::int64_t until = mono_ns() + std::int64_t{wait_ms} * 1'000'000;

@@ -1,6 +1,7 @@
 // mdbridge's decisions (issue 18), without NATS: subjects and message ids (bridge_keys), what
 // the subscriber writes (inflow) and where it resumes (resume_state).
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/test_records.hpp"
 #include "tools/mdbridge/bridge_keys.hpp"
 #include "tools/mdbridge/inflow.hpp"
 #include "tools/mdbridge/resume_state.hpp"
@@ -27,19 +28,13 @@ record_view view_of(const std::vector<std::byte>& b) {
   return v;
 }
 
+/// A Binance trade as one bus's merger published it: `slot` and times are that bus's own.
 trade_record trade(std::uint64_t id, slot_id slot = slot_id::a, std::int64_t received = 1000) {
-  auto t = make_record<trade_record>();
-  t.header.venue_id = venue::binance;
-  t.header.channel_id = channel::binance_trade;
-  t.header.set_symbol("BTCUSDT");
-  t.header.flags |= kHeaderHasSeq;
-  t.header.seq = id;
+  auto t = test::make_trade(id, "BTCUSDT");
   t.header.slot = slot;
   t.header.venue_time_ns = 5'000;
   t.header.receive_time_ns = received;
   t.header.publish_time_ns = received + 10;
-  t.set_px({6500012, 2});
-  t.set_qty({3, 1});
   t.trade_count = 1;
   return t;
 }

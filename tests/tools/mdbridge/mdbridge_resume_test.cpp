@@ -3,13 +3,13 @@
 // back, the hole is a bridge_lost gap record in its ring, then the records the stream still
 // holds. Real processes against one nats-server (memory storage, a byte limit) started here.
 #include "bus/broadcast_ring.hpp"
-#include "bus/clock.hpp"
 #include "bus/records.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/free_port.hpp"
 #include "tests/support/read_file.hpp"
 #include "tests/support/spawn.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/test_records.hpp"
 #include "tests/support/unique_bus.hpp"
 #include "tools/mdbridge/jetstream.hpp"
 
@@ -26,21 +26,6 @@ using namespace std::chrono_literals;
 using json = nlohmann::json;
 
 namespace {
-
-trade_record trade(std::uint64_t id) {
-  auto t = make_record<trade_record>();
-  t.header.venue_id = venue::binance;
-  t.header.channel_id = channel::binance_trade;
-  t.header.set_symbol("BTCUSDT");
-  t.header.flags |= kHeaderHasSeq;
-  t.header.seq = id;
-  t.header.venue_time_ns = wall_ns();
-  t.header.publish_time_ns = wall_ns();
-  t.set_px({100, 0});
-  t.set_qty({1, 0});
-  t.trade_count = 1;
-  return t;
-}
 
 /// Every record of a ring, from its oldest: trades' ids, and its gap records.
 struct ring_contents {
@@ -88,7 +73,7 @@ TEST_CASE("mdbridge subscribe: back after records were removed by the stream's l
 
   std::uint64_t id = 0;
   auto publish = [&](int n) {
-    for (int i = 0; i < n; ++i) (void)w.write(static_cast<std::uint32_t>(record_type::trade), record_bytes(trade(++id)));
+    for (int i = 0; i < n; ++i) (void)w.write(static_cast<std::uint32_t>(record_type::trade), record_bytes(make_trade(++id, "BTCUSDT")));
     w.notify();
   };
   publish(20);

@@ -3,6 +3,7 @@
 #include "bus/broadcast_ring.hpp"
 #include "bus/records.hpp"
 #include "support/eventually.hpp"
+#include "support/test_records.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -21,20 +22,6 @@ inline const std::string kShmcat = MDBUS_SHMCAT;
 
 /// shmcat with `args`, stderr folded into stdout.
 inline std::string cmd(const std::string& args) { return kShmcat + " " + args + " 2>&1"; }
-
-inline trade_record make_trade(std::uint64_t id, const char* symbol) {
-  auto t = make_record<trade_record>();
-  t.header.venue_id = venue::binance;
-  t.header.channel_id = channel::binance_trade;
-  t.header.slot = slot_id::a;
-  t.header.flags = kHeaderHasSeq;
-  t.header.seq = id;
-  t.header.set_symbol(symbol);
-  t.set_px({6543210, -2});
-  t.set_qty({5, -3});
-  t.aggressor = aggressor_side::buy;
-  return t;
-}
 
 inline bbo_record make_bbo(std::uint64_t id) {
   auto b = make_record<bbo_record>();
