@@ -11,10 +11,10 @@
 // Prints the figures and the ratios; bench/RESULTS.md records them with this command.
 #include "bench/e2e_analysis.hpp"
 #include "bench/e2e_process.hpp"
-#include "bus/broadcast_ring.hpp"
+#include "mdbus/broadcast_ring.hpp"
 #include "bus/clock.hpp"
-#include "bus/records.hpp"
-#include "consumers/consumer.hpp"
+#include "mdbus/records.hpp"
+#include "mdbus/consumer.hpp"
 #include "tests/support/free_port.hpp"
 #include "tools/mdbridge/bridge_keys.hpp"
 #include "tools/mdbridge/jetstream.hpp"

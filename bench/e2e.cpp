@@ -34,7 +34,7 @@
 #include "bench/e2e_bus_reader.hpp"
 #include "bench/e2e_floor.hpp"
 #include "bench/e2e_process.hpp"
-#include "consumers/consumer.hpp"
+#include "mdbus/consumer.hpp"
 #include "tests/tools/exsim/http_client.hpp"
 
 using namespace std::chrono_literals;

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "bench/e2e_floor.hpp"
-#include "bus/records.hpp"
+#include "mdbus/records.hpp"
 #include "tools/exsim/truth_reader.hpp"
 
 namespace mdbus::bench {

@@ -13,7 +13,7 @@
 
 #include "bench/e2e_analysis.hpp"
 #include "bus/clock.hpp"
-#include "consumers/consumer.hpp"
+#include "mdbus/consumer.hpp"
 
 namespace mdbus::bench {
 

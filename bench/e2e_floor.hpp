@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "bus/clock.hpp"
-#include "bus/venue.hpp"
+#include "mdbus/venue.hpp"
 
 namespace mdbus::bench {
 

@@ -12,12 +12,12 @@
 // taken on its own (one record in slot A's ring, batch of 1: the path of a record that wins)
 // and the call is timed; p50/p99 of merge minus the same for the plain copy is what
 // arbitration adds to a record's path.
-#include "bus/broadcast_ring.hpp"
+#include "mdbus/broadcast_ring.hpp"
 #include "bus/clock.hpp"
 #include "bus/config/config.hpp"
 #include "bus/feeder_block.hpp"
 #include "bus/merge/merger.hpp"
-#include "bus/records.hpp"
+#include "mdbus/records.hpp"
 #include "bus/spsc_ring.hpp"
 
 #pragma GCC diagnostic push

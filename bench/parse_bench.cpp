@@ -9,8 +9,8 @@
 // Input files hold one WebSocket text message per line (bench/data/*.jsonl); capture lines
 // with a receive-time prefix ("<epoch>: {…}" or "<ns> {…}") are accepted too, and lines
 // that are not messages (connect and sent-request lines) are skipped.
-#include "bus/decimal.hpp"
-#include "bus/records.hpp"
+#include "mdbus/decimal.hpp"
+#include "mdbus/records.hpp"
 #include "feeders/adapter_support.hpp"
 #include "feeders/venue_adapter.hpp"
 

@@ -3,10 +3,10 @@
 // Boost.Interprocess message_queue (what a user would otherwise pick) and a raw cache-line
 // ping-pong (the physical floor). Absolute numbers drift between runs; the ratios hold.
 // What each measurement does and why, and the recorded figures: bench/RESULTS.md.
-#include "bus/broadcast_ring.hpp"
+#include "mdbus/broadcast_ring.hpp"
 #include "bus/clock.hpp"
-#include "bus/doorbell.hpp"
-#include "bus/shm_segment.hpp"
+#include "mdbus/doorbell.hpp"
+#include "mdbus/shm_segment.hpp"
 #include "bus/spsc_ring.hpp"
 
 #include <CLI/CLI.hpp>
@@ -349,7 +349,7 @@ latency_stats latency_floor(const options& o) {
   return summarize("cache-line floor", std::move(samples));
 }
 
-/// A reader in idle mode `wait` with no spin (bus/doorbell.hpp): announce, look again, sleep
+/// A reader in idle mode `wait` with no spin (bus/include/mdbus/doorbell.hpp): announce, look again, sleep
 /// until the writer rings. Returns with the frame peeked; counts the sleeps.
 spsc_read_status peek_or_sleep(spsc_ring_reader& r, spsc_frame& f, doorbell_line& bell, std::uint64_t& sleeps,
                                spin_guard& guard) {

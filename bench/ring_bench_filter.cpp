@@ -13,11 +13,11 @@
 // Live: the writer publishes as fast as it can while the reader follows; the writer's rate
 // and the reader's losses show whether a read path gets in the writer's way.
 // Figures and command: bench/RESULTS.md.
-#include "bus/broadcast_ring.hpp"
+#include "mdbus/broadcast_ring.hpp"
 #include "bus/clock.hpp"
-#include "bus/records.hpp"
-#include "consumers/consumer.hpp"
-#include "consumers/record_filter.hpp"
+#include "mdbus/records.hpp"
+#include "mdbus/consumer.hpp"
+#include "mdbus/record_filter.hpp"
 
 // GCC 12 reports a false -Wnull-dereference inside CLI11's inlined string splitting.
 #pragma GCC diagnostic push

@@ -42,7 +42,7 @@
 #include "bus/counters.hpp"
 #include "bus/feeder_block.hpp"
 #include "bus/stop_signal.hpp"
-#include "consumers/consumer.hpp"
+#include "mdbus/consumer.hpp"
 #include "tests/tools/exsim/http_client.hpp"
 
 using namespace std::chrono_literals;

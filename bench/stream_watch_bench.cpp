@@ -4,7 +4,7 @@
 // 80-byte header out, which ring_sink::commit does for the observer anyway. Prints ns/record
 // for both and their ratio (machines are noisy: the ratio is the figure to compare).
 //   build/bench/stream_watch_bench [--records N] [--symbols S]
-#include "bus/records.hpp"
+#include "mdbus/records.hpp"
 #include "feeders/mdfeed/stale_watch.hpp"
 #include "feeders/mdfeed/stream_index.hpp"
 

@@ -1,4 +1,4 @@
-#include "bus/broadcast_ring.hpp"
+#include "mdbus/broadcast_ring.hpp"
 
 #include "bus/clock.hpp"
 

@@ -8,7 +8,7 @@
 /// Ownership: each counter has one writer, the process that registered it (its pid is in
 /// the metadata). A restarted process that registers the same label takes over the old
 /// slot if its owner is dead, and the value carries on — totals survive restarts.
-#include "bus/shm_segment.hpp"
+#include "mdbus/shm_segment.hpp"
 
 #include <atomic>
 #include <cstdint>

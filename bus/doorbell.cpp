@@ -1,4 +1,4 @@
-#include "bus/doorbell.hpp"
+#include "mdbus/doorbell.hpp"
 
 #include <linux/futex.h>
 #include <sys/syscall.h>

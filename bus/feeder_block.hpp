@@ -16,10 +16,10 @@
 /// acknowledgement are release stores so that a reader who sees them also sees what the
 /// feeder did before (see the comments at each). The last error text is a seqlock over
 /// atomic words, so a reader never returns a torn string.
-#include "bus/records.hpp"
-#include "bus/shm_segment.hpp"
-#include "bus/venue.hpp"
-#include "bus/venues/registry.hpp"
+#include "mdbus/records.hpp"
+#include "mdbus/shm_segment.hpp"
+#include "mdbus/venue.hpp"
+#include "mdbus/venues/registry.hpp"
 
 #include <atomic>
 #include <cstddef>

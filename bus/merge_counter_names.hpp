@@ -5,8 +5,8 @@
 /// Labels: merge.<total> (bus-wide) and merge.<venue>.<slot>.<stat> (per input slot); the
 /// per-stream counters (merge.<venue>.<channel>.<symbol>...) are the merger's own detail.
 #include "bus/counters.hpp"
-#include "bus/records.hpp"
-#include "bus/venue.hpp"
+#include "mdbus/records.hpp"
+#include "mdbus/venue.hpp"
 
 #include <array>
 #include <cstddef>

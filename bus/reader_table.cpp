@@ -1,4 +1,4 @@
-#include "bus/reader_table.hpp"
+#include "mdbus/reader_table.hpp"
 
 #include "bus/clock.hpp"
 #include "bus/counters.hpp"

@@ -1,4 +1,4 @@
-#include "bus/records.hpp"
+#include "mdbus/records.hpp"
 
 namespace mdbus {
 

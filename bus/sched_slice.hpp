@@ -3,7 +3,7 @@
 // Linux's fair scheduler (EEVDF, 6.6+) lets a task that wakes up preempt the running one only
 // when the woken task's virtual deadline is earlier. The deadline is its eligible time plus its
 // slice (default ~0.7–3 ms, `se.slice` in /proc/<pid>/sched). A reader woken by a doorbell
-// (bus/doorbell.hpp) on a box where every core is busy therefore often waits for the running
+// (bus/include/mdbus/doorbell.hpp) on a box where every core is busy therefore often waits for the running
 // task's slice to end: tens to hundreds of µs (bench/RESULTS.md, "e2e with doorbells").
 // Since Linux 6.12, sched_setattr(2) with SCHED_OTHER takes `sched_runtime` as a custom slice
 // (clamped by the kernel to 100 µs .. 100 ms): a short slice gives an early deadline, so the

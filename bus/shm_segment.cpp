@@ -1,4 +1,4 @@
-#include "bus/shm_segment.hpp"
+#include "mdbus/shm_segment.hpp"
 
 #include "bus/clock.hpp"
 

@@ -14,9 +14,9 @@
 ///
 /// Full ring: the write fails, the drop is counted in the segment (`overflows`), and the
 /// caller carries on — the feeder never blocks on the merger.
-#include "bus/detail/align.hpp"
-#include "bus/doorbell.hpp"
-#include "bus/shm_segment.hpp"
+#include "mdbus/detail/align.hpp"
+#include "mdbus/doorbell.hpp"
+#include "mdbus/shm_segment.hpp"
 
 #include <atomic>
 #include <cstdint>

@@ -1,7 +1,7 @@
 #pragma once
 /// A venue stream's identity as records carry it (venue, channel, symbol), for tables keyed
 /// by stream: the merger's arbiter and mdbridge's subscriber. Fixed size, no allocation.
-#include "bus/records.hpp"
+#include "mdbus/records.hpp"
 
 #include <array>
 #include <cstddef>

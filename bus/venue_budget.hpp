@@ -1,7 +1,7 @@
 #pragma once
 /// One REST budget and one connection-attempt pace per venue, shared by every process of a
-/// bus on the host (DESIGN.md "Venues as data"; VENUES.md "REST: hosts, budgets, trade
-/// history"): segment `mdbus.<bus>.budget.<venue>`, created by whichever process comes first,
+/// bus on the host (ARCHITECTURE.md "Venues as data"; feeders/CONFORMANCE.md "Hosts and REST",
+/// "Trade history"): segment `mdbus.<bus>.budget.<venue>`, created by whichever process comes first,
 /// updated by all of them with CAS on 64-bit words — no lock in shared memory, so a process
 /// that dies mid-update leaves a consistent state (each update is one CAS). The decisions are
 /// the pure step functions of bus/venue_budget_core.hpp; this file only adds the segment, the
@@ -14,8 +14,8 @@
 ///   after each REST answer:         budget.note_rest_answer(status, X-MBX-USED-WEIGHT-1M or -1, Retry-After or -1)
 /// Supervisor: venue_budget::open(bus, v, access_mode::read_only).stats() for metrics,
 /// venue_budget::remove(bus, v) when the bus is torn down.
-#include "bus/shm_segment.hpp"
-#include "bus/venue.hpp"
+#include "mdbus/shm_segment.hpp"
+#include "mdbus/venue.hpp"
 #include "bus/venue_budget_core.hpp"
 
 #include <array>
@@ -30,7 +30,7 @@ namespace mdbus {
 
 /// The segment kind of a venue budget. Not (yet) an enumerator of segment_kind, which this
 /// module may not edit: 16 leaves room for the enum's own growth (7, 8, ...); add
-/// `venue_budget = 16` (and its to_string) to bus/shm_segment.hpp when integrating, and
+/// `venue_budget = 16` (and its to_string) to bus/include/mdbus/shm_segment.hpp when integrating, and
 /// inspection tools show "venue_budget" instead of "unknown".
 inline constexpr segment_kind kVenueBudgetKind = segment_kind::venue_budget;
 

@@ -1,6 +1,6 @@
 #pragma once
 /// The pure decision core of a venue's REST budget and connection-attempt pace
-/// (DESIGN.md "Venues as data": one REST budget and one connection-attempt pace per venue
+/// (ARCHITECTURE.md "Venues as data": one REST budget and one connection-attempt pace per venue
 /// and IP, shared by every process of a bus). No I/O, no clock reads: time comes in as an
 /// argument, state is one or two 64-bit words, so the same step functions run on a plain
 /// struct in unit tests and under a CAS loop on shared memory (bus/venue_budget.hpp).
@@ -19,8 +19,8 @@
 ///   then holds at most B + floor(W/T) <= budget granted units, whatever the venue's window
 ///   alignment, the process clocks' order or the interleaving of processes (proof in
 ///   venue_budget_core.cpp). Used where a venue's window is not documented as calendar-aligned.
-#include "bus/venue.hpp"
-#include "bus/venues/registry.hpp"
+#include "mdbus/venue.hpp"
+#include "mdbus/venues/registry.hpp"
 
 #include <cstdint>
 
@@ -53,7 +53,7 @@ inline constexpr std::uint32_t kMaxBudget = 1u << 30;
 [[nodiscard]] std::uint32_t scaled_budget(std::uint32_t documented, double fraction) noexcept;
 
 // The venues' documented figures and REST weights are in their descriptors' headers
-// (bus/venues/binance.hpp, bus/venues/okx.hpp); the descriptors' `limits` carry the paces.
+// (bus/include/mdbus/venues/binance.hpp, bus/include/mdbus/venues/okx.hpp); the descriptors' `limits` carry the paces.
 
 /// The venue's limits scaled by our fractions:
 /// * Binance REST: fixed calendar minute, 50 % → 3000 weight. Half, because a fixed window

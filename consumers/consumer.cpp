@@ -1,4 +1,4 @@
-#include "consumers/consumer.hpp"
+#include "mdbus/consumer.hpp"
 
 #include "bus/clock.hpp"
 
@@ -201,7 +201,7 @@ poll_result consumer::wait_on_doorbell(doorbell_line& bell, std::int64_t now, st
     }
     if (now >= deadline) return r;
     // Announce, look once more (the merger may have published after our last poll and seen
-    // no sleeper), and only then sleep (bus/doorbell.hpp).
+    // no sleeper), and only then sleep (bus/include/mdbus/doorbell.hpp).
     registration_.touch(now);  // idle but alive
     const std::int64_t left = deadline - now;
     const doorbell_wake_reason why = doorbell_wait(bell, bit, left < kMaxSleepNs ? left : kMaxSleepNs, [&] {

@@ -9,8 +9,8 @@
 /// integer is parsed here with an exact overflow check. A value of the wrong JSON kind is
 /// wrong_type; the right kind with an unusable text (a fraction in an id, 25 digits, a
 /// negative quantity) is bad_number.
-#include "bus/decimal.hpp"
-#include "bus/records.hpp"
+#include "mdbus/decimal.hpp"
+#include "mdbus/records.hpp"
 #include "feeders/stream_table.hpp"
 #include "feeders/venue_adapter.hpp"
 

@@ -2,13 +2,14 @@
 // URL path (spot web-socket-streams.md; USD-M "WebSocket Market Streams", routed paths since
 // 2026-04-23), control messages, the REST depth snapshot. Then Binance spot's own data: its
 // channels, REST paths and instrument list (rest-api.md). Field meanings and sequence rules
-// are in /work/shared/VENUES.md; the record mapping is in bus/records.hpp.
+// are in feeders/CONFORMANCE.md (doc section and date per rule); the record mapping is in
+// bus/include/mdbus/records.hpp.
 //
 // Keepalive: the server sends WebSocket ping frames (spot every 20 s, USD-M every 3 min) and
 // the transport answers them with a pong echoing the payload (libwebsockets does this by
 // itself), so there is no application-level keepalive text.
-#include "bus/venues/binance.hpp"
-#include "bus/venues/registry.hpp"
+#include "mdbus/venues/binance.hpp"
+#include "mdbus/venues/registry.hpp"
 #include "feeders/adapter_support.hpp"
 #include "feeders/binance_family.hpp"
 #include "feeders/venue_adapter.hpp"

@@ -1,7 +1,7 @@
 // The Binance event payloads both Binance venues send (spot web-socket-streams.md; USD-M
 // "WebSocket Market Streams", 2026-12). Each parser reads one event object in any field order,
 // ignores unknown fields, and writes its record only once the whole object has been read and
-// checked. The record mapping is in bus/records.hpp.
+// checked. The record mapping is in bus/include/mdbus/records.hpp.
 #include "feeders/binance_events.hpp"
 
 namespace mdbus::feed::detail::binance {
@@ -375,7 +375,7 @@ failure parse_mark_price(od::object& data, stream_stamp& st, record_writer& w) n
   if ((seen & 0x20U) != 0) r.set_settle_px(settle);
   if (has_rate) r.set_funding_rate(rate);
   if (funding_ms != 0) r.set_funding_time_ns(funding_ns);
-  r.order_by_event_time();  // no id in the event (bus/records.hpp)
+  r.order_by_event_time();  // no id in the event (bus/include/mdbus/records.hpp)
   st.apply(r.header);
   return w.write(r);
 }

@@ -5,7 +5,7 @@
 /// binance_family per venue (binance_adapter.cpp: spot; binance_usdm_adapter.cpp: USD-M): its
 /// descriptor (grammar, routes), its channels, the shape of its depth events and its REST
 /// paths. Internal to feeders/.
-#include "bus/venue_descriptor.hpp"
+#include "mdbus/venue_descriptor.hpp"
 #include "feeders/binance_events.hpp"
 #include "feeders/binance_history.hpp"
 #include "feeders/venue_adapter.hpp"

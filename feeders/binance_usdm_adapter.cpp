@@ -16,7 +16,7 @@
 // - bookTicker carries e, E and T; aggTrade carries nq (ignored); trades carry X (ignored);
 // - REST GET /fapi/v1/depth on fapi.binance.com, limit 5..1000 from a fixed set, weight 2..20;
 //   the instrument list GET /fapi/v1/exchangeInfo has no symbol filter (weight 1).
-#include "bus/venues/binance_usdm.hpp"
+#include "mdbus/venues/binance_usdm.hpp"
 #include "feeders/binance_family.hpp"
 
 namespace mdbus::feed::detail {

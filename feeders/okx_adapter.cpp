@@ -1,14 +1,14 @@
 // OKX v5 public channels (docs "WebSocket > Public channel": trades, tickers, bbo-tbt,
 // books, books5, books-l2-tbt; "Public Data": mark-price, funding-rate in okx_events.cpp), the
 // REST order book (GET /api/v5/market/books) and the instrument list (reference data). Field
-// meanings and sequence rules are in /work/shared/VENUES.md; the record mapping is in
-// bus/records.hpp.
+// meanings and sequence rules are in feeders/CONFORMANCE.md (doc section and date per rule);
+// the record mapping is in bus/include/mdbus/records.hpp.
 //
 // Keepalive: OKX closes a connection after 30 s without traffic and answers the text
 // "ping" with the text "pong"; the feeder sends keepalive_text() after its configured
 // quiet period and reconnects when parse() reports no control_event::pong in time.
 #include "bus/venue_budget_core.hpp"
-#include "bus/venues/registry.hpp"
+#include "mdbus/venues/registry.hpp"
 #include "feeders/adapter_support.hpp"
 #include "feeders/okx_events.hpp"
 #include "feeders/venue_adapter.hpp"

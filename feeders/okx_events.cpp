@@ -2,7 +2,7 @@
 // instType, instId, markPx, ts; pushed every 200 ms when the mark price changes, every 10 s
 // otherwise) and "Funding rate channel" (funding-rate, SWAP only: fundingRate for the period
 // settled at fundingTime, nextFundingTime, ts, …; pushed every 30 to 90 s). Each element
-// becomes one mark_funding record (bus/records.hpp) carrying only the values it had.
+// becomes one mark_funding record (bus/include/mdbus/records.hpp) carrying only the values it had.
 #include "feeders/okx_events.hpp"
 
 namespace mdbus::feed::detail::okx {
@@ -30,7 +30,7 @@ failure parse_mark_price(od::object& obj, const stream_stamp& st, record_writer&
   if (const failure m = missing(seen, 0x3U, kNames)) return m;
   if (mark.mantissa <= 0) return {parse_error::invalid_value, "mark-price.markPx <= 0"};
   r.set_mark_px(mark);
-  r.order_by_event_time();  // no id in the element (bus/records.hpp)
+  r.order_by_event_time();  // no id in the element (bus/include/mdbus/records.hpp)
   st.apply(r.header);
   return w.write(r);
 }
@@ -66,7 +66,7 @@ failure parse_funding_rate(od::object& obj, const stream_stamp& st, record_write
   if (funding_ns <= 0) return {parse_error::invalid_value, "funding-rate.fundingTime <= 0"};
   r.set_funding_rate(rate);
   r.set_funding_time_ns(funding_ns);
-  r.order_by_event_time();  // no id in the element (bus/records.hpp)
+  r.order_by_event_time();  // no id in the element (bus/include/mdbus/records.hpp)
   st.apply(r.header);
   return w.write(r);
 }

@@ -1,7 +1,7 @@
 #pragma once
 /// The streams one connection subscribed to (venue_adapter::set_subscriptions), looked up on
 /// the hot path without allocating. Internal to feeders/.
-#include "bus/venue.hpp"
+#include "mdbus/venue.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -19,8 +19,8 @@
 /// says how many went; a split snapshot's missing last part shows it). One limit: values of
 /// fields the adapter does not read are skipped by On Demand, which checks that their
 /// brackets balance but not their scalar text.
-#include "bus/records.hpp"
-#include "bus/venue.hpp"
+#include "mdbus/records.hpp"
+#include "mdbus/venue.hpp"
 
 #include <simdjson.h>
 
@@ -82,7 +82,7 @@ struct parse_result {
   std::string_view detail;
 };
 
-/// How the feeder answers the merger's resync request for one stream (DESIGN "Arbitration":
+/// How the feeder answers the merger's resync request for one stream (ARCHITECTURE.md "Arbitration":
 /// after a real gap on a book stream the book is resynchronised).
 enum class resync_method : std::uint8_t {
   none = 0,       ///< not a book stream, or one that needs none (every message is a snapshot: partial depth, books5)

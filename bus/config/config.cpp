@@ -1,11 +1,11 @@
 #include "bus/config/config.hpp"
 
-#include "bus/broadcast_ring.hpp"
+#include "mdbus/broadcast_ring.hpp"
 #include "bus/counters.hpp"
 #include "bus/runtime_dir.hpp"
 #include "bus/sched_slice.hpp"
 #include "bus/spsc_ring.hpp"
-#include "bus/venues/registry.hpp"
+#include "mdbus/venues/registry.hpp"
 
 #include <algorithm>
 #include <cctype>

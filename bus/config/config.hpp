@@ -1,13 +1,13 @@
 #pragma once
-/// The one JSON configuration every mdbus process reads (DESIGN.md, "Configuration"): bus
+/// The one JSON configuration every mdbus process reads (ARCHITECTURE.md, "Configuration"): bus
 /// name, segment mode, ring sizes, and per venue the endpoint, symbols, channels, slots and
 /// connection policy. Every field is validated on load; an error is one line naming the file
 /// and the field (`config/sim.json: venues.okx.channels[2]: unknown OKX channel "bookz" (known: trades, tickers, bbo-tbt, books, books5)`).
 /// Unknown keys are errors, so a typo never silently falls back to a default.
 ///
 /// Loading allocates and throws: a set-up path, never the hot path.
-#include "bus/records.hpp"
-#include "bus/venue.hpp"
+#include "mdbus/records.hpp"
+#include "mdbus/venue.hpp"
 
 #include <cstdint>
 #include <stdexcept>
@@ -67,7 +67,7 @@ struct venue_config {
   venue id = venue::unknown;
   endpoint ep;       ///< the stream host (WebSocket)
   /// The REST host (book snapshots, instrument list). Never the stream host's name by
-  /// default: the venues' stream hosts serve no REST (VENUES.md "REST: hosts, budgets").
+  /// default: the venues' stream hosts serve no REST (feeders/CONFORMANCE.md "Hosts and REST").
   endpoint rest_ep;
   std::vector<std::string> symbols;  ///< venue spelling: "BTCUSDT", "BTC-USDT"
   std::vector<channel_spec> channels;

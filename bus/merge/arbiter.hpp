@@ -44,7 +44,7 @@
 /// tick() never allocate.
 #include "bus/stream_key.hpp"
 #include "bus/merge/sequence_rule.hpp"
-#include "bus/records.hpp"
+#include "mdbus/records.hpp"
 
 #include <array>
 #include <cstddef>

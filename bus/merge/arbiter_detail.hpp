@@ -2,7 +2,7 @@
 /// The arbiter's small shared helpers (arbiter.cpp, arbiter_backfill.cpp, arbiter_prime.cpp).
 /// Internal to bus/merge.
 #include "bus/merge/sequence_rule.hpp"
-#include "bus/records.hpp"
+#include "mdbus/records.hpp"
 
 #include <cstddef>
 #include <cstdint>

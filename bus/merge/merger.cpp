@@ -2,7 +2,7 @@
 
 #include "bus/clock.hpp"
 #include "bus/merge_counter_names.hpp"
-#include "bus/records.hpp"
+#include "mdbus/records.hpp"
 
 #include <algorithm>
 #include <cstdarg>

@@ -19,8 +19,8 @@
 /// * Counters (`mdbus.<bus>.counters`, the supervisor's; opened here, never made, and looked
 ///   for every second until it exists): totals, per venue slot, and per configured stream and
 ///   slot, refreshed by housekeeping().
-#include "bus/broadcast_ring.hpp"
-#include "bus/doorbell.hpp"
+#include "mdbus/broadcast_ring.hpp"
+#include "mdbus/doorbell.hpp"
 #include "bus/config/config.hpp"
 #include "bus/counters.hpp"
 #include "bus/feeder_block.hpp"
@@ -92,7 +92,7 @@ class merger final : merge_output {
     bool attached = false;
     bool broken = false;  ///< corrupt frame: reading stopped (the writer is broken)
     /// Resync requests go into the slot's control block, which the supervisor owns (made by
-    /// it, or by a test acting as it); the merger only opens it (DESIGN: one owner per segment).
+    /// it, or by a test acting as it); the merger only opens it (ARCHITECTURE.md: one owner per segment).
     feeder_resync_requester resync;
     std::uint64_t overflows_seen = 0;
     std::uint64_t frames = 0;

@@ -11,9 +11,9 @@
 namespace mdbus::merge {
 
 void merger::register_counters() {
-  // The supervisor's segment (DESIGN: one owner per segment): the merger only opens it. Until
-  // it exists (a supervisor still starting, or a merger run alone) the merger merges without
-  // counters and looks again every second; the totals are the arbiter's since this start, so
+  // The supervisor's segment (ARCHITECTURE.md "Shared memory": one owner per segment): the
+  // merger only opens it. Until it exists (a supervisor still starting, or a merger run
+  // alone) the merger merges without counters and looks again every second; the totals are the arbiter's since this start, so
   // counters that appear late still count everything.
   const std::string name = segment_name(cfg_.bus, "counters");
   try {

@@ -18,8 +18,8 @@
 /// last carrying slot's data stopped, when that was before its marker: at the latest of its last
 /// record, its partner stopping to carry (until then the partner delivered), and its own start
 /// of carrying (the last record may be a previous connection's).
-#include "bus/records.hpp"
-#include "bus/venue.hpp"
+#include "mdbus/records.hpp"
+#include "mdbus/venue.hpp"
 
 #include <cstdint>
 #include <map>

@@ -1,18 +1,19 @@
 #pragma once
-/// How the merger tells a duplicate from a hole on one stream: DESIGN.md's arbitration
-/// table as data. The rule comes from the channel (its venue's descriptor); the record's
-/// header flags say which sequence fields it actually carries, so a record that lacks the
-/// field a rule needs falls back to the weaker rule instead of being misjudged.
-#include "bus/records.hpp"
-#include "bus/venue.hpp"
-#include "bus/venues/registry.hpp"
+/// How the merger tells a duplicate from a hole on one stream: the arbitration table of
+/// ARCHITECTURE.md ("Arbitration") as data. The rule comes from the channel (its venue's
+/// descriptor); the record's header flags say which sequence fields it actually carries, so
+/// a record that lacks the field a rule needs falls back to the weaker rule instead of being
+/// misjudged.
+#include "mdbus/records.hpp"
+#include "mdbus/venue.hpp"
+#include "mdbus/venues/registry.hpp"
 
 #include <cstdint>
 
 namespace mdbus::merge {
 
 // The rules themselves are venue data: each venue's descriptor declares its channels'
-// sequence and join rules (bus/venues/<venue>.hpp, read through bus/venues/registry.hpp).
+// sequence and join rules (bus/venues/<venue>.hpp, read through bus/include/mdbus/venues/registry.hpp).
 using mdbus::join_rule;
 using mdbus::sequence_rule;
 

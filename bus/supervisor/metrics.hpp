@@ -8,8 +8,8 @@
 #include "bus/feeder_block.hpp"
 #include "bus/merge/arbiter.hpp"
 #include "bus/merge_counter_names.hpp"
-#include "bus/records.hpp"
-#include "bus/venue.hpp"
+#include "mdbus/records.hpp"
+#include "mdbus/venue.hpp"
 
 #include <sys/types.h>
 

@@ -1,4 +1,4 @@
-#include "bus/venues/binance.hpp"
+#include "mdbus/venues/binance.hpp"
 #include "bus/venues/grammar.hpp"
 
 namespace mdbus::venues {

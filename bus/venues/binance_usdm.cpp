@@ -1,4 +1,4 @@
-#include "bus/venues/binance_usdm.hpp"
+#include "mdbus/venues/binance_usdm.hpp"
 #include "bus/venues/grammar.hpp"
 
 namespace mdbus::venues {

@@ -1,7 +1,7 @@
 #pragma once
 /// What the venues' grammars share (bus/venues/<venue>.cpp): character classes, and the Binance
 /// stream-name grammar both Binance venues use with their own channels and update speeds.
-#include "bus/venue_descriptor.hpp"
+#include "mdbus/venue_descriptor.hpp"
 
 #include <initializer_list>
 #include <string_view>

@@ -1,4 +1,4 @@
-#include "bus/venues/registry.hpp"
+#include "mdbus/venues/registry.hpp"
 
 #include <array>
 

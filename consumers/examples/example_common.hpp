@@ -2,7 +2,7 @@
 /// What every example strategy shares: its common command-line options (bus, ring, venue and
 /// symbol filters, interval, duration, start position, drain, reader name), opening the
 /// consumer with one-line errors and the examples' exit codes, and the Ctrl-C stop flag.
-#include "consumers/consumer.hpp"
+#include "mdbus/consumer.hpp"
 
 // GCC 12 reports a false -Wnull-dereference inside CLI11's inlined string splitting.
 #pragma GCC diagnostic push

@@ -1,6 +1,6 @@
 #pragma once
 /// Reconnect pacing: capped exponential backoff with jitter. A reconnect storm gets the IP
-/// banned (VENUES.md: Binance 300 connection attempts per 5 min per IP, OKX 3 per second),
+/// banned (feeders/CONFORMANCE.md: Binance 300 connection attempts per 5 min per IP, OKX 3 per second),
 /// so pacing is correctness, not politeness: the delay doubles from `min` up to `max` and
 /// only resets once a connection stayed healthy (the caller decides when: reset()).
 ///

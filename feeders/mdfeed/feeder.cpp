@@ -87,7 +87,7 @@ feeder::feeder(const config::bus_config& cfg, const feeder_options& options)
   target_.port = venue_.ep.port;
   target_.server_name = venue_.ep.server_name;
   target_.path = adapter_->ws_path(subs);  // throws std::invalid_argument for a sub the venue refuses
-  // VENUES.md "REST: hosts, budgets" (checked 2026-12): the stream hosts serve no REST.
+  // feeders/CONFORMANCE.md "Hosts and REST" (checked 2026-12): the stream hosts serve no REST.
   rest_target_.host = venue_.rest_ep.host;
   rest_target_.port = venue_.rest_ep.port;
   rest_target_.server_name = venue_.rest_ep.server_name;
@@ -126,7 +126,7 @@ int feeder::run() {
 void feeder::start_connect(std::int64_t now) noexcept {
   // Every attempt of every slot of the venue shares one pace inside the venue's limit
   // (Binance 300 connection attempts per 5 minutes per IP, OKX 3 connection requests per
-  // second per IP; VENUES.md): rotations and crash loops included.
+  // second per IP; feeders/CONFORMANCE.md): rotations and crash loops included.
   if (const budget_decision d = budget_.try_connect(); !d.granted()) {
     const std::int64_t wait = std::max<std::int64_t>(d.retry_in_ns, kMs);
     reconnect_at_ = now + wait;
@@ -314,7 +314,7 @@ void feeder::on_message(simdjson::padded_string_view data, bool binary, std::int
   if (r.error != parse_error::none) count_error(r.error, r.detail, {data.data(), data.size()}, now);
   switch (r.event) {
     case control_event::going_away:
-      // The supervisor rotates the slot make-before-break on this (DESIGN "Supervision");
+      // The supervisor rotates the slot make-before-break on this (ARCHITECTURE.md "Supervision");
       // alone, the feeder keeps the connection until the venue closes it and then reconnects.
       bump(f.venue_notices);
       if (log_.log(kKeyNotice, now, "venue announced it will close this connection: %.*s", static_cast<int>(r.detail.size()),
@@ -428,10 +428,11 @@ void feeder::check_watchdogs(std::int64_t now) noexcept {
   }
   if (close_reason_ != slot_reason::none) return;  // already dropping
   char text[96];
-  // Connection liveness is any byte or pong (DESIGN "two watchdogs, not one"): OKX keeps a
-  // connection whose instruments are all quiet open as long as our "ping" gets its "pong"
-  // (VENUES.md "OKX keepalive"), so a quiet market must not trip this watchdog. A stream
-  // that stops on a connection that still delivers is the stale watch's business.
+  // Connection liveness is any byte or pong (ARCHITECTURE.md "Two watchdogs, not one"): OKX
+  // keeps a connection whose instruments are all quiet open as long as our "ping" gets its
+  // "pong" (feeders/CONFORMANCE.md "Connections and keepalive"), so a quiet market must not
+  // trip this watchdog. A stream that stops on a connection that still delivers is the stale
+  // watch's business.
   if (now - last_rx_ > p.no_data_ms * kMs) {
     bump(status_.fields().no_data_trips);
     std::snprintf(text, sizeof text, "nothing received for %lld ms, not even a pong (no_data_ms %lld)",
@@ -442,7 +443,7 @@ void feeder::check_watchdogs(std::int64_t now) noexcept {
     std::snprintf(text, sizeof text, "no pong within %lld ms", static_cast<long long>(p.pong_timeout_ms));
     drop(slot_reason::pong_timeout, text, now);
   } else if (ping_sent_ == 0 && now - last_rx_ >= p.keepalive_ms * kMs) {
-    // VENUES.md: OKX wants the text "ping" before 30 s of silence; Binance pings us, and a
+    // CONFORMANCE.md: OKX wants the text "ping" before 30 s of silence; Binance pings us, and a
     // WebSocket ping of ours (answered by a pong frame) proves the line when it is quiet.
     const std::string_view ka = adapter_->keepalive_text();
     if (ka.empty()) {

@@ -37,7 +37,7 @@
 /// counters; it never allocates, throws or makes a system call (log lines are rate-limited).
 #include "bus/config/config.hpp"
 #include "bus/feeder_block.hpp"
-#include "bus/doorbell.hpp"
+#include "mdbus/doorbell.hpp"
 #include "bus/spsc_ring.hpp"
 #include "bus/venue_budget.hpp"
 #include "feeders/mdfeed/backoff.hpp"
@@ -255,7 +255,7 @@ class feeder final : private ws_events, private rest_events, private snapshot_ob
   feeder_options options_;
   std::string name_;  ///< "binance/A" for log lines
   spsc_ring_writer ring_;
-  /// The merger's input doorbell (bus/doorbell.hpp), rung after each message's records;
+  /// The merger's input doorbell (bus/include/mdbus/doorbell.hpp), rung after each message's records;
   /// attached on the tick once the merger has made it, re-attached if it was replaced.
   doorbell_segment bell_;
   std::string bell_name_;

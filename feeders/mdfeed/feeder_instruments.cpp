@@ -1,4 +1,4 @@
-// The instrument check at start (DESIGN "Venues as data": an unknown symbol is refused, not
+// The instrument check at start (ARCHITECTURE.md "Venues as data": an unknown symbol is refused, not
 // silently subscribed). Binance stays silent on a stream of a symbol it does not list, so a
 // typo in the config would otherwise cost the user every message of that symbol without a
 // word. The feeder asks the venue's instrument list on the REST host (inside the shared REST
@@ -101,7 +101,7 @@ void feeder::publish_reference(std::int64_t now) noexcept {
   if (instruments_ != instruments_phase::done || reference_.empty() || interval_ms <= 0 || now < next_reference_) return;
   next_reference_ = now + interval_ms * kMs;
   // The interval on the wall clock both slots share: their copies of one interval carry the
-  // same seq, so the merger publishes one (bus/records.hpp instrument_record).
+  // same seq, so the merger publishes one (bus/include/mdbus/records.hpp instrument_record).
   const std::int64_t wall = wall_ns();
   const std::int64_t period_ms = wall / 1'000'000 / interval_ms * interval_ms;
   std::uint64_t written = 0;

@@ -7,7 +7,7 @@
 //   host (rest_client, same lws loop), parsed straight into the ring as book_snapshot records
 //   flagged kHeaderFromRest. The merger, holding the stream's deltas meanwhile, applies the
 //   U/u procedure. Started only while the WebSocket is live: a snapshot is only joinable to a
-//   diff stream that is running (VENUES.md "Local order book", step 1 before step 2).
+//   diff stream that is running (feeders/CONFORMANCE.md "Book joins": the stream first, then the snapshot).
 // * resubscribe (OKX books): unsubscribe + subscribe of that channel and instId on the live
 //   connection; the venue pushes a snapshot (prevSeqId -1) and the updates chain from it.
 //   Without a connection nothing is sent: the next connection's subscribe brings one.
@@ -159,8 +159,8 @@ void feeder::start_resync(book_stream& b, std::int64_t now) noexcept {
     if (live_since_ == 0 || !ws_->established() || status_.state() == feeder_state::draining) return;
     const std::size_t lane = rest_->free_lane();
     if (lane >= rest_->lanes()) return;  // both lanes busy: next tick
-    // One REST budget per venue and IP for every process of the bus (VENUES.md "REST:
-    // hosts, budgets"): a request waits for it; after a 429 nobody sends until Retry-After.
+    // One REST budget per venue and IP for every process of the bus (feeders/CONFORMANCE.md
+    // "Hosts and REST"): a request waits for it; after a 429 nobody sends until Retry-After.
     if (now < rest_not_before_) return;
     if (const budget_decision d = budget_.try_rest(b.rest_cost); !d.granted()) {
       rest_not_before_ = now + std::max<std::int64_t>(d.retry_in_ns, kMs);
@@ -188,7 +188,7 @@ void feeder::start_resync(book_stream& b, std::int64_t now) noexcept {
   // resubscribe
   ++b.attempt;
   if (!ws_->established() || status_.state() == feeder_state::draining) {
-    // VENUES.md: a new subscription starts with a snapshot, and the next connection
+    // A new subscription starts with a pushed snapshot (CONFORMANCE.md "Book joins"), and the next connection
     // subscribes to everything: no deadline until that connection is up.
     b.at = 0;
     set_phase(b, resync_phase::awaiting);

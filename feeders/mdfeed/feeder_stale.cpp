@@ -18,7 +18,7 @@ static_assert(kKeyStale < log_limiter::kKeys);
 
 /// At most one resubscribe per connection per this: 240 an hour, half of OKX's 480
 /// subscribe/unsubscribe requests per connection per hour (each resubscribe is two), and far
-/// inside Binance's 5 incoming messages per second (VENUES.md, both venues' limits).
+/// inside Binance's 5 incoming messages per second (feeders/CONFORMANCE.md, both venues' limits).
 constexpr std::int64_t kResubscribeSpacingMs = 30'000;
 
 }  // namespace

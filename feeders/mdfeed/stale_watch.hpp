@@ -1,5 +1,5 @@
 #pragma once
-/// The per-stream staleness watchdog (DESIGN.md "Supervision": two watchdogs, not one): a
+/// The per-stream staleness watchdog (ARCHITECTURE.md "Two watchdogs, not one"): a
 /// stream (one channel of one symbol) that goes silent far beyond its own usual rate while
 /// its connection keeps delivering other streams has a silently dropped subscription. The
 /// cure is to resubscribe *that stream*, not to restart a healthy connection.
@@ -17,7 +17,7 @@
 /// * Only while the connection is busy: another stream delivered within busy_ns. When the
 ///   whole connection goes quiet, that is the market (or the connection watchdog's business).
 /// * Resubscribes are spaced by at least `spacing_ns` across the connection (OKX: 480
-///   subscribe/unsubscribe requests per connection per hour, VENUES.md), and a stream
+///   subscribe/unsubscribe requests per connection per hour, feeders/CONFORMANCE.md), and a stream
 ///   resubscribed without effect waits twice as long before the next one (up to 64x).
 #include <cstddef>
 #include <cstdint>

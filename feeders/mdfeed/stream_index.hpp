@@ -4,8 +4,8 @@
 /// Built at start (allocates). of() is the feeder's per-record lookup: the header's 24-byte
 /// NUL-padded symbol read as three words, one multiply-hash, an open-addressing probe and
 /// three word compares — no string hashing, no allocation (bench/stream_watch_bench).
-#include "bus/records.hpp"
-#include "bus/venue.hpp"
+#include "mdbus/records.hpp"
+#include "mdbus/venue.hpp"
 
 #include <cstddef>
 #include <cstdint>

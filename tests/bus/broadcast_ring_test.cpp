@@ -1,4 +1,4 @@
-#include "bus/broadcast_ring.hpp"
+#include "mdbus/broadcast_ring.hpp"
 
 #include "support/frame_pattern.hpp"
 #include "support/spawn.hpp"

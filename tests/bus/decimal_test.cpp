@@ -1,4 +1,4 @@
-#include "bus/decimal.hpp"
+#include "mdbus/decimal.hpp"
 
 #include <doctest/doctest.h>
 

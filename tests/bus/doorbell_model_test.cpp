@@ -1,4 +1,4 @@
-// The doorbell protocol (bus/doorbell.hpp) as a model: every interleaving of one writer and
+// The doorbell protocol (bus/include/mdbus/doorbell.hpp) as a model: every interleaving of one writer and
 // one or two sleeping readers, under x86-TSO (each thread's stores wait in a FIFO store
 // buffer and reach memory at any later step; a fence or a locked instruction drains the
 // buffer first; a load sees the thread's own newest buffered store, else memory), explored

@@ -1,12 +1,12 @@
-// Doorbells (bus/doorbell.hpp) on real shared memory and the real futex: a sleeper is woken
+// Doorbells (bus/include/mdbus/doorbell.hpp) on real shared memory and the real futex: a sleeper is woken
 // by a ring, times out when nothing rings, is not put to sleep by an epoch that already
 // moved, is interrupted by a signal; a writer with nobody asleep makes no system call; a
 // merger-style reader in this process and a feeder-style writer in another lose no wake-up
 // over thousands of sleeps; a reader killed asleep is swept from the ring's doorbell.
 // (The interleavings themselves: doorbell_model_test.)
-#include "bus/broadcast_ring.hpp"
-#include "bus/doorbell.hpp"
-#include "bus/reader_table.hpp"
+#include "mdbus/broadcast_ring.hpp"
+#include "mdbus/doorbell.hpp"
+#include "mdbus/reader_table.hpp"
 #include "bus/spsc_ring.hpp"
 #include "support/frame_pattern.hpp"
 #include "support/spawn.hpp"

@@ -1,8 +1,8 @@
 // The broadcast ring's reader table: created by the ring writer, claimed by a CAS on the pid,
 // released, reclaimed from a dead reader, refused when full, never freed by a forked copy,
 // and safe under concurrent claims and a tool reading while readers update (TSan build).
-#include "bus/broadcast_ring.hpp"
-#include "bus/reader_table.hpp"
+#include "mdbus/broadcast_ring.hpp"
+#include "mdbus/reader_table.hpp"
 
 #include "support/unique_bus.hpp"
 

@@ -1,4 +1,4 @@
-#include "bus/records.hpp"
+#include "mdbus/records.hpp"
 
 #include <doctest/doctest.h>
 

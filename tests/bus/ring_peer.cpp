@@ -12,8 +12,8 @@
 // readers unlapped on a 2-core machine by throttling the writer on a side channel (the
 // progress segment) where only the fast readers report. The slow reader is not counted
 // there, so it is lapped for certain.
-#include "bus/broadcast_ring.hpp"
-#include "bus/doorbell.hpp"
+#include "mdbus/broadcast_ring.hpp"
+#include "mdbus/doorbell.hpp"
 #include "bus/spsc_ring.hpp"
 #include "support/frame_pattern.hpp"
 

@@ -4,7 +4,7 @@
 // documented rules; the readers' own tests (config_test, the adapter tests, arbiter_test)
 // check that they use them.
 #include "bus/merge/sequence_rule.hpp"
-#include "bus/venues/registry.hpp"
+#include "mdbus/venues/registry.hpp"
 
 #include <doctest/doctest.h>
 
@@ -68,7 +68,7 @@ TEST_CASE("venue descriptors: which venue declares a channel, its position there
   static_assert(venue_of(channel::okx_books) == venue::okx, "a constant expression");
 }
 
-TEST_CASE("venue descriptors: the sequence and join rule of every channel (DESIGN.md's arbitration table)") {
+TEST_CASE("venue descriptors: the sequence and join rule of every channel (ARCHITECTURE.md's arbitration table)") {
   using merge::join_rule_for_channel;
   using merge::rule_for_channel;
   CHECK(rule_for_channel(channel::binance_trade) == sequence_rule::consecutive);

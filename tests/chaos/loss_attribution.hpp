@@ -5,8 +5,8 @@
 // each stamped by its writer), the times it SIGKILLed a feeder (a killed feeder writes no
 // marker; the supervisor's "down" comes only when it reaps it), the times it cut both slots
 // of a venue at once, and the lost events with the time exsim generated them.
-#include "bus/records.hpp"
-#include "bus/venue.hpp"
+#include "mdbus/records.hpp"
+#include "mdbus/venue.hpp"
 
 #include <cstdint>
 #include <string>

@@ -1,7 +1,7 @@
 // The consumer in the ring's reader table: registered by default under its name, its line
 // kept current (position, sequence, laps, update time) and freed when it closes; opted out
 // on request; and a consumer that cannot register reads exactly as one that did.
-#include "consumers/consumer.hpp"
+#include "mdbus/consumer.hpp"
 
 #include "support/unique_bus.hpp"
 

@@ -1,7 +1,7 @@
 // The consumer API against a real broadcast ring written by the test: typed access, start
 // positions, filters, lap reports with exact counts (a deliberately slow consumer under a
 // live writer thread), the idle policies, and the one-line errors of open().
-#include "consumers/consumer.hpp"
+#include "mdbus/consumer.hpp"
 
 #include "support/impostor.hpp"
 #include "support/scoped_env.hpp"

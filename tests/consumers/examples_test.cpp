@@ -1,9 +1,9 @@
 // The example strategies as programs, on a ring the test populates: bbo_monitor's table and
 // its live update, latency_probe's histograms, gap count and lap report (the probe is stopped
 // with SIGSTOP while the writer laps it).
-#include "bus/broadcast_ring.hpp"
+#include "mdbus/broadcast_ring.hpp"
 #include "bus/clock.hpp"
-#include "bus/records.hpp"
+#include "mdbus/records.hpp"
 
 #include "support/eventually.hpp"
 #include "support/run_capture.hpp"

@@ -3,8 +3,8 @@
 // merger, which does not exist yet), a consumer reads them back through the consumer API and
 // a book_set builds the books. Then the market is paused and every level of every book is
 // compared with exsim's REST book, and the OKX checksum with the one exsim reports.
-#include "consumers/consumer.hpp"
-#include "consumers/order_book.hpp"
+#include "mdbus/consumer.hpp"
+#include "mdbus/order_book.hpp"
 #include "feeders/venue_adapter.hpp"
 
 #include "bus/clock.hpp"

@@ -1,9 +1,9 @@
 // The header-only book builder: snapshots in parts, deltas by each venue's continuity rule,
 // gap records and laps, and the OKX checksum on the real OKX capture in bench/data.
-#include "consumers/order_book.hpp"
+#include "mdbus/order_book.hpp"
 
 #include "feeders/venue_adapter.hpp"
-#include "bus/okx_checksum.hpp"
+#include "mdbus/okx_checksum.hpp"
 
 #include <doctest/doctest.h>
 

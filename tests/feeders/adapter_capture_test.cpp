@@ -4,7 +4,7 @@
 // really send. Frames of streams no subscription can name (kline_1m) are
 // unknown_stream; every other frame decodes with no error. The USD-M captures replay through
 // the binance_usdm venue's adapter.
-#include "bus/venues/registry.hpp"
+#include "mdbus/venues/registry.hpp"
 #include "feeders/venue_adapter.hpp"
 #include "tests/feeders/adapter_test_support.hpp"
 

@@ -1,5 +1,5 @@
 // The registry and the names of the parse errors.
-#include "bus/venues/registry.hpp"
+#include "mdbus/venues/registry.hpp"
 #include "feeders/venue_adapter.hpp"
 #include "tests/feeders/adapter_test_support.hpp"
 

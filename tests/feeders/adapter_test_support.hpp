@@ -1,7 +1,7 @@
 #pragma once
 /// Helpers for the venue adapter tests: a vector-backed record_sink, a parse call that
 /// supplies simdjson's padding, and typed access to what the adapter wrote.
-#include "bus/records.hpp"
+#include "mdbus/records.hpp"
 #include "feeders/venue_adapter.hpp"
 
 #include <doctest/doctest.h>

@@ -1,5 +1,5 @@
 // Binance spot adapter on real-shaped payloads (lines copied from the captures in
-// /work/shared/captures, see bench/data/make_data.sh) and on every kind of malformed input.
+// tests/data/captures, see bench/data/make_data.sh) and on every kind of malformed input.
 #include "feeders/venue_adapter.hpp"
 #include "tests/feeders/adapter_test_support.hpp"
 

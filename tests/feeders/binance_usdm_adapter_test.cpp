@@ -5,7 +5,7 @@
 // (bench/data/binance_usdm_session.txt, as recorded); the venue's routed paths, REST paths and
 // payload shapes from the USD-M docs (feeders/CONFORMANCE.md).
 #include "bus/merge/arbiter.hpp"
-#include "bus/venues/registry.hpp"
+#include "mdbus/venues/registry.hpp"
 #include "feeders/venue_adapter.hpp"
 #include "tests/feeders/adapter_test_support.hpp"
 

@@ -2,7 +2,7 @@
 // the shapes of the current docs / exsim) and on every kind of malformed input.
 #include "feeders/venue_adapter.hpp"
 #include "tests/feeders/adapter_test_support.hpp"
-#include "bus/okx_checksum.hpp"
+#include "mdbus/okx_checksum.hpp"
 
 #include <doctest/doctest.h>
 
@@ -573,7 +573,7 @@ TEST_CASE("okx: every recorded message decodes, and the rebuilt books match all 
         else bk.asks[l.px()] = l.qty();
       }
     }
-    okx_checksum_builder<crc32_state> crc;  // bus/okx_checksum.hpp, over the decimals' text
+    okx_checksum_builder<crc32_state> crc;  // bus/include/mdbus/okx_checksum.hpp, over the decimals' text
     auto bi = bk.bids.begin();
     auto ai = bk.asks.begin();
     okx_checksum_walk(bk.bids.size(), bk.asks.size(), [&](bool is_bid, std::size_t) {

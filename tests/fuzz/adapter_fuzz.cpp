@@ -3,7 +3,7 @@
 // its first byte is '#' — a REST book snapshot body. Beyond "no crash, no sanitizer report",
 // every record the adapter commits must be one record_view accepts, of the size it claims,
 // and within the bytes the adapter claimed: a malformed record would poison the merger.
-#include "bus/records.hpp"
+#include "mdbus/records.hpp"
 #include "feeders/venue_adapter.hpp"
 
 #include <simdjson.h>

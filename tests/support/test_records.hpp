@@ -1,6 +1,6 @@
 #pragma once
 // Records for tests that publish into rings (shmcat's, mdbridge's): a plain Binance trade.
-#include "bus/records.hpp"
+#include "mdbus/records.hpp"
 
 #include <cstdint>
 

@@ -2,8 +2,8 @@
 // Ground-truth comparison for process-level tests of the whole bus: follow the output ring,
 // read exsim's truth log (truth_streams.hpp), and CHECK stream by stream (nothing lost,
 // nothing doubled, in order).
-#include "bus/broadcast_ring.hpp"
-#include "bus/records.hpp"
+#include "mdbus/broadcast_ring.hpp"
+#include "mdbus/records.hpp"
 #include "tests/support/truth_streams.hpp"
 
 #include <doctest/doctest.h>

@@ -1,7 +1,7 @@
 #pragma once
 // exsim's ground truth against what the bus delivered, per stream: the part of the comparison
 // that needs no test framework (mdchaos uses it too). truth_compare.hpp adds the doctest side.
-#include "bus/venue.hpp"
+#include "mdbus/venue.hpp"
 #include "tools/exsim/truth_reader.hpp"
 
 #include <algorithm>

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "bus/venue.hpp"
+#include "mdbus/venue.hpp"
 #include "tools/exsim/rate_limits.hpp"
 #include "tools/exsim/ws_frame.hpp"
 

@@ -4,7 +4,7 @@
 #include <array>
 #include <charconv>
 
-#include "bus/okx_checksum.hpp"
+#include "mdbus/okx_checksum.hpp"
 #include "tools/exsim/decimal.hpp"
 #include "tools/exsim/mark_model.hpp"
 
@@ -81,7 +81,7 @@ std::int32_t okx_feed::checksum_of(const inst_state& s) const {
   // OKX deprecation notice of 2026-05-21 (checked 2026-12): production sends checksum 0 since
   // 2026-06-23; --okx-checksum sends the real CRC, as before.
   if (!cfg_.okx.checksum) return 0;
-  // The order and separators are bus/okx_checksum.hpp's (OKX "Checksum" section); the text
+  // The order and separators are bus/include/mdbus/okx_checksum.hpp's (OKX "Checksum" section); the text
   // of each level is exactly what this feed prints for it.
   const auto& inst = s.sim.instrument();
   std::array<book_level, kOkxChecksumLevels> bids{}, asks{};

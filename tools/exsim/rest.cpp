@@ -2,7 +2,7 @@
 // hosts, not from the stream hosts), each with one dispatch function over one table of that
 // venue's paths, with the venue's request weights or limits per client IP.
 //
-// VENUES.md "REST: hosts, budgets, trade history" (checked 2026-12): Binance REST is
+// feeders/CONFORMANCE.md "Hosts and REST", "Trade history" (checked 2026-12): Binance REST is
 // api.binance.com, OKX REST www.okx.com; stream.binance.com and ws.okx.com serve no REST.
 #include <charconv>
 #include <cstring>

@@ -7,7 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "bus/venue.hpp"
+#include "mdbus/venue.hpp"
 #include "tools/exsim/truth_format.hpp"
 
 namespace mdbus::exsim {

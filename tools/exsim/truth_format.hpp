@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "bus/venue.hpp"
+#include "mdbus/venue.hpp"
 
 namespace mdbus::exsim {
 

@@ -13,7 +13,7 @@
 /// lastUpdateId is also some delta's u). The content hash is the merger's own key for such
 /// streams (record_content_hash): the bytes after the header and the venue time, which both
 /// buses receive alike; receive and publish times and the slot, which differ, are not in it.
-#include "bus/records.hpp"
+#include "mdbus/records.hpp"
 
 #include <string>
 #include <string_view>

@@ -23,7 +23,7 @@
 ///   publish their own REST snapshots (they differ, so JetStream keeps both), and a consumer
 ///   must not be sent back to an older book while the deltas run on. After a gap record of
 ///   the stream (or a bridge_lost gap) the next snapshot always goes through.
-#include "bus/records.hpp"
+#include "mdbus/records.hpp"
 #include "bus/stream_key.hpp"
 
 #include <array>

@@ -2,7 +2,7 @@
 
 #include "bus/clock.hpp"
 #include "bus/stop_signal.hpp"
-#include "consumers/consumer.hpp"
+#include "mdbus/consumer.hpp"
 #include "tools/mdbridge/bridge_keys.hpp"
 #include "tools/mdbridge/jetstream.hpp"
 

@@ -1,6 +1,6 @@
 #include "tools/mdbridge/subscribe.hpp"
 
-#include "bus/broadcast_ring.hpp"
+#include "mdbus/broadcast_ring.hpp"
 #include "bus/clock.hpp"
 #include "bus/runtime_dir.hpp"
 #include "bus/stop_signal.hpp"

@@ -1,6 +1,6 @@
 #include "tools/mdctl/commands.hpp"
 
-#include "bus/venues/registry.hpp"
+#include "mdbus/venues/registry.hpp"
 #include "tools/mdctl/status_table.hpp"
 
 #include <algorithm>

@@ -31,7 +31,7 @@ struct slot_ref {
 
 /// Venues and slots a name is checked against: every venue the bus knows, slots A and B; with a
 /// config, only what that config configures (`source` names it in messages).
-/// Every venue the bus knows (the venue descriptors, bus/venues/registry.hpp), by name.
+/// Every venue the bus knows (the venue descriptors, bus/include/mdbus/venues/registry.hpp), by name.
 [[nodiscard]] std::vector<std::string> all_venue_names();
 
 struct known_names {

@@ -1,7 +1,7 @@
 // mdctl — the command-line client of mdsupervisor's control socket (bus/supervisor/PROTOCOL.md):
 // status table, switchover, rotation, restart, pause/resume, reload, metrics. See README.md.
 #include "bus/config/config.hpp"
-#include "bus/records.hpp"
+#include "mdbus/records.hpp"
 #include "tools/mdctl/commands.hpp"
 #include "tools/mdctl/control_client.hpp"
 #include "tools/mdctl/status_table.hpp"

@@ -1,9 +1,9 @@
 // mdrecord — follow a bus's output ring and write every record to rotating zstd-compressed
 // files with an index. Everything it reads is written; a lap (records lost before it could
 // read them) is written into the file as a gap entry and logged. See README.md.
-#include "bus/broadcast_ring.hpp"
+#include "mdbus/broadcast_ring.hpp"
 #include "bus/clock.hpp"
-#include "bus/records.hpp"
+#include "mdbus/records.hpp"
 #include "tools/mdrecord/recording_writer.hpp"
 
 // GCC 12 reports a false -Wnull-dereference inside CLI11's inlined string splitting.

@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "bus/records.hpp"
+#include "mdbus/records.hpp"
 
 namespace mdbus::recording {
 

@@ -1,9 +1,9 @@
 // mdreplay — publish a recording (mdrecord's files) into a broadcast ring, at the recorded
 // pace, N× that pace, or as fast as possible. Records go out byte for byte as recorded, so
 // recording a replay reproduces the recording exactly. See README.md.
-#include "bus/broadcast_ring.hpp"
+#include "mdbus/broadcast_ring.hpp"
 #include "bus/clock.hpp"
-#include "bus/records.hpp"
+#include "mdbus/records.hpp"
 #include "tools/mdrecord/recording_reader.hpp"
 
 // GCC 12 reports a false -Wnull-dereference inside CLI11's inlined string splitting.

@@ -1,7 +1,7 @@
 #pragma once
 /// What shmcat's commands share: exit codes (README.md), the stop flag set by SIGINT/SIGTERM,
 /// and the commands that live in their own files.
-#include "bus/shm_segment.hpp"
+#include "mdbus/shm_segment.hpp"
 
 #include <nlohmann/json.hpp>
 

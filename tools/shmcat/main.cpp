@@ -2,12 +2,12 @@
 // counters, follow the records of the output ring or of a feeder ring. Read-only: it maps
 // every segment read-only, never takes a lock and never writes a byte, so it is safe against
 // a live bus. See README.md.
-#include "bus/broadcast_ring.hpp"
+#include "mdbus/broadcast_ring.hpp"
 #include "bus/clock.hpp"
 #include "bus/counters.hpp"
 #include "bus/feeder_block.hpp"
-#include "bus/reader_table.hpp"
-#include "bus/shm_segment.hpp"
+#include "mdbus/reader_table.hpp"
+#include "mdbus/shm_segment.hpp"
 #include "bus/spsc_ring.hpp"
 #include "bus/venue_budget.hpp"
 #include "tools/shmcat/commands.hpp"

@@ -1,9 +1,9 @@
 // shmcat info: the registered readers of an output ring, from its reader table
-// (bus/reader_table.hpp), with each one's lag behind the writer. Read-only like the rest
+// (bus/include/mdbus/reader_table.hpp), with each one's lag behind the writer. Read-only like the rest
 // of shmcat: the table is mapped read-only, nothing is claimed or written.
-#include "bus/broadcast_ring.hpp"
+#include "mdbus/broadcast_ring.hpp"
 #include "bus/clock.hpp"
-#include "bus/reader_table.hpp"
+#include "mdbus/reader_table.hpp"
 #include "tools/shmcat/commands.hpp"
 
 #include <cstdio>

@@ -1,7 +1,7 @@
 #pragma once
 /// How shmcat prints a record: one aligned text line, or one JSON object carrying every field
 /// (decimals as exact strings, so the JSON can be compared with what was written).
-#include "bus/records.hpp"
+#include "mdbus/records.hpp"
 
 #include <nlohmann/json.hpp>
 

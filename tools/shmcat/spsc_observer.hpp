@@ -18,7 +18,7 @@
 /// sees a head >= H, and that frame lies below H + margin. Caveat, stated in the README:
 /// the feeder writes frame bodies with plain stores, so in the C++ memory model this read
 /// is a data race (benign on x86-64, where it is checked afterwards; TSan would flag it).
-#include "bus/shm_segment.hpp"
+#include "mdbus/shm_segment.hpp"
 #include "bus/spsc_ring.hpp"
 
 #include <cstdint>

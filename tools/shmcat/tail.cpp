@@ -2,8 +2,8 @@
 // feeder (SPSC) ring through the read-only spsc_observer; the last N that pass the filters,
 // then, with -f, every new one as it arrives. Losses are printed inline, never skipped.
 #include "bus/clock.hpp"
-#include "bus/records.hpp"
-#include "consumers/consumer.hpp"
+#include "mdbus/records.hpp"
+#include "mdbus/consumer.hpp"
 #include "tools/shmcat/commands.hpp"
 #include "tools/shmcat/record_format.hpp"
 #include "tools/shmcat/spsc_observer.hpp"

@@ -1,8 +1,9 @@
 #pragma once
 /// The rotation planner: when each connection slot of a bus is rotated, and when not yet.
-/// Pure decision logic (STYLE rule 11; the arbiter is the model): the supervisor feeds it
-/// what it observed of every slot and carries out the actions it returns; no clock reads,
-/// no I/O, so unit tests run days of a thousand slots in milliseconds.
+/// Pure decision logic (ARCHITECTURE.md "Code conventions", rule 11; the arbiter is the
+/// model): the supervisor feeds it what it observed of every slot and carries out the
+/// actions it returns; no clock reads, no I/O, so unit tests run days of a thousand slots in
+/// milliseconds.
 ///
 /// What it decides:
 /// * **Age rotations on a venue-wide schedule.** A venue that cuts connections at an age
@@ -29,9 +30,9 @@
 ///   rotations of a venue start no faster than its pace (bus/venue_budget_core.hpp, the
 ///   same GCRA the feeders share), e.g. when a venue notice reaches every group at once.
 ///   The feeders' own reconnects draw on the venue's shared pace besides.
-#include "bus/records.hpp"
+#include "mdbus/records.hpp"
 #include "bus/supervisor/mdsupervisor/rotation_gate.hpp"
-#include "bus/venue.hpp"
+#include "mdbus/venue.hpp"
 #include "bus/venue_budget_core.hpp"
 
 #include <cstddef>

@@ -3,9 +3,9 @@
 // tickers) and from the top of the books the book builder keeps (depth / books channels);
 // each row says which. See README.md.
 #include "bus/clock.hpp"
-#include "consumers/consumer.hpp"
+#include "mdbus/consumer.hpp"
 #include "consumers/examples/example_common.hpp"
-#include "consumers/order_book.hpp"
+#include "mdbus/order_book.hpp"
 
 #include <unistd.h>
 

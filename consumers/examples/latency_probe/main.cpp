@@ -6,7 +6,7 @@
 //   receive → publish   publish_time_ns - receive_time_ns (feeder parse + ring + merger)
 //   publish → consumer  now - publish_time_ns             (output ring hop + this consumer's wait)
 #include "bus/clock.hpp"
-#include "consumers/consumer.hpp"
+#include "mdbus/consumer.hpp"
 #include "consumers/examples/example_common.hpp"
 #include "consumers/examples/latency_probe/histogram.hpp"
 

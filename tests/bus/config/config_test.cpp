@@ -75,7 +75,7 @@ TEST_CASE("config: the shipped sim.json and live.json load") {
   CHECK(live.find(venue::binance)->ep.host == "stream.binance.com");
   CHECK(live.find(venue::okx)->ep.ca_file == "/etc/ssl/certs/ca-certificates.crt");
   for (const auto& v : live.venues) CHECK(v.ep.tls);
-  // VENUES.md "REST: hosts, budgets" (checked 2026-12): REST never goes to a stream host.
+  // feeders/CONFORMANCE.md "Hosts and REST" (checked 2026-12): REST never goes to a stream host.
   CHECK(live.find(venue::binance)->rest_ep.host == "api.binance.com");
   CHECK(live.find(venue::binance)->rest_ep.port == 443);
   CHECK(live.find(venue::okx)->rest_ep.host == "www.okx.com");

@@ -3,7 +3,7 @@
 // backfill requests), records of one stream built the way the adapters build them, and an
 // arbiter driven with a test clock.
 #include "bus/merge/arbiter.hpp"
-#include "bus/venues/registry.hpp"
+#include "mdbus/venues/registry.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-// The arbitration table of DESIGN.md, row by row, with the interleavings two live slots
+// The arbitration table of ARCHITECTURE.md, row by row, with the interleavings two live slots
 // produce: A ahead, B ahead, holes one slot fills, holes both have (gap records), resets,
 // snapshots of a reconnecting slot, split snapshots — and a property test over random
 // interleavings of two lossy copies of a ground-truth stream.

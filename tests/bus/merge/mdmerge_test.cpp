@@ -6,11 +6,11 @@
 // daemon's command line and set-up errors.
 #include <doctest/doctest.h>
 
-#include "bus/broadcast_ring.hpp"
+#include "mdbus/broadcast_ring.hpp"
 #include "bus/config/config.hpp"
 #include "bus/counters.hpp"
 #include "bus/feeder_block.hpp"
-#include "bus/records.hpp"
+#include "mdbus/records.hpp"
 #include "bus/sched_slice.hpp"
 #include "tests/support/read_file.hpp"
 #include "tests/feeders/mdfeed/mdfeed_test_support.hpp"

@@ -7,7 +7,7 @@
 // without a gap), deliver every trade once, publish no gap record, reconnect nothing, trip no
 // watchdog while OKX is quiet, and stay inside every venue budget.
 #include "bus/feeder_block.hpp"
-#include "bus/shm_segment.hpp"
+#include "mdbus/shm_segment.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/read_file.hpp"
 #include "tests/support/temp_dir.hpp"

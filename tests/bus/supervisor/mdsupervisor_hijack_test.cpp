@@ -5,7 +5,7 @@
 // No venue is needed: the feeders point at a closed port and keep retrying, which is enough
 // for a supervisor, its merger and its control socket to be up.
 #include "bus/runtime_dir.hpp"
-#include "bus/shm_segment.hpp"
+#include "mdbus/shm_segment.hpp"
 #include "support/eventually.hpp"
 #include "support/impostor.hpp"
 #include "support/kill_mentioning.hpp"

@@ -95,7 +95,7 @@ TEST_CASE("mdfeed refuses a slot another live feeder holds, exit 1") {
 
 TEST_CASE("mdfeed refuses a configured symbol the venue does not list, or lists as not trading, one line each, exit 2") {
   // Binance stays silent on a stream of a symbol it does not list: without the check at start
-  // a typo costs every message of that symbol without a word (DESIGN "Venues as data").
+  // a typo costs every message of that symbol without a word (ARCHITECTURE.md "Venues as data").
   exsim_process x(tls({"--rate", "100", "--binance-halt", "BNBUSDT", "--okx-suspend", "BNB-USDT"}));
   unique_bus bus;
   temp_dir dir;

@@ -186,7 +186,7 @@ TEST_CASE("mdfeed: a stalled line is found by the no-data watchdog and replaced"
 }
 
 TEST_CASE("mdfeed: a stream the venue silently stops is resubscribed by the stale-stream watchdog, the connection stays") {
-  // DESIGN "two watchdogs, not one": the connection keeps delivering bookTicker while its
+  // ARCHITECTURE.md "Two watchdogs, not one": the connection keeps delivering bookTicker while its
   // trade stream goes silent (exsim's mute: the venue dropped that subscription). The
   // connection watchdog must not fire; the stale watch resubscribes that one stream.
   json policy = {{"stale_stream_ms", 1000}, {"no_data_ms", 10000}};

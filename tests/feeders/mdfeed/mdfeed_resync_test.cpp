@@ -36,7 +36,7 @@ auto delta_of(channel ch, const std::string& sym) {
   return [ch, sym](const rec& r) { return is_book(r, record_type::book_delta, ch, sym); };
 }
 
-/// The Binance procedure (VENUES.md "Local order book"): the first event applied after a
+/// The Binance procedure (feeders/CONFORMANCE.md "Book joins"): the first event applied after a
 /// snapshot with lastUpdateId L is the one with U <= L+1 <= u. exsim's ids are contiguous
 /// across events, so one such delta exists in the ring once the stream has moved past L.
 bool joins(const resync_rig& r, std::uint64_t last_update_id) {

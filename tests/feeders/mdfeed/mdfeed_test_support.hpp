@@ -3,7 +3,7 @@
 // test, the mdfeed process with its stderr captured, the feeder's segments, deadlines.
 #include "bus/clock.hpp"
 #include "bus/feeder_block.hpp"
-#include "bus/records.hpp"
+#include "mdbus/records.hpp"
 #include "bus/spsc_ring.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/temp_dir.hpp"  // temp_dir: dir.file("name"), removed with its contents

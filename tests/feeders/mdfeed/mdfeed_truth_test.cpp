@@ -5,7 +5,7 @@
 // (exsim sends every subscriber of a stream the same bytes; the truth hash proves it).
 #include <doctest/doctest.h>
 
-#include "bus/decimal.hpp"
+#include "mdbus/decimal.hpp"
 #include "tests/feeders/mdfeed/mdfeed_test_support.hpp"
 #include "tests/tools/exsim/ws_test_client.hpp"
 #include "tools/exsim/truth_reader.hpp"

@@ -43,7 +43,8 @@ TEST_CASE("exsim okx client text ping keeps a subscribed quiet connection open p
 }
 
 TEST_CASE("exsim okx connection that never subscribes is cut at the idle timeout even though it pings") {
-  // VENUES.md (2026-12): "A connection that never subscribes is cut at 30 s regardless."
+  // OKX v5 "WebSocket: connect" (2026-12; feeders/CONFORMANCE.md "Connections and keepalive"):
+  // a connection that never subscribes is cut at 30 s regardless.
   exsim_process x(plain({"--rate", "0", "--okx-idle-timeout-ms", "800"}));
   ws_loop loop;
   auto& c = loop.connect(x.venue_port(), "/ws/v5/public");

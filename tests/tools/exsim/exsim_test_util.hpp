@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bus/okx_checksum.hpp"
+#include "mdbus/okx_checksum.hpp"
 #include "tests/tools/exsim/exsim_process.hpp"
 #include "tests/tools/exsim/http_client.hpp"
 #include "tests/tools/exsim/ws_test_client.hpp"
@@ -67,7 +67,7 @@ struct okx_book {
     apply(data["bids"], true);
     apply(data["asks"], false);
   }
-  /// OKX checksum over the top 25 levels of the venue's text (bus/okx_checksum.hpp).
+  /// OKX checksum over the top 25 levels of the venue's text (bus/include/mdbus/okx_checksum.hpp).
   [[nodiscard]] std::int32_t checksum() const {
     okx_checksum_builder<crc32_state> crc;
     auto b = bids.begin();

@@ -1,6 +1,6 @@
 // mdbridge's refusals (issue 18): each bad start is one line naming the problem and its own
 // exit code, against a real nats-server (one node, JetStream, started here) where one is needed.
-#include "bus/broadcast_ring.hpp"
+#include "mdbus/broadcast_ring.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/free_port.hpp"
 #include "tests/support/read_file.hpp"

@@ -2,8 +2,8 @@
 // stream sequence its ring holds; when the stream's limits removed records before it came
 // back, the hole is a bridge_lost gap record in its ring, then the records the stream still
 // holds. Real processes against one nats-server (memory storage, a byte limit) started here.
-#include "bus/broadcast_ring.hpp"
-#include "bus/records.hpp"
+#include "mdbus/broadcast_ring.hpp"
+#include "mdbus/records.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/free_port.hpp"
 #include "tests/support/read_file.hpp"

@@ -2,8 +2,8 @@
 // (blocks, files, index), record → replay → record gives byte-identical files, a live
 // recording with provisional flushes equals an offline one, laps become gaps in the file and
 // gap records on replay, the pace options hold, and bad inputs get one-line errors.
-#include "bus/broadcast_ring.hpp"
-#include "bus/records.hpp"
+#include "mdbus/broadcast_ring.hpp"
+#include "mdbus/records.hpp"
 #include "tools/mdrecord/recording_reader.hpp"
 
 #include "support/eventually.hpp"

@@ -2,8 +2,8 @@
 // what was written field by field, aligned text, -f, a lap reported inline) and feeder rings
 // (read-only: the merger's reader lock and frames untouched; -f; overtaken when it falls a
 // ring behind; never a torn record while the feeder and the merger race it).
-#include "bus/broadcast_ring.hpp"
-#include "bus/records.hpp"
+#include "mdbus/broadcast_ring.hpp"
+#include "mdbus/records.hpp"
 #include "bus/spsc_ring.hpp"
 #include "support/run_capture.hpp"
 #include "support/spawn.hpp"

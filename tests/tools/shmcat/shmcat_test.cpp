@@ -1,10 +1,10 @@
 // shmcat list, info and counters on segments the test creates; errors and exit codes.
-#include "bus/broadcast_ring.hpp"
+#include "mdbus/broadcast_ring.hpp"
 #include "bus/clock.hpp"
 #include "bus/counters.hpp"
 #include "bus/feeder_block.hpp"
-#include "bus/reader_table.hpp"
-#include "bus/records.hpp"
+#include "mdbus/reader_table.hpp"
+#include "mdbus/records.hpp"
 #include "bus/spsc_ring.hpp"
 #include "bus/venue_budget.hpp"
 #include "support/impostor.hpp"

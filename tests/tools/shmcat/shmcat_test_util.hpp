@@ -1,7 +1,7 @@
 #pragma once
 // Helpers for shmcat's tests: records to publish, running shmcat and reading what it wrote.
-#include "bus/broadcast_ring.hpp"
-#include "bus/records.hpp"
+#include "mdbus/broadcast_ring.hpp"
+#include "mdbus/records.hpp"
 #include "support/eventually.hpp"
 #include "support/test_records.hpp"
 

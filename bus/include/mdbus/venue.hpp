@@ -92,7 +92,7 @@ constexpr std::string_view to_string(channel c) noexcept {
 }
 
 // Which venue declares a channel, its position there and its spelling back to the channel are
-// the venue descriptors' (bus/venues/registry.hpp: venue_of, channel_position,
+// the venue descriptors' (bus/include/mdbus/venues/registry.hpp: venue_of, channel_position,
 // channel_from_string): no numeric range here says which venue a channel belongs to.
 
 }  // namespace mdbus

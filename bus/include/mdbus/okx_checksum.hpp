@@ -1,5 +1,5 @@
 #pragma once
-/// The OKX order-book checksum (shared/VENUES.md, OKX "Checksum"), the one copy every part of
+/// The OKX order-book checksum (feeders/CONFORMANCE.md "Book joins"), the one copy every part of
 /// mdbus uses — the consumer book builder, exsim, and the tests: CRC-32 (zlib's), as a signed
 /// 32-bit integer, of the top 25 levels interleaved "bidPx:bidSz:askPx:askSz:…"; when one
 /// side runs out, the other side's remaining levels follow alone. Prices and sizes are the
@@ -9,7 +9,7 @@
 /// Header-only. The hot form (okx_checksum_builder<crc32_state>, okx_checksum) allocates
 /// nothing: the text is hashed as it is produced, never assembled. okx_checksum_builder<std::string>
 /// builds the text itself, for tests and logs.
-#include "bus/decimal.hpp"
+#include "mdbus/decimal.hpp"
 
 #include <array>
 #include <cstdint>

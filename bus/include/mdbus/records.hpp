@@ -10,8 +10,8 @@
 /// frame at any alignment, or one that is corrupt, can never cause undefined behaviour.
 ///
 /// Enum values are part of the layout: never renumber, only append.
-#include "bus/decimal.hpp"
-#include "bus/venue.hpp"
+#include "mdbus/decimal.hpp"
+#include "mdbus/venue.hpp"
 
 #include <bit>
 #include <cstddef>

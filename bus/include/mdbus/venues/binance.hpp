@@ -1,7 +1,7 @@
 #pragma once
-/// Binance spot as data (bus/venue_descriptor.hpp). Sources: Binance spot API docs,
+/// Binance spot as data (bus/include/mdbus/venue_descriptor.hpp). Sources: Binance spot API docs,
 /// web-socket-streams.md and rest-api.md as of 2026-12 (feeders/CONFORMANCE.md).
-#include "bus/venue_descriptor.hpp"
+#include "mdbus/venue_descriptor.hpp"
 
 #include <cstdint>
 
@@ -27,7 +27,8 @@ inline constexpr std::uint32_t kBinanceConnectsPer5Min = 300;
 }
 /// Binance spot rest-api.md "Exchange information" (2026): weight 20.
 inline constexpr std::uint32_t kBinanceExchangeInfoWeight = 20;
-/// VENUES.md "REST" (2026-12): historicalTrades weight 25, aggTrades weight 4.
+/// rest-api.md "Old trade lookup", "Compressed/Aggregate trades list" (2026-12; feeders/CONFORMANCE.md
+/// "Trade history"): historicalTrades weight 25, aggTrades weight 4.
 inline constexpr std::uint32_t kBinanceHistoricalTradesWeight = 25;
 inline constexpr std::uint32_t kBinanceAggTradesWeight = 4;
 

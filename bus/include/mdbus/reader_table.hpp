@@ -33,8 +33,8 @@
 /// a dead reader's pid reused by an unrelated process makes its slot look alive until that
 /// process ends (the update time then stops moving, which tools show); a reader still
 /// registered but unreaped (a zombie) counts as alive.
-#include "bus/doorbell.hpp"
-#include "bus/shm_segment.hpp"
+#include "mdbus/doorbell.hpp"
+#include "mdbus/shm_segment.hpp"
 
 #include <atomic>
 #include <cstdint>

@@ -21,9 +21,9 @@
 /// system call; wait() makes one only to sleep (FUTEX_WAIT in idle_mode::wait, nanosleep in
 /// backoff) after its spin phase. The merger never blocks on a consumer: it makes a system
 /// call (FUTEX_WAKE) only in a batch after which some consumer sleeps.
-#include "bus/broadcast_ring.hpp"
-#include "bus/records.hpp"
-#include "consumers/record_filter.hpp"
+#include "mdbus/broadcast_ring.hpp"
+#include "mdbus/records.hpp"
+#include "mdbus/record_filter.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -33,7 +33,7 @@ namespace mdbus {
 
 /// How wait() idles while the ring is empty:
 /// wait      — (the default) poll for spin_ns, then sleep in the kernel on the ring's
-///             doorbell until the merger publishes (bus/doorbell.hpp): no CPU while the bus
+///             doorbell until the merger publishes (bus/include/mdbus/doorbell.hpp): no CPU while the bus
 ///             is quiet, woken within the scheduler's wake-up time of a publication (~11 µs
 ///             between idle cores, ring_bench; tens to hundreds of µs when every core is
 ///             busy: bench/RESULTS.md, e2e). Needs a reader-table slot below 64

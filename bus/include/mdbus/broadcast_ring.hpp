@@ -21,9 +21,9 @@
 /// at them, and no torn byte may reach a caller. Payload words are moved with 8-byte
 /// release stores / acquire loads (plain moves on x86-64) so the seqlock pattern is
 /// race-free in the C++ model without fences, and TSan can check it.
-#include "bus/detail/align.hpp"
-#include "bus/reader_table.hpp"
-#include "bus/shm_segment.hpp"
+#include "mdbus/detail/align.hpp"
+#include "mdbus/reader_table.hpp"
+#include "mdbus/shm_segment.hpp"
 
 #include <atomic>
 #include <cstdint>

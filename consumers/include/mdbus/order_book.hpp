@@ -10,10 +10,11 @@
 ///   by the venue's own sequence rule — checked here again although the merger checks it,
 ///   because a consumer has its own way to lose records (a lap):
 ///     OKX (prev_seq present):  prevSeqId == last seqId; the first update after a snapshot
-///                              joins when prevSeqId <= snapshot seqId < seqId (VENUES.md,
-///                              "Initial snapshot removal"); seqId <= last is a stale copy.
+///                              joins when prevSeqId <= snapshot seqId < seqId
+///                              (feeders/CONFORMANCE.md "Book joins", after the pushed
+///                              snapshot's removal); seqId <= last is a stale copy.
 ///     Binance (first_seq present): u <= last is stale; U > last + 1 is a hole; else apply
-///                              (the documented U/u procedure, VENUES.md "Local order book").
+///                              (the documented U/u procedure, feeders/CONFORMANCE.md "Book joins").
 ///   A delta that does not chain makes the book invalid until the next snapshot.
 /// * OKX checksum (kBookChecksumPresent): recomputed over the top 25 levels after every
 ///   snapshot and delta and compared; a mismatch makes the book invalid.
@@ -24,10 +25,10 @@
 /// change near the top of the book moves a few elements; lookups are binary searches with
 /// exact decimal comparison. Levels keep the venue's mantissa and exponent (the checksum
 /// needs the venue's text). No allocation once a side's reserved capacity suffices.
-#include "bus/decimal.hpp"
-#include "bus/records.hpp"
-#include "bus/okx_checksum.hpp"
-#include "bus/venues/registry.hpp"
+#include "mdbus/decimal.hpp"
+#include "mdbus/records.hpp"
+#include "mdbus/okx_checksum.hpp"
+#include "mdbus/venues/registry.hpp"
 
 #include <algorithm>
 #include <array>
@@ -235,7 +236,7 @@ class order_book {
     if ((h.flags & kHeaderHasSeq) == 0 || !have_seq_) return chain::ok;  // nothing to check (old captures)
     const std::uint64_t seq = h.seq;
     if ((h.flags & kHeaderHasPrevSeq) != 0) {
-      // OKX: prev == last first, so a sequence reset (seqId < prevSeqId, VENUES.md) and the
+      // OKX: prev == last first, so a sequence reset (seqId < prevSeqId, CONFORMANCE.md) and the
       // heartbeat (prevSeqId == seqId == last) both chain.
       if (joined_ && h.prev_seq == static_cast<std::int64_t>(last_seq_)) return chain::ok;
       if (seq <= last_seq_) return chain::stale;

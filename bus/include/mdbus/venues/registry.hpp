@@ -1,10 +1,10 @@
 #pragma once
 /// Every venue the bus knows: one line per venue here and in registry.cpp, the rest is the
 /// venue's own descriptor (bus/venues/<venue>.hpp/.cpp) and its feeder adapter.
-#include "bus/venue_descriptor.hpp"
-#include "bus/venues/binance.hpp"
-#include "bus/venues/binance_usdm.hpp"
-#include "bus/venues/okx.hpp"
+#include "mdbus/venue_descriptor.hpp"
+#include "mdbus/venues/binance.hpp"
+#include "mdbus/venues/binance_usdm.hpp"
+#include "mdbus/venues/okx.hpp"
 
 #include <array>
 #include <cstddef>

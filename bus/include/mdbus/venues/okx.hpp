@@ -1,7 +1,7 @@
 #pragma once
-/// OKX v5 public market data as data (bus/venue_descriptor.hpp). Sources: OKX v5 API docs
+/// OKX v5 public market data as data (bus/include/mdbus/venue_descriptor.hpp). Sources: OKX v5 API docs
 /// ("WebSocket", "Order book channel", "Trades channel") as of 2026-12 (feeders/CONFORMANCE.md).
-#include "bus/venue_descriptor.hpp"
+#include "mdbus/venue_descriptor.hpp"
 
 #include <cstdint>
 

@@ -36,8 +36,8 @@
 /// asleep leaves its bit set: writers then make one useless FUTEX_WAKE per batch until the
 /// bit is cleared — by the next owner of that bit (a restarted merger; a consumer that
 /// claims the slot) or by the ring writer's sweep of dead readers' slots (reader_table).
-#include "bus/detail/align.hpp"
-#include "bus/shm_segment.hpp"
+#include "mdbus/detail/align.hpp"
+#include "mdbus/shm_segment.hpp"
 
 #include <atomic>
 #include <cstdint>

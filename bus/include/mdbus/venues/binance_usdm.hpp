@@ -1,8 +1,8 @@
 #pragma once
-/// Binance USD-M futures (perpetuals) as data (bus/venue_descriptor.hpp). Sources: Binance
+/// Binance USD-M futures (perpetuals) as data (bus/include/mdbus/venue_descriptor.hpp). Sources: Binance
 /// derivatives docs, USDⓈ-M Futures "WebSocket Market Streams", "Order Book" (REST) and the
 /// change log, as of 2026-12 (feeders/CONFORMANCE.md).
-#include "bus/venue_descriptor.hpp"
+#include "mdbus/venue_descriptor.hpp"
 
 #include <cstdint>
 

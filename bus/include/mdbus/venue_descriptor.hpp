@@ -1,7 +1,8 @@
 #pragma once
 /// What the bus knows about a venue, as data: one descriptor per venue, in one place
 /// (bus/venues/<venue>.hpp/.cpp). Config validation, the feeders' adapters and the merger's
-/// sequence rules read it instead of naming venues themselves (issue 14, STYLE rule 8).
+/// sequence rules read it instead of naming venues themselves (issue 14; ARCHITECTURE.md
+/// "Code conventions", rule 8).
 ///
 /// A descriptor holds the venue's name, its production endpoints (stream and REST host, the
 /// config's defaults), its symbol grammar, its channel grammar (the spellings a config and a
@@ -11,7 +12,7 @@
 /// connection-attempt limits, which channels serve which symbols; the venue's header holds its
 /// REST weights. Message-rate limits
 /// are still the adapters'.
-#include "bus/venue.hpp"
+#include "mdbus/venue.hpp"
 
 #include <cstdint>
 #include <span>
@@ -20,7 +21,7 @@
 
 namespace mdbus {
 
-/// How the merger tells a duplicate from a hole on one stream: DESIGN.md's arbitration
+/// How the merger tells a duplicate from a hole on one stream: ARCHITECTURE.md's arbitration
 /// table. The rule comes from the channel; the record's header flags say which sequence
 /// fields it actually carries (bus/merge/sequence_rule.hpp weakens the rule to them).
 enum class sequence_rule : std::uint8_t {

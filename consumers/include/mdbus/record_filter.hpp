@@ -3,9 +3,9 @@
 /// empty set means "any". The check runs on every record the consumer copies out, so it is
 /// three bit tests and, when symbols are set, 24-byte compares of the fixed symbol field —
 /// no string building, no hashing, no allocation.
-#include "bus/records.hpp"
-#include "bus/venue.hpp"
-#include "bus/venues/registry.hpp"
+#include "mdbus/records.hpp"
+#include "mdbus/venue.hpp"
+#include "mdbus/venues/registry.hpp"
 
 #include <array>
 #include <cstdint>
