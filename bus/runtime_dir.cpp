@@ -33,6 +33,14 @@ bool xdg_dir_usable(const char* xdg) {
   return !check_private_dir(xdg, f, ::geteuid()).has_value();
 }
 
+// /run/mdbus made for us (systemd's RuntimeDirectory= for the service user): lstat, a link
+// there is not ours to follow.
+bool run_dir_ours() {
+  struct stat st {};
+  if (::lstat("/run/mdbus", &st) != 0) return false;
+  return !check_private_dir("/run/mdbus", facts_of(st), ::geteuid()).has_value();
+}
+
 }  // namespace
 
 std::optional<std::string> check_private_dir(std::string_view dir, const dir_facts& f, uid_t us) {
@@ -45,19 +53,19 @@ std::optional<std::string> check_private_dir(std::string_view dir, const dir_fac
   return std::nullopt;
 }
 
-std::string choose_runtime_dir(const char* xdg_runtime_dir, bool xdg_usable, uid_t us) {
+std::string choose_runtime_dir(const char* xdg_runtime_dir, bool xdg_usable, uid_t us, bool run_dir_ours) {
   if (xdg_runtime_dir != nullptr && xdg_runtime_dir[0] == '/' && xdg_usable) {
     std::string d = xdg_runtime_dir;
     while (d.size() > 1 && d.back() == '/') d.pop_back();
     return d + "/mdbus";
   }
-  if (us == 0) return "/run/mdbus";
+  if (us == 0 || run_dir_ours) return "/run/mdbus";
   return "/tmp/mdbus-" + std::to_string(us);
 }
 
 std::string default_runtime_dir() {
   const char* xdg = std::getenv("XDG_RUNTIME_DIR");
-  return choose_runtime_dir(xdg, xdg_dir_usable(xdg), ::geteuid());
+  return choose_runtime_dir(xdg, xdg_dir_usable(xdg), ::geteuid(), run_dir_ours());
 }
 
 std::string default_control_socket(std::string_view bus) {

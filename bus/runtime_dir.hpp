@@ -7,7 +7,10 @@
 ///
 ///   1. `$XDG_RUNTIME_DIR/mdbus/<bus>.ctl` when XDG_RUNTIME_DIR is usable (an absolute path to
 ///      a directory owned by us and not writable by group or others — the spec's 0700),
-///   2. else `/run/mdbus/<bus>.ctl` when we are root (root owns /run),
+///   2. else `/run/mdbus/<bus>.ctl` when we are root (root owns /run), or when /run/mdbus is a
+///      private directory of ours: the systemd unit's `RuntimeDirectory=mdbus`, made for the
+///      service user (config/systemd/mdsupervisor@.service), so that the service and an
+///      operator's `sudo -u mdbus mdctl` meet at the same socket,
 ///   3. else `/tmp/mdbus-<uid>/<bus>.ctl`.
 ///
 /// The socket's directory — the default one or that of a configured path — must be owned by
@@ -36,8 +39,9 @@ std::optional<std::string> check_private_dir(std::string_view dir, const dir_fac
 
 /// The candidates of the default socket directory, from the environment (pure: the caller
 /// passes getenv("XDG_RUNTIME_DIR") and the euid). `xdg_usable` says whether the XDG
-/// directory passed check_private_dir. Returns the chosen directory, without the trailing '/'.
-std::string choose_runtime_dir(const char* xdg_runtime_dir, bool xdg_usable, uid_t us);
+/// directory passed check_private_dir; `run_dir_ours` whether /run/mdbus did. Returns the
+/// chosen directory, without the trailing '/'.
+std::string choose_runtime_dir(const char* xdg_runtime_dir, bool xdg_usable, uid_t us, bool run_dir_ours = false);
 
 /// The directory the default control socket goes in, for this process (environment, euid).
 std::string default_runtime_dir();

@@ -39,6 +39,11 @@ TEST_CASE("the default socket directory: XDG_RUNTIME_DIR when usable, /run/mdbus
   CHECK(choose_runtime_dir(nullptr, false, 1000) == "/tmp/mdbus-1000");
   CHECK(choose_runtime_dir(nullptr, false, 0) == "/run/mdbus");
   CHECK(choose_runtime_dir("/run/user/0", true, 0) == "/run/user/0/mdbus");
+  // The service user of the systemd unit: /run/mdbus is its RuntimeDirectory, so it is chosen
+  // before /tmp, but never before a usable XDG_RUNTIME_DIR.
+  CHECK(choose_runtime_dir(nullptr, false, 998, true) == "/run/mdbus");
+  CHECK(choose_runtime_dir("/run/user/998", false, 998, true) == "/run/mdbus");
+  CHECK(choose_runtime_dir("/run/user/998", true, 998, true) == "/run/user/998/mdbus");
   CHECK(parent_dir("/run/mdbus/sim.ctl") == "/run/mdbus");
   CHECK(parent_dir("/x.ctl") == "/");
   CHECK(parent_dir("x.ctl") == ".");

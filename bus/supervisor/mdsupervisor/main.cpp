@@ -46,6 +46,9 @@ int main(int argc, char** argv) {
   supervise::supervisor_options o;
   app.add_option("-c,--config", o.config_path, "JSON config file (config/sim.json, config/live.json)")->required();
   app.add_flag("--keep-shm", o.keep_shm, "leave the bus's shared memory in place at exit");
+  std::string expect_bus;
+  app.add_option("--bus", expect_bus,
+                 "the bus the config must name (mdsupervisor@<bus>.service passes its instance): another is refused, exit 2");
   app.add_option("--mdfeed", o.mdfeed, "the mdfeed binary (default: beside this one, or in the build tree)");
   app.add_option("--mdmerge", o.mdmerge, "the mdmerge binary (default: beside this one, or in the build tree)");
   CLI11_PARSE(app, argc, argv);
@@ -64,6 +67,13 @@ int main(int argc, char** argv) {
     cfg = config::parse_config(o.config_text, o.config_path, config::config_dir(o.config_path));
   } catch (const config::config_error& e) {
     std::fprintf(stderr, "mdsupervisor: %s\n", e.what());
+    return kExitUsage;
+  }
+  // The unit names the segments it cleans up and the socket operators use after its instance:
+  // a config for another bus would run under the wrong name.
+  if (!expect_bus.empty() && cfg.bus != expect_bus) {
+    std::fprintf(stderr, "mdsupervisor: %s: \"bus\" is \"%s\", --bus says \"%s\": refused\n", o.config_path.c_str(),
+                 cfg.bus.c_str(), expect_bus.c_str());
     return kExitUsage;
   }
   lws_set_log_level(LLL_ERR | LLL_WARN, nullptr);  // the metrics endpoint's libwebsockets: errors only
