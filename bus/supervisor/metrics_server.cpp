@@ -24,7 +24,6 @@ struct metrics_server::wakeup {
 
 namespace {
 
-constexpr std::string_view kContentType = "text/plain; version=0.0.4";
 /// Written per WRITEABLE callback: a scrape of a large bus is tens of kB, and lws would
 /// otherwise buffer what the socket does not take at once.
 constexpr std::size_t kWriteChunk = 16 * 1024;
@@ -79,8 +78,8 @@ int reply(lws* wsi, metrics_server::session* s, unsigned status, std::string_vie
 
 }  // namespace
 
-metrics_server::metrics_server(int port, render_fn render)
-    : render_(std::move(render)), wakeup_(std::make_unique<wakeup>()) {
+metrics_server::metrics_server(int port, std::vector<route> routes)
+    : routes_(std::move(routes)), wakeup_(std::make_unique<wakeup>()) {
   lws_context_creation_info info{};
   info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
   info.port = CONTEXT_PORT_NO_LISTEN;
@@ -130,16 +129,17 @@ int metrics_server::on_http(lws* wsi, int reason_int, session* s, void* in, std:
       if (s == nullptr) return -1;
       const std::string_view path(static_cast<const char*>(in), len);
       const bool get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
-      if (path != "/metrics") return reply(wsi, s, HTTP_STATUS_NOT_FOUND, "text/plain", "not found\n");
+      const auto r = std::find_if(routes_.begin(), routes_.end(), [&](const route& x) { return x.path == path; });
+      if (r == routes_.end()) return reply(wsi, s, HTTP_STATUS_NOT_FOUND, "text/plain", "not found\n");
       if (!get) return reply(wsi, s, HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain", "only GET\n");
       std::string body;
       try {
-        body = render_();
+        body = r->render();
       } catch (const std::exception& e) {
-        return reply(wsi, s, HTTP_STATUS_INTERNAL_SERVER_ERROR, "text/plain", std::string("metrics failed: ") + e.what() + "\n");
+        return reply(wsi, s, HTTP_STATUS_INTERNAL_SERVER_ERROR, "text/plain", std::string(path) + " failed: " + e.what() + "\n");
       }
       ++scrapes_;
-      return reply(wsi, s, HTTP_STATUS_OK, kContentType, std::move(body));
+      return reply(wsi, s, HTTP_STATUS_OK, r->content_type, std::move(body));
     }
 
     case LWS_CALLBACK_HTTP_WRITEABLE: {

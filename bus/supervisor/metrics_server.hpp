@@ -1,7 +1,8 @@
 #pragma once
-/// The supervisor's Prometheus endpoint: a small libwebsockets HTTP server on 127.0.0.1 that
-/// answers `GET /metrics` with the text a callback returns (`Content-Type: text/plain;
-/// version=0.0.4`) and 404 for any other path. It has no thread of its own: the supervisor's
+/// The supervisor's HTTP endpoint: a small libwebsockets server on 127.0.0.1 that answers a
+/// GET of each of its routes with the body that route's callback returns — `/metrics` (the
+/// Prometheus text, `Content-Type: text/plain; version=0.0.4`), and in mdsupervisor also `/`
+/// (the status page) and `/status.json` (what the page shows) — and 404 for any other path. It has no thread of its own: the supervisor's
 /// loop calls service(), so the callback runs on the supervisor's thread and reads its state
 /// without locks.
 ///
@@ -12,6 +13,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 struct lws;
 struct lws_context;
@@ -30,9 +32,19 @@ class metrics_server {
   /// Produces the body of one scrape. An exception it throws becomes a 500 reply.
   using render_fn = std::function<std::string()>;
 
+  /// One path it answers: the exact path (no query), the Content-Type, the body.
+  struct route {
+    std::string path;
+    std::string content_type;
+    render_fn render;
+  };
+  static constexpr const char* kPrometheusType = "text/plain; version=0.0.4";
+
   /// Listens on 127.0.0.1:`port` (0: a free port, see port()). Throws metrics_server_error
   /// naming the address when it cannot listen.
-  metrics_server(int port, render_fn render);
+  metrics_server(int port, std::vector<route> routes);
+  /// Only `/metrics`, answered by `render`.
+  metrics_server(int port, render_fn render) : metrics_server(port, {route{"/metrics", kPrometheusType, std::move(render)}}) {}
   ~metrics_server();
   metrics_server(const metrics_server&) = delete;
   metrics_server& operator=(const metrics_server&) = delete;
@@ -43,7 +55,7 @@ class metrics_server {
 
   /// The port it listens on (the one the kernel picked when constructed with 0).
   [[nodiscard]] int port() const noexcept { return port_; }
-  /// Scrapes answered with 200 so far.
+  /// Requests answered with 200 so far (any route).
   [[nodiscard]] std::uint64_t scrapes() const noexcept { return scrapes_; }
 
   /// Internal: the libwebsockets callback's view of the server (public for the C trampoline).
@@ -52,7 +64,7 @@ class metrics_server {
   int on_http(lws* wsi, int reason, session* s, void* in, std::size_t len);
 
  private:
-  render_fn render_;
+  std::vector<route> routes_;
   lws_context* context_ = nullptr;
   lws_vhost* vhost_ = nullptr;
   std::unique_ptr<wakeup> wakeup_;

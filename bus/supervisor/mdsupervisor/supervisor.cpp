@@ -6,6 +6,7 @@
 
 #include "bus/clock.hpp"
 #include "bus/supervisor/metrics.hpp"
+#include "bus/supervisor/status_page.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -55,7 +56,7 @@ supervisor::supervisor(const config::bus_config& cfg, supervisor_options options
   const std::string& sock = cfg_.supervisor.control_socket;
   running_path_ = sock.substr(0, sock.rfind('/') + 1) + cfg_.bus + ".running.json";
   write_running_copy(options_.config_text);
-  // The counters segment is the supervisor's alone (DESIGN: one owner per segment): made here,
+  // The counters segment is the supervisor's alone (ARCHITECTURE.md: one owner per segment): made here,
   // or adopted from a dead predecessor with every counter intact; the other processes open it.
   counters_ = counters_segment::create(segment_name(cfg_.bus, "counters"), config::counters_capacity(cfg_),
                                        cfg_.segment_mode);
@@ -135,9 +136,13 @@ void supervisor::log(const char* fmt, ...) {
 
 void supervisor::start() {
   if (cfg_.supervisor.metrics_port >= 0) {
-    metrics_ = std::make_unique<metrics_server>(cfg_.supervisor.metrics_port, [this] { return metrics_text(); });
+    std::vector<metrics_server::route> routes;
+    routes.push_back({"/metrics", metrics_server::kPrometheusType, [this] { return metrics_text(); }});
+    routes.push_back({"/", "text/html; charset=utf-8", [] { return std::string(status_page_html()); }});
+    routes.push_back({"/status.json", "application/json", [this] { return status_page_json(); }});
+    metrics_ = std::make_unique<metrics_server>(cfg_.supervisor.metrics_port, std::move(routes));
     metrics_port_ = metrics_->port();
-    log("metrics: http://127.0.0.1:%d/metrics", metrics_port_);
+    log("metrics: http://127.0.0.1:%d/metrics, status page: http://127.0.0.1:%d/", metrics_port_, metrics_port_);
   }
   adopt_existing();
   for (auto& s : slots_)
@@ -362,6 +367,7 @@ void supervisor::tick() {
     if (!stopping_) plan_rotations(now);
   }
   if (now - last_sample_mono_ >= kSampleEveryNs) sample_rates(now);
+  sample_history();
   if (server_) server_->poll_once();
   if (metrics_) metrics_->service(0);
 }

@@ -14,6 +14,7 @@
 #include "bus/merge_counter_names.hpp"
 #include "bus/supervisor/mdsupervisor/rotation_planner.hpp"
 #include "bus/supervisor/metrics_server.hpp"
+#include "bus/supervisor/status_history.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -80,6 +81,8 @@ class supervisor {
   [[nodiscard]] std::string handle(const std::string& request);
   [[nodiscard]] nlohmann::json status_json();
   [[nodiscard]] std::string metrics_text();
+  /// `/status.json` of the status page: {"status": status_json(), "history": the charts' points}.
+  [[nodiscard]] std::string status_page_json();
   [[nodiscard]] const std::string& socket_path() const noexcept { return cfg_.supervisor.control_socket; }
   [[nodiscard]] int metrics_port() const noexcept { return metrics_port_; }
 
@@ -158,6 +161,8 @@ class supervisor {
   /// The merger's counter for slot `s` (0 when the merger has not registered it).
   [[nodiscard]] std::int64_t merger_value(const slot_runtime& s, merge_slot_stat stat) const;
   [[nodiscard]] std::int64_t merger_value(merge_total t) const;
+  /// Every slot's counters for one point of the status page's history.
+  void sample_history();
 
   config::bus_config cfg_;
   supervisor_options options_;
@@ -174,6 +179,7 @@ class supervisor {
   counter c_schedule_epoch_;  ///< supervisor.schedule_epoch_ns: the rotation schedule's origin, kept by a restarted supervisor
   std::unique_ptr<control_server> server_;
   std::unique_ptr<metrics_server> metrics_;
+  status_history history_{300, 2'000'000'000};  ///< the status page's charts: one point per 2 s, the last 10 minutes
   int metrics_port_ = -1;
   std::int64_t start_mono_ = 0;
   std::int64_t start_wall_ = 0;

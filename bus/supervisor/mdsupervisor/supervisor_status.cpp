@@ -131,6 +131,31 @@ json supervisor::status_json() {
   return j;
 }
 
+void supervisor::sample_history() {
+  const std::int64_t wall = wall_ns();
+  if (!history_.due(wall)) return;
+  std::vector<slot_counters> in;
+  in.reserve(slots_.size());
+  for (auto& sp : slots_) {
+    slot_runtime& s = *sp;
+    slot_counters c;
+    c.slot = s.name;
+    c.msgs_per_s = s.msgs_per_s;
+    c.lead_sum_ns = static_cast<std::uint64_t>(merger_value(s, merge_slot_stat::lead_sum_ns));
+    c.lead_samples = static_cast<std::uint64_t>(merger_value(s, merge_slot_stat::lead_samples));
+    c.reconnects = s.status_open ? s.status.snapshot().reconnects : 0;
+    in.push_back(std::move(c));
+  }
+  history_.sample(wall, in);
+}
+
+std::string supervisor::status_page_json() {
+  json j;
+  j["status"] = status_json();
+  history_.to_json(j["history"]);
+  return j.dump();
+}
+
 std::string supervisor::metrics_text() {
   auto process = [](const child_process& p) {
     process_metrics m;
