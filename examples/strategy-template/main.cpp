@@ -45,6 +45,10 @@ int main(int argc, char** argv) {
   double seconds = 0;             // 0: no limit
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
+      std::printf("usage: strategy --bus NAME [--records N] [--seconds S] [--venue V]\n");
+      return 0;
+    }
     if (i + 1 >= argc) return usage(("missing value after " + a).c_str());
     const char* v = argv[++i];
     if (a == "--bus") bus = v;

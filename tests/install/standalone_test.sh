@@ -5,8 +5,10 @@
 # usage: standalone_test.sh <source dir>
 set -euo pipefail
 cd "$1"
-# The patterns are split so that this file does not match itself.
-patterns=('\.\./'"shared" '/'"work/" '/'"home/" '/'"Users/" '/'"root/")
+# An absolute path starts a word (after a space, quote, '=', '(' or ':'); "build/tests/install/work/"
+# is a relative one. The patterns are split so that this file does not match itself.
+start='(^|[[:space:]"'"'"'`=(:])'
+patterns=('\.\./'"shared" "$start/"'work/' "$start/"'home/' "$start/"'Users/' "$start/"'root/')
 files=$(git ls-files --cached --others --exclude-standard 2>/dev/null || find . -path ./build -prune -o -path ./.git -prune -o -type f -print)
 bad=0
 for p in "${patterns[@]}"; do
