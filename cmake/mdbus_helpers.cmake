@@ -22,3 +22,16 @@ function(mdbus_add_test name)
   mdbus_warnings(${name})
   doctest_discover_tests(${name} PROPERTIES TIMEOUT 300 ${ARG_PROPERTIES})
 endfunction()
+
+# mdbus_test_program(<out var> <program> <debian package> <who needs it>): the path of a
+# program a test runs (promtool, chromium, ...) in <out var>, or "" with a configure warning: the
+# test then fails and says what to install; it never skips.
+function(mdbus_test_program out program package who)
+  find_program(MDBUS_PROGRAM_${program} ${program} PATHS /usr/sbin /usr/local/sbin)
+  if(NOT MDBUS_PROGRAM_${program})
+    message(WARNING "${program} not found: ${who} will fail until the Debian package ${package} is installed")
+    set(${out} "" PARENT_SCOPE)
+  else()
+    set(${out} "${MDBUS_PROGRAM_${program}}" PARENT_SCOPE)
+  endif()
+endfunction()
