@@ -5,7 +5,8 @@
 #      include/mdbus only, CMake package, pkg-config, unit, Depends from the shlibs);
 #   3. it is unpacked into a staging root (dpkg-deb -x), and its unit passes systemd-analyze verify;
 #   4. examples/strategy-template is built against the staging root alone, with CMake
-#      (find_package(mdbus)) and with pkg-config;
+#      (find_package(mdbus)) and with pkg-config, and against a `cmake --install` under DESTDIR
+#      to another prefix (/opt/mdbus);
 #   5. a bus is run from the package's own binaries (exsim, mdsupervisor, which starts the
 #      package's mdfeed and mdmerge) and both builds of the strategy read trades from it.
 # usage: package_test.sh <build dir> <source dir> <work dir> <certificate dir>
@@ -117,6 +118,18 @@ pc_flags=$(pc --cflags --libs)
 # shellcheck disable=SC2086
 g++ -std=c++20 -O2 -Wall -Wextra "$work/template/main.cpp" $pc_flags -o "$work/strategy-pc" 2> "$work/strategy-pc.log" ||
   { cat "$work/strategy-pc.log"; fail "pkg-config build"; }
+
+# 4b. A plain `cmake --install` under DESTDIR to another prefix: the CMake package is relocatable
+#     and the unit names that prefix's binaries.
+step "cmake --install with DESTDIR and prefix /opt/mdbus; the template against it"
+DESTDIR="$work/destdir" cmake --install "$build" --prefix /opt/mdbus > "$work/install.log" 2>&1 || { cat "$work/install.log"; fail "cmake --install"; }
+grep -qx "ExecStart=/opt/mdbus/bin/mdsupervisor --config /etc/mdbus/%i.json --bus %i" \
+  "$work/destdir/opt/mdbus/lib/systemd/system/mdsupervisor@.service" || fail "the unit of a /opt/mdbus install"
+cmake -S "$work/template" -B "$work/strategy-opt" -G Ninja -DCMAKE_PREFIX_PATH="$work/destdir/opt/mdbus" \
+  -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF > "$work/strategy-opt.log" 2>&1 && cmake --build "$work/strategy-opt" >> "$work/strategy-opt.log" 2>&1 ||
+  { cat "$work/strategy-opt.log"; fail "the template against the DESTDIR install"; }
+grep -q "mdbus_DIR:PATH=$work/destdir/opt/mdbus/lib/cmake/mdbus" "$work/strategy-opt/CMakeCache.txt" || fail "find_package(mdbus) under DESTDIR"
+rm -rf "$work/destdir"   # 150 MB of unstripped programs
 
 # 5. A bus from the package's binaries.
 bin=$stage/usr/bin
