@@ -4,10 +4,12 @@
 #   bin/                       mdsupervisor mdfeed mdmerge mdctl shmcat mdrecord mdreplay mdbridge exsim
 #   include/mdbus/             the public headers: consumer API, records, rings, venues (no
 #                              libwebsockets, simdjson or adapter header among them)
-#   lib/<multiarch>/           libmdbus_consumer.a libmdbus_bus.a, cmake/mdbus/, pkgconfig/mdbus.pc
+#   lib/                       libmdbus_consumer.a libmdbus_bus.a, cmake/mdbus/, pkgconfig/mdbus.pc
+#                              (lib/<multiarch>/ when the build's prefix is /usr: GNUInstallDirs)
 #   lib/systemd/system/        mdsupervisor@.service (config/systemd/)
 #   lib/sysusers.d/mdbus.conf  the service user
-#   share/mdbus/config/        sim.json live.json (examples: copy one to /etc/mdbus/<bus>.json)
+#   share/mdbus/config/        live.json (the real venues: copy to /etc/mdbus/live.json), sim.json
+#                              (a local exsim; its ca_file names the test CA of a build tree)
 #   share/doc/mdbus/           README.md ARCHITECTURE.md, examples/strategy-template
 include(CMakePackageConfigHelpers)
 
@@ -46,9 +48,14 @@ install(CODE "
 install(FILES config/systemd/mdbus.sysusers DESTINATION lib/sysusers.d RENAME mdbus.conf COMPONENT runtime)
 install(FILES config/sim.json config/live.json config/README.md DESTINATION ${CMAKE_INSTALL_DATADIR}/mdbus/config COMPONENT runtime)
 install(FILES README.md ARCHITECTURE.md DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime)
-install(DIRECTORY examples/strategy-template DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples COMPONENT dev)
+install(FILES examples/strategy-template/CMakeLists.txt examples/strategy-template/main.cpp
+              examples/strategy-template/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples/strategy-template COMPONENT dev)
 
-# The Debian package: `cpack -G DEB` in the build directory (tests/install builds it).
+# The Debian package: `cpack -G DEB` in the build directory (tests/install builds it). Only
+# when mdbus is the top-level project: a project that adds mdbus as a subdirectory packages itself.
+if(NOT PROJECT_IS_TOP_LEVEL)
+  return()
+endif()
 set(CPACK_PACKAGE_NAME mdbus)
 set(CPACK_PACKAGE_VENDOR "mdbus")
 set(CPACK_PACKAGE_CONTACT "mdbus maintainers <mdbus@localhost>")
@@ -64,7 +71,7 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # mdbus_<version>_amd64.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)   # Depends: from dpkg-shlibdeps over the binaries
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "passwd")  # useradd, for the service user (postinst)
-set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA "${PROJECT_SOURCE_DIR}/cmake/deb/postinst;${PROJECT_SOURCE_DIR}/cmake/deb/prerm")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA "${PROJECT_SOURCE_DIR}/cmake/deb/postinst;${PROJECT_SOURCE_DIR}/cmake/deb/prerm;${PROJECT_SOURCE_DIR}/cmake/deb/postrm")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_GENERATOR DEB)
 include(CPack)
