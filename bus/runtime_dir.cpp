@@ -71,7 +71,7 @@ std::string default_runtime_dir() {
 std::string default_control_socket(std::string_view bus) {
   std::string path = default_runtime_dir() + "/" + std::string(bus) + ".ctl";
   // A long XDG_RUNTIME_DIR must not make the default unusable: the next candidate is short.
-  if (path.size() > kMaxSocketPath) path = choose_runtime_dir(nullptr, false, ::geteuid()) + "/" + std::string(bus) + ".ctl";
+  if (path.size() > kMaxSocketPath) path = choose_runtime_dir(nullptr, false, ::geteuid(), run_dir_ours()) + "/" + std::string(bus) + ".ctl";
   return path;
 }
 

@@ -7,8 +7,8 @@
 namespace mdbus::supervise {
 namespace {
 
-/// Growth of a cumulative counter; a counter below its last value was reset (a new feeder
-/// process counts from zero), so all of it is new.
+/// Growth of a cumulative counter; a counter below its last value was reset (its segment was
+/// made anew), so all of it is new.
 std::uint64_t growth(std::uint64_t now, std::uint64_t before) noexcept { return now >= before ? now - before : now; }
 
 }  // namespace
@@ -16,12 +16,12 @@ std::uint64_t growth(std::uint64_t now, std::uint64_t before) noexcept { return 
 status_history::status_history(std::size_t capacity, std::int64_t interval_ns)
     : capacity_(capacity == 0 ? 1 : capacity), interval_ns_(interval_ns) {}
 
-bool status_history::sample(std::int64_t now_ns, const std::vector<slot_counters>& slots) {
-  if (primed_ && now_ns - last_ns_ < interval_ns_) return false;
+bool status_history::sample(std::int64_t mono_ns, std::int64_t wall_ns, const std::vector<slot_counters>& slots) {
+  if (!due(mono_ns)) return false;
   const bool take = primed_;
   primed_ = true;
-  last_ns_ = now_ns;
-  point p{now_ns, {}};
+  last_ns_ = mono_ns;
+  point p{wall_ns, {}};
   std::map<std::string, slot_counters> next;
   for (const slot_counters& c : slots) {
     if (take) {
@@ -35,10 +35,15 @@ bool status_history::sample(std::int64_t now_ns, const std::vector<slot_counters
       const std::uint64_t n = reset ? c.lead_samples : c.lead_samples - b.lead_samples;
       const std::uint64_t sum = reset ? c.lead_sum_ns : c.lead_sum_ns - b.lead_sum_ns;
       if (n > 0) sp.lead_us = static_cast<double>(sum) / static_cast<double>(n) / 1e3;
-      sp.reconnects = growth(c.reconnects, b.reconnects);
+      // Counted only between two known counts: a slot seen for the first time, or a block that
+      // opens again, sets the baseline.
+      if (c.reconnects && b.reconnects) sp.reconnects = growth(*c.reconnects, *b.reconnects);
       p.slots.emplace(c.slot, sp);
     }
-    next.emplace(c.slot, c);
+    slot_counters kept = c;
+    // A closed block: the last count stands, so its return is no burst of reconnects.
+    if (!kept.reconnects && last_.count(c.slot) != 0) kept.reconnects = last_.at(c.slot).reconnects;
+    next.emplace(c.slot, std::move(kept));
   }
   last_ = std::move(next);
   if (!take) return false;

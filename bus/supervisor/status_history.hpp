@@ -1,9 +1,11 @@
 #pragma once
 /// The last minutes of each slot for the status page's charts: message rate, race lead and
 /// reconnects, one point per interval. Pure: the supervisor hands in each slot's cumulative
-/// counters and the wall time; this turns them into per-interval points (deltas, with a
-/// counter that went backwards — a restarted feeder — counted from zero) and keeps the newest
-/// `capacity` points. No I/O, no clock: unit-tested alone (tests/bus/supervisor/status_history_test.cpp).
+/// counters with the monotonic time (which paces the points) and the wall time (which labels
+/// them); this turns them into per-interval points (deltas; a counter that went backwards — a
+/// segment made anew — counted from zero; a slot whose feeder block is closed keeps its last
+/// count) and keeps the newest `capacity` points. No I/O, no clock: unit-tested alone
+/// (tests/bus/supervisor/status_history_test.cpp).
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -21,7 +23,9 @@ struct slot_counters {
   double msgs_per_s = 0;           ///< the supervisor's own rate over its last sample
   std::uint64_t lead_sum_ns = 0;   ///< cumulative: merger's lead of this slot over its partner
   std::uint64_t lead_samples = 0;  ///< cumulative: first arrivals the lead was measured on
-  std::uint64_t reconnects = 0;    ///< cumulative: connections after the first (feeder's count)
+  /// Cumulative: connections after the first (the feeder's count); none while the slot's status
+  /// block is closed (its feeder is gone): the last count stands, no point counts a reconnect.
+  std::optional<std::uint64_t> reconnects;
 };
 
 /// One slot's point of one interval.
@@ -36,12 +40,14 @@ class status_history {
   /// Keeps `capacity` points, one per `interval_ns` at most.
   status_history(std::size_t capacity, std::int64_t interval_ns);
 
-  /// Takes a point when `interval_ns` has passed since the last one (the first call only
-  /// sets the baseline: a point needs an interval). Returns whether a point was taken.
-  bool sample(std::int64_t now_ns, const std::vector<slot_counters>& slots);
+  /// Takes a point when `interval_ns` of monotonic time (`mono_ns`) has passed since the last
+  /// one (the first call only sets the baseline: a point needs an interval), labelled with
+  /// `wall_ns` (a wall clock that steps back does not stop the points). Returns whether a
+  /// point was taken.
+  bool sample(std::int64_t mono_ns, std::int64_t wall_ns, const std::vector<slot_counters>& slots);
 
-  /// Whether sample() at `now_ns` would take a point (or the baseline): a cheap test first.
-  [[nodiscard]] bool due(std::int64_t now_ns) const noexcept { return !primed_ || now_ns - last_ns_ >= interval_ns_; }
+  /// Whether sample() at `mono_ns` would take a point (or the baseline): a cheap test first.
+  [[nodiscard]] bool due(std::int64_t mono_ns) const noexcept { return !primed_ || mono_ns - last_ns_ >= interval_ns_; }
   [[nodiscard]] std::size_t size() const noexcept { return points_.size(); }
   [[nodiscard]] std::int64_t interval_ns() const noexcept { return interval_ns_; }
   /// The point of `slot` at index `i` (0 = oldest), if the slot existed then.
@@ -54,12 +60,12 @@ class status_history {
 
  private:
   struct point {
-    std::int64_t t_ns;
+    std::int64_t t_ns;  ///< wall
     std::map<std::string, slot_point> slots;
   };
   std::size_t capacity_;
   std::int64_t interval_ns_;
-  std::int64_t last_ns_ = 0;
+  std::int64_t last_ns_ = 0;  ///< monotonic time of the last point
   bool primed_ = false;
   std::map<std::string, slot_counters> last_;  ///< the counters at the last point
   std::deque<point> points_;

@@ -132,8 +132,8 @@ json supervisor::status_json() {
 }
 
 void supervisor::sample_history() {
-  const std::int64_t wall = wall_ns();
-  if (!history_.due(wall)) return;
+  const std::int64_t mono = mono_ns();
+  if (!history_.due(mono)) return;
   std::vector<slot_counters> in;
   in.reserve(slots_.size());
   for (auto& sp : slots_) {
@@ -143,17 +143,19 @@ void supervisor::sample_history() {
     c.msgs_per_s = s.msgs_per_s;
     c.lead_sum_ns = static_cast<std::uint64_t>(merger_value(s, merge_slot_stat::lead_sum_ns));
     c.lead_samples = static_cast<std::uint64_t>(merger_value(s, merge_slot_stat::lead_samples));
-    c.reconnects = s.status_open ? s.status.snapshot().reconnects : 0;
+    if (s.status_open) c.reconnects = s.status.snapshot().reconnects;  // none while its feeder is gone
     in.push_back(std::move(c));
   }
-  history_.sample(wall, in);
+  history_.sample(mono, wall_ns(), in);
 }
 
 std::string supervisor::status_page_json() {
   json j;
   j["status"] = status_json();
   history_.to_json(j["history"]);
-  return j.dump();
+  // A feeder's last error is cut to a fixed length (maybe inside a UTF-8 sequence) and may
+  // carry a venue's text: replace what is not UTF-8 rather than fail the page.
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string supervisor::metrics_text() {

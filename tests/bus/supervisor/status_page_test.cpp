@@ -76,6 +76,7 @@ TEST_CASE("status page: headless Chromium renders every slot live, the merger, t
   CHECK(dom.out.find("<body data-loaded=\"1\">") != std::string::npos);
   CHECK(dom.out.find("<span id=\"bus\">" + bus.name() + "</span>") != std::string::npos);
   const std::vector<std::string> slots = {"binance/A", "binance/B", "okx/A", "okx/B"};
+  std::map<std::string, int> lead_points;  // per venue, over its two slots
   for (const auto& s : slots) {
     CAPTURE(s);
     CHECK(dom.out.find("<tr data-slot=\"" + s + "\" data-state=\"live\" data-process=\"running\">") != std::string::npos);
@@ -83,6 +84,12 @@ TEST_CASE("status page: headless Chromium renders every slot live, the merger, t
     REQUIRE(charts.size() == 3);  // message rate, race lead, reconnects
     CHECK(charts[0] >= 3);        // the rate has a point per interval since the slot went live
     CHECK(charts[2] >= 3);
+    lead_points[s.substr(0, s.find('/'))] += charts[1];
+  }
+  // The race lead has points where the slot led: in every interval one of a venue's two slots did.
+  for (const auto& [venue, n] : lead_points) {
+    CAPTURE(venue);
+    CHECK(n >= 3);
   }
   CHECK(dom.out.find("<tr data-slot=\"merger\" data-process=\"running\">") != std::string::npos);
   CHECK(dom.out.find("totals · published ") != std::string::npos);
