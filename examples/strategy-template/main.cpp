@@ -2,13 +2,15 @@
 // mdbus (find_package(mdbus), target mdbus::consumer). It maps a bus's output ring and keeps,
 // per venue and symbol, the trade count, the last price and the volume-weighted average
 // price, and the best bid/ask from BBO records; gaps (the bus's word that something was lost)
-// are counted, never hidden. It stops after --records records or --seconds seconds, or on
-// Ctrl-C, and prints one line per symbol and a summary line.
+// are counted, never hidden; when the bus is started anew it maps the new ring. It stops after
+// --records records or --seconds seconds, or on Ctrl-C, and prints one line per symbol and a
+// summary line.
 //
 //   strategy --bus sim [--records N] [--seconds S] [--venue okx]
 #include <mdbus/consumer.hpp>
 #include <mdbus/records.hpp>
 
+#include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -82,13 +84,24 @@ int main(int argc, char** argv) {
 
   std::map<std::pair<std::string, std::string>, symbol_state> symbols;
   std::uint64_t records = 0, gaps = 0, laps = 0, books = 0;
-  const std::int64_t budget_ns = static_cast<std::int64_t>(seconds * 1e9);
-  std::int64_t waited_ns = 0;
-  constexpr std::int64_t kSlice = 100'000'000;  // wake every 100 ms to look at the stop flag
-  while (g_stop == 0 && (max_records == 0 || records < max_records) && (budget_ns == 0 || waited_ns < budget_ns)) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  constexpr std::int64_t kSlice = 100'000'000;  // wake every 100 ms to look at the stop flag and the clock
+  while (g_stop == 0 && (max_records == 0 || records < max_records) &&
+         (seconds <= 0 || std::chrono::steady_clock::now() < deadline)) {
     const mdbus::poll_result r = c.wait(kSlice);
     if (r.status == mdbus::poll_status::empty) {
-      waited_ns += kSlice;
+      // Quiet for a while: is the bus still there? A merger restarted by the supervisor adopts
+      // this same ring (reading just goes on); a bus started anew (its segments removed and made
+      // again) has a new ring under the same name, which we must map instead.
+      if (c.segment().replaced_by_name()) {
+        std::fprintf(stderr, "strategy: mdbus.%s.out was made anew (the bus restarted): mapping the new ring\n", bus.c_str());
+        try {
+          c = mdbus::consumer::open(opt);
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "strategy: %s\n", e.what());
+          return 1;
+        }
+      }
       continue;
     }
     if (r.status == mdbus::poll_status::lapped) {

@@ -8,7 +8,8 @@
 #      (find_package(mdbus)) and with pkg-config, and against a `cmake --install` under DESTDIR
 #      to another prefix (/opt/mdbus);
 #   5. a bus is run from the package's own binaries (exsim, mdsupervisor, which starts the
-#      package's mdfeed and mdmerge) and both builds of the strategy read trades from it.
+#      package's mdfeed and mdmerge) and both builds of the strategy read trades from it; the bus
+#      is stopped and started anew under a running strategy, which maps the new ring and reads on.
 # usage: package_test.sh <build dir> <source dir> <work dir> <certificate dir>
 set -euo pipefail
 build=$(cd "$1" && pwd) src=$(cd "$2" && pwd) work=$3 certs=$(cd "$4" && pwd)
@@ -24,7 +25,8 @@ cleanup() {
     for _ in $(seq 200); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$p" 2>/dev/null || true
   done
-  pkill -KILL -f "$work/" 2>/dev/null || true   # a feeder or merger the supervisor left behind
+  # A feeder or merger the supervisor left behind: programs of the staging root only.
+  [ -z "${stage:-}" ] || pkill -KILL -f "^$(sed 's/[][\.*^$()+?{}|]/\\&/g' <<< "$stage")/usr/bin/" 2>/dev/null || true
   rm -f /dev/shm/mdbus."$bus".*
 }
 trap cleanup EXIT
@@ -40,12 +42,15 @@ step "built $(basename "$deb") ($(du -k "$deb" | cut -f1) kB)"
 
 # 2. Contents and control fields.
 dpkg-deb -c "$deb" | awk '{print $6}' | sed 's#^\./#/#' > "$work/contents.txt"
+# The library folder: /usr/lib, or /usr/lib/<multiarch> when the build's prefix was /usr.
+libdir=$(grep -m1 '/libmdbus_consumer\.a$' "$work/contents.txt" | xargs -r dirname)
+[ -n "$libdir" ] || fail "the package has no libmdbus_consumer.a"
 for f in /usr/bin/mdsupervisor /usr/bin/mdfeed /usr/bin/mdmerge /usr/bin/mdctl /usr/bin/shmcat /usr/bin/mdrecord \
          /usr/bin/mdreplay /usr/bin/mdbridge /usr/bin/exsim \
          /usr/include/mdbus/consumer.hpp /usr/include/mdbus/records.hpp /usr/include/mdbus/order_book.hpp \
-         /usr/include/mdbus/venues/registry.hpp /usr/lib/libmdbus_consumer.a /usr/lib/libmdbus_bus.a \
-         /usr/lib/cmake/mdbus/mdbusConfig.cmake /usr/lib/cmake/mdbus/mdbusConfigVersion.cmake \
-         /usr/lib/cmake/mdbus/mdbusTargets.cmake /usr/lib/pkgconfig/mdbus.pc \
+         /usr/include/mdbus/venues/registry.hpp "$libdir/libmdbus_consumer.a" "$libdir/libmdbus_bus.a" \
+         "$libdir/cmake/mdbus/mdbusConfig.cmake" "$libdir/cmake/mdbus/mdbusConfigVersion.cmake" \
+         "$libdir/cmake/mdbus/mdbusTargets.cmake" "$libdir/pkgconfig/mdbus.pc" \
          /usr/lib/systemd/system/mdsupervisor@.service /usr/lib/sysusers.d/mdbus.conf \
          /usr/share/mdbus/config/sim.json /usr/share/mdbus/config/live.json /usr/share/doc/mdbus/README.md \
          /usr/share/doc/mdbus/ARCHITECTURE.md /usr/share/doc/mdbus/examples/strategy-template/CMakeLists.txt; do
@@ -64,7 +69,7 @@ done
 [ "$(dpkg-deb -f "$deb" Package)" = mdbus ] || fail "package name"
 [ "$(dpkg-deb -f "$deb" Architecture)" = amd64 ] || fail "architecture"
 dpkg-deb -e "$deb" "$work/control"
-for s in postinst prerm; do
+for s in postinst prerm postrm; do
   [ -x "$work/control/$s" ] || fail "control script $s missing or not executable"
   sh -n "$work/control/$s" || fail "control script $s: syntax"
 done
@@ -83,8 +88,8 @@ unit=$stage/usr/lib/systemd/system/mdsupervisor@.service
 grep -qx "ExecStart=/usr/bin/mdsupervisor --config /etc/mdbus/%i.json --bus %i" "$unit" || fail "ExecStart of the unit: $(grep ExecStart= "$unit")"
 step "systemd-analyze verify mdsupervisor@$bus.service"
 # verify loads the unit's dependencies (sysinit.target, network-online.target) and checks that
-# every command it runs exists: in a root made of the machine's own units, a shell (the
-# ExecStopPost line) and the package on top, so it is the package's mdsupervisor it finds.
+# every command it runs exists: in a root made of the machine's own units and a shell, with the
+# package on top, so it is the package's mdsupervisor it finds.
 vroot=$work/verify-root
 mkdir -p "$vroot/usr/bin" "$vroot/usr/lib/systemd"
 cp -a /usr/lib/systemd/system "$vroot/usr/lib/systemd/"
@@ -103,7 +108,7 @@ cp -r "$src/examples/strategy-template" "$work/template"
 cmake -S "$work/template" -B "$work/strategy" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$stage/usr" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF > "$work/strategy-cmake.log" 2>&1 ||
   { cat "$work/strategy-cmake.log"; fail "configuring the template"; }
-grep -q "mdbus_DIR:PATH=$stage/usr/lib/cmake/mdbus" "$work/strategy/CMakeCache.txt" || fail "find_package(mdbus) found $(grep mdbus_DIR "$work/strategy/CMakeCache.txt")"
+grep -q "mdbus_DIR:PATH=$stage$libdir/cmake/mdbus" "$work/strategy/CMakeCache.txt" || fail "find_package(mdbus) found $(grep mdbus_DIR "$work/strategy/CMakeCache.txt")"
 cmake --build "$work/strategy" > "$work/strategy-build.log" 2>&1 || { cat "$work/strategy-build.log"; fail "building the template"; }
 # (The work folder may lie inside the build tree, inside the source tree: look for its folders.)
 if grep -qE "$src/(bus|consumers|feeders|tools)|-I$src( |$)" "$work/strategy/build.ninja"; then
@@ -111,7 +116,7 @@ if grep -qE "$src/(bus|consumers|feeders|tools)|-I$src( |$)" "$work/strategy/bui
 fi
 if grep -qiE 'warning' "$work/strategy-build.log"; then cat "$work/strategy-build.log"; fail "the template builds with warnings"; fi
 step "examples/strategy-template: g++ with pkg-config"
-pc() { PKG_CONFIG_PATH="$stage/usr/lib/pkgconfig" PKG_CONFIG_LIBDIR="$stage/usr/lib/pkgconfig" pkg-config "$@" mdbus; }
+pc() { PKG_CONFIG_PATH="$stage$libdir/pkgconfig" PKG_CONFIG_LIBDIR="$stage$libdir/pkgconfig" pkg-config "$@" mdbus; }
 pc_flags=$(pc --cflags --libs)
 # mdbus.pc finds its prefix from its own place (${pcfiledir}): relocated with the staging root.
 [ "$(realpath "$(pc --variable=includedir)")" = "$stage/usr/include" ] || fail "pkg-config includedir is not the staging root's: $pc_flags"
@@ -128,7 +133,7 @@ grep -qx "ExecStart=/opt/mdbus/bin/mdsupervisor --config /etc/mdbus/%i.json --bu
 cmake -S "$work/template" -B "$work/strategy-opt" -G Ninja -DCMAKE_PREFIX_PATH="$work/destdir/opt/mdbus" \
   -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF > "$work/strategy-opt.log" 2>&1 && cmake --build "$work/strategy-opt" >> "$work/strategy-opt.log" 2>&1 ||
   { cat "$work/strategy-opt.log"; fail "the template against the DESTDIR install"; }
-grep -q "mdbus_DIR:PATH=$work/destdir/opt/mdbus/lib/cmake/mdbus" "$work/strategy-opt/CMakeCache.txt" || fail "find_package(mdbus) under DESTDIR"
+grep -qE "mdbus_DIR:PATH=$work/destdir/opt/mdbus/lib(/[^/]+)?/cmake/mdbus" "$work/strategy-opt/CMakeCache.txt" || fail "find_package(mdbus) under DESTDIR"
 rm -rf "$work/destdir"   # 150 MB of unstripped programs
 
 # 5. A bus from the package's binaries.
@@ -185,9 +190,31 @@ if grep -q '^binance' "$work/strategy-pc.out"; then fail "--venue okx let Binanc
 "$bin/mdctl" --socket "$work/ctl.sock" status > "$work/mdctl.out" 2>&1 || { cat "$work/mdctl.out"; fail "mdctl status"; }
 [ "$(grep -cE '^ *(binance|okx)/[AB] .* live' "$work/mdctl.out")" -eq 4 ] || { cat "$work/mdctl.out"; fail "mdctl status: 4 live slots"; }
 
-# A clean stop removes the bus's segments.
-kill -TERM "$sup"
-for _ in $(seq 300); do kill -0 "$sup" 2>/dev/null || break; sleep 0.1; done
-! kill -0 "$sup" 2>/dev/null || fail "mdsupervisor did not stop in 30 s"
-if ls /dev/shm/mdbus."$bus".* > /dev/null 2>&1; then fail "segments left after the stop: $(ls /dev/shm/mdbus."$bus".*)"; fi
+stop_bus() {  # a clean stop removes the bus's segments
+  kill -TERM "$sup"
+  for _ in $(seq 300); do kill -0 "$sup" 2>/dev/null || break; sleep 0.1; done
+  ! kill -0 "$sup" 2>/dev/null || fail "mdsupervisor did not stop in 30 s"
+  if ls /dev/shm/mdbus."$bus".* > /dev/null 2>&1; then fail "segments left after the stop: $(ls /dev/shm/mdbus."$bus".*)"; fi
+}
+
+# The bus stopped and started anew under a running strategy: it maps the new ring and reads on.
+step "the bus restarted under a running strategy"
+"$work/strategy/strategy" --bus "$bus" --records 1000 --seconds 120 > "$work/strategy-restart.out" 2>&1 &
+strat=$!
+pids+=("$strat")
+for _ in $(seq 100); do grep -q '^strategy: reading' "$work/strategy-restart.out" && break; sleep 0.1; done
+grep -q '^strategy: reading' "$work/strategy-restart.out" || { cat "$work/strategy-restart.out"; fail "strategy did not start"; }
+stop_bus
+"$bin/mdsupervisor" --config "$work/bus.json" --bus "$bus" > "$work/supervisor2.log" 2>&1 &
+sup=$!
+pids=("$sup" "${pids[@]}")
+for _ in $(seq 200); do grep -q MDSUPERVISOR_READY "$work/supervisor2.log" && break; sleep 0.1; done
+grep -q MDSUPERVISOR_READY "$work/supervisor2.log" || { cat "$work/supervisor2.log"; fail "mdsupervisor did not start again"; }
+set +e; wait "$strat"; rc=$?; set -e
+cat "$work/strategy-restart.out"
+[ "$rc" -eq 0 ] || fail "strategy across the restart: exit $rc"
+grep -q "was made anew (the bus restarted): mapping the new ring" "$work/strategy-restart.out" || fail "the strategy did not map the new ring"
+grep -q "^strategy: 1000 records" "$work/strategy-restart.out" || fail "the strategy did not read on after the restart"
+
+stop_bus
 step "PASS"
