@@ -3,6 +3,7 @@
 #include "mdbus/broadcast_ring.hpp"
 #include "mdbus/records.hpp"
 #include "support/eventually.hpp"
+#include "support/read_file.hpp"
 #include "support/test_records.hpp"
 
 #include <doctest/doctest.h>
@@ -10,8 +11,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,13 +36,6 @@ inline bbo_record make_bbo(std::uint64_t id) {
 template <class R>
 void publish(broadcast_ring_writer& w, const R& r) {
   REQUIRE(w.write(static_cast<std::uint32_t>(R::kType), record_bytes(r)));
-}
-
-inline std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 /// The complete lines of `out` (a file still being written may end mid-line), parsed as JSON.
