@@ -21,9 +21,9 @@ constexpr std::string_view kPage = R"page(<!doctype html>
   table { border-collapse: collapse; background: #fff; border: 1px solid var(--line); }
   th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: left; white-space: nowrap; }
   th { font-weight: 600; color: var(--muted); font-size: 12px; letter-spacing: .02em; }
-  td.num { text-align: right; font-variant-numeric: tabular-nums; }
+  td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
   .ok { color: var(--ok); font-weight: 600; } .warn { color: var(--warn); font-weight: 600; } .bad { color: var(--bad); font-weight: 600; }
-  #totals { margin-top: 8px; color: var(--muted); }
+  #totals { margin-top: 8px; color: var(--muted); white-space: pre; }
   #charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(330px, 1fr)); gap: 12px; }
   .card { background: #fff; border: 1px solid var(--line); border-radius: 4px; padding: 8px 10px; }
   .card h3 { font-size: 13px; margin: 0 0 4px; }
@@ -40,8 +40,7 @@ constexpr std::string_view kPage = R"page(<!doctype html>
 <div id="head">connecting to the supervisor…</div>
 <div id="banner"></div>
 <table id="slots">
-  <thead><tr><th>slot</th><th>process</th><th>state</th><th>connected</th><th>next rotation</th><th>msgs/s</th>
-  <th>first</th><th>lag µs</th><th>reconnects</th><th>restarts</th><th>last error</th></tr></thead>
+  <thead><tr></tr></thead>
   <tbody></tbody>
 </table>
 <div id="totals"></div>
@@ -56,74 +55,28 @@ function el(tag, attrs, text) {
   if (text !== undefined) e.textContent = text;
   return e;
 }
-function human(ms) {
-  if (ms === null || ms === undefined) return dash;
-  if (ms < 1000) return ms + "ms";
-  const s = Math.floor(ms / 1000);
-  if (s < 60) return s + "s";
-  if (s < 3600) return Math.floor(s / 60) + "m" + String(s % 60).padStart(2, "0") + "s";
-  if (s < 86400) return Math.floor(s / 3600) + "h" + String(Math.floor(s % 3600 / 60)).padStart(2, "0") + "m";
-  return Math.floor(s / 86400) + "d" + String(Math.floor(s % 86400 / 3600)).padStart(2, "0") + "h";
-}
 function num(v, digits) { return (v === null || v === undefined) ? dash : Number(v).toFixed(digits); }
-function slotName(s) { return s.venue + (s.group > 0 ? "/g" + s.group : "") + "/" + s.slot; }
-function processCell(p) {
-  let t = p.process || dash;
-  if (p.crash_loop) t = t === "restarting" ? "CRASH LOOP" : t + " CRASH LOOP";
-  if (p.pid) t += " " + p.pid;
-  const cls = p.crash_loop ? "bad" : (p.process === "running" || p.process === "adopted") ? "" : "warn";
-  return [t, cls];
-}
-function stateCell(s) {
-  let t = s.state || dash;
-  const down = s.state === "down" || s.state === "stopped";
-  if (down && s.reason && s.reason !== "none") t += ": " + s.reason;
-  let cls = s.state === "live" ? "ok" : (!s.state || down) ? "bad" : "warn";
-  if (s.paused) { t = down ? "paused" : t + " (paused)"; cls = "warn"; }
-  return [t, cls];
-}
-function rotationText(s) {
-  if (s.rotation_due) {
-    const due = s.rotation_due.replace(/_request$/, "");
-    return s.rotation_waits ? "due: " + due + ", held: " + s.rotation_waits : "due: " + due;
-  }
-  if (s.next_rotation_ms === null || s.next_rotation_ms === undefined) return dash;
-  return s.next_rotation_ms <= 0 ? "due" : "in " + human(s.next_rotation_ms);
-}
-function row(cells, attrs) {
-  const tr = el("tr", attrs);
-  for (const c of cells) {
-    const [text, cls, isNum] = Array.isArray(c) ? c : [c, "", false];
-    const td = el("td", {}, text);
-    if (cls) td.className = cls;
-    if (isNum) td.classList.add("num");
-    tr.appendChild(td);
-  }
-  return tr;
-}
-function renderTable(st) {
+// The table is the supervisor's: the cells `mdctl status` prints, by its rules (table.columns,
+// table.rows[].cells {text, tone}); the page only lays them out.
+function renderTable(table) {
+  const headRow = document.querySelector("#slots thead tr");
+  headRow.replaceChildren(...table.columns.map((c) => el("th", c.right ? {"class": "num"} : {}, c.title)));
   const body = document.querySelector("#slots tbody");
   body.replaceChildren();
-  for (const s of st.slots || []) {
-    const rec = String(s.reconnects ?? dash) + ((s.proactive_rotations !== undefined) ? " (" + s.proactive_rotations + "/" + s.forced_reconnects + ")" : "");
-    body.appendChild(row([
-      slotName(s), processCell(s), stateCell(s), human(s.connected_ms > 0 ? s.connected_ms : null), rotationText(s),
-      [s.msgs_per_s === null || s.msgs_per_s === undefined ? dash : num(s.msgs_per_s, s.msgs_per_s < 1000 ? 1 : 0), "", true],
-      [s.first_arrival_share === null || s.first_arrival_share === undefined ? dash : Math.round(s.first_arrival_share * 100) + "%", "", true],
-      [s.lag_vs_partner_us === null || s.lag_vs_partner_us === undefined ? dash : (s.lag_vs_partner_us >= 0 ? "+" : "") + num(s.lag_vs_partner_us, 1), "", true],
-      [rec, "", true], [String(s.restarts ?? dash), "", true], [s.last_error || "", s.last_error ? "bad" : "", false],
-    ], {"data-slot": slotName(s), "data-state": s.state || "", "data-process": s.process || ""}));
+  for (const r of table.rows) {
+    const attrs = {"data-slot": r.slot};
+    if (r.state !== undefined) attrs["data-state"] = r.state;
+    attrs["data-process"] = r.process;
+    const tr = el("tr", attrs);
+    r.cells.forEach((c, i) => {
+      const td = el("td", {}, c.text);
+      if (c.tone) td.className = c.tone;
+      if (table.columns[i].right) td.classList.add("num");
+      tr.appendChild(td);
+    });
+    body.appendChild(tr);
   }
-  const m = st.merger || {};
-  body.appendChild(row(["merger", processCell(m), "", "", "", "", "", "", "", [String(m.restarts ?? dash), "", true], ""],
-                       {"data-slot": "merger", "data-process": m.process || ""}));
-  const t = st.totals || {};
-  const bad = (v) => v ? '<span class="bad">' + v + "</span>" : String(v ?? dash);
-  document.getElementById("totals").innerHTML =
-    "totals · published " + (t.published ?? dash) + " · duplicates " + (t.duplicates ?? dash) +
-    " · gaps " + bad(t.gaps) + " · ring overflows " + bad(t.ring_overflows) +
-    " · rotations " + (t.proactive_reconnects ?? dash) + " proactive / " + (t.forced_reconnects ?? dash) + " forced" +
-    " · reconnect avg " + num(t.reconnect_avg_ms, 1) + " ms, max " + num(t.reconnect_max_ms, 1) + " ms";
+  document.getElementById("totals").textContent = table.totals;
 }
 function spark(values, bars) {
   const w = 200, h = 28;
@@ -186,13 +139,10 @@ async function refresh() {
     const r = await fetch("status.json", {cache: "no-store"});
     if (!r.ok) throw new Error("HTTP " + r.status);
     const j = await r.json();
-    const st = j.status;
-    document.getElementById("bus").textContent = st.bus;
-    document.title = "mdbus " + st.bus;
-    const sv = st.supervisor || {};
-    document.getElementById("head").textContent = ["supervisor pid " + sv.pid, "up " + human(sv.uptime_ms),
-      "config " + sv.config, "updated " + new Date(st.time_ns / 1e6).toISOString().replace("T", " ").slice(0, 19) + " UTC"].join(" · ");
-    renderTable(st);
+    document.getElementById("bus").textContent = j.status.bus;
+    document.title = "mdbus " + j.status.bus;
+    document.getElementById("head").textContent = j.table.header;
+    renderTable(j.table);
     renderCharts(j.history);
     banner.style.display = "none";
     document.body.setAttribute("data-loaded", "1");

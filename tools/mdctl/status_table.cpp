@@ -320,6 +320,28 @@ std::string fit_text(std::string_view s, std::size_t columns) {
   return out + "…";
 }
 
+json status_cells(const json& status) {
+  auto tone = [](const char* c) { return c == kGreen ? "ok" : c == kYellow ? "warn" : c == kRed ? "bad" : ""; };
+  auto cells = [&](const row& r) {
+    json out = json::array();
+    for (const cell& c : r) out.push_back({{"text", c.text}, {"tone", tone(c.color)}});
+    return out;
+  };
+  json columns = json::array();
+  for (const auto& col : kColumns) columns.push_back({{"title", std::string(col.title)}, {"right", col.right}});
+  json rows = json::array();
+  if (const json* slots = field(status, "slots"); slots != nullptr && slots->is_array())
+    for (const auto& s : *slots) {
+      const row r = slot_row(s);
+      rows.push_back({{"slot", r[0].text}, {"state", text(s, "state").value_or("")}, {"process", text(s, "process").value_or("")},
+                      {"cells", cells(r)}});
+    }
+  if (const json* m = field(status, "merger"); m != nullptr && m->is_object())
+    rows.push_back({{"slot", "merger"}, {"process", text(*m, "process").value_or("")}, {"cells", cells(merger_row(*m))}});
+  return {{"header", header_line(status)}, {"columns", std::move(columns)}, {"rows", std::move(rows)},
+          {"totals", totals_lines(status, 0, false)}};
+}
+
 std::string format_status(const json& status, bool color, std::size_t width) {
   std::vector<row> rows;
   if (const json* slots = field(status, "slots"); slots != nullptr && slots->is_array())

@@ -17,6 +17,15 @@ namespace mdbus::mdctl {
 /// is truncated to fit (with "…", at least 16 columns kept); 0 means no truncation.
 [[nodiscard]] std::string format_status(const nlohmann::json& status, bool color = false, std::size_t width = 0);
 
+/// The same table as data, for the supervisor's status page (bus/supervisor/status_page.cpp),
+/// so the page and `mdctl status` show the same cells by the same rules:
+/// {"header": the header line, "columns": [{"title", "right"}], "rows": [{"slot", "state",
+/// "process", "cells": [{"text", "tone"}]}], "totals": the totals lines}. `tone` is "ok", "warn", "bad" or "" where the
+/// terminal table is green, yellow, red or plain; `slot` is the first cell ("binance/g1/A",
+/// "merger"), `state` and `process` the raw fields ("" when absent; the merger has no state).
+/// Never throws on any JSON value, as format_status.
+[[nodiscard]] nlohmann::json status_cells(const nlohmann::json& status);
+
 /// A duration for humans, two units at most: "850ms", "40s", "3m12s", "5h03m", "2d04h".
 /// Negative durations get a leading "-".
 [[nodiscard]] std::string human_duration(std::int64_t ms);

@@ -4,6 +4,7 @@
 
 #include "bus/clock.hpp"
 #include "bus/supervisor/metrics.hpp"
+#include "tools/mdctl/status_table.hpp"
 
 #include <algorithm>
 #include <unistd.h>
@@ -152,6 +153,7 @@ void supervisor::sample_history() {
 std::string supervisor::status_page_json() {
   json j;
   j["status"] = status_json();
+  j["table"] = mdctl::status_cells(j["status"]);  // the cells `mdctl status` prints, by its rules
   history_.to_json(j["history"]);
   // A feeder's last error is cut to a fixed length (maybe inside a UTF-8 sequence) and may
   // carry a venue's text: replace what is not UTF-8 rather than fail the page.

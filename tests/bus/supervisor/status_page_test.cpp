@@ -92,7 +92,7 @@ TEST_CASE("status page: headless Chromium renders every slot live, the merger, t
     CHECK(n >= 3);
   }
   CHECK(dom.out.find("<tr data-slot=\"merger\" data-process=\"running\">") != std::string::npos);
-  CHECK(dom.out.find("totals · published ") != std::string::npos);
+  CHECK(dom.out.find("totals published ") != std::string::npos);  // mdctl status's totals line
   // The error banner stays empty: every fetch of /status.json succeeded.
   CHECK(std::regex_search(dom.out, std::regex(R"re(<div id="banner"[^>]*></div>)re")));
 

@@ -17,6 +17,7 @@ using mdbus::mdctl::display_width;
 using mdbus::mdctl::fit_text;
 using mdbus::mdctl::format_status;
 using mdbus::mdctl::human_duration;
+using mdbus::mdctl::status_cells;
 using nlohmann::json;
 
 namespace {
@@ -260,6 +261,48 @@ TEST_CASE("colour changes nothing but the colour") {
   CHECK(coloured.find("\x1b[31mCRASH LOOP 4") == std::string::npos);       // no pid in a crash loop here
   CHECK(coloured.find("\x1b[31mCRASH LOOP\x1b[0m") != std::string::npos);  // crash loop: red
   CHECK(coloured.find("gaps \x1b[31m1\x1b[0m") != std::string::npos);      // a gap: red
+}
+
+TEST_CASE("status_cells: the status page's table is the same cells, tones for the colours, raw state and process per row") {
+  json st = json::parse(mdbus::test::kFourSlotStatus);
+  const json t = status_cells(st);
+  const std::string table = format_status(st);
+  CHECK(t["header"] == lines_of(table).at(0));
+  REQUIRE(t["columns"].size() == 11);
+  CHECK(t["columns"][0] == json({{"title", "SLOT"}, {"right", false}}));
+  CHECK(t["columns"][5] == json({{"title", "MSGS/S"}, {"right", true}}));
+  REQUIRE(t["rows"].size() == st["slots"].size() + 1);
+  for (const auto& r : t["rows"]) {
+    CAPTURE(r.dump());
+    // Every cell's text stands in the terminal row, in column order.
+    const std::string line = row_of(table, r["slot"].get<std::string>());
+    std::size_t at = 0;
+    for (const auto& c : r["cells"]) {
+      const std::string text = c["text"];
+      if (text.empty()) continue;
+      at = line.find(text, at);
+      REQUIRE(at != std::string::npos);
+      at += text.size();
+    }
+  }
+  const json& a = t["rows"][0];
+  CHECK(a["slot"] == "binance/A");
+  CHECK(a["state"] == st["slots"][0]["state"]);
+  CHECK(a["process"] == st["slots"][0]["process"]);
+  CHECK(a["cells"][2] == json({{"text", "live"}, {"tone", "ok"}}));  // green in the terminal
+  const json& b = t["rows"][3];
+  CHECK(b["cells"][1]["text"].get<std::string>().find("CRASH LOOP") != std::string::npos);
+  CHECK(b["cells"][1]["tone"] == "bad");
+  const json& m = t["rows"].back();
+  CHECK(m["slot"] == "merger");
+  CHECK_FALSE(m.contains("state"));
+  // The terminal's two totals lines, with the label's padding that aligns them under the table.
+  const auto lines = lines_of(table);
+  const std::string first = lines.end()[-2], second = lines.back();
+  CHECK(t["totals"].get<std::string>() == "totals " + first.substr(first.find("published")) + "\n       " +
+                                              second.substr(second.find("reconnects")) + "\n");
+  CHECK_NOTHROW((void)status_cells(json("text")));
+  CHECK(status_cells(json::object())["rows"].empty());
 }
 
 TEST_CASE("human_duration: two units at most") {
