@@ -117,7 +117,15 @@ int feeder::run() {
   } else {
     start_connect(now);
   }
-  while (!finished_) ws_->service();
+  while (!finished_) {
+    ws_->service();
+    // The merger, if asleep, wakes once a pass for every record the pass wrote: the messages
+    // of one socket read (a venue's 100 ms book windows close together, a burst of one per
+    // instrument), REST answers, the tick's. Once a message woke the merger for each message
+    // of a burst, each wake-up a context switch on cores the feeders need: at 50 k msgs/s the
+    // merger took twice the CPU and the bus's p99 was 2-3x longer (bench/RESULTS.md, e2e).
+    ring_.notify();
+  }
   return exit_code_;
 }
 
@@ -304,7 +312,6 @@ void feeder::on_message(simdjson::padded_string_view data, bool binary, std::int
   const parse_result r = adapter_->parse(data, first_byte_ns, sink_);
   if (r.records > 0) {
     bump(f.records, r.records);
-    ring_.notify();  // once per message: the merger, if asleep, wakes for this message's records
   }
   f.ring_overflows.store(sink_.dropped(), std::memory_order_relaxed);
   if (r.event == control_event::pong) {
