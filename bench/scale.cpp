@@ -5,7 +5,8 @@
 // rate is then steered, through exsim's POST /market, until the feeders receive the first
 // point's messages a second within 5 %: more instruments at one action rate would mean more
 // messages, as each symbol's depth@100ms window flushes on its own): exsim over TLS with N Binance symbols and N OKX instIds -> mdsupervisor (per venue
-// ceil(N x 3 channels / 800) connection groups of two mdfeed slots each, mdmerge) -> this
+// connection groups of two mdfeed slots each, as many as the venue's connection limit asks:
+// Binance ceil(N x 3 streams / 800), OKX one; mdmerge) -> this
 // process's consumer. Per point:
 //   - sync: seconds from the supervisor's start until every book (Binance depth@100ms, OKX
 //     books) has a snapshot on the output ring (Binance's from REST, inside its budget);
@@ -13,7 +14,9 @@
 //     messages they received (their status blocks), the merger's over the records it published;
 //   - private resident memory (RssAnon) of the largest feeder and of the merger;
 //   - the merger's added latency: publish - receive stamps of every data record, p50 / p99,
-//     Binance depth@100ms apart (the venue pushes every symbol's update on one 100 ms tick);
+//     the event channels (trade, bookTicker, trades, bbo-tbt) apart from the book channels
+//     (depth@100ms, books: every instrument's 100 ms window closes on one tick, so they come in
+//     bursts as large as the instrument count); --by-channel prints each channel;
 //   - the cores exsim and the whole machine kept busy over the window (a loaded 2-core box
 //     delays every hop: read the latency against them).
 // Each figure is also printed as a ratio against the first point of the same run (the
@@ -21,12 +24,15 @@
 // bookTicker + depth@100ms (500 symbols x 3 = 1500 streams: two groups, as one Binance
 // connection holds 1024), OKX trades + bbo-tbt + books. See bench/RESULTS.md.
 #include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -43,6 +49,7 @@
 #include "bus/feeder_block.hpp"
 #include "bus/stop_signal.hpp"
 #include "mdbus/consumer.hpp"
+#include "mdbus/venues/registry.hpp"
 #include "tests/tools/exsim/http_client.hpp"
 
 using namespace std::chrono_literals;
@@ -60,7 +67,38 @@ struct options {
   double seconds = 10;   ///< measuring window per point
   double warmup = 2;     ///< after sync, before the window
   double sync_limit = 180;
+  int binance_groups = 0;  ///< connection groups per venue; 0: from the venue's connection limit
+  int okx_groups = 0;
+  bool by_channel = false;
+  int busy_threads = 0;  ///< nice-19 spinning threads for the whole run (see --busy-threads)
   bool keep = false;
+};
+
+/// Threads at the lowest priority that spin until destroyed: the machine's cores never idle,
+/// so every point wakes its processes on a running core. On a VM whose idle vCPUs halt at once
+/// (haltpoll.guest_halt_poll_ns=0 on this one's kernel command line) a wake-up onto a halted
+/// vCPU goes through the hypervisor, and a point that keeps the box less busy (fewer market
+/// actions for the same messages) would measure slower wake-ups, not a slower bus.
+class busy_threads {
+ public:
+  explicit busy_threads(int n) {
+    for (int i = 0; i < n; ++i)
+      threads_.emplace_back([this] {
+        (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
+        while (!stop_.load(std::memory_order_relaxed)) {
+        }
+      });
+  }
+  ~busy_threads() {
+    stop_.store(true);
+    for (auto& t : threads_) t.join();
+  }
+  busy_threads(const busy_threads&) = delete;
+  busy_threads& operator=(const busy_threads&) = delete;
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
 };
 
 std::vector<std::string> binance_symbols(int n) {
@@ -74,11 +112,20 @@ std::vector<std::string> okx_symbols(int n) {
   return v;
 }
 
-/// Connection groups for n instruments of 3 channels: at most ~800 streams a connection (the
-/// groups are a hash split, so not quite even; Binance holds 1024).
-int groups_for(int n) { return std::max(1, (n * 3 + 799) / 800); }
+/// Connection groups for n instruments of 3 channels on venue `v`: `forced` when > 0, else as
+/// many as the venue's connection limit asks (its descriptor): each group at most 25/32 of the
+/// streams one connection holds (Binance: 800 of 1024; the groups are a hash split of the
+/// symbols, so not quite even), one group where the venue documents no stream limit (OKX).
+int groups_for(venue v, int n, int forced) {
+  if (forced > 0) return forced;
+  const std::uint32_t max = find_venue(v)->connection.max_streams;
+  if (max == 0) return 1;
+  const int per = static_cast<int>(max * 25 / 32);
+  return std::max(1, (n * 3 + per - 1) / per);
+}
 
-std::string write_config(const std::string& path, const std::string& bus, int n, const json& ready, const std::string& dir) {
+std::string write_config(const std::string& path, const std::string& bus, int n, const options& o, const json& ready,
+                         const std::string& dir) {
   const json ep = {{"host", "127.0.0.1"}, {"port", ready.at("venue_port")}, {"tls", true}, {"server_name", "localhost"},
                    {"ca_file", dir + "/certs/ca.pem"}};
   json brest = ep, orest = ep;
@@ -90,9 +137,9 @@ std::string write_config(const std::string& path, const std::string& bus, int n,
       {"supervisor", {{"control_socket", dir + "/ctl.sock"}}},
       {"venues",
        {{"binance", {{"endpoint", ep}, {"rest_endpoint", brest}, {"symbols", binance_symbols(n)},
-                     {"channels", {"trade", "bookTicker", "depth@100ms"}}, {"groups", groups_for(n)}}},
+                     {"channels", {"trade", "bookTicker", "depth@100ms"}}, {"groups", groups_for(venue::binance, n, o.binance_groups)}}},
         {"okx", {{"endpoint", ep}, {"rest_endpoint", orest}, {"symbols", okx_symbols(n)}, {"channels", {"trades", "bbo-tbt", "books"}},
-                 {"groups", groups_for(n)}}}}}};
+                 {"groups", groups_for(venue::okx, n, o.okx_groups)}}}}}};
   std::ofstream(path) << cfg.dump(2);
   return path;
 }
@@ -127,10 +174,15 @@ class reader {
     std::lock_guard<std::mutex> g(m_);
     recording_ = on;
   }
-  /// Every data record's latency but Binance depth's, then Binance depth's.
+  /// The latencies of the event channels' records, then the window-batched book channels'.
   std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> take_latencies() {
     std::lock_guard<std::mutex> g(m_);
     return {std::move(lat_), std::move(lat_depth_)};
+  }
+  /// The same latencies by channel (every data record).
+  std::map<channel, std::vector<std::int64_t>> take_by_channel() {
+    std::lock_guard<std::mutex> g(m_);
+    return std::move(by_channel_);
   }
   std::atomic<std::uint64_t> laps{0}, gaps{0};
 
@@ -148,10 +200,15 @@ class reader {
       if (h.type == record_type::slot_status || h.type == record_type::gap || h.type == record_type::instrument) continue;
       std::lock_guard<std::mutex> g(m_);
       if (!recording_) continue;
-      // Binance depth@100ms apart: the venue pushes every symbol's update on the same 100 ms
-      // tick, so its records arrive in bursts as large as the symbol count.
-      auto& v = h.channel_id == channel::binance_depth ? lat_depth_ : lat_;
+      // The book channels apart: Binance depth@100ms and OKX books push each instrument's changes
+      // once a 100 ms window, and every instrument's window closes at the same instant (exsim;
+      // and Binance spot: captured depth@100ms events of different symbols share E mod 100), so
+      // their records come in bursts as large as the instrument count, each waiting for those
+      // before it. trade, bookTicker, trades and bbo-tbt go out as each event happens.
+      const bool batched = h.channel_id == channel::binance_depth || h.channel_id == channel::okx_books;
+      auto& v = batched ? lat_depth_ : lat_;
       if (v.size() < v.capacity()) v.push_back(h.publish_time_ns - h.receive_time_ns);
+      by_channel_[h.channel_id].push_back(h.publish_time_ns - h.receive_time_ns);
     }
   }
   consumer c_;
@@ -160,6 +217,7 @@ class reader {
   std::mutex m_;
   bool recording_ = false;
   std::vector<std::int64_t> lat_, lat_depth_;
+  std::map<channel, std::vector<std::int64_t>> by_channel_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
@@ -187,10 +245,11 @@ struct point {
   double feeder_cpu_per_m = 0, merger_cpu_per_m = 0;  ///< CPU seconds per million messages / records
   double msgs_per_s = 0;                              ///< messages the four feeders received a second
   double feeder_rss = 0, merger_rss = 0;              ///< MB
-  double p50_us = 0, p99_us = 0;            ///< every data record but Binance depth
-  double depth_p50_us = 0, depth_p99_us = 0;  ///< Binance depth@100ms
+  double p50_us = 0, p99_us = 0;            ///< the event channels: trade, bookTicker, trades, bbo-tbt
+  double depth_p50_us = 0, depth_p99_us = 0;  ///< the window-batched book channels: depth@100ms, books
   double exsim_cores = 0, machine_cores = 0;          ///< CPU in use over the window (cores), exsim's and the machine's
   double action_rate = 0;                             ///< exsim's market actions a second in the window
+  std::string by_channel;                             ///< per channel: records, p50 / p99 µs
   std::uint64_t gaps = 0, laps = 0;
 };
 
@@ -206,7 +265,7 @@ point run_point(int n, const options& o, double target_msgs_per_s, const std::st
   const std::string tag = std::to_string(n);
   program exsim(args, dir + "/exsim-" + tag + ".log", SIGKILL, 5000);
   const json ready = json::parse(wait_ready_line(exsim, dir + "/exsim-" + tag + ".log", "EXSIM_READY", 20000));
-  const std::string config = write_config(dir + "/bus-" + tag + ".json", bus, n, ready, dir);
+  const std::string config = write_config(dir + "/bus-" + tag + ".json", bus, n, o, ready, dir);
   const std::string sup_log = dir + "/supervisor-" + tag + ".log";
   const auto t0 = std::chrono::steady_clock::now();
   program supervisor({MDSUPERVISOR_BINARY, "--config", config, "--mdfeed", MDFEED_BINARY, "--mdmerge", MDMERGE_BINARY}, sup_log,
@@ -289,6 +348,12 @@ point run_point(int n, const options& o, double target_msgs_per_s, const std::st
   p.p99_us = percentile(lat, 0.99) / 1e3;
   p.depth_p50_us = percentile(depth, 0.5) / 1e3;
   p.depth_p99_us = percentile(depth, 0.99) / 1e3;
+  for (auto& [c, v] : rd.take_by_channel()) {
+    char line[160];
+    std::snprintf(line, sizeof line, "         %-22s %9zu records  p50 %8.1f us  p99 %8.1f us\n", std::string(to_string(c)).c_str(),
+                  v.size(), percentile(v, 0.5) / 1e3, percentile(v, 0.99) / 1e3);
+    p.by_channel += line;
+  }
   p.gaps = rd.gaps.load() - gaps0;
   p.laps = rd.laps.load() - laps0;
   return p;
@@ -307,6 +372,15 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", o.seconds, "measuring window per point")->capture_default_str();
   app.add_option("--warmup", o.warmup, "seconds after every book is synced, before the window")->capture_default_str();
   app.add_option("--sync-limit", o.sync_limit, "seconds to wait for every book")->capture_default_str();
+  app.add_option("--binance-groups", o.binance_groups,
+                 "Binance connection groups at every point; 0: as its 1024 streams a connection ask (800 a group)")
+      ->capture_default_str();
+  app.add_option("--okx-groups", o.okx_groups, "OKX connection groups at every point; 0: one (OKX documents no stream limit)")
+      ->capture_default_str();
+  app.add_flag("--by-channel", o.by_channel, "also print each channel's records and latency p50 / p99 at every point");
+  app.add_option("--busy-threads", o.busy_threads,
+                 "spin this many nice-19 threads for the whole run, so no point measures wake-ups onto idle (halted) cores")
+      ->capture_default_str();
   app.add_flag("--keep", o.keep, "keep the work directory (logs, configs)");
   CLI11_PARSE(app, argc, argv);
   install_stop_signals();
@@ -326,11 +400,13 @@ int main(int argc, char** argv) {
   try {
     make_test_certs(MDBUS_SOURCE_DIR "/scripts/gen-test-certs", dir + "/certs");
     std::printf("scale_bench: one message rate at every point (the first point's at %g market actions/s, or --msgs-per-s); Binance trade + bookTicker + depth@100ms, OKX "
-                "trades + bbo-tbt + books; ceil(N x 3 / 800) connection groups per venue; window %g s\n\n",
-                o.rate, o.seconds);
+                "trades + bbo-tbt + books; connection groups: Binance %s, OKX %s; window %g s; %d busy thread(s)\n\n",
+                o.rate, o.binance_groups > 0 ? std::to_string(o.binance_groups).c_str() : "ceil(N x 3 / 800)",
+                o.okx_groups > 0 ? std::to_string(o.okx_groups).c_str() : "1", o.seconds, o.busy_threads);
     std::printf("%6s %8s %10s %9s %12s %12s %10s %10s %9s %9s %9s %9s %7s %7s %5s %5s\n", "instr", "sync s", "msgs/s", "actions/s",
-                "feed cpu/M", "merge cpu/M", "feed MB", "merge MB", "p50 us", "p99 us", "depth p50", "depth p99", "exsim", "machine",
+                "feed cpu/M", "merge cpu/M", "feed MB", "merge MB", "p50 us", "p99 us", "books p50", "books p99", "exsim", "machine",
                 "gaps", "laps");
+    const busy_threads busy(o.busy_threads);
     std::vector<point> points;
     for (const int n : o.counts) {
       const double target = o.msgs_per_s > 0 ? o.msgs_per_s : points.empty() ? 0.0 : points.front().msgs_per_s;
@@ -340,16 +416,17 @@ int main(int argc, char** argv) {
                   p.sync_s, p.msgs_per_s, p.action_rate, p.feeder_cpu_per_m, p.merger_cpu_per_m, p.feeder_rss, p.merger_rss, p.p50_us, p.p99_us,
                   p.depth_p50_us, p.depth_p99_us, p.exsim_cores, p.machine_cores, static_cast<unsigned long long>(p.gaps),
                   static_cast<unsigned long long>(p.laps));
+      if (o.by_channel) std::printf("%s", p.by_channel.c_str());
       std::fflush(stdout);
     }
     const point& b = points.front();
     const auto r = [](double a, double base) { return base > 0 ? a / base : 0.0; };
-    std::printf("\nagainst %d instruments (same run):\n%6s %12s %12s %10s %10s %9s %9s\n", b.n, "instr", "feed cpu/M", "merge cpu/M",
-                "feed MB", "merge MB", "p50", "p99");
+    std::printf("\nagainst %d instruments (same run):\n%6s %12s %12s %10s %10s %9s %9s %9s %9s\n", b.n, "instr", "feed cpu/M",
+                "merge cpu/M", "feed MB", "merge MB", "p50", "p99", "books p50", "books p99");
     for (const point& p : points)
-      std::printf("%6d %11.2fx %11.2fx %9.2fx %9.2fx %8.2fx %8.2fx\n", p.n, r(p.feeder_cpu_per_m, b.feeder_cpu_per_m),
+      std::printf("%6d %11.2fx %11.2fx %9.2fx %9.2fx %8.2fx %8.2fx %8.2fx %8.2fx\n", p.n, r(p.feeder_cpu_per_m, b.feeder_cpu_per_m),
                   r(p.merger_cpu_per_m, b.merger_cpu_per_m), r(p.feeder_rss, b.feeder_rss), r(p.merger_rss, b.merger_rss),
-                  r(p.p50_us, b.p50_us), r(p.p99_us, b.p99_us));
+                  r(p.p50_us, b.p50_us), r(p.p99_us, b.p99_us), r(p.depth_p50_us, b.depth_p50_us), r(p.depth_p99_us, b.depth_p99_us));
     if (points.size() > 1) {
       const point& l = points.back();
       std::printf("\nmemory per instrument: a feeder %.1f KB (one venue's streams of it), the merger %.1f KB (both venues')\n",
