@@ -11,6 +11,7 @@
 #include "tools/exsim/truth_reader.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 
 using namespace mdbus;
@@ -170,7 +171,7 @@ void run_against_truth(const venue_run& run) {
   std::map<std::string, std::vector<seen>> received;  // stream → records in ring order
   std::map<std::string, channel> channel_of;
   std::map<expected_key, std::string> expected;
-  std::size_t events = 0, slot_status = 0, value_checked = 0, raw_messages = 0;
+  std::size_t events = 0, slot_status = 0, value_checked = 0, raw_messages = 0, past_raw = 0;
   std::vector<std::string> value_mismatches;
   std::uint32_t raw_conn = 0;
   const venue v = *venue_from_string(run.venue);
@@ -264,21 +265,33 @@ void run_against_truth(const venue_run& run) {
       }
       ++matched;
     }
+    // The last key the independent client saw on this stream: records past it are the ones it
+    // had not read yet when the test stopped (it runs in this process, and lags it under a
+    // sanitizer on a busy machine), not records it could check.
+    std::int64_t raw_last = std::numeric_limits<std::int64_t>::min();
+    for (const auto& [key, values] : expected)
+      if (key.stream == stream) raw_last = std::max(raw_last, key.key);
     for (const auto& r : recs) {
-      const auto it = expected.find({stream, r.type, ch == channel::okx_tickers ? r.venue_time_ns / 1'000'000 : static_cast<std::int64_t>(r.seq)});
-      if (it == expected.end()) continue;  // the independent client joined later, or its own snapshot
+      const std::int64_t key = ch == channel::okx_tickers ? r.venue_time_ns / 1'000'000 : static_cast<std::int64_t>(r.seq);
+      const auto it = expected.find({stream, r.type, key});
+      if (it == expected.end()) {
+        if (key > raw_last) ++past_raw;
+        continue;  // the independent client joined later, or its own snapshot
+      }
       ++value_checked;
       if (it->second != r.values && value_mismatches.size() < 5)
         value_mismatches.push_back(stream + " seq " + std::to_string(r.seq) + ": ring " + r.values + " | venue " + it->second);
     }
   }
   MESSAGE(run.venue << ": " << matched << " records matched the truth log; " << value_checked << " value-checked against "
-                    << raw_messages << " messages of an independent client; " << slot_status << " slot_status records");
+                    << raw_messages << " messages of an independent client (" << past_raw
+                    << " records came after its last); " << slot_status << " slot_status records");
   CHECK(matched == events);
   CHECK(matched >= kEvents);
   CHECK(value_mismatches.empty());
   for (const auto& m : value_mismatches) MESSAGE(m);
-  CHECK(value_checked >= events * 95 / 100);
+  CHECK(value_checked >= (events - past_raw) * 95 / 100);  // of the records both saw
+  CHECK(value_checked >= kEvents / 4);                      // and that is many
   CHECK(slot_status >= 3);  // connecting, syncing, up (and down at the stop)
 }
 
