@@ -160,7 +160,7 @@ class reader {
  public:
   explicit reader(consumer c) : c_(std::move(c)) {
     lat_.reserve(4'000'000);
-    lat_depth_.reserve(4'000'000);
+    lat_books_.reserve(4'000'000);
     thread_ = std::thread([this] { run(); });
   }
   ~reader() {
@@ -177,7 +177,7 @@ class reader {
   /// The latencies of the event channels' records, then the window-batched book channels'.
   std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> take_latencies() {
     std::lock_guard<std::mutex> g(m_);
-    return {std::move(lat_), std::move(lat_depth_)};
+    return {std::move(lat_), std::move(lat_books_)};
   }
   /// The same latencies by channel (every data record).
   std::map<channel, std::vector<std::int64_t>> take_by_channel() {
@@ -206,7 +206,7 @@ class reader {
       // their records come in bursts as large as the instrument count, each waiting for those
       // before it. trade, bookTicker, trades and bbo-tbt go out as each event happens.
       const bool batched = h.channel_id == channel::binance_depth || h.channel_id == channel::okx_books;
-      auto& v = batched ? lat_depth_ : lat_;
+      auto& v = batched ? lat_books_ : lat_;
       if (v.size() < v.capacity()) v.push_back(h.publish_time_ns - h.receive_time_ns);
       by_channel_[h.channel_id].push_back(h.publish_time_ns - h.receive_time_ns);
     }
@@ -216,7 +216,7 @@ class reader {
   std::atomic<std::size_t> synced_{0};
   std::mutex m_;
   bool recording_ = false;
-  std::vector<std::int64_t> lat_, lat_depth_;
+  std::vector<std::int64_t> lat_, lat_books_;
   std::map<channel, std::vector<std::int64_t>> by_channel_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
@@ -243,10 +243,10 @@ struct point {
   int n = 0;
   double sync_s = 0;
   double feeder_cpu_per_m = 0, merger_cpu_per_m = 0;  ///< CPU seconds per million messages / records
-  double msgs_per_s = 0;                              ///< messages the four feeders received a second
+  double msgs_per_s = 0;                              ///< messages all feeders received a second
   double feeder_rss = 0, merger_rss = 0;              ///< MB
   double p50_us = 0, p99_us = 0;            ///< the event channels: trade, bookTicker, trades, bbo-tbt
-  double depth_p50_us = 0, depth_p99_us = 0;  ///< the window-batched book channels: depth@100ms, books
+  double books_p50_us = 0, books_p99_us = 0;  ///< the window-batched book channels: depth@100ms, books
   double exsim_cores = 0, machine_cores = 0;          ///< CPU in use over the window (cores), exsim's and the machine's
   double action_rate = 0;                             ///< exsim's market actions a second in the window
   std::string by_channel;                             ///< per channel: records, p50 / p99 µs
@@ -343,11 +343,11 @@ point run_point(int n, const options& o, double target_msgs_per_s, const std::st
   p.merger_cpu_per_m = published > 0 ? (cpu_seconds(merger) - mcpu0) / (published / 1e6) : 0;
   for (const pid_t f : feeders) p.feeder_rss = std::max(p.feeder_rss, rss_mb(f));
   p.merger_rss = rss_mb(merger);
-  auto [lat, depth] = rd.take_latencies();
+  auto [lat, batched] = rd.take_latencies();
   p.p50_us = percentile(lat, 0.5) / 1e3;
   p.p99_us = percentile(lat, 0.99) / 1e3;
-  p.depth_p50_us = percentile(depth, 0.5) / 1e3;
-  p.depth_p99_us = percentile(depth, 0.99) / 1e3;
+  p.books_p50_us = percentile(batched, 0.5) / 1e3;
+  p.books_p99_us = percentile(batched, 0.99) / 1e3;
   for (auto& [c, v] : rd.take_by_channel()) {
     char line[160];
     std::snprintf(line, sizeof line, "         %-22s %9zu records  p50 %8.1f us  p99 %8.1f us\n", std::string(to_string(c)).c_str(),
@@ -414,7 +414,7 @@ int main(int argc, char** argv) {
       points.push_back(p);
       std::printf("%6d %8.1f %10.0f %9.0f %12.3f %12.3f %10.1f %10.1f %9.1f %9.1f %9.1f %9.1f %7.2f %7.2f %5llu %5llu\n", p.n,
                   p.sync_s, p.msgs_per_s, p.action_rate, p.feeder_cpu_per_m, p.merger_cpu_per_m, p.feeder_rss, p.merger_rss, p.p50_us, p.p99_us,
-                  p.depth_p50_us, p.depth_p99_us, p.exsim_cores, p.machine_cores, static_cast<unsigned long long>(p.gaps),
+                  p.books_p50_us, p.books_p99_us, p.exsim_cores, p.machine_cores, static_cast<unsigned long long>(p.gaps),
                   static_cast<unsigned long long>(p.laps));
       if (o.by_channel) std::printf("%s", p.by_channel.c_str());
       std::fflush(stdout);
@@ -426,7 +426,7 @@ int main(int argc, char** argv) {
     for (const point& p : points)
       std::printf("%6d %11.2fx %11.2fx %9.2fx %9.2fx %8.2fx %8.2fx %8.2fx %8.2fx\n", p.n, r(p.feeder_cpu_per_m, b.feeder_cpu_per_m),
                   r(p.merger_cpu_per_m, b.merger_cpu_per_m), r(p.feeder_rss, b.feeder_rss), r(p.merger_rss, b.merger_rss),
-                  r(p.p50_us, b.p50_us), r(p.p99_us, b.p99_us), r(p.depth_p50_us, b.depth_p50_us), r(p.depth_p99_us, b.depth_p99_us));
+                  r(p.p50_us, b.p50_us), r(p.p99_us, b.p99_us), r(p.books_p50_us, b.books_p50_us), r(p.books_p99_us, b.books_p99_us));
     if (points.size() > 1) {
       const point& l = points.back();
       std::printf("\nmemory per instrument: a feeder %.1f KB (one venue's streams of it), the merger %.1f KB (both venues')\n",
