@@ -399,9 +399,8 @@ void feeder::on_tick() noexcept {
   advance_backfills(now);
   check_watchdogs(now);
   attend_doorbell(now);
-  // Records written outside on_message (snapshots, slot status, from commands and REST
-  // answers) wake the merger here at the latest.
-  ring_.notify();
+  // What this tick wrote (snapshots, slot status, command and REST answers) is rung by run()
+  // at the end of this event-loop pass, with everything else the pass wrote.
 }
 
 void feeder::attend_doorbell(std::int64_t now) noexcept {
