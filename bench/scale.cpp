@@ -154,15 +154,18 @@ double rss_mb(pid_t pid) {
   return 0;
 }
 
+/// The book channels are apart: Binance depth@100ms and OKX books push each instrument's changes
+/// once a 100 ms window, and every instrument's window closes at the same instant (exsim; and
+/// Binance spot: captured depth@100ms events of different symbols share E mod 100), so their
+/// records come in bursts as large as the instrument count, each waiting for those before it.
+/// trade, bookTicker, trades and bbo-tbt go out as each event happens.
+bool window_batched(channel c) { return c == channel::binance_depth || c == channel::okx_books; }
+
 /// The bench's consumer: every book that has had a snapshot, and while recording the merger's
 /// added latency (publish - receive) of every data record.
 class reader {
  public:
-  explicit reader(consumer c) : c_(std::move(c)) {
-    lat_.reserve(4'000'000);
-    lat_books_.reserve(4'000'000);
-    thread_ = std::thread([this] { run(); });
-  }
+  explicit reader(consumer c) : c_(std::move(c)) { thread_ = std::thread([this] { run(); }); }
   ~reader() {
     stop_.store(true);
     thread_.join();
@@ -174,14 +177,10 @@ class reader {
     std::lock_guard<std::mutex> g(m_);
     recording_ = on;
   }
-  /// The latencies of the event channels' records, then the window-batched book channels'.
-  std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> take_latencies() {
-    std::lock_guard<std::mutex> g(m_);
-    return {std::move(lat_), std::move(lat_books_)};
-  }
-  /// The same latencies by channel (every data record).
+  /// The latencies recorded, by channel (every data record, at most kMaxRecorded in all).
   std::map<channel, std::vector<std::int64_t>> take_by_channel() {
     std::lock_guard<std::mutex> g(m_);
+    recorded_ = 0;
     return std::move(by_channel_);
   }
   std::atomic<std::uint64_t> laps{0}, gaps{0};
@@ -199,24 +198,18 @@ class reader {
         synced_.store(synced_set_.size());
       if (h.type == record_type::slot_status || h.type == record_type::gap || h.type == record_type::instrument) continue;
       std::lock_guard<std::mutex> g(m_);
-      if (!recording_) continue;
-      // The book channels apart: Binance depth@100ms and OKX books push each instrument's changes
-      // once a 100 ms window, and every instrument's window closes at the same instant (exsim;
-      // and Binance spot: captured depth@100ms events of different symbols share E mod 100), so
-      // their records come in bursts as large as the instrument count, each waiting for those
-      // before it. trade, bookTicker, trades and bbo-tbt go out as each event happens.
-      const bool batched = h.channel_id == channel::binance_depth || h.channel_id == channel::okx_books;
-      auto& v = batched ? lat_books_ : lat_;
-      if (v.size() < v.capacity()) v.push_back(h.publish_time_ns - h.receive_time_ns);
+      if (!recording_ || recorded_ == kMaxRecorded) continue;
+      ++recorded_;
       by_channel_[h.channel_id].push_back(h.publish_time_ns - h.receive_time_ns);
     }
   }
+  static constexpr std::size_t kMaxRecorded = 8'000'000;
   consumer c_;
   std::set<std::pair<venue, std::string>> synced_set_;
   std::atomic<std::size_t> synced_{0};
   std::mutex m_;
   bool recording_ = false;
-  std::vector<std::int64_t> lat_, lat_books_;
+  std::size_t recorded_ = 0;
   std::map<channel, std::vector<std::int64_t>> by_channel_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
@@ -343,17 +336,19 @@ point run_point(int n, const options& o, double target_msgs_per_s, const std::st
   p.merger_cpu_per_m = published > 0 ? (cpu_seconds(merger) - mcpu0) / (published / 1e6) : 0;
   for (const pid_t f : feeders) p.feeder_rss = std::max(p.feeder_rss, rss_mb(f));
   p.merger_rss = rss_mb(merger);
-  auto [lat, batched] = rd.take_latencies();
-  p.p50_us = percentile(lat, 0.5) / 1e3;
-  p.p99_us = percentile(lat, 0.99) / 1e3;
-  p.books_p50_us = percentile(batched, 0.5) / 1e3;
-  p.books_p99_us = percentile(batched, 0.99) / 1e3;
+  std::vector<std::int64_t> events, batched;
   for (auto& [c, v] : rd.take_by_channel()) {
+    auto& into = window_batched(c) ? batched : events;
+    into.insert(into.end(), v.begin(), v.end());
     char line[160];
     std::snprintf(line, sizeof line, "         %-22s %9zu records  p50 %8.1f us  p99 %8.1f us\n", std::string(to_string(c)).c_str(),
                   v.size(), percentile(v, 0.5) / 1e3, percentile(v, 0.99) / 1e3);
     p.by_channel += line;
   }
+  p.p50_us = percentile(events, 0.5) / 1e3;
+  p.p99_us = percentile(events, 0.99) / 1e3;
+  p.books_p50_us = percentile(batched, 0.5) / 1e3;
+  p.books_p99_us = percentile(batched, 0.99) / 1e3;
   p.gaps = rd.gaps.load() - gaps0;
   p.laps = rd.laps.load() - laps0;
   return p;
